@@ -1,0 +1,10 @@
+/* lio.c: Lua binding of the io module (placeholder until the module lands). */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lbind.h"
+
+int luaopen_lotto_io(lua_State *L) {
+  lua_newtable(L);
+  return 1;
+}

@@ -1,0 +1,31 @@
+/* lmodules.c: the C modules of the lotto host, preloaded as lotto.<name>.
+ * A new binding adds one line here. */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lbind.h"
+
+int luaopen_lotto_tensor(lua_State *L);
+int luaopen_lotto_rng(lua_State *L);
+int luaopen_lotto_nn(lua_State *L);
+int luaopen_lotto_optim(lua_State *L);
+int luaopen_lotto_data(lua_State *L);
+int luaopen_lotto_io(lua_State *L);
+int luaopen_lotto_prune(lua_State *L);
+int luaopen_lotto_sparse(lua_State *L);
+
+static const luaL_Reg modules[] = {
+    {"lotto.tensor", luaopen_lotto_tensor}, {"lotto.rng", luaopen_lotto_rng},
+    {"lotto.core.nn", luaopen_lotto_nn},    {"lotto.core.optim", luaopen_lotto_optim},
+    {"lotto.core.data", luaopen_lotto_data}, {"lotto.io", luaopen_lotto_io},
+    {"lotto.core.prune", luaopen_lotto_prune}, {"lotto.core.sparse", luaopen_lotto_sparse},
+    {NULL, NULL}};
+
+void lt_openlibs(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (const luaL_Reg *m = modules; m->name; m++) {
+    lua_pushcfunction(L, m->func);
+    lua_setfield(L, -2, m->name);
+  }
+  lua_pop(L, 1);
+}

@@ -1,0 +1,10 @@
+/* lnn.c: Lua binding of the nn module (placeholder until the module lands). */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lbind.h"
+
+int luaopen_lotto_nn(lua_State *L) {
+  lua_newtable(L);
+  return 1;
+}

@@ -1,0 +1,10 @@
+/* loptim.c: Lua binding of the optim module (placeholder until the module lands). */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lbind.h"
+
+int luaopen_lotto_optim(lua_State *L) {
+  lua_newtable(L);
+  return 1;
+}

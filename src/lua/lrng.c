@@ -1,0 +1,10 @@
+/* lrng.c: Lua binding of the rng module (placeholder until the module lands). */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lbind.h"
+
+int luaopen_lotto_rng(lua_State *L) {
+  lua_newtable(L);
+  return 1;
+}

@@ -1,0 +1,10 @@
+/* ltensor.c: Lua binding of the tensor module (placeholder until the module lands). */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lbind.h"
+
+int luaopen_lotto_tensor(lua_State *L) {
+  lua_newtable(L);
+  return 1;
+}
