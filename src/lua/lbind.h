@@ -1,5 +1,5 @@
 /* lbind.h: helpers shared by the Lua bindings (src/lua/l*.c).
- * Conventions: arguments are checked with luaL_check*/luaL_argcheck so messages
+ * Conventions: arguments are checked with luaL_check* and luaL_argcheck so messages
  * name the argument; temporaries are freed before raising; expected failures
  * (missing file, corrupt data) return nil, message. */
 #ifndef LOTTO_LBIND_H
