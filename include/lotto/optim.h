@@ -1,0 +1,95 @@
+/* lotto/optim.h: mask-aware optimizers (SGD, Adam/AdamW) on flat buffers, and
+ * learning-rate schedules. An optimizer owns its moment buffers, laid out with
+ * the same offsets as the model's flat values, grads and masks.
+ *
+ * Semantics follow PyTorch's torch.optim.SGD and torch.optim.Adam/AdamW
+ * (dampening 0, no amsgrad). Masks are exact: where mask[i] == 0 the weight is
+ * written as 0, gets no update, and its moments stay exactly 0 — so a pruned
+ * weight never carries momentum into a later round.
+ *
+ *   lt_optim *o = lt_optim_sgd_new(n, 0.1f, 0.9f, 0, 5e-4f);
+ *   lt_schedule s;
+ *   lt_schedule_multistep(&s, 0.1f, (int64_t[]){32000, 48000}, 2, 0.1f);
+ *   for (int64_t it = 0; it < iters; it++) {
+ *     ... forward / backward into g ...
+ *     lt_optim_set_lr(o, lt_schedule_lr(&s, it));
+ *     lt_optim_step(o, w, g, mask, n);
+ *   }
+ *   lt_optim_free(o);
+ */
+#ifndef LOTTO_OPTIM_H
+#define LOTTO_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lotto/status.h"
+
+typedef enum { LT_OPTIM_SGD, LT_OPTIM_ADAM } lt_optim_kind;
+
+/* The fields are visible so that the two optimizer files share one type;
+ * callers use the functions below. */
+typedef struct lt_optim {
+  lt_optim_kind kind;
+  size_t n;         /* number of parameters */
+  float lr;
+  float weight_decay;
+  float momentum;   /* SGD */
+  int nesterov;     /* SGD */
+  float beta1, beta2, eps; /* Adam */
+  int adamw;        /* Adam: decoupled weight decay */
+  int64_t steps;    /* steps taken since creation or the last reset */
+  float *m;         /* (n) SGD momentum buffer / Adam first moment; NULL for plain SGD */
+  float *v;         /* (n) Adam second moment; NULL for SGD */
+} lt_optim;
+
+/* New optimizers for n parameters, moments zero. NULL + lt_errmsg on a bad
+ * hyper-parameter (lr < 0, momentum outside [0, 1), nesterov without momentum,
+ * betas outside [0, 1), eps <= 0, weight_decay < 0) or ENOMEM. Free with lt_optim_free. */
+lt_optim *lt_optim_sgd_new(size_t n, float lr, float momentum, int nesterov, float weight_decay);
+lt_optim *lt_optim_adam_new(size_t n, float lr, float beta1, float beta2, float eps,
+                            float weight_decay, int adamw);
+void lt_optim_free(lt_optim *o); /* NULL is fine */
+
+/* One update of w (n) from g (n); mask (n) of 0/1 floats or NULL (all kept).
+ * n must equal the size the optimizer was made for. */
+lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask, size_t n);
+/* Per-kind steps, called by lt_optim_step (arguments already checked). */
+void lt_optim_sgd_step(lt_optim *o, float *w, const float *g, const float *mask);
+void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask);
+
+/* Zeroes the moments and the step count (rewinding a ticket starts a fresh optimizer). */
+void lt_optim_reset(lt_optim *o);
+lt_status lt_optim_set_lr(lt_optim *o, float lr); /* lr >= 0 and finite */
+float lt_optim_get_lr(const lt_optim *o);
+int64_t lt_optim_steps(const lt_optim *o);
+/* Moment buffer k (0: SGD momentum / Adam m, 1: Adam v), length n, or NULL when
+ * the optimizer has none. Owned by the optimizer. */
+const float *lt_optim_moment(const lt_optim *o, int k);
+
+/* ---- learning-rate schedules ----
+ * lt_schedule_lr(s, it) is the rate for the step that follows `it` completed
+ * steps (it = 0 for the first step). A linear warm-up multiplies any schedule
+ * by min(1, it / warmup), as in open_lth, so the rate reaches lr at it = warmup. */
+typedef enum { LT_SCHED_CONSTANT, LT_SCHED_MULTISTEP, LT_SCHED_COSINE } lt_schedule_kind;
+#define LT_SCHED_MAXMILESTONES 32
+
+typedef struct lt_schedule {
+  lt_schedule_kind kind;
+  float lr;        /* base rate */
+  int64_t warmup;  /* warm-up iterations, 0 for none */
+  float gamma;     /* multistep: factor applied at each milestone */
+  int nmilestones;
+  int64_t milestones[LT_SCHED_MAXMILESTONES]; /* increasing */
+  int64_t total;   /* cosine: iterations to reach min_lr */
+  float min_lr;    /* cosine */
+} lt_schedule;
+
+/* Initialise s (no allocation; nothing to free). LT_EINVAL + message on bad values. */
+lt_status lt_schedule_constant(lt_schedule *s, float lr);
+lt_status lt_schedule_multistep(lt_schedule *s, float lr, const int64_t *milestones, int n, float gamma);
+lt_status lt_schedule_cosine(lt_schedule *s, float lr, int64_t total, float min_lr);
+lt_status lt_schedule_set_warmup(lt_schedule *s, int64_t warmup);
+float lt_schedule_lr(const lt_schedule *s, int64_t iter);
+
+#endif

@@ -1,0 +1,114 @@
+/* optim_sgd.c: SGD with momentum / Nesterov / L2 weight decay, and the
+ * functions every optimizer shares (step dispatch, reset, lr, free).
+ * Adam lives in optim_adam.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lotto/optim.h"
+
+static lt_optim *optim_alloc(lt_optim_kind kind, size_t n, int nmoments) {
+  lt_optim *o = calloc(1, sizeof *o);
+  if (!o) goto fail;
+  o->kind = kind;
+  o->n = n;
+  size_t bytes = (n ? n : 1) * sizeof(float);
+  if (nmoments >= 1 && !(o->m = calloc(1, bytes))) goto fail;
+  if (nmoments >= 2 && !(o->v = calloc(1, bytes))) goto fail;
+  return o;
+fail:
+  lt_optim_free(o);
+  lt_error(LT_ENOMEM, "optimizer: out of memory for %zu parameters", n);
+  return NULL;
+}
+
+lt_optim *lt_optim_sgd_new(size_t n, float lr, float momentum, int nesterov, float weight_decay) {
+  if (!(lr >= 0.0f) || !isfinite(lr)) {
+    lt_error(LT_EINVAL, "sgd: lr must be a finite number >= 0 (got %g)", lr);
+    return NULL;
+  }
+  if (!(momentum >= 0.0f && momentum < 1.0f)) {
+    lt_error(LT_EINVAL, "sgd: momentum must be in [0, 1) (got %g)", momentum);
+    return NULL;
+  }
+  if (nesterov && momentum == 0.0f) {
+    lt_error(LT_EINVAL, "sgd: nesterov needs a momentum > 0");
+    return NULL;
+  }
+  if (!(weight_decay >= 0.0f) || !isfinite(weight_decay)) {
+    lt_error(LT_EINVAL, "sgd: weight_decay must be a finite number >= 0 (got %g)", weight_decay);
+    return NULL;
+  }
+  lt_optim *o = optim_alloc(LT_OPTIM_SGD, n, momentum > 0.0f ? 1 : 0);
+  if (!o) return NULL;
+  o->lr = lr;
+  o->momentum = momentum;
+  o->nesterov = nesterov != 0;
+  o->weight_decay = weight_decay;
+  return o;
+}
+
+/* PyTorch's SGD: g' = g + wd*w; buf = momentum*buf + g' (buf = g' on the first
+ * step); update = nesterov ? g' + momentum*buf : buf; w -= lr*update. */
+void lt_optim_sgd_step(lt_optim *o, float *w, const float *g, const float *mask) {
+  const size_t n = o->n;
+  const float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
+  float *buf = o->m;
+  const int first = o->steps == 0;
+  for (size_t i = 0; i < n; i++) {
+    if (mask && mask[i] == 0.0f) {
+      w[i] = 0.0f;
+      if (buf) buf[i] = 0.0f;
+      continue;
+    }
+    float d = g[i] + wd * w[i];
+    if (buf) {
+      float b = first ? d : mu * buf[i] + d;
+      buf[i] = b;
+      d = o->nesterov ? d + mu * b : b;
+    }
+    w[i] -= lr * d;
+  }
+}
+
+lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask, size_t n) {
+  if (!o || !w || !g) return lt_error(LT_EINVAL, "optimizer step: NULL argument");
+  if (n != o->n)
+    return lt_error(LT_ESHAPE, "optimizer step: %zu parameters given, optimizer made for %zu", n, o->n);
+  if (o->kind == LT_OPTIM_SGD)
+    lt_optim_sgd_step(o, w, g, mask);
+  else
+    lt_optim_adam_step(o, w, g, mask);
+  o->steps++;
+  return LT_OK;
+}
+
+void lt_optim_reset(lt_optim *o) {
+  if (!o) return;
+  if (o->m) memset(o->m, 0, o->n * sizeof(float));
+  if (o->v) memset(o->v, 0, o->n * sizeof(float));
+  o->steps = 0;
+}
+
+lt_status lt_optim_set_lr(lt_optim *o, float lr) {
+  if (!(lr >= 0.0f) || !isfinite(lr))
+    return lt_error(LT_EINVAL, "optimizer: lr must be a finite number >= 0 (got %g)", lr);
+  o->lr = lr;
+  return LT_OK;
+}
+
+float lt_optim_get_lr(const lt_optim *o) { return o->lr; }
+int64_t lt_optim_steps(const lt_optim *o) { return o->steps; }
+
+const float *lt_optim_moment(const lt_optim *o, int k) {
+  if (k == 0) return o->m;
+  if (k == 1) return o->v;
+  return NULL;
+}
+
+void lt_optim_free(lt_optim *o) {
+  if (!o) return;
+  free(o->m);
+  free(o->v);
+  free(o);
+}

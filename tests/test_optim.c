@@ -1,0 +1,282 @@
+/* test_optim.c: optimizers against hand-computed PyTorch values, exact masks
+ * over many steps, reset, argument checks, and learning-rate schedules. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lotto/optim.h"
+#include "lotto/rng.h"
+
+#define TOL 1e-6
+
+/* Runs three steps of o on a single weight w0 with gradients g[0..2],
+ * recording w after each step. */
+static void run3(lt_optim *o, float w0, const float g[3], float out[3]) {
+  float w = w0;
+  for (int t = 0; t < 3; t++) {
+    assert_int_equal(lt_optim_step(o, &w, &g[t], NULL, 1), LT_OK);
+    out[t] = w;
+  }
+}
+
+static void expect3(const float got[3], double a, double b, double c) {
+  assert_float_equal(got[0], a, TOL);
+  assert_float_equal(got[1], b, TOL);
+  assert_float_equal(got[2], c, TOL);
+}
+
+static void sgd_without_momentum_should_subtract_lr_times_grad(void **state) {
+  lt_optim *o = lt_optim_sgd_new(1, 0.1f, 0.0f, 0, 0.0f);
+  assert_non_null(o);
+  assert_null(lt_optim_moment(o, 0));
+  float g[3] = {1.0f, -2.0f, 0.5f}, w[3];
+  run3(o, 1.0f, g, w);
+  expect3(w, 0.9, 1.1, 1.05); /* 1 - .1; .9 + .2; 1.1 - .05 */
+  assert_int_equal(lt_optim_steps(o), 3);
+  lt_optim_free(o);
+}
+
+static void sgd_momentum_should_accumulate_a_velocity(void **state) {
+  lt_optim *o = lt_optim_sgd_new(1, 0.1f, 0.9f, 0, 0.0f);
+  float g[3] = {1.0f, 1.0f, 1.0f}, w[3];
+  run3(o, 1.0f, g, w);
+  /* buf = 1, 1.9, 2.71 */
+  expect3(w, 0.9, 0.71, 0.439);
+  assert_float_equal(lt_optim_moment(o, 0)[0], 2.71, TOL);
+  lt_optim_free(o);
+}
+
+static void sgd_nesterov_should_add_momentum_times_buffer_to_the_gradient(void **state) {
+  lt_optim *o = lt_optim_sgd_new(1, 0.1f, 0.9f, 1, 0.0f);
+  float g[3] = {1.0f, 1.0f, 1.0f}, w[3];
+  run3(o, 1.0f, g, w);
+  /* update = 1 + .9*buf = 1.9, 2.71, 3.439 */
+  expect3(w, 0.81, 0.539, 0.1951);
+  lt_optim_free(o);
+}
+
+static void sgd_weight_decay_should_shrink_weights_and_feed_the_momentum(void **state) {
+  lt_optim *o = lt_optim_sgd_new(1, 0.1f, 0.0f, 0, 0.1f);
+  float zero[3] = {0, 0, 0}, w[3];
+  run3(o, 1.0f, zero, w);
+  expect3(w, 0.99, 0.9801, 0.970299);
+  lt_optim_free(o);
+
+  o = lt_optim_sgd_new(1, 0.1f, 0.9f, 0, 0.1f);
+  float one[3] = {1, 1, 1};
+  run3(o, 1.0f, one, w);
+  /* d = 1.1, buf = 1.1, w = .89; d = 1.089, buf = 2.079, w = .6821;
+   * d = 1.06821, buf = 2.9393, w = .38817 */
+  expect3(w, 0.89, 0.6821, 0.6821 - 0.1 * (0.9 * 2.079 + 1.06821));
+  lt_optim_free(o);
+}
+
+static void adam_should_match_pytorch_for_three_steps(void **state) {
+  float g[3] = {0.5f, -1.0f, 2.0f}, w[3];
+  lt_optim *o = lt_optim_adam_new(1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.0f, 0);
+  run3(o, 1.0f, g, w);
+  /* step 2 by hand: m = -.055, v = .00124975, mhat = -.2894737,
+   * vhat = .6251876, w = .9 + .1 * .2894737 / .7906881 */
+  expect3(w, 0.900000002, 0.9366103542, 0.8946447927);
+  lt_optim_free(o);
+
+  o = lt_optim_adam_new(1, 0.01f, 0.8f, 0.99f, 1e-3f, 0.0f, 0);
+  run3(o, -2.0f, g, w);
+  expect3(w, -2.0099800399, -2.0057753223, -2.0104640274);
+  lt_optim_free(o);
+}
+
+static void adam_weight_decay_should_be_l2_and_adamw_decoupled(void **state) {
+  float g[3] = {0.5f, -1.0f, 2.0f}, w[3];
+  lt_optim *o = lt_optim_adam_new(1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.1f, 0);
+  run3(o, 1.0f, g, w);
+  expect3(w, 0.9000000017, 0.9252635194, 0.8776172608);
+  lt_optim_free(o);
+
+  o = lt_optim_adam_new(1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.1f, 1);
+  run3(o, 1.0f, g, w);
+  /* w * (1 - .01) then the plain Adam update: .99 - .1, .89 * .99 + .0366104 */
+  expect3(w, 0.890000002, 0.9177103542, 0.8665676892);
+  lt_optim_free(o);
+}
+
+/* Many steps with random gradients: masked weights must be exactly 0.0f with
+ * exactly zero moments, kept weights must move. */
+static void check_mask_over_many_steps(lt_optim *o) {
+  enum { N = 257 };
+  float w[N], g[N], mask[N], w0[N];
+  lt_rng r;
+  lt_rng_seed(&r, 7, LT_STREAM_USER);
+  for (int i = 0; i < N; i++) {
+    w0[i] = w[i] = lt_rng_normal(&r);  /* masked weights start non-zero on purpose */
+    mask[i] = (i % 3 == 0) ? 0.0f : 1.0f;
+  }
+  for (int t = 0; t < 200; t++) {
+    for (int i = 0; i < N; i++) g[i] = lt_rng_normal(&r) + 0.5f * w[i];
+    assert_int_equal(lt_optim_step(o, w, g, mask, N), LT_OK);
+    for (int i = 0; i < N; i += 3) {
+      uint32_t bits;
+      memcpy(&bits, &w[i], sizeof bits);
+      assert_int_equal(bits, 0); /* +0.0f exactly */
+      for (int k = 0; k < 2; k++)
+        if (lt_optim_moment(o, k)) assert_true(lt_optim_moment(o, k)[i] == 0.0f);
+    }
+  }
+  int moved = 0;
+  for (int i = 0; i < N; i++)
+    if (i % 3 != 0 && w[i] != w0[i]) moved++;
+  assert_int_equal(moved, N - (N + 2) / 3);
+}
+
+static void masked_weights_should_stay_exactly_zero_with_zero_moments(void **state) {
+  lt_optim *opts[] = {
+      lt_optim_sgd_new(257, 0.05f, 0.0f, 0, 5e-4f),
+      lt_optim_sgd_new(257, 0.05f, 0.9f, 1, 5e-4f),
+      lt_optim_adam_new(257, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-2f, 0),
+      lt_optim_adam_new(257, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-2f, 1),
+  };
+  for (int k = 0; k < 4; k++) {
+    assert_non_null(opts[k]);
+    check_mask_over_many_steps(opts[k]);
+    lt_optim_free(opts[k]);
+  }
+}
+
+static void pruning_a_weight_should_clear_its_momentum(void **state) {
+  lt_optim *o = lt_optim_adam_new(2, 0.1f, 0.9f, 0.999f, 1e-8f, 0.0f, 0);
+  float w[2] = {1, 1}, g[2] = {1, 1}, mask[2] = {1, 1};
+  assert_int_equal(lt_optim_step(o, w, g, mask, 2), LT_OK);
+  assert_true(lt_optim_moment(o, 0)[1] != 0.0f);
+  mask[1] = 0.0f;
+  assert_int_equal(lt_optim_step(o, w, g, mask, 2), LT_OK);
+  assert_true(w[1] == 0.0f);
+  assert_true(lt_optim_moment(o, 0)[1] == 0.0f && lt_optim_moment(o, 1)[1] == 0.0f);
+  assert_true(lt_optim_moment(o, 0)[0] != 0.0f);
+  lt_optim_free(o);
+}
+
+static void reset_should_restart_as_a_fresh_optimizer(void **state) {
+  float g[3] = {0.5f, -1.0f, 2.0f}, fresh[3], again[3];
+  lt_optim *o = lt_optim_adam_new(1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.0f, 0);
+  run3(o, 1.0f, g, fresh);
+  lt_optim_reset(o);
+  assert_int_equal(lt_optim_steps(o), 0);
+  assert_true(lt_optim_moment(o, 0)[0] == 0.0f && lt_optim_moment(o, 1)[0] == 0.0f);
+  run3(o, 1.0f, g, again);
+  assert_memory_equal(fresh, again, sizeof fresh);
+  lt_optim_free(o);
+
+  o = lt_optim_sgd_new(1, 0.1f, 0.9f, 0, 0.0f);
+  run3(o, 1.0f, g, fresh);
+  lt_optim_reset(o);
+  run3(o, 1.0f, g, again);
+  assert_memory_equal(fresh, again, sizeof fresh);
+  lt_optim_free(o);
+}
+
+static void set_lr_should_change_the_step_and_reject_bad_rates(void **state) {
+  lt_optim *o = lt_optim_sgd_new(1, 0.1f, 0.0f, 0, 0.0f);
+  float w = 1.0f, g = 1.0f;
+  assert_int_equal(lt_optim_set_lr(o, 0.5f), LT_OK);
+  assert_float_equal(lt_optim_get_lr(o), 0.5, 0);
+  lt_optim_step(o, &w, &g, NULL, 1);
+  assert_float_equal(w, 0.5, TOL);
+  assert_int_equal(lt_optim_set_lr(o, -1.0f), LT_EINVAL);
+  assert_int_equal(lt_optim_set_lr(o, NAN), LT_EINVAL);
+  assert_float_equal(lt_optim_get_lr(o), 0.5, 0);
+  lt_optim_free(o);
+}
+
+static void bad_arguments_should_be_errors_with_messages(void **state) {
+  assert_null(lt_optim_sgd_new(4, -0.1f, 0.0f, 0, 0.0f));
+  assert_non_null(strstr(lt_errmsg(), "lr"));
+  assert_null(lt_optim_sgd_new(4, 0.1f, 1.0f, 0, 0.0f));
+  assert_null(lt_optim_sgd_new(4, 0.1f, 0.0f, 1, 0.0f));
+  assert_non_null(strstr(lt_errmsg(), "nesterov"));
+  assert_null(lt_optim_sgd_new(4, 0.1f, 0.0f, 0, -1.0f));
+  assert_null(lt_optim_adam_new(4, 0.1f, 1.0f, 0.999f, 1e-8f, 0.0f, 0));
+  assert_null(lt_optim_adam_new(4, 0.1f, 0.9f, 0.999f, 0.0f, 0.0f, 0));
+  lt_optim *o = lt_optim_sgd_new(4, 0.1f, 0.0f, 0, 0.0f);
+  float w[5] = {0}, g[5] = {0};
+  assert_int_equal(lt_optim_step(o, w, g, NULL, 5), LT_ESHAPE);
+  assert_non_null(strstr(lt_errmsg(), "5"));
+  assert_int_equal(lt_optim_steps(o), 0);
+  lt_optim_free(o);
+  lt_optim_free(NULL);
+}
+
+static void constant_and_multistep_schedules_should_drop_at_milestones(void **state) {
+  lt_schedule s;
+  assert_int_equal(lt_schedule_constant(&s, 0.3f), LT_OK);
+  assert_float_equal(lt_schedule_lr(&s, 0), 0.3, 1e-7);
+  assert_float_equal(lt_schedule_lr(&s, 1000000), 0.3, 1e-7);
+
+  int64_t ms[2] = {32000, 48000};
+  assert_int_equal(lt_schedule_multistep(&s, 0.1f, ms, 2, 0.1f), LT_OK);
+  assert_float_equal(lt_schedule_lr(&s, 0), 0.1, 1e-8);
+  assert_float_equal(lt_schedule_lr(&s, 31999), 0.1, 1e-8);
+  assert_float_equal(lt_schedule_lr(&s, 32000), 0.01, 1e-9);
+  assert_float_equal(lt_schedule_lr(&s, 47999), 0.01, 1e-9);
+  assert_float_equal(lt_schedule_lr(&s, 48000), 0.001, 1e-10);
+  assert_float_equal(lt_schedule_lr(&s, 90000), 0.001, 1e-10);
+
+  int64_t bad[2] = {100, 50};
+  assert_int_equal(lt_schedule_multistep(&s, 0.1f, bad, 2, 0.1f), LT_EINVAL);
+  assert_non_null(strstr(lt_errmsg(), "increase"));
+}
+
+static void cosine_schedule_should_fall_from_lr_to_min_lr(void **state) {
+  lt_schedule s;
+  assert_int_equal(lt_schedule_cosine(&s, 0.1f, 1000, 0.0f), LT_OK);
+  assert_float_equal(lt_schedule_lr(&s, 0), 0.1, 1e-8);
+  assert_float_equal(lt_schedule_lr(&s, 250), 0.0853553391, 1e-8); /* .05 (1 + cos(pi/4)) */
+  assert_float_equal(lt_schedule_lr(&s, 500), 0.05, 1e-8);
+  assert_float_equal(lt_schedule_lr(&s, 1000), 0.0, 1e-8);
+  assert_float_equal(lt_schedule_lr(&s, 5000), 0.0, 1e-8);
+  assert_int_equal(lt_schedule_cosine(&s, 0.1f, 1000, 0.001f), LT_OK);
+  assert_float_equal(lt_schedule_lr(&s, 500), 0.0505, 1e-8);
+  assert_float_equal(lt_schedule_lr(&s, 2000), 0.001, 1e-8);
+  assert_int_equal(lt_schedule_cosine(&s, 0.1f, 0, 0.0f), LT_EINVAL);
+}
+
+static void warmup_should_ramp_linearly_and_compose_with_any_schedule(void **state) {
+  lt_schedule s;
+  int64_t ms[1] = {150};
+  assert_int_equal(lt_schedule_multistep(&s, 0.2f, ms, 1, 0.5f), LT_OK);
+  assert_int_equal(lt_schedule_set_warmup(&s, 200), LT_OK);
+  assert_float_equal(lt_schedule_lr(&s, 0), 0.0, 0);
+  assert_float_equal(lt_schedule_lr(&s, 50), 0.05, 1e-8);   /* .2 * 50/200 */
+  assert_float_equal(lt_schedule_lr(&s, 150), 0.075, 1e-8); /* .1 * 150/200 */
+  assert_float_equal(lt_schedule_lr(&s, 200), 0.1, 1e-8);
+  assert_float_equal(lt_schedule_lr(&s, 10000), 0.1, 1e-8);
+
+  assert_int_equal(lt_schedule_cosine(&s, 0.1f, 1000, 0.0f), LT_OK);
+  assert_int_equal(lt_schedule_set_warmup(&s, 100), LT_OK);
+  assert_float_equal(lt_schedule_lr(&s, 50), 0.5 * 0.05 * (1 + cos(3.14159265358979 * 0.05)), 1e-8);
+  assert_int_equal(lt_schedule_set_warmup(&s, -1), LT_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(sgd_without_momentum_should_subtract_lr_times_grad),
+      cmocka_unit_test(sgd_momentum_should_accumulate_a_velocity),
+      cmocka_unit_test(sgd_nesterov_should_add_momentum_times_buffer_to_the_gradient),
+      cmocka_unit_test(sgd_weight_decay_should_shrink_weights_and_feed_the_momentum),
+      cmocka_unit_test(adam_should_match_pytorch_for_three_steps),
+      cmocka_unit_test(adam_weight_decay_should_be_l2_and_adamw_decoupled),
+      cmocka_unit_test(masked_weights_should_stay_exactly_zero_with_zero_moments),
+      cmocka_unit_test(pruning_a_weight_should_clear_its_momentum),
+      cmocka_unit_test(reset_should_restart_as_a_fresh_optimizer),
+      cmocka_unit_test(set_lr_should_change_the_step_and_reject_bad_rates),
+      cmocka_unit_test(bad_arguments_should_be_errors_with_messages),
+      cmocka_unit_test(constant_and_multistep_schedules_should_drop_at_milestones),
+      cmocka_unit_test(cosine_schedule_should_fall_from_lr_to_min_lr),
+      cmocka_unit_test(warmup_should_ramp_linearly_and_compose_with_any_schedule),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
