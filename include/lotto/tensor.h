@@ -52,6 +52,8 @@ int lt_tensor_is_contiguous(const lt_tensor *t);
 int lt_tensor_same_shape(const lt_tensor *a, const lt_tensor *b);
 /* Writes "(3, 4)" into buf; returns buf. */
 char *lt_tensor_shape_str(const lt_tensor *t, char *buf, size_t n);
+/* The same for a bare shape array (ndim sizes): "(3, 4)". Returns buf. */
+char *lt_shape_format(int ndim, const int64_t *shape, char *buf, size_t n);
 /* Bounded readable summary (shape, a few values per axis with "...", min/max). Caller frees. */
 char *lt_tensor_tostring(const lt_tensor *t);
 

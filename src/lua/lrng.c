@@ -1,10 +1,162 @@
-/* lrng.c: Lua binding of the rng module (placeholder until the module lands). */
+/* lrng.c: the Lua binding of the seeded generator, module `lotto.rng` (metatable "lotto.rng").
+ * An rng userdata embeds its lt_rng state (nothing on the heap); rng.new(seed) and an
+ * integer seed passed where an rng is expected (lt_optrng) use the same stream. */
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "lbind.h"
 
+typedef struct lrng {
+  lt_rng r;
+  lua_Integer seed, stream;
+} lrng;
+
+static lrng *checklrng(lua_State *L, int i) { return luaL_checkudata(L, i, LT_RNG_MT); }
+
+lt_rng *lt_checkrng(lua_State *L, int i) { return &checklrng(L, i)->r; }
+
+lt_rng *lt_optrng(lua_State *L, int i, lt_rng *tmp) {
+  lrng *u = luaL_testudata(L, i, LT_RNG_MT);
+  if (u) return &u->r;
+  if (lua_isnoneornil(L, i)) {
+    lt_rng_seed(tmp, 0, LT_STREAM_USER);
+    return tmp;
+  }
+  int ok;
+  lua_Integer s = lua_tointegerx(L, i, &ok);
+  if (!ok) luaL_typeerror(L, i, "rng or integer seed");
+  lt_rng_seed(tmp, (uint64_t)s, LT_STREAM_USER);
+  return tmp;
+}
+
+static lua_Integer checkstream(lua_State *L, int i) {
+  lua_Integer st = luaL_optinteger(L, i, LT_STREAM_USER);
+  luaL_argcheck(L, st >= 0, i, "stream must be >= 0");
+  return st;
+}
+
+static int rng_new(lua_State *L) {
+  lua_Integer seed = luaL_checkinteger(L, 1), stream = checkstream(L, 2);
+  lrng *u = lua_newuserdatauv(L, sizeof *u, 0);
+  lt_rng_seed(&u->r, (uint64_t)seed, (uint64_t)stream);
+  u->seed = seed;
+  u->stream = stream;
+  luaL_setmetatable(L, LT_RNG_MT);
+  return 1;
+}
+
+static int rng_seed(lua_State *L) {
+  lrng *u = checklrng(L, 1);
+  lua_Integer seed = luaL_checkinteger(L, 2), stream = checkstream(L, 3);
+  lt_rng_seed(&u->r, (uint64_t)seed, (uint64_t)stream);
+  u->seed = seed;
+  u->stream = stream;
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int rng_uniform(lua_State *L) {
+  lrng *u = checklrng(L, 1);
+  lua_Number lo = luaL_optnumber(L, 2, 0.0), hi = luaL_optnumber(L, 3, 1.0);
+  luaL_argcheck(L, lo <= hi, 3, "need lo <= hi");
+  double x = lo + (hi - lo) * lt_rng_double(&u->r);
+  lua_pushnumber(L, x < hi ? x : lo); /* rounding must not reach hi */
+  return 1;
+}
+
+static int rng_normal(lua_State *L) {
+  lrng *u = checklrng(L, 1);
+  lua_Number mean = luaL_optnumber(L, 2, 0.0), std = luaL_optnumber(L, 3, 1.0);
+  luaL_argcheck(L, std >= 0, 3, "std must be >= 0");
+  lua_pushnumber(L, mean + std * lt_rng_normal(&u->r));
+  return 1;
+}
+
+/* int(lo, hi): uniform in [lo, hi] inclusive; int(n): in [1, n], like math.random. */
+static int rng_int(lua_State *L) {
+  lrng *u = checklrng(L, 1);
+  lua_Integer lo = 1, hi;
+  if (lua_isnoneornil(L, 3)) {
+    hi = luaL_checkinteger(L, 2);
+  } else {
+    lo = luaL_checkinteger(L, 2);
+    hi = luaL_checkinteger(L, 3);
+  }
+  luaL_argcheck(L, lo <= hi, lua_isnoneornil(L, 3) ? 2 : 3, "interval is empty (need lo <= hi)");
+  uint64_t span = (uint64_t)hi - (uint64_t)lo; /* wraps correctly for any lo <= hi */
+  uint64_t k = span == UINT64_MAX ? lt_rng_u64(&u->r) : lt_rng_below(&u->r, span + 1);
+  lua_pushinteger(L, (lua_Integer)((uint64_t)lo + k));
+  return 1;
+}
+
+static int rng_permutation(lua_State *L) {
+  lrng *u = checklrng(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 0 && n <= (1 << 26), 2, "n must be 0 to 2^26");
+  lua_createtable(L, (int)n, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_pushinteger(L, i);
+    lua_seti(L, -2, i);
+  }
+  /* Fisher-Yates on the Lua table, the same draws as lt_rng_shuffle_i64 */
+  for (lua_Integer i = n; i > 1; i--) {
+    lua_Integer j = (lua_Integer)lt_rng_below(&u->r, (uint64_t)i) + 1;
+    lua_geti(L, -1, i);
+    lua_geti(L, -2, j);
+    lua_seti(L, -3, i);
+    lua_seti(L, -2, j);
+  }
+  return 1;
+}
+
+static int rng_tostring(lua_State *L) {
+  lrng *u = checklrng(L, 1);
+  lua_pushfstring(L, "rng(seed %I, stream %I)", (LUAI_UACINT)u->seed, (LUAI_UACINT)u->stream);
+  return 1;
+}
+
+static int rng_gc(lua_State *L) { return 0; } /* the state lives inside the userdata */
+
+static const luaL_Reg funcs[] = {{"new", rng_new}, {NULL, NULL}};
+
+static const luaL_Reg methods[] = {{"uniform", rng_uniform}, {"normal", rng_normal}, {"int", rng_int},
+                                   {"permutation", rng_permutation}, {"seed", rng_seed}, {NULL, NULL}};
+
+static const luaL_Reg metamethods[] = {{"__tostring", rng_tostring}, {"__gc", rng_gc}, {NULL, NULL}};
+
+static const lt_help_entry func_help[] = {
+    {"new", "new(seed[, stream]) -> rng: a generator fixed by (seed, stream); stream defaults to 16 (user)"},
+    {"streams", "streams: {init=0, data=1, prune=2, dropout=3}, the stream numbers experiments use"},
+    {NULL, NULL}};
+
+static const lt_help_entry method_help[] = {
+    {":uniform", "r:uniform([lo, hi]) -> number: uniform in [lo, hi), default [0, 1)"},
+    {":normal", "r:normal([mean, std]) -> number: normal, default mean 0, std 1"},
+    {":int", "r:int(lo, hi) -> integer in [lo, hi] inclusive; r:int(n) -> integer in [1, n]"},
+    {":permutation", "r:permutation(n) -> table: 1..n in random order"},
+    {":seed", "r:seed(s[, stream]) -> r: restarts the sequence of (s, stream)"},
+    {NULL, NULL}};
+
 int luaopen_lotto_rng(lua_State *L) {
-  lua_newtable(L);
+  luaL_newlib(L, funcs);
+  lua_createtable(L, 0, 4);
+  static const struct { const char *name; int id; } streams[] = {
+      {"init", LT_STREAM_INIT}, {"data", LT_STREAM_DATA}, {"prune", LT_STREAM_PRUNE}, {"dropout", LT_STREAM_DROPOUT}};
+  for (int i = 0; i < 4; i++) {
+    lua_pushinteger(L, streams[i].id);
+    lua_setfield(L, -2, streams[i].name);
+  }
+  lua_setfield(L, -2, "streams");
+  if (luaL_newmetatable(L, LT_RNG_MT)) {
+    luaL_setfuncs(L, metamethods, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_getfield(L, -1, "__index");
+  lt_help_register(L, lua_gettop(L), LT_RNG_MT, method_help);
+  lua_pop(L, 1);
+  lt_help_set(L, -1, "rng: a seeded xoshiro256** generator (lotto.rng.new(seed[, stream]))");
+  lua_pop(L, 1);
+  lt_help_register(L, lua_gettop(L), "lotto.rng", func_help);
   return 1;
 }

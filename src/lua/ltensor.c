@@ -1,10 +1,592 @@
-/* ltensor.c: Lua binding of the tensor module (placeholder until the module lands). */
+/* ltensor.c: the Lua binding of tensors, module `lotto.tensor` (metatable "lotto.tensor").
+ * A userdata holds one reference to an lt_tensor; dims and indices are 1-based here.
+ * `#t` is the number of elements; t1 + t2, t * 2, 2 / t, -t are elementwise. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdlib.h>
 
 #include "lbind.h"
 
+static void pushmeta(lua_State *L);
+
+/* ---- the userdata ---- */
+
+/* A new tensor userdata holding NULL, metatable set: fill it before anything can fail. */
+static lt_tensor **newslot(lua_State *L) {
+  lt_tensor **p = lua_newuserdatauv(L, sizeof *p, 0);
+  *p = NULL;
+  pushmeta(L);
+  lua_setmetatable(L, -2);
+  return p;
+}
+
+lt_tensor *lt_totensor(lua_State *L, int i) {
+  lt_tensor **p = luaL_testudata(L, i, LT_TENSOR_MT);
+  return p ? *p : NULL;
+}
+
+lt_tensor *lt_checktensor(lua_State *L, int i) {
+  lt_tensor **p = luaL_checkudata(L, i, LT_TENSOR_MT);
+  luaL_argcheck(L, *p != NULL, i, "tensor has been freed");
+  return *p;
+}
+
+void lt_pushtensor(lua_State *L, lt_tensor *t) {
+  if (!t) lt_raise(L, NULL);
+  lt_tensor **p = newslot(L);
+  *p = t;
+}
+
+/* Pushes a new zero tensor shaped like t (or shape); raises on failure. */
+static lt_tensor *pushnew(lua_State *L, int ndim, const int64_t *shape) {
+  lt_tensor **p = newslot(L);
+  *p = lt_tensor_new(ndim, shape);
+  if (!*p) lt_raise(L, NULL);
+  return *p;
+}
+
+static void check(lua_State *L, lt_status st) {
+  if (st != LT_OK) lt_raise(L, NULL);
+}
+
+/* ---- shapes and indices ---- */
+
+static int64_t checksize(lua_State *L, int arg, int allow_minus1) {
+  int ok;
+  lua_Integer v = lua_tointegerx(L, -1, &ok);
+  lua_pop(L, 1);
+  if (!ok) luaL_argerror(L, arg, "shape sizes must be integers");
+  if (v < 0 && !(allow_minus1 && v == -1))
+    luaL_argerror(L, arg, lua_pushfstring(L, "size %I is negative", (LUAI_UACINT)v));
+  return (int64_t)v;
+}
+
+/* A shape from a table at i, or from integers at i.. (greedy: up to the top, else one). */
+static int getshape(lua_State *L, int i, int64_t shape[LT_MAXDIM], int greedy, int allow_minus1) {
+  if (lua_istable(L, i)) {
+    lua_Integer n = luaL_len(L, i);
+    luaL_argcheck(L, n >= 1 && n <= LT_MAXDIM, i, "shape must have 1 to 4 sizes");
+    for (int k = 0; k < n; k++) {
+      lua_geti(L, i, k + 1);
+      shape[k] = checksize(L, i, allow_minus1);
+    }
+    return (int)n;
+  }
+  if (lua_type(L, i) != LUA_TNUMBER) luaL_typeerror(L, i, "shape (table of sizes or integers)");
+  int n = greedy ? lua_gettop(L) - i + 1 : 1;
+  luaL_argcheck(L, n <= LT_MAXDIM, i + LT_MAXDIM, "shape must have 1 to 4 sizes");
+  for (int k = 0; k < n; k++) {
+    luaL_checkinteger(L, i + k);
+    lua_pushvalue(L, i + k);
+    shape[k] = checksize(L, i + k, allow_minus1);
+  }
+  return n;
+}
+
+int lt_checkshape(lua_State *L, int i, int64_t shape[LT_MAXDIM]) { return getshape(L, i, shape, 1, 0); }
+
+/* A 1-based dim argument, returned 0-based. */
+static int checkdim(lua_State *L, int arg, const lt_tensor *t) {
+  lua_Integer d = luaL_checkinteger(L, arg);
+  if (d < 1 || d > t->ndim)
+    luaL_argerror(L, arg, lua_pushfstring(L, "dim %I out of range for a %d-D tensor", (LUAI_UACINT)d, t->ndim));
+  return (int)d - 1;
+}
+
+/* A 1-based index into dim d (0-based), returned 0-based. */
+static int64_t checkindex(lua_State *L, int arg, const lt_tensor *t, int d) {
+  lua_Integer i = luaL_checkinteger(L, arg);
+  if (i < 1 || i > t->shape[d])
+    luaL_argerror(L, arg, lua_pushfstring(L, "index %I out of range for dim %d of size %I", (LUAI_UACINT)i, d + 1,
+                                         (LUAI_UACINT)t->shape[d]));
+  return (int64_t)i - 1;
+}
+
+/* ---- constructors ---- */
+
+static int t_zeros(lua_State *L) {
+  int64_t s[LT_MAXDIM];
+  int nd = lt_checkshape(L, 1, s);
+  pushnew(L, nd, s);
+  return 1;
+}
+
+static int t_ones(lua_State *L) {
+  int64_t s[LT_MAXDIM];
+  int nd = lt_checkshape(L, 1, s);
+  lt_tensor_fill(pushnew(L, nd, s), 1.0f);
+  return 1;
+}
+
+static int t_full(lua_State *L) {
+  int64_t s[LT_MAXDIM];
+  int nd = getshape(L, 1, s, 0, 0);
+  float v = (float)luaL_checknumber(L, 2);
+  lt_tensor_fill(pushnew(L, nd, s), v);
+  return 1;
+}
+
+static int t_arange(lua_State *L) {
+  double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2), st = luaL_optnumber(L, 3, 1.0);
+  luaL_argcheck(L, st != 0, 3, "step must be nonzero");
+  lt_pushtensor(L, lt_tensor_arange((float)a, (float)b, (float)st));
+  return 1;
+}
+
+/* Shape of a nested table, following first elements. */
+static int nested_shape(lua_State *L, int64_t shape[LT_MAXDIM]) {
+  int nd = 0;
+  lua_pushvalue(L, 1);
+  while (lua_istable(L, -1)) {
+    if (nd == LT_MAXDIM) luaL_argerror(L, 1, "table nests deeper than 4 levels");
+    shape[nd++] = (int64_t)luaL_len(L, -1);
+    if (shape[nd - 1] == 0) break;
+    lua_geti(L, -1, 1);
+    lua_remove(L, -2);
+  }
+  lua_pop(L, 1);
+  return nd;
+}
+
+/* Fills data from the table on top of the stack at depth d; *k counts written values. */
+static void nested_fill(lua_State *L, const lt_tensor *t, int d, float *data, size_t *k) {
+  if ((int64_t)luaL_len(L, -1) != t->shape[d])
+    luaL_error(L, "new: ragged table: a row at depth %d has %I elements, expected %I", d + 1,
+               (LUAI_UACINT)luaL_len(L, -1), (LUAI_UACINT)t->shape[d]);
+  for (int64_t i = 1; i <= t->shape[d]; i++) {
+    int ty = lua_geti(L, -1, i);
+    if (d == t->ndim - 1) {
+      if (ty != LUA_TNUMBER) luaL_error(L, "new: ragged table: element %I at depth %d is a %s, expected a number",
+                                        (LUAI_UACINT)i, d + 1, lua_typename(L, ty));
+      data[(*k)++] = (float)lua_tonumber(L, -1);
+    } else {
+      if (ty != LUA_TTABLE) luaL_error(L, "new: ragged table: element %I at depth %d is a %s, expected a table",
+                                       (LUAI_UACINT)i, d + 1, lua_typename(L, ty));
+      nested_fill(L, t, d + 1, data, k);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+static int t_new(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int64_t s[LT_MAXDIM];
+  int nd = nested_shape(L, s);
+  lt_tensor *t = pushnew(L, nd, s);
+  size_t k = 0;
+  lua_pushvalue(L, 1);
+  nested_fill(L, t, 0, lt_tensor_data(t), &k);
+  lua_pop(L, 1);
+  return 1;
+}
+
+static int t_random(lua_State *L, int normal) {
+  int64_t s[LT_MAXDIM];
+  int nd = getshape(L, 1, s, 0, 0);
+  luaL_argexpected(L, !lua_isnoneornil(L, 2), 2, "seed or rng");
+  lt_rng tmp, *r = lt_optrng(L, 2, &tmp);
+  double a = luaL_optnumber(L, 3, 0.0), b = luaL_optnumber(L, 4, 1.0);
+  if (!normal) luaL_argcheck(L, a <= b, 4, "need lo <= hi");
+  if (normal) luaL_argcheck(L, b >= 0, 4, "std must be >= 0");
+  lt_tensor **p = newslot(L);
+  *p = normal ? lt_tensor_randn(nd, s, r, (float)a, (float)b) : lt_tensor_rand(nd, s, r, (float)a, (float)b);
+  if (!*p) lt_raise(L, NULL);
+  return 1;
+}
+static int t_randn(lua_State *L) { return t_random(L, 1); }
+static int t_rand(lua_State *L) { return t_random(L, 0); }
+
+static int t_is_tensor(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, LT_TENSOR_MT) != NULL);
+  return 1;
+}
+
+static int t_set_threads(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 1024, 1, "thread count must be 1 to 1024");
+  lt_set_threads((int)n);
+  return 0;
+}
+
+static int t_get_threads(lua_State *L) {
+  lua_pushinteger(L, lt_get_threads());
+  return 1;
+}
+
+/* ---- element access and copies ---- */
+
+static int m_get(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  int64_t idx[LT_MAXDIM];
+  if (lua_gettop(L) - 1 != t->ndim)
+    return luaL_error(L, "get: a %d-D tensor takes %d indices, got %d", t->ndim, t->ndim, lua_gettop(L) - 1);
+  for (int d = 0; d < t->ndim; d++) idx[d] = checkindex(L, d + 2, t, d);
+  lua_pushnumber(L, lt_tensor_get(t, idx));
+  return 1;
+}
+
+static int m_set(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  int64_t idx[LT_MAXDIM];
+  if (lua_gettop(L) - 2 != t->ndim)
+    return luaL_error(L, "set: a %d-D tensor takes %d indices and a value, got %d arguments", t->ndim, t->ndim,
+                      lua_gettop(L) - 1);
+  for (int d = 0; d < t->ndim; d++) idx[d] = checkindex(L, d + 2, t, d);
+  lt_tensor_set(t, idx, (float)luaL_checknumber(L, t->ndim + 2));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_copy(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1), *s = lt_checktensor(L, 2);
+  check(L, lt_tensor_copy(t, s));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int m_clone(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  lt_tensor **p = newslot(L);
+  if (!(*p = lt_tensor_clone(t))) lt_raise(L, NULL);
+  return 1;
+}
+
+static int m_fill(lua_State *L) {
+  lt_tensor_fill(lt_checktensor(L, 1), (float)luaL_checknumber(L, 2));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static void totable_rec(lua_State *L, const lt_tensor *t, int d, int64_t *idx) {
+  lua_createtable(L, (int)t->shape[d], 0);
+  for (int64_t i = 0; i < t->shape[d]; i++) {
+    idx[d] = i;
+    if (d == t->ndim - 1) lua_pushnumber(L, lt_tensor_get(t, idx));
+    else totable_rec(L, t, d + 1, idx);
+    lua_seti(L, -2, i + 1);
+  }
+}
+
+static int m_totable(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  int64_t idx[LT_MAXDIM] = {0};
+  luaL_checkstack(L, LT_MAXDIM + 4, "totable");
+  totable_rec(L, t, 0, idx);
+  return 1;
+}
+
+/* ---- arithmetic ---- */
+
+/* t op x, x a tensor or a number; into a new tensor, or into t when inplace. */
+static int arith(lua_State *L, lt_binop op, int inplace) {
+  lt_tensor *t = lt_checktensor(L, 1), *u = NULL;
+  int isnum = lua_type(L, 2) == LUA_TNUMBER;
+  if (!isnum && !(u = lt_totensor(L, 2))) return luaL_typeerror(L, 2, "tensor or number");
+  lt_tensor *out = t;
+  if (inplace) lua_pushvalue(L, 1);
+  else out = pushnew(L, t->ndim, t->shape);
+  check(L, isnum ? lt_tensor_binop_scalar(out, t, (float)lua_tonumber(L, 2), op) : lt_tensor_binop(out, t, u, op));
+  return 1;
+}
+
+static int m_add(lua_State *L) { return arith(L, LT_ADD, 0); }
+static int m_sub(lua_State *L) { return arith(L, LT_SUB, 0); }
+static int m_mul(lua_State *L) { return arith(L, LT_MUL, 0); }
+static int m_div(lua_State *L) { return arith(L, LT_DIV, 0); }
+static int m_add_(lua_State *L) { return arith(L, LT_ADD, 1); }
+static int m_sub_(lua_State *L) { return arith(L, LT_SUB, 1); }
+static int m_mul_(lua_State *L) { return arith(L, LT_MUL, 1); }
+static int m_div_(lua_State *L) { return arith(L, LT_DIV, 1); }
+
+/* Metamethods: a number on the left means n op t, computed as fill(n) op t. */
+static int meta_arith(lua_State *L, lt_binop op) {
+  if (lua_type(L, 1) != LUA_TNUMBER) return arith(L, op, 0);
+  float n = (float)lua_tonumber(L, 1);
+  lt_tensor *t = lt_checktensor(L, 2);
+  lt_tensor *out = pushnew(L, t->ndim, t->shape);
+  lt_tensor_fill(out, n);
+  check(L, lt_tensor_binop(out, out, t, op));
+  return 1;
+}
+static int mm_add(lua_State *L) { return meta_arith(L, LT_ADD); }
+static int mm_sub(lua_State *L) { return meta_arith(L, LT_SUB); }
+static int mm_mul(lua_State *L) { return meta_arith(L, LT_MUL); }
+static int mm_div(lua_State *L) { return meta_arith(L, LT_DIV); }
+
+static int unop(lua_State *L, lt_unop op, int inplace) {
+  lt_tensor *t = lt_checktensor(L, 1), *out = t;
+  if (inplace) lua_pushvalue(L, 1);
+  else out = pushnew(L, t->ndim, t->shape);
+  check(L, lt_tensor_unop(out, t, op));
+  return 1;
+}
+static int mm_unm(lua_State *L) { return unop(L, LT_NEG, 0); }
+static int m_abs(lua_State *L) { return unop(L, LT_ABS, 0); }
+static int m_sign(lua_State *L) { return unop(L, LT_SIGN, 0); }
+static int m_sqrt(lua_State *L) { return unop(L, LT_SQRT, 0); }
+static int m_exp(lua_State *L) { return unop(L, LT_EXP, 0); }
+static int m_log(lua_State *L) { return unop(L, LT_LOG, 0); }
+static int m_neg(lua_State *L) { return unop(L, LT_NEG, 0); }
+static int m_relu(lua_State *L) { return unop(L, LT_RELU, 0); }
+static int m_abs_(lua_State *L) { return unop(L, LT_ABS, 1); }
+static int m_sign_(lua_State *L) { return unop(L, LT_SIGN, 1); }
+static int m_sqrt_(lua_State *L) { return unop(L, LT_SQRT, 1); }
+static int m_exp_(lua_State *L) { return unop(L, LT_EXP, 1); }
+static int m_log_(lua_State *L) { return unop(L, LT_LOG, 1); }
+static int m_neg_(lua_State *L) { return unop(L, LT_NEG, 1); }
+static int m_relu_(lua_State *L) { return unop(L, LT_RELU, 1); }
+
+static int clamp(lua_State *L, int inplace) {
+  lt_tensor *t = lt_checktensor(L, 1), *out = t;
+  double lo = luaL_checknumber(L, 2), hi = luaL_checknumber(L, 3);
+  luaL_argcheck(L, lo <= hi, 3, "need lo <= hi");
+  if (inplace) lua_pushvalue(L, 1);
+  else out = pushnew(L, t->ndim, t->shape);
+  check(L, lt_tensor_clamp(out, t, (float)lo, (float)hi));
+  return 1;
+}
+static int m_clamp(lua_State *L) { return clamp(L, 0); }
+static int m_clamp_(lua_State *L) { return clamp(L, 1); }
+
+/* ---- reductions ---- */
+
+static int reduce(lua_State *L, lt_reduce op) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    switch (op) {
+    case LT_RSUM: lua_pushnumber(L, lt_tensor_sum(t)); break;
+    case LT_RMEAN: lua_pushnumber(L, lt_tensor_mean(t)); break;
+    case LT_RMIN: lua_pushnumber(L, lt_tensor_min(t)); break;
+    case LT_RMAX: lua_pushnumber(L, lt_tensor_max(t)); break;
+    case LT_RARGMAX: lua_pushinteger(L, (lua_Integer)lt_tensor_argmax(t) + 1); break;
+    }
+    return 1;
+  }
+  int d = checkdim(L, 2, t);
+  lt_tensor **p = newslot(L);
+  if (!(*p = lt_tensor_reduce_dim(t, d, op))) lt_raise(L, NULL);
+  if (op == LT_RARGMAX) check(L, lt_tensor_binop_scalar(*p, *p, 1.0f, LT_ADD));
+  return 1;
+}
+static int m_sum(lua_State *L) { return reduce(L, LT_RSUM); }
+static int m_mean(lua_State *L) { return reduce(L, LT_RMEAN); }
+static int m_min(lua_State *L) { return reduce(L, LT_RMIN); }
+static int m_max(lua_State *L) { return reduce(L, LT_RMAX); }
+static int m_argmax(lua_State *L) { return reduce(L, LT_RARGMAX); }
+
+static int m_dot(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1), *u = lt_checktensor(L, 2);
+  double v;
+  check(L, lt_tensor_dot(t, u, &v));
+  lua_pushnumber(L, v);
+  return 1;
+}
+
+static int m_matmul(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1), *u = lt_checktensor(L, 2);
+  lt_tensor **p = newslot(L);
+  check(L, lt_tensor_matmul(p, t, u));
+  return 1;
+}
+
+/* ---- views ---- */
+
+static int m_narrow(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  int d = checkdim(L, 2, t);
+  lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, start >= 1 && start <= t->shape[d] + 1, 3,
+                lua_pushfstring(L, "start %I out of range for dim %d of size %I", (LUAI_UACINT)start, d + 1,
+                                (LUAI_UACINT)t->shape[d]));
+  luaL_argcheck(L, len >= 0 && len <= t->shape[d] - (start - 1), 4,
+                lua_pushfstring(L, "length %I from start %I exceeds dim %d of size %I", (LUAI_UACINT)len,
+                                (LUAI_UACINT)start, d + 1, (LUAI_UACINT)t->shape[d]));
+  lt_pushtensor(L, lt_tensor_narrow(t, d, start - 1, len));
+  return 1;
+}
+
+static int m_select(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  int d = checkdim(L, 2, t);
+  int64_t i = checkindex(L, 3, t, d);
+  lt_pushtensor(L, lt_tensor_select(t, d, i));
+  return 1;
+}
+
+static int m_reshape(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  int64_t s[LT_MAXDIM];
+  int nd = getshape(L, 2, s, 1, 1);
+  lt_pushtensor(L, lt_tensor_reshape(t, nd, s));
+  return 1;
+}
+
+static int m_contiguous(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  if (lt_tensor_is_contiguous(t)) lua_settop(L, 1);
+  else lt_pushtensor(L, lt_tensor_clone(t));
+  return 1;
+}
+
+static int m_is_contiguous(lua_State *L) {
+  lua_pushboolean(L, lt_tensor_is_contiguous(lt_checktensor(L, 1)));
+  return 1;
+}
+
+/* ---- inspection ---- */
+
+static void pushshape(lua_State *L, const lt_tensor *t) {
+  lua_createtable(L, t->ndim, 0);
+  for (int d = 0; d < t->ndim; d++) {
+    lua_pushinteger(L, t->shape[d]);
+    lua_seti(L, -2, d + 1);
+  }
+}
+
+static int m_shape(lua_State *L) {
+  pushshape(L, lt_checktensor(L, 1));
+  return 1;
+}
+
+static int m_size(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  if (lua_isnoneornil(L, 2)) pushshape(L, t);
+  else lua_pushinteger(L, t->shape[checkdim(L, 2, t)]);
+  return 1;
+}
+
+static int m_dim(lua_State *L) {
+  lua_pushinteger(L, lt_checktensor(L, 1)->ndim);
+  return 1;
+}
+
+static int m_numel(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)lt_tensor_numel(lt_checktensor(L, 1)));
+  return 1;
+}
+
+static int mm_tostring(lua_State *L) {
+  lt_tensor **p = luaL_checkudata(L, 1, LT_TENSOR_MT);
+  if (!*p) {
+    lua_pushliteral(L, "tensor (freed)");
+    return 1;
+  }
+  char *s = lt_tensor_tostring(*p);
+  if (!s) return luaL_error(L, "tostring: out of memory");
+  lua_pushstring(L, s);
+  free(s);
+  return 1;
+}
+
+static int mm_gc(lua_State *L) {
+  lt_tensor **p = luaL_checkudata(L, 1, LT_TENSOR_MT);
+  lt_tensor_release(*p);
+  *p = NULL;
+  return 0;
+}
+
+/* ---- registration ---- */
+
+static const luaL_Reg funcs[] = {
+    {"zeros", t_zeros}, {"ones", t_ones}, {"full", t_full}, {"arange", t_arange}, {"new", t_new},
+    {"randn", t_randn}, {"rand", t_rand}, {"is_tensor", t_is_tensor}, {"set_threads", t_set_threads},
+    {"get_threads", t_get_threads}, {NULL, NULL}};
+
+static const luaL_Reg methods[] = {
+    {"get", m_get}, {"set", m_set}, {"copy", m_copy}, {"clone", m_clone}, {"fill", m_fill},
+    {"totable", m_totable}, {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div},
+    {"add_", m_add_}, {"sub_", m_sub_}, {"mul_", m_mul_}, {"div_", m_div_}, {"abs", m_abs},
+    {"sign", m_sign}, {"sqrt", m_sqrt}, {"exp", m_exp}, {"log", m_log}, {"neg", m_neg},
+    {"relu", m_relu}, {"abs_", m_abs_}, {"sign_", m_sign_}, {"sqrt_", m_sqrt_}, {"exp_", m_exp_},
+    {"log_", m_log_}, {"neg_", m_neg_}, {"relu_", m_relu_}, {"clamp", m_clamp}, {"clamp_", m_clamp_},
+    {"sum", m_sum}, {"mean", m_mean}, {"min", m_min}, {"max", m_max}, {"argmax", m_argmax},
+    {"dot", m_dot}, {"matmul", m_matmul}, {"narrow", m_narrow}, {"select", m_select},
+    {"reshape", m_reshape}, {"contiguous", m_contiguous}, {"is_contiguous", m_is_contiguous},
+    {"shape", m_shape}, {"size", m_size}, {"dim", m_dim}, {"numel", m_numel}, {NULL, NULL}};
+
+static const luaL_Reg metamethods[] = {
+    {"__add", mm_add}, {"__sub", mm_sub}, {"__mul", mm_mul}, {"__div", mm_div}, {"__unm", mm_unm},
+    {"__len", m_numel}, {"__tostring", mm_tostring}, {"__gc", mm_gc}, {"__close", mm_gc}, {NULL, NULL}};
+
+/* Pushes the metatable, creating it on first use (bindings may push tensors before
+ * `lotto.tensor` is required). */
+static void pushmeta(lua_State *L) {
+  if (!luaL_newmetatable(L, LT_TENSOR_MT)) return;
+  luaL_setfuncs(L, metamethods, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+}
+
+static const lt_help_entry func_help[] = {
+    {"zeros", "zeros(shape) -> tensor: a new float32 tensor of zeros; shape is {3, 4} or 3, 4"},
+    {"ones", "ones(shape) -> tensor: a new tensor of ones"},
+    {"full", "full(shape, v) -> tensor: a new tensor filled with v"},
+    {"arange", "arange(start, stop[, step]) -> tensor: 1-D start, start+step, ... (stop excluded, like numpy)"},
+    {"new", "new(table) -> tensor: a tensor from a nested Lua table such as {{1, 2}, {3, 4}}"},
+    {"randn", "randn(shape, seed_or_rng[, mean, std]) -> tensor: normal values, reproducible from the seed"},
+    {"rand", "rand(shape, seed_or_rng[, lo, hi]) -> tensor: uniform values in [lo, hi), default [0, 1)"},
+    {"is_tensor", "is_tensor(x) -> boolean: whether x is a tensor"},
+    {"set_threads", "set_threads(n): the number of OpenBLAS threads used by matmul and the layers"},
+    {"get_threads", "get_threads() -> n: the number of OpenBLAS threads"},
+    {NULL, NULL}};
+
+static const lt_help_entry method_help[] = {
+    {":get", "t:get(i, j, ...) -> number: the element at 1-based indices"},
+    {":set", "t:set(i, j, ..., v) -> t: sets the element at 1-based indices"},
+    {":copy", "t:copy(src) -> t: copies src's values into t (same shape, or same size if both contiguous)"},
+    {":clone", "t:clone() -> tensor: a contiguous copy"},
+    {":fill", "t:fill(v) -> t: sets every element to v"},
+    {":totable", "t:totable() -> table: the values as nested Lua tables"},
+    {":add", "t:add(x) -> tensor: t + x elementwise, x a tensor of t's shape or a number"},
+    {":sub", "t:sub(x) -> tensor: t - x elementwise"},
+    {":mul", "t:mul(x) -> tensor: t * x elementwise"},
+    {":div", "t:div(x) -> tensor: t / x elementwise"},
+    {":add_", "t:add_(x) -> t: t += x in place"},
+    {":sub_", "t:sub_(x) -> t: t -= x in place"},
+    {":mul_", "t:mul_(x) -> t: t *= x in place"},
+    {":div_", "t:div_(x) -> t: t /= x in place"},
+    {":abs", "t:abs() -> tensor: |t|"},
+    {":sign", "t:sign() -> tensor: -1, 0 or 1 per element"},
+    {":sqrt", "t:sqrt() -> tensor: square roots"},
+    {":exp", "t:exp() -> tensor: e^t"},
+    {":log", "t:log() -> tensor: natural logarithms"},
+    {":neg", "t:neg() -> tensor: -t"},
+    {":relu", "t:relu() -> tensor: max(t, 0)"},
+    {":abs_", "t:abs_() -> t: |t| in place"},
+    {":sign_", "t:sign_() -> t: sign in place"},
+    {":sqrt_", "t:sqrt_() -> t: square roots in place"},
+    {":exp_", "t:exp_() -> t: e^t in place"},
+    {":log_", "t:log_() -> t: logarithms in place"},
+    {":neg_", "t:neg_() -> t: -t in place"},
+    {":relu_", "t:relu_() -> t: max(t, 0) in place"},
+    {":clamp", "t:clamp(lo, hi) -> tensor: values limited to [lo, hi]"},
+    {":clamp_", "t:clamp_(lo, hi) -> t: clamp in place"},
+    {":sum", "t:sum([dim]) -> number, or a tensor summed along dim"},
+    {":mean", "t:mean([dim]) -> number, or a tensor of means along dim"},
+    {":min", "t:min([dim]) -> number, or a tensor of minima along dim"},
+    {":max", "t:max([dim]) -> number, or a tensor of maxima along dim"},
+    {":argmax", "t:argmax([dim]) -> 1-based flat index, or a tensor of 1-based indices along dim"},
+    {":dot", "t:dot(u) -> number: sum of t * u (same number of elements)"},
+    {":matmul", "t:matmul(u) -> tensor: matrix product via OpenBLAS ((m,k) x (k,n) or (m,k) x (k))"},
+    {":narrow", "t:narrow(dim, start, len) -> view: elements start..start+len-1 of dim, sharing storage"},
+    {":select", "t:select(dim, i) -> view: slice i of dim, one dim fewer, sharing storage"},
+    {":reshape", "t:reshape(shape) -> view: same data, new shape (one -1 allowed; contiguous only)"},
+    {":contiguous", "t:contiguous() -> tensor: t itself if contiguous, else a contiguous copy"},
+    {":is_contiguous", "t:is_contiguous() -> boolean: whether the elements are dense in row-major order"},
+    {":shape", "t:shape() -> table: the sizes, e.g. {3, 4}"},
+    {":size", "t:size([dim]) -> the size of dim, or the shape table"},
+    {":dim", "t:dim() -> number of dimensions"},
+    {":numel", "t:numel() -> number of elements (also #t)"},
+    {NULL, NULL}};
+
 int luaopen_lotto_tensor(lua_State *L) {
-  lua_newtable(L);
+  luaL_newlib(L, funcs);
+  pushmeta(L);
+  lua_getfield(L, -1, "__index");
+  lt_help_register(L, lua_gettop(L), LT_TENSOR_MT, method_help);
+  lua_pop(L, 1);
+  lt_help_set(L, -1, "tensor: a float32 array of 1 to 4 dims (lotto.tensor); #t is its number of elements");
+  lua_pop(L, 1);
+  lt_help_register(L, lua_gettop(L), "lotto.tensor", func_help);
   return 1;
 }
