@@ -1,0 +1,338 @@
+-- experiment.lua: the run store. runs/<name>/config.json, replicate_<seed>/round_<k>/
+-- {metrics.jsonl, mask.safetensors, summary.json}, results.json and timing.json. A round
+-- is complete when its summary.json exists (written last, atomically), so a killed run
+-- resumes at the first round without one; results.json never holds timings.
+local json = require 'lotto.json'
+local fs = json.fs
+
+local E = {}
+local Run = {}
+Run.__index = Run
+
+-- ---- helpers ---------------------------------------------------------------------
+
+-- Keys holding wall-clock figures: kept out of results.json so reruns are byte-identical.
+local function is_timing(k)
+  return type(k) == 'string' and (k == 'seconds' or k == 'time' or k == 'timing' or k:match('_seconds$') ~= nil)
+end
+
+-- Returns a copy of v without timing keys, and a table of the removed values (or nil).
+local function split_timing(v)
+  if type(v) ~= 'table' then return v, nil end
+  local clean, timing = setmetatable({}, getmetatable(v)), nil
+  for k, x in pairs(v) do
+    if is_timing(k) then
+      timing = timing or {}
+      timing[k] = x
+    else
+      local c, t = split_timing(x)
+      clean[k] = c
+      if t ~= nil then
+        timing = timing or {}
+        timing[k] = t
+      end
+    end
+  end
+  return clean, timing
+end
+E.split_timing = split_timing
+
+local function canon(v) return json.decode(json.encode(v)) end
+
+local function sorted_keys(...)
+  local seen, keys = {}, {}
+  for i = 1, select('#', ...) do
+    local t = select(i, ...)
+    if type(t) == 'table' then
+      for k in pairs(t) do
+        if not seen[k] then seen[k], keys[#keys + 1] = true, k end
+      end
+    end
+  end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+-- Keys (dotted paths like 'train.threads' or plain names) listed in _volatile may change
+-- between a run and its resumption: thread counts, progress output, data paths.
+local function volatile_set(...)
+  local set = { _volatile = true }
+  for i = 1, select('#', ...) do
+    local cfg = select(i, ...)
+    if type(cfg) == 'table' and type(cfg._volatile) == 'table' then
+      for _, k in ipairs(cfg._volatile) do set[tostring(k)] = true end
+    end
+  end
+  return set
+end
+
+local function config_diff(old, new, vol, path, out)
+  if type(old) == 'table' and type(new) == 'table' then
+    for _, k in ipairs(sorted_keys(old, new)) do
+      local p = path and (path .. '.' .. tostring(k)) or tostring(k)
+      if not vol[p] and not vol[tostring(k)] then config_diff(old[k], new[k], vol, p, out) end
+    end
+  elseif old ~= new then
+    out[#out + 1] = { path = path or '(config)', old = old, new = new }
+  end
+  return out
+end
+
+local function without_volatile(cfg, vol, path)
+  if type(cfg) ~= 'table' then return cfg end
+  local out = setmetatable({}, getmetatable(cfg))
+  for k, v in pairs(cfg) do
+    local p = path and (path .. '.' .. tostring(k)) or tostring(k)
+    if not vol[p] and not vol[tostring(k)] then out[k] = without_volatile(v, vol, p) end
+  end
+  return out
+end
+
+local function show(v)
+  if v == nil then return 'absent' end
+  local s = json.encode(v)
+  return #s > 40 and s:sub(1, 37) .. '...' or s
+end
+
+local function check_int(v, what, fname)
+  if math.type(v) == 'float' and v == math.floor(v) then v = math.tointeger(v) end
+  if math.type(v) ~= 'integer' or v < 0 then
+    error(("bad argument to '%s' (%s must be a non-negative integer, got %s)"):format(fname, what, tostring(v)), 3)
+  end
+  return v
+end
+
+local function numeric_suffixes(dir, prefix)
+  local out = {}
+  for _, name in ipairs(fs.listdir(dir) or {}) do
+    local n = name:match('^' .. prefix .. '_(%d+)$')
+    if n and fs.isdir(dir .. '/' .. name) then out[#out + 1] = math.tointeger(tonumber(n)) end
+  end
+  table.sort(out)
+  return out
+end
+
+-- ---- opening a run ---------------------------------------------------------------
+
+-- E.open{root = 'runs', name = 'lenet_imp', config = cfg, restart = false} -> run
+function E.open(opts)
+  if type(opts) ~= 'table' then error("bad argument #1 to 'open' (table expected)", 2) end
+  local root, name = opts.root or 'runs', opts.name
+  if type(name) ~= 'string' or name == '' or not name:match('^[%w_%-%./]+$')
+      or ('/' .. name .. '/'):find('/%.%.?/') or name:sub(1, 1) == '/' then
+    error("bad argument to 'open' (name must be a relative path of letters, digits, _ - . /, got "
+      .. tostring(name) .. ')', 2)
+  end
+  if opts.config ~= nil and type(opts.config) ~= 'table' then error("bad argument to 'open' (config must be a table)", 2) end
+  local dir = root .. '/' .. name
+  if opts.restart then assert(fs.remove_tree(dir)) end
+  local new = canon(opts.config or {})
+  local cpath = dir .. '/config.json'
+  local resumed = fs.exists(cpath)
+  if resumed then
+    local old, err = json.read(cpath)
+    if not old then
+      error(("run '%s' has an unreadable config (%s); use restart = true (or --restart) to start over"):format(dir, err), 2)
+    end
+    local diffs = config_diff(old, new, volatile_set(old, new), nil, {})
+    if #diffs > 0 then
+      local parts = {}
+      for i = 1, math.min(3, #diffs) do
+        parts[i] = ('%s: %s -> %s'):format(diffs[i].path, show(diffs[i].old), show(diffs[i].new))
+      end
+      if #diffs > 3 then parts[#parts + 1] = ('and %d more'):format(#diffs - 3) end
+      error(("run '%s' exists with a different config (%s); use restart = true (or --restart) to start over, "
+        .. 'or another name'):format(dir, table.concat(parts, ', ')), 2)
+    end
+  end
+  assert(fs.mkdir_p(dir))
+  assert(json.write(cpath, new, { indent = true }))
+  return setmetatable({ root = root, name = name, dir = dir, config = new, resumed = resumed, _made = {} }, Run)
+end
+
+-- E.load(dir) -> run with run.results (aggregated from the summaries, else results.json)
+function E.load(dir)
+  if type(dir) ~= 'string' then error("bad argument #1 to 'load' (run directory expected)", 2) end
+  dir = dir:gsub('(.)/+$', '%1')
+  local config, err = json.read(dir .. '/config.json')
+  if not config then return nil, ('not a run directory (%s)'):format(err) end
+  local root, name = dir:match('^(.*)/([^/]+)$')
+  local run = setmetatable({ root = root or '.', name = name or dir, dir = dir, config = config, resumed = true, _made = {} }, Run)
+  if #run:replicates() > 0 then
+    run.results = run:aggregate()
+  else
+    local res, rerr = json.read(dir .. '/results.json')
+    if not res then return nil, ('run %s has no summaries and no results (%s)'):format(dir, rerr) end
+    run.results = res
+  end
+  return run
+end
+
+-- ---- paths and rounds ------------------------------------------------------------
+
+function Run:__tostring()
+  return ("run '%s' (%d replicates)"):format(self.dir, #self:replicates())
+end
+
+function Run:replicate_dir(seed)
+  return self.dir .. '/replicate_' .. check_int(seed, 'seed', 'replicate_dir')
+end
+
+function Run:round_path(seed, k) -- the round's directory, not created
+  return ('%s/replicate_%d/round_%d'):format(self.dir, check_int(seed, 'seed', 'round_path'), check_int(k, 'round', 'round_path'))
+end
+
+function Run:round_dir(seed, k)
+  local d = self:round_path(seed, k)
+  if not self._made[d] then
+    assert(fs.mkdir_p(d))
+    self._made[d] = true
+  end
+  return d
+end
+
+function Run:round_done(seed, k) return fs.exists(self:round_path(seed, k) .. '/summary.json') end
+
+-- Starts (or restarts) round k of a replicate: removes whatever an interrupted attempt left.
+function Run:begin_round(seed, k)
+  local d = self:round_path(seed, k)
+  assert(fs.remove_tree(d))
+  self._made[d] = nil
+  return self:round_dir(seed, k)
+end
+
+function Run:load_summary(seed, k) return json.read(self:round_path(seed, k) .. '/summary.json') end
+
+function Run:write_summary(seed, k, tbl)
+  if type(tbl) ~= 'table' then error("bad argument #3 to 'write_summary' (table expected)", 2) end
+  local p = self:round_dir(seed, k) .. '/summary.json'
+  assert(json.write(p, tbl, { indent = true }))
+  return p
+end
+
+function Run:metrics_path(seed, k) return self:round_dir(seed, k) .. '/metrics.jsonl' end
+function Run:mask_path(seed, k) return self:round_dir(seed, k) .. '/mask.safetensors' end
+
+function Run:log_metric(seed, k, rec)
+  if type(rec) ~= 'table' then error("bad argument #3 to 'log_metric' (table expected)", 2) end
+  assert(json.append_line(self:metrics_path(seed, k), rec))
+end
+
+-- Records of a round's metrics.jsonl (optionally only those of one method).
+function Run:load_metrics(seed, k, method)
+  local recs, err = json.read_lines(self:round_path(seed, k) .. '/metrics.jsonl')
+  if not recs or not method then return recs, err end
+  local out = json.array()
+  for _, r in ipairs(recs) do
+    if r.method == method then out[#out + 1] = r end
+  end
+  return out
+end
+
+function Run:replicates() return numeric_suffixes(self.dir, 'replicate') end
+
+function Run:completed_rounds(seed)
+  local out = {}
+  for _, k in ipairs(numeric_suffixes(self:replicate_dir(seed), 'round')) do
+    if self:round_done(seed, k) then out[#out + 1] = k end
+  end
+  return out
+end
+
+-- ---- aggregation -----------------------------------------------------------------
+
+-- mean, sample std (n - 1; 0 for one value), min, max, n of the numbers in xs
+local function stats(xs)
+  local n, sum, lo, hi = #xs, 0, math.huge, -math.huge
+  for _, x in ipairs(xs) do
+    sum = sum + x
+    lo, hi = math.min(lo, x), math.max(hi, x)
+  end
+  local mean, ss = sum / n, 0
+  for _, x in ipairs(xs) do ss = ss + (x - mean) ^ 2 end
+  return { mean = mean, std = n > 1 and math.sqrt(ss / (n - 1)) or 0.0, min = lo, max = hi, n = n }
+end
+E.stats = stats
+
+local function mean_of(list, key)
+  local xs = {}
+  for _, s in ipairs(list) do
+    if type(s[key]) == 'number' then xs[#xs + 1] = s[key] end
+  end
+  return #xs > 0 and stats(xs).mean or nil
+end
+
+local function method_stats(list, method)
+  local tables = {}
+  for _, s in ipairs(list) do
+    if type(s.runs) == 'table' and type(s.runs[method]) == 'table' then tables[#tables + 1] = s.runs[method] end
+  end
+  local out = {}
+  for _, metric in ipairs(sorted_keys(table.unpack(tables))) do
+    local xs = {}
+    for _, t in ipairs(tables) do
+      if type(t[metric]) == 'number' and t[metric] == t[metric] then xs[#xs + 1] = t[metric] end
+    end
+    if #xs > 0 then out[metric] = stats(xs) end
+  end
+  return out
+end
+
+-- Reads every replicate's completed summaries; returns results, timing (see results.json
+-- in the design notes). `run:write_results(run:aggregate())` stores both.
+function Run:aggregate()
+  local replicates, timing, by_round = {}, { replicates = {} }, {}
+  for _, seed in ipairs(self:replicates()) do
+    local list, tlist = json.array(), json.array()
+    for _, k in ipairs(self:completed_rounds(seed)) do
+      local s, err = self:load_summary(seed, k)
+      if not s then error(('aggregate: %s'):format(err), 2) end
+      local clean, t = split_timing(s)
+      if clean.round == nil then clean.round = k end
+      if clean.remaining_pct == nil and type(clean.density) == 'number' then clean.remaining_pct = clean.density * 100 end
+      list[#list + 1] = clean
+      if t then
+        t.round = k
+        tlist[#tlist + 1] = t
+      end
+      by_round[k] = by_round[k] or {}
+      table.insert(by_round[k], clean)
+    end
+    replicates[tostring(seed)] = list
+    if #tlist > 0 then timing.replicates[tostring(seed)] = tlist end
+  end
+  local rounds = sorted_keys(by_round)
+  table.sort(rounds)
+  local agg = json.array()
+  for _, k in ipairs(rounds) do
+    local list, methods = by_round[k], {}
+    local names = {}
+    for _, s in ipairs(list) do
+      if type(s.runs) == 'table' then names[#names + 1] = s.runs end
+    end
+    for _, m in ipairs(sorted_keys(table.unpack(names))) do methods[m] = method_stats(list, m) end
+    agg[#agg + 1] = { round = k, remaining_pct = mean_of(list, 'remaining_pct'), density = mean_of(list, 'density'),
+      replicates = #list, methods = methods }
+  end
+  local results = {
+    name = self.name,
+    config = without_volatile(self.config, volatile_set(self.config)),
+    replicates = replicates,
+    aggregate = agg,
+  }
+  if by_round[0] then results.dense = method_stats(by_round[0], 'ticket') end
+  return results, timing
+end
+
+-- Writes results.json (timing fields moved out) and timing.json, atomically.
+function Run:write_results(tbl, timing)
+  if type(tbl) ~= 'table' then error("bad argument #1 to 'write_results' (table expected)", 2) end
+  local clean, stray = split_timing(tbl)
+  timing = timing or stray
+  local p = self.dir .. '/results.json'
+  assert(json.write(p, clean, { indent = true }))
+  if timing then assert(json.write(self.dir .. '/timing.json', timing, { indent = true })) end
+  return p
+end
+
+return E
