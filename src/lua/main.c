@@ -1,36 +1,224 @@
-/* main.c: the lotto host (placeholder: runs a script). */
+/* main.c: the lotto host: parses the command line like lua (script, -e, -l, -i, -),
+ * sets up the Lua state (libraries, paths, the `lotto` global, help) and runs
+ * scripts, the `plot` subcommand or the REPL. */
+#define _GNU_SOURCE
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "lbind.h"
+#include "lhost.h"
 
-int lt_raise(lua_State *L, const char *what) {
-  if (what) return luaL_error(L, "%s: %s", what, lt_errmsg());
-  return luaL_error(L, "%s", lt_errmsg());
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: " LT_PROGNAME " [options] [script [args...]]\n"
+          "       " LT_PROGNAME " plot <rundir> [args...]\n"
+          "Options:\n"
+          "  -e stat        execute string 'stat' (repeatable)\n"
+          "  -l mod         require library 'mod' into global 'mod'\n"
+          "  -i             enter the interactive REPL after running the script\n"
+          "  -v, --version  show version information\n"
+          "  -h, --help     show this help\n"
+          "  --             stop handling options\n"
+          "  -              run stdin as a script and stop handling options\n"
+          "With no arguments: the REPL when stdin is a terminal, else stdin as a script.\n"
+          "Environment: LOTTO_LUA_PATH = directory holding lotto/*.lua (overrides the default).\n");
 }
-int lt_pushfail(lua_State *L) {
-  lua_pushnil(L);
-  lua_pushstring(L, lt_errmsg());
-  return 2;
+
+enum { HAS_E = 1, HAS_I = 2, HAS_V = 4, HAS_H = 8 };
+
+/* Scans options; returns flags, or -1 on a bad option. *script = index of the script
+ * (argc if none). */
+static int collect_args(int argc, char **argv, int *script) {
+  int flags = 0, i;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-' || strcmp(a, "-") == 0) break;
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (strcmp(a, "-i") == 0) flags |= HAS_I;
+    else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) flags |= HAS_V;
+    else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) flags |= HAS_H;
+    else if ((a[1] == 'e' || a[1] == 'l')) {
+      if (a[1] == 'e') flags |= HAS_E;
+      if (a[2] == '\0' && (++i >= argc || argv[i][0] == '-')) {
+        fprintf(stderr, "%s: '%s' needs an argument\n", LT_PROGNAME, a);
+        return -1;
+      }
+    } else {
+      fprintf(stderr, "%s: unrecognized option '%s'\n", LT_PROGNAME, a);
+      return -1;
+    }
+  }
+  *script = i;
+  return flags;
 }
-void lt_help_register(lua_State *L, int t, const char *prefix, const lt_help_entry *h) {}
-void lt_help_set(lua_State *L, int i, const char *text) {}
+
+/* arg = {[-n..-1] = interpreter and options, [0] = script, [1..] = script args}. */
+static void create_argtable(lua_State *L, int argc, char **argv, int script) {
+  if (script == argc) script = 0; /* no script: arg[0] is the interpreter */
+  lua_createtable(L, argc - script - 1 > 0 ? argc - script - 1 : 0, script + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+static int dochunk(lua_State *L, int status) {
+  if (status == LUA_OK) status = lt_host_docall(L, 0, 0);
+  return lt_host_report(L, status);
+}
+
+/* Runs -e and -l options in order. */
+static int run_options(lua_State *L, char **argv, int script) {
+  for (int i = 1; i < script; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-' || (a[1] != 'e' && a[1] != 'l')) continue;
+    const char *v = a[2] ? a + 2 : argv[++i];
+    int st;
+    if (a[1] == 'e') {
+      st = dochunk(L, luaL_loadbuffer(L, v, strlen(v), "=(command line)"));
+    } else {
+      lua_getglobal(L, "require");
+      lua_pushstring(L, v);
+      st = lt_host_docall(L, 1, 1);
+      if (st == LUA_OK) lua_setglobal(L, v);
+      lt_host_report(L, st);
+    }
+    if (st != LUA_OK) return 0;
+  }
+  return 1;
+}
+
+static int run_script(lua_State *L, int argc, char **argv, int script) {
+  const char *fname = argv[script];
+  if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0) fname = NULL; /* stdin */
+  int st = luaL_loadfile(L, fname);
+  if (st == LUA_OK) {
+    int n = argc - script - 1; /* script arguments, also passed as ... */
+    luaL_checkstack(L, n + 3, "too many arguments to script");
+    for (int i = script + 1; i < argc; i++) lua_pushstring(L, argv[i]);
+    st = lt_host_docall(L, n, 0);
+  }
+  return lt_host_report(L, st) == LUA_OK;
+}
+
+/* lotto plot <rundir> [...]: require('lotto.plot').run(rundir, ...). */
+static int run_plot(lua_State *L, int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s plot <rundir> [args...]\n", LT_PROGNAME);
+    return 0;
+  }
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "lotto.plot");
+  int st = lt_host_docall(L, 1, 1);
+  if (st == LUA_OK) {
+    lua_getfield(L, -1, "run");
+    if (!lua_isfunction(L, -1)) {
+      fprintf(stderr, "%s plot: module lotto.plot has no run function\n", LT_PROGNAME);
+      return 0;
+    }
+    for (int i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
+    st = lt_host_docall(L, argc - 2, 2);
+  }
+  if (st != LUA_OK) {
+    fprintf(stderr, "%s plot: %s\n", LT_PROGNAME, lua_tostring(L, -1));
+    return 0;
+  }
+  if (!lua_toboolean(L, -2) && lua_isstring(L, -1)) { /* nil, message */
+    fprintf(stderr, "%s plot: %s\n", LT_PROGNAME, lua_tostring(L, -1));
+    return 0;
+  }
+  return 1;
+}
+
+/* Libraries, paths, `lotto` global and help; failures to load lotto only warn. */
+static void setup_state(lua_State *L) {
+  luaL_openlibs(L);
+  lt_openlibs(L);
+  lt_host_setpaths(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, lt_help_open);
+  lua_setfield(L, -2, "lotto.help");
+  lua_pop(L, 1);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "lotto.help");
+  lua_call(L, 1, 1); /* also defines the global help */
+  int helpt = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "lotto");
+  if (lt_host_docall(L, 1, 1) != LUA_OK) {
+    fprintf(stderr, "%s: warning: the lotto library did not load: %s\n", LT_PROGNAME,
+            lua_tostring(L, -1));
+    lua_settop(L, helpt - 1);
+    return;
+  }
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, helpt, "register");
+    lua_setfield(L, -2, "_help_register"); /* lotto._help_register(tbl, {name = text}) */
+  }
+  lua_setglobal(L, "lotto");
+  lua_settop(L, helpt - 1);
+}
+
+static int pmain(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = (char **)lua_touserdata(L, 2);
+  int script, ok = 1;
+  setup_state(L);
+  if (argc >= 2 && strcmp(argv[1], "plot") == 0) {
+    create_argtable(L, argc, argv, 1);
+    lua_pushboolean(L, run_plot(L, argc, argv));
+    return 1;
+  }
+  int flags = collect_args(argc, argv, &script);
+  if (flags < 0) {
+    usage(stderr);
+    return 0;
+  }
+  if (flags & HAS_H) {
+    usage(stdout);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (flags & (HAS_V | HAS_I)) printf("%s\n", lt_host_version());
+  create_argtable(L, argc, argv, script);
+  ok = run_options(L, argv, script);
+  if (ok && script < argc) ok = run_script(L, argc, argv, script);
+  if (ok && (flags & HAS_I)) {
+    lt_repl_run(L);
+  } else if (ok && script == argc && !(flags & (HAS_E | HAS_V))) {
+    if (isatty(STDIN_FILENO)) {
+      printf("%s\n", lt_host_version());
+      lt_repl_run(L);
+    } else {
+      ok = dochunk(L, luaL_loadfile(L, NULL)) == LUA_OK;
+    }
+  }
+  lua_pushboolean(L, ok);
+  return 1;
+}
 
 int main(int argc, char **argv) {
   lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
-  lt_openlibs(L);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, LOTTO_SOURCE_DIR "/lua/?.lua;" LOTTO_SOURCE_DIR "/lua/?/init.lua;");
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
-  luaL_dostring(L, "lotto = require 'lotto'");
-  if (argc > 1 && luaL_dofile(L, argv[1])) {
-    fprintf(stderr, "%s\n", lua_tostring(L, -1));
-    return 1;
+  if (L == NULL) {
+    fprintf(stderr, "%s: cannot create state: not enough memory\n", LT_PROGNAME);
+    return EXIT_FAILURE;
   }
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  int status = lua_pcall(L, 2, 1, 0);
+  int ok = status == LUA_OK && lua_toboolean(L, -1);
+  if (status != LUA_OK) lt_host_report(L, status);
+  fflush(stdout);
   lua_close(L);
-  return 0;
+  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,0 +1,237 @@
+/* lhost.c: what every run of the lotto host shares: protected calls with a traceback
+ * and Ctrl-C handling, error reporting, the Lua module search path (build tree or
+ * installed prefix), and the raise/fail helpers the bindings use (lbind.h). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <limits.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lbind.h"
+#include "lhost.h"
+#include "lotto/status.h"
+
+/* ---- helpers for the bindings ---- */
+
+/* luaL_error prefixes the position of the calling Lua code (level 1), so engine
+ * errors read "script.lua:12: matmul: shapes ...". */
+int lt_raise(lua_State *L, const char *what) {
+  if (what) return luaL_error(L, "%s: %s", what, lt_errmsg());
+  return luaL_error(L, "%s", lt_errmsg());
+}
+
+int lt_pushfail(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushstring(L, lt_errmsg());
+  return 2;
+}
+
+/* ---- protected calls and Ctrl-C ---- */
+
+static lua_State *volatile interrupted_L;
+
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+/* Signal handler: only async-signal-safe work (lua_sethook is designed for this). */
+static void on_sigint(int sig) {
+  int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  signal(sig, SIG_DFL); /* a second Ctrl-C kills the process, as with lua */
+  lt_interrupt_set();
+  if (interrupted_L) lua_sethook(interrupted_L, stop_hook, mask, 1);
+}
+
+static int msghandler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+int lt_host_docall(lua_State *L, int narg, int nres) {
+  int base = lua_gettop(L) - narg;
+  struct sigaction sa, old;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  lt_interrupt_clear();
+  interrupted_L = L;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
+  int status = lua_pcall(L, narg, nres, base);
+  sigaction(SIGINT, &old, NULL);
+  lua_sethook(L, NULL, 0, 0); /* a signal that came too late to fire must not hit the next call */
+  interrupted_L = NULL;
+  lua_remove(L, base);
+  return status;
+}
+
+int lt_host_report(lua_State *L, int status) {
+  if (status != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    fflush(stdout);
+    fprintf(stderr, "%s: %s\n", LT_PROGNAME, msg ? msg : "(error object is not a string)");
+    fflush(stderr);
+    lua_pop(L, 1);
+  }
+  return status;
+}
+
+/* ---- version ---- */
+
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+
+const char *lt_host_version(void) {
+  static char buf[256];
+  char blas[96];
+  /* the config string reads "OpenBLAS 0.3.26 DYNAMIC_ARCH ..."; keep name and version */
+  const char *cfg = openblas_get_config(), *core = openblas_get_corename();
+  int words = 0, n = 0;
+  for (const char *p = cfg ? cfg : "OpenBLAS"; *p && n < (int)sizeof blas - 1; p++) {
+    if (*p == ' ' && ++words == 2) break;
+    blas[n++] = *p;
+  }
+  blas[n] = '\0';
+  snprintf(buf, sizeof buf, "%s %s (%s, %s%s%s)", LT_PROGNAME, LOTTO_VERSION, LUA_RELEASE, blas,
+           core && *core ? " " : "", core ? core : "");
+  return buf;
+}
+
+/* ---- module search path ---- */
+
+#define MAXDIRS 6
+static char luadirs[MAXDIRS][PATH_MAX];
+static int nluadirs;
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void add_dir(const char *dir) {
+  char real[PATH_MAX];
+  if (nluadirs == MAXDIRS || !is_dir(dir) || !realpath(dir, real)) return;
+  for (int i = 0; i < nluadirs; i++)
+    if (strcmp(luadirs[i], real) == 0) return;
+  snprintf(luadirs[nluadirs++], PATH_MAX, "%s", real);
+}
+
+void lt_host_setpaths(lua_State *L) {
+  char exe[PATH_MAX], dir[PATH_MAX + 32];
+  const char *env = getenv("LOTTO_LUA_PATH"), *tmpl = NULL;
+  nluadirs = 0;
+  if (env && *env) {
+    if (strchr(env, '?')) tmpl = env; /* a ready-made template, used as given */
+    else add_dir(env);
+  }
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(dir, sizeof dir, "%s/../lua", exe); /* build tree: <src>/build/lotto */
+    add_dir(dir);
+    snprintf(dir, sizeof dir, "%s/../share/lotto/lua", exe); /* prefix/bin/lotto */
+    add_dir(dir);
+  }
+  add_dir(LOTTO_SOURCE_DIR "/lua");
+  add_dir(LOTTO_INSTALL_LUADIR);
+
+  luaL_Buffer b;
+  int root = -1;
+  lua_getglobal(L, "package");
+  luaL_buffinit(L, &b);
+  if (tmpl) {
+    luaL_addstring(&b, tmpl);
+    luaL_addchar(&b, ';');
+  }
+  for (int i = 0; i < nluadirs; i++) {
+    snprintf(dir, sizeof dir, "%.4000s/lotto/init.lua", luadirs[i]);
+    if (root < 0 && access(dir, R_OK) == 0) root = i;
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", luadirs[i], luadirs[i]);
+    luaL_addvalue(&b);
+  }
+  lua_getfield(L, -2, "path");
+  luaL_addvalue(&b);
+  luaL_pushresult(&b);
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+
+  lua_pushstring(L, LOTTO_VERSION);
+  lua_setglobal(L, "LOTTO_VERSION");
+  if (root >= 0) {
+    snprintf(dir, sizeof dir, "%s", luadirs[root]);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) *slash = '\0';
+    lua_pushstring(L, dir);
+  } else {
+    lua_pushnil(L);
+  }
+  lua_setglobal(L, "LOTTO_ROOT");
+}
+
+/* ---- submodule names, for help(lotto) and completion ---- */
+
+static void add_name(lua_State *L, int set, const char *name, size_t len) {
+  if (len == 0 || len > 64 || memchr(name, '.', len)) return;
+  lua_pushlstring(L, name, len);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, set);
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void lt_host_submodules(lua_State *L) {
+  lua_newtable(L);
+  int set = lua_gettop(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  if (lua_istable(L, -1)) {
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      if (strncmp(k, "lotto.", 6) == 0) add_name(L, set, k + 6, strlen(k + 6));
+    }
+  }
+  lua_pop(L, 1);
+  for (int i = 0; i < nluadirs; i++) {
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%.4000s/lotto", luadirs[i]);
+    DIR *d = opendir(path);
+    if (!d) continue;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      size_t len = strlen(e->d_name);
+      if (len > 4 && strcmp(e->d_name + len - 4, ".lua") == 0 && strcmp(e->d_name, "init.lua") != 0)
+        add_name(L, set, e->d_name, len - 4);
+    }
+    closedir(d);
+  }
+  /* sort the keys into an array */
+  const char *names[256];
+  int n = 0;
+  for (lua_pushnil(L); lua_next(L, set); lua_pop(L, 1))
+    if (n < 256) names[n++] = lua_tostring(L, -2);
+  qsort(names, n, sizeof *names, cmp_names);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushstring(L, names[i]); /* the strings stay alive: they are keys of set */
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_remove(L, set);
+}
