@@ -1,0 +1,369 @@
+/* model.c: building a model from a layer tree (shape checks, automatic names,
+ * flat value/grad/mask buffers with parameter views) and running it: forward,
+ * backward, masks, the fused training step. The model owns the tree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lotto/nn.h"
+
+struct lt_model {
+  lt_layer *root;
+  int in_ndim, out_ndim;
+  int64_t in_shape[LT_MAXDIM], out_shape[LT_MAXDIM];
+  lt_tensor *values, *grads, *masks, *buffers;
+  lt_param *params, *bufs;
+  int nparams, nbufs;
+  int training, pruned;
+  uint64_t mask_version;
+  lt_tensor *x;     // the last input (retained), read by backward
+  lt_tensor *y;     // the last output (borrowed from the root)
+  lt_tensor *dloss; // loss gradient buffer of step_loss
+};
+
+/* ---- build ---------------------------------------------------------------- */
+
+#define NCOUNTERS 24
+typedef struct { const char *prefix; int count; } counter;
+
+struct lt_build {
+  lt_param *params, *bufs;
+  int np, capp, nb, capb;
+  char scope[LT_NAME_MAX]; // "" or "layer1.0."
+  counter cnt[NCOUNTERS];
+  int ncnt;
+};
+
+static int next_count(lt_build *b, const char *prefix) {
+  for (int i = 0; i < b->ncnt; i++)
+    if (!strcmp(b->cnt[i].prefix, prefix)) return ++b->cnt[i].count;
+  if (b->ncnt == NCOUNTERS) return 0;
+  b->cnt[b->ncnt] = (counter){prefix, 1};
+  return b->cnt[b->ncnt++].count;
+}
+
+lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim, const int64_t *shape, int prunable,
+                         int trainable) {
+  lt_param **arr = trainable ? &b->params : &b->bufs;
+  int *n = trainable ? &b->np : &b->nb, *cap = trainable ? &b->capp : &b->capb;
+  if (*n == *cap) {
+    int nc = *cap ? 2 * *cap : 16;
+    lt_param *na = realloc(*arr, sizeof(lt_param) * nc);
+    if (!na) return lt_error(LT_ENOMEM, "out of memory declaring %s.%s", l->name, suffix);
+    *arr = na, *cap = nc;
+  }
+  lt_param *p = &(*arr)[(*n)++];
+  memset(p, 0, sizeof *p);
+  int w = l->name[0] ? snprintf(p->name, sizeof p->name, "%s.%s", l->name, suffix)
+                     : snprintf(p->name, sizeof p->name, "%s", suffix);
+  if (w >= (int)sizeof p->name) return lt_error(LT_EINVAL, "parameter name %s.%s is too long", l->name, suffix);
+  p->kind = l->ops->kind;
+  p->prunable = prunable && trainable;
+  p->ndim = ndim;
+  p->numel = 1;
+  for (int i = 0; i < ndim; i++) p->shape[i] = shape[i], p->numel *= (size_t)shape[i];
+  p->layer = l;
+  return LT_OK;
+}
+
+lt_status lt_build_child(lt_build *b, lt_layer *l, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
+                         const lt_layer **producer) {
+  const lt_layer_ops *o = l->ops;
+  char full[LT_NAME_MAX];
+  int scoped = 0, w;
+  if (l->user_named) {
+    w = snprintf(full, sizeof full, "%s%s", b->scope, l->name);
+    scoped = o->is_container;
+  } else if (o->is_container && !o->prefix) { // residual blocks: numbered 0, 1, ... within their scope
+    w = snprintf(full, sizeof full, "%s%d", b->scope, next_count(b, "#") - 1);
+    scoped = 1;
+  } else if (o->is_container) { // a plain sequential is transparent for naming
+    w = snprintf(full, sizeof full, "%.*s", b->scope[0] ? (int)strlen(b->scope) - 1 : 0, b->scope);
+  } else {
+    w = snprintf(full, sizeof full, "%s%s%d", b->scope, o->prefix, next_count(b, o->prefix));
+  }
+  if (w >= (int)sizeof full) return lt_error(LT_EINVAL, "layer name %s... is too long", full);
+  memcpy(l->name, full, sizeof full);
+
+  l->in_ndim = ndim;
+  memcpy(l->in_shape, in, sizeof(int64_t) * ndim);
+  int np0 = b->np;
+  lt_status st;
+  if (scoped) {
+    char scope[LT_NAME_MAX];
+    counter cnt[NCOUNTERS];
+    int ncnt = b->ncnt;
+    memcpy(scope, b->scope, sizeof scope);
+    memcpy(cnt, b->cnt, sizeof cnt);
+    if (snprintf(b->scope, sizeof b->scope, "%s.", full) >= (int)sizeof b->scope)
+      return lt_error(LT_EINVAL, "layer name %s is too long", full);
+    b->ncnt = 0;
+    st = o->build(l, b, ndim, in, out_ndim, out, producer);
+    memcpy(b->scope, scope, sizeof scope);
+    memcpy(b->cnt, cnt, sizeof cnt);
+    b->ncnt = ncnt;
+  } else {
+    st = o->build(l, b, ndim, in, out_ndim, out, producer);
+  }
+  if (st) return st;
+  l->out_ndim = *out_ndim;
+  memcpy(l->out_shape, out, sizeof(int64_t) * *out_ndim);
+  l->has_params = b->np > np0;
+  return LT_OK;
+}
+
+static lt_status bind_tree(lt_model *m, lt_layer *l) {
+  l->model = m;
+  if (l->ops->nchildren)
+    for (int i = 0, n = l->ops->nchildren(l); i < n; i++) {
+      lt_status st = bind_tree(m, l->ops->child(l, i));
+      if (st) return st;
+    }
+  return l->ops->bind ? l->ops->bind(l) : LT_OK;
+}
+
+// Flat buffer of n floats (at least one element is allocated so views stay valid).
+static lt_tensor *flat(size_t n, float v) {
+  lt_tensor *t = lt_tensor_new1(n ? (int64_t)n : 1);
+  if (t && v != 0.0f) lt_tensor_fill(t, v);
+  return t;
+}
+
+static lt_status make_views(lt_param *p, int n, lt_tensor *values, lt_tensor *grads, lt_tensor *masks) {
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    p[i].offset = off;
+    p[i].value = lt_tensor_view(values, off, p[i].ndim, p[i].shape);
+    if (grads) p[i].grad = lt_tensor_view(grads, off, p[i].ndim, p[i].shape);
+    if (masks) p[i].mask = lt_tensor_view(masks, off, p[i].ndim, p[i].shape);
+    if (!p[i].value || (grads && !p[i].grad) || (masks && !p[i].mask)) return LT_ENOMEM;
+    if (!p[i].layer->params && grads) p[i].layer->params = &p[i];
+    if (!p[i].layer->buffers && !grads) p[i].layer->buffers = &p[i];
+    if (grads) p[i].layer->nparams++;
+    else p[i].layer->nbuffers++;
+    off += p[i].numel;
+  }
+  return LT_OK;
+}
+
+lt_model *lt_model_new(lt_layer *root, int ndim, const int64_t *input_shape) {
+  if (!root) return NULL;
+  char s[96];
+  if (ndim < 1 || ndim > LT_MAXDIM - 1) {
+    lt_layer_free(root);
+    lt_error(LT_ESHAPE, "model input must have 1 to %d dimensions per sample, got %d", LT_MAXDIM - 1, ndim);
+    return NULL;
+  }
+  for (int i = 0; i < ndim; i++)
+    if (input_shape[i] <= 0) {
+      lt_layer_free(root);
+      lt_error(LT_ESHAPE, "model input shape %s has a non-positive size", lt_shape_str(s, sizeof s, ndim, input_shape));
+      return NULL;
+    }
+  lt_model *m = calloc(1, sizeof *m);
+  lt_build b;
+  memset(&b, 0, sizeof b);
+  if (!m) {
+    lt_layer_free(root);
+    lt_error(LT_ENOMEM, "out of memory building a model");
+    return NULL;
+  }
+  m->root = root;
+  m->training = 1;
+  m->in_ndim = ndim;
+  memcpy(m->in_shape, input_shape, sizeof(int64_t) * ndim);
+  const lt_layer *producer = NULL;
+  lt_status st = lt_build_child(&b, root, ndim, input_shape, &m->out_ndim, m->out_shape, &producer);
+  m->params = b.params, m->nparams = b.np;
+  m->bufs = b.bufs, m->nbufs = b.nb;
+  if (st) goto fail;
+  size_t np = 0, nb = 0;
+  for (int i = 0; i < m->nparams; i++) np += m->params[i].numel;
+  for (int i = 0; i < m->nbufs; i++) nb += m->bufs[i].numel;
+  m->values = flat(np, 0.0f), m->grads = flat(np, 0.0f), m->masks = flat(np, 1.0f);
+  if (nb) m->buffers = flat(nb, 0.0f);
+  st = LT_ENOMEM;
+  if (!m->values || !m->grads || !m->masks || (nb && !m->buffers)) goto fail;
+  if (make_views(m->params, m->nparams, m->values, m->grads, m->masks) ||
+      make_views(m->bufs, m->nbufs, m->buffers, NULL, NULL))
+    goto fail;
+  if ((st = bind_tree(m, root))) goto fail;
+  return m;
+fail:
+  if (st == LT_ENOMEM) lt_error(LT_ENOMEM, "out of memory allocating the model's buffers");
+  lt_model_free(m);
+  return NULL;
+}
+
+void lt_model_free(lt_model *m) {
+  if (!m) return;
+  lt_layer_free(m->root);
+  for (int i = 0; i < m->nparams; i++) {
+    lt_tensor_release(m->params[i].value);
+    lt_tensor_release(m->params[i].grad);
+    lt_tensor_release(m->params[i].mask);
+  }
+  for (int i = 0; i < m->nbufs; i++) lt_tensor_release(m->bufs[i].value);
+  free(m->params);
+  free(m->bufs);
+  lt_tensor_release(m->values);
+  lt_tensor_release(m->grads);
+  lt_tensor_release(m->masks);
+  lt_tensor_release(m->buffers);
+  lt_tensor_release(m->x);
+  lt_tensor_release(m->dloss);
+  free(m);
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+lt_tensor *lt_model_values(lt_model *m) { return m->values; }
+lt_tensor *lt_model_grads(lt_model *m) { return m->grads; }
+lt_tensor *lt_model_masks(lt_model *m) { return m->masks; }
+lt_tensor *lt_model_buffers(lt_model *m) { return m->buffers; }
+lt_layer *lt_model_root(lt_model *m) { return m->root; }
+int lt_model_nparams(const lt_model *m) { return m->nparams; }
+const lt_param *lt_model_param(const lt_model *m, int i) { return i >= 0 && i < m->nparams ? &m->params[i] : NULL; }
+int lt_model_nbuffers(const lt_model *m) { return m->nbufs; }
+const lt_param *lt_model_buffer(const lt_model *m, int i) { return i >= 0 && i < m->nbufs ? &m->bufs[i] : NULL; }
+
+const lt_param *lt_model_param_find(const lt_model *m, const char *name) {
+  for (int i = 0; i < m->nparams; i++)
+    if (!strcmp(m->params[i].name, name)) return &m->params[i];
+  for (int i = 0; i < m->nbufs; i++)
+    if (!strcmp(m->bufs[i].name, name)) return &m->bufs[i];
+  return NULL;
+}
+
+size_t lt_model_numel(const lt_model *m, int prunable_only) {
+  size_t n = 0;
+  for (int i = 0; i < m->nparams; i++)
+    if (!prunable_only || m->params[i].prunable) n += m->params[i].numel;
+  return n;
+}
+
+double lt_model_density(const lt_model *m) {
+  double kept = 0, n = 0;
+  for (int i = 0; i < m->nparams; i++) {
+    const lt_param *p = &m->params[i];
+    if (!p->prunable) continue;
+    const float *mk = lt_tensor_data(p->mask);
+    for (size_t j = 0; j < p->numel; j++) kept += mk[j] != 0.0f;
+    n += (double)p->numel;
+  }
+  return n > 0 ? kept / n : 1.0;
+}
+
+int lt_model_input_shape(const lt_model *m, int64_t shape[LT_MAXDIM]) {
+  memcpy(shape, m->in_shape, sizeof(int64_t) * m->in_ndim);
+  return m->in_ndim;
+}
+int lt_model_output_shape(const lt_model *m, int64_t shape[LT_MAXDIM]) {
+  memcpy(shape, m->out_shape, sizeof(int64_t) * m->out_ndim);
+  return m->out_ndim;
+}
+
+void lt_model_train(lt_model *m, int on) { m->training = on != 0; }
+int lt_model_is_training(const lt_model *m) { return m->training; }
+uint64_t lt_model_mask_version(const lt_model *m) { return m->mask_version; }
+
+/* ---- masks and gradients -------------------------------------------------- */
+
+void lt_model_mask_changed(lt_model *m) {
+  m->mask_version++;
+  m->pruned = 0;
+  for (int i = 0; i < m->nparams && !m->pruned; i++) {
+    const lt_param *p = &m->params[i];
+    const float *mk = lt_tensor_data(p->mask);
+    for (size_t j = 0; j < p->numel; j++)
+      if (mk[j] == 0.0f) {
+        m->pruned = 1;
+        break;
+      }
+  }
+}
+
+void lt_model_apply_mask(lt_model *m) {
+  float *v = lt_tensor_data(m->values);
+  const float *mk = lt_tensor_data(m->masks);
+  size_t n = lt_model_numel(m, 0);
+  for (size_t i = 0; i < n; i++) v[i] *= mk[i];
+  lt_model_mask_changed(m);
+}
+
+void lt_model_zero_grad(lt_model *m) {
+  memset(lt_tensor_data(m->grads), 0, sizeof(float) * lt_model_numel(m, 0));
+}
+
+// Pruned weights get no gradient, so no optimizer can move them or give them momentum.
+static void mask_grads(lt_model *m) {
+  for (int i = 0; i < m->nparams; i++) {
+    const lt_param *p = &m->params[i];
+    float *g = lt_tensor_data(p->grad);
+    const float *mk = lt_tensor_data(p->mask);
+    for (size_t j = 0; j < p->numel; j++) g[j] *= mk[j];
+  }
+}
+
+/* ---- forward / backward --------------------------------------------------- */
+
+lt_status lt_model_forward(lt_model *m, const lt_tensor *x, lt_tensor **y, int train) {
+  int ok = x->ndim == m->in_ndim + 1 && x->shape[0] > 0;
+  for (int i = 0; ok && i < m->in_ndim; i++) ok = x->shape[i + 1] == m->in_shape[i];
+  if (!ok) {
+    char s1[96], s2[96];
+    return lt_error(LT_ESHAPE, "model input must be (B, %s) with B > 0, got %s",
+                    lt_shape_str(s1, sizeof s1, m->in_ndim, m->in_shape) + 1, lt_tensor_shape_str(x, s2, sizeof s2));
+  }
+  lt_tensor *xc = lt_tensor_contiguous((lt_tensor *)x);
+  if (!xc) return LT_ENOMEM;
+  lt_tensor_release(m->x);
+  m->x = xc;
+  m->y = NULL;
+  lt_tensor *out = NULL;
+  lt_status st = m->root->ops->forward(m->root, xc, &out, train);
+  if (st) return st;
+  m->y = out;
+  if (y) *y = out;
+  return LT_OK;
+}
+
+lt_status lt_model_backward(lt_model *m, const lt_tensor *dy, lt_tensor **dx) {
+  char s1[96], s2[96];
+  if (!m->y) return lt_error(LT_EINVAL, "model backward needs a forward first");
+  if (!lt_tensor_same_shape(dy, m->y))
+    return lt_error(LT_ESHAPE, "model backward: gradient %s must match the output %s", lt_tensor_shape_str(dy, s1, sizeof s1),
+                    lt_tensor_shape_str(m->y, s2, sizeof s2));
+  lt_tensor *dyc = lt_tensor_contiguous((lt_tensor *)dy);
+  if (!dyc) return LT_ENOMEM;
+  lt_tensor *d = NULL;
+  lt_status st = m->root->ops->backward(m->root, dyc, &d, dx != NULL);
+  lt_tensor_release(dyc);
+  if (st) return st;
+  if (m->pruned) mask_grads(m);
+  if (dx) *dx = d;
+  return LT_OK;
+}
+
+lt_status lt_model_step_loss(lt_model *m, const lt_tensor *x, const lt_tensor *y, lt_loss_kind kind, double *loss,
+                             int64_t *ncorrect) {
+  lt_tensor *out;
+  lt_status st;
+  if (ncorrect) *ncorrect = 0;
+  if (kind == LT_LOSS_CROSS_ENTROPY && m->out_ndim != 1)
+    return lt_error(LT_ESHAPE, "cross_entropy needs a model with (B, C) outputs");
+  if (y->ndim < 1 || y->shape[0] != x->shape[0])
+    return lt_error(LT_ESHAPE, "step_loss: targets have %lld rows but inputs have %lld", (long long)y->shape[0],
+                    (long long)x->shape[0]);
+  lt_model_zero_grad(m);
+  if ((st = lt_model_forward(m, x, &out, 1))) return st;
+  if ((st = lt_layer_buffer(&m->dloss, out->ndim, out->shape))) return st;
+  lt_tensor *yc = lt_tensor_contiguous((lt_tensor *)y);
+  if (!yc) return LT_ENOMEM;
+  if (kind == LT_LOSS_CROSS_ENTROPY) st = lt_cross_entropy(loss, m->dloss, ncorrect, out, yc);
+  else if (kind == LT_LOSS_MSE) st = lt_mse(loss, m->dloss, out, yc);
+  else st = lt_error(LT_EINVAL, "unknown loss kind %d", (int)kind);
+  lt_tensor_release(yc);
+  if (st) return st;
+  return lt_model_backward(m, m->dloss, NULL);
+}

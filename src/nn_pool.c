@@ -1,0 +1,179 @@
+/* nn_pool.c: 2-D pooling over NCHW inputs: max pooling (k, stride), average
+ * pooling (k, stride), no padding, floor division; and global average
+ * pooling (B, C, H, W) -> (B, C). Max pooling remembers each window's argmax. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lotto/nn.h"
+
+enum { POOL_MAX, POOL_AVG, POOL_GLOBAL };
+
+typedef struct {
+  int type, k, stride;
+  int C, H, W, OH, OW; // fixed at build
+  lt_tensor *y, *dx;
+  int32_t *arg;        // max pooling: flat index in the (H, W) plane per output
+  size_t argcap;
+} pool;
+
+static lt_status pool_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
+                            const lt_layer **producer) {
+  pool *p = l->priv;
+  if (ndim != 3 || (p->type != POOL_GLOBAL && (in[1] < p->k || in[2] < p->k)))
+    return lt_layer_shape_error(l, p->type == POOL_GLOBAL ? "(C, H, W)" : "(C, H, W) with H, W >= k", *producer, ndim, in);
+  p->C = (int)in[0], p->H = (int)in[1], p->W = (int)in[2];
+  if (p->type == POOL_GLOBAL) {
+    *out_ndim = 1;
+    out[0] = p->C;
+  } else {
+    p->OH = (p->H - p->k) / p->stride + 1;
+    p->OW = (p->W - p->k) / p->stride + 1;
+    *out_ndim = 3;
+    out[0] = p->C, out[1] = p->OH, out[2] = p->OW;
+  }
+  *producer = l;
+  return LT_OK;
+}
+
+// y (B*C, OH, OW) from x (B*C, H, W)
+static void pool_max(float *y, int32_t *arg, const float *x, int planes, const pool *p) {
+  for (int q = 0; q < planes; q++) {
+    const float *xp = x + (size_t)q * p->H * p->W;
+    for (int oh = 0; oh < p->OH; oh++)
+      for (int ow = 0; ow < p->OW; ow++) {
+        int h0 = oh * p->stride, w0 = ow * p->stride, best = h0 * p->W + w0;
+        float m = xp[best];
+        for (int i = 0; i < p->k; i++)
+          for (int j = 0; j < p->k; j++) {
+            int idx = (h0 + i) * p->W + w0 + j;
+            if (xp[idx] > m) m = xp[idx], best = idx;
+          }
+        size_t o = ((size_t)q * p->OH + oh) * p->OW + ow;
+        y[o] = m;
+        arg[o] = best;
+      }
+  }
+}
+
+static void pool_avg(float *y, const float *x, int planes, const pool *p) {
+  const float inv = 1.0f / (float)(p->k * p->k);
+  for (int q = 0; q < planes; q++) {
+    const float *xp = x + (size_t)q * p->H * p->W;
+    for (int oh = 0; oh < p->OH; oh++)
+      for (int ow = 0; ow < p->OW; ow++) {
+        float s = 0.0f;
+        for (int i = 0; i < p->k; i++)
+          for (int j = 0; j < p->k; j++) s += xp[(oh * p->stride + i) * p->W + ow * p->stride + j];
+        y[((size_t)q * p->OH + oh) * p->OW + ow] = s * inv;
+      }
+  }
+}
+
+static lt_status pool_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
+  pool *p = l->priv;
+  int B = (int)x->shape[0], planes = B * p->C;
+  int64_t s[4] = {B, p->C, p->OH, p->OW};
+  lt_status st = lt_layer_buffer(&p->y, p->type == POOL_GLOBAL ? 2 : 4, s);
+  if (st) return st;
+  const float *a = lt_tensor_data(x);
+  float *o = lt_tensor_data(p->y);
+  if (p->type == POOL_MAX) {
+    size_t need = (size_t)planes * p->OH * p->OW;
+    if (need > p->argcap) {
+      int32_t *na = realloc(p->arg, need * sizeof *na);
+      if (!na) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
+      p->arg = na, p->argcap = need;
+    }
+    pool_max(o, p->arg, a, planes, p);
+  } else if (p->type == POOL_AVG) {
+    pool_avg(o, a, planes, p);
+  } else {
+    size_t hw = (size_t)p->H * p->W;
+    for (int q = 0; q < planes; q++) {
+      float s = 0.0f;
+      for (size_t i = 0; i < hw; i++) s += a[q * hw + i];
+      o[q] = s / (float)hw;
+    }
+  }
+  *y = p->y;
+  return LT_OK;
+}
+
+static lt_status pool_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
+  pool *p = l->priv;
+  if (!need_dx) return LT_OK;
+  int B = (int)dy->shape[0], planes = B * p->C;
+  int64_t s[4] = {B, p->C, p->H, p->W};
+  lt_status st = lt_layer_buffer(&p->dx, 4, s);
+  if (st) return st;
+  const float *g = lt_tensor_data(dy);
+  float *d = lt_tensor_data(p->dx);
+  size_t hw = (size_t)p->H * p->W, ohw = (size_t)p->OH * p->OW;
+  memset(d, 0, sizeof(float) * planes * hw);
+  for (int q = 0; q < planes; q++) {
+    float *dp = d + q * hw;
+    if (p->type == POOL_MAX) {
+      for (size_t o = 0; o < ohw; o++) dp[p->arg[q * ohw + o]] += g[q * ohw + o];
+    } else if (p->type == POOL_AVG) {
+      const float inv = 1.0f / (float)(p->k * p->k);
+      for (int oh = 0; oh < p->OH; oh++)
+        for (int ow = 0; ow < p->OW; ow++) {
+          float v = g[q * ohw + (size_t)oh * p->OW + ow] * inv;
+          for (int i = 0; i < p->k; i++)
+            for (int j = 0; j < p->k; j++) dp[(oh * p->stride + i) * p->W + ow * p->stride + j] += v;
+        }
+    } else {
+      float v = g[q] / (float)hw;
+      for (size_t i = 0; i < hw; i++) dp[i] = v;
+    }
+  }
+  *dx = p->dx;
+  return LT_OK;
+}
+
+static int pool_describe(const lt_layer *l, char *buf, size_t n) {
+  const pool *p = l->priv;
+  if (p->type == POOL_GLOBAL) return snprintf(buf, n, "GlobalAvgPool");
+  return snprintf(buf, n, "%s(%d, stride %d)", p->type == POOL_MAX ? "MaxPool2d" : "AvgPool2d", p->k, p->stride);
+}
+
+static void pool_free(lt_layer *l) {
+  pool *p = l->priv;
+  if (!p) return;
+  lt_tensor_release(p->y);
+  lt_tensor_release(p->dx);
+  free(p->arg);
+  free(p);
+}
+
+static const lt_layer_ops maxpool_ops = {
+    .kind = "maxpool2d", .prefix = "pool", .build = pool_build, .forward = pool_forward,
+    .backward = pool_backward, .describe = pool_describe, .free = pool_free,
+};
+static const lt_layer_ops avgpool_ops = {
+    .kind = "avgpool2d", .prefix = "avgpool", .build = pool_build, .forward = pool_forward,
+    .backward = pool_backward, .describe = pool_describe, .free = pool_free,
+};
+static const lt_layer_ops global_ops = {
+    .kind = "global_avgpool", .prefix = "gap", .build = pool_build, .forward = pool_forward,
+    .backward = pool_backward, .describe = pool_describe, .free = pool_free,
+};
+
+static lt_layer *pool_new(const lt_layer_ops *ops, int type, int k, int stride) {
+  if (type != POOL_GLOBAL && (k <= 0 || stride < 0)) {
+    lt_error(LT_EINVAL, "%s: kernel size must be positive and stride non-negative, got k = %d, stride = %d", ops->kind, k, stride);
+    return NULL;
+  }
+  pool *p = calloc(1, sizeof *p);
+  if (!p) {
+    lt_error(LT_ENOMEM, "out of memory allocating %s", ops->kind);
+    return NULL;
+  }
+  p->type = type, p->k = k, p->stride = stride > 0 ? stride : k;
+  return lt_layer_alloc(ops, p);
+}
+
+lt_layer *lt_maxpool2d_new(int k, int stride) { return pool_new(&maxpool_ops, POOL_MAX, k, stride); }
+lt_layer *lt_avgpool2d_new(int k, int stride) { return pool_new(&avgpool_ops, POOL_AVG, k, stride); }
+lt_layer *lt_global_avgpool_new(void) { return pool_new(&global_ops, POOL_GLOBAL, 1, 1); }
