@@ -1,0 +1,134 @@
+/* sparse_calib.c: measures dense lt_gemm against the CSR kernels for a layer
+ * shape, and finds the density below which sparse wins (the dispatch
+ * crossover); plus a default heuristic for when nothing was measured. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lotto/rng.h"
+#include "lotto/sparse.h"
+#include "lotto/tensor.h"
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
+
+typedef struct bench {
+  int rows, cols, B, ld;
+  float *w, *mask, *x, *dy, *y, *dx, *dw, *xt, *dyt, *yt, *dxt, *g;
+  lt_csr *a, *at;
+} bench;
+
+enum { K_DFWD, K_DBWD, K_DWG, K_SFWD, K_SBWD, K_SWG, K_TFWD, K_TBWD, K_TWG, K_N };
+
+static lt_status run(bench *b, int kind) {
+  int R = b->rows, C = b->cols, B = b->B, ld = b->ld;
+  switch (kind) {
+  case K_DFWD: lt_gemm(0, 1, B, R, C, 1.0f, b->x, C, b->w, C, 0.0f, b->y, R); return LT_OK;
+  case K_DBWD: lt_gemm(0, 0, B, C, R, 1.0f, b->dy, R, b->w, C, 0.0f, b->dx, C); return LT_OK;
+  case K_DWG: lt_gemm(1, 0, R, C, B, 1.0f, b->dy, R, b->x, C, 1.0f, b->dw, C); return LT_OK;
+  case K_SFWD: return lt_sparse_linear_forward(b->y, b->a, b->x, NULL, B);
+  case K_SBWD: return lt_sparse_linear_backward_input(b->dx, b->at, b->dy, B);
+  case K_SWG: return lt_sparse_linear_weight_grad(b->dw, b->a, b->dy, b->x, B);
+  case K_TFWD: return lt_csr_spmm_t(b->yt, ld, b->a, b->xt, ld, B, NULL, 0);
+  case K_TBWD: return lt_csr_spmm_t(b->dxt, ld, b->at, b->dyt, ld, B, NULL, 0);
+  default: return lt_csr_sddmm_t(b->g, b->a, b->dyt, ld, b->xt, ld, B);
+  }
+}
+
+static void bench_free(bench *b) {
+  float *bufs[] = {b->w, b->mask, b->x, b->dy, b->y, b->dx, b->dw, b->xt, b->dyt, b->yt, b->dxt, b->g};
+  for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+  lt_csr_free(b->a);
+  lt_csr_free(b->at);
+}
+
+static float *randbuf(size_t n, lt_rng *r) {
+  float *p = malloc((n ? n : 1) * sizeof *p);
+  if (p)
+    for (size_t i = 0; i < n; i++) p[i] = lt_rng_uniform(r, -1.0f, 1.0f);
+  return p;
+}
+
+lt_status lt_sparse_bench(lt_sparse_timing *t, int rows, int cols, int batch, double density, int reps) {
+  if (!t || rows < 1 || cols < 1 || batch < 1 || density < 0 || density > 1)
+    return lt_error(LT_EINVAL, "lt_sparse_bench: bad shape (%d, %d) batch %d or density %g", rows, cols,
+                    batch, density);
+  if (reps < 1) reps = 1;
+  lt_rng r;
+  lt_rng_seed(&r, 1234, LT_STREAM_USER);
+  size_t wn = (size_t)rows * cols;
+  bench b = {.rows = rows, .cols = cols, .B = batch, .ld = (batch + 7) & ~7};
+  b.w = randbuf(wn, &r), b.mask = randbuf(wn, &r), b.dw = randbuf(wn, &r);
+  b.x = randbuf((size_t)batch * cols, &r), b.dx = randbuf((size_t)batch * cols, &r);
+  b.dy = randbuf((size_t)batch * rows, &r), b.y = randbuf((size_t)batch * rows, &r);
+  b.xt = randbuf((size_t)b.ld * cols, &r), b.dxt = randbuf((size_t)b.ld * cols, &r);
+  b.dyt = randbuf((size_t)b.ld * rows, &r), b.yt = randbuf((size_t)b.ld * rows, &r);
+  b.a = lt_csr_new(), b.at = lt_csr_new();
+  lt_status st = LT_OK;
+  if (!b.w || !b.mask || !b.dw || !b.x || !b.dx || !b.dy || !b.y || !b.xt || !b.dxt || !b.dyt || !b.yt ||
+      !b.a || !b.at) {
+    st = lt_error(LT_ENOMEM, "lt_sparse_bench: out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < wn; i++) b.mask[i] = lt_rng_double(&r) < density ? 1.0f : 0.0f;
+  if ((st = lt_csr_build(b.a, b.w, b.mask, rows, cols)) || (st = lt_csr_transpose(b.at, b.a))) goto done;
+  if (!(b.g = randbuf((size_t)b.a->nnz, &r))) {
+    st = lt_error(LT_ENOMEM, "lt_sparse_bench: out of memory");
+    goto done;
+  }
+  double best[K_N];
+  for (int k = 0; k < K_N; k++) {
+    best[k] = 1e300;
+    if ((st = run(&b, k))) goto done; /* warm-up: caches, scratch, pool */
+    for (int i = 0; i < reps; i++) {
+      double t0 = now_us();
+      run(&b, k);
+      double dt = now_us() - t0;
+      if (dt < best[k]) best[k] = dt;
+    }
+  }
+  *t = (lt_sparse_timing){lt_csr_density(b.a), best[K_DFWD], best[K_DBWD], best[K_DWG], best[K_SFWD],
+                          best[K_SBWD], best[K_SWG], best[K_TFWD], best[K_TBWD], best[K_TWG]};
+done:
+  bench_free(&b);
+  return st;
+}
+
+lt_status lt_sparse_calibrate(double *crossover, lt_sparse_timing *t, const double *dens, int ndens, int rows,
+                              int cols, int batch, int reps) {
+  if (!crossover || !dens || ndens < 1 || ndens > 64)
+    return lt_error(LT_EINVAL, "lt_sparse_calibrate: need 1..64 densities and an output");
+  lt_sparse_timing tt[64];
+  double dense = 1e300;
+  for (int i = 0; i < ndens; i++) {
+    if (i && dens[i] >= dens[i - 1]) return lt_error(LT_EINVAL, "lt_sparse_calibrate: densities must descend");
+    lt_status st = lt_sparse_bench(&tt[i], rows, cols, batch, dens[i], reps);
+    if (st) return st;
+    double d = tt[i].dense_fwd + tt[i].dense_bwd_in + tt[i].dense_wgrad;
+    if (d < dense) dense = d; /* dense cost does not depend on density: keep the best */
+    if (t) t[i] = tt[i];
+  }
+  /* The first density (from the top) where the sparse step wins, interpolated
+   * linearly with the one above it. */
+  *crossover = 0.0;
+  for (int i = 0; i < ndens; i++) {
+    double s = tt[i].sparse_fwd + tt[i].sparse_bwd_in + tt[i].sparse_wgrad;
+    if (s >= dense) continue;
+    if (i == 0) {
+      *crossover = dens[0];
+      break;
+    }
+    double sp = tt[i - 1].sparse_fwd + tt[i - 1].sparse_bwd_in + tt[i - 1].sparse_wgrad;
+    *crossover = dens[i] + (dens[i - 1] - dens[i]) * (dense - s) / (sp - s);
+    break;
+  }
+  return LT_OK;
+}
+
+double lt_sparse_crossover(int rows, int cols, int batch) {
+  /* placeholder until measured */
+  return 0.25;
+}

@@ -1,0 +1,258 @@
+/* sparse_kernels.c: the CSR kernels on transposed activations: C^T = A.B^T
+ * (forward, input gradient, convolution) and the sampled dot products of the
+ * weight gradient. AVX2+FMA with a portable scalar path; threads split rows. */
+#include <string.h>
+
+#include "lotto/sparse.h"
+#include "sparse_impl.h"
+
+#ifdef SP_AVX
+#define lane_mask sp_lane_mask
+
+/* One row, one chunk of NV vectors (the last one partial when MASKED): all
+ * accumulators stay in registers while the row's entries stream by, each
+ * entry an axpy of its weight with a contiguous row of bt. */
+static inline __attribute__((always_inline)) void mm_chunk(const int NV, const int MASKED, float *c,
+                                                           const int32_t *ci, const float *v, int cnt,
+                                                           const float *bt, size_t ldb, __m256i tm,
+                                                           float b0, int accumulate) {
+  __m256 a[8];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; j++) {
+    a[j] = _mm256_set1_ps(b0);
+    if (accumulate)
+      a[j] = _mm256_add_ps(a[j], MASKED && j == NV - 1 ? _mm256_maskload_ps(c + 8 * j, tm)
+                                                        : _mm256_loadu_ps(c + 8 * j));
+  }
+  for (int k = 0; k < cnt; k++) {
+    const float *x = bt + (size_t)ci[k] * ldb;
+    __m256 w = _mm256_broadcast_ss(v + k);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) {
+      __m256 xv = MASKED && j == NV - 1 ? _mm256_maskload_ps(x + 8 * j, tm) : _mm256_loadu_ps(x + 8 * j);
+      a[j] = _mm256_fmadd_ps(w, xv, a[j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; j++) {
+    if (MASKED && j == NV - 1) _mm256_maskstore_ps(c + 8 * j, tm, a[j]);
+    else _mm256_storeu_ps(c + 8 * j, a[j]);
+  }
+}
+
+void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
+  for (int c0 = 0; c0 < p->n; c0 += 64) {
+    int w = p->n - c0 < 64 ? p->n - c0 : 64;
+    int nv = (w + 7) / 8, t = w - 8 * (nv - 1);
+    __m256i tm = lane_mask(t);
+    int sel = 2 * nv + (t != 8);
+    for (int r = r0; r < r1; r++) {
+      const int32_t s = p->rowptr[r], cnt = p->rowptr[r + 1] - s;
+      const int32_t *ci = p->ci + s;
+      const float *v = p->v + s, *bt = p->bt + c0;
+      float *c = p->ct + (size_t)r * p->ldc + c0, b0 = p->bias ? p->bias[r] : 0.0f;
+      const size_t ldb = p->ldb;
+      const int acc = p->accumulate;
+      switch (sel) {
+#define SP_CASE(n)                                                    \
+  case 2 * n: mm_chunk(n, 0, c, ci, v, cnt, bt, ldb, tm, b0, acc); break; \
+  case 2 * n + 1: mm_chunk(n, 1, c, ci, v, cnt, bt, ldb, tm, b0, acc); break;
+        SP_CASE(1) SP_CASE(2) SP_CASE(3) SP_CASE(4) SP_CASE(5) SP_CASE(6) SP_CASE(7) SP_CASE(8)
+#undef SP_CASE
+      }
+    }
+  }
+}
+
+/* Sums of each of a0..a7 in one vector, lane j = sum of aj. The addition tree
+ * is the same one dot4 uses, so a value does not depend on its group size. */
+static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
+                           __m256 a7) {
+  __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+/* g[0..m) += dots of dy with rows x0..x7 (m <= 8 real ones; the rest repeat the last). */
+static void dot8(float *g, int m, const float *dy, const float *const *x, int w) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+  int j = 0;
+  for (; j + 8 <= w; j += 8) {
+    __m256 d = _mm256_loadu_ps(dy + j);
+    a0 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x0 + j), a0);
+    a1 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x1 + j), a1);
+    a2 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x2 + j), a2);
+    a3 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x3 + j), a3);
+    a4 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x4 + j), a4);
+    a5 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x5 + j), a5);
+    a6 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x6 + j), a6);
+    a7 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x7 + j), a7);
+  }
+  if (j < w) {
+    __m256i tm = lane_mask(w - j);
+    __m256 d = _mm256_maskload_ps(dy + j, tm);
+    a0 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x0 + j, tm), a0);
+    a1 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x1 + j, tm), a1);
+    a2 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x2 + j, tm), a2);
+    a3 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x3 + j, tm), a3);
+    a4 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x4 + j, tm), a4);
+    a5 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x5 + j, tm), a5);
+    a6 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x6 + j, tm), a6);
+    a7 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x7 + j, tm), a7);
+  }
+  __m256 s = hsum8(a0, a1, a2, a3, a4, a5, a6, a7);
+  __m256i gm = lane_mask(m);
+  _mm256_maskstore_ps(g, gm, _mm256_add_ps(_mm256_maskload_ps(g, gm), s));
+}
+
+static void dot4(float *g, int m, const float *dy, const float *const *x, int w) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  int j = 0;
+  for (; j + 8 <= w; j += 8) {
+    __m256 d = _mm256_loadu_ps(dy + j);
+    a0 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x0 + j), a0);
+    a1 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x1 + j), a1);
+    a2 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x2 + j), a2);
+    a3 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x3 + j), a3);
+  }
+  if (j < w) {
+    __m256i tm = lane_mask(w - j);
+    __m256 d = _mm256_maskload_ps(dy + j, tm);
+    a0 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x0 + j, tm), a0);
+    a1 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x1 + j, tm), a1);
+    a2 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x2 + j, tm), a2);
+    a3 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x3 + j, tm), a3);
+  }
+  __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+  __m128i gm = _mm256_castsi256_si128(lane_mask(m));
+  _mm_maskstore_ps(g, gm, _mm_add_ps(_mm_maskload_ps(g, gm), s));
+}
+
+void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt, size_t ldx,
+                   int w) {
+  const float *x[8];
+  for (int k = 0; k < cnt;) {
+    int m = cnt - k >= 8 ? 8 : cnt - k;
+    for (int j = 0; j < 8; j++) x[j] = xt + (size_t)ci[k + (j < m ? j : m - 1)] * ldx;
+    if (m > 4) dot8(g + k, m, dy, x, w);
+    else dot4(g + k, m, dy, x, w);
+    k += m;
+  }
+}
+
+#else /* portable scalar path */
+
+void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
+  for (int c0 = 0; c0 < p->n; c0 += 64) {
+    int w = p->n - c0 < 64 ? p->n - c0 : 64;
+    for (int r = r0; r < r1; r++) {
+      float a[64], *c = p->ct + (size_t)r * p->ldc + c0, b0 = p->bias ? p->bias[r] : 0.0f;
+      for (int j = 0; j < w; j++) a[j] = p->accumulate ? b0 + c[j] : b0;
+      for (int32_t k = p->rowptr[r]; k < p->rowptr[r + 1]; k++) {
+        const float *x = p->bt + (size_t)p->ci[k] * p->ldb + c0;
+        float v = p->v[k];
+        for (int j = 0; j < w; j++) a[j] += v * x[j];
+      }
+      memcpy(c, a, (size_t)w * sizeof *c);
+    }
+  }
+}
+
+void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt, size_t ldx,
+                   int w) {
+  for (int k = 0; k < cnt; k++) {
+    const float *x = xt + (size_t)ci[k] * ldx;
+    float s[8] = {0};
+    int j = 0;
+    for (; j + 8 <= w; j += 8)
+      for (int l = 0; l < 8; l++) s[l] += dy[j + l] * x[j + l];
+    for (int l = 0; j + l < w; l++) s[l] += dy[j + l] * x[j + l];
+    g[k] += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  }
+}
+#endif
+
+int lt_sp_dot_chunk(int xrows, int n) {
+  /* about 256 KiB of xt per chunk, a multiple of 8 columns, at least 64 */
+  int c = (int)(65536 / (xrows > 0 ? xrows : 1)) & ~7;
+  if (c < 64) c = 64;
+  return c < n ? c : n;
+}
+
+/* ---- threaded entry points ---- */
+
+typedef struct mm_job {
+  sp_mm mm;
+  int bounds[SP_MAXPARTS + 1];
+} mm_job;
+
+static void mm_part(void *arg, int p) {
+  mm_job *j = arg;
+  lt_sp_mm_rows(&j->mm, j->bounds[p], j->bounds[p + 1]);
+}
+
+lt_status lt_csr_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n,
+                        const float *bias, int accumulate) {
+  if (!a || n < 0 || ldc < n || ldb < n || (!ct && a->rows && n) || (!bt && a->nnz && n))
+    return lt_error(LT_EINVAL, "lt_csr_spmm_t: bad arguments (n %d, ldc %d, ldb %d)", n, ldc, ldb);
+  if (n == 0 || a->rows == 0) return LT_OK;
+  mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate}, {0}};
+  int np = lt_sp_nparts((double)(a->nnz + a->rows) * n, a->rows);
+  lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
+  lt_sp_run(np, mm_part, &j);
+  return LT_OK;
+}
+
+typedef struct dot_job {
+  float *g;
+  const lt_csr *a;
+  const float *dyt, *xt;
+  size_t ldd, ldx;
+  int n, chunk;
+  int bounds[SP_MAXPARTS + 1];
+} dot_job;
+
+static void dot_part(void *arg, int p) {
+  dot_job *j = arg;
+  const lt_csr *a = j->a;
+  for (int c0 = 0; c0 < j->n; c0 += j->chunk) {
+    int w = j->n - c0 < j->chunk ? j->n - c0 : j->chunk;
+    for (int r = j->bounds[p]; r < j->bounds[p + 1]; r++) {
+      int32_t s = a->rowptr[r], cnt = a->rowptr[r + 1] - s;
+      if (cnt) lt_sp_dot_row(j->g + s, a->colidx + s, cnt, j->dyt + r * j->ldd + c0, j->xt + c0, j->ldx, w);
+    }
+  }
+}
+
+lt_status lt_csr_sddmm_t(float *g, const lt_csr *a, const float *dyt, int ldd, const float *xt, int ldx,
+                         int n) {
+  if (!a || n < 0 || ldd < n || ldx < n || (a->nnz && n && (!g || !dyt || !xt)))
+    return lt_error(LT_EINVAL, "lt_csr_sddmm_t: bad arguments (n %d, ldd %d, ldx %d)", n, ldd, ldx);
+  if (n == 0 || a->nnz == 0) return LT_OK;
+  dot_job j = {g, a, dyt, xt, (size_t)ldd, (size_t)ldx, n, lt_sp_dot_chunk(a->cols, n), {0}};
+  int np = lt_sp_nparts((double)a->nnz * n, a->rows);
+  lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
+  lt_sp_run(np, dot_part, &j);
+  return LT_OK;
+}
+
+lt_status lt_csr_sddmm_dense_t(float *dw, int ldw, const lt_csr *a, const float *dyt, int ldd,
+                               const float *xt, int ldx, int n) {
+  if (!a || ldw < a->cols || (!dw && a->nnz))
+    return lt_error(LT_EINVAL, "lt_csr_sddmm_dense_t: bad arguments (ldw %d for %d columns)", ldw,
+                    a ? a->cols : 0);
+  if (n == 0 || a->nnz == 0) return LT_OK;
+  float *g = lt_sp_scratch(SP_SLOT_G, (size_t)a->nnz);
+  if (!g) return lt_error(LT_ENOMEM, "lt_csr_sddmm_dense_t: out of memory for %d values", a->nnz);
+  memset(g, 0, (size_t)a->nnz * sizeof *g);
+  lt_status st = lt_csr_sddmm_t(g, a, dyt, ldd, xt, ldx, n);
+  if (st) return st;
+  for (int r = 0; r < a->rows; r++) {
+    float *dr = dw + (size_t)r * ldw;
+    for (int32_t k = a->rowptr[r]; k < a->rowptr[r + 1]; k++) dr[a->colidx[k]] += g[k];
+  }
+  return LT_OK;
+}

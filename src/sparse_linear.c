@@ -1,0 +1,166 @@
+/* sparse_linear.c: sparse layers on (B, features) activations, built from the
+ * transposed kernels plus blocked transposes into per-thread scratch, and the
+ * convolution entry points over im2col columns. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lotto/sparse.h"
+#include "sparse_impl.h"
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+static _Thread_local struct {
+  float *p;
+  size_t cap;
+} scratch[SP_NSLOTS];
+
+float *lt_sp_scratch(int slot, size_t nfloats) {
+  if (nfloats == 0) nfloats = 1;
+  if (scratch[slot].cap < nfloats) {
+    size_t cap = nfloats + nfloats / 4;
+    size_t bytes = (cap * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes);
+    if (!p) return NULL;
+    free(scratch[slot].p);
+    scratch[slot].p = p;
+    scratch[slot].cap = cap;
+  }
+  return scratch[slot].p;
+}
+
+void lt_sparse_scratch_free(void) {
+  for (int i = 0; i < SP_NSLOTS; i++) {
+    free(scratch[i].p);
+    scratch[i].p = NULL;
+    scratch[i].cap = 0;
+  }
+}
+
+#if defined(__AVX__)
+static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds) {
+  __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+         r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds),
+         r5 = _mm256_loadu_ps(src + 5 * lds), r6 = _mm256_loadu_ps(src + 6 * lds),
+         r7 = _mm256_loadu_ps(src + 7 * lds);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+         t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+         t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+         s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+         s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+         s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
+  _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
+  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
+  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
+  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
+  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
+  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
+  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#else
+static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds) {
+  for (int i = 0; i < 8; i++)
+    for (int j = 0; j < 8; j++) dst[j * ldd + i] = src[i * lds + j];
+}
+#endif
+
+void lt_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols) {
+  int r8 = rows & ~7, c8 = cols & ~7;
+  /* 64-column panels keep the written rows of dst in L1 while src streams */
+  for (int j0 = 0; j0 < c8; j0 += 64) {
+    int j1 = j0 + 64 < c8 ? j0 + 64 : c8;
+    for (int i = 0; i < r8; i += 8)
+      for (int j = j0; j < j1; j += 8) tile8(dst + (size_t)j * ldd + i, ldd, src + (size_t)i * lds + j, lds);
+  }
+  for (int i = 0; i < r8; i++)
+    for (int j = c8; j < cols; j++) dst[(size_t)j * ldd + i] = src[(size_t)i * lds + j];
+  for (int i = r8; i < rows; i++)
+    for (int j = 0; j < cols; j++) dst[(size_t)j * ldd + i] = src[(size_t)i * lds + j];
+}
+
+/* Row stride of transposed activations: B rounded up to whole vectors. */
+static int tld(int B) { return (B + 7) & ~7; }
+
+static lt_status nomem(const char *fn) { return lt_error(LT_ENOMEM, "%s: out of memory for scratch", fn); }
+
+lt_status lt_sparse_linear_forward(float *y, const lt_csr *w, const float *x, const float *bias, int B) {
+  if (!w || B < 0 || (B && (!y || !x)))
+    return lt_error(LT_EINVAL, "lt_sparse_linear_forward: bad arguments (B %d)", B);
+  int ld = tld(B);
+  float *xt = lt_sp_scratch(SP_SLOT_X, (size_t)w->cols * ld);
+  float *yt = lt_sp_scratch(SP_SLOT_Y, (size_t)w->rows * ld);
+  if (!xt || !yt) return nomem("lt_sparse_linear_forward");
+  lt_transpose(xt, ld, x, w->cols, B, w->cols);
+  lt_status st = lt_csr_spmm_t(yt, ld, w, xt, ld, B, bias, 0);
+  if (st) return st;
+  lt_transpose(y, w->rows, yt, ld, w->rows, B);
+  return LT_OK;
+}
+
+lt_status lt_sparse_linear_backward_input(float *dx, const lt_csr *wt, const float *dy, int B) {
+  if (!wt || B < 0 || (B && (!dx || !dy)))
+    return lt_error(LT_EINVAL, "lt_sparse_linear_backward_input: bad arguments (B %d)", B);
+  int ld = tld(B);
+  float *dyt = lt_sp_scratch(SP_SLOT_Y, (size_t)wt->cols * ld);
+  float *dxt = lt_sp_scratch(SP_SLOT_OUT, (size_t)wt->rows * ld);
+  if (!dyt || !dxt) return nomem("lt_sparse_linear_backward_input");
+  lt_transpose(dyt, ld, dy, wt->cols, B, wt->cols);
+  lt_status st = lt_csr_spmm_t(dxt, ld, wt, dyt, ld, B, NULL, 0);
+  if (st) return st;
+  lt_transpose(dx, wt->rows, dxt, ld, wt->rows, B);
+  return LT_OK;
+}
+
+lt_status lt_sparse_linear_weight_grad(float *dw, const lt_csr *w, const float *dy, const float *x, int B) {
+  if (!w || B < 0 || (B && (!dw || !dy || !x)))
+    return lt_error(LT_EINVAL, "lt_sparse_linear_weight_grad: bad arguments (B %d)", B);
+  int ld = tld(B);
+  float *dyt = lt_sp_scratch(SP_SLOT_Y, (size_t)w->rows * ld);
+  float *xt = lt_sp_scratch(SP_SLOT_X, (size_t)w->cols * ld);
+  if (!dyt || !xt) return nomem("lt_sparse_linear_weight_grad");
+  lt_transpose(dyt, ld, dy, w->rows, B, w->rows);
+  lt_transpose(xt, ld, x, w->cols, B, w->cols);
+  return lt_csr_sddmm_dense_t(dw, w->cols, w, dyt, ld, xt, ld, B);
+}
+
+lt_status lt_sparse_linear_backward(float *dx, float *dw, const lt_csr *w, const lt_csr *wt, const float *dy,
+                                    const float *x, int B) {
+  if (!w || B < 0 || (dx && (!wt || wt->rows != w->cols || wt->cols != w->rows || wt->nnz != w->nnz)))
+    return lt_error(LT_EINVAL, "lt_sparse_linear_backward: bad arguments (B %d, or wt is not w's transpose)", B);
+  if (B == 0 || (!dx && !dw)) return LT_OK;
+  if (!dy || (dw && !x)) return lt_error(LT_EINVAL, "lt_sparse_linear_backward: dy or x is NULL");
+  int ld = tld(B);
+  float *dyt = lt_sp_scratch(SP_SLOT_Y, (size_t)w->rows * ld);
+  if (!dyt) return nomem("lt_sparse_linear_backward");
+  lt_transpose(dyt, ld, dy, w->rows, B, w->rows);
+  lt_status st;
+  if (dx) {
+    float *dxt = lt_sp_scratch(SP_SLOT_OUT, (size_t)w->cols * ld);
+    if (!dxt) return nomem("lt_sparse_linear_backward");
+    if ((st = lt_csr_spmm_t(dxt, ld, wt, dyt, ld, B, NULL, 0))) return st;
+    lt_transpose(dx, w->cols, dxt, ld, w->cols, B);
+  }
+  if (dw) {
+    float *xt = lt_sp_scratch(SP_SLOT_X, (size_t)w->cols * ld);
+    if (!xt) return nomem("lt_sparse_linear_backward");
+    lt_transpose(xt, ld, x, w->cols, B, w->cols);
+    if ((st = lt_csr_sddmm_dense_t(dw, w->cols, w, dyt, ld, xt, ld, B))) return st;
+  }
+  return LT_OK;
+}
+
+lt_status lt_sparse_conv_forward(float *y, const lt_csr *w, const float *cols, const float *bias, int N) {
+  return lt_csr_spmm_t(y, N, w, cols, N, N, bias, 0);
+}
+
+lt_status lt_sparse_conv_backward_input(float *dcols, const lt_csr *wt, const float *dy, int N) {
+  return lt_csr_spmm_t(dcols, N, wt, dy, N, N, NULL, 0);
+}
+
+lt_status lt_sparse_conv_weight_grad(float *dw, const lt_csr *w, const float *dy, const float *cols, int N) {
+  if (!w) return lt_error(LT_EINVAL, "lt_sparse_conv_weight_grad: w is NULL");
+  return lt_csr_sddmm_dense_t(dw, w->cols, w, dy, N, cols, N, N);
+}

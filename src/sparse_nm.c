@@ -1,0 +1,215 @@
+/* sparse_nm.c: n:m structured sparsity along the input dim (e.g. 2:4): a fixed
+ * number of slots per row with one-byte in-group offsets. Forward and weight
+ * gradient decode a row into the CSR row kernels; the input gradient scatters
+ * over input groups, which threads split without sharing an output row. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lotto/sparse.h"
+#include "sparse_impl.h"
+
+lt_nm *lt_nm_new(void) { return calloc(1, sizeof(lt_nm)); }
+
+void lt_nm_free(lt_nm *a) {
+  if (!a) return;
+  free(a->val);
+  free(a->idx);
+  free(a);
+}
+
+lt_status lt_nm_build(lt_nm *a, const float *w, const float *mask, int rows, int cols, int n, int m) {
+  if (!a || rows < 0 || cols < 0 || m < 1 || m > 64 || n < 1 || n > m || cols % m)
+    return lt_error(LT_EINVAL, "lt_nm_build: %d:%d does not fit %d columns (need 1 <= n <= m <= 64, m | cols)",
+                    n, m, cols);
+  size_t slots = (size_t)rows * (cols / m * n);
+  float *val = malloc((slots ? slots : 1) * sizeof *val);
+  uint8_t *idx = malloc(slots ? slots : 1);
+  if (!val || !idx) {
+    free(val);
+    free(idx);
+    return lt_error(LT_ENOMEM, "lt_nm_build: out of memory for %zu slots", slots);
+  }
+  size_t s = 0;
+  for (int r = 0; r < rows; r++) {
+    for (int g = 0; g < cols; g += m) {
+      const float *mr = mask + (size_t)r * cols + g, *wr = w + (size_t)r * cols + g;
+      int kept = 0;
+      for (int j = 0; j < m; j++) {
+        if (mr[j] == 0.0f) continue;
+        if (++kept > n) {
+          free(val);
+          free(idx);
+          return lt_error(LT_EINVAL, "lt_nm_build: row %d, columns %d..%d keep more than %d of %d", r, g,
+                          g + m - 1, n, m);
+        }
+        val[s] = wr[j];
+        idx[s++] = (uint8_t)j;
+      }
+      for (; kept < n; kept++) {
+        val[s] = 0.0f;
+        idx[s++] = LT_NM_PAD;
+      }
+    }
+  }
+  free(a->val);
+  free(a->idx);
+  *a = (lt_nm){rows, cols, n, m, cols / m * n, val, idx};
+  return LT_OK;
+}
+
+/* Column of slot s (0-based within the row), or -1 for padding. */
+static inline int slot_col(const lt_nm *a, const uint8_t *idx, int s) {
+  return idx[s] & LT_NM_PAD ? -1 : s / a->n * a->m + idx[s];
+}
+
+void lt_nm_refresh(lt_nm *a, const float *w) {
+  for (int r = 0; r < a->rows; r++) {
+    const uint8_t *ir = a->idx + (size_t)r * a->k;
+    float *vr = a->val + (size_t)r * a->k;
+    for (int s = 0; s < a->k; s++) {
+      int c = slot_col(a, ir, s);
+      vr[s] = c < 0 ? 0.0f : w[(size_t)r * a->cols + c];
+    }
+  }
+}
+
+void lt_nm_todense(float *w, const lt_nm *a) {
+  memset(w, 0, (size_t)a->rows * a->cols * sizeof *w);
+  for (int r = 0; r < a->rows; r++)
+    for (int s = 0; s < a->k; s++) {
+      int c = slot_col(a, a->idx + (size_t)r * a->k, s);
+      if (c >= 0) w[(size_t)r * a->cols + c] = a->val[(size_t)r * a->k + s];
+    }
+}
+
+/* Row r as a CSR row: columns, values and slot positions of its survivors. */
+static int decode(const lt_nm *a, int r, int32_t *ci, float *v, int32_t *pos) {
+  const uint8_t *ir = a->idx + (size_t)r * a->k;
+  const float *vr = a->val + (size_t)r * a->k;
+  int cnt = 0;
+  for (int s = 0; s < a->k; s++) {
+    int c = slot_col(a, ir, s);
+    if (c < 0) continue;
+    ci[cnt] = c;
+    v[cnt] = vr[s];
+    pos[cnt++] = s;
+  }
+  return cnt;
+}
+
+typedef struct nm_job {
+  const lt_nm *a;
+  float *out, *buf; /* buf: per part, k columns + k values + k positions + k sums */
+  const float *bias, *dyt, *xt;
+  size_t ldo, ldd, ldx;
+  int n, flag, chunk; /* flag: accumulate (input grad) */
+  int bounds[SP_MAXPARTS + 1];
+} nm_job;
+
+static void forward_part(void *arg, int p) {
+  nm_job *j = arg;
+  const lt_nm *a = j->a;
+  float *b = j->buf + (size_t)p * 4 * a->k;
+  int32_t *ci = (int32_t *)b, *pos = (int32_t *)(b + 2 * (size_t)a->k), rowptr[2] = {0, 0};
+  for (int r = j->bounds[p]; r < j->bounds[p + 1]; r++) {
+    rowptr[1] = decode(a, r, ci, b + a->k, pos);
+    sp_mm mm = {j->out + r * j->ldo, j->ldo, rowptr, ci, b + a->k, j->xt, j->ldx,
+                j->bias ? j->bias + r : NULL, j->n, 0};
+    lt_sp_mm_rows(&mm, 0, 1);
+  }
+}
+
+static void wgrad_part(void *arg, int p) {
+  nm_job *j = arg;
+  const lt_nm *a = j->a;
+  float *b = j->buf + (size_t)p * 4 * a->k, *sums = b + 3 * (size_t)a->k;
+  int32_t *ci = (int32_t *)b, *pos = (int32_t *)(b + 2 * (size_t)a->k);
+  for (int r = j->bounds[p]; r < j->bounds[p + 1]; r++) {
+    int cnt = decode(a, r, ci, b + a->k, pos);
+    memset(sums, 0, (size_t)cnt * sizeof *sums);
+    for (int c0 = 0; c0 < j->n; c0 += j->chunk) {
+      int w = j->n - c0 < j->chunk ? j->n - c0 : j->chunk;
+      lt_sp_dot_row(sums, ci, cnt, j->dyt + r * j->ldd + c0, j->xt + c0, j->ldx, w);
+    }
+    float *gr = j->out + (size_t)r * a->k;
+    for (int s = 0; s < cnt; s++) gr[pos[s]] += sums[s];
+  }
+}
+
+/* Input gradient for input groups [bounds[p], bounds[p+1]): every row's slots
+ * in those groups scatter w * dyt[r] into dxt, rows in increasing order. */
+static void backward_part(void *arg, int p) {
+  nm_job *j = arg;
+  const lt_nm *a = j->a;
+  int g0 = j->bounds[p], g1 = j->bounds[p + 1], n = j->n;
+  if (!j->flag)
+    for (int i = g0 * a->m; i < g1 * a->m; i++) memset(j->out + i * j->ldo, 0, (size_t)n * sizeof(float));
+  for (int r = 0; r < a->rows; r++) {
+    const uint8_t *ir = a->idx + (size_t)r * a->k;
+    const float *vr = a->val + (size_t)r * a->k, *dy = j->dyt + r * j->ldd;
+    for (int s = g0 * a->n; s < g1 * a->n; s++) {
+      int c = slot_col(a, ir, s);
+      if (c < 0) continue;
+      float *x = j->out + c * j->ldo;
+#ifdef SP_AVX
+      __m256 w = _mm256_set1_ps(vr[s]);
+      int t = 0;
+      for (; t + 8 <= n; t += 8)
+        _mm256_storeu_ps(x + t, _mm256_fmadd_ps(w, _mm256_loadu_ps(dy + t), _mm256_loadu_ps(x + t)));
+      if (t < n) {
+        __m256i tm = sp_lane_mask(n - t);
+        _mm256_maskstore_ps(x + t, tm, _mm256_fmadd_ps(w, _mm256_maskload_ps(dy + t, tm), _mm256_maskload_ps(x + t, tm)));
+      }
+#else
+      for (int t = 0; t < n; t++) x[t] += vr[s] * dy[t];
+#endif
+    }
+  }
+}
+
+/* Splits `units` equal-cost units (rows or groups) into parts. */
+static int split(nm_job *j, double work, int units) {
+  int np = lt_sp_nparts(work, units);
+  for (int p = 0; p <= np; p++) j->bounds[p] = (int)((int64_t)units * p / np);
+  return np;
+}
+
+static lt_status check(const char *fn, const lt_nm *a, int n, int ld1, int ld2) {
+  if (!a || n < 0 || ld1 < n || ld2 < n)
+    return lt_error(LT_EINVAL, "%s: bad arguments (n %d, strides %d and %d)", fn, n, ld1, ld2);
+  return LT_OK;
+}
+
+lt_status lt_nm_forward_t(float *yt, int ldy, const lt_nm *a, const float *xt, int ldx, int n,
+                          const float *bias) {
+  lt_status st = check("lt_nm_forward_t", a, n, ldy, ldx);
+  if (st || n == 0 || a->rows == 0) return st;
+  nm_job j = {a, yt, NULL, bias, NULL, xt, (size_t)ldy, 0, (size_t)ldx, n, 0, 0, {0}};
+  int np = split(&j, (double)a->rows * a->k * n, a->rows);
+  if (!(j.buf = lt_sp_scratch(SP_SLOT_NM, (size_t)np * 4 * a->k)))
+    return lt_error(LT_ENOMEM, "lt_nm_forward_t: out of memory");
+  lt_sp_run(np, forward_part, &j);
+  return LT_OK;
+}
+
+lt_status lt_nm_backward_input_t(float *dxt, int ldx, const lt_nm *a, const float *dyt, int ldd, int n,
+                                 int accumulate) {
+  lt_status st = check("lt_nm_backward_input_t", a, n, ldx, ldd);
+  if (st || n == 0 || a->cols == 0) return st;
+  nm_job j = {a, dxt, NULL, NULL, dyt, NULL, (size_t)ldx, (size_t)ldd, 0, n, accumulate, 0, {0}};
+  int np = split(&j, (double)a->rows * a->k * n, a->cols / a->m);
+  lt_sp_run(np, backward_part, &j);
+  return LT_OK;
+}
+
+lt_status lt_nm_weight_grad_t(float *g, const lt_nm *a, const float *dyt, int ldd, const float *xt, int ldx,
+                              int n) {
+  lt_status st = check("lt_nm_weight_grad_t", a, n, ldd, ldx);
+  if (st || n == 0 || a->rows == 0 || a->k == 0) return st;
+  nm_job j = {a, g, NULL, NULL, dyt, xt, 0, (size_t)ldd, (size_t)ldx, n, 0, lt_sp_dot_chunk(a->cols, n), {0}};
+  int np = split(&j, (double)a->rows * a->k * n, a->rows);
+  if (!(j.buf = lt_sp_scratch(SP_SLOT_NM, (size_t)np * 4 * a->k)))
+    return lt_error(LT_ENOMEM, "lt_nm_weight_grad_t: out of memory");
+  lt_sp_run(np, wgrad_part, &j);
+  return LT_OK;
+}

@@ -1,0 +1,138 @@
+/* sparse_pool.c: a tiny persistent worker pool for the sparse kernels, and the
+ * fixed nnz-balanced row partition. Parts are claimed from one atomic ticket,
+ * so whoever is free runs the next part; results never depend on who ran it. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lotto/tensor.h"
+#include "sparse_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* A worker spins this long for the next job before sleeping: a training loop
+ * calls the kernels back to back, and a condition-variable wake-up costs more
+ * than a small kernel. */
+#define SPIN_NS 50000
+
+/* ticket = gen << 16 | nparts << 8 | next part to claim */
+static struct {
+  pthread_mutex_t submit, m;
+  pthread_cond_t cv;
+  _Atomic uint64_t ticket;
+  atomic_int finished;
+  int sleepers, nworkers;
+  void (*fn)(void *, int);
+  void *arg;
+} pool = {.submit = PTHREAD_MUTEX_INITIALIZER, .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Claims and runs parts of job gen until none is left. */
+static void drain(uint64_t gen) {
+  uint64_t w = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+  for (;;) {
+    if ((w >> 16) != gen) return;
+    int np = (int)((w >> 8) & 0xff), next = (int)(w & 0xff);
+    if (next >= np) return;
+    if (atomic_compare_exchange_weak_explicit(&pool.ticket, &w, w + 1, memory_order_acq_rel,
+                                              memory_order_acquire)) {
+      pool.fn(pool.arg, next);
+      atomic_fetch_add_explicit(&pool.finished, 1, memory_order_release);
+      w = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+    }
+  }
+}
+
+static void *worker(void *unused) {
+  uint64_t seen = atomic_load(&pool.ticket) >> 16;
+  for (;;) {
+    uint64_t gen = atomic_load_explicit(&pool.ticket, memory_order_acquire) >> 16;
+    if (gen == seen) {
+      int64_t until = now_ns() + SPIN_NS;
+      for (int i = 1; gen == seen; i++) {
+        cpu_relax();
+        gen = atomic_load_explicit(&pool.ticket, memory_order_acquire) >> 16;
+        if ((i & 255) == 0 && now_ns() > until) break;
+      }
+    }
+    if (gen == seen) {
+      pthread_mutex_lock(&pool.m);
+      pool.sleepers++;
+      while ((gen = atomic_load(&pool.ticket) >> 16) == seen) pthread_cond_wait(&pool.cv, &pool.m);
+      pool.sleepers--;
+      pthread_mutex_unlock(&pool.m);
+    }
+    seen = gen;
+    drain(gen);
+  }
+  return NULL;
+}
+
+void lt_sp_run(int nparts, void (*fn)(void *arg, int part), void *arg) {
+  if (nparts > SP_MAXPARTS) nparts = SP_MAXPARTS;
+  if (nparts <= 1) {
+    fn(arg, 0);
+    return;
+  }
+  pthread_mutex_lock(&pool.submit);
+  while (pool.nworkers < nparts - 1) {
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &at, worker, NULL);
+    pthread_attr_destroy(&at);
+    if (rc != 0) break; /* fewer workers: the caller runs the rest */
+    pool.nworkers++;
+  }
+  pool.fn = fn;
+  pool.arg = arg;
+  atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
+  uint64_t gen = (atomic_load(&pool.ticket) >> 16) + 1;
+  atomic_store_explicit(&pool.ticket, gen << 16 | (uint64_t)nparts << 8, memory_order_release);
+  pthread_mutex_lock(&pool.m);
+  if (pool.sleepers) pthread_cond_broadcast(&pool.cv);
+  pthread_mutex_unlock(&pool.m);
+  drain(gen);
+  for (int i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) < nparts; i++) {
+    if (i < 4096) cpu_relax();
+    else sched_yield();
+  }
+  pthread_mutex_unlock(&pool.submit);
+}
+
+int lt_sp_nparts(double work, int rows) {
+  int t = lt_get_threads();
+  if (t <= 1 || work < SP_PAR_MIN_WORK || rows < 2) return 1;
+  if (t > SP_MAXPARTS) t = SP_MAXPARTS;
+  return t < rows ? t : rows;
+}
+
+void lt_sp_partition(int *bounds, const int32_t *rowptr, int rows, int nparts) {
+  int64_t total = (int64_t)rowptr[rows] - rowptr[0] + (int64_t)SP_ROW_COST * rows;
+  bounds[0] = 0;
+  for (int p = 1; p < nparts; p++) {
+    int64_t target = total * p / nparts;
+    int lo = bounds[p - 1], hi = rows; /* first row r with cost(r) >= target */
+    while (lo < hi) {
+      int mid = lo + (hi - lo) / 2;
+      int64_t c = (int64_t)rowptr[mid] - rowptr[0] + (int64_t)SP_ROW_COST * mid;
+      if (c < target) lo = mid + 1;
+      else hi = mid;
+    }
+    bounds[p] = lo;
+  }
+  bounds[nparts] = rows;
+}
