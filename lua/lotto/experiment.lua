@@ -66,10 +66,15 @@ local function volatile_set(...)
   return set
 end
 
+local function key_path(path, k)
+  if math.type(k) == 'integer' then return (path or '') .. '[' .. k .. ']' end
+  return path and (path .. '.' .. tostring(k)) or tostring(k)
+end
+
 local function config_diff(old, new, vol, path, out)
   if type(old) == 'table' and type(new) == 'table' then
     for _, k in ipairs(sorted_keys(old, new)) do
-      local p = path and (path .. '.' .. tostring(k)) or tostring(k)
+      local p = key_path(path, k)
       if not vol[p] and not vol[tostring(k)] then config_diff(old[k], new[k], vol, p, out) end
     end
   elseif old ~= new then
@@ -82,7 +87,7 @@ local function without_volatile(cfg, vol, path)
   if type(cfg) ~= 'table' then return cfg end
   local out = setmetatable({}, getmetatable(cfg))
   for k, v in pairs(cfg) do
-    local p = path and (path .. '.' .. tostring(k)) or tostring(k)
+    local p = key_path(path, k)
     if not vol[p] and not vol[tostring(k)] then out[k] = without_volatile(v, vol, p) end
   end
   return out

@@ -178,13 +178,39 @@ static int okey_cmp(const void *a, const void *b) {
   return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+/* Writes the members in key order; flat = on one line (", " between members when indenting). */
+static void enc_members(enc *e, int idx, const okey *keys, size_t n, int flat) {
+  lua_State *L = e->L;
+  sb_lit(L, e->b, "{");
+  for (size_t j = 0; j < n; j++) {
+    if (j > 0 && okey_cmp(&keys[j - 1], &keys[j]) == 0) {
+      lua_pushfstring(L, "duplicate key '%s' (integer and string)", keys[j].s);
+      enc_fail(e, lua_tostring(L, -1));
+    }
+    if (j > 0) sb_add(L, e->b, ", ", flat && e->indent ? 2 : 1);
+    if (!flat) enc_newline(e, e->depth);
+    enc_string(e, keys[j].s, keys[j].len);
+    sb_add(L, e->b, ": ", e->indent ? 2 : 1);
+    e->path[e->depth] = (pathseg){keys[j].s, keys[j].len, 0};
+    if (keys[j].isint) lua_pushinteger(L, keys[j].i);
+    else lua_pushlstring(L, keys[j].s, keys[j].len);
+    lua_rawget(L, idx);
+    enc_value(e, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  if (!flat && n > 0) enc_newline(e, e->depth - 1);
+  sb_lit(L, e->b, "}");
+}
+
 /* Objects are written with keys in byte order, so equal tables give identical text.
- * Integer keys become decimal strings; any other key type is an error. */
+ * Integer keys become decimal strings; any other key type is an error. When indenting,
+ * a small object of scalars (a stats record, a metrics row) stays on one line. */
 static void enc_object(enc *e, int idx) {
   lua_State *L = e->L;
   size_t n = 0;
+  int scalars = 1;
   lua_pushnil(L);
-  while (lua_next(L, idx)) lua_pop(L, 1), n++;
+  while (lua_next(L, idx)) scalars &= lua_type(L, -1) != LUA_TTABLE, lua_pop(L, 1), n++;
   okey *keys = lua_newuserdatauv(L, (n ? n : 1) * sizeof *keys, 0);
   lua_newtable(L); /* anchors the strings made from integer keys */
   int anchor = lua_gettop(L);
@@ -206,25 +232,13 @@ static void enc_object(enc *e, int idx) {
     }
   }
   qsort(keys, n, sizeof *keys, okey_cmp);
-  sb_lit(L, e->b, "{");
-  for (size_t j = 0; j < n; j++) {
-    if (j > 0 && okey_cmp(&keys[j - 1], &keys[j]) == 0) {
-      lua_pushfstring(L, "duplicate key '%s' (integer and string)", keys[j].s);
-      enc_fail(e, lua_tostring(L, -1));
-    }
-    if (j > 0) sb_lit(L, e->b, ",");
-    enc_newline(e, e->depth);
-    enc_string(e, keys[j].s, keys[j].len);
-    sb_add(L, e->b, ": ", e->indent ? 2 : 1);
-    e->path[e->depth] = (pathseg){keys[j].s, keys[j].len, 0};
-    if (keys[j].isint) lua_pushinteger(L, keys[j].i);
-    else lua_pushlstring(L, keys[j].s, keys[j].len);
-    lua_rawget(L, idx);
-    enc_value(e, lua_gettop(L));
-    lua_pop(L, 1);
+  size_t mark = e->b->n;
+  int flat = !e->indent || (scalars && n <= 8);
+  enc_members(e, idx, keys, n, flat);
+  if (flat && e->indent && e->b->n - mark > 100) { /* too long for one line after all */
+    e->b->n = mark;
+    enc_members(e, idx, keys, n, 0);
   }
-  if (n > 0) enc_newline(e, e->depth - 1);
-  sb_lit(L, e->b, "}");
   lua_pop(L, 2);
 }
 

@@ -44,7 +44,12 @@ for i = 1, 50 do t1['k' .. i] = i end
 for i = 50, 1, -1 do t2['k' .. i] = i end
 check(json.encode(t1) == json.encode(t2), 'insertion order does not change the text')
 local pretty = json.encode({ a = { 1, 2 }, b = { c = true } }, { indent = true })
-check(pretty == '{\n  "a": [1, 2],\n  "b": {\n    "c": true\n  }\n}', 'indent output:\n' .. pretty)
+check(pretty == '{\n  "a": [1, 2],\n  "b": {"c": true}\n}', 'indent output:\n' .. pretty)
+local long = {}
+for i = 1, 9 do long['key' .. i] = i end
+check(select(2, json.encode(long, { indent = true }):gsub('\n', '')) == 10, 'objects of more than 8 scalars are expanded')
+long = { a = string.rep('x', 120) }
+check(json.encode(long, { indent = true }) == '{\n  "a": "' .. long.a .. '"\n}', 'long one-line objects are expanded')
 check(json.encode({ x = {} }, { indent = 4 }) == '{\n    "x": {}\n}', 'indent width 4')
 
 -- decode and round trips
