@@ -1,0 +1,191 @@
+/* data.c: the in-memory data set: lifetime, row gathers, views, splits, normalisation.
+ * A data set owns one reference to each of its tensors; views made by slice,
+ * subset and split share storage with the source, so none of them copies. */
+#include "lotto/data.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t row_numel(const lt_tensor *t) {
+  size_t n = 1;
+  for (int k = 1; k < t->ndim; k++) n *= (size_t)t->shape[k];
+  return n;
+}
+
+lt_dataset *lt_dataset_new(lt_tensor *x, lt_tensor *y, int nclasses) {
+  char b1[96], b2[96];
+  if (!x || !y) {
+    lt_error(LT_EINVAL, "dataset: x and y are required");
+    return NULL;
+  }
+  if (!lt_tensor_is_contiguous(x) || !lt_tensor_is_contiguous(y)) {
+    lt_error(LT_EINVAL, "dataset: x and y must be contiguous");
+    return NULL;
+  }
+  if (x->shape[0] != y->shape[0]) {
+    lt_error(LT_ESHAPE, "dataset: x %s and y %s differ in their number of rows", lt_tensor_shape_str(x, b1, sizeof b1),
+             lt_tensor_shape_str(y, b2, sizeof b2));
+    return NULL;
+  }
+  if (nclasses < 0) {
+    lt_error(LT_EINVAL, "dataset: %d classes", nclasses);
+    return NULL;
+  }
+  if (nclasses > 0) {
+    if (y->ndim != 1) {
+      lt_error(LT_ESHAPE, "dataset: class ids y must be 1-D, got %s", lt_tensor_shape_str(y, b2, sizeof b2));
+      return NULL;
+    }
+    const float *p = lt_tensor_data(y);
+    for (int64_t i = 0; i < y->shape[0]; i++)
+      if (!(p[i] >= 0 && p[i] < (float)nclasses) || p[i] != floorf(p[i])) {
+        lt_error(LT_ERANGE, "dataset: y[%lld] = %g is not a class id in 0..%d", (long long)i, (double)p[i], nclasses - 1);
+        return NULL;
+      }
+  }
+  lt_dataset *d = malloc(sizeof *d);
+  if (!d) {
+    lt_error(LT_ENOMEM, "dataset: out of memory");
+    return NULL;
+  }
+  d->x = lt_tensor_retain(x);
+  d->y = lt_tensor_retain(y);
+  d->nclasses = nclasses;
+  d->refcount = 1;
+  return d;
+}
+
+lt_dataset *lt_dataset_retain(lt_dataset *d) {
+  if (d) d->refcount++;
+  return d;
+}
+
+void lt_dataset_release(lt_dataset *d) {
+  if (d && --d->refcount == 0) {
+    lt_tensor_release(d->x);
+    lt_tensor_release(d->y);
+    free(d);
+  }
+}
+
+/* Checks that t can hold n rows shaped like src's rows. */
+static lt_status check_batch(const lt_tensor *t, const lt_tensor *src, int64_t n, const char *what) {
+  char b1[96], b2[96];
+  int ok = t && t->ndim == src->ndim && t->shape[0] == n && lt_tensor_is_contiguous(t);
+  for (int k = 1; ok && k < src->ndim; k++) ok = t->shape[k] == src->shape[k];
+  if (!ok)
+    return lt_error(LT_ESHAPE, "dataset gather: %s %s cannot hold %lld rows of %s (contiguous)", what,
+                    t ? lt_tensor_shape_str(t, b1, sizeof b1) : "NULL", (long long)n,
+                    lt_tensor_shape_str(src, b2, sizeof b2));
+  return LT_OK;
+}
+
+lt_status lt_dataset_gather(const lt_dataset *d, const int64_t *idx, int64_t n, lt_tensor *xb, lt_tensor *yb) {
+  lt_status s = check_batch(xb, d->x, n, "xb");
+  if (!s) s = check_batch(yb, d->y, n, "yb");
+  if (s) return s;
+  int64_t N = lt_dataset_size(d);
+  for (int64_t i = 0; i < n; i++)
+    if (idx[i] < 0 || idx[i] >= N)
+      return lt_error(LT_ERANGE, "dataset gather: index %lld out of range 0..%lld", (long long)idx[i], (long long)N - 1);
+  size_t rx = row_numel(d->x), ry = row_numel(d->y);
+  const float *x = lt_tensor_data(d->x), *y = lt_tensor_data(d->y);
+  float *xo = lt_tensor_data(xb), *yo = lt_tensor_data(yb);
+  for (int64_t i = 0; i < n; i++) {
+    memcpy(xo + (size_t)i * rx, x + (size_t)idx[i] * rx, rx * sizeof(float));
+    memcpy(yo + (size_t)i * ry, y + (size_t)idx[i] * ry, ry * sizeof(float));
+  }
+  return LT_OK;
+}
+
+lt_status lt_dataset_slice(const lt_dataset *d, int64_t start, int64_t n, lt_tensor **xb, lt_tensor **yb) {
+  *xb = *yb = NULL;
+  int64_t N = lt_dataset_size(d);
+  if (start < 0 || n < 0 || start > N || n > N - start)
+    return lt_error(LT_ERANGE, "dataset slice: rows [%lld, %lld) out of range for %lld rows", (long long)start,
+                    (long long)(start + n), (long long)N);
+  *xb = lt_tensor_narrow(d->x, 0, start, n);
+  *yb = *xb ? lt_tensor_narrow(d->y, 0, start, n) : NULL;
+  if (!*yb) {
+    lt_tensor_release(*xb);
+    *xb = NULL;
+    return lt_errmsg()[0] ? LT_ENOMEM : lt_error(LT_ENOMEM, "dataset slice: out of memory");
+  }
+  return LT_OK;
+}
+
+lt_status lt_dataset_subset(lt_dataset **out, const lt_dataset *d, int64_t start, int64_t n) {
+  lt_tensor *x, *y;
+  *out = NULL;
+  lt_status s = lt_dataset_slice(d, start, n, &x, &y);
+  if (s) return s;
+  /* labels were validated when d was made: skip the O(n) check by building with 0 classes */
+  lt_dataset *r = lt_dataset_new(x, y, 0);
+  lt_tensor_release(x);
+  lt_tensor_release(y);
+  if (!r) return LT_ENOMEM;
+  r->nclasses = d->nclasses;
+  *out = r;
+  return LT_OK;
+}
+
+lt_status lt_dataset_split(const lt_dataset *d, int64_t n_val, lt_dataset **train, lt_dataset **val) {
+  *train = *val = NULL;
+  int64_t N = lt_dataset_size(d);
+  if (n_val < 0 || n_val >= N)
+    return lt_error(LT_EINVAL, "dataset split: %lld validation rows out of %lld leaves no training rows",
+                    (long long)n_val, (long long)N);
+  lt_status s = lt_dataset_subset(train, d, 0, N - n_val);
+  if (!s) s = lt_dataset_subset(val, d, N - n_val, n_val);
+  if (s) {
+    lt_dataset_release(*train);
+    *train = NULL;
+  }
+  return s;
+}
+
+static int channels_of(const lt_tensor *x) { return x->ndim >= 2 ? (int)x->shape[1] : 1; }
+
+lt_status lt_dataset_channel_stats(const lt_dataset *d, int nch, float *mean, float *std) {
+  const lt_tensor *x = d->x;
+  if (nch != channels_of(x))
+    return lt_error(LT_ESHAPE, "dataset stats: %d channels requested, x has %d", nch, channels_of(x));
+  int64_t N = x->shape[0];
+  if (N == 0) return lt_error(LT_EINVAL, "dataset stats: empty data set");
+  size_t inner = x->ndim >= 2 ? row_numel(x) / (size_t)nch : 1; /* elements per channel per row */
+  const float *p = lt_tensor_data(x);
+  for (int c = 0; c < nch; c++) {
+    double s = 0, ss = 0;
+    for (int64_t i = 0; i < N; i++) {
+      const float *q = p + ((size_t)i * (size_t)nch + (size_t)c) * inner;
+      for (size_t k = 0; k < inner; k++) s += q[k];
+    }
+    double m = s / ((double)N * (double)inner);
+    for (int64_t i = 0; i < N; i++) { /* two passes: no cancellation in the variance */
+      const float *q = p + ((size_t)i * (size_t)nch + (size_t)c) * inner;
+      for (size_t k = 0; k < inner; k++) ss += (q[k] - m) * (q[k] - m);
+    }
+    mean[c] = (float)m;
+    std[c] = (float)sqrt(ss / ((double)N * (double)inner));
+  }
+  return LT_OK;
+}
+
+lt_status lt_dataset_normalize(lt_dataset *d, int nch, const float *mean, const float *std) {
+  lt_tensor *x = d->x;
+  if (nch != channels_of(x))
+    return lt_error(LT_ESHAPE, "dataset normalize: %d channels given, x has %d", nch, channels_of(x));
+  for (int c = 0; c < nch; c++)
+    if (!isfinite(mean[c]) || !isfinite(std[c]) || std[c] < 0)
+      return lt_error(LT_EINVAL, "dataset normalize: channel %d has mean %g, std %g", c, (double)mean[c], (double)std[c]);
+  size_t inner = x->ndim >= 2 ? row_numel(x) / (size_t)nch : 1;
+  float *p = lt_tensor_data(x);
+  for (int64_t i = 0; i < x->shape[0]; i++)
+    for (int c = 0; c < nch; c++) {
+      float m = mean[c], inv = std[c] > 0 ? 1.0f / std[c] : 1.0f;
+      float *q = p + ((size_t)i * (size_t)nch + (size_t)c) * inner;
+      for (size_t k = 0; k < inner; k++) q[k] = (q[k] - m) * inv;
+    }
+  return LT_OK;
+}
