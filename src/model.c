@@ -122,9 +122,9 @@ static lt_status bind_tree(lt_model *m, lt_layer *l) {
   return l->ops->bind ? l->ops->bind(l) : LT_OK;
 }
 
-// Flat buffer of n floats (at least one element is allocated so views stay valid).
+// Flat buffer of n floats (n may be 0 for a model without parameters).
 static lt_tensor *flat(size_t n, float v) {
-  lt_tensor *t = lt_tensor_new1(n ? (int64_t)n : 1);
+  lt_tensor *t = lt_tensor_new1((int64_t)n);
   if (t && v != 0.0f) lt_tensor_fill(t, v);
   return t;
 }
@@ -292,7 +292,8 @@ void lt_model_apply_mask(lt_model *m) {
 }
 
 void lt_model_zero_grad(lt_model *m) {
-  memset(lt_tensor_data(m->grads), 0, sizeof(float) * lt_model_numel(m, 0));
+  size_t n = lt_model_numel(m, 0);
+  if (n) memset(lt_tensor_data(m->grads), 0, sizeof(float) * n);
 }
 
 // Pruned weights get no gradient, so no optimizer can move them or give them momentum.
