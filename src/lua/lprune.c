@@ -1,10 +1,266 @@
-/* lprune.c: Lua binding of the prune module (placeholder until the module lands). */
+/* lprune.c: the Lua binding of masks and pruning, module `lotto.core.prune`
+ * (wrapped by lua/lotto/prune.lua into the public `lotto.prune`). Masks are
+ * changed in place; every argument is checked here so misuse is a Lua error. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <string.h>
 
 #include "lbind.h"
+#include "lotto/mask.h"
+
+/* Raises the engine's message as an error on argument arg, without the "lt_xxx: " prefix. */
+static int argfail(lua_State *L, int arg) {
+  const char *msg = lt_errmsg();
+  if (strncmp(msg, "lt_", 3) == 0) {
+    const char *colon = strstr(msg, ": ");
+    if (colon) msg = colon + 2;
+  }
+  return luaL_argerror(L, arg, lua_pushstring(L, msg));
+}
+
+static void check(lua_State *L, lt_status st, int arg) {
+  if (st != LT_OK) argfail(L, arg);
+}
+
+/* A mask argument: a contiguous tensor (it is written in place). */
+static lt_tensor *checkmask(lua_State *L, int i) {
+  lt_tensor *m = lt_checktensor(L, i);
+  luaL_argcheck(L, lt_tensor_is_contiguous(m), i, "mask must be contiguous (it is changed in place)");
+  return m;
+}
+
+/* A read-only tensor shaped like mask; a strided one is copied (the copy is left
+ * on the stack so the collector owns it). */
+static lt_tensor *checklike(lua_State *L, int i, const lt_tensor *mask, const char *what) {
+  lt_tensor *t = lt_checktensor(L, i);
+  if (!lt_tensor_same_shape(t, mask)) {
+    char a[64], b[64];
+    lt_tensor_shape_str(mask, a, sizeof a);
+    lt_tensor_shape_str(t, b, sizeof b);
+    luaL_argerror(L, i, lua_pushfstring(L, "%s %s must have the mask's shape %s", what, b, a));
+  }
+  if (!lt_tensor_is_contiguous(t)) {
+    t = lt_tensor_contiguous(t);
+    lt_pushtensor(L, t);
+  }
+  return t;
+}
+
+static double checkrate(lua_State *L, int i) {
+  lua_Number p = luaL_checknumber(L, i);
+  if (!(p >= 0.0 && p <= 1.0)) luaL_argerror(L, i, lua_pushfstring(L, "rate %f must be in [0, 1]", p));
+  return p;
+}
+
+static int prune_local(lua_State *L, lt_score_mode mode, const char *what) {
+  lt_tensor *m = checkmask(L, 1);
+  lt_tensor *s = checklike(L, 2, m, what);
+  double p = checkrate(L, 3);
+  int64_t pruned;
+  check(L, lt_mask_prune_local(m, s, p, mode, &pruned), 1);
+  lua_pushinteger(L, pruned);
+  return 1;
+}
+
+/* magnitude_mask(mask, weight, p) -> pruned: prune p of the survivors with the smallest |weight|. */
+static int p_magnitude_mask(lua_State *L) { return prune_local(L, LT_SCORE_ABS, "weight"); }
+/* score_mask(mask, score, p) -> pruned: prune p of the survivors with the smallest score (as given). */
+static int p_score_mask(lua_State *L) { return prune_local(L, LT_SCORE_RAW, "score"); }
+
+/* global(masks, scores, p [, raw]) -> pruned, guarded: one threshold across the layers;
+ * guarded is the list of 1-based layer positions the no-empty-layer guard kept alive. */
+static int p_global(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  double p = checkrate(L, 3);
+  lt_score_mode mode = lua_toboolean(L, 4) ? LT_SCORE_RAW : LT_SCORE_ABS;
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 1000000, 1, "expected a non-empty list of masks");
+  if (luaL_len(L, 2) != n)
+    luaL_argerror(L, 2, lua_pushfstring(L, "%I scores for %I masks", (LUAI_UACINT)luaL_len(L, 2), (LUAI_UACINT)n));
+  /* arrays in userdata: freed by the collector even if a check below raises */
+  lt_tensor **masks = lua_newuserdatauv(L, (size_t)n * sizeof *masks, 0);
+  const lt_tensor **scores = lua_newuserdatauv(L, (size_t)n * sizeof *scores, 0);
+  int *guarded = lua_newuserdatauv(L, (size_t)n * sizeof *guarded, 0);
+  lua_newtable(L); /* anchors contiguous copies of strided scores */
+  int anchor = lua_gettop(L);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    lt_tensor *m = lt_totensor(L, -1);
+    if (!m) luaL_argerror(L, 1, lua_pushfstring(L, "masks[%I] is a %s, not a tensor", (LUAI_UACINT)i, luaL_typename(L, -1)));
+    if (!lt_tensor_is_contiguous(m))
+      luaL_argerror(L, 1, lua_pushfstring(L, "masks[%I] must be contiguous (it is changed in place)", (LUAI_UACINT)i));
+    lua_pop(L, 1); /* still referenced by the masks table */
+    lua_geti(L, 2, i);
+    lt_tensor *s = lt_totensor(L, -1);
+    if (!s) luaL_argerror(L, 2, lua_pushfstring(L, "scores[%I] is a %s, not a tensor", (LUAI_UACINT)i, luaL_typename(L, -1)));
+    if (!lt_tensor_same_shape(m, s)) {
+      char a[64], b[64];
+      luaL_argerror(L, 2, lua_pushfstring(L, "scores[%I] %s must have the shape of masks[%I] %s", (LUAI_UACINT)i,
+                                          lt_tensor_shape_str(s, b, sizeof b), (LUAI_UACINT)i,
+                                          lt_tensor_shape_str(m, a, sizeof a)));
+    }
+    lua_pop(L, 1);
+    if (!lt_tensor_is_contiguous(s)) {
+      s = lt_tensor_contiguous(s);
+      lt_pushtensor(L, s);
+      lua_rawseti(L, anchor, i);
+    }
+    masks[i - 1] = m;
+    scores[i - 1] = s;
+  }
+  int64_t pruned;
+  check(L, lt_mask_prune_global(masks, scores, (int)n, p, mode, guarded, &pruned), 1);
+  lua_pushinteger(L, pruned);
+  lua_newtable(L);
+  int k = 0;
+  for (lua_Integer i = 0; i < n; i++)
+    if (guarded[i]) {
+      lua_pushinteger(L, i + 1);
+      lua_rawseti(L, -2, ++k);
+    }
+  return 2;
+}
+
+/* random(mask, p, rng_or_seed) -> pruned */
+static int p_random(lua_State *L) {
+  lt_tensor *m = checkmask(L, 1);
+  double p = checkrate(L, 2);
+  lt_rng tmp, *r = lt_optrng(L, 3, &tmp);
+  int64_t pruned;
+  check(L, lt_mask_prune_random(m, p, r, &pruned), 1);
+  lua_pushinteger(L, pruned);
+  return 1;
+}
+
+/* structured(mask, weight, p [, {dim = 1, norm = 'l1'|'l2'}]) -> units pruned */
+static int p_structured(lua_State *L) {
+  lt_tensor *m = checkmask(L, 1);
+  lt_tensor *w = checklike(L, 2, m, "weight");
+  double p = checkrate(L, 3);
+  lua_Integer dim = 1;
+  lt_norm norm = LT_NORM_L1;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    if (lua_getfield(L, 4, "dim") != LUA_TNIL) {
+      int ok;
+      dim = lua_tointegerx(L, -1, &ok);
+      if (!ok) luaL_argerror(L, 4, "option dim must be an integer");
+    }
+    if (lua_getfield(L, 4, "norm") != LUA_TNIL) {
+      const char *s = lua_tostring(L, -1);
+      if (s && strcmp(s, "l2") == 0) norm = LT_NORM_L2;
+      else if (!s || strcmp(s, "l1") != 0) luaL_argerror(L, 4, "option norm must be 'l1' or 'l2'");
+    }
+    lua_pop(L, 2);
+  }
+  if (dim < 1 || dim > m->ndim)
+    luaL_argerror(L, 4, lua_pushfstring(L, "dim %I out of range for a %d-D mask", (LUAI_UACINT)dim, m->ndim));
+  int64_t units;
+  check(L, lt_mask_prune_structured(m, w, p, (int)dim - 1, norm, &units), 1);
+  lua_pushinteger(L, units);
+  return 1;
+}
+
+/* nm(mask, score, n, m [, raw]) -> pruned */
+static int p_nm(lua_State *L) {
+  lt_tensor *mk = checkmask(L, 1);
+  lt_tensor *s = checklike(L, 2, mk, "score");
+  lua_Integer n = luaL_checkinteger(L, 3), m = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, m >= 1 && m <= 1 << 20, 4, "group size m must be in [1, 2^20]");
+  if (n < 0 || n > m) luaL_argerror(L, 3, lua_pushfstring(L, "n = %I must be in [0, m = %I]", (LUAI_UACINT)n, (LUAI_UACINT)m));
+  lt_score_mode mode = lua_toboolean(L, 5) ? LT_SCORE_RAW : LT_SCORE_ABS;
+  int64_t pruned;
+  check(L, lt_mask_prune_nm(mk, s, (int)n, (int)m, mode, &pruned), 1);
+  lua_pushinteger(L, pruned);
+  return 1;
+}
+
+/* permute(mask, rng_or_seed) -> mask */
+static int p_permute(lua_State *L) {
+  lt_tensor *m = checkmask(L, 1);
+  lt_rng tmp, *r = lt_optrng(L, 2, &tmp);
+  check(L, lt_mask_permute(m, r), 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int p_count(lua_State *L) {
+  lua_pushinteger(L, lt_mask_count(lt_checktensor(L, 1)));
+  return 1;
+}
+
+static int p_density(lua_State *L) {
+  lua_pushnumber(L, lt_mask_density(lt_checktensor(L, 1)));
+  return 1;
+}
+
+/* Two masks of one shape, both contiguous (copies left on the stack). */
+static void checkpair(lua_State *L, lt_tensor **a, lt_tensor **b) {
+  *a = lt_checktensor(L, 1);
+  if (!lt_tensor_is_contiguous(*a)) {
+    *a = lt_tensor_contiguous(*a);
+    lt_pushtensor(L, *a);
+  }
+  *b = checklike(L, 2, *a, "second mask");
+}
+
+/* hamming(a, b) -> count, normalised */
+static int p_hamming(lua_State *L) {
+  lt_tensor *a, *b;
+  checkpair(L, &a, &b);
+  int64_t c;
+  check(L, lt_mask_hamming(&c, a, b), 1);
+  size_t n = lt_tensor_numel(a);
+  lua_pushinteger(L, c);
+  lua_pushnumber(L, n ? (double)c / (double)n : 0.0);
+  return 2;
+}
+
+/* overlap(a, b) -> jaccard, cover */
+static int p_overlap(lua_State *L) {
+  lt_tensor *a, *b;
+  checkpair(L, &a, &b);
+  double j, c;
+  check(L, lt_mask_overlap(&j, &c, a, b), 1);
+  lua_pushnumber(L, j);
+  lua_pushnumber(L, c);
+  return 2;
+}
+
+/* check(mask) -> true, or false, message */
+static int p_check(lua_State *L) {
+  lt_tensor *m = lt_checktensor(L, 1);
+  if (!lt_tensor_is_contiguous(m)) {
+    m = lt_tensor_contiguous(m);
+    lt_pushtensor(L, m);
+  }
+  if (lt_mask_check(m) != LT_OK) {
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, lt_errmsg());
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* apply(weight, mask) -> weight: pruned weights set to 0 in place */
+static int p_apply(lua_State *L) {
+  lt_tensor *w = lt_checktensor(L, 1);
+  luaL_argcheck(L, lt_tensor_is_contiguous(w), 1, "weight must be contiguous (it is changed in place)");
+  lt_tensor *m = checklike(L, 2, w, "mask");
+  check(L, lt_mask_apply(w, m), 2);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {
+    {"magnitude_mask", p_magnitude_mask}, {"score_mask", p_score_mask}, {"global", p_global}, {"random", p_random}, {"structured", p_structured},
+    {"nm", p_nm},            {"permute", p_permute}, {"count", p_count}, {"density", p_density},
+    {"hamming", p_hamming},  {"overlap", p_overlap}, {"check", p_check}, {"apply", p_apply},
+    {NULL, NULL}};
 
 int luaopen_lotto_prune(lua_State *L) {
-  lua_newtable(L);
+  luaL_newlib(L, funcs);
   return 1;
 }
