@@ -255,12 +255,31 @@ static int p_apply(lua_State *L) {
 }
 
 static const luaL_Reg funcs[] = {
-    {"magnitude_mask", p_magnitude_mask}, {"score_mask", p_score_mask}, {"global", p_global}, {"random", p_random}, {"structured", p_structured},
-    {"nm", p_nm},            {"permute", p_permute}, {"count", p_count}, {"density", p_density},
-    {"hamming", p_hamming},  {"overlap", p_overlap}, {"check", p_check}, {"apply", p_apply},
+    {"magnitude_mask", p_magnitude_mask}, {"score_mask", p_score_mask}, {"global", p_global},
+    {"random", p_random}, {"structured", p_structured}, {"nm", p_nm}, {"permute", p_permute},
+    {"count", p_count}, {"density", p_density}, {"hamming", p_hamming}, {"overlap", p_overlap},
+    {"check", p_check}, {"apply", p_apply},
+    {NULL, NULL}};
+
+static const lt_help_entry help[] = {
+    {"magnitude_mask", "magnitude_mask(mask, weight, p) -> pruned: prune round(p * surviving) entries with the "
+                       "smallest |weight| (ties: lower index first; NaN first), in place"},
+    {"score_mask", "score_mask(mask, score, p) -> pruned: like magnitude_mask with the score as given (smallest first)"},
+    {"random", "random(mask, p, rng_or_seed) -> pruned: prune round(p * surviving) surviving entries at random"},
+    {"structured", "structured(mask, weight, p [, {dim = 1, norm = 'l1'|'l2'}]) -> units: prune whole rows "
+                   "(neurons/channels) with the smallest norm of surviving weights"},
+    {"nm", "nm(mask, score, n, m) -> pruned: at most n survivors in every m consecutive inputs, the largest |score|"},
+    {"permute", "permute(mask, rng_or_seed) -> mask: shuffle the mask within the tensor (same density)"},
+    {"count", "count(mask) -> surviving entries"},
+    {"density", "density(mask) -> surviving / size"},
+    {"hamming", "hamming(a, b) -> count, fraction: entries where the masks differ"},
+    {"overlap", "overlap(a, b) -> jaccard, cover: |a and b| / |a or b| and |a and b| / |a| (1 for empty sets)"},
+    {"check", "check(mask) -> true, or false and a message when an entry is not 0 or 1"},
+    {"apply", "apply(weight, mask) -> weight: set pruned weights to 0 in place"},
     {NULL, NULL}};
 
 int luaopen_lotto_prune(lua_State *L) {
   luaL_newlib(L, funcs);
+  lt_help_register(L, lua_gettop(L), NULL, help);
   return 1;
 }
