@@ -226,7 +226,8 @@ end
 local function rng_of(opts, where)
   if opts.rng ~= nil then return opts.rng end
   if math.type(opts.seed) ~= 'integer' then fail(where, 'give seed = <integer> or rng = <lotto.rng>') end
-  return require('lotto.rng').new(opts.seed, 2) -- LT_STREAM_PRUNE
+  local rng = require 'lotto.rng'
+  return rng.new(opts.seed, rng.streams.prune)
 end
 
 local random_keys = { rate = true, rates = true, kind_rates = true, output_rate = true, layers = true, seed = true, rng = true }

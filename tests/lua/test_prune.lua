@@ -4,21 +4,12 @@
 -- structured and n:m at model level, stats/masks/distance, and misuse errors.
 -- Model-level tests use a small fake model with the lotto.nn parameters() shape;
 -- a real-model test runs when lotto.nn.model exists.
+package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
+local C = require 'check'
 local T = require 'lotto.tensor'
 local prune = require 'lotto.prune'
+local check, checkerror = C.check, C.checkerror
 
-local failures = 0
-local function check(cond, msg)
-  if not cond then
-    failures = failures + 1
-    io.stderr:write('FAIL: ', msg or '?', '\n', debug.traceback(), '\n')
-  end
-end
-local function checkerror(fn, pattern, msg)
-  local ok, err = pcall(fn)
-  check(not ok, (msg or pattern) .. ': expected an error')
-  if not ok then check(tostring(err):find(pattern, 1, true), (msg or '') .. ': error "' .. tostring(err) .. '" lacks "' .. pattern .. '"') end
-end
 local function same(t, want, msg)
   local got = t:totable()
   local flat = {}
@@ -255,8 +246,4 @@ if ok_nn and nn and nn.model then
   if not ok then io.stderr:write('note: real-model test skipped: ', tostring(err), '\n') end
 end
 
-if failures > 0 then
-  io.stderr:write(failures, ' check(s) failed\n')
-  os.exit(1)
-end
-print('test_prune: ok')
+C.report()
