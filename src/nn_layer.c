@@ -150,7 +150,10 @@ static void param_summary(sbuf *b, const lt_layer *l) {
   size_t n = tree_numel(l, &prunable, &kept);
   if (!n) return;
   sb_printf(b, "%s%s params", b->s[b->n - 1] == '(' ? "" : ", ", grouped(g, sizeof g, n));
-  if (prunable && kept < prunable) sb_printf(b, ", %.3g%% weights", 100.0 * (double)kept / (double)prunable);
+  if (prunable && kept < prunable) {
+    double pct = 100.0 * (double)kept / (double)prunable;
+    sb_printf(b, pct >= 0.1 ? ", %.1f%% weights" : ", %.2g%% weights", pct);
+  }
 }
 
 static void describe_tree(sbuf *b, const lt_layer *l, int depth, const char *role) {
@@ -193,7 +196,7 @@ char *lt_model_describe(const lt_model *m) {
   sb_printf(&b, "Model %s -> %s, %s params", lt_shape_str(s1, sizeof s1, ni, in), lt_shape_str(s2, sizeof s2, no, out),
             grouped(g, sizeof g, lt_model_numel(m, 0)));
   double dens = lt_model_density(m);
-  if (dens < 1.0) sb_printf(&b, ", %.3g%% of prunable weights left", 100.0 * dens);
+  if (dens < 1.0) sb_printf(&b, 100.0 * dens >= 0.1 ? ", %.1f%% of prunable weights left" : ", %.2g%% of prunable weights left", 100.0 * dens);
   sb_printf(&b, "\n");
   describe_tree(&b, lt_model_root((lt_model *)m), 1, NULL);
   if (b.oom) {
