@@ -73,19 +73,22 @@ local function numel(p)
   return n
 end
 
--- The model's parameters with their flat offsets (0-based, the layout of
--- model:values()), and the prunable ones (prunable and masked).
+-- The model's trainable parameters (those with a mask) with their 0-based offsets in
+-- the flat buffers (model:values(), model:masks()): lt_model lays them out back to back
+-- in parameters() order. Also the prunable ones. Non-trainable buffers (no mask) are skipped.
 local function params_of(model, where)
   if type(model) ~= 'table' and type(model) ~= 'userdata' then fail(where, 'expected a model') end
   local ok, ps = pcall(function() return model:parameters() end)
   if not ok or type(ps) ~= 'table' then fail(where, 'expected a model with :parameters()') end
   local all, prunable, off = {}, {}, 0
   for _, p in ipairs(ps) do
-    local n = numel(p)
-    local e = { p = p, name = p.name, kind = p.kind, offset = type(p.offset) == 'number' and p.offset or off, numel = n }
-    all[#all + 1] = e
-    if p.prunable and p.mask then prunable[#prunable + 1] = e end
-    off = e.offset + n
+    if p.mask ~= nil then
+      local n = numel(p)
+      local e = { p = p, name = p.name, kind = p.kind, offset = off, numel = n }
+      all[#all + 1] = e
+      if p.prunable then prunable[#prunable + 1] = e end
+      off = off + n
+    end
   end
   return all, prunable
 end
@@ -314,16 +317,15 @@ function M.stats(model)
 end
 
 --- A flat copy of the model's masks in the layout of model:values() (for prune.distance,
--- prune.overlap or saving). Parameters without a mask count as all ones.
+-- prune.overlap or saving).
 function M.masks(model)
   local all = params_of(model, 'masks')
+  local okm, buf = pcall(function() return model:masks() end)
+  if okm and tensor.is_tensor(buf) then return buf:clone() end
   local n = 0
-  for _, e in ipairs(all) do n = math.max(n, e.offset + e.numel) end
-  local flat = tensor.ones { math.max(n, 1) }
-  if n == 0 then return flat end
-  for _, e in ipairs(all) do
-    if e.p.mask then flat:narrow(1, e.offset + 1, e.numel):copy(e.p.mask:contiguous()) end
-  end
+  for _, e in ipairs(all) do n = n + e.numel end
+  local flat = tensor.zeros { n }
+  for _, e in ipairs(all) do flat:narrow(1, e.offset + 1, e.numel):copy(e.p.mask:contiguous()) end
   return flat
 end
 

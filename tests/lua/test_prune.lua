@@ -188,6 +188,19 @@ do -- global scope: one threshold, the guard warning names the layer
   check(rep.warning and rep.warning:find('a.weight', 1, true), 'warning field')
 end
 
+do -- global scope pools the layers at `rate`; the output layer stays layer-wise at output_rate
+  local model = fake_model {
+    { name = 'a.weight', kind = 'linear', values = { 1, 2, 3, 4 } },
+    { name = 'b.weight', kind = 'linear', values = { 5, 6, 7, 8 } },
+    { name = 'out.weight', kind = 'linear', values = seq(10) },
+  }
+  local rep = prune.magnitude(model, { rate = 0.5, output_rate = 0.2, scope = 'global' })
+  same(model.params[1].mask, { 0, 0, 0, 1 }, 'pool: a would be emptied, keeps its 4')
+  same(model.params[2].mask, { 0, 1, 1, 1 }, 'pool: b pays one weight instead')
+  same(model.params[3].mask, { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 }, 'output layer: 20% of its own 10')
+  check(rep.pruned == 6 and #rep.guarded == 1 and rep.guarded[1] == 'a.weight', 'global report')
+end
+
 do -- scores: a flat snapshot in the values layout, a name table, or a function
   local model = fake_model {
     { name = 'w1', kind = 'linear', values = { 1, 2, 3, 4 } },
@@ -232,6 +245,7 @@ local ok_nn, nn = pcall(function() return lotto.nn end)
 if ok_nn and nn and nn.model then
   local ok, err = pcall(function()
     local model = nn.model(nn.sequential { nn.linear(6, 5), nn.relu(), nn.linear(5, 3) }, { 6 })
+    local snap = model:values():clone()
     local rep = prune.magnitude(model, { rate = 0.2, output_rate = 0.1 })
     check(rep.layers[1].pruned == 6 and rep.layers[2].pruned == 2, 'real model: 20% of 30, 10% of 15')
     local st = prune.stats(model)
@@ -242,6 +256,12 @@ if ok_nn and nn and nn.model then
         for i = 1, #v do for j = 1, #v[i] do if m[i][j] == 0 then check(v[i][j] == 0, 'pruned weight is zero') end end end
       end
     end
+    -- the same round scored from a snapshot of the values gives the same masks
+    local first = prune.masks(model)
+    local model2 = nn.model(nn.sequential { nn.linear(6, 5), nn.relu(), nn.linear(5, 3) }, { 6 })
+    model2:values():copy(snap)
+    prune.magnitude(model2, { rate = 0.2, output_rate = 0.1, score = snap })
+    check(prune.distance(first, prune.masks(model2)) == 0, 'snapshot scores follow the flat layout')
   end)
   if not ok then io.stderr:write('note: real-model test skipped: ', tostring(err), '\n') end
 end
