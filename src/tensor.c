@@ -207,6 +207,20 @@ lt_tensor *lt_tensor_select(lt_tensor *t, int dim, int64_t index) {
   return v;
 }
 
+lt_tensor *lt_tensor_transpose(lt_tensor *t, int d0, int d1) {
+  char buf[96];
+  if (d0 < 0 || d0 >= t->ndim || d1 < 0 || d1 >= t->ndim) {
+    lt_error(LT_ERANGE, "transpose: dims %d and %d out of range for shape %s", d0, d1,
+             lt_tensor_shape_str(t, buf, sizeof buf));
+    return NULL;
+  }
+  lt_tensor *v = view_of(t);
+  if (!v) return NULL;
+  v->shape[d0] = t->shape[d1], v->shape[d1] = t->shape[d0];
+  v->stride[d0] = t->stride[d1], v->stride[d1] = t->stride[d0];
+  return v;
+}
+
 lt_tensor *lt_tensor_reshape(lt_tensor *t, int ndim, const int64_t *shape) {
   char b1[96], b2[96];
   if (ndim < 1 || ndim > LT_MAXDIM) {

@@ -341,6 +341,34 @@ static void matmul_should_name_both_shapes_and_inner_dims(void **state) {
   lt_tensor_release(b);
 }
 
+static void transpose_view_should_feed_matmul_and_elementwise_ops(void **state) {
+  const float av[6] = {1, 2, 3, 4, 5, 6}; /* (2, 3) */
+  lt_tensor *a = mat(2, 3, av);
+  lt_tensor *at = lt_tensor_transpose(a, 0, 1); /* (3, 2) = {1,4},{2,5},{3,6} */
+  assert_int_equal(at->shape[0], 3);
+  assert_int_equal(at->stride[0], 1);
+  assert_false(lt_tensor_is_contiguous(at));
+  const float wt[6] = {1, 4, 2, 5, 3, 6};
+  assert_values(at, wt, 6, 0);
+  lt_tensor *g = NULL; /* a^T a (3, 3): sgemm takes the transposed layout directly */
+  assert_int_equal(lt_tensor_matmul(&g, at, a), LT_OK);
+  const float wg[9] = {17, 22, 27, 22, 29, 36, 27, 36, 45};
+  assert_values(g, wg, 9, 1e-4f);
+  lt_tensor *o = lt_tensor_new2(3, 2); /* inner stride 3 on both inputs */
+  lt_tensor_binop(o, at, at, LT_MUL);
+  const float wsq[6] = {1, 16, 4, 25, 9, 36};
+  assert_values(o, wsq, 6, 0);
+  lt_tensor *m0 = lt_tensor_reduce_dim(at, 0, LT_RMEAN); /* strided inner kept dim */
+  const float wm[2] = {2, 5};
+  assert_values(m0, wm, 2, 1e-6f);
+  lt_tensor *m1 = lt_tensor_reduce_dim(a, 0, LT_RMEAN);
+  const float wm1[3] = {2.5f, 3.5f, 4.5f};
+  assert_values(m1, wm1, 3, 1e-6f);
+  assert_null(lt_tensor_transpose(a, 0, 2));
+  lt_tensor *all[] = {a, at, g, o, m0, m1};
+  for (int i = 0; i < 6; i++) lt_tensor_release(all[i]);
+}
+
 /* Naive reference: C = alpha * op(A) op(B) + beta * C, row-major. */
 static void gemm_ref(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, const float *B,
                      int ldb, float beta, float *C, int ldc) {
@@ -461,6 +489,7 @@ int main(void) {
       cmocka_unit_test(reduce_dim_should_handle_3d_non_contiguous_inputs),
       cmocka_unit_test(dot_and_matmul_should_match_hand_computed_values),
       cmocka_unit_test(matmul_should_name_both_shapes_and_inner_dims),
+      cmocka_unit_test(transpose_view_should_feed_matmul_and_elementwise_ops),
       cmocka_unit_test(gemm_should_match_a_naive_loop_on_odd_shapes_with_transposes),
       cmocka_unit_test(copy_should_allow_reshaping_between_contiguous_tensors_only),
       cmocka_unit_test(random_tensors_should_repeat_for_a_seed),

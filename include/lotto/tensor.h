@@ -61,6 +61,8 @@ char *lt_tensor_tostring(const lt_tensor *t);
 lt_tensor *lt_tensor_narrow(lt_tensor *t, int dim, int64_t start, int64_t len);
 lt_tensor *lt_tensor_select(lt_tensor *t, int dim, int64_t index); /* drops dim; 1-D -> error */
 lt_tensor *lt_tensor_reshape(lt_tensor *t, int ndim, const int64_t *shape); /* contiguous only; one -1 allowed */
+/* Swaps dims d0 and d1: a strided view (matmul takes a transposed 2-D view without a copy). */
+lt_tensor *lt_tensor_transpose(lt_tensor *t, int d0, int d1);
 /* A contiguous view of n elements at element offset off of a contiguous tensor, with a new shape. */
 lt_tensor *lt_tensor_view(lt_tensor *t, size_t off, int ndim, const int64_t *shape);
 

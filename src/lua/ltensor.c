@@ -413,6 +413,14 @@ static int m_select(lua_State *L) {
   return 1;
 }
 
+static int m_transpose(lua_State *L) {
+  lt_tensor *t = lt_checktensor(L, 1);
+  luaL_argcheck(L, t->ndim >= 2 || !lua_isnoneornil(L, 2), 1, "transpose of a 1-D tensor needs explicit dims");
+  int d0 = lua_isnoneornil(L, 2) ? 0 : checkdim(L, 2, t), d1 = lua_isnoneornil(L, 3) ? 1 : checkdim(L, 3, t);
+  lt_pushtensor(L, lt_tensor_transpose(t, d0, d1));
+  return 1;
+}
+
 static int m_reshape(lua_State *L) {
   lt_tensor *t = lt_checktensor(L, 1);
   int64_t s[LT_MAXDIM];
@@ -501,7 +509,7 @@ static const luaL_Reg methods[] = {
     {"log_", m_log_}, {"neg_", m_neg_}, {"relu_", m_relu_}, {"clamp", m_clamp}, {"clamp_", m_clamp_},
     {"sum", m_sum}, {"mean", m_mean}, {"min", m_min}, {"max", m_max}, {"argmax", m_argmax},
     {"dot", m_dot}, {"matmul", m_matmul}, {"narrow", m_narrow}, {"select", m_select},
-    {"reshape", m_reshape}, {"contiguous", m_contiguous}, {"is_contiguous", m_is_contiguous},
+    {"reshape", m_reshape}, {"transpose", m_transpose}, {"contiguous", m_contiguous}, {"is_contiguous", m_is_contiguous},
     {"shape", m_shape}, {"size", m_size}, {"dim", m_dim}, {"numel", m_numel}, {NULL, NULL}};
 
 static const luaL_Reg metamethods[] = {
@@ -570,6 +578,7 @@ static const lt_help_entry method_help[] = {
     {":matmul", "t:matmul(u) -> tensor: matrix product via OpenBLAS ((m,k) x (k,n) or (m,k) x (k))"},
     {":narrow", "t:narrow(dim, start, len) -> view: elements start..start+len-1 of dim, sharing storage"},
     {":select", "t:select(dim, i) -> view: slice i of dim, one dim fewer, sharing storage"},
+    {":transpose", "t:transpose([d1, d2]) -> view: dims d1 and d2 (default 1 and 2) swapped, sharing storage"},
     {":reshape", "t:reshape(shape) -> view: same data, new shape (one -1 allowed; contiguous only)"},
     {":contiguous", "t:contiguous() -> tensor: t itself if contiguous, else a contiguous copy"},
     {":is_contiguous", "t:is_contiguous() -> boolean: whether the elements are dense in row-major order"},

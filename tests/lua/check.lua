@@ -10,15 +10,20 @@
 --   T.report()
 local M = { passed = 0, failed = 0 }
 
-local function where(level)
-  local info = debug.getinfo(level + 1, 'Sl')
-  if not info then return '?' end
-  return (info.short_src or '?') .. ':' .. (info.currentline or 0)
+-- The first stack frame outside this file: the test line that called a check.
+local function where()
+  local me = debug.getinfo(1, 'S').source
+  for level = 2, 50 do
+    local info = debug.getinfo(level, 'Sl')
+    if not info then break end
+    if info.source ~= me and info.what ~= 'C' then return info.short_src .. ':' .. (info.currentline or 0) end
+  end
+  return '?'
 end
 
-local function fail(msg, level)
+local function fail(msg)
   M.failed = M.failed + 1
-  io.stderr:write(string.format('FAIL %s: %s\n', where(level + 1), msg))
+  io.stderr:write(string.format('FAIL %s: %s\n', where(), msg))
   return false
 end
 
@@ -74,7 +79,7 @@ end
 -- check(cond, msg): passes when cond is truthy.
 function M.check(cond, msg)
   if cond then return pass() end
-  return fail(msg or 'check failed', 2)
+  return fail(msg or 'check failed')
 end
 
 -- check_eq(got, want[, msg]): equal numbers/strings, or deep-equal tables/tensors.
@@ -83,7 +88,7 @@ function M.check_eq(a, b, msg)
   local ok, path = same(pa, pb, nil, '')
   if ok then return pass() end
   return fail(string.format('%sgot %s, want %s%s', msg and (msg .. ': ') or '', show(pa), show(pb),
-    path and path ~= '' and (' (first difference at ' .. path .. ')') or ''), 2)
+    path and path ~= '' and (' (first difference at ' .. path .. ')') or ''))
 end
 
 -- check_near(got, want, tol[, msg]): numbers, tables or tensors within tol elementwise.
@@ -93,7 +98,7 @@ function M.check_near(a, b, tol, msg)
   local ok, path = same(pa, pb, tol, '')
   if ok then return pass() end
   return fail(string.format('%sgot %s, want %s within %g%s', msg and (msg .. ': ') or '', show(pa), show(pb), tol,
-    path and path ~= '' and (' (first difference at ' .. path .. ')') or ''), 2)
+    path and path ~= '' and (' (first difference at ' .. path .. ')') or ''))
 end
 
 -- checkerror(fn, pattern, ...): fn(...) must raise an error whose message matches the
@@ -101,7 +106,7 @@ end
 function M.checkerror(fn, pattern, ...)
   local ok, err = pcall(fn, ...)
   if ok then
-    fail(string.format('expected an error matching %q, but the call succeeded', pattern or ''), 2)
+    fail(string.format('expected an error matching %q, but the call succeeded', pattern or ''))
     return nil
   end
   local msg = tostring(err)
@@ -112,7 +117,7 @@ function M.checkerror(fn, pattern, ...)
       found = pok and pfound
     end
     if not found then
-      fail(string.format('error %q does not match %q', msg, pattern), 2)
+      fail(string.format('error %q does not match %q', msg, pattern))
       return msg
     end
   end
@@ -128,7 +133,7 @@ end
 
 -- report(): prints the summary; exits 1 if any check failed.
 function M.report()
-  local name = arg and arg[0] or where(2)
+  local name = arg and arg[0] or where()
   io.stdout:write(string.format('%s: %d passed, %d failed\n', name, M.passed, M.failed))
   if M.failed > 0 then os.exit(1) end
   return true
