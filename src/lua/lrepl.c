@@ -43,10 +43,17 @@ static void on_line(char *line) {
   rl_callback_handler_remove(); /* else readline would redisplay the prompt */
 }
 
-/* Readline through its callback interface, so that Ctrl-C (seen as EINTR in select)
- * can clear the line and return to the caller without killing anything. */
+/* Readline through its callback interface, so that Ctrl-C can clear the line and
+ * return to the caller without killing anything. SIGINT stays blocked except inside
+ * pselect, so a Ctrl-C that comes while readline works is seen by the next pselect. */
 static int read_tty(const char *prompt, char **out) {
-  int rc = READ_LINE, fd = fileno(rl_instream ? rl_instream : stdin);
+  int rc = READ_EOF, fd = fileno(rl_instream ? rl_instream : stdin);
+  sigset_t block, orig, waitmask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &orig);
+  waitmask = orig;
+  sigdelset(&waitmask, SIGINT);
   cb_done = 0;
   cb_line = NULL;
   rl_callback_handler_install(prompt, on_line);
@@ -54,7 +61,7 @@ static int read_tty(const char *prompt, char **out) {
     fd_set fds;
     FD_ZERO(&fds);
     FD_SET(fd, &fds);
-    int r = select(fd + 1, &fds, NULL, NULL, NULL);
+    int r = pselect(fd + 1, &fds, NULL, NULL, NULL, &waitmask);
     if (prompt_sigint) {
       prompt_sigint = 0;
       rl_callback_sigcleanup();
@@ -62,21 +69,22 @@ static int read_tty(const char *prompt, char **out) {
       fputs("^C", rl_outstream ? rl_outstream : stdout);
       rl_crlf();
       rl_callback_handler_remove();
-      return READ_CANCEL;
+      rc = READ_CANCEL;
+      break;
     }
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       rl_callback_handler_remove();
-      return READ_EOF;
+      break;
     }
     rl_callback_read_char();
   }
-  if (cb_line == NULL) {
-    fputc('\n', stdout);
-    return READ_EOF;
+  sigprocmask(SIG_SETMASK, &orig, NULL);
+  if (cb_done && cb_line) {
+    *out = cb_line;
+    rc = READ_LINE;
   }
-  *out = cb_line;
-  return rc;
+  return rc; /* at end of input readline has already ended the line */
 }
 
 static int read_plain(const char *prompt, char **out) {
@@ -85,7 +93,7 @@ static int read_plain(const char *prompt, char **out) {
   fputs(prompt, stdout);
   fflush(stdout);
   errno = 0;
-  ssize_t n = getline(&buf, &cap, stdin);
+  ssize_t n = prompt_sigint ? -1 : getline(&buf, &cap, stdin);
   if (n < 0) {
     free(buf);
     if (prompt_sigint) {
@@ -217,7 +225,8 @@ static void print_error(lua_State *L) {
   fflush(stdout);
   fprintf(stderr, "error: %.*s\n", (int)(tb ? tb - msg : (long)strlen(msg)), msg);
   if (tb) {
-    /* keep frames inside functions the line called; drop [C] glue and the main chunk */
+    /* keep frames inside functions the line called; drop [C] glue and the main chunk;
+     * show nothing when no Lua function is left (an error straight from a builtin) */
     luaL_Buffer b;
     int kept = 0;
     const char *p = strchr(tb + 1, '\n');
@@ -228,7 +237,7 @@ static void print_error(lua_State *L) {
       if (!memmem(p, n, "in main chunk", 13) && !memmem(p, n, "[C]: in ?", 9) &&
           !memmem(p, n, "[C]: in function 'error'", 24)) {
         luaL_addlstring(&b, p, n);
-        kept++;
+        if (!memmem(p, n, "[C]: in", 7) && !memmem(p, n, "(...tail calls...)", 18)) kept++;
       }
       p = e;
     }
