@@ -61,6 +61,16 @@ static int gemm_layout(const lt_tensor *t, int *trans, int *ld) {
   return 0;
 }
 
+/* Whether the element ranges of a and b in one storage overlap (sgemm must not write
+ * what it reads). Views of distinct parts of one flat buffer are fine. */
+static int overlaps(const lt_tensor *a, const lt_tensor *b) {
+  if (a->storage != b->storage || lt_tensor_numel(a) == 0 || lt_tensor_numel(b) == 0) return 0;
+  size_t a1 = a->offset + 1, b1 = b->offset + 1;
+  for (int d = 0; d < a->ndim; d++) a1 += (size_t)((a->shape[d] - 1) * a->stride[d]);
+  for (int d = 0; d < b->ndim; d++) b1 += (size_t)((b->shape[d] - 1) * b->stride[d]);
+  return a->offset < b1 && b->offset < a1;
+}
+
 lt_status lt_tensor_matmul(lt_tensor **outp, const lt_tensor *a, const lt_tensor *b) {
   char b1[96], b2[96], b3[96];
   if (a->ndim != 2 || (b->ndim != 1 && b->ndim != 2))
@@ -82,6 +92,9 @@ lt_status lt_tensor_matmul(lt_tensor **outp, const lt_tensor *a, const lt_tensor
       return lt_error(LT_ESHAPE, "matmul: output %s does not fit %s @ %s (need a contiguous %s)",
                       lt_tensor_shape_str(out, b3, sizeof b3), lt_tensor_shape_str(a, b1, sizeof b1),
                       lt_tensor_shape_str(b, b2, sizeof b2), lt_shape_format(ond, oshape, (char[96]){0}, 96));
+    if (overlaps(out, a) || overlaps(out, b))
+      return lt_error(LT_EINVAL, "matmul: output %s overlaps an input (%s @ %s)", lt_tensor_shape_str(out, b3, sizeof b3),
+                      lt_tensor_shape_str(a, b1, sizeof b1), lt_tensor_shape_str(b, b2, sizeof b2));
   } else {
     out = lt_tensor_new(ond, oshape);
     if (!out) return LT_ENOMEM;

@@ -324,6 +324,19 @@ static void dot_and_matmul_should_match_hand_computed_values(void **state) {
   lt_tensor *small = lt_tensor_new2(3, 3);
   assert_int_equal(lt_tensor_matmul(&small, a, b), LT_ESHAPE); /* wrong caller-provided output */
   assert_non_null(strstr(lt_errmsg(), "(3, 3)"));
+  lt_tensor *sq = lt_tensor_new2(2, 2), *into = sq;
+  assert_int_equal(lt_tensor_matmul(&into, sq, sq), LT_EINVAL); /* output aliases an input */
+  assert_non_null(strstr(lt_errmsg(), "overlaps"));
+  lt_tensor_release(sq);
+  lt_tensor *flat = lt_tensor_arange(1, 9, 1); /* two (2, 2) halves of one buffer */
+  int64_t s22[2] = {2, 2};
+  lt_tensor *lo = lt_tensor_view(flat, 0, 2, s22), *hi = lt_tensor_view(flat, 4, 2, s22);
+  assert_int_equal(lt_tensor_matmul(&hi, lo, lo), LT_OK);
+  const float wsq[8] = {1, 2, 3, 4, 7, 10, 15, 22};
+  assert_values(flat, wsq, 8, 1e-5f);
+  lt_tensor_release(flat);
+  lt_tensor_release(lo);
+  lt_tensor_release(hi);
   lt_tensor *all[] = {a, b, out, col, mv, an, small};
   for (int i = 0; i < 7; i++) lt_tensor_release(all[i]);
 }
