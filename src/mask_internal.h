@@ -1,6 +1,6 @@
 /* mask_internal.h: helpers shared by src/mask*.c and src/prune*.c (not public).
  * Argument checks that name the function and shapes, the score -> sort-key map
- * that fixes the pruning order, and the stable radix sort behind it. */
+ * that fixes the pruning order, and the selection of the k smallest entries. */
 #ifndef LOTTO_MASK_INTERNAL_H
 #define LOTTO_MASK_INTERNAL_H
 
@@ -33,9 +33,16 @@ static inline uint32_t mask_score_key(float s, lt_score_mode mode) {
   return (v.u & 0x80000000u) ? ~v.u : (v.u | 0x80000000u);
 }
 
-/* Stable ascending sort of the pairs (key[i], pos[i]) by key: equal keys keep
- * their input order, so feeding positions in increasing order gives the (score,
- * index) order. LSD radix, O(n). Returns LT_ENOMEM on allocation failure. */
-lt_status mask_sort_keys(uint32_t *key, int64_t *pos, size_t n);
+/* An entry in pruning order: score key in the high half, flat position in the low
+ * half, so plain integer comparison is the (score, index) order and no two entries
+ * are equal. Positions must be < 2^32 (MASK_MAXPOS). */
+#define MASK_MAXPOS ((int64_t)1 << 32)
+static inline uint64_t mask_pack(uint32_t key, int64_t pos) { return (uint64_t)key << 32 | (uint64_t)pos; }
+static inline int64_t mask_pos(uint64_t e) { return (int64_t)(e & 0xffffffffu); }
+
+/* Rearranges a[0..n) so that a[0..k) hold its k smallest values, in no particular
+ * order (quickselect, expected O(n); falls back to a full sort on bad pivots). The
+ * values are distinct, so the chosen set does not depend on the pivots. */
+void mask_select(uint64_t *a, size_t n, size_t k);
 
 #endif

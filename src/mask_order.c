@@ -1,10 +1,9 @@
 /* mask_order.c: the shared machinery of the pruners — argument checks, the
- * count rule, and the stable radix sort that orders entries by (score, index)
- * so that ties and NaNs resolve the same way on every run and machine. */
+ * count rule, and the selection of the k smallest entries in (score, index)
+ * order, so that ties and NaNs resolve the same way on every run and machine. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "mask_internal.h"
 
@@ -71,52 +70,41 @@ int64_t lt_mask_prune_count(double p, int64_t surviving) {
   return k > surviving ? surviving : k;
 }
 
-/* One counting pass of 11 bits starting at shift; returns 0 when every key has
- * the same digit there (the pass would be the identity and is skipped). */
-#define RADIX_BITS 11
-#define RADIX_SIZE (1u << RADIX_BITS)
-
-static int radix_pass(uint32_t *kout, int64_t *pout, const uint32_t *kin, const int64_t *pin, size_t n, int shift,
-                      size_t *count) {
-  memset(count, 0, RADIX_SIZE * sizeof *count);
-  for (size_t i = 0; i < n; i++) count[(kin[i] >> shift) & (RADIX_SIZE - 1)]++;
-  for (size_t b = 0; b < RADIX_SIZE; b++)
-    if (count[b] == n) return 0;
-  size_t sum = 0;
-  for (size_t b = 0; b < RADIX_SIZE; b++) {
-    size_t c = count[b];
-    count[b] = sum;
-    sum += c;
-  }
-  for (size_t i = 0; i < n; i++) {
-    size_t at = count[(kin[i] >> shift) & (RADIX_SIZE - 1)]++;
-    kout[at] = kin[i];
-    pout[at] = pin[i];
-  }
-  return 1;
+static int cmp_u64(const void *pa, const void *pb) {
+  uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+  return (a > b) - (a < b);
 }
 
-lt_status mask_sort_keys(uint32_t *key, int64_t *pos, size_t n) {
-  if (n < 2) return LT_OK;
-  uint32_t *k2 = malloc(n * sizeof *k2);
-  int64_t *p2 = malloc(n * sizeof *p2);
-  size_t *count = malloc(RADIX_SIZE * sizeof *count);
-  if (!k2 || !p2 || !count) {
-    free(k2), free(p2), free(count);
-    return lt_error(LT_ENOMEM, "mask sort: out of memory for %zu entries", n);
-  }
-  uint32_t *ka = key, *kb = k2;
-  int64_t *pa = pos, *pb = p2;
-  for (int shift = 0; shift < 32; shift += RADIX_BITS) {
-    if (radix_pass(kb, pb, ka, pa, n, shift, count)) {
-      uint32_t *kt = ka; ka = kb; kb = kt;
-      int64_t *pt = pa; pa = pb; pb = pt;
+static void swap_u64(uint64_t *a, uint64_t *b) {
+  uint64_t t = *a;
+  *a = *b;
+  *b = t;
+}
+
+void mask_select(uint64_t *a, size_t n, size_t k) {
+  if (k == 0 || k >= n) return;
+  size_t lo = 0, hi = n; /* the k-boundary lies in [lo, hi) */
+  int budget = 16;
+  for (size_t m = n; m > 1; m >>= 1) budget += 2;
+  while (hi - lo > 24) {
+    if (budget-- == 0) {
+      qsort(a + lo, hi - lo, sizeof *a, cmp_u64);
+      return;
     }
+    /* median of three, moved to the end, then a Lomuto partition (values are distinct) */
+    size_t mid = lo + (hi - lo) / 2, last = hi - 1;
+    if (a[mid] < a[lo]) swap_u64(&a[mid], &a[lo]);
+    if (a[last] < a[lo]) swap_u64(&a[last], &a[lo]);
+    if (a[mid] < a[last]) swap_u64(&a[mid], &a[last]);
+    uint64_t piv = a[last];
+    size_t store = lo;
+    for (size_t i = lo; i < last; i++)
+      if (a[i] < piv) swap_u64(&a[i], &a[store++]);
+    swap_u64(&a[store], &a[last]);
+    if (store == k || store + 1 == k) return;
+    if (k < store) hi = store;
+    else lo = store + 1;
   }
-  if (ka != key) {
-    memcpy(key, ka, n * sizeof *key);
-    memcpy(pos, pa, n * sizeof *pos);
-  }
-  free(k2), free(p2), free(count);
-  return LT_OK;
+  for (size_t i = lo + 1; i < hi; i++) /* insertion sort of the small rest */
+    for (size_t j = i; j > lo && a[j] < a[j - 1]; j--) swap_u64(&a[j], &a[j - 1]);
 }

@@ -6,19 +6,16 @@
 
 #include "mask_internal.h"
 
-/* Fills key/pos with the survivors of one layer; pos = base + flat index, in
- * increasing order (so the stable sort breaks ties by index). Returns how many. */
-static int64_t gather(uint32_t *key, int64_t *pos, const float *m, const float *s, int64_t n, int64_t base,
-                      lt_score_mode mode, int64_t *top) {
+/* Packs the survivors of one layer as (key, base + index) into e; returns how many.
+ * *top gets the layer's largest entry (its best-scored survivor; among equal
+ * scores the highest index, which the order prunes last). */
+static int64_t gather(uint64_t *e, const float *m, const float *s, int64_t n, int64_t base, lt_score_mode mode,
+                      uint64_t *top) {
   int64_t c = 0;
-  uint32_t best = 0;
   for (int64_t i = 0; i < n; i++) {
     if (m[i] == 0.0f) continue;
-    uint32_t k = mask_score_key(s[i], mode);
-    key[c] = k;
-    pos[c] = base + i;
-    /* >= : among equal scores the highest index is pruned last, so it is the top */
-    if (c == 0 || k >= best) best = k, *top = base + i;
+    e[c] = mask_pack(mask_score_key(s[i], mode), base + i);
+    if (c == 0 || e[c] > *top) *top = e[c];
     c++;
   }
   return c;
@@ -33,25 +30,19 @@ lt_status lt_mask_prune_local(lt_tensor *mask, const lt_tensor *score, double p,
   float *m = lt_tensor_data(mask);
   const float *s = lt_tensor_data(score);
   int64_t n = mask_numel(mask), surv = 0;
+  if (n > MASK_MAXPOS) return lt_error(LT_ERANGE, "%s: %lld entries, at most 2^32 supported", fn, (long long)n);
   for (int64_t i = 0; i < n; i++) surv += m[i] != 0.0f;
   int64_t k = lt_mask_prune_count(p, surv);
   if (k == 0) return LT_OK;
   if (k == surv) {
     for (int64_t i = 0; i < n; i++) m[i] = 0.0f;
   } else {
-    uint32_t *key = malloc((size_t)surv * sizeof *key);
-    int64_t *pos = malloc((size_t)surv * sizeof *pos);
-    if (!key || !pos) {
-      free(key), free(pos);
-      return lt_error(LT_ENOMEM, "%s: out of memory for %lld survivors", fn, (long long)surv);
-    }
-    int64_t top;
-    gather(key, pos, m, s, n, 0, mode, &top);
-    st = mask_sort_keys(key, pos, (size_t)surv);
-    if (!st)
-      for (int64_t i = 0; i < k; i++) m[pos[i]] = 0.0f;
-    free(key), free(pos);
-    if (st) return st;
+    uint64_t *e = malloc((size_t)surv * sizeof *e), top;
+    if (!e) return lt_error(LT_ENOMEM, "%s: out of memory for %lld survivors", fn, (long long)surv);
+    gather(e, m, s, n, 0, mode, &top);
+    mask_select(e, (size_t)surv, (size_t)k);
+    for (int64_t i = 0; i < k; i++) m[mask_pos(e[i])] = 0.0f;
+    free(e);
   }
   if (pruned) *pruned = k;
   return LT_OK;
@@ -66,6 +57,20 @@ static int layer_of(const int64_t *base, int n, int64_t x) {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/* Moves the entries of e[0..n) that are not a layer's top to the front; returns how many. */
+static size_t drop_tops(uint64_t *e, size_t n, const int64_t *base, const uint64_t *top, int nl, int *hit) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++) {
+    int l = layer_of(base, nl, mask_pos(e[i]));
+    if (e[i] == top[l]) {
+      if (hit) hit[l] = 1;
+    } else {
+      e[c++] = e[i];
+    }
+  }
+  return c;
 }
 
 lt_status lt_mask_prune_global(lt_tensor *const *masks, const lt_tensor *const *scores, int n, double p,
@@ -86,10 +91,12 @@ lt_status lt_mask_prune_global(lt_tensor *const *masks, const lt_tensor *const *
     for (int l = 0; l < n; l++) guarded[l] = 0;
   if (n == 0) return LT_OK;
 
-  int64_t *base = malloc((size_t)n * sizeof *base), *top = malloc((size_t)n * sizeof *top);
-  if (!base || !top) {
-    free(base), free(top);
-    return lt_error(LT_ENOMEM, "%s: out of memory", fn);
+  int64_t *base = malloc((size_t)n * sizeof *base);
+  uint64_t *top = malloc((size_t)n * sizeof *top), *e = NULL;
+  int *hit = calloc((size_t)n, sizeof *hit);
+  if (!base || !top || !hit) {
+    st = lt_error(LT_ENOMEM, "%s: out of memory", fn);
+    goto out;
   }
   int64_t total = 0, surv = 0;
   for (int l = 0; l < n; l++) {
@@ -97,38 +104,46 @@ lt_status lt_mask_prune_global(lt_tensor *const *masks, const lt_tensor *const *
     total += mask_numel(masks[l]);
     surv += lt_mask_count(masks[l]);
   }
+  if (total > MASK_MAXPOS) {
+    st = lt_error(LT_ERANGE, "%s: %lld entries in the set, at most 2^32 supported", fn, (long long)total);
+    goto out;
+  }
   int64_t k = lt_mask_prune_count(p, surv), done = 0;
-  uint32_t *key = NULL;
-  int64_t *pos = NULL;
   if (k > 0) {
-    key = malloc((size_t)surv * sizeof *key);
-    pos = malloc((size_t)surv * sizeof *pos);
-    if (!key || !pos) {
+    if (!(e = malloc((size_t)surv * sizeof *e))) {
       st = lt_error(LT_ENOMEM, "%s: out of memory for %lld survivors", fn, (long long)surv);
       goto out;
     }
     int64_t c = 0;
     for (int l = 0; l < n; l++) {
-      top[l] = -1;
-      c += gather(key + c, pos + c, lt_tensor_data(masks[l]), lt_tensor_data(scores[l]), mask_numel(masks[l]),
-                  base[l], mode, &top[l]);
+      top[l] = UINT64_MAX; /* an empty layer has no top */
+      c += gather(e + c, lt_tensor_data(masks[l]), lt_tensor_data(scores[l]), mask_numel(masks[l]), base[l], mode,
+                  &top[l]);
     }
-    if ((st = mask_sort_keys(key, pos, (size_t)surv))) goto out;
-    /* walk the global order: prune until k are gone, skipping each layer's top;
-     * a top ranked below k is a layer the threshold would have emptied */
-    for (int64_t r = 0; r < surv && done < k; r++) {
-      int l = layer_of(base, n, pos[r]);
-      if (pos[r] == top[l]) {
-        if (r < k && guarded) guarded[l] = 1;
-        continue;
-      }
-      lt_tensor_data(masks[l])[pos[r] - base[l]] = 0.0f;
-      done++;
+    /* The k smallest of everything is the unguarded choice; a layer whose top is
+     * among them would be emptied (guard hit). Guarded, the tops stay and as many
+     * of the next-smallest non-top entries go instead. */
+    mask_select(e, (size_t)surv, (size_t)k);
+    size_t keep = drop_tops(e, (size_t)k, base, top, n, hit);
+    size_t extra = (size_t)k - keep;
+    if (extra > 0) {
+      size_t rest = drop_tops(e + k, (size_t)(surv - k), base, top, n, NULL);
+      if (extra > rest) extra = rest;
+      mask_select(e + k, rest, extra);
+      for (size_t i = 0; i < extra; i++) e[keep + i] = e[k + i];
     }
+    done = (int64_t)(keep + extra);
+    for (int64_t i = 0; i < done; i++) {
+      int64_t at = mask_pos(e[i]);
+      int l = layer_of(base, n, at);
+      lt_tensor_data(masks[l])[at - base[l]] = 0.0f;
+    }
+    if (guarded)
+      for (int l = 0; l < n; l++) guarded[l] = hit[l];
   }
   if (pruned) *pruned = done;
 out:
-  free(base), free(top), free(key), free(pos);
+  free(base), free(top), free(hit), free(e);
   return st;
 }
 

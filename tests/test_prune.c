@@ -383,6 +383,79 @@ static void prune_local_should_match_a_naive_sort_on_a_large_layer_with_ties(voi
   free(s), free(m), free(ref), free(idx);
 }
 
+/* Naive global reference: all survivors sorted by (|score|, layer, index); walk the
+ * order pruning until k are gone, skipping each layer's last (top) entry; a top
+ * ranked below k is a guard hit. */
+typedef struct ref_entry {
+  float s;
+  int layer;
+  int64_t i;
+} ref_entry;
+static int ref_entry_cmp(const void *pa, const void *pb) {
+  const ref_entry *a = pa, *b = pb;
+  int an = isnan(a->s), bn = isnan(b->s);
+  if (an != bn) return an ? -1 : 1;
+  if (!an && a->s != b->s) return a->s < b->s ? -1 : 1;
+  if (a->layer != b->layer) return a->layer - b->layer;
+  return (a->i > b->i) - (a->i < b->i);
+}
+
+static void prune_global_should_match_a_naive_walk_on_random_layers_with_ties(void **state) {
+  enum { L = 4 };
+  const int64_t sizes[L] = {3000, 50, 20000, 7};
+  float *s[L], *m[L], *ref[L];
+  wrap ws[L], wm[L];
+  lt_tensor *masks[L];
+  const lt_tensor *scores[L];
+  lt_rng r;
+  lt_rng_seed(&r, 5, LT_STREAM_USER);
+  int64_t total = 0;
+  for (int l = 0; l < L; l++) {
+    s[l] = malloc(sizes[l] * sizeof(float)), m[l] = malloc(sizes[l] * sizeof(float));
+    ref[l] = malloc(sizes[l] * sizeof(float));
+    for (int64_t i = 0; i < sizes[l]; i++) {
+      /* layer 1 and 3 are small-valued, so the threshold empties them without the guard */
+      float scale = (l == 1 || l == 3) ? 0.001f : 1.0f;
+      s[l][i] = scale * (float)((int)lt_rng_below(&r, 201) - 100);
+      if (lt_rng_below(&r, 500) == 0) s[l][i] = NAN;
+      m[l][i] = ref[l][i] = lt_rng_below(&r, 4) ? 1.0f : 0.0f;
+    }
+    masks[l] = wrap1(&wm[l], m[l], sizes[l]);
+    scores[l] = wrap1(&ws[l], s[l], sizes[l]);
+    total += sizes[l];
+  }
+  ref_entry *e = malloc(total * sizeof *e);
+  int64_t n = 0, top[L];
+  for (int l = 0; l < L; l++) {
+    top[l] = -1;
+    for (int64_t i = 0; i < sizes[l]; i++)
+      if (ref[l][i] != 0.0f) e[n++] = (ref_entry){fabsf(s[l][i]), l, i};
+  }
+  qsort(e, n, sizeof *e, ref_entry_cmp);
+  for (int64_t j = 0; j < n; j++) top[e[j].layer] = j; /* the last of each layer in the order */
+  int64_t k = lt_mask_prune_count(0.6, n), done = 0;
+  int want_guard[L] = {0};
+  for (int64_t j = 0; j < n && done < k; j++) {
+    if (top[e[j].layer] == j) {
+      if (j < k) want_guard[e[j].layer] = 1;
+      continue;
+    }
+    ref[e[j].layer][e[j].i] = 0.0f;
+    done++;
+  }
+  int guarded[L];
+  int64_t pruned;
+  assert_int_equal(lt_mask_prune_global(masks, scores, L, 0.6, LT_SCORE_ABS, guarded, &pruned), LT_OK);
+  assert_int_equal(pruned, done);
+  assert_int_equal(want_guard[1] + want_guard[3], 2); /* the case under test really happens */
+  for (int l = 0; l < L; l++) {
+    assert_int_equal(guarded[l], want_guard[l]);
+    assert_memory_equal(m[l], ref[l], sizes[l] * sizeof(float));
+    free(s[l]), free(m[l]), free(ref[l]);
+  }
+  free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(prune_count_should_round_half_up_with_decimal_rates),
@@ -405,6 +478,7 @@ int main(void) {
       cmocka_unit_test(prune_nm_should_keep_two_largest_in_every_group_of_four),
       cmocka_unit_test(prune_nm_should_rank_pruned_entries_below_survivors),
       cmocka_unit_test(prune_local_should_match_a_naive_sort_on_a_large_layer_with_ties),
+      cmocka_unit_test(prune_global_should_match_a_naive_walk_on_random_layers_with_ties),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
