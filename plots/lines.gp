@@ -17,6 +17,7 @@ set border 3 lw 1.2
 set tics nomirror out
 set style line 100 lc rgb '#e3e3e3' lw 1 dt 1
 set grid xtics ytics back ls 100
+if (GPVAL_TERM eq 'dumb') { unset grid }   # text output: grid characters look like data
 set autoscale yfix
 set offsets 0, 0, graph 0.05, graph 0.05
 set bars small

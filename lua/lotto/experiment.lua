@@ -340,4 +340,28 @@ function Run:write_results(tbl, timing)
   return p
 end
 
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(E, {
+    open = "open{root = 'runs', name =, config =, restart = false} -> run: creates or resumes runs/<name>; a different config is an error",
+    load = 'load(dir) -> run with run.results | nil, msg: an existing run, for plotting',
+    stats = 'stats(xs) -> {mean, std (n - 1), min, max, n}',
+  })
+  help.register(E, {
+    [':round_dir'] = 'run:round_dir(seed, k) -> path of replicate_<seed>/round_<k>, created',
+    [':round_done'] = 'run:round_done(seed, k) -> true when summary.json of the round exists',
+    [':begin_round'] = 'run:begin_round(seed, k) -> dir: deletes what an interrupted attempt left',
+    [':load_summary'] = 'run:load_summary(seed, k) -> table | nil, msg',
+    [':write_summary'] = 'run:write_summary(seed, k, tbl): atomic; marks the round complete',
+    [':metrics_path'] = 'run:metrics_path(seed, k) -> path of the round metrics.jsonl',
+    [':mask_path'] = 'run:mask_path(seed, k) -> path of the round mask.safetensors',
+    [':log_metric'] = 'run:log_metric(seed, k, rec): appends one JSON line',
+    [':load_metrics'] = 'run:load_metrics(seed, k[, method]) -> records | nil, msg',
+    [':replicates'] = 'run:replicates() -> sorted seeds with a directory',
+    [':completed_rounds'] = 'run:completed_rounds(seed) -> sorted rounds with a summary',
+    [':aggregate'] = 'run:aggregate() -> results, timing: mean/std/min/max per round and method',
+    [':write_results'] = 'run:write_results(results[, timing]): results.json (no timings) and timing.json',
+  }, Run)
+end
+
 return E

@@ -203,13 +203,15 @@ function P.heatmap(spec)
   end
   write_file(base .. '.dat', table.concat(rows, '\n') .. '\n')
   local function tics(axis, labels)
-    if type(labels) ~= 'table' then return '' end
+    if type(labels) ~= 'table' then return ('set %stics 1'):format(axis) end -- one tic per cell
     local t = {}
     for i, l in ipairs(labels) do t[i] = ("'%s' %d"):format(gpq(l):gsub('%%', '%%%%'), i - 1) end -- labels are formats
     return ('set %stics (%s)%s'):format(axis, table.concat(t, ', '), axis == 'x' and ' rotate by -30' or '')
   end
   local plot = 'plot data matrix with image notitle'
-  if spec.values ~= false and #m * ncols <= 144 and format ~= 'dumb' then
+  if format == 'dumb' then -- no colours in text: print the values
+    plot = "unset colorbox\nplot data matrix using 1:2:(sprintf('%.2g', $3)) with labels notitle"
+  elseif spec.values ~= false and #m * ncols <= 144 then
     plot = plot .. ", \\\n     data matrix using 1:2:(sprintf('%.2g', $3)):(labelcolor($3)) with labels tc rgb variable notitle"
   end
   return render(base, format, 'heatmap', {
@@ -358,15 +360,16 @@ end
 -- Extra plots for plot.run: fn(run, outdir, opts) -> path | nil, message.
 function P.register(name, fn) P.extra[name] = fn end
 
--- Regenerates every plot of a run into <dir>/plots/; returns the list of images, or
--- nil, message (data and scripts are still written when gnuplot is missing).
+-- Regenerates every plot of a run into <dir>/plots/ and prints what it wrote (unless
+-- opts.quiet; format 'dumb' prints the plots). Returns the list of images, or nil,
+-- message (data and scripts are still written when gnuplot is missing). Called by
+-- `lotto plot <dir> [png|svg|dumb]` with the extra words as strings.
 function P.run(dir, ...)
-  local opts, verbose = {}, false
+  local opts = {}
   for i = 1, select('#', ...) do
     local a = select(i, ...)
     if type(a) == 'table' then opts = a
     elseif type(a) == 'string' then
-      verbose = true
       local f = a:match('^%-%-format=(%a+)$') or a:match('^format=(%a+)$') or (EXT[a] and a)
       if not f then return nil, ("plot: unknown argument '%s' (png, svg or dumb)"):format(a) end
       opts.format = f
@@ -380,7 +383,8 @@ function P.run(dir, ...)
   local function add(path, msg)
     if path then files[#files + 1] = path elseif msg then errors[#errors + 1] = msg end
   end
-  local o = { format = opts.format, print = false }
+  local verbose = not opts.quiet
+  local o = { format = opts.format, print = verbose and opts.format == 'dumb' }
   add(P.accuracy_vs_sparsity(run, setmetatable({ out = outdir .. '/accuracy_vs_sparsity' }, { __index = o })))
   add(P.metric_vs_sparsity(run, 'final_test_acc', setmetatable({ out = outdir .. '/final_accuracy',
     what = 'test accuracy at the end of training' }, { __index = o })))
@@ -403,6 +407,21 @@ function P.run(dir, ...)
     for _, e in ipairs(errors) do print('skipped: ' .. e) end
   end
   return files, errors[1] and errors or nil
+end
+
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(P, {
+    accuracy_vs_sparsity = 'accuracy_vs_sparsity(rundir | run | results, {out =, format = png|svg|dumb}) -> image | nil, msg',
+    early_stop = 'early_stop(rundir | run | results, opts) -> image: early-stop iteration vs % weights remaining',
+    metric_vs_sparsity = 'metric_vs_sparsity(src, metric, opts) -> image: any summary metric vs % weights remaining',
+    curves = "curves(rundir, {rounds = {0, 3, 7}, method = 'ticket', metric = 'test_acc', seed =, out =}) -> image",
+    lines = 'lines{out =, title =, xlabel =, ylabel =, logx =, reverse_x =, series = {{name =, x =, y =, err =}}, hline = {y =, name =}}',
+    heatmap = 'heatmap{out =, matrix =, labels =, title =, xlabel =, ylabel =, cblabel =} -> image',
+    run = 'run(dir[, {format =, quiet =}]) -> images | nil, msg: every plot of a run into <dir>/plots',
+    register = 'register(name, fn): fn(run, outdir, opts) -> image, an extra plot for plot.run',
+    have_gnuplot = 'have_gnuplot() -> true when gnuplot is on the PATH',
+  })
 end
 
 return P

@@ -681,6 +681,16 @@ static const lt_help_entry json_help[] = {
     {"array", "json.array([t]) -> t marked to encode as an array, even when empty"},
     {NULL, NULL}};
 
+static const lt_help_entry fs_help[] = {
+    {"exists", "fs.exists(path) -> boolean"},
+    {"isdir", "fs.isdir(path) -> boolean"},
+    {"mkdir_p", "fs.mkdir_p(path) -> true | nil, msg: creates missing parents"},
+    {"listdir", "fs.listdir(dir) -> sorted names (no . and ..) | nil, msg"},
+    {"remove", "fs.remove(path) -> true | nil, msg: a file or an empty directory"},
+    {"remove_tree", "fs.remove_tree(path) -> true | nil, msg: recursive, symlinks not followed, missing is ok"},
+    {"write_atomic", "fs.write_atomic(path, string) -> true | nil, msg: temp file, fsync, rename"},
+    {NULL, NULL}};
+
 int luaopen_lotto_json(lua_State *L) {
   luaL_newmetatable(L, BUF_MT);
   lua_pushcfunction(L, sbuf_gc), lua_setfield(L, -2, "__gc");
@@ -691,7 +701,9 @@ int luaopen_lotto_json(lua_State *L) {
   luaL_newlib(L, json_funcs);
   lua_pushlightuserdata(L, NULL), lua_setfield(L, -2, "null");
   luaL_getmetatable(L, ARRAY_MT), lua_setfield(L, -2, "array_mt");
-  luaL_newlib(L, fs_funcs), lua_setfield(L, -2, "fs");
-  lt_help_register(L, lua_gettop(L), "json", json_help);
+  luaL_newlib(L, fs_funcs);
+  lt_help_register(L, -1, NULL, fs_help);
+  lua_setfield(L, -2, "fs");
+  lt_help_register(L, -1, NULL, json_help);
   return 1;
 }
