@@ -137,7 +137,9 @@ local function xaxis(spec, xs)
 end
 
 -- plot.lines{out=, format=, title=, xlabel=, ylabel=, logx=, logy=, reverse_x=, xtics=,
---   key=, series = {{name=, x=, y=, err= | lo=, hi=, style=}}, hline = {y=, name=}}
+--   yrange=, key=, series = {{name=, x=, y=, err= | lo=, hi=, style=}}, hline = {y=, name=}}
+-- Every plot returns the image path, or nil, message. format 'dumb' prints the text and
+-- returns the .txt path; with print = false it returns the text instead.
 function P.lines(spec)
   if type(spec) ~= 'table' or type(spec.series) ~= 'table' then error("plot.lines: expected {series = {...}, out = ...}", 2) end
   local base, format = output(spec)

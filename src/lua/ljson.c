@@ -312,9 +312,9 @@ static int opt_indent(lua_State *L, int i) {
   if (lua_isnoneornil(L, i)) return 0;
   luaL_checktype(L, i, LUA_TTABLE);
   int t = lua_getfield(L, i, "indent");
-  int n = t == LUA_TBOOLEAN ? 2 * lua_toboolean(L, -1) : t == LUA_TNIL ? 0 : (int)luaL_checkinteger(L, -1);
+  int n = t == LUA_TBOOLEAN ? 2 * lua_toboolean(L, -1) : t == LUA_TNIL ? 0 : lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : -1;
   lua_pop(L, 1);
-  luaL_argcheck(L, n >= 0 && n <= 16, i, "indent must be true or 0..16");
+  luaL_argcheck(L, n >= 0 && n <= 16, i, "indent must be true, false or 0..16");
   return n;
 }
 
@@ -663,6 +663,11 @@ static int json_array(lua_State *L) {
   return 1;
 }
 
+/* Conventions: json.null (a NULL light userdata) stands for null both ways, so arrays keep
+ * their positions; numbers with integral values within 2^53 decode as Lua integers (so
+ * encode(decode(s)) is stable); decoded arrays carry the json.array metatable, so an empty
+ * one encodes back as []. Values JSON cannot hold are programming errors and raise; file
+ * and parse failures return nil, message. */
 static const luaL_Reg json_funcs[] = {
     {"encode", json_encode}, {"decode", json_decode}, {"read", json_read}, {"write", json_write},
     {"append_line", json_append_line}, {"read_lines", json_read_lines}, {"array", json_array}, {NULL, NULL}};

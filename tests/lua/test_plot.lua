@@ -61,7 +61,7 @@ for seed = 1, 2 do
 end
 
 -- plot.run writes every plot with its .dat and .gp
-local files, err = P.run(run.dir)
+local files, err = P.run(run.dir, { quiet = true })
 local pdir = run.dir .. '/plots'
 for _, name in ipairs { 'accuracy_vs_sparsity', 'early_stop', 'final_accuracy', 'curves_ticket' } do
   check(fs.exists(pdir .. '/' .. name .. '.dat') and fs.exists(pdir .. '/' .. name .. '.gp'), name .. ': .dat and .gp written')
