@@ -74,8 +74,9 @@ local function numel(p)
 end
 
 -- The model's trainable parameters (those with a mask) with their 0-based offsets in
--- the flat buffers (model:values(), model:masks()): lt_model lays them out back to back
--- in parameters() order. Also the prunable ones. Non-trainable buffers (no mask) are skipped.
+-- the flat buffers (model:values(), model:masks(), model:state()): p.offset when the
+-- model gives it, else back to back in parameters() order (lt_model's layout). Also
+-- the prunable ones. Non-trainable buffers (no mask) are skipped.
 local function params_of(model, where)
   if type(model) ~= 'table' and type(model) ~= 'userdata' then fail(where, 'expected a model') end
   local ok, ps = pcall(function() return model:parameters() end)
@@ -84,10 +85,10 @@ local function params_of(model, where)
   for _, p in ipairs(ps) do
     if p.mask ~= nil then
       local n = numel(p)
-      local e = { p = p, name = p.name, kind = p.kind, offset = off, numel = n }
+      local e = { p = p, name = p.name, kind = p.kind, offset = math.tointeger(p.offset) or off, numel = n }
       all[#all + 1] = e
       if p.prunable then prunable[#prunable + 1] = e end
-      off = off + n
+      off = e.offset + n
     end
   end
   return all, prunable
@@ -97,12 +98,13 @@ end
 local function select_layers(prunable, opts, where, default)
   local by = {}
   for _, e in ipairs(prunable) do by[e.name] = e end
-  local out = {}
+  local out, seen = {}, {}
   if opts.layers ~= nil then
     if type(opts.layers) ~= 'table' then fail(where, 'layers must be a list of parameter names') end
     for _, name in ipairs(opts.layers) do
       if not by[name] then fail(where, ("layers: '%s' is not a prunable parameter"):format(tostring(name))) end
-      out[#out + 1] = by[name]
+      if not seen[name] then out[#out + 1] = by[name] end
+      seen[name] = true
     end
   else
     for i, e in ipairs(prunable) do
@@ -323,7 +325,7 @@ function M.masks(model)
   local okm, buf = pcall(function() return model:masks() end)
   if okm and tensor.is_tensor(buf) then return buf:clone() end
   local n = 0
-  for _, e in ipairs(all) do n = n + e.numel end
+  for _, e in ipairs(all) do n = math.max(n, e.offset + e.numel) end
   local flat = tensor.zeros { n }
   for _, e in ipairs(all) do flat:narrow(1, e.offset + 1, e.numel):copy(e.p.mask:contiguous()) end
   return flat
