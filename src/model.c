@@ -313,7 +313,7 @@ lt_status lt_model_forward(lt_model *m, const lt_tensor *x, lt_tensor **y, int t
   for (int i = 0; ok && i < m->in_ndim; i++) ok = x->shape[i + 1] == m->in_shape[i];
   if (!ok) {
     char s1[96], s2[96];
-    return lt_error(LT_ESHAPE, "model input must be (B, %s) with B > 0, got %s",
+    return lt_error(LT_ESHAPE, "model input must be (B, %s with B > 0, got %s",
                     lt_shape_str(s1, sizeof s1, m->in_ndim, m->in_shape) + 1, lt_tensor_shape_str(x, s2, sizeof s2));
   }
   lt_tensor *xc = lt_tensor_contiguous((lt_tensor *)x);

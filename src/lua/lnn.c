@@ -1,10 +1,622 @@
-/* lnn.c: Lua binding of the nn module (placeholder until the module lands). */
+/* lnn.c: Lua binding of the nn engine, module `lotto.core.nn` (wrapped by
+ * lua/lotto/nn.lua): layer constructors, the model userdata and its methods,
+ * the losses. A layer userdata owns its layer until a container or a model
+ * takes it; a model userdata owns its model. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "lbind.h"
+#include "ldata.h"
+#include "lotto/nn.h"
+
+#define LAYER_MT "lotto.nn.layer"
+#define MODEL_MT "lotto.nn.model"
+
+typedef struct { lt_layer *l; } llayer;
+typedef struct { lt_model *m; } lmodel;
+
+/* ---- layers ---------------------------------------------------------------- */
+
+static llayer *checklayer(lua_State *L, int i) {
+  llayer *u = luaL_checkudata(L, i, LAYER_MT);
+  luaL_argcheck(L, u->l != NULL, i, "layer already used in a container or model");
+  return u;
+}
+
+// Pushes an empty layer box first, so an error while building leaks nothing.
+static llayer *newlayer(lua_State *L) {
+  llayer *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->l = NULL;
+  luaL_setmetatable(L, LAYER_MT);
+  return u;
+}
+
+// Fills the box on top with l (NULL raises lt_errmsg), then applies the optional name at index ni.
+static int setlayer(lua_State *L, llayer *u, lt_layer *l, int ni) {
+  if (!l) return lt_raise(L, NULL);
+  u->l = l;
+  if (ni && !lua_isnoneornil(L, ni)) {
+    const char *name = luaL_checkstring(L, ni);
+    if (lt_layer_set_name(l, name)) luaL_argerror(L, ni, lt_errmsg());
+  }
+  return 1;
+}
+
+static int checkpos(lua_State *L, int i, const char *what) {
+  lua_Integer v = luaL_checkinteger(L, i);
+  luaL_argcheck(L, v > 0 && v < (1 << 24), i, what);
+  return (int)v;
+}
+
+// linear(in, out[, bias = true[, name]])
+static int nn_linear(lua_State *L) {
+  int in = checkpos(L, 1, "input size must be a positive integer");
+  int out = checkpos(L, 2, "output size must be a positive integer");
+  int bias = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+  llayer *u = newlayer(L);
+  return setlayer(L, u, lt_linear_new(in, out, bias), 4);
+}
+
+// conv2d(cin, cout, k[, stride = 1[, padding = 0[, bias = true[, name]]]])
+static int nn_conv2d(lua_State *L) {
+  int cin = checkpos(L, 1, "input channels must be a positive integer");
+  int cout = checkpos(L, 2, "output channels must be a positive integer");
+  int k = checkpos(L, 3, "kernel size must be a positive integer");
+  int stride = lua_isnoneornil(L, 4) ? 1 : checkpos(L, 4, "stride must be a positive integer");
+  lua_Integer pad = luaL_optinteger(L, 5, 0);
+  luaL_argcheck(L, pad >= 0 && pad < 1024, 5, "padding must be a non-negative integer");
+  int bias = lua_isnoneornil(L, 6) ? 1 : lua_toboolean(L, 6);
+  llayer *u = newlayer(L);
+  return setlayer(L, u, lt_conv2d_new(cin, cout, k, stride, (int)pad, bias), 7);
+}
+
+// maxpool2d(k[, stride = k[, name]]) / avgpool2d(...)
+static int pool(lua_State *L, lt_layer *(*ctor)(int, int)) {
+  int k = checkpos(L, 1, "kernel size must be a positive integer");
+  int stride = lua_isnoneornil(L, 2) ? k : checkpos(L, 2, "stride must be a positive integer");
+  llayer *u = newlayer(L);
+  return setlayer(L, u, ctor(k, stride), 3);
+}
+static int nn_maxpool2d(lua_State *L) { return pool(L, lt_maxpool2d_new); }
+static int nn_avgpool2d(lua_State *L) { return pool(L, lt_avgpool2d_new); }
+
+static int nn_global_avgpool(lua_State *L) { return setlayer(L, newlayer(L), lt_global_avgpool_new(), 1); }
+static int nn_relu(lua_State *L) { return setlayer(L, newlayer(L), lt_relu_new(), 1); }
+static int nn_flatten(lua_State *L) { return setlayer(L, newlayer(L), lt_flatten_new(), 1); }
+
+static int nn_batchnorm(lua_State *L) {
+  int n = checkpos(L, 1, "channel count must be a positive integer");
+  return setlayer(L, newlayer(L), lt_batchnorm_new(n), 2);
+}
+
+// dropout(p[, seed = 0[, name]])
+static int nn_dropout(lua_State *L) {
+  lua_Number p = luaL_checknumber(L, 1);
+  luaL_argcheck(L, p >= 0 && p < 1, 1, "dropout probability must be in [0, 1)");
+  lua_Integer seed = luaL_optinteger(L, 2, 0);
+  return setlayer(L, newlayer(L), lt_dropout_new((float)p, (uint64_t)seed), 3);
+}
+
+// sequential({layer, ...}[, name]): takes the layers
+static int nn_sequential(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int n = (int)luaL_len(L, 1);
+  for (int i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    llayer *u = luaL_testudata(L, -1, LAYER_MT);
+    if (!u) luaL_error(L, "bad argument #1 to 'sequential' (element %d is a %s, not a layer)", i, luaL_typename(L, -1));
+    if (!u->l) luaL_error(L, "bad argument #1 to 'sequential' (element %d is a layer already used elsewhere)", i);
+    for (int j = 1; j < i; j++) {
+      lua_geti(L, 1, j);
+      int same = lua_rawequal(L, -1, -2);
+      lua_pop(L, 1);
+      if (same) luaL_error(L, "bad argument #1 to 'sequential' (elements %d and %d are the same layer)", j, i);
+    }
+    lua_pop(L, 1);
+  }
+  if (!lua_isnoneornil(L, 2)) luaL_checkstring(L, 2);
+  llayer *box = newlayer(L);
+  lt_layer **kids = malloc(sizeof *kids * (n > 0 ? n : 1));
+  if (!kids) return luaL_error(L, "out of memory");
+  for (int i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    llayer *u = lua_touserdata(L, -1);
+    kids[i - 1] = u->l;
+    u->l = NULL;
+    lua_pop(L, 1);
+  }
+  lt_layer *l = lt_sequential_new(n, kids); // takes the children, also on failure
+  free(kids);
+  return setlayer(L, box, l, 2);
+}
+
+// residual(body[, shortcut[, name]]): takes both
+static int nn_residual(lua_State *L) {
+  llayer *b = checklayer(L, 1);
+  llayer *s = lua_isnoneornil(L, 2) ? NULL : checklayer(L, 2);
+  luaL_argcheck(L, !s || s != b, 2, "shortcut must differ from the body");
+  if (!lua_isnoneornil(L, 3)) luaL_checkstring(L, 3);
+  llayer *box = newlayer(L);
+  lt_layer *body = b->l, *sc = s ? s->l : NULL;
+  b->l = NULL;
+  if (s) s->l = NULL;
+  return setlayer(L, box, lt_residual_new(body, sc), 3);
+}
+
+static int layer_gc(lua_State *L) {
+  llayer *u = luaL_checkudata(L, 1, LAYER_MT);
+  lt_layer_free(u->l);
+  u->l = NULL;
+  return 0;
+}
+
+static int layer_tostring(lua_State *L) {
+  llayer *u = luaL_checkudata(L, 1, LAYER_MT);
+  if (!u->l) {
+    lua_pushliteral(L, "layer (used in a container or model)");
+    return 1;
+  }
+  char buf[160] = "";
+  if (u->l->ops->describe) u->l->ops->describe(u->l, buf, sizeof buf);
+  if (u->l->user_named) lua_pushfstring(L, "%s: %s", u->l->name, buf);
+  else lua_pushstring(L, buf);
+  return 1;
+}
+
+static int layer_kind(lua_State *L) {
+  lua_pushstring(L, lt_layer_kind(checklayer(L, 1)->l));
+  return 1;
+}
+
+/* ---- model ----------------------------------------------------------------- */
+
+static lt_model *checkmodel(lua_State *L, int i) {
+  lmodel *u = luaL_checkudata(L, i, MODEL_MT);
+  luaL_argcheck(L, u->m != NULL, i, "model has been freed");
+  return u->m;
+}
+
+// model(layer, {C, H, W}): takes the layer (also when the build fails)
+static int nn_model(lua_State *L) {
+  llayer *root = checklayer(L, 1);
+  int64_t shape[LT_MAXDIM];
+  int nd = lt_checkshape(L, 2, shape);
+  luaL_argcheck(L, nd >= 1 && nd <= LT_MAXDIM - 1, 2, "input shape must have 1 to 3 dimensions (per sample)");
+  lmodel *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->m = NULL;
+  luaL_setmetatable(L, MODEL_MT);
+  lt_layer *l = root->l;
+  root->l = NULL;
+  u->m = lt_model_new(l, nd, shape);
+  if (!u->m) return lt_raise(L, NULL);
+  return 1;
+}
+
+static int model_gc(lua_State *L) {
+  lmodel *u = luaL_checkudata(L, 1, MODEL_MT);
+  lt_model_free(u->m);
+  u->m = NULL;
+  return 0;
+}
+
+static int model_tostring(lua_State *L) {
+  lmodel *u = luaL_checkudata(L, 1, MODEL_MT);
+  if (!u->m) {
+    lua_pushliteral(L, "model (freed)");
+    return 1;
+  }
+  char *s = lt_model_describe(u->m);
+  if (!s) return lt_raise(L, NULL);
+  lua_pushstring(L, s);
+  free(s);
+  return 1;
+}
+
+static void pushshape(lua_State *L, int nd, const int64_t *s) {
+  lua_createtable(L, nd, 0);
+  for (int i = 0; i < nd; i++) {
+    lua_pushinteger(L, s[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+static void pushparam(lua_State *L, const lt_param *p) {
+  lua_createtable(L, 0, 10);
+  lua_pushstring(L, p->name);
+  lua_setfield(L, -2, "name");
+  lt_pushtensor(L, lt_tensor_retain(p->value));
+  lua_setfield(L, -2, "value");
+  if (p->grad) {
+    lt_pushtensor(L, lt_tensor_retain(p->grad));
+    lua_setfield(L, -2, "grad");
+  }
+  if (p->mask) {
+    lt_pushtensor(L, lt_tensor_retain(p->mask));
+    lua_setfield(L, -2, "mask");
+  }
+  lua_pushboolean(L, p->prunable);
+  lua_setfield(L, -2, "prunable");
+  lua_pushstring(L, p->kind);
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, lt_layer_name(p->layer));
+  lua_setfield(L, -2, "layer");
+  pushshape(L, p->ndim, p->shape);
+  lua_setfield(L, -2, "shape");
+  lua_pushinteger(L, (lua_Integer)p->offset);
+  lua_setfield(L, -2, "offset");
+  lua_pushinteger(L, (lua_Integer)p->numel);
+  lua_setfield(L, -2, "numel");
+}
+
+static int model_parameters(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  int n = lt_model_nparams(m);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    pushparam(L, lt_model_param(m, i));
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int model_buffers(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  int n = lt_model_nbuffers(m);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    pushparam(L, lt_model_buffer(m, i));
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int model_values(lua_State *L) {
+  lt_pushtensor(L, lt_tensor_retain(lt_model_values(checkmodel(L, 1))));
+  return 1;
+}
+static int model_grads(lua_State *L) {
+  lt_pushtensor(L, lt_tensor_retain(lt_model_grads(checkmodel(L, 1))));
+  return 1;
+}
+static int model_masks(lua_State *L) {
+  lt_pushtensor(L, lt_tensor_retain(lt_model_masks(checkmodel(L, 1))));
+  return 1;
+}
+static int model_state(lua_State *L) {
+  lt_pushtensor(L, lt_tensor_clone(lt_model_values(checkmodel(L, 1))));
+  return 1;
+}
+
+static int model_load_state(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lt_tensor *t = lt_checktensor(L, 2);
+  lt_tensor *v = lt_model_values(m);
+  if (lt_tensor_numel(t) != lt_tensor_numel(v))
+    return luaL_argerror(L, 2, lua_pushfstring(L, "state has %d values but the model has %d",
+                                               (int)lt_tensor_numel(t), (int)lt_tensor_numel(v)));
+  lt_tensor *c = lt_tensor_contiguous(t);
+  if (!c) return lt_raise(L, "load_state");
+  lt_status st = lt_tensor_copy(v, c);
+  lt_tensor_release(c);
+  if (st) return lt_raise(L, "load_state");
+  lua_settop(L, 1);
+  return 1;
+}
+
+// init([{seed =, rng =, weight =}] | rng | seed)
+static int model_init(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lt_rng tmp, *r = NULL;
+  int kind = LT_INIT_GLOROT_NORMAL;
+  if (lua_istable(L, 2)) {
+    if (lua_getfield(L, 2, "weight") != LUA_TNIL) {
+      const char *s = lua_tostring(L, -1);
+      kind = lt_init_kind_parse(s);
+      if (kind < 0)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "weight must be 'glorot_normal', 'glorot_uniform', "
+                                                      "'kaiming_normal' or 'kaiming_uniform' (got %s)",
+                                                   s ? s : luaL_typename(L, -1)));
+    }
+    if (lua_getfield(L, 2, "rng") != LUA_TNIL) {
+      r = luaL_testudata(L, -1, LT_RNG_MT) ? lt_checkrng(L, lua_gettop(L)) : NULL;
+      luaL_argcheck(L, r, 2, "rng must be a lotto.rng generator");
+    } else {
+      int ok;
+      lua_getfield(L, 2, "seed");
+      lua_Integer seed = lua_isnil(L, -1) ? 0 : lua_tointegerx(L, -1, &ok);
+      if (!lua_isnil(L, -1)) luaL_argcheck(L, ok, 2, "seed must be an integer");
+      lt_rng_seed(&tmp, (uint64_t)seed, LT_STREAM_INIT);
+      r = &tmp;
+    }
+  } else if (lua_isinteger(L, 2)) {
+    lt_rng_seed(&tmp, (uint64_t)lua_tointeger(L, 2), LT_STREAM_INIT);
+    r = &tmp;
+  } else if (lua_isnoneornil(L, 2)) {
+    lt_rng_seed(&tmp, 0, LT_STREAM_INIT);
+    r = &tmp;
+  } else {
+    r = lt_checkrng(L, 2);
+  }
+  if (lt_model_init(m, r, (lt_init_kind)kind)) return lt_raise(L, "init");
+  lua_settop(L, 1);
+  return 1;
+}
+
+// forward(x[, train = model:is_training()]) -> y (a new tensor the model will not overwrite)
+static int model_forward(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lt_tensor *x = lt_checktensor(L, 2), *y;
+  int train = lua_isnoneornil(L, 3) ? lt_model_is_training(m) : lua_toboolean(L, 3);
+  if (lt_model_forward(m, x, &y, train)) return lt_raise(L, "forward");
+  lt_pushtensor(L, lt_tensor_clone(y));
+  return 1;
+}
+
+// backward(dy) -> dx (a new tensor); accumulates into grads
+static int model_backward(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lt_tensor *dy = lt_checktensor(L, 2), *dx = NULL;
+  if (lt_model_backward(m, dy, &dx)) return lt_raise(L, "backward");
+  lt_pushtensor(L, lt_tensor_clone(dx));
+  return 1;
+}
+
+static int model_zero_grad(lua_State *L) {
+  lt_model_zero_grad(checkmodel(L, 1));
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_apply_mask(lua_State *L) {
+  lt_model_apply_mask(checkmodel(L, 1));
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_mask_changed(lua_State *L) {
+  lt_model_mask_changed(checkmodel(L, 1));
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_mask_version(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)lt_model_mask_version(checkmodel(L, 1)));
+  return 1;
+}
+static int model_train(lua_State *L) {
+  lt_model_train(checkmodel(L, 1), lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2));
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_eval(lua_State *L) {
+  lt_model_train(checkmodel(L, 1), 0);
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_is_training(lua_State *L) {
+  lua_pushboolean(L, lt_model_is_training(checkmodel(L, 1)));
+  return 1;
+}
+static int model_numel(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)lt_model_numel(checkmodel(L, 1), lua_toboolean(L, 2)));
+  return 1;
+}
+static int model_density(lua_State *L) {
+  lua_pushnumber(L, lt_model_density(checkmodel(L, 1)));
+  return 1;
+}
+static int model_input_shape(lua_State *L) {
+  int64_t s[LT_MAXDIM];
+  pushshape(L, lt_model_input_shape(checkmodel(L, 1), s), s);
+  return 1;
+}
+static int model_output_shape(lua_State *L) {
+  int64_t s[LT_MAXDIM];
+  pushshape(L, lt_model_output_shape(checkmodel(L, 1), s), s);
+  return 1;
+}
+
+static void push_layers(lua_State *L, const lt_layer *l, int depth) {
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, l->name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, lt_layer_kind(l));
+  lua_setfield(L, -2, "kind");
+  lua_pushinteger(L, depth);
+  lua_setfield(L, -2, "depth");
+  lua_pushnumber(L, lt_layer_density(l));
+  lua_setfield(L, -2, "density");
+  size_t n = 0;
+  for (int i = 0; i < l->nparams; i++) n += l->params[i].numel;
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_setfield(L, -2, "numel");
+  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+  if (l->ops->nchildren)
+    for (int i = 0, c = l->ops->nchildren(l); i < c; i++) push_layers(L, l->ops->child(l, i), depth + 1);
+}
+
+// layers() -> {{name =, kind =, depth =, numel =, density =}, ...} in tree order
+static int model_layers(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lua_newtable(L);
+  push_layers(L, lt_model_root(m), 0);
+  return 1;
+}
+
+static int checkbatch(lua_State *L, int i, int def) {
+  if (lua_istable(L, i)) {
+    lua_getfield(L, i, "batch");
+    lua_Integer b = lua_isnil(L, -1) ? def : luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    luaL_argcheck(L, b > 0 && b < (1 << 30), i, "batch must be a positive integer");
+    return (int)b;
+  }
+  lua_Integer b = luaL_optinteger(L, i, def);
+  luaL_argcheck(L, b > 0 && b < (1 << 30), i, "batch must be a positive integer");
+  return (int)b;
+}
+
+// evaluate(dataset[, {batch = 1000}]) -> loss, accuracy (NaN for regression)
+static int model_evaluate(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lt_dataset *d = lt_checkdataset(L, 2);
+  int batch = checkbatch(L, 3, 1000);
+  double loss, acc;
+  if (lt_model_evaluate(m, d, batch, &loss, &acc)) return lt_raise(L, "evaluate");
+  lua_pushnumber(L, loss);
+  lua_pushnumber(L, acc);
+  return 2;
+}
+
+// evaluate_xy(x, y[, batch = 1000[, nclasses]]) -> loss, accuracy; nclasses defaults to 1 (labels) when y is 1-D
+static int model_evaluate_xy(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lt_tensor *x = lt_checktensor(L, 2), *y = lt_checktensor(L, 3);
+  int batch = checkbatch(L, 4, 1000);
+  lua_Integer nc = luaL_optinteger(L, 5, y->ndim == 1 ? 1 : 0);
+  double loss, acc;
+  if (lt_model_evaluate_xy(m, x, y, (int)nc, batch, &loss, &acc)) return lt_raise(L, "evaluate");
+  lua_pushnumber(L, loss);
+  lua_pushnumber(L, acc);
+  return 2;
+}
+
+static lt_loss_kind checkloss(lua_State *L, int i) {
+  const char *s = luaL_optstring(L, i, "cross_entropy");
+  int k = lt_loss_kind_parse(s);
+  if (k < 0) luaL_argerror(L, i, lua_pushfstring(L, "loss must be 'cross_entropy' ('xent') or 'mse' (got '%s')", s));
+  return (lt_loss_kind)k;
+}
+
+// step_loss(x, y[, 'cross_entropy' | 'mse']) -> loss, ncorrect: zero_grad, forward, loss, backward
+static int model_step_loss(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lt_tensor *x = lt_checktensor(L, 2), *y = lt_checktensor(L, 3);
+  lt_loss_kind k = checkloss(L, 4);
+  double loss;
+  int64_t correct = 0;
+  if (lt_model_step_loss(m, x, y, k, &loss, &correct)) return lt_raise(L, "step_loss");
+  lua_pushnumber(L, loss);
+  lua_pushinteger(L, (lua_Integer)correct);
+  return 2;
+}
+
+/* ---- losses ---------------------------------------------------------------- */
+
+// cross_entropy(logits (B, C), labels (B)) -> loss, dlogits, ncorrect
+static int nn_cross_entropy(lua_State *L) {
+  lt_tensor *z = lt_checktensor(L, 1), *y = lt_checktensor(L, 2);
+  luaL_argcheck(L, z->ndim == 2, 1, "logits must be (B, C)");
+  lt_tensor *zc = lt_tensor_contiguous(z), *yc = lt_tensor_contiguous(y), *d = lt_tensor_new(2, z->shape);
+  double loss = 0;
+  int64_t correct = 0;
+  lt_status st = zc && yc && d ? lt_cross_entropy(&loss, d, &correct, zc, yc) : LT_ENOMEM;
+  lt_tensor_release(zc);
+  lt_tensor_release(yc);
+  if (st) {
+    lt_tensor_release(d);
+    return lt_raise(L, NULL);
+  }
+  lua_pushnumber(L, loss);
+  lt_pushtensor(L, d);
+  lua_pushinteger(L, (lua_Integer)correct);
+  return 3;
+}
+
+// mse(pred, target) -> loss, dpred
+static int nn_mse(lua_State *L) {
+  lt_tensor *p = lt_checktensor(L, 1), *t = lt_checktensor(L, 2);
+  lt_tensor *pc = lt_tensor_contiguous(p), *tc = lt_tensor_contiguous(t), *d = lt_tensor_new(p->ndim, p->shape);
+  double loss = 0;
+  lt_status st = pc && tc && d ? lt_mse(&loss, d, pc, tc) : LT_ENOMEM;
+  lt_tensor_release(pc);
+  lt_tensor_release(tc);
+  if (st) {
+    lt_tensor_release(d);
+    return lt_raise(L, NULL);
+  }
+  lua_pushnumber(L, loss);
+  lt_pushtensor(L, d);
+  return 2;
+}
+
+static int nn_is_model(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, MODEL_MT) != NULL);
+  return 1;
+}
+static int nn_is_layer(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, LAYER_MT) != NULL);
+  return 1;
+}
+
+/* ---- registration ------------------------------------------------------------ */
+
+static const luaL_Reg layer_methods[] = {{"kind", layer_kind}, {NULL, NULL}};
+static const luaL_Reg layer_meta[] = {{"__gc", layer_gc}, {"__close", layer_gc}, {"__tostring", layer_tostring},
+                                      {"__index", NULL}, {NULL, NULL}};
+static const luaL_Reg model_methods[] = {
+    {"parameters", model_parameters}, {"buffers", model_buffers},     {"values", model_values},
+    {"grads", model_grads},           {"masks", model_masks},         {"state", model_state},
+    {"load_state", model_load_state}, {"init", model_init},           {"forward", model_forward},
+    {"backward", model_backward},     {"zero_grad", model_zero_grad}, {"apply_mask", model_apply_mask},
+    {"mask_changed", model_mask_changed}, {"mask_version", model_mask_version}, {"train", model_train},
+    {"eval", model_eval},             {"is_training", model_is_training}, {"numel", model_numel},
+    {"density", model_density},       {"input_shape", model_input_shape}, {"output_shape", model_output_shape},
+    {"layers", model_layers},         {"evaluate", model_evaluate},   {"evaluate_xy", model_evaluate_xy},
+    {"step_loss", model_step_loss},   {"describe", model_tostring},   {NULL, NULL}};
+static const luaL_Reg model_meta[] = {{"__gc", model_gc}, {"__close", model_gc}, {"__tostring", model_tostring},
+                                      {"__index", NULL}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {
+    {"linear", nn_linear},   {"conv2d", nn_conv2d},         {"maxpool2d", nn_maxpool2d},
+    {"avgpool2d", nn_avgpool2d}, {"global_avgpool", nn_global_avgpool}, {"relu", nn_relu},
+    {"batchnorm", nn_batchnorm}, {"dropout", nn_dropout},   {"flatten", nn_flatten},
+    {"sequential", nn_sequential}, {"residual", nn_residual}, {"model", nn_model},
+    {"cross_entropy", nn_cross_entropy}, {"mse", nn_mse},   {"is_model", nn_is_model},
+    {"is_layer", nn_is_layer}, {NULL, NULL}};
+
+static const lt_help_entry model_help[] = {
+    {":parameters", "m:parameters() -> {{name, value, grad, mask, prunable, kind, layer, shape, offset (0-based), numel}, ...}"},
+    {":buffers", "m:buffers() -> batchnorm running statistics as {name, value, shape, offset, numel} (no grad or mask)"},
+    {":values", "m:values() -> the flat 1-D parameter buffer (shares storage with the model)"},
+    {":grads", "m:grads() -> the flat 1-D gradient buffer, same offsets as values"},
+    {":masks", "m:masks() -> the flat 1-D mask buffer (0/1 floats); call m:apply_mask() after writing it"},
+    {":state", "m:state() -> a copy of the flat values (a snapshot to rewind to)"},
+    {":load_state", "m:load_state(t) -> m: copies a snapshot back into the values (same size)"},
+    {":init", "m:init{seed =, weight = 'glorot_normal'|'glorot_uniform'|'kaiming_normal'|'kaiming_uniform'} -> m"},
+    {":forward", "m:forward(x[, train]) -> y: a new tensor (B, outputs); train defaults to the model's mode"},
+    {":backward", "m:backward(dy) -> dx: accumulates parameter gradients of the last forward"},
+    {":zero_grad", "m:zero_grad() -> m: sets every gradient to zero"},
+    {":apply_mask", "m:apply_mask() -> m: values *= masks; pruned weights become exactly zero"},
+    {":mask_changed", "m:mask_changed() -> m: tell the model its masks were written (apply_mask does this)"},
+    {":train", "m:train([on]) -> m: training mode (batch statistics, dropout)"},
+    {":eval", "m:eval() -> m: evaluation mode (running statistics, no dropout)"},
+    {":numel", "m:numel([prunable_only]) -> number of parameters"},
+    {":density", "m:density() -> fraction of prunable weights left"},
+    {":layers", "m:layers() -> {{name, kind, depth, numel, density}, ...} in tree order"},
+    {":evaluate", "m:evaluate(dataset[, {batch = 1000}]) -> loss, accuracy (NaN for regression), in eval mode"},
+    {":evaluate_xy", "m:evaluate_xy(x, y[, batch[, nclasses]]) -> loss, accuracy on tensors"},
+    {":step_loss", "m:step_loss(x, y[, 'xent'|'mse']) -> loss, ncorrect: zero_grad, forward, loss, backward in C"},
+    {":describe", "m:describe() -> the model as an indented tree (also tostring(m))"},
+    {NULL, NULL}};
+
+static void createmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
+  luaL_newmetatable(L, name);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
 
 int luaopen_lotto_nn(lua_State *L) {
-  lua_newtable(L);
+  createmeta(L, LAYER_MT, layer_meta, layer_methods);
+  createmeta(L, MODEL_MT, model_meta, model_methods);
+  luaL_newlib(L, funcs);
+  // nn.lua adds Lua-side methods (save, load) to the model's method table
+  luaL_getmetatable(L, MODEL_MT);
+  lua_getfield(L, -1, "__index");
+  lt_help_register(L, lua_gettop(L), MODEL_MT, model_help);
+  lua_setfield(L, -3, "model_methods");
+  lua_pop(L, 1);
   return 1;
 }

@@ -1,0 +1,169 @@
+-- lotto.nn: layers, models and losses. The numbers live in C (lotto.core.nn);
+-- this file turns option tables into constructor calls and adds save/load.
+--
+--   local nn = lotto.nn
+--   local net = nn.sequential{ nn.flatten(), nn.linear(784, 300), nn.relu(), nn.linear(300, 10) }
+--   local model = nn.model(net, { input = {1, 28, 28} })   -- checks shapes, names fc1, fc2
+--   model:init{ seed = 1, weight = 'glorot_normal' }
+--   local loss, correct = model:step_loss(x, y)            -- zero_grad, forward, loss, backward
+--
+-- A layer is consumed when it is put into a container or a model. model:forward
+-- returns a new tensor (safe to keep); model:values()/grads()/masks() and the
+-- tensors of model:parameters() share storage with the model.
+local core = require 'lotto.core.nn'
+
+local nn = {}
+
+local function fail(where, msg) error(('lotto.nn.%s: %s'):format(where, msg), 3) end
+
+-- Options table (or nil), checked against the allowed keys.
+local function options(o, allowed, where)
+  if o == nil then return {} end
+  if type(o) ~= 'table' then fail(where, ('options must be a table (got %s)'):format(type(o))) end
+  for k in pairs(o) do
+    if not allowed[k] then fail(where, ("unknown option '%s'"):format(tostring(k))) end
+  end
+  return o
+end
+
+local NAME = { name = true }
+
+--- linear(in, out[, {bias = true, name =}]): y = x W^T + b, W (out, in).
+function nn.linear(inp, out, opts)
+  opts = options(opts, { bias = true, name = true }, 'linear')
+  return core.linear(inp, out, opts.bias ~= false, opts.name)
+end
+
+--- conv2d(cin, cout, k[, {stride = 1, padding = 0, bias = true, name =}]): NCHW, W (cout, cin, k, k).
+function nn.conv2d(cin, cout, k, opts)
+  opts = options(opts, { stride = true, padding = true, bias = true, name = true }, 'conv2d')
+  return core.conv2d(cin, cout, k, opts.stride or 1, opts.padding or 0, opts.bias ~= false, opts.name)
+end
+
+local function pool(ctor, where)
+  return function(k, stride, opts)
+    if type(stride) == 'table' then stride, opts = nil, stride end
+    opts = options(opts, { stride = true, name = true }, where)
+    return ctor(k, stride or opts.stride, opts.name)
+  end
+end
+--- maxpool2d(k[, stride = k][, {name =}]) and avgpool2d(k[, stride = k][, {name =}]): no padding.
+nn.maxpool2d = pool(core.maxpool2d, 'maxpool2d')
+nn.avgpool2d = pool(core.avgpool2d, 'avgpool2d')
+
+--- global_avgpool([{name =}]): (B, C, H, W) -> (B, C).
+function nn.global_avgpool(opts) return core.global_avgpool(options(opts, NAME, 'global_avgpool').name) end
+--- relu([{name =}])
+function nn.relu(opts) return core.relu(options(opts, NAME, 'relu').name) end
+--- flatten([{name =}]): (B, ...) -> (B, prod(...)).
+function nn.flatten(opts) return core.flatten(options(opts, NAME, 'flatten').name) end
+--- batchnorm(n[, {name =}]): over channels of (B, n) or (B, n, H, W); momentum 0.1, eps 1e-5.
+function nn.batchnorm(n, opts) return core.batchnorm(n, options(opts, NAME, 'batchnorm').name) end
+--- dropout(p[, {seed = 0, name =}]): inverted dropout with its own seeded generator.
+function nn.dropout(p, opts)
+  opts = options(opts, { seed = true, name = true }, 'dropout')
+  return core.dropout(p, opts.seed or 0, opts.name)
+end
+
+--- sequential{layer, ..., name = 'layer1'}: layers in order; a name scopes its children.
+function nn.sequential(list)
+  if type(list) ~= 'table' then fail('sequential', ('expected a table of layers (got %s)'):format(type(list))) end
+  for k in pairs(list) do
+    if k ~= 'name' and math.type(k) ~= 'integer' then fail('sequential', ("unknown option '%s'"):format(tostring(k))) end
+  end
+  return core.sequential(list, list.name)
+end
+
+--- residual(body[, shortcut][, {name =}]): relu(body(x) + shortcut(x)); no shortcut = identity.
+function nn.residual(body, shortcut, opts)
+  if type(shortcut) == 'table' and not core.is_layer(shortcut) then shortcut, opts = nil, shortcut end
+  opts = options(opts, NAME, 'residual')
+  return core.residual(body, shortcut, opts.name)
+end
+
+--- model(net, {input = {C, H, W}}): builds (checks shapes, names layers, allocates buffers).
+function nn.model(net, opts)
+  opts = options(opts, { input = true }, 'model')
+  if type(opts.input) ~= 'table' then fail('model', 'option input = {C, H, W} (the per-sample shape) is required') end
+  return core.model(net, opts.input)
+end
+
+nn.cross_entropy = core.cross_entropy
+nn.mse = core.mse
+nn.is_model = core.is_model
+nn.is_layer = core.is_layer
+
+-- ---- save / load through lotto.io (safetensors) --------------------------------
+
+local M = core.model_methods
+
+local function same_shape(a, b)
+  if #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
+
+local function shape_str(s) return '(' .. table.concat(s, ', ') .. ')' end
+
+--- model:save(path[, metadata]): values as "fc1.weight", masks as "fc1.weight.mask" (U8),
+-- batchnorm statistics as "bn1.running_mean". Atomic. Returns true; raises on failure.
+function M.save(model, path, metadata)
+  if type(path) ~= 'string' then error("bad argument #1 to 'save' (path expected)", 2) end
+  local io_ = require 'lotto.io'
+  local tensors, dtypes = {}, {}
+  for _, p in ipairs(model:parameters()) do
+    tensors[p.name] = p.value
+    if p.prunable then
+      tensors[p.name .. '.mask'] = p.mask
+      dtypes[p.name .. '.mask'] = 'U8'
+    end
+  end
+  for _, b in ipairs(model:buffers()) do tensors[b.name] = b.value end
+  local meta = {}
+  for k, v in pairs(metadata or {}) do meta[tostring(k)] = tostring(v) end
+  meta.format = meta.format or 'lotto.model'
+  return io_.save(path, tensors, { dtypes = dtypes, metadata = meta })
+end
+
+--- model:load(path) -> model, or nil, message: every parameter must be in the file with its
+-- shape; masks and batchnorm statistics are loaded when present. Pruned weights end at zero.
+function M.load(model, path)
+  if type(path) ~= 'string' then error("bad argument #1 to 'load' (path expected)", 2) end
+  local io_ = require 'lotto.io'
+  local t, err = io_.load(path)
+  if not t then return nil, err end
+  local params, buffers = model:parameters(), model:buffers()
+  -- check everything before writing anything
+  local function check(name, want)
+    local v = t[name]
+    if v == nil then return nil end
+    if not same_shape(v:shape(), want) then
+      return false, ('%s: %s has shape %s but the model expects %s'):format(path, name, shape_str(v:shape()), shape_str(want))
+    end
+    return true
+  end
+  for _, p in ipairs(params) do
+    local ok, e = check(p.name, p.shape)
+    if ok == nil then return nil, ('%s: no tensor "%s" in the file'):format(path, p.name) end
+    if not ok then return nil, e end
+    if p.prunable then
+      ok, e = check(p.name .. '.mask', p.shape)
+      if ok == false then return nil, e end
+    end
+  end
+  for _, b in ipairs(buffers) do
+    local ok, e = check(b.name, b.shape)
+    if ok == false then return nil, e end
+  end
+  for _, p in ipairs(params) do
+    p.value:copy(t[p.name])
+    if p.prunable and t[p.name .. '.mask'] then p.mask:copy(t[p.name .. '.mask']) end
+  end
+  for _, b in ipairs(buffers) do
+    if t[b.name] then b.value:copy(t[b.name]) end
+  end
+  model:apply_mask()
+  return model
+end
+
+return nn
