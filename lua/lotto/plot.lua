@@ -383,7 +383,8 @@ function P.run(dir, ...)
   assert(fs.mkdir_p(outdir))
   local files, errors = {}, {}
   local function add(path, msg)
-    if path then files[#files + 1] = path elseif msg then errors[#errors + 1] = msg end
+    if path then files[#files + 1] = path
+    elseif msg and not msg:find('nothing to plot', 1, true) then errors[#errors + 1] = msg end -- e.g. no final_test_acc
   end
   local verbose = not opts.quiet
   local o = { format = opts.format, print = verbose and opts.format == 'dumb' }
