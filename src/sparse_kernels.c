@@ -64,82 +64,47 @@ void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
   }
 }
 
-/* Sums of each of a0..a7 in one vector, lane j = sum of aj. The addition tree
- * is the same one dot4 uses, so a value does not depend on its group size. */
-static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
-                           __m256 a7) {
-  __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-  __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
-  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+static inline float hsum(__m256 a) {
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
 }
 
-/* g[0..m) += dots of dy with rows x0..x7 (m <= 8 real ones; the rest repeat the last). */
-static void dot8(float *g, int m, const float *dy, const float *const *x, int w) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
-  int j = 0;
-  for (; j + 8 <= w; j += 8) {
-    __m256 d = _mm256_loadu_ps(dy + j);
-    a0 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x0 + j), a0);
-    a1 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x1 + j), a1);
-    a2 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x2 + j), a2);
-    a3 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x3 + j), a3);
-    a4 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x4 + j), a4);
-    a5 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x5 + j), a5);
-    a6 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x6 + j), a6);
-    a7 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x7 + j), a7);
+/* One row, one chunk of NV vectors of dy held in registers: each entry's row
+ * of xt streams by once, as in mm_chunk, and reduces to one number. Two
+ * accumulators (even and odd vectors) halve the dependency chain. */
+static inline __attribute__((always_inline)) void dot_chunk(const int NV, const int MASKED, float *g,
+                                                            const int32_t *ci, int cnt, const float *dy,
+                                                            const float *xt, size_t ldx, __m256i tm) {
+  __m256 d[8];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; j++) d[j] = MASKED && j == NV - 1 ? _mm256_maskload_ps(dy + 8 * j, tm) : _mm256_loadu_ps(dy + 8 * j);
+  for (int k = 0; k < cnt; k++) {
+    const float *x = xt + (size_t)ci[k] * ldx;
+    __m256 a[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) {
+      __m256 xv = MASKED && j == NV - 1 ? _mm256_maskload_ps(x + 8 * j, tm) : _mm256_loadu_ps(x + 8 * j);
+      a[j & 1] = j < 2 ? _mm256_mul_ps(d[j], xv) : _mm256_fmadd_ps(d[j], xv, a[j & 1]);
+    }
+    g[k] += hsum(_mm256_add_ps(a[0], a[1]));
   }
-  if (j < w) {
-    __m256i tm = lane_mask(w - j);
-    __m256 d = _mm256_maskload_ps(dy + j, tm);
-    a0 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x0 + j, tm), a0);
-    a1 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x1 + j, tm), a1);
-    a2 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x2 + j, tm), a2);
-    a3 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x3 + j, tm), a3);
-    a4 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x4 + j, tm), a4);
-    a5 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x5 + j, tm), a5);
-    a6 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x6 + j, tm), a6);
-    a7 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x7 + j, tm), a7);
-  }
-  __m256 s = hsum8(a0, a1, a2, a3, a4, a5, a6, a7);
-  __m256i gm = lane_mask(m);
-  _mm256_maskstore_ps(g, gm, _mm256_add_ps(_mm256_maskload_ps(g, gm), s));
-}
-
-static void dot4(float *g, int m, const float *dy, const float *const *x, int w) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-  int j = 0;
-  for (; j + 8 <= w; j += 8) {
-    __m256 d = _mm256_loadu_ps(dy + j);
-    a0 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x0 + j), a0);
-    a1 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x1 + j), a1);
-    a2 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x2 + j), a2);
-    a3 = _mm256_fmadd_ps(d, _mm256_loadu_ps(x3 + j), a3);
-  }
-  if (j < w) {
-    __m256i tm = lane_mask(w - j);
-    __m256 d = _mm256_maskload_ps(dy + j, tm);
-    a0 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x0 + j, tm), a0);
-    a1 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x1 + j, tm), a1);
-    a2 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x2 + j, tm), a2);
-    a3 = _mm256_fmadd_ps(d, _mm256_maskload_ps(x3 + j, tm), a3);
-  }
-  __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
-  __m128i gm = _mm256_castsi256_si128(lane_mask(m));
-  _mm_maskstore_ps(g, gm, _mm_add_ps(_mm_maskload_ps(g, gm), s));
 }
 
 void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt, size_t ldx,
                    int w) {
-  const float *x[8];
-  for (int k = 0; k < cnt;) {
-    int m = cnt - k >= 8 ? 8 : cnt - k;
-    for (int j = 0; j < 8; j++) x[j] = xt + (size_t)ci[k + (j < m ? j : m - 1)] * ldx;
-    if (m > 4) dot8(g + k, m, dy, x, w);
-    else dot4(g + k, m, dy, x, w);
-    k += m;
+  for (int c0 = 0; c0 < w; c0 += 64) {
+    int cw = w - c0 < 64 ? w - c0 : 64;
+    int nv = (cw + 7) / 8, t = cw - 8 * (nv - 1);
+    __m256i tm = lane_mask(t);
+    const float *d = dy + c0, *x = xt + c0;
+    switch (2 * nv + (t != 8)) {
+#define SP_CASE(n)                                                \
+  case 2 * n: dot_chunk(n, 0, g, ci, cnt, d, x, ldx, tm); break; \
+  case 2 * n + 1: dot_chunk(n, 1, g, ci, cnt, d, x, ldx, tm); break;
+      SP_CASE(1) SP_CASE(2) SP_CASE(3) SP_CASE(4) SP_CASE(5) SP_CASE(6) SP_CASE(7) SP_CASE(8)
+#undef SP_CASE
+    }
   }
 }
 
@@ -176,8 +141,8 @@ void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const 
 #endif
 
 int lt_sp_dot_chunk(int xrows, int n) {
-  /* about 256 KiB of xt per chunk, a multiple of 8 columns, at least 64 */
-  int c = (int)(65536 / (xrows > 0 ? xrows : 1)) & ~7;
+  /* about 256 KiB of xt per chunk, whole 64-column register blocks */
+  int c = (int)(65536 / (xrows > 0 ? xrows : 1)) & ~63;
   if (c < 64) c = 64;
   return c < n ? c : n;
 }

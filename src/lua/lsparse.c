@@ -1,10 +1,297 @@
-/* lsparse.c: Lua binding of the sparse module (placeholder until the module lands). */
+/* lsparse.c: Lua binding of the sparse kernels, module `lotto.core.sparse`
+ * (wrapped by lua/lotto/sparse.lua). A "lotto.csr" userdata owns a CSR of a
+ * masked weight and its transpose (for the input gradient). */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "lbind.h"
+#include "lotto/sparse.h"
+
+#define LT_CSR_MT "lotto.csr"
+
+typedef struct lcsr {
+  lt_csr *a, *at; /* NULL once freed */
+} lcsr;
+
+static lcsr *checkcsr(lua_State *L, int i) {
+  lcsr *p = luaL_checkudata(L, i, LT_CSR_MT);
+  luaL_argcheck(L, p->a != NULL, i, "csr has been freed");
+  return p;
+}
+
+/* A 2-D tensor argument with cols columns (any if cols < 0) and, if rows >= 0, rows rows. */
+static lt_tensor *check2d(lua_State *L, int i, int64_t rows, int64_t cols, const char *what) {
+  lt_tensor *t = lt_checktensor(L, i);
+  if (t->ndim != 2 || (cols >= 0 && t->shape[1] != cols) || (rows >= 0 && t->shape[0] != rows)) {
+    char buf[96];
+    lt_tensor_shape_str(t, buf, sizeof buf);
+    if (rows >= 0)
+      return luaL_argerror(L, i, lua_pushfstring(L, "%s must be (%d, %d), got %s", what, (int)rows, (int)cols, buf)),
+             NULL;
+    return luaL_argerror(L, i, lua_pushfstring(L, "%s must be (B, %d), got %s", what, (int)cols, buf)), NULL;
+  }
+  return t;
+}
+
+/* A contiguous reference to t (t itself, retained, or a copy); raises on ENOMEM. */
+static lt_tensor *contig(lua_State *L, lt_tensor *t) {
+  lt_tensor *c = lt_tensor_contiguous(t);
+  if (!c) lt_raise(L, "sparse");
+  return c;
+}
+
+static int sp_csr(lua_State *L) {
+  lt_tensor *w = lt_checktensor(L, 1), *m = lt_checktensor(L, 2);
+  luaL_argcheck(L, w->ndim == 2, 1, "weight must be 2-D (out, in)");
+  luaL_argcheck(L, lt_tensor_same_shape(w, m), 2, "mask must have the weight's shape");
+  luaL_argcheck(L, w->shape[0] <= INT32_MAX && w->shape[1] <= INT32_MAX, 1, "weight is too large");
+  lcsr *p = lua_newuserdatauv(L, sizeof *p, 0); /* empty first: an error below leaks nothing */
+  p->a = p->at = NULL;
+  luaL_setmetatable(L, LT_CSR_MT);
+  p->a = lt_csr_new();
+  p->at = lt_csr_new();
+  if (!p->a || !p->at) return luaL_error(L, "sparse.csr: out of memory");
+  lt_tensor *cw = contig(L, w), *cm = lt_tensor_contiguous(m);
+  lt_status st = cm ? lt_csr_build(p->a, lt_tensor_data(cw), lt_tensor_data(cm), (int)w->shape[0], (int)w->shape[1])
+                    : LT_ENOMEM;
+  lt_tensor_release(cw);
+  lt_tensor_release(cm);
+  if (st == LT_OK) st = lt_csr_transpose(p->at, p->a);
+  if (st) return lt_raise(L, "sparse.csr");
+  return 1;
+}
+
+static int csr_nnz(lua_State *L) {
+  lua_pushinteger(L, checkcsr(L, 1)->a->nnz);
+  return 1;
+}
+
+static int csr_density(lua_State *L) {
+  lua_pushnumber(L, lt_csr_density(checkcsr(L, 1)->a));
+  return 1;
+}
+
+static int csr_shape(lua_State *L) {
+  lcsr *p = checkcsr(L, 1);
+  lua_createtable(L, 2, 0);
+  lua_pushinteger(L, p->a->rows);
+  lua_rawseti(L, -2, 1);
+  lua_pushinteger(L, p->a->cols);
+  lua_rawseti(L, -2, 2);
+  return 1;
+}
+
+/* csr:matmul_t(x [, bias]) -> y (B, out) = x (B, in) . W^T (+ bias) */
+static int csr_matmul_t(lua_State *L) {
+  lcsr *p = checkcsr(L, 1);
+  lt_tensor *x = check2d(L, 2, -1, p->a->cols, "x"), *b = NULL;
+  if (!lua_isnoneornil(L, 3)) {
+    b = lt_checktensor(L, 3);
+    luaL_argcheck(L, (int64_t)lt_tensor_numel(b) == p->a->rows, 3, "bias must have one value per output");
+  }
+  int B = (int)x->shape[0];
+  lt_tensor *y = lt_tensor_new2(B, p->a->rows);
+  lt_pushtensor(L, y);
+  lt_tensor *cx = contig(L, x), *cb = b ? lt_tensor_contiguous(b) : NULL;
+  lt_status st = b && !cb ? LT_ENOMEM
+                          : lt_sparse_linear_forward(lt_tensor_data(y), p->a, lt_tensor_data(cx),
+                                                     cb ? lt_tensor_data(cb) : NULL, B);
+  lt_tensor_release(cx);
+  lt_tensor_release(cb);
+  if (st) return lt_raise(L, "csr:matmul_t");
+  return 1;
+}
+
+/* csr:backward_input(dy) -> dx (B, in) = dy (B, out) . W */
+static int csr_backward_input(lua_State *L) {
+  lcsr *p = checkcsr(L, 1);
+  lt_tensor *dy = check2d(L, 2, -1, p->a->rows, "dy");
+  int B = (int)dy->shape[0];
+  lt_tensor *dx = lt_tensor_new2(B, p->a->cols);
+  lt_pushtensor(L, dx);
+  lt_tensor *c = contig(L, dy);
+  lt_status st = lt_sparse_linear_backward_input(lt_tensor_data(dx), p->at, lt_tensor_data(c), B);
+  lt_tensor_release(c);
+  if (st) return lt_raise(L, "csr:backward_input");
+  return 1;
+}
+
+/* csr:weight_grad(x, dy [, grad]) -> grad (out, in) += dy^T . x on the pattern */
+static int csr_weight_grad(lua_State *L) {
+  lcsr *p = checkcsr(L, 1);
+  lt_tensor *x = check2d(L, 2, -1, p->a->cols, "x"), *dy = check2d(L, 3, -1, p->a->rows, "dy");
+  luaL_argcheck(L, x->shape[0] == dy->shape[0], 3, "dy must have x's batch size");
+  lt_tensor *g;
+  if (lua_isnoneornil(L, 4)) {
+    g = lt_tensor_new2(p->a->rows, p->a->cols);
+    lt_pushtensor(L, g);
+  } else {
+    g = check2d(L, 4, p->a->rows, p->a->cols, "grad");
+    luaL_argcheck(L, lt_tensor_is_contiguous(g), 4, "grad must be contiguous");
+    lua_pushvalue(L, 4);
+  }
+  lt_tensor *cx = contig(L, x), *cdy = lt_tensor_contiguous(dy);
+  lt_status st = !cdy ? LT_ENOMEM
+                      : lt_sparse_linear_weight_grad(lt_tensor_data(g), p->a, lt_tensor_data(cdy), lt_tensor_data(cx),
+                                                     (int)x->shape[0]);
+  lt_tensor_release(cx);
+  lt_tensor_release(cdy);
+  if (st) return lt_raise(L, "csr:weight_grad");
+  return 1;
+}
+
+/* csr:refresh(weight) -> csr: new values from the dense weight, same pattern */
+static int csr_refresh(lua_State *L) {
+  lcsr *p = checkcsr(L, 1);
+  lt_tensor *w = check2d(L, 2, p->a->rows, p->a->cols, "weight");
+  lt_tensor *c = contig(L, w);
+  lt_csr_refresh(p->a, lt_tensor_data(c));
+  lt_csr_refresh_transposed(p->at, lt_tensor_data(c));
+  lt_tensor_release(c);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int csr_todense(lua_State *L) {
+  lcsr *p = checkcsr(L, 1);
+  lt_tensor *w = lt_tensor_new2(p->a->rows, p->a->cols);
+  lt_pushtensor(L, w);
+  lt_csr_todense(lt_tensor_data(w), p->a);
+  return 1;
+}
+
+static int csr_tostring(lua_State *L) {
+  lcsr *p = luaL_checkudata(L, 1, LT_CSR_MT);
+  if (!p->a) lua_pushliteral(L, "csr(freed)");
+  else {
+    char buf[128];
+    snprintf(buf, sizeof buf, "csr(%d x %d, %d nonzeros, %.2f%%)", p->a->rows, p->a->cols, p->a->nnz,
+             100.0 * lt_csr_density(p->a));
+    lua_pushstring(L, buf);
+  }
+  return 1;
+}
+
+static int csr_gc(lua_State *L) {
+  lcsr *p = luaL_checkudata(L, 1, LT_CSR_MT);
+  lt_csr_free(p->a);
+  lt_csr_free(p->at);
+  p->a = p->at = NULL;
+  return 0;
+}
+
+/* ---- timing ---- */
+
+static void settiming(lua_State *L, const lt_sparse_timing *t) {
+  const struct { const char *k; double v; } f[] = {
+      {"density", t->density},         {"dense_fwd", t->dense_fwd},         {"dense_bwd_in", t->dense_bwd_in},
+      {"dense_wgrad", t->dense_wgrad}, {"sparse_fwd", t->sparse_fwd},       {"sparse_bwd_in", t->sparse_bwd_in},
+      {"sparse_wgrad", t->sparse_wgrad}, {"sparse_fwd_t", t->sparse_fwd_t}, {"sparse_bwd_in_t", t->sparse_bwd_in_t},
+      {"sparse_wgrad_t", t->sparse_wgrad_t}};
+  lua_createtable(L, 0, 10);
+  for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+    lua_pushnumber(L, f[i].v);
+    lua_setfield(L, -2, f[i].k);
+  }
+}
+
+static int checkdimarg(lua_State *L, int i, const char *what) {
+  lua_Integer v = luaL_checkinteger(L, i);
+  luaL_argcheck(L, v >= 1 && v <= (1 << 24), i, what);
+  return (int)v;
+}
+
+/* sparse.bench(rows, cols, batch, density [, reps]) -> timings (microseconds per call) */
+static int sp_bench(lua_State *L) {
+  int rows = checkdimarg(L, 1, "rows must be 1..2^24"), cols = checkdimarg(L, 2, "cols must be 1..2^24");
+  int batch = checkdimarg(L, 3, "batch must be 1..2^24");
+  double d = luaL_checknumber(L, 4);
+  luaL_argcheck(L, d >= 0 && d <= 1, 4, "density must be in [0, 1]");
+  int reps = (int)luaL_optinteger(L, 5, 20);
+  lt_sparse_timing t;
+  if (lt_sparse_bench(&t, rows, cols, batch, d, reps)) return lt_raise(L, "sparse.bench");
+  settiming(L, &t);
+  return 1;
+}
+
+/* sparse.calibrate(rows, cols, batch [, {densities = {...}, reps = n}]) -> crossover, timings */
+static int sp_calibrate(lua_State *L) {
+  int rows = checkdimarg(L, 1, "rows must be 1..2^24"), cols = checkdimarg(L, 2, "cols must be 1..2^24");
+  int batch = checkdimarg(L, 3, "batch must be 1..2^24");
+  double dens[64] = {1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02};
+  int nd = 7, reps = 10;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    if (lua_getfield(L, 4, "reps") != LUA_TNIL) reps = (int)luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    if (lua_getfield(L, 4, "densities") == LUA_TTABLE) {
+      nd = (int)luaL_len(L, -1);
+      luaL_argcheck(L, nd >= 1 && nd <= 64, 4, "densities: 1 to 64 values");
+      for (int i = 0; i < nd; i++) {
+        lua_geti(L, -1, i + 1);
+        dens[i] = luaL_checknumber(L, -1);
+        luaL_argcheck(L, dens[i] >= 0 && dens[i] <= 1 && (i == 0 || dens[i] < dens[i - 1]), 4,
+                      "densities must be in [0, 1] and descending");
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lt_sparse_timing t[64];
+  double cross;
+  if (lt_sparse_calibrate(&cross, t, dens, nd, rows, cols, batch, reps)) return lt_raise(L, "sparse.calibrate");
+  lua_pushnumber(L, cross);
+  lua_createtable(L, nd, 0);
+  for (int i = 0; i < nd; i++) {
+    settiming(L, &t[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 2;
+}
+
+/* sparse.crossover(rows, cols, batch) -> the default density threshold (no measurement) */
+static int sp_crossover(lua_State *L) {
+  lua_pushnumber(L, lt_sparse_crossover(checkdimarg(L, 1, "rows must be 1..2^24"),
+                                        checkdimarg(L, 2, "cols must be 1..2^24"),
+                                        checkdimarg(L, 3, "batch must be 1..2^24")));
+  return 1;
+}
+
+static const luaL_Reg csr_methods[] = {
+    {"nnz", csr_nnz},         {"density", csr_density},   {"shape", csr_shape},
+    {"matmul_t", csr_matmul_t}, {"backward_input", csr_backward_input}, {"weight_grad", csr_weight_grad},
+    {"refresh", csr_refresh}, {"todense", csr_todense},   {NULL, NULL}};
+static const luaL_Reg csr_meta[] = {
+    {"__gc", csr_gc}, {"__close", csr_gc}, {"__tostring", csr_tostring}, {"__len", csr_nnz}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"csr", sp_csr},       {"bench", sp_bench},       {"calibrate", sp_calibrate},
+                                 {"crossover", sp_crossover}, {NULL, NULL}};
+
+static const lt_help_entry help[] = {
+    {"csr", "sparse.csr(weight, mask) -> csr of weight (out, in) at mask's nonzeros (kept even where weight is 0)"},
+    {"bench", "sparse.bench(rows, cols, batch, density [, reps]) -> microseconds per call, dense sgemm vs CSR"},
+    {"calibrate", "sparse.calibrate(rows, cols, batch [, {densities=, reps=}]) -> crossover density, timings"},
+    {"crossover", "sparse.crossover(rows, cols, batch) -> default density below which sparse kernels win"},
+    {":nnz", "csr:nnz() -> number of stored weights (also #csr)"},
+    {":density", "csr:density() -> nnz / (out * in)"},
+    {":shape", "csr:shape() -> {out, in}"},
+    {":matmul_t", "csr:matmul_t(x [, bias]) -> y (B, out) = x (B, in) . W^T (+ bias)"},
+    {":backward_input", "csr:backward_input(dy) -> dx (B, in) = dy (B, out) . W"},
+    {":weight_grad", "csr:weight_grad(x, dy [, grad]) -> grad (out, in) += dy^T . x at stored positions only"},
+    {":refresh", "csr:refresh(weight) -> csr: same pattern, values re-read from weight"},
+    {":todense", "csr:todense() -> (out, in) tensor, zeros off the pattern"},
+    {NULL, NULL}};
 
 int luaopen_lotto_sparse(lua_State *L) {
-  lua_newtable(L);
+  if (luaL_newmetatable(L, LT_CSR_MT)) {
+    luaL_setfuncs(L, csr_meta, 0);
+    luaL_newlib(L, csr_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lt_help_set(L, -1, "csr: a pruned weight in compressed sparse rows, with CSR kernels (lotto.sparse)");
+  lua_pop(L, 1);
+  luaL_newlib(L, funcs);
+  lt_help_register(L, -1, LT_CSR_MT, help);
   return 1;
 }
