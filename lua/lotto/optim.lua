@@ -5,6 +5,17 @@ local core = require 'lotto.core.optim'
 
 local M = {}
 
+-- Calls a C constructor or method; its errors are re-raised at the user's
+-- call site, prefixed by `where`, without this file's position.
+local function call(where, f, ...)
+  local ok, r = pcall(f, ...)
+  if not ok then
+    local msg = tostring(r):gsub('^[^:]*:%d+: ', ''):gsub("^bad argument #%d+ to '[^']*' %((.*)%)$", '%1')
+    error(where .. ': ' .. msg, 3)
+  end
+  return r
+end
+
 local function check_options(opts, allowed, where)
   for k in pairs(opts) do
     if not allowed[k] then
@@ -43,9 +54,9 @@ function M.sgd(a, b)
   local where = 'lotto.optim.sgd'
   local w, g, m, opts, extra = target(a, b, where)
   check_options(opts, setmetatable(extra, { __index = sgd_keys }), where)
-  local o = core.sgd(w, number_opt(opts, 'lr', 0.1, where), number_opt(opts, 'momentum', 0, where),
+  local o = call(where, core.sgd, w, number_opt(opts, 'lr', 0.1, where), number_opt(opts, 'momentum', 0, where),
     opts.nesterov and true or false, number_opt(opts, 'weight_decay', 0, where))
-  return o:bind(w, g, m)
+  return call(where, o.bind, o, w, g, m)
 end
 
 --- Adam (L2 weight decay) or AdamW (decoupled weight decay, adamw = true).
@@ -57,10 +68,10 @@ function M.adam(a, b)
   if type(betas) ~= 'table' or type(betas[1]) ~= 'number' or type(betas[2]) ~= 'number' then
     error(where .. ": option 'betas' must be a pair of numbers, e.g. {0.9, 0.999}", 2)
   end
-  local o = core.adam(w, number_opt(opts, 'lr', 1e-3, where), betas[1], betas[2],
+  local o = call(where, core.adam, w, number_opt(opts, 'lr', 1e-3, where), betas[1], betas[2],
     number_opt(opts, 'eps', 1e-8, where), number_opt(opts, 'weight_decay', 0, where),
     opts.adamw and true or false)
-  return o:bind(w, g, m)
+  return call(where, o.bind, o, w, g, m)
 end
 
 --- AdamW: Adam with decoupled weight decay (default 0.01, as PyTorch).
@@ -92,7 +103,11 @@ function M.schedule(opts)
   if type(opts) ~= 'table' then error("lotto.optim.schedule: expected a table {kind = ..., lr = ...}", 2) end
   check_options(opts, sched_keys, 'lotto.optim.schedule')
   if type(opts.lr) ~= 'number' then error("lotto.optim.schedule: option 'lr' (a number) is required", 2) end
-  return core.schedule(opts.kind or 'constant', opts.lr, opts)
+  local kind = opts.kind or 'constant'
+  if kind ~= 'constant' and kind ~= 'multistep' and kind ~= 'cosine' then
+    error(("lotto.optim.schedule: unknown kind '%s' (constant, multistep, cosine)"):format(tostring(kind)), 2)
+  end
+  return call('lotto.optim.schedule', core.schedule, kind, opts.lr, opts)
 end
 
 M.isatty = core.isatty

@@ -1,10 +1,323 @@
-/* loptim.c: Lua binding of the optim module (placeholder until the module lands). */
+/* loptim.c: Lua binding of optimizers and learning-rate schedules, preloaded
+ * as lotto.core.optim (lua/lotto/optim.lua builds the public lotto.optim on
+ * it), plus the two host helpers the training loop needs: isatty and a
+ * monotonic wall clock. An optimizer userdata keeps its bound tensors
+ * (values, grads, mask) alive as user values. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lbind.h"
+#include "lotto/optim.h"
+
+#define OPTIM_MT "lotto.optim"
+#define SCHED_MT "lotto.schedule"
+
+enum { UV_VALUES = 1, UV_GRADS = 2, UV_MASK = 3 };
+
+typedef struct loptim {
+  lt_optim *o;
+} loptim;
+
+static loptim *checkoptim(lua_State *L, int i) {
+  loptim *p = luaL_checkudata(L, i, OPTIM_MT);
+  luaL_argcheck(L, p->o != NULL, i, "optimizer already freed");
+  return p;
+}
+
+static lt_schedule *checksched(lua_State *L, int i) { return luaL_checkudata(L, i, SCHED_MT); }
+
+/* Creates the userdata empty before the optimizer exists, so a failure leaks nothing. */
+static loptim *newoptim(lua_State *L) {
+  loptim *p = lua_newuserdatauv(L, sizeof *p, 3);
+  p->o = NULL;
+  luaL_setmetatable(L, OPTIM_MT);
+  return p;
+}
+
+/* A parameter count, or a tensor whose element count is taken. */
+static size_t checksize(lua_State *L, int i) {
+  lt_tensor *t = lt_totensor(L, i);
+  if (t) return lt_tensor_numel(t);
+  lua_Integer n = luaL_checkinteger(L, i);
+  luaL_argcheck(L, n >= 0, i, "number of parameters must be >= 0");
+  return (size_t)n;
+}
+
+/* sgd(n | tensor, lr, momentum, nesterov, weight_decay) */
+static int optim_sgd(lua_State *L) {
+  size_t n = checksize(L, 1);
+  float lr = (float)luaL_checknumber(L, 2);
+  float momentum = (float)luaL_optnumber(L, 3, 0.0);
+  int nesterov = lua_toboolean(L, 4);
+  float wd = (float)luaL_optnumber(L, 5, 0.0);
+  loptim *p = newoptim(L);
+  if (!(p->o = lt_optim_sgd_new(n, lr, momentum, nesterov, wd))) return lt_raise(L, NULL);
+  return 1;
+}
+
+/* adam(n | tensor, lr, beta1, beta2, eps, weight_decay, adamw) */
+static int optim_adam(lua_State *L) {
+  size_t n = checksize(L, 1);
+  float lr = (float)luaL_checknumber(L, 2);
+  float b1 = (float)luaL_optnumber(L, 3, 0.9);
+  float b2 = (float)luaL_optnumber(L, 4, 0.999);
+  float eps = (float)luaL_optnumber(L, 5, 1e-8);
+  float wd = (float)luaL_optnumber(L, 6, 0.0);
+  int adamw = lua_toboolean(L, 7);
+  loptim *p = newoptim(L);
+  if (!(p->o = lt_optim_adam_new(n, lr, b1, b2, eps, wd, adamw))) return lt_raise(L, NULL);
+  return 1;
+}
+
+/* A contiguous tensor of exactly n elements at i, or a Lua error naming it. */
+static lt_tensor *checkflat(lua_State *L, int i, size_t n, const char *what) {
+  lt_tensor *t = lt_checktensor(L, i);
+  if (!lt_tensor_is_contiguous(t)) luaL_argerror(L, i, lua_pushfstring(L, "%s must be contiguous", what));
+  if (lt_tensor_numel(t) != n)
+    luaL_argerror(L, i, lua_pushfstring(L, "%s has %d elements, the optimizer was made for %d", what,
+                                        (int)lt_tensor_numel(t), (int)n));
+  return t;
+}
+
+/* opt:bind(values, grads [, mask]): the tensors opt:step() updates by default. */
+static int optim_bind(lua_State *L) {
+  loptim *p = checkoptim(L, 1);
+  checkflat(L, 2, p->o->n, "values");
+  checkflat(L, 3, p->o->n, "grads");
+  if (!lua_isnoneornil(L, 4)) checkflat(L, 4, p->o->n, "mask");
+  for (int k = 0; k < 3; k++) {
+    lua_pushvalue(L, 2 + k);
+    lua_setiuservalue(L, 1, UV_VALUES + k);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* opt:step([values, grads [, mask]]): one update; without arguments uses the bound tensors. */
+static int optim_step(lua_State *L) {
+  loptim *p = checkoptim(L, 1);
+  int base = 2;
+  if (lua_isnoneornil(L, 2)) {
+    lua_settop(L, 1);
+    for (int k = 0; k < 3; k++) lua_getiuservalue(L, 1, UV_VALUES + k);
+    if (lua_isnil(L, 2)) return luaL_error(L, "optimizer step: no tensors bound (call opt:bind(values, grads, mask))");
+  }
+  lt_tensor *w = checkflat(L, base, p->o->n, "values");
+  lt_tensor *g = checkflat(L, base + 1, p->o->n, "grads");
+  lt_tensor *m = lua_isnoneornil(L, base + 2) ? NULL : checkflat(L, base + 2, p->o->n, "mask");
+  if (lt_optim_step(p->o, lt_tensor_data(w), lt_tensor_data(g), m ? lt_tensor_data(m) : NULL, p->o->n))
+    return lt_raise(L, NULL);
+  return 0;
+}
+
+static int optim_reset(lua_State *L) {
+  lt_optim_reset(checkoptim(L, 1)->o);
+  return 0;
+}
+
+static int optim_lr(lua_State *L) {
+  lua_pushnumber(L, lt_optim_get_lr(checkoptim(L, 1)->o));
+  return 1;
+}
+
+static int optim_set_lr(lua_State *L) {
+  loptim *p = checkoptim(L, 1);
+  if (lt_optim_set_lr(p->o, (float)luaL_checknumber(L, 2))) return luaL_argerror(L, 2, lt_errmsg());
+  return 0;
+}
+
+static int optim_steps(lua_State *L) {
+  lua_pushinteger(L, lt_optim_steps(checkoptim(L, 1)->o));
+  return 1;
+}
+
+static int optim_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)checkoptim(L, 1)->o->n);
+  return 1;
+}
+
+static int optim_kind(lua_State *L) {
+  lt_optim *o = checkoptim(L, 1)->o;
+  lua_pushstring(L, o->kind == LT_OPTIM_SGD ? "sgd" : (o->adamw ? "adamw" : "adam"));
+  return 1;
+}
+
+/* opt:moment(k): a copy of moment buffer k (1: momentum / first moment, 2: second
+ * moment) as a 1-D tensor, or nil when the optimizer keeps none. */
+static int optim_moment(lua_State *L) {
+  lt_optim *o = checkoptim(L, 1)->o;
+  lua_Integer k = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, k == 1 || k == 2, 2, "moment index must be 1 or 2");
+  const float *src = lt_optim_moment(o, (int)k - 1);
+  if (!src) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lt_tensor *t = lt_tensor_new1((int64_t)o->n);
+  if (t && o->n) memcpy(lt_tensor_data(t), src, o->n * sizeof(float));
+  lt_pushtensor(L, t);
+  return 1;
+}
+
+static int optim_tostring(lua_State *L) {
+  loptim *p = luaL_checkudata(L, 1, OPTIM_MT);
+  const lt_optim *o = p->o;
+  char buf[256];
+  if (!o)
+    snprintf(buf, sizeof buf, "Optimizer(freed)");
+  else if (o->kind == LT_OPTIM_SGD)
+    snprintf(buf, sizeof buf, "SGD(%zu params, lr=%g, momentum=%g%s, weight_decay=%g)", o->n, o->lr, o->momentum,
+             o->nesterov ? ", nesterov" : "", o->weight_decay);
+  else
+    snprintf(buf, sizeof buf, "%s(%zu params, lr=%g, betas=(%g, %g), eps=%g, weight_decay=%g)",
+             o->adamw ? "AdamW" : "Adam", o->n, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+static int optim_gc(lua_State *L) {
+  loptim *p = luaL_checkudata(L, 1, OPTIM_MT);
+  lt_optim_free(p->o);
+  p->o = NULL;
+  return 0;
+}
+
+/* ---- schedules ---- */
+
+/* schedule(kind, lr, {warmup=, milestones=, gamma=, total=, min_lr=}) */
+static int sched_new(lua_State *L) {
+  static const char *const kinds[] = {"constant", "multistep", "cosine", NULL};
+  int kind = luaL_checkoption(L, 1, NULL, kinds);
+  float lr = (float)luaL_checknumber(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lt_schedule *s = lua_newuserdatauv(L, sizeof *s, 0);
+  memset(s, 0, sizeof *s);
+  luaL_setmetatable(L, SCHED_MT);
+  lt_status st = LT_OK;
+  if (kind == 0) {
+    st = lt_schedule_constant(s, lr);
+  } else if (kind == 1) {
+    int64_t ms[LT_SCHED_MAXMILESTONES];
+    int n = 0;
+    if (lua_getfield(L, 3, "milestones") != LUA_TNIL) {
+      luaL_argcheck(L, lua_istable(L, -1), 3, "milestones must be a table of iterations");
+      n = (int)luaL_len(L, -1);
+      luaL_argcheck(L, n <= LT_SCHED_MAXMILESTONES, 3, "too many milestones (at most 32)");
+      for (int i = 0; i < n; i++) {
+        lua_geti(L, -1, i + 1);
+        int ok;
+        ms[i] = (int64_t)lua_tointegerx(L, -1, &ok);
+        luaL_argcheck(L, ok, 3, "milestones must be integers");
+        lua_pop(L, 1);
+      }
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 3, "gamma");
+    float gamma = (float)luaL_optnumber(L, -1, 0.1);
+    lua_pop(L, 1);
+    st = lt_schedule_multistep(s, lr, ms, n, gamma);
+  } else {
+    lua_getfield(L, 3, "total");
+    int ok;
+    lua_Integer total = lua_tointegerx(L, -1, &ok);
+    luaL_argcheck(L, ok, 3, "cosine schedule needs total = <iterations>");
+    lua_getfield(L, 3, "min_lr");
+    float min_lr = (float)luaL_optnumber(L, -1, 0.0);
+    lua_pop(L, 2);
+    st = lt_schedule_cosine(s, lr, total, min_lr);
+  }
+  if (st) return luaL_argerror(L, 3, lt_errmsg());
+  lua_getfield(L, 3, "warmup");
+  lua_Integer warmup = luaL_optinteger(L, -1, 0);
+  lua_pop(L, 1);
+  if (lt_schedule_set_warmup(s, warmup)) return luaL_argerror(L, 3, lt_errmsg());
+  return 1;
+}
+
+static int sched_lr(lua_State *L) {
+  lt_schedule *s = checksched(L, 1);
+  lua_pushnumber(L, lt_schedule_lr(s, luaL_checkinteger(L, 2)));
+  return 1;
+}
+
+static int sched_kind(lua_State *L) {
+  static const char *const names[] = {"constant", "multistep", "cosine"};
+  lua_pushstring(L, names[checksched(L, 1)->kind]);
+  return 1;
+}
+
+static int sched_tostring(lua_State *L) {
+  const lt_schedule *s = checksched(L, 1);
+  char buf[160];
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  if (s->kind == LT_SCHED_CONSTANT) {
+    snprintf(buf, sizeof buf, "Schedule(constant, lr=%g", s->lr);
+    luaL_addstring(&b, buf);
+  } else if (s->kind == LT_SCHED_MULTISTEP) {
+    snprintf(buf, sizeof buf, "Schedule(multistep, lr=%g, gamma=%g, milestones={", s->lr, s->gamma);
+    luaL_addstring(&b, buf);
+    for (int i = 0; i < s->nmilestones; i++) {
+      snprintf(buf, sizeof buf, i ? ", %lld" : "%lld", (long long)s->milestones[i]);
+      luaL_addstring(&b, buf);
+    }
+    luaL_addchar(&b, '}');
+  } else {
+    snprintf(buf, sizeof buf, "Schedule(cosine, lr=%g, total=%lld, min_lr=%g", s->lr, (long long)s->total, s->min_lr);
+    luaL_addstring(&b, buf);
+  }
+  if (s->warmup) {
+    snprintf(buf, sizeof buf, ", warmup=%lld", (long long)s->warmup);
+    luaL_addstring(&b, buf);
+  }
+  luaL_addchar(&b, ')');
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* ---- host helpers ---- */
+
+static int optim_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_optinteger(L, 1, 1)));
+  return 1;
+}
+
+/* Monotonic wall-clock seconds (os.clock is CPU time, wrong with BLAS threads). */
+static int optim_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
+  return 1;
+}
+
+static const luaL_Reg optim_methods[] = {
+    {"bind", optim_bind},     {"step", optim_step},   {"reset", optim_reset}, {"lr", optim_lr},
+    {"set_lr", optim_set_lr}, {"steps", optim_steps}, {"kind", optim_kind},   {"moment", optim_moment},
+    {NULL, NULL}};
+static const luaL_Reg optim_meta[] = {
+    {"__gc", optim_gc}, {"__close", optim_gc}, {"__tostring", optim_tostring}, {"__len", optim_len},
+    {"__index", NULL},  {NULL, NULL}};
+static const luaL_Reg sched_methods[] = {{"lr", sched_lr}, {"kind", sched_kind}, {NULL, NULL}};
+static const luaL_Reg sched_meta[] = {{"__tostring", sched_tostring}, {"__index", NULL}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"sgd", optim_sgd},       {"adam", optim_adam}, {"schedule", sched_new},
+                                 {"isatty", optim_isatty}, {"now", optim_now},   {NULL, NULL}};
+
+static void createmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
+  luaL_newmetatable(L, name);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);  /* the placeholder __index becomes the methods table */
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
 
 int luaopen_lotto_optim(lua_State *L) {
-  lua_newtable(L);
+  createmeta(L, OPTIM_MT, optim_meta, optim_methods);
+  createmeta(L, SCHED_MT, sched_meta, sched_methods);
+  luaL_newlib(L, funcs);
   return 1;
 }
