@@ -164,14 +164,25 @@ lt_status lt_st_writer_meta(lt_st_writer *w, const char *key, const char *value)
   return LT_OK;
 }
 
+static int cmp_key(const void *a, const void *b) {
+  return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
 /* The JSON header, padded with spaces so that the data section starts 8-byte aligned. */
 static char *build_header(const lt_st_writer *w, size_t *len) {
   cJSON *root = cJSON_CreateObject();
   if (!root) return NULL;
   int ok = 1;
-  if (cJSON_GetArraySize(w->meta) > 0) {
-    cJSON *m = cJSON_Duplicate(w->meta, 1);
-    ok = m && cJSON_AddItemToObject(root, "__metadata__", m);
+  int nmeta = cJSON_GetArraySize(w->meta);
+  if (nmeta > 0) { /* keys sorted: the same pairs always give the same bytes */
+    const cJSON **kv = malloc((size_t)nmeta * sizeof *kv);
+    cJSON *m = kv ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
+    ok = m != NULL;
+    int k = 0;
+    for (const cJSON *c = w->meta->child; c && ok; c = c->next) kv[k++] = c;
+    if (ok) qsort(kv, (size_t)nmeta, sizeof *kv, cmp_key);
+    for (k = 0; k < nmeta && ok; k++) ok = cJSON_AddStringToObject(m, kv[k]->string, kv[k]->valuestring) != NULL;
+    free(kv);
   }
   size_t at = 0;
   for (size_t i = 0; i < w->n && ok; i++) {
