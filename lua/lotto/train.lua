@@ -1,0 +1,169 @@
+-- lotto.train: the training loop. fit() runs batches through the model's fused
+-- C step (model:step_loss) and the C optimizer, evaluates, snapshots, stops
+-- early on request, and returns a history table; the numbers stay in C.
+local optim = require 'lotto.optim'
+local progress = require 'lotto.progress'
+local data_mod = require 'lotto.data'
+local now = require('lotto.core.optim').now
+
+local M = {}
+
+local fit_keys = {
+  optimizer = true, batch = true, epochs = true, iterations = true, seed = true, loss = true,
+  schedule = true, eval_every = true, eval_batch = true, eval_at_start = true, on_eval = true,
+  snapshots = true, progress = true, max_iterations = true, shuffle = true,
+}
+
+local function fail(msg) error('lotto.train.fit: ' .. msg, 3) end
+
+local function positive_int(opts, key, default)
+  local v = opts[key]
+  if v == nil then return default end
+  if math.type(v) ~= 'integer' and not (type(v) == 'number' and v == math.floor(v)) then
+    fail(("option '%s' must be an integer (got %s)"):format(key, tostring(v)))
+  end
+  if v < 1 then fail(("option '%s' must be >= 1 (got %s)"):format(key, tostring(v))) end
+  return math.tointeger(v)
+end
+
+local function is_nan_or_inf(x) return x ~= x or x == math.huge or x == -math.huge end
+
+local function evaluate(model, ds, batch)
+  if not ds then return nil, nil end
+  local loss, acc = model:evaluate(ds, { batch = batch })
+  if acc ~= acc then acc = nil end -- regression: no accuracy
+  return loss, acc
+end
+
+-- Returns the loss kind for step_loss: explicit, or from the data set's classes.
+local function loss_kind(opts, ds)
+  if opts.loss ~= nil then
+    local ok = ({ xent = 'xent', mse = 'mse', cross_entropy = 'xent', ce = 'xent' })[opts.loss]
+    if not ok then fail(("option 'loss' must be 'xent' or 'mse' (got %s)"):format(tostring(opts.loss))) end
+    return ok
+  end
+  return (ds:classes() or 0) > 0 and 'xent' or 'mse'
+end
+
+local function schedule_fn(s)
+  if s == nil then return nil end
+  if type(s) == 'function' then return s end
+  local ok, lr = pcall(function() return s:lr(0) end)
+  if not ok or type(lr) ~= 'number' then fail("option 'schedule' must be a lotto.optim.schedule or a function(iter)") end
+  return function(it) return s:lr(it) end
+end
+
+--- Trains model on data.train; evaluates on data.val and data.test. See the
+-- module documentation (README, lotto.train) for the options and the history.
+function M.fit(model, data, opts)
+  opts = opts or {}
+  if type(data) ~= 'table' or data.train == nil then fail('data must be a table {train = ds, val = ds, test = ds}') end
+  for k in pairs(opts) do
+    if not fit_keys[k] then fail(("unknown option '%s'"):format(tostring(k))) end
+  end
+  local train_ds, val_ds, test_ds = data.train, data.val, data.test
+  local batch = positive_int(opts, 'batch', 60)
+  local eval_batch = positive_int(opts, 'eval_batch', 1000)
+  local eval_every = positive_int(opts, 'eval_every', nil)
+  local seed = opts.seed or 1
+  local loss = loss_kind(opts, train_ds)
+  local sched = schedule_fn(opts.schedule)
+  local on_eval = opts.on_eval
+  if on_eval ~= nil and type(on_eval) ~= 'function' then fail("option 'on_eval' must be a function(record, model)") end
+
+  local opt = opts.optimizer
+  if opt == nil then fail("option 'optimizer' is required (lotto.optim.adam(model, {...}) or {kind = 'adam', lr = ...})") end
+  if type(opt) == 'table' and getmetatable(opt) == nil then opt = optim.make(model, opt) end
+
+  local loader = data_mod.loader(train_ds, { batch = batch, seed = seed, shuffle = opts.shuffle ~= false })
+  -- Length: iterations, or epochs of the loader (iterations win if both are given).
+  local per_epoch = loader:batches_per_epoch()
+  local iterations = positive_int(opts, 'iterations', nil)
+  local epochs = positive_int(opts, 'epochs', nil)
+  if not iterations and not epochs then epochs = 1 end
+  local total = iterations or epochs * per_epoch
+  local cap = positive_int(opts, 'max_iterations', nil)
+  if cap and cap < total then total = cap end
+  if not eval_every and not epochs then eval_every = total end
+
+  local snap_at = {}
+  for _, it in ipairs(opts.snapshots or {}) do
+    if math.type(it) ~= 'integer' or it < 0 then fail('snapshots must be a list of iterations >= 0') end
+    snap_at[it] = true
+  end
+
+  local hist = { records = {}, snapshots = {}, iterations = 0 }
+  local bar = progress.new { total = total, enabled = opts.progress, label = 'train' }
+  local t0 = now()
+  local it, epoch, stop = 0, 0, false
+  local sum_loss, sum_correct, seen, nbatches = 0.0, 0, 0, 0
+  local last_eval_iter = -1
+
+  local function record()
+    local te = now()
+    bar:clear()
+    local rec = { iter = it, epoch = epoch }
+    if nbatches > 0 then
+      rec.train_loss = sum_loss / nbatches
+      if loss == 'xent' then rec.train_acc = sum_correct / seen end
+    end
+    rec.val_loss, rec.val_acc = evaluate(model, val_ds, eval_batch)
+    rec.test_loss, rec.test_acc = evaluate(model, test_ds, eval_batch)
+    rec.time = now() - t0
+    sum_loss, sum_correct, seen, nbatches = 0.0, 0, 0, 0
+    hist.records[#hist.records + 1] = rec
+    last_eval_iter = it
+    if rec.val_acc or rec.test_acc then bar:set_acc(rec.val_acc or rec.test_acc) end
+    if on_eval and on_eval(rec, model) == 'stop' then stop = true end
+    bar:pause(now() - te)
+  end
+
+  local function snapshot()
+    if snap_at[it] then hist.snapshots[it] = model:state() end
+  end
+
+  local function loop()
+    model:train()
+    snapshot()
+    if opts.eval_at_start then record() end
+    while not stop and it < total do
+      epoch = epoch + 1
+      while not stop and it < total do
+        local xb, yb = loader:next()
+        if xb == nil then break end
+        if sched then opt:set_lr(sched(it)) end
+        local l, correct = model:step_loss(xb, yb, loss)
+        if is_nan_or_inf(l) then
+          error(('training diverged: loss is %s at iteration %d'):format(l ~= l and 'nan' or 'inf', it + 1), 0)
+        end
+        opt:step()
+        it = it + 1
+        sum_loss, nbatches = sum_loss + l, nbatches + 1
+        sum_correct, seen = sum_correct + (correct or 0), seen + xb:size(1)
+        snapshot()
+        if eval_every and it % eval_every == 0 then record() end
+        bar:update(it, l)
+      end
+      if not eval_every and last_eval_iter ~= it then record() end
+    end
+    if last_eval_iter ~= it then record() end
+  end
+
+  local ok, err = pcall(loop)
+  bar:finish()
+  model:train()
+  if not ok then error(err, 0) end
+
+  hist.iterations = it
+  hist.epochs = epoch
+  hist.seconds = now() - t0
+  hist.final = hist.records[#hist.records]
+  local best
+  for _, r in ipairs(hist.records) do
+    if r.val_loss and (not best or r.val_loss < best.val_loss) then best = r end
+  end
+  if best then hist.early_stop = { iter = best.iter, val_loss = best.val_loss, val_acc = best.val_acc, test_acc = best.test_acc, test_loss = best.test_loss } end
+  return hist
+end
+
+return M
