@@ -190,4 +190,20 @@ function M.vgg19(opts) return vgg(VGG.vgg19, 'vgg19', opts) end
 --- names(): the zoo's model names.
 function M.names() return { 'lenet300', 'lenet5', 'conv2', 'conv4', 'conv6', 'resnet20', 'vgg11', 'vgg16', 'vgg19' } end
 
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(M, {
+    lenet300 = 'lenet300{input = {1, 28, 28}, classes = 10, hidden = {300, 100}} -> model (266,610 params on MNIST)',
+    lenet5 = 'lenet5{input = {1, 28, 28}, classes = 10, width = 1} -> model: Caffe LeNet-5 (431,080 params)',
+    conv2 = 'conv2{input = {3, 32, 32}, classes = 10, width = 1} -> model: Frankle & Carbin Conv-2 (4.3M)',
+    conv4 = 'conv4{...} -> model: Conv-4 (2.4M on CIFAR-10)',
+    conv6 = 'conv6{...} -> model: Conv-6 (2.26M on CIFAR-10)',
+    resnet20 = 'resnet20{input = {3, 32, 32}, classes = 10, width = 16} -> model: CIFAR ResNet-20 (0.27M)',
+    vgg11 = "vgg11{input = {3, 32, 32}, classes = 10, width = 1, pool = 'global'|'flatten'} -> model",
+    vgg16 = "vgg16{...} -> model: CIFAR VGG-16 with batchnorm (14.7M)",
+    vgg19 = "vgg19{...} -> model: CIFAR VGG-19 with batchnorm (20.0M)",
+    names = 'names() -> the zoo model names',
+  })
+end
+
 return M

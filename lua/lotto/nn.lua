@@ -166,4 +166,30 @@ function M.load(model, path)
   return model
 end
 
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(nn, {
+    linear = 'linear(in, out[, {bias = true, name =}]) -> layer: y = x W^T + b, W (out, in)',
+    conv2d = 'conv2d(cin, cout, k[, {stride = 1, padding = 0, bias = true, name =}]) -> layer: NCHW, W (cout, cin, k, k)',
+    maxpool2d = 'maxpool2d(k[, stride = k][, {name =}]) -> layer: max over k x k windows, no padding',
+    avgpool2d = 'avgpool2d(k[, stride = k][, {name =}]) -> layer: mean over k x k windows, no padding',
+    global_avgpool = 'global_avgpool([{name =}]) -> layer: (B, C, H, W) -> (B, C)',
+    relu = 'relu([{name =}]) -> layer: max(x, 0)',
+    flatten = 'flatten([{name =}]) -> layer: (B, ...) -> (B, prod(...))',
+    batchnorm = 'batchnorm(n[, {name =}]) -> layer: over channels of (B, n) or (B, n, H, W); momentum 0.1, eps 1e-5',
+    dropout = 'dropout(p[, {seed = 0, name =}]) -> layer: inverted dropout in training, identity in eval',
+    sequential = "sequential{layer, ..., name = 'layer1'} -> layer: in order; takes the layers; a name prefixes its children",
+    residual = 'residual(body[, shortcut][, {name =}]) -> layer: relu(body(x) + shortcut(x)); no shortcut = identity',
+    model = 'model(net, {input = {C, H, W}}) -> model: checks shapes, names parameters (fc1.weight, ...), allocates',
+    cross_entropy = 'cross_entropy(logits (B, C), labels (B)) -> loss, dlogits, ncorrect: mean softmax cross-entropy',
+    mse = 'mse(pred, target) -> loss, dpred: mean squared error over all elements',
+    is_model = 'is_model(x) -> boolean',
+    is_layer = 'is_layer(x) -> boolean',
+  })
+  help.register(M, {
+    save = 'm:save(path[, metadata]) -> true: values, U8 masks ("fc1.weight.mask") and batchnorm statistics as safetensors',
+    load = 'm:load(path) -> m, or nil, message: loads a file written by m:save (shapes checked first)',
+  })
+end
+
 return nn
