@@ -101,6 +101,18 @@ run "$TMP/no_such_script.lua" </dev/null
 rc_is 1 "missing script"
 err_has "^lotto: cannot open .*no_such_script\.lua" "missing script message"
 
+# Ctrl-C (SIGINT) stops a running script with an error, not a silent death
+printf 'local f = io.open(arg[1], "w") f:write("ready") f:close()\nwhile true do end\n' >"$TMP/spin.lua"
+"$LOTTO" "$TMP/spin.lua" "$TMP/spin.ready" </dev/null >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+i=0
+while [ ! -s "$TMP/spin.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $pid
+wait $pid
+rc=$?
+rc_is 1 "interrupted script"
+err_has '^lotto: .*interrupted!' "interrupted script message"
+
 # -i after a script: the REPL sees the script's globals
 printf 'answer = 41\n' >"$TMP/setup.lua"
 printf 'answer + 1\n' | "$LOTTO" -i "$TMP/setup.lua" >"$TMP/out" 2>"$TMP/err"

@@ -58,11 +58,7 @@ static int read_tty(const char *prompt, char **out) {
   cb_line = NULL;
   rl_callback_handler_install(prompt, on_line);
   while (!cb_done) {
-    fd_set fds;
-    FD_ZERO(&fds);
-    FD_SET(fd, &fds);
-    int r = pselect(fd + 1, &fds, NULL, NULL, NULL, &waitmask);
-    if (prompt_sigint) {
+    if (prompt_sigint) { /* checked before waiting too: readline may unblock SIGINT */
       prompt_sigint = 0;
       rl_callback_sigcleanup();
       rl_replace_line("", 0);
@@ -72,6 +68,10 @@ static int read_tty(const char *prompt, char **out) {
       rc = READ_CANCEL;
       break;
     }
+    fd_set fds;
+    FD_ZERO(&fds);
+    FD_SET(fd, &fds);
+    int r = pselect(fd + 1, &fds, NULL, NULL, NULL, &waitmask);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       rl_callback_handler_remove();
@@ -111,16 +111,11 @@ static int read_plain(const char *prompt, char **out) {
   return READ_LINE;
 }
 
-/* Reads a line (malloc'd, no newline) with Ctrl-C clearing it instead of killing us. */
+/* Reads a line (malloc'd, no newline); Ctrl-C clears it (the REPL's SIGINT handler is
+ * on_prompt_sigint except while lt_host_docall runs code). */
 static int read_line(const char *prompt, char **out) {
-  struct sigaction sa, old;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_prompt_sigint;
-  sigemptyset(&sa.sa_mask);
-  prompt_sigint = 0;
-  sigaction(SIGINT, &sa, &old);
+  prompt_sigint = 0; /* a Ctrl-C from before the prompt is stale */
   int rc = use_readline ? read_tty(prompt, out) : read_plain(prompt, out);
-  sigaction(SIGINT, &old, NULL);
   if (rc == READ_LINE && use_readline && (*out)[0] != '\0') {
     add_history(*out);
     if (history_path[0] && append_history(1, history_path) != 0) history_path[0] = '\0';
@@ -270,6 +265,12 @@ void lt_repl_run(lua_State *L) {
     lt_repl_complete_init(L);
     printf("help() for help, Ctrl-D to quit\n");
   }
+  /* installed for the whole session, so no Ctrl-C between two lines can kill it */
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_prompt_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
   int base = lua_gettop(L);
   for (;;) {
     lua_settop(L, base);
@@ -281,6 +282,7 @@ void lt_repl_run(lua_State *L) {
     else print_error(L);
   }
   lua_settop(L, base);
+  sigaction(SIGINT, &old, NULL);
   if (use_readline) {
     history_stop();
     lt_repl_complete_done();
