@@ -54,8 +54,9 @@ lt_status lt_layer_buffer(lt_tensor **buf, int ndim, const int64_t *shape) {
   size_t n = 1;
   for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
   lt_tensor *t = *buf;
-  if (t && lt_tensor_numel(t) == n && t->offset == 0) {
-    // same size: reshape in place (the buffer is ours and contiguous)
+  // Reuse the storage while it is large enough and no one else holds the buffer, so
+  // alternating batch sizes (a last partial batch, evaluation) allocate only once.
+  if (t && t->offset == 0 && t->refcount == 1 && t->storage->refcount == 1 && t->storage->n >= n && n > 0) {
     t->ndim = ndim;
     int64_t st = 1;
     for (int i = ndim - 1; i >= 0; i--) t->shape[i] = shape[i], t->stride[i] = st, st *= shape[i];

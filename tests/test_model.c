@@ -255,6 +255,13 @@ static void activation_buffers_should_be_reused_across_batches_of_one_size(void 
   lt_tensor *x3 = lt_tensor_new(4, s);
   assert_int_equal(lt_model_forward(m, x3, &y2, 1), 0);
   assert_int_equal(y2->shape[0], 3);
+  assert_ptr_equal(d1, lt_tensor_data(y2)); // a smaller batch reuses the storage
+  lt_tensor_retain(y2);                     // a buffer someone holds is never overwritten
+  lt_tensor *held = y2;
+  assert_int_equal(lt_model_forward(m, x, &y1, 1), 0);
+  assert_ptr_not_equal(held, y1);
+  assert_int_equal(held->shape[0], 3);
+  lt_tensor_release(held);
   lt_tensor_release(x);
   lt_tensor_release(x3);
   lt_model_free(m);

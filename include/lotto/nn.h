@@ -26,9 +26,10 @@
  *
  * Conventions: NCHW layout; backward ACCUMULATES into grads (zeroing is
  * explicit, lt_model_zero_grad); a pruned weight (mask 0) is zero in the
- * forward pass because lt_model_apply_mask zeroes it and optimizers keep it
- * zero. Activation buffers are cached per layer and reallocated only when the
- * batch size changes. */
+ * forward pass because lt_model_apply_mask zeroes it, and its gradient is
+ * zeroed at the end of every backward, so no optimizer moves it. Activation
+ * buffers are cached per layer and reallocated only when a batch is larger
+ * than any before (or the buffer is held by someone else). */
 #ifndef LOTTO_NN_H
 #define LOTTO_NN_H
 
@@ -138,7 +139,8 @@ int lt_init_kind_parse(const char *s);
  * input shape, naming it and the expected one. */
 lt_status lt_model_forward(lt_model *m, const lt_tensor *x, lt_tensor **y, int train);
 /* Backward of the last forward: dy has the output's shape. ACCUMULATES into
- * grads. dx (borrowed, may be NULL to skip computing it) gets the input gradient. */
+ * grads, then zeroes the gradients of pruned weights. dx (borrowed, may be
+ * NULL to skip computing it) gets the input gradient. */
 lt_status lt_model_backward(lt_model *m, const lt_tensor *dy, lt_tensor **dx);
 void lt_model_zero_grad(lt_model *m);
 /* values *= masks (one pass) and bumps the mask version. */
@@ -246,8 +248,9 @@ lt_status lt_layer_shape_error(const lt_layer *l, const char *expected, const lt
                                const int64_t *in);
 /* Allocates a layer with ops and priv (takes priv; frees it with free() on failure). */
 lt_layer *lt_layer_alloc(const lt_layer_ops *ops, void *priv);
-/* Ensures *buf is a contiguous tensor of the given shape; reallocates only if
- * its element count changes (otherwise reshapes in place). */
+/* Ensures *buf is a contiguous tensor of the given shape. Reuses its storage
+ * (reshaping in place) while that is large enough and not shared; otherwise
+ * releases it and allocates a new one. */
 lt_status lt_layer_buffer(lt_tensor **buf, int ndim, const int64_t *shape);
 /* "(64, 26, 26)" from a shape. */
 char *lt_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
