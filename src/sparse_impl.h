@@ -18,9 +18,10 @@ static inline __m256i sp_lane_mask(int t) {
 #endif
 
 #define SP_MAXPARTS 16
-/* Below this many multiply-adds a call stays on one thread: waking a worker
- * costs about a microsecond. */
-#define SP_PAR_MIN_WORK 65536.0
+/* Below this many multiply-adds (about 10 us on one core) a call stays on one
+ * thread: a hand-off costs a microsecond or more, and a worker preempted on a
+ * busy machine holds the call up. */
+#define SP_PAR_MIN_WORK 262144.0
 
 /* ---- pool (sparse_pool.c) ---- */
 /* Runs fn(arg, p) for p in [0, nparts), part 0 on the caller. Parts not yet
@@ -52,9 +53,10 @@ typedef struct sp_mm {
 } sp_mm;
 void lt_sp_mm_rows(const sp_mm *p, int r0, int r1);
 /* One row's sampled dot products over columns [0, w):
- * g[k] += sum_j dy[j] * xt[ci[k] * ldx + j] for k in [0, cnt). */
+ * g[k] += sum_j dy[j] * xt[ci[k] * ldx + j] for k in [0, cnt). room: floats
+ * that may be read from the start of each xt row (>= w; the row stride left). */
 void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt,
-                   size_t ldx, int w);
+                   size_t ldx, int w, size_t room);
 /* Column chunk width for sampled products over a (rows, n) operand: keeps a
  * chunk of xt in L2 (long n comes from convolution columns). */
 int lt_sp_dot_chunk(int xrows, int n);

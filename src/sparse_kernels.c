@@ -9,34 +9,57 @@
 #ifdef SP_AVX
 #define lane_mask sp_lane_mask
 
-/* One row, one chunk of NV vectors (the last one partial when MASKED): all
- * accumulators stay in registers while the row's entries stream by, each
- * entry an axpy of its weight with a contiguous row of bt. */
-static inline __attribute__((always_inline)) void mm_chunk(const int NV, const int MASKED, float *c,
+/* How the last, partial vector of a chunk is read. Masked loads cost about
+ * four cycles more than plain ones on AMD cores, so when the row stride leaves
+ * room (ld >= n rounded up to 8) the tail is read whole and its extra lanes
+ * are ignored (forward) or zeroed (dot products); results are the same. */
+enum { TAIL_NONE, TAIL_WHOLE, TAIL_MASKED };
+
+static inline __m256 load_tail(const int TAIL, const float *x, __m256i tm) {
+  if (TAIL == TAIL_MASKED) return _mm256_maskload_ps(x, tm);
+  if (TAIL == TAIL_WHOLE) return _mm256_and_ps(_mm256_loadu_ps(x), _mm256_castsi256_ps(tm));
+  return _mm256_loadu_ps(x);
+}
+
+/* One row, one chunk of NV vectors (the last one partial with t lanes unless
+ * TAIL_NONE): all accumulators stay in registers while the row's entries
+ * stream by, each entry an axpy of its weight with a contiguous row of bt. */
+static inline __attribute__((always_inline)) void mm_chunk(const int NV, const int TAIL, float *c,
                                                            const int32_t *ci, const float *v, int cnt,
-                                                           const float *bt, size_t ldb, __m256i tm,
+                                                           const float *bt, size_t ldb, __m256i tm, int t,
                                                            float b0, int accumulate) {
   __m256 a[8];
+  float tmp[8];
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) {
     a[j] = _mm256_set1_ps(b0);
-    if (accumulate)
-      a[j] = _mm256_add_ps(a[j], MASKED && j == NV - 1 ? _mm256_maskload_ps(c + 8 * j, tm)
-                                                        : _mm256_loadu_ps(c + 8 * j));
+    if (accumulate) {
+      if (TAIL && j == NV - 1) {
+        memcpy(tmp, c + 8 * j, (size_t)t * sizeof *tmp);
+        a[j] = _mm256_add_ps(a[j], _mm256_loadu_ps(tmp));
+      } else {
+        a[j] = _mm256_add_ps(a[j], _mm256_loadu_ps(c + 8 * j));
+      }
+    }
   }
   for (int k = 0; k < cnt; k++) {
     const float *x = bt + (size_t)ci[k] * ldb;
     __m256 w = _mm256_broadcast_ss(v + k);
 #pragma GCC unroll 8
     for (int j = 0; j < NV; j++) {
-      __m256 xv = MASKED && j == NV - 1 ? _mm256_maskload_ps(x + 8 * j, tm) : _mm256_loadu_ps(x + 8 * j);
+      /* TAIL_WHOLE: the extra lanes only reach lanes that are never stored */
+      __m256 xv = TAIL == TAIL_MASKED && j == NV - 1 ? _mm256_maskload_ps(x + 8 * j, tm) : _mm256_loadu_ps(x + 8 * j);
       a[j] = _mm256_fmadd_ps(w, xv, a[j]);
     }
   }
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) {
-    if (MASKED && j == NV - 1) _mm256_maskstore_ps(c + 8 * j, tm, a[j]);
-    else _mm256_storeu_ps(c + 8 * j, a[j]);
+    if (TAIL && j == NV - 1) { /* a masked store is slower still than a masked load */
+      _mm256_storeu_ps(tmp, a[j]);
+      memcpy(c + 8 * j, tmp, (size_t)t * sizeof *tmp);
+    } else {
+      _mm256_storeu_ps(c + 8 * j, a[j]);
+    }
   }
 }
 
@@ -45,7 +68,8 @@ void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
     int w = p->n - c0 < 64 ? p->n - c0 : 64;
     int nv = (w + 7) / 8, t = w - 8 * (nv - 1);
     __m256i tm = lane_mask(t);
-    int sel = 2 * nv + (t != 8);
+    int tail = t == 8 ? TAIL_NONE : p->ldb >= (size_t)((p->n + 7) & ~7) ? TAIL_WHOLE : TAIL_MASKED;
+    int sel = 3 * nv + tail;
     for (int r = r0; r < r1; r++) {
       const int32_t s = p->rowptr[r], cnt = p->rowptr[r + 1] - s;
       const int32_t *ci = p->ci + s;
@@ -54,9 +78,10 @@ void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
       const size_t ldb = p->ldb;
       const int acc = p->accumulate;
       switch (sel) {
-#define SP_CASE(n)                                                    \
-  case 2 * n: mm_chunk(n, 0, c, ci, v, cnt, bt, ldb, tm, b0, acc); break; \
-  case 2 * n + 1: mm_chunk(n, 1, c, ci, v, cnt, bt, ldb, tm, b0, acc); break;
+#define SP_CASE(n)                                                                      \
+  case 3 * n: mm_chunk(n, TAIL_NONE, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;   \
+  case 3 * n + 1: mm_chunk(n, TAIL_WHOLE, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break; \
+  case 3 * n + 2: mm_chunk(n, TAIL_MASKED, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;
         SP_CASE(1) SP_CASE(2) SP_CASE(3) SP_CASE(4) SP_CASE(5) SP_CASE(6) SP_CASE(7) SP_CASE(8)
 #undef SP_CASE
       }
@@ -73,18 +98,18 @@ static inline float hsum(__m256 a) {
 /* One row, one chunk of NV vectors of dy held in registers: each entry's row
  * of xt streams by once, as in mm_chunk, and reduces to one number. Two
  * accumulators (even and odd vectors) halve the dependency chain. */
-static inline __attribute__((always_inline)) void dot_chunk(const int NV, const int MASKED, float *g,
+static inline __attribute__((always_inline)) void dot_chunk(const int NV, const int TAIL, float *g,
                                                             const int32_t *ci, int cnt, const float *dy,
                                                             const float *xt, size_t ldx, __m256i tm) {
   __m256 d[8];
 #pragma GCC unroll 8
-  for (int j = 0; j < NV; j++) d[j] = MASKED && j == NV - 1 ? _mm256_maskload_ps(dy + 8 * j, tm) : _mm256_loadu_ps(dy + 8 * j);
+  for (int j = 0; j < NV; j++) d[j] = TAIL && j == NV - 1 ? _mm256_maskload_ps(dy + 8 * j, tm) : _mm256_loadu_ps(dy + 8 * j);
   for (int k = 0; k < cnt; k++) {
     const float *x = xt + (size_t)ci[k] * ldx;
     __m256 a[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
 #pragma GCC unroll 8
     for (int j = 0; j < NV; j++) {
-      __m256 xv = MASKED && j == NV - 1 ? _mm256_maskload_ps(x + 8 * j, tm) : _mm256_loadu_ps(x + 8 * j);
+      __m256 xv = j == NV - 1 ? load_tail(TAIL, x + 8 * j, tm) : _mm256_loadu_ps(x + 8 * j);
       a[j & 1] = j < 2 ? _mm256_mul_ps(d[j], xv) : _mm256_fmadd_ps(d[j], xv, a[j & 1]);
     }
     g[k] += hsum(_mm256_add_ps(a[0], a[1]));
@@ -92,16 +117,19 @@ static inline __attribute__((always_inline)) void dot_chunk(const int NV, const 
 }
 
 void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt, size_t ldx,
-                   int w) {
+                   int w, size_t room) {
   for (int c0 = 0; c0 < w; c0 += 64) {
     int cw = w - c0 < 64 ? w - c0 : 64;
     int nv = (cw + 7) / 8, t = cw - 8 * (nv - 1);
     __m256i tm = lane_mask(t);
+    /* the whole tail vector lies inside the row's stride */
+    int tail = t == 8 ? TAIL_NONE : room >= (size_t)(c0 + 8 * nv) ? TAIL_WHOLE : TAIL_MASKED;
     const float *d = dy + c0, *x = xt + c0;
-    switch (2 * nv + (t != 8)) {
-#define SP_CASE(n)                                                \
-  case 2 * n: dot_chunk(n, 0, g, ci, cnt, d, x, ldx, tm); break; \
-  case 2 * n + 1: dot_chunk(n, 1, g, ci, cnt, d, x, ldx, tm); break;
+    switch (3 * nv + tail) {
+#define SP_CASE(n)                                                               \
+  case 3 * n: dot_chunk(n, TAIL_NONE, g, ci, cnt, d, x, ldx, tm); break;        \
+  case 3 * n + 1: dot_chunk(n, TAIL_WHOLE, g, ci, cnt, d, x, ldx, tm); break;   \
+  case 3 * n + 2: dot_chunk(n, TAIL_MASKED, g, ci, cnt, d, x, ldx, tm); break;
       SP_CASE(1) SP_CASE(2) SP_CASE(3) SP_CASE(4) SP_CASE(5) SP_CASE(6) SP_CASE(7) SP_CASE(8)
 #undef SP_CASE
     }
@@ -127,7 +155,7 @@ void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
 }
 
 void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt, size_t ldx,
-                   int w) {
+                   int w, size_t room) {
   for (int k = 0; k < cnt; k++) {
     const float *x = xt + (size_t)ci[k] * ldx;
     float s[8] = {0};
@@ -187,7 +215,7 @@ static void dot_part(void *arg, int p) {
     int w = j->n - c0 < j->chunk ? j->n - c0 : j->chunk;
     for (int r = j->bounds[p]; r < j->bounds[p + 1]; r++) {
       int32_t s = a->rowptr[r], cnt = a->rowptr[r + 1] - s;
-      if (cnt) lt_sp_dot_row(j->g + s, a->colidx + s, cnt, j->dyt + r * j->ldd + c0, j->xt + c0, j->ldx, w);
+      if (cnt) lt_sp_dot_row(j->g + s, a->colidx + s, cnt, j->dyt + r * j->ldd + c0, j->xt + c0, j->ldx, w, j->ldx - c0);
     }
   }
 }

@@ -39,45 +39,62 @@ void lt_sparse_scratch_free(void) {
 }
 
 #if defined(__AVX__)
+/* 8x8 tile: rows i and i+4 share a register (128-bit halves), so the
+ * transpose needs only in-lane shuffles, no cross-lane permutes. */
 static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds) {
+  __m256 r[8];
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(src + i * lds)), _mm_loadu_ps(src + (i + 4) * lds), 1);
+    r[i + 4] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(src + i * lds + 4)),
+                                    _mm_loadu_ps(src + (i + 4) * lds + 4), 1);
+  }
+  for (int h = 0; h < 8; h += 4) { /* columns h..h+3 */
+    __m256 t0 = _mm256_unpacklo_ps(r[h], r[h + 1]), t1 = _mm256_unpackhi_ps(r[h], r[h + 1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[h + 2], r[h + 3]), t3 = _mm256_unpackhi_ps(r[h + 2], r[h + 3]);
+    _mm256_storeu_ps(dst + (h + 0) * ldd, _mm256_shuffle_ps(t0, t2, 0x44));
+    _mm256_storeu_ps(dst + (h + 1) * ldd, _mm256_shuffle_ps(t0, t2, 0xEE));
+    _mm256_storeu_ps(dst + (h + 2) * ldd, _mm256_shuffle_ps(t1, t3, 0x44));
+    _mm256_storeu_ps(dst + (h + 3) * ldd, _mm256_shuffle_ps(t1, t3, 0xEE));
+  }
+}
+
+/* 4 rows x 8 columns: the leftover rows of a batch such as 60. */
+static inline void tile4(float *dst, size_t ldd, const float *src, size_t lds) {
   __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
-         r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds),
-         r5 = _mm256_loadu_ps(src + 5 * lds), r6 = _mm256_loadu_ps(src + 6 * lds),
-         r7 = _mm256_loadu_ps(src + 7 * lds);
-  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
-         t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-         t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-         s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE),
-         s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-         s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(s0, s4, 0x20));
-  _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
-  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
-  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
-  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
-  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
-  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
-  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+         r3 = _mm256_loadu_ps(src + 3 * lds);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 o[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE), _mm256_shuffle_ps(t1, t3, 0x44),
+                 _mm256_shuffle_ps(t1, t3, 0xEE)};
+  for (int j = 0; j < 4; j++) {
+    _mm_storeu_ps(dst + j * ldd, _mm256_castps256_ps128(o[j]));
+    _mm_storeu_ps(dst + (j + 4) * ldd, _mm256_extractf128_ps(o[j], 1));
+  }
 }
 #else
 static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds) {
   for (int i = 0; i < 8; i++)
     for (int j = 0; j < 8; j++) dst[j * ldd + i] = src[i * lds + j];
 }
+static inline void tile4(float *dst, size_t ldd, const float *src, size_t lds) {
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 8; j++) dst[j * ldd + i] = src[i * lds + j];
+}
 #endif
 
 void lt_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols) {
-  int r8 = rows & ~7, c8 = cols & ~7;
+  int r8 = rows & ~7, r4 = rows & ~3, c8 = cols & ~7;
   /* 64-column panels keep the written rows of dst in L1 while src streams */
   for (int j0 = 0; j0 < c8; j0 += 64) {
     int j1 = j0 + 64 < c8 ? j0 + 64 : c8;
     for (int i = 0; i < r8; i += 8)
       for (int j = j0; j < j1; j += 8) tile8(dst + (size_t)j * ldd + i, ldd, src + (size_t)i * lds + j, lds);
   }
-  for (int i = 0; i < r8; i++)
+  if (r4 > r8)
+    for (int j = 0; j < c8; j += 8) tile4(dst + (size_t)j * ldd + r8, ldd, src + (size_t)r8 * lds + j, lds);
+  for (int i = 0; i < r4; i++)
     for (int j = c8; j < cols; j++) dst[(size_t)j * ldd + i] = src[(size_t)i * lds + j];
-  for (int i = r8; i < rows; i++)
+  for (int i = r4; i < rows; i++)
     for (int j = 0; j < cols; j++) dst[(size_t)j * ldd + i] = src[(size_t)i * lds + j];
 }
 

@@ -129,7 +129,7 @@ static void wgrad_part(void *arg, int p) {
     memset(sums, 0, (size_t)cnt * sizeof *sums);
     for (int c0 = 0; c0 < j->n; c0 += j->chunk) {
       int w = j->n - c0 < j->chunk ? j->n - c0 : j->chunk;
-      lt_sp_dot_row(sums, ci, cnt, j->dyt + r * j->ldd + c0, j->xt + c0, j->ldx, w);
+      lt_sp_dot_row(sums, ci, cnt, j->dyt + r * j->ldd + c0, j->xt + c0, j->ldx, w, j->ldx - c0);
     }
     float *gr = j->out + (size_t)r * a->k;
     for (int s = 0; s < cnt; s++) gr[pos[s]] += sums[s];

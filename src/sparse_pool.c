@@ -106,8 +106,10 @@ void lt_sp_run(int nparts, void (*fn)(void *arg, int part), void *arg) {
   if (pool.sleepers) pthread_cond_broadcast(&pool.cv);
   pthread_mutex_unlock(&pool.m);
   drain(gen);
+  /* A part still running is a worker's: spin briefly, then yield in case
+   * that worker waits for this very core. */
   for (int i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) < nparts; i++) {
-    if (i < 4096) cpu_relax();
+    if (i < 512) cpu_relax();
     else sched_yield();
   }
   pthread_mutex_unlock(&pool.submit);
