@@ -105,6 +105,31 @@ static void adam_weight_decay_should_be_l2_and_adamw_decoupled(void **state) {
   lt_optim_free(o);
 }
 
+/* The AVX main loop handles 8 elements at a time and a scalar loop the rest:
+ * 19 identical weights must all follow the hand-computed single-weight path. */
+static void long_buffers_should_follow_the_single_weight_values(void **state) {
+  enum { N = 19 };
+  float w[N], g[N], mask[N];
+  const float gs[3] = {0.5f, -1.0f, 2.0f};
+  const double adam_want[3] = {0.890000002, 0.9177103542, 0.8665676892};
+  const double sgd_want[3] = {0.81, 0.539, 0.1951};
+  for (int k = 0; k < 2; k++) {
+    lt_optim *o = k == 0 ? lt_optim_adam_new(N, 0.1f, 0.9f, 0.999f, 1e-8f, 0.1f, 1) : lt_optim_sgd_new(N, 0.1f, 0.9f, 1, 0.0f);
+    for (int i = 0; i < N; i++) w[i] = 1.0f, mask[i] = (i == 3 || i == 17) ? 0.0f : 1.0f;
+    for (int t = 0; t < 3; t++) {
+      for (int i = 0; i < N; i++) g[i] = k == 0 ? gs[t] : 1.0f;
+      assert_int_equal(lt_optim_step(o, w, g, mask, N), LT_OK);
+      for (int i = 0; i < N; i++) {
+        if (mask[i] == 0.0f)
+          assert_true(w[i] == 0.0f);
+        else
+          assert_float_equal(w[i], k == 0 ? adam_want[t] : sgd_want[t], TOL);
+      }
+    }
+    lt_optim_free(o);
+  }
+}
+
 /* Many steps with random gradients: masked weights must be exactly 0.0f with
  * exactly zero moments, kept weights must move. */
 static void check_mask_over_many_steps(lt_optim *o) {
@@ -269,6 +294,7 @@ int main(void) {
       cmocka_unit_test(sgd_weight_decay_should_shrink_weights_and_feed_the_momentum),
       cmocka_unit_test(adam_should_match_pytorch_for_three_steps),
       cmocka_unit_test(adam_weight_decay_should_be_l2_and_adamw_decoupled),
+      cmocka_unit_test(long_buffers_should_follow_the_single_weight_values),
       cmocka_unit_test(masked_weights_should_stay_exactly_zero_with_zero_moments),
       cmocka_unit_test(pruning_a_weight_should_clear_its_momentum),
       cmocka_unit_test(reset_should_restart_as_a_fresh_optimizer),
