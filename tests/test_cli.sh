@@ -138,6 +138,14 @@ printf 'return {_fake = "alternative"}\n' >"$TMP/alt/lua/lotto/init.lua"
 ALT=$(cd "$TMP/alt" && pwd -P) LOTTO_LUA_PATH=$TMP/alt/lua "$LOTTO" \
   -e 'print(lotto._fake, LOTTO_ROOT == os.getenv("ALT"))' </dev/null >"$TMP/out" 2>"$TMP/err"
 out_is "$(printf 'alternative\ttrue')" "LOTTO_LUA_PATH comes first"
+# an installed layout: prefix/bin/lotto finds prefix/share/lotto/lua first
+SRC_LUA=$("$LOTTO" -e 'io.write(LOTTO_ROOT)' </dev/null)/lua
+mkdir -p "$TMP/prefix/bin" "$TMP/prefix/share/lotto"
+cp "$LOTTO" "$TMP/prefix/bin/lotto" && cp -R "$SRC_LUA" "$TMP/prefix/share/lotto/lua"
+PREFIX=$(cd "$TMP/prefix" && pwd -P) "$TMP/prefix/bin/lotto" \
+  -e 'print(LOTTO_ROOT == os.getenv("PREFIX") .. "/share/lotto", package.searchpath("lotto", package.path) == LOTTO_ROOT .. "/lua/lotto/init.lua")' \
+  </dev/null >"$TMP/out" 2>"$TMP/err"
+out_is "$(printf 'true\ttrue')" "installed prefix layout"
 printf 'error("broken library")\n' >"$TMP/alt/lua/lotto/init.lua"
 LOTTO_LUA_PATH=$TMP/alt/lua "$LOTTO" -e 'print("still runs", lotto)' </dev/null >"$TMP/out" 2>"$TMP/err"
 rc=$?

@@ -27,7 +27,8 @@ static void push_weak(lua_State *L, const char *key) {
 /* Records text (and name, if not NULL) for the value at index i. */
 static void set_entry(lua_State *L, int i, const char *name, const char *text) {
   i = lua_absindex(L, i);
-  if (lua_isnoneornil(L, i)) return;
+  if (lua_isnoneornil(L, i) || (lua_type(L, i) == LUA_TNUMBER && lua_tonumber(L, i) != lua_tonumber(L, i)))
+    return; /* nil and NaN cannot be table keys */
   push_weak(L, HELP_TEXTS);
   lua_pushvalue(L, i);
   lua_pushstring(L, text);
@@ -44,8 +45,8 @@ static void set_entry(lua_State *L, int i, const char *name, const char *text) {
 
 void lt_help_set(lua_State *L, int i, const char *text) { set_entry(L, i, NULL, text); }
 
-/* Pushes the table where the methods of a type live: the __index of the metatable
- * (registry name for a string prefix, or the table itself), or nil. */
+/* Pushes the table where the methods of the type with metatable mt live: its __index
+ * when that is a table, else mt itself. */
 static void push_methods(lua_State *L, int mt) {
   if (lua_getfield(L, mt, "__index") != LUA_TTABLE) {
     lua_pop(L, 1);

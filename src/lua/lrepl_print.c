@@ -115,8 +115,8 @@ void lt_repl_format(lua_State *L, int n) {
   if (push_printer(L)) {
     lua_insert(L, first);
     if (lua_pcall(L, n, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) return;
-    lua_pop(L, 1);
-    lua_pushliteral(L, "<values could not be printed>");
+    lua_pushfstring(L, "<values could not be printed: %s>", lua_tostring(L, -1));
+    lua_remove(L, -2);
     return;
   }
   if (lua_checkstack(L, n + 4)) { /* luaL_tolstring may raise from __tostring: rare */

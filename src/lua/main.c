@@ -19,7 +19,7 @@ static void usage(FILE *f) {
           "       " LT_PROGNAME " plot <rundir> [args...]\n"
           "Options:\n"
           "  -e stat        execute string 'stat' (repeatable)\n"
-          "  -l mod         require library 'mod' into global 'mod'\n"
+          "  -l mod         require library 'mod' into global 'mod' (-l g=mod: into g)\n"
           "  -i             enter the interactive REPL after running the script\n"
           "  -v, --version  show version information\n"
           "  -h, --help     show this help\n"
@@ -86,10 +86,15 @@ static int run_options(lua_State *L, char **argv, int script) {
     if (a[1] == 'e') {
       st = dochunk(L, luaL_loadbuffer(L, v, strlen(v), "=(command line)"));
     } else {
+      const char *eq = strchr(v, '='); /* -l g=mod: global g = require 'mod' */
       lua_getglobal(L, "require");
-      lua_pushstring(L, v);
+      lua_pushstring(L, eq ? eq + 1 : v);
       st = lt_host_docall(L, 1, 1);
-      if (st == LUA_OK) lua_setglobal(L, v);
+      if (st == LUA_OK) {
+        char g[256];
+        snprintf(g, sizeof g, "%.*s", eq ? (int)(eq - v) : (int)strlen(v), v);
+        lua_setglobal(L, g);
+      }
       lt_host_report(L, st);
     }
     if (st != LUA_OK) return 0;
