@@ -155,7 +155,7 @@ static int incomplete(lua_State *L, int status) {
 }
 
 /* Compiles the chunk on top (replacing it by the function, or by the error message).
- * Returns the status, or READ_CANCEL-style 1 when more input is needed. */
+ * Returns the load status, or -1 (source left on top) when more input is needed. */
 static int try_compile(lua_State *L) {
   size_t len;
   const char *src = lua_tolstring(L, -1, &len);
