@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lotto/sparse.h"
+#include "sparse_impl.h"
 
 lt_csr *lt_csr_new(void) {
   lt_csr *a = calloc(1, sizeof *a);
@@ -67,7 +68,19 @@ lt_status lt_csr_build(lt_csr *a, const float *w, const float *mask, int rows, i
     const float *mr = mask + (size_t)r * cols, *wr = w + (size_t)r * cols;
     int32_t *ci = a->colidx;
     float *v = a->val;
-    for (int c = 0; c < cols; c++) {
+    int c = 0;
+#ifdef SP_AVX
+    /* eight mask values at a time: skip empty blocks, walk the set bits of the others */
+    for (; c + 8 <= cols; c += 8) {
+      unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(mr + c), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+      for (; bits; bits &= bits - 1) {
+        int j = c + __builtin_ctz(bits);
+        ci[nnz] = j;
+        v[nnz++] = wr[j];
+      }
+    }
+#endif
+    for (; c < cols; c++) {
       /* branch-free: write unconditionally, advance only on a survivor */
       ci[nnz] = c;
       v[nnz] = wr[c];

@@ -42,7 +42,20 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
       }
     }
   }
-  for (int k = 0; k < cnt; k++) {
+  int k = 0;
+  if (NV == 1) { /* small batch: one chain would wait on FMA latency; use four */
+    __m256 b1 = _mm256_setzero_ps(), b2 = b1, b3 = b1;
+    for (; k + 4 <= cnt; k += 4) {
+      const float *x0 = bt + (size_t)ci[k] * ldb, *x1 = bt + (size_t)ci[k + 1] * ldb;
+      const float *x2 = bt + (size_t)ci[k + 2] * ldb, *x3 = bt + (size_t)ci[k + 3] * ldb;
+      a[0] = _mm256_fmadd_ps(_mm256_broadcast_ss(v + k), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x0, tm), a[0]);
+      b1 = _mm256_fmadd_ps(_mm256_broadcast_ss(v + k + 1), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x1, tm), b1);
+      b2 = _mm256_fmadd_ps(_mm256_broadcast_ss(v + k + 2), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x2, tm), b2);
+      b3 = _mm256_fmadd_ps(_mm256_broadcast_ss(v + k + 3), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x3, tm), b3);
+    }
+    a[0] = _mm256_add_ps(_mm256_add_ps(a[0], b1), _mm256_add_ps(b2, b3));
+  }
+  for (; k < cnt; k++) {
     const float *x = bt + (size_t)ci[k] * ldb;
     __m256 w = _mm256_broadcast_ss(v + k);
 #pragma GCC unroll 8
