@@ -2,6 +2,7 @@
  * number of slots per row with one-byte in-group offsets. Forward and weight
  * gradient decode a row into the CSR row kernels; the input gradient scatters
  * over input groups, which threads split without sharing an output row. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,29 +58,30 @@ lt_status lt_nm_build(lt_nm *a, const float *w, const float *mask, int rows, int
   return LT_OK;
 }
 
-/* Column of slot s (0-based within the row), or -1 for padding. */
-static inline int slot_col(const lt_nm *a, const uint8_t *idx, int s) {
-  return idx[s] & LT_NM_PAD ? -1 : s / a->n * a->m + idx[s];
-}
+/* Every function below walks a row group by group, slot s = g / m * n + q,
+ * column g + idx[s]: no division per slot. */
 
 void lt_nm_refresh(lt_nm *a, const float *w) {
   for (int r = 0; r < a->rows; r++) {
     const uint8_t *ir = a->idx + (size_t)r * a->k;
     float *vr = a->val + (size_t)r * a->k;
-    for (int s = 0; s < a->k; s++) {
-      int c = slot_col(a, ir, s);
-      vr[s] = c < 0 ? 0.0f : w[(size_t)r * a->cols + c];
-    }
+    const float *wr = w + (size_t)r * a->cols;
+    for (int g = 0, s = 0; g < a->cols; g += a->m)
+      for (int q = 0; q < a->n; q++, s++)
+        if (!(ir[s] & LT_NM_PAD)) vr[s] = wr[g + ir[s]]; /* padding stays 0 */
   }
 }
 
 void lt_nm_todense(float *w, const lt_nm *a) {
   memset(w, 0, (size_t)a->rows * a->cols * sizeof *w);
-  for (int r = 0; r < a->rows; r++)
-    for (int s = 0; s < a->k; s++) {
-      int c = slot_col(a, a->idx + (size_t)r * a->k, s);
-      if (c >= 0) w[(size_t)r * a->cols + c] = a->val[(size_t)r * a->k + s];
-    }
+  for (int r = 0; r < a->rows; r++) {
+    const uint8_t *ir = a->idx + (size_t)r * a->k;
+    const float *vr = a->val + (size_t)r * a->k;
+    float *wr = w + (size_t)r * a->cols;
+    for (int g = 0, s = 0; g < a->cols; g += a->m)
+      for (int q = 0; q < a->n; q++, s++)
+        if (!(ir[s] & LT_NM_PAD)) wr[g + ir[s]] = vr[s];
+  }
 }
 
 /* Row r as a CSR row: columns, values and slot positions of its survivors. */
@@ -87,13 +89,13 @@ static int decode(const lt_nm *a, int r, int32_t *ci, float *v, int32_t *pos) {
   const uint8_t *ir = a->idx + (size_t)r * a->k;
   const float *vr = a->val + (size_t)r * a->k;
   int cnt = 0;
-  for (int s = 0; s < a->k; s++) {
-    int c = slot_col(a, ir, s);
-    if (c < 0) continue;
-    ci[cnt] = c;
-    v[cnt] = vr[s];
-    pos[cnt++] = s;
-  }
+  for (int g = 0, s = 0; g < a->cols; g += a->m)
+    for (int q = 0; q < a->n; q++, s++) {
+      if (ir[s] & LT_NM_PAD) continue;
+      ci[cnt] = g + ir[s];
+      v[cnt] = vr[s];
+      pos[cnt++] = s;
+    }
   return cnt;
 }
 
@@ -136,6 +138,16 @@ static void wgrad_part(void *arg, int p) {
   }
 }
 
+/* x[0..n) += w * y[0..n) */
+static void axpy(float *x, float w, const float *y, int n) {
+  int t = 0;
+#ifdef SP_AVX
+  __m256 wv = _mm256_set1_ps(w);
+  for (; t + 8 <= n; t += 8) _mm256_storeu_ps(x + t, _mm256_fmadd_ps(wv, _mm256_loadu_ps(y + t), _mm256_loadu_ps(x + t)));
+#endif
+  for (; t < n; t++) x[t] = fmaf(w, y[t], x[t]);
+}
+
 /* Input gradient for input groups [bounds[p], bounds[p+1]): every row's slots
  * in those groups scatter w * dyt[r] into dxt, rows in increasing order. */
 static void backward_part(void *arg, int p) {
@@ -147,23 +159,11 @@ static void backward_part(void *arg, int p) {
   for (int r = 0; r < a->rows; r++) {
     const uint8_t *ir = a->idx + (size_t)r * a->k;
     const float *vr = a->val + (size_t)r * a->k, *dy = j->dyt + r * j->ldd;
-    for (int s = g0 * a->n; s < g1 * a->n; s++) {
-      int c = slot_col(a, ir, s);
-      if (c < 0) continue;
-      float *x = j->out + c * j->ldo;
-#ifdef SP_AVX
-      __m256 w = _mm256_set1_ps(vr[s]);
-      int t = 0;
-      for (; t + 8 <= n; t += 8)
-        _mm256_storeu_ps(x + t, _mm256_fmadd_ps(w, _mm256_loadu_ps(dy + t), _mm256_loadu_ps(x + t)));
-      if (t < n) {
-        __m256i tm = sp_lane_mask(n - t);
-        _mm256_maskstore_ps(x + t, tm, _mm256_fmadd_ps(w, _mm256_maskload_ps(dy + t, tm), _mm256_maskload_ps(x + t, tm)));
+    for (int g = g0, s = g0 * a->n; g < g1; g++)
+      for (int q = 0; q < a->n; q++, s++) {
+        if (ir[s] & LT_NM_PAD) continue;
+        axpy(j->out + (size_t)(g * a->m + ir[s]) * j->ldo, vr[s], dy, n);
       }
-#else
-      for (int t = 0; t < n; t++) x[t] += vr[s] * dy[t];
-#endif
-    }
   }
 }
 
