@@ -1,0 +1,325 @@
+-- lotto.earlybird: early-bird tickets (You et al., ICLR 2020). During training, draw
+-- the mask that pruning would produce from the current weights, and stop once the
+-- last `window` masks lie within `threshold` (normalised Hamming distance) of each
+-- other: the ticket has emerged long before the weights have converged.
+--
+--   local eb = lotto.earlybird.new{ ratio = 0.5, window = 5, threshold = 0.1 }
+--   lotto.train.fit(model, data, { ..., on_eval = lotto.earlybird.callback(model, eb) })
+--   print(eb.found_at.epoch); eb:apply(model)          -- prune the model to the early-bird mask
+local prune = require 'lotto.prune'
+local tensor = require 'lotto.tensor'
+local json = require 'lotto.json'
+
+local M = {}
+local EB = {}
+EB.__index = EB
+M.EarlyBird = EB
+
+local function fail(where, msg, level) error(('lotto.earlybird.%s: %s'):format(where, msg), (level or 1) + 1) end
+
+--- earlybird.distance(a, b) -> normalised Hamming distance of two masks (differing / size), count.
+function M.distance(a, b)
+  if not tensor.is_tensor(a) or not tensor.is_tensor(b) then fail('distance', 'expected two mask tensors', 2) end
+  if a:numel() ~= b:numel() then
+    fail('distance', ('masks have %d and %d entries'):format(a:numel(), b:numel()), 2)
+  end
+  local count, frac = prune.hamming(a:contiguous():reshape { -1 }, b:contiguous():reshape { -1 })
+  return frac, count
+end
+
+local METHODS = { magnitude = true, channel = true, neuron = true }
+local new_keys = { ratio = true, window = true, threshold = true, method = true, scope = true, every = true }
+
+--- earlybird.new{ratio = 0.5, window = 5, threshold = 0.1, method = 'magnitude'|'channel'|'neuron',
+--   scope = 'global'|'local', every = nil} -> eb. every (iterations between observations) is
+-- read by the callers that set eval_every (lotto.ticket); eb itself observes when told.
+function M.new(opts)
+  opts = opts or {}
+  if type(opts) ~= 'table' then fail('new', 'options must be a table', 2) end
+  for k in pairs(opts) do
+    if not new_keys[k] then fail('new', ("unknown option '%s'"):format(tostring(k)), 2) end
+  end
+  local eb = setmetatable({
+    ratio = opts.ratio or 0.5, window = opts.window or 5, threshold = opts.threshold or 0.1,
+    method = opts.method or 'magnitude', scope = opts.scope or 'global', every = opts.every,
+    history = {}, trace = {}, distances = { consecutive = {}, matrix = {} }, found = false,
+  }, EB)
+  if type(eb.ratio) ~= 'number' or not (eb.ratio > 0 and eb.ratio < 1) then
+    fail('new', ('ratio (the fraction to prune) must be in (0, 1) (got %s)'):format(tostring(eb.ratio)), 2)
+  end
+  if math.type(eb.window) ~= 'integer' or eb.window < 2 then
+    fail('new', ('window must be an integer >= 2 (got %s)'):format(tostring(eb.window)), 2)
+  end
+  if type(eb.threshold) ~= 'number' or not (eb.threshold > 0 and eb.threshold <= 1) then
+    fail('new', ('threshold must be in (0, 1] (got %s)'):format(tostring(eb.threshold)), 2)
+  end
+  if not METHODS[eb.method] then
+    fail('new', ("method must be 'magnitude', 'channel' or 'neuron' (got %s)"):format(tostring(eb.method)), 2)
+  end
+  if eb.scope ~= 'global' and eb.scope ~= 'local' then
+    fail('new', ("scope must be 'global' or 'local' (got %s)"):format(tostring(eb.scope)), 2)
+  end
+  if eb.every ~= nil and (math.type(eb.every) ~= 'integer' or eb.every < 1) then
+    fail('new', ('every must be a positive integer (got %s)'):format(tostring(eb.every)), 2)
+  end
+  return eb
+end
+
+-- ---- drawing masks -----------------------------------------------------------------------
+
+-- The units a method scores: {p = param, n = units, rows = row length (neuron), score =, alive =}.
+local function units(model, method)
+  local ps = model:parameters()
+  local out = {}
+  if method == 'magnitude' then
+    for _, p in ipairs(ps) do
+      if p.prunable then
+        out[#out + 1] = { p = p, n = p.numel, score = p.value:reshape { -1 }, alive = p.mask:clone():reshape { -1 } }
+      end
+    end
+  elseif method == 'channel' then
+    for _, p in ipairs(ps) do
+      if p.kind == 'batchnorm' and p.name:match('%.weight$') then
+        out[#out + 1] = { p = p, n = p.numel, score = p.value:reshape { -1 }, alive = p.mask:clone():reshape { -1 } }
+      end
+    end
+    if #out == 0 then fail('observe', "method 'channel' scores batchnorm scales, and the model has no batchnorm layer (use 'neuron' or 'magnitude')", 3) end
+  else -- neuron: rows of every prunable linear/conv weight but the output layer, by mean |w|
+    local cand = {}
+    for _, p in ipairs(ps) do
+      if p.prunable and (p.kind == 'linear' or p.kind == 'conv2d') then cand[#cand + 1] = p end
+    end
+    for i = 1, #cand - 1 do
+      local p = cand[i]
+      local rows = p.shape[1]
+      local len = p.numel // rows
+      local w = p.value:abs():reshape { rows, len }
+      out[#out + 1] = { p = p, n = rows, rows = len, score = w:mean(2):reshape { -1 },
+                        alive = p.mask:reshape { rows, len }:sum(2):reshape { -1 }:clamp(0, 1) }
+    end
+    if #out == 0 then fail('observe', "method 'neuron' needs at least two linear/conv layers (the output layer is kept)", 3) end
+  end
+  return out
+end
+
+-- Draws the mask of the configured pruning from the model's current weights, on scratch
+-- copies of the masks; the model is not modified. Returns the flat mask and the number
+-- of candidate entries (alive before this pruning), the distance's denominator.
+function EB:draw(model)
+  local us = units(model, self.method)
+  local masks, scores, total, alive = {}, {}, 0, 0
+  for i, u in ipairs(us) do
+    masks[i], scores[i] = u.alive, u.score
+    total, alive = total + u.n, alive + prune.count(u.alive)
+  end
+  if self.scope == 'global' then
+    prune.global { masks = masks, scores = scores, p = self.ratio }
+  else
+    for i = 1, #us do prune.magnitude_mask(masks[i], scores[i], self.ratio) end
+  end
+  local flat, off = tensor.zeros { total }, 0
+  self.layout = {}
+  for i, u in ipairs(us) do
+    flat:narrow(1, off + 1, u.n):copy(masks[i])
+    self.layout[i] = { name = u.p.name, offset = off, n = u.n, rows = u.rows }
+    off = off + u.n
+  end
+  return flat, alive
+end
+
+-- ---- the window ---------------------------------------------------------------------------
+
+local function dist(eb, a, b)
+  local count = prune.hamming(a, b)
+  local base = eb.base or a:numel()
+  return base > 0 and count / base or 0
+end
+
+--- eb:push(mask, iter[, epoch]) -> found: adds a drawn mask (a flat tensor, copied), updates
+-- eb.distances = {consecutive = {...}, matrix = {{...}}} over the last `window` masks and
+-- returns true once the window is full and every pairwise distance in it is below the
+-- threshold (eb.found, eb.found_at = {iter, epoch}, eb.mask). Masks pushed after that
+-- are still tracked, but found_at and eb.mask keep the first detection.
+function EB:push(mask, iter, epoch)
+  if not tensor.is_tensor(mask) then fail('push', 'expected a mask tensor', 2) end
+  local h = self.history
+  if #h > 0 and h[#h].mask:numel() ~= mask:numel() then
+    fail('push', ('mask has %d entries, the previous ones %d'):format(mask:numel(), h[#h].mask:numel()), 2)
+  end
+  local m = mask:contiguous():reshape { -1 }:clone()
+  local prev = h[#h]
+  h[#h + 1] = { mask = m, iter = iter, epoch = epoch }
+  if #h > self.window then table.remove(h, 1) end
+  local n, mx = #h, 0
+  local matrix, cons = {}, {}
+  for i = 1, n do
+    matrix[i] = {}
+    for j = 1, n do
+      if j < i then matrix[i][j] = matrix[j][i]
+      elseif j == i then matrix[i][j] = 0
+      else matrix[i][j] = dist(self, h[i].mask, h[j].mask) end
+      if matrix[i][j] > mx then mx = matrix[i][j] end
+    end
+    if i > 1 then cons[i - 1] = matrix[i - 1][i] end
+  end
+  self.distances = { consecutive = cons, matrix = matrix, max = mx, iters = {} }
+  for i = 1, n do self.distances.iters[i] = h[i].iter end
+  self.trace[#self.trace + 1] = { iter = iter, epoch = epoch, distance = prev and cons[#cons] or nil,
+                                  window_max = n >= 2 and mx or nil }
+  local now = n == self.window and mx < self.threshold
+  if now and not self.found then
+    self.found, self.found_at, self.mask = true, { iter = iter, epoch = epoch }, m
+    self.found_layout = self.layout
+  end
+  return now or self.found
+end
+
+--- eb:observe(model, iter[, epoch]) -> found: draws the mask from the model's current
+-- weights (the model is left untouched) and pushes it. Distances count only entries
+-- that were alive in the model's mask, so an already-sparse IMP round is not diluted.
+function EB:observe(model, iter, epoch)
+  if not lotto.nn.is_model(model) then fail('observe', 'expected a model', 2) end
+  local m, alive = self:draw(model)
+  self.base = alive
+  return self:push(m, iter, epoch)
+end
+
+--- eb:apply(model[, mask]) -> model: prunes the model to the early-bird mask (or `mask`,
+-- drawn by this eb from the same model). channel: the batchnorm scale and shift of each
+-- dropped channel and the rows of the conv/linear weight (and bias) producing it;
+-- neuron: the rows (and biases) of dropped units; magnitude: the weights.
+function EB:apply(model, mask)
+  mask = mask or self.mask
+  local layout = (mask == self.mask and self.found_layout) or self.layout
+  if not mask or not layout then fail('apply', 'no mask drawn yet (observe first)', 2) end
+  local ps, by, flatm = model:parameters(), {}, model:masks()
+  for i, p in ipairs(ps) do by[p.name] = i end
+  local function zero_rows(p, rows_off) -- rows_off: list of 0-based row indices
+    local len = p.numel // p.shape[1]
+    for _, r in ipairs(rows_off) do flatm:narrow(1, p.offset + r * len + 1, len):fill(0) end
+  end
+  local function bias_of(p) return ps[by[(p.name:gsub('%.weight$', '.bias'))] or 0] end
+  for _, l in ipairs(layout) do
+    local i = by[l.name]
+    if not i then fail('apply', ("the model has no parameter '%s'"):format(l.name), 2) end
+    local p, seg = ps[i], mask:narrow(1, l.offset + 1, l.n)
+    if self.method == 'magnitude' then
+      flatm:narrow(1, p.offset + 1, p.numel):copy(seg)
+    else
+      local dead = {}
+      for r, v in ipairs(seg:totable()) do if v == 0 then dead[#dead + 1] = r - 1 end end
+      local b = bias_of(p)
+      if self.method == 'neuron' then
+        zero_rows(p, dead)
+        if b then zero_rows(b, dead) end
+      else -- channel: bn scale and shift, and the producing layer just before the batchnorm
+        zero_rows(p, dead)
+        if b then zero_rows(b, dead) end
+        for j = i - 1, 1, -1 do
+          local q = ps[j]
+          if q.prunable and (q.kind == 'conv2d' or q.kind == 'linear') then
+            if q.shape[1] == p.numel then
+              zero_rows(q, dead)
+              local qb = bias_of(q)
+              if qb then zero_rows(qb, dead) end
+            end
+            break
+          end
+        end
+      end
+    end
+  end
+  model:apply_mask()
+  return model
+end
+
+--- eb:record() -> a JSON-able table: settings, found_at, the distance trace and last window.
+function EB:record()
+  return {
+    ratio = self.ratio, window = self.window, threshold = self.threshold, method = self.method, scope = self.scope,
+    found = self.found, found_at = self.found_at, trace = json.array(self.trace),
+    window_matrix = self.distances.matrix, window_iters = self.distances.iters,
+  }
+end
+
+--- eb:plot{out =, title =, format =} -> images: the pairwise distance matrix of the last
+-- window (heatmap, <out>_matrix) and the distance to the previous mask over training
+-- (lines, <out>_trace, with the threshold). Returns the list of images (nil, msg if none).
+function EB:plot(opts)
+  local plot = require 'lotto.plot'
+  opts = opts or {}
+  local out = opts.out or 'earlybird'
+  local files, err = {}, nil
+  local labels = {}
+  for i, it in ipairs(self.distances.iters or {}) do
+    local h = self.history[i]
+    labels[i] = h and h.epoch and ('ep %d'):format(h.epoch) or ('it %d'):format(it)
+  end
+  if #labels > 0 then
+    local img, e = plot.heatmap { out = out .. '_matrix', format = opts.format, matrix = self.distances.matrix,
+      labels = labels, cblabel = 'normalised Hamming distance', cbrange = { 0, math.max(self.threshold, self.distances.max or 0) },
+      title = opts.title or ('mask distances in the last %d draws'):format(#labels) }
+    if img then files[#files + 1] = img else err = e end
+  end
+  local x, y, use_epoch = {}, {}, true
+  for _, t in ipairs(self.trace) do if not t.epoch then use_epoch = false end end
+  for _, t in ipairs(self.trace) do
+    if t.distance then x[#x + 1], y[#y + 1] = use_epoch and t.epoch or t.iter, t.distance end
+  end
+  if #x > 0 then
+    local series = { { name = 'distance to the previous mask', x = x, y = y } }
+    local img, e = plot.lines { out = out .. '_trace', format = opts.format, series = series, key = 'top right',
+      title = opts.title or ('early-bird mask distance (%s, %.0f%% pruned)'):format(self.method, 100 * self.ratio),
+      xlabel = use_epoch and 'epoch' or 'iteration', ylabel = 'normalised Hamming distance',
+      hline = { y = self.threshold, name = ('threshold %.2g'):format(self.threshold) } }
+    if img then files[#files + 1] = img else err = e end
+  end
+  if #files == 0 then return nil, err or 'nothing to plot' end
+  return files
+end
+
+-- ---- training integration ---------------------------------------------------------------
+
+--- earlybird.callback(model, opts | eb, inner_on_eval) -> fn, eb: a lotto.train.fit on_eval
+-- that calls inner_on_eval first (returning 'stop' if it does), then observes the model
+-- and returns 'stop' when the early-bird ticket is found. opts are earlybird.new's.
+function M.callback(model, opts, inner)
+  if not lotto.nn.is_model(model) then fail('callback', 'expected a model as argument #1', 2) end
+  if inner ~= nil and type(inner) ~= 'function' then fail('callback', 'inner_on_eval must be a function(record, model)', 2) end
+  local eb = getmetatable(opts) == EB and opts or M.new(opts)
+  return function(rec, m)
+    if inner and inner(rec, m) == 'stop' then return 'stop' end
+    if eb:observe(m or model, rec.iter, rec.epoch) then return 'stop' end
+  end, eb
+end
+
+--- earlybird.savings(run_dir) -> record: for an IMP run (lotto.ticket.imp with earlybird =
+-- {...}), each round's trained iterations against the configured ones (config.iterations,
+-- else the dense round 0, which trains in full); written to <run_dir>/earlybird.json.
+function M.savings(dir)
+  local E = require 'lotto.experiment'
+  local run, err = E.load(dir)
+  if not run then return nil, err end
+  local seeds = run:replicates()
+  local rec = { rounds = json.array(), configured_total = 0, trained_total = 0, earlybird = run.config.earlybird }
+  for _, seed in ipairs(seeds) do
+    local s0 = run:load_summary(seed, 0)
+    local configured = math.tointeger(run.config.iterations) or (s0 and s0.runs.ticket.final_iter)
+    for _, k in ipairs(run:completed_rounds(seed)) do
+      local s = run:load_summary(seed, k)
+      local trained = s and s.runs and s.runs.ticket and s.runs.ticket.trained_iterations
+      if k > 0 and trained and configured then
+        rec.rounds[#rec.rounds + 1] = { seed = seed, round = k, density = s.density, configured = configured,
+                                        trained = trained, saved = configured - trained }
+        rec.configured_total = rec.configured_total + configured
+        rec.trained_total = rec.trained_total + trained
+      end
+    end
+  end
+  rec.saved_total = rec.configured_total - rec.trained_total
+  rec.saved_fraction = rec.configured_total > 0 and rec.saved_total / rec.configured_total or 0
+  assert(json.write(run.dir .. '/earlybird.json', rec, { indent = true }))
+  return rec
+end
+
+return M
