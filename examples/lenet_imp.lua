@@ -1,36 +1,47 @@
 -- lenet_imp.lua: Frankle & Carbin (2019), Figures 3 and 4: iterative magnitude
 -- pruning of LeNet-300-100 on MNIST. Winning tickets (reset to their initial
--- weights) against random reinitialisation of the same masks.
+-- weights) against random reinitialisation of the same masks: test accuracy at
+-- early stopping and the early-stopping iteration as the network gets sparser.
 --
---   lotto examples/lenet_imp.lua            small: 2 seeds, 5 rounds, 2,000 iterations a round
+--   lotto examples/lenet_imp.lua            2 seeds, 10 rounds (to 10.7%), 1,000 iterations a round
+--   lotto examples/lenet_imp.lua --demo     2 seeds, 8 rounds, 500 iterations (make demo)
 --   lotto examples/lenet_imp.lua --full     paper scale: 5 seeds, 20 rounds, 50,000 iterations
 --   lotto examples/lenet_imp.lua --restart  start over instead of resuming
-local full, restart = false, false
-for _, a in ipairs(arg) do
-  if a == '--full' then full = true elseif a == '--restart' then restart = true
-  else error('usage: lotto examples/lenet_imp.lua [--full] [--restart]', 0) end
+-- A killed run resumes where it stopped when started again.
+local scale, restart = 'small', false
+for _, a in ipairs(arg or {}) do
+  if a == '--full' or a == '--demo' then scale = a:sub(3)
+  elseif a == '--restart' then restart = true
+  else error('usage: lotto examples/lenet_imp.lua [--demo | --full] [--restart]', 0) end
 end
+local S = ({
+  demo  = { name = 'lenet_demo', iterations = 500,   eval_every = 100,  seeds = { 1, 2 },          rounds = 8 },
+  small = { name = 'lenet_imp',  iterations = 1000,  eval_every = 100,  seeds = { 1, 2 },          rounds = 10 },
+  full  = { name = 'lenet_full', iterations = 50000, eval_every = 1000, seeds = { 1, 2, 3, 4, 5 }, rounds = 20 },
+})[scale]
 
 local results, run = lotto.ticket.imp {
-  name       = full and 'lenet_imp_full' or 'lenet_imp',
+  name       = S.name,
   model      = 'lenet300',
-  data       = 'mnist', data_opts = { val = 5000 },   -- 5,000 training images held out
+  data       = 'mnist', data_opts = { val = 5000 },   -- 5,000 training images held out for early stopping
+  init       = 'glorot_normal',
   optimizer  = { kind = 'adam', lr = 1.2e-3 },
   batch      = 60,
-  iterations = full and 50000 or 2000,
-  eval_every = full and 1000 or 200,
-  seeds      = full and { 1, 2, 3, 4, 5 } or { 1, 2 },
-  rounds     = full and 20 or 5,
-  prune      = { rate = 0.2, output_rate = 0.1 },     -- fc 20%, output layer 10% per round
-  controls   = { 'reinit' },
+  iterations = S.iterations,
+  eval_every = S.eval_every,
+  seeds      = S.seeds,
+  rounds     = S.rounds,
+  prune      = { rate = 0.2, output_rate = 0.1 },     -- fc layers 20%, output layer 10% per round
+  rewind     = 0,                                     -- reset to θ0: the original lottery ticket
+  controls   = { 'reinit' },                          -- the same masks, randomly reinitialised
   restart    = restart,
 }
 
-print(('\n%-10s %-22s %-22s'):format('remaining', 'winning ticket', 'random reinit'))
-for _, a in ipairs(results.aggregate) do
-  local function cell(m)
-    local s = a.methods[m] and a.methods[m].early_stop_test_acc
-    return s and ('%.2f%% ± %.2f'):format(100 * s.mean, 100 * s.std) or '-'
-  end
-  print(('%8.1f%%  %-22s %-22s'):format(a.remaining_pct, cell('ticket'), cell('reinit')))
-end
+print(('\nLeNet-300-100 on MNIST, %d seeds, %d iterations a round: test accuracy at early stopping (%%, mean ± std)')
+  :format(#S.seeds, S.iterations))
+print(lotto.ticket.report(results, { methods = { 'ticket', 'reinit' } }))
+print('\nearly-stopping iteration (mean ± std)')
+print(lotto.ticket.report(results, { metric = 'early_stop_iter', methods = { 'ticket', 'reinit' }, format = '%.0f ± %.0f' }))
+print(('\nresults: %s/results.json\nplots:   %s/plots/accuracy_vs_sparsity.png, early_stop.png, curves_ticket.png')
+  :format(run.dir, run.dir))
+return results, run

@@ -524,6 +524,17 @@ local function run_replicate(run, cfg, seed, data, src)
   end
 end
 
+local function has_rounds(dir)
+  for _, r in ipairs(json.fs.listdir(dir) or {}) do
+    if r:match('^replicate_%d+$') then
+      for _, k in ipairs(json.fs.listdir(dir .. '/' .. r) or {}) do
+        if k:match('^round_%d+$') and json.fs.exists(dir .. '/' .. r .. '/' .. k .. '/summary.json') then return true end
+      end
+    end
+  end
+  return false
+end
+
 -- lotto.ticket.imp{...}: iterative magnitude pruning with the options of
 -- lotto.ticket.defaults. Returns the aggregated results (as in results.json) and the run.
 function M.imp(opts)
@@ -534,10 +545,17 @@ function M.imp(opts)
     src = {}
     src.run, src.get = source_of(cfg)
   end
-  local ok, run = pcall(E.open, { root = cfg.root, name = cfg.name, config = storable(cfg), restart = cfg.restart })
+  -- Everything that can fail on a wrong option fails before the run directory is touched.
+  local data = load_data(cfg)
+  if type(cfg.prune) == 'table' then
+    local ok, err = pcall(prune.magnitude, build_model(cfg), cfg.prune)
+    if not ok then bad(("option 'prune': %s"):format(tostring(err):gsub('^[^:]*:%d+: ', ''))) end
+  end
+  -- A run without a completed round holds nothing to protect: a new config replaces it.
+  local restart = cfg.restart or not has_rounds(cfg.root .. '/' .. cfg.name)
+  local ok, run = pcall(E.open, { root = cfg.root, name = cfg.name, config = storable(cfg), restart = restart })
   if not ok then bad(tostring(run):gsub('^[^:]*:%d+: ', '')) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
-  local data = load_data(cfg)
   for _, seed in ipairs(cfg.seeds) do
     run_replicate(run, cfg, seed, data, src)
   end
