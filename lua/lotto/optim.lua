@@ -113,4 +113,17 @@ end
 M.isatty = core.isatty
 M.now = core.now
 
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(M, {
+    sgd = 'sgd(model, {lr = 0.1, momentum = 0, nesterov = false, weight_decay = 0}) -> opt (or sgd{params =, grads =, mask =, ...})',
+    adam = 'adam(model, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0, adamw = false}) -> opt',
+    adamw = 'adamw(model, {lr =, betas =, eps =, weight_decay = 0.01}) -> opt: Adam with decoupled weight decay',
+    make = "make(model, {kind = 'sgd'|'adam'|'adamw', lr = ..., ...}) -> opt",
+    schedule = "schedule{kind = 'constant'|'multistep'|'cosine', lr =, milestones =, gamma = 0.1, total =, min_lr = 0, warmup = 0} -> sched",
+    isatty = 'isatty([fd = 1]) -> whether the file descriptor is a terminal',
+    now = 'now() -> monotonic wall-clock seconds',
+  })
+end
+
 return M

@@ -306,6 +306,21 @@ static const luaL_Reg sched_meta[] = {{"__tostring", sched_tostring}, {"__index"
 static const luaL_Reg funcs[] = {{"sgd", optim_sgd},       {"adam", optim_adam}, {"schedule", sched_new},
                                  {"isatty", optim_isatty}, {"now", optim_now},   {NULL, NULL}};
 
+static const lt_help_entry optim_help[] = {
+    {":step", "opt:step([values, grads[, mask]]): one update of the bound (or given) flat tensors; masked weights stay 0"},
+    {":reset", "opt:reset(): zero the moments and the step count (a fresh optimizer, e.g. after rewinding)"},
+    {":lr", "opt:lr() -> the current learning rate"},
+    {":set_lr", "opt:set_lr(x): change the learning rate (x >= 0)"},
+    {":steps", "opt:steps() -> steps taken since creation or reset"},
+    {":kind", "opt:kind() -> 'sgd', 'adam' or 'adamw'"},
+    {":moment", "opt:moment(k) -> a copy of moment k (1: momentum / first moment, 2: second moment) or nil"},
+    {":bind", "opt:bind(values, grads[, mask]) -> opt: the flat tensors step() updates"},
+    {NULL, NULL}};
+static const lt_help_entry sched_help[] = {
+    {":lr", "sched:lr(iter) -> the learning rate for the step after iter completed steps"},
+    {":kind", "sched:kind() -> 'constant', 'multistep' or 'cosine'"},
+    {NULL, NULL}};
+
 static void createmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
   luaL_newmetatable(L, name);
   luaL_setfuncs(L, meta, 0);
@@ -319,5 +334,7 @@ int luaopen_lotto_optim(lua_State *L) {
   createmeta(L, OPTIM_MT, optim_meta, optim_methods);
   createmeta(L, SCHED_MT, sched_meta, sched_methods);
   luaL_newlib(L, funcs);
+  lt_help_register(L, -1, OPTIM_MT, optim_help);
+  lt_help_register(L, -1, SCHED_MT, sched_help);
   return 1;
 }
