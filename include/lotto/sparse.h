@@ -62,7 +62,10 @@ void lt_csr_todense(float *w, const lt_csr *a);       // w is (a->rows, a->cols)
 double lt_csr_density(const lt_csr *a);              /* nnz / (rows*cols); 0 for an empty shape */
 
 /* ---- CSR kernels on transposed activations (src/sparse_kernels.c) ----
- * ldc, ldx, ... are row strides in floats (>= n). */
+ * ldc, ldx, ... are row strides in floats (>= n). Strides of n rounded up to
+ * 8 (better 16: rows then start on cache lines) let the kernels read a
+ * partial last vector whole instead of masked, which is ~30% faster at n = 60;
+ * results are bit-identical either way. */
 /* C^T = A . B^T (+ bias per row) (+ C^T if accumulate). The core of forward,
  * input gradient and convolution. */
 lt_status lt_csr_spmm_t(float *ct, int ldc,          // ct is (a->rows, n)
