@@ -11,7 +11,7 @@ local M = {}
 local fit_keys = {
   optimizer = true, batch = true, epochs = true, iterations = true, seed = true, loss = true,
   schedule = true, eval_every = true, eval_batch = true, eval_at_start = true, on_eval = true,
-  snapshots = true, progress = true, max_iterations = true, shuffle = true,
+  snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true,
 }
 
 local function fail(msg) error('lotto.train.fit: ' .. msg, 3) end
@@ -84,6 +84,11 @@ function M.fit(model, data, opts)
   local total = iterations or epochs * per_epoch
   local cap = positive_int(opts, 'max_iterations', nil)
   if cap and cap < total then total = cap end
+  -- start_iteration = k resumes a schedule at iteration k (late resetting): the data
+  -- order, the schedule, eval_every and snapshots all count from 0 as in a full run.
+  local start = opts.start_iteration or 0
+  if math.type(start) ~= 'integer' or start < 0 then fail("option 'start_iteration' must be an integer >= 0") end
+  loader:reset(start // per_epoch, start % per_epoch)
   if not eval_every and not epochs then eval_every = total end
 
   local snap_at = {}
@@ -93,9 +98,9 @@ function M.fit(model, data, opts)
   end
 
   local hist = { records = {}, snapshots = {}, iterations = 0 }
-  local bar = progress.new { total = total, enabled = opts.progress, label = 'train' }
+  local bar = progress.new { total = math.max(total - start, 0), enabled = opts.progress, label = 'train' }
   local t0 = now()
-  local it, epoch, stop = 0, 0, false
+  local it, epoch, stop = start, start // per_epoch, false
   local sum_loss, sum_correct, seen, nbatches = 0.0, 0, 0, 0
   local last_eval_iter = -1
 
@@ -142,7 +147,7 @@ function M.fit(model, data, opts)
         sum_correct, seen = sum_correct + (correct or 0), seen + xb:size(1)
         snapshot()
         if eval_every and it % eval_every == 0 then record() end
-        bar:update(it, l)
+        bar:update(it - start, l)
       end
       if not eval_every and last_eval_iter ~= it then record() end
     end
@@ -154,7 +159,8 @@ function M.fit(model, data, opts)
   model:train()
   if not ok then error(err, 0) end
 
-  hist.iterations = it
+  hist.iterations = it      -- the iteration reached (counted from 0 even with start_iteration)
+  hist.start = start
   hist.epochs = epoch
   hist.seconds = now() - t0
   hist.final = hist.records[#hist.records]

@@ -91,6 +91,26 @@ do
   T.check(h.snapshots[7] ~= h.snapshots[30] and h.snapshots[7]:sub(h.snapshots[30]):abs():max() > 0, 'snapshots are copies')
 end
 
+-- start_iteration resumes data order and schedule: with a stateless optimizer,
+-- continuing from the snapshot at k reproduces the full run bit for bit
+do
+  local s = optim.schedule{ kind = 'multistep', lr = 0.2, milestones = { 15 }, gamma = 0.1 }
+  local function fit(m, o)
+    o.optimizer, o.schedule, o.batch, o.seed, o.progress = optim.sgd(m, { lr = 1 }), s, 25, 4, false
+    return train.fit(m, cls, o)
+  end
+  local full = mlp(4, 16, 2, 9)
+  local h = fit(full, { iterations = 60, snapshots = { 33 }, eval_every = 20 })   -- 24 batches an epoch
+  local m = mlp(4, 16, 2, 9)
+  m:load_state(h.snapshots[33])
+  local h2 = fit(m, { iterations = 60, start_iteration = 33, eval_every = 20, snapshots = { 33, 50 } })
+  T.check_eq(m:state(), full:state(), 'resumed run ends where the full run ends')
+  T.check_eq(h2.snapshots[33], h.snapshots[33])
+  T.check(h2.snapshots[50] ~= nil, 'snapshots count from 0')
+  T.check_eq({ h2.records[1].iter, h2.records[1].epoch, h2.final.iter, h2.start, h2.iterations }, { 40, 2, 60, 33, 60 })
+  T.checkerror(function() fit(m, { iterations = 5, start_iteration = -1 }) end, 'start_iteration')
+end
+
 -- A schedule sets the rate before each step (object or function)
 do
   local m = mlp(4, 8, 2)
