@@ -39,20 +39,44 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Claims and runs parts of job gen until none is left. */
-static void drain(uint64_t gen) {
+/* Claims and runs parts of job gen until none is left; returns how many it ran. */
+static int drain(uint64_t gen) {
   uint64_t w = atomic_load_explicit(&pool.ticket, memory_order_acquire);
-  for (;;) {
-    if ((w >> 16) != gen) return;
+  for (int ran = 0;;) {
+    if ((w >> 16) != gen) return ran;
     int np = (int)((w >> 8) & 0xff), next = (int)(w & 0xff);
-    if (next >= np) return;
+    if (next >= np) return ran;
     if (atomic_compare_exchange_weak_explicit(&pool.ticket, &w, w + 1, memory_order_acq_rel,
                                               memory_order_acquire)) {
       pool.fn(pool.arg, next);
+      ran++;
       atomic_fetch_add_explicit(&pool.finished, 1, memory_order_release);
       w = atomic_load_explicit(&pool.ticket, memory_order_acquire);
     }
   }
+}
+
+/* Back-off when the machine is oversubscribed: a call is "late" when no
+ * worker helped or the caller waited for one longer than half its own share.
+ * After LATE_LIMIT late calls in a row, the next `backoff` calls run on one
+ * thread (doubling up to BACKOFF_MAX while it keeps happening). Results do
+ * not depend on the split, so this only changes speed. */
+#define LATE_LIMIT 4
+#define BACKOFF_MIN 256
+#define BACKOFF_MAX 16384
+static atomic_int late_run, backoff_left, backoff_len = BACKOFF_MIN;
+
+static void note_call(int late) {
+  if (!late) {
+    atomic_store_explicit(&late_run, 0, memory_order_relaxed);
+    atomic_store_explicit(&backoff_len, BACKOFF_MIN, memory_order_relaxed);
+    return;
+  }
+  if (atomic_fetch_add_explicit(&late_run, 1, memory_order_relaxed) + 1 < LATE_LIMIT) return;
+  int len = atomic_load_explicit(&backoff_len, memory_order_relaxed);
+  atomic_store_explicit(&late_run, 0, memory_order_relaxed);
+  atomic_store_explicit(&backoff_left, len, memory_order_relaxed);
+  atomic_store_explicit(&backoff_len, len < BACKOFF_MAX ? 2 * len : len, memory_order_relaxed);
 }
 
 static void *worker(void *unused) {
@@ -105,19 +129,26 @@ void lt_sp_run(int nparts, void (*fn)(void *arg, int part), void *arg) {
   pthread_mutex_lock(&pool.m);
   if (pool.sleepers) pthread_cond_broadcast(&pool.cv);
   pthread_mutex_unlock(&pool.m);
-  drain(gen);
+  int64_t t0 = now_ns();
+  int ran = drain(gen);
+  int64_t t1 = now_ns();
   /* A part still running is a worker's: spin briefly, then yield in case
    * that worker waits for this very core. */
   for (int i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) < nparts; i++) {
     if (i < 512) cpu_relax();
     else sched_yield();
   }
+  note_call(ran == nparts || now_ns() - t1 > (t1 - t0) / 2 + 2000);
   pthread_mutex_unlock(&pool.submit);
 }
 
 int lt_sp_nparts(double work, int rows) {
   int t = lt_get_threads();
   if (t <= 1 || work < SP_PAR_MIN_WORK || rows < 2) return 1;
+  if (atomic_load_explicit(&backoff_left, memory_order_relaxed) > 0) {
+    atomic_fetch_sub_explicit(&backoff_left, 1, memory_order_relaxed);
+    return 1;
+  }
   if (t > SP_MAXPARTS) t = SP_MAXPARTS;
   return t < rows ? t : rows;
 }
