@@ -46,7 +46,7 @@ lt_optim *lt_optim_adam_new(size_t n, float lr, float beta1, float beta2, float 
 
 /* Constants of one step, shared by the vector and scalar loops. */
 typedef struct adam_k {
-  float b1c, b2, b2c, eps, l2, shrink, step_size, bc2_sqrt;
+  float b1c, b2, b2c, eps, l2, shrink, step_size, inv_bc2_sqrt;
 } adam_k;
 
 /* One weight, the reference formula (see lt_optim_adam_step). */
@@ -57,7 +57,7 @@ static inline float adam_one(const adam_k *k, float *w, float g, float *m, float
   float vi = k->b2 * *v + k->b2c * gi * gi;
   *m = mi;
   *v = vi;
-  return wi - k->step_size * mi / (sqrtf(vi) / k->bc2_sqrt + k->eps);
+  return wi - k->step_size * mi / (sqrtf(vi) * k->inv_bc2_sqrt + k->eps);
 }
 
 /* Without -fno-math-errno GCC will not vectorise sqrtf, and the step is
@@ -70,14 +70,14 @@ static inline __attribute__((always_inline)) void adam_loop(const adam_k *k, siz
 #if defined(__AVX__)
   const __m256 b1c = _mm256_set1_ps(k->b1c), b2 = _mm256_set1_ps(k->b2), b2c = _mm256_set1_ps(k->b2c);
   const __m256 eps = _mm256_set1_ps(k->eps), l2 = _mm256_set1_ps(k->l2), shrink = _mm256_set1_ps(k->shrink);
-  const __m256 step = _mm256_set1_ps(k->step_size), bc2 = _mm256_set1_ps(k->bc2_sqrt), zero = _mm256_setzero_ps();
+  const __m256 step = _mm256_set1_ps(k->step_size), ibc2 = _mm256_set1_ps(k->inv_bc2_sqrt), zero = _mm256_setzero_ps();
   for (; i + 8 <= n; i += 8) {
     __m256 wi = _mm256_mul_ps(_mm256_loadu_ps(w + i), shrink);
     __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(l2, wi));
     __m256 mo = _mm256_loadu_ps(m + i);
     __m256 mi = _mm256_add_ps(mo, _mm256_mul_ps(b1c, _mm256_sub_ps(gi, mo)));
     __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(b2c, gi), gi));
-    __m256 den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), bc2), eps);
+    __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), ibc2), eps);
     __m256 nw = _mm256_sub_ps(wi, _mm256_div_ps(_mm256_mul_ps(step, mi), den));
     if (has_mask) {
       __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(mask + i), zero, _CMP_NEQ_UQ); /* as mask != 0 */
@@ -114,7 +114,7 @@ void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask
       .l2 = o->adamw ? 0.0f : o->weight_decay,
       .shrink = o->adamw ? 1.0f - o->lr * o->weight_decay : 1.0f,
       .step_size = (float)(o->lr / (1.0 - pow(o->beta1, t))),
-      .bc2_sqrt = (float)sqrt(1.0 - pow(o->beta2, t)),
+      .inv_bc2_sqrt = (float)(1.0 / sqrt(1.0 - pow(o->beta2, t))),
   };
   if (mask)
     adam_loop(&k, o->n, w, g, mask, o->m, o->v, 1);
