@@ -33,8 +33,9 @@ function M.new(opts)
   }, Bar)
 end
 
---- Records the latest accuracy shown at the end of the line (a fraction).
-function Bar:set_acc(acc) self.acc = acc end
+--- Records the latest accuracy shown at the end of the line (a fraction), with
+-- a label such as 'val' (default 'acc').
+function Bar:set_acc(acc, label) self.acc, self.acc_label = acc, label end
 
 --- Excludes `seconds` (e.g. an evaluation) from the iteration rate.
 function Bar:pause(seconds) self.paused = self.paused + seconds end
@@ -56,7 +57,7 @@ function Bar:update(iter, loss, force)
   end
   parts[#parts + 1] = ('%.1f it/s'):format(rate)
   if loss then parts[#parts + 1] = ('loss %.4f'):format(loss) end
-  if self.acc then parts[#parts + 1] = ('acc %.2f%%'):format(100 * self.acc) end
+  if self.acc then parts[#parts + 1] = ('%s %.2f%%'):format(self.acc_label or 'acc', 100 * self.acc) end
   self.out:write('\r', table.concat(parts, ' | '), '\27[K')
   self.out:flush()
   self.shown = true

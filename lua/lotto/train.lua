@@ -103,6 +103,7 @@ function M.fit(model, data, opts)
   local it, epoch, stop = start, start // per_epoch, false
   local sum_loss, sum_correct, seen, nbatches = 0.0, 0, 0, 0
   local last_eval_iter = -1
+  local smooth          -- moving average of the batch loss, for the progress line
 
   local function record()
     local te = now()
@@ -118,7 +119,7 @@ function M.fit(model, data, opts)
     sum_loss, sum_correct, seen, nbatches = 0.0, 0, 0, 0
     hist.records[#hist.records + 1] = rec
     last_eval_iter = it
-    if rec.val_acc or rec.test_acc then bar:set_acc(rec.val_acc or rec.test_acc) end
+    if rec.val_acc then bar:set_acc(rec.val_acc, 'val') elseif rec.test_acc then bar:set_acc(rec.test_acc, 'test') end
     if on_eval and on_eval(rec, model) == 'stop' then stop = true end
     bar:pause(now() - te)
   end
@@ -147,7 +148,8 @@ function M.fit(model, data, opts)
         sum_correct, seen = sum_correct + (correct or 0), seen + xb:size(1)
         snapshot()
         if eval_every and it % eval_every == 0 then record() end
-        bar:update(it - start, l)
+        smooth = smooth and 0.95 * smooth + 0.05 * l or l
+        bar:update(it - start, smooth)
       end
       if not eval_every and last_eval_iter ~= it then record() end
     end
