@@ -14,7 +14,18 @@ local fit_keys = {
   snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true,
 }
 
-local function fail(msg) error('lotto.train.fit: ' .. msg, 3) end
+-- Raises at the first caller outside this file, so the message names the user's line.
+local SRC = debug.getinfo(1, 'S').source
+local function fail(msg)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, 'S')
+    if not info then level = 0 break end
+    if info.source ~= SRC then break end
+    level = level + 1
+  end
+  error('lotto.train.fit: ' .. msg, level)
+end
 
 local function positive_int(opts, key, default)
   local v = opts[key]
@@ -53,8 +64,26 @@ local function schedule_fn(s)
   return function(it) return s:lr(it) end
 end
 
---- Trains model on data.train; evaluates on data.val and data.test. See the
--- module documentation (README, lotto.train) for the options and the history.
+--- fit(model, {train = ds, val = ds, test = ds}, opts) -> history
+-- Trains on data.train; evaluates on data.val and data.test when given. Options:
+--   optimizer       an optimizer (lotto.optim.*) or a spec {kind = 'adam', lr = ...} (required)
+--   batch = 60      epochs = n | iterations = n (default 1 epoch); max_iterations caps either
+--   seed = 1        data-order seed (the loader's stream), independent of the model's init
+--   loss            'xent' | 'mse' (default from the data set: classes > 0 -> xent)
+--   schedule        lotto.optim.schedule{...} or function(iter) -> lr, set before each step
+--   eval_every      iterations between evaluations (default: each epoch in epochs mode);
+--                   always at the end, and at iteration 0 with eval_at_start = true
+--   eval_batch = 1000
+--   on_eval(rec, model)  called at each evaluation; return 'stop' to stop early
+--   snapshots = {iters}  model:state() copies at these iterations (0 = before training)
+--   progress        nil: a progress line when stdout is a terminal; true/false force it
+--   start_iteration = k  continue a run at iteration k (data order, schedule, counts)
+-- History: records = {{iter, epoch, train_loss, train_acc, val_loss, val_acc, test_loss,
+-- test_acc, time}, ...}, final (the last record), early_stop (the record of minimum val
+-- loss: iter, val_loss, val_acc, test_loss, test_acc; nil without val), snapshots[iter],
+-- iterations (the iteration reached), epochs, seconds, start.
+-- A NaN or infinite loss raises "training diverged: loss is nan at iteration N"; any error
+-- (or an interrupt) leaves the model in training mode with its last completed step.
 function M.fit(model, data, opts)
   opts = opts or {}
   if type(data) ~= 'table' or data.train == nil then fail('data must be a table {train = ds, val = ds, test = ds}') end
