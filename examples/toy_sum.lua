@@ -51,7 +51,6 @@ local results, run = lotto.ticket.imp {
   rounds = 40, target_density = 4 / 600, -- 2 of 400 + 2 of 200
   prune = prune25, rewind = 1,
   controls = { 'reinit', 'permuted' },
-  verbose = false,
 }
 
 -- The last round's ticket of the first seed: its surviving weights.
@@ -60,11 +59,16 @@ local last = run:completed_rounds(seed)
 last = last[#last]
 local t = assert(lotto.ticket.load(run.dir, seed, last))
 print(('winning ticket after %d rounds (seed %d), trained weights:'):format(last, seed))
+local fed = {} -- hidden units with a surviving input weight
 for _, name in ipairs { 'fc1.weight', 'fc2.weight' } do
   local m, w = t.mask[name]:contiguous(), t.final[name]:contiguous()
   for r = 1, m:size(1) do
     for c = 1, m:size(2) do
-      if m:get(r, c) ~= 0 then print(('  %s[%d][%d] = %9.5f'):format(name, r, c, w:get(r, c))) end
+      if m:get(r, c) ~= 0 then
+        if name == 'fc1.weight' then fed[r] = true end
+        local note = (name == 'fc2.weight' and not fed[c]) and '   (hidden unit ' .. c .. ' has no input: no effect)' or ''
+        print(('  %s[%d][%d] = %9.5f%s'):format(name, r, c, w:get(r, c), note))
+      end
     end
   end
 end
