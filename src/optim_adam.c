@@ -99,12 +99,7 @@ static inline __attribute__((always_inline)) void adam_loop(const adam_k *k, siz
   }
 }
 
-/* As torch.optim.Adam / AdamW (single-tensor path):
- *   adam:  g' = g + wd*w          adamw: w = w * (1 - lr*wd), g' = g
- *   m += (1-b1)*(g' - m);  v = b2*v + (1-b2)*g'^2
- *   w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
- * A masked weight (mask 0) is written 0 with both moments 0. */
-void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask) {
+static adam_k adam_consts(const lt_optim *o) {
   const double t = (double)(o->steps + 1);
   adam_k k = {
       .b1c = 1.0f - o->beta1,
@@ -116,8 +111,28 @@ void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask
       .step_size = (float)(o->lr / (1.0 - pow(o->beta1, t))),
       .inv_bc2_sqrt = (float)(1.0 / sqrt(1.0 - pow(o->beta2, t))),
   };
+  return k;
+}
+
+/* As torch.optim.Adam / AdamW (single-tensor path):
+ *   adam:  g' = g + wd*w          adamw: w = w * (1 - lr*wd), g' = g
+ *   m += (1-b1)*(g' - m);  v = b2*v + (1-b2)*g'^2
+ *   w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ * A masked weight (mask 0) is written 0 with both moments 0. */
+void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask) {
+  const adam_k k = adam_consts(o);
   if (mask)
     adam_loop(&k, o->n, w, g, mask, o->m, o->v, 1);
   else
     adam_loop(&k, o->n, w, g, NULL, o->m, o->v, 0);
+}
+
+void lt_optim_adam_step_kept(lt_optim *o, float *w, const float *g) {
+  const adam_k k = adam_consts(o);
+  const uint32_t *kept = o->kept;
+  float *m = o->m, *v = o->v;
+  for (size_t j = 0; j < o->nkept; j++) {
+    const uint32_t i = kept[j];
+    w[i] = adam_one(&k, &w[i], g[i], &m[i], &v[i]);
+  }
 }

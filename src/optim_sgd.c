@@ -82,6 +82,23 @@ void lt_optim_sgd_step(lt_optim *o, float *w, const float *g, const float *mask)
     sgd_loop(o->n, w, g, NULL, NULL, lr, wd, mu, 0, first, 0);
 }
 
+void lt_optim_sgd_step_kept(lt_optim *o, float *w, const float *g) {
+  const float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
+  const int first = o->steps == 0;
+  const uint32_t *kept = o->kept;
+  float *buf = o->m;
+  for (size_t k = 0; k < o->nkept; k++) {
+    const uint32_t i = kept[k];
+    float d = g[i] + wd * w[i];
+    if (buf) {
+      float b = first ? d : mu * buf[i] + d;
+      buf[i] = b;
+      d = o->nesterov ? d + mu * b : b;
+    }
+    w[i] -= lr * d;
+  }
+}
+
 lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask, size_t n) {
   if (!o || !w || !g) return lt_error(LT_EINVAL, "optimizer step: NULL argument");
   if (n != o->n)
@@ -90,6 +107,46 @@ lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask
     lt_optim_sgd_step(o, w, g, mask);
   else
     lt_optim_adam_step(o, w, g, mask);
+  o->steps++;
+  return LT_OK;
+}
+
+/* Lists the kept positions of mask when sparse enough to pay off; else none. */
+static lt_status build_kept(lt_optim *o, const float *mask, uint64_t version) {
+  const size_t n = o->n;
+  size_t nk = 0;
+  for (size_t i = 0; i < n; i++) nk += mask[i] != 0.0f;
+  free(o->kept);
+  o->kept = NULL;
+  o->nkept = nk;
+  if ((double)nk <= LT_OPTIM_SPARSE_DENSITY * (double)n && n <= UINT32_MAX) {
+    if (!(o->kept = malloc((nk ? nk : 1) * sizeof *o->kept)))
+      return lt_error(LT_ENOMEM, "optimizer: out of memory for %zu kept positions", nk);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (mask[i] != 0.0f) o->kept[k++] = (uint32_t)i;
+  }
+  o->kept_version = version;
+  o->kept_valid = 1;
+  return LT_OK;
+}
+
+lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const float *mask, size_t n,
+                                  uint64_t mask_version) {
+  if (!o || !w || !g) return lt_error(LT_EINVAL, "optimizer step: NULL argument");
+  if (n != o->n)
+    return lt_error(LT_ESHAPE, "optimizer step: %zu parameters given, optimizer made for %zu", n, o->n);
+  if (!mask) return lt_optim_step(o, w, g, NULL, n);
+  if (!o->kept_valid || o->kept_version != mask_version) {
+    lt_status st = build_kept(o, mask, mask_version);
+    if (st) return st;
+    return lt_optim_step(o, w, g, mask, n); /* full pass: masked weights and moments to zero */
+  }
+  if (!o->kept) return lt_optim_step(o, w, g, mask, n);
+  if (o->kind == LT_OPTIM_SGD)
+    lt_optim_sgd_step_kept(o, w, g);
+  else
+    lt_optim_adam_step_kept(o, w, g);
   o->steps++;
   return LT_OK;
 }
@@ -121,5 +178,6 @@ void lt_optim_free(lt_optim *o) {
   if (!o) return;
   free(o->m);
   free(o->v);
+  free(o->kept);
   free(o);
 }

@@ -172,6 +172,61 @@ static void masked_weights_should_stay_exactly_zero_with_zero_moments(void **sta
   }
 }
 
+/* Versioned steps on a sparse mask touch only kept weights yet give the values of
+ * full masked steps; a new version applies a changed mask at once. */
+static void versioned_steps_on_a_sparse_mask_should_match_full_masked_steps(void **state) {
+  enum { N = 1000 };
+  static float w1[N], w2[N], g[N], mask[N];
+  lt_rng r;
+  lt_rng_seed(&r, 11, LT_STREAM_USER);
+  for (int i = 0; i < N; i++) {
+    w1[i] = w2[i] = lt_rng_normal(&r);  /* masked weights start non-zero on purpose */
+    mask[i] = (i % 10 == 3) ? 1.0f : 0.0f;
+  }
+  for (int k = 0; k < 2; k++) {
+    lt_optim *a = k ? lt_optim_sgd_new(N, 0.05f, 0.9f, 1, 1e-3f) : lt_optim_adam_new(N, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-2f, 1);
+    lt_optim *b = k ? lt_optim_sgd_new(N, 0.05f, 0.9f, 1, 1e-3f) : lt_optim_adam_new(N, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-2f, 1);
+    for (int t = 0; t < 60; t++) {
+      if (t == 30) /* prune more: the version changes */
+        for (int i = 0; i < N; i += 20) mask[i + 3] = 0.0f;
+      for (int i = 0; i < N; i++) g[i] = lt_rng_normal(&r);
+      assert_int_equal(lt_optim_step_versioned(a, w1, g, mask, N, t < 30 ? 1 : 2), LT_OK);
+      assert_int_equal(lt_optim_step(b, w2, g, mask, N), LT_OK);
+      if (t == 1) assert_non_null(a->kept);   /* 10% kept: the sparse path is in use */
+    }
+    assert_int_equal(lt_optim_steps(a), 60);
+    assert_int_equal(a->nkept, N / 20);
+    for (int i = 0; i < N; i++) {
+      if (mask[i] == 0.0f) {
+        assert_true(w1[i] == 0.0f && a->m[i] == 0.0f && (!a->v || a->v[i] == 0.0f));
+      } else {
+        assert_true(w1[i] != 0.0f);
+        assert_float_equal(w1[i], w2[i], 1e-5);
+      }
+    }
+    lt_optim_free(a);
+    lt_optim_free(b);
+    for (int i = 0; i < N; i++) mask[i] = (i % 10 == 3) ? 1.0f : 0.0f;
+  }
+}
+
+static void versioned_steps_on_a_dense_mask_should_be_plain_steps(void **state) {
+  enum { N = 100 };
+  float w1[N], w2[N], g[N], mask[N];
+  for (int i = 0; i < N; i++) w1[i] = w2[i] = 0.01f * i, g[i] = 0.5f - 0.01f * i, mask[i] = (i % 2) ? 1.0f : 0.0f;
+  lt_optim *a = lt_optim_adam_new(N, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.0f, 0);
+  lt_optim *b = lt_optim_adam_new(N, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.0f, 0);
+  for (int t = 0; t < 5; t++) {
+    assert_int_equal(lt_optim_step_versioned(a, w1, g, mask, N, 7), LT_OK);
+    assert_int_equal(lt_optim_step(b, w2, g, mask, N), LT_OK);
+  }
+  assert_null(a->kept); /* 50% kept: not worth an index list */
+  assert_memory_equal(w1, w2, sizeof w1);
+  assert_int_equal(lt_optim_step_versioned(a, w1, g, NULL, N + 1, 7), LT_ESHAPE);
+  lt_optim_free(a);
+  lt_optim_free(b);
+}
+
 static void pruning_a_weight_should_clear_its_momentum(void **state) {
   lt_optim *o = lt_optim_adam_new(2, 0.1f, 0.9f, 0.999f, 1e-8f, 0.0f, 0);
   float w[2] = {1, 1}, g[2] = {1, 1}, mask[2] = {1, 1};
@@ -297,6 +352,8 @@ int main(void) {
       cmocka_unit_test(long_buffers_should_follow_the_single_weight_values),
       cmocka_unit_test(masked_weights_should_stay_exactly_zero_with_zero_moments),
       cmocka_unit_test(pruning_a_weight_should_clear_its_momentum),
+      cmocka_unit_test(versioned_steps_on_a_sparse_mask_should_match_full_masked_steps),
+      cmocka_unit_test(versioned_steps_on_a_dense_mask_should_be_plain_steps),
       cmocka_unit_test(reset_should_restart_as_a_fresh_optimizer),
       cmocka_unit_test(set_lr_should_change_the_step_and_reject_bad_rates),
       cmocka_unit_test(bad_arguments_should_be_errors_with_messages),

@@ -33,17 +33,18 @@ local function number_opt(opts, key, default, where)
   return v
 end
 
--- Returns values, grads, mask and the options table, for both call forms:
+-- Returns values, grads, mask, the options table, extra allowed keys and the model
+-- (nil for tensors), for both call forms:
 -- f(model, opts) and f{params = t, grads = t, mask = t_or_nil, ...}.
 local function target(a, b, where)
   if b == nil and type(a) == 'table' and rawget(a, 'params') ~= nil then
     if rawget(a, 'grads') == nil then error(where .. ': params given without grads', 3) end
-    return a.params, a.grads, a.mask, a, { params = true, grads = true, mask = true }
+    return a.params, a.grads, a.mask, a, { params = true, grads = true, mask = true }, nil
   end
   if a == nil then error(where .. ': expected a model (or {params=, grads=, ...})', 3) end
   local ok, values = pcall(function() return a:values() end)
   if not ok then error(where .. ': expected a model with values(), grads() and masks() (' .. tostring(values) .. ')', 3) end
-  return values, a:grads(), a:masks(), b or {}, {}
+  return values, a:grads(), a:masks(), b or {}, {}, a
 end
 
 local sgd_keys = { lr = true, momentum = true, nesterov = true, weight_decay = true }
@@ -52,17 +53,17 @@ local adam_keys = { lr = true, betas = true, eps = true, weight_decay = true, ad
 --- SGD with optional momentum, Nesterov momentum and L2 weight decay (PyTorch semantics).
 function M.sgd(a, b)
   local where = 'lotto.optim.sgd'
-  local w, g, m, opts, extra = target(a, b, where)
+  local w, g, m, opts, extra, model = target(a, b, where)
   check_options(opts, setmetatable(extra, { __index = sgd_keys }), where)
   local o = call(where, core.sgd, w, number_opt(opts, 'lr', 0.1, where), number_opt(opts, 'momentum', 0, where),
     opts.nesterov and true or false, number_opt(opts, 'weight_decay', 0, where))
-  return call(where, o.bind, o, w, g, m)
+  return call(where, o.bind, o, w, g, m, model)
 end
 
 --- Adam (L2 weight decay) or AdamW (decoupled weight decay, adamw = true).
 function M.adam(a, b)
   local where = 'lotto.optim.adam'
-  local w, g, m, opts, extra = target(a, b, where)
+  local w, g, m, opts, extra, model = target(a, b, where)
   check_options(opts, setmetatable(extra, { __index = adam_keys }), where)
   local betas = opts.betas or { 0.9, 0.999 }
   if type(betas) ~= 'table' or type(betas[1]) ~= 'number' or type(betas[2]) ~= 'number' then
@@ -71,7 +72,7 @@ function M.adam(a, b)
   local o = call(where, core.adam, w, number_opt(opts, 'lr', 1e-3, where), betas[1], betas[2],
     number_opt(opts, 'eps', 1e-8, where), number_opt(opts, 'weight_decay', 0, where),
     opts.adamw and true or false)
-  return call(where, o.bind, o, w, g, m)
+  return call(where, o.bind, o, w, g, m, model)
 end
 
 --- AdamW: Adam with decoupled weight decay (default 0.01, as PyTorch).

@@ -159,6 +159,7 @@ function M.fit(model, data, opts)
 
   local function loop()
     model:train()
+    model:apply_mask()   -- masks are exact from the first forward on (and the optimizer relies on it)
     snapshot()
     if opts.eval_at_start then record() end
     while not stop and it < total do

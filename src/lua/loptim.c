@@ -16,7 +16,7 @@
 #define OPTIM_MT "lotto.optim"
 #define SCHED_MT "lotto.schedule"
 
-enum { UV_VALUES = 1, UV_GRADS = 2, UV_MASK = 3 };
+enum { UV_VALUES = 1, UV_GRADS = 2, UV_MASK = 3, UV_OWNER = 4 };
 
 typedef struct loptim {
   lt_optim *o;
@@ -32,7 +32,7 @@ static lt_schedule *checksched(lua_State *L, int i) { return luaL_checkudata(L, 
 
 /* Creates the userdata empty before the optimizer exists, so a failure leaks nothing. */
 static loptim *newoptim(lua_State *L) {
-  loptim *p = lua_newuserdatauv(L, sizeof *p, 3);
+  loptim *p = lua_newuserdatauv(L, sizeof *p, 4);
   p->o = NULL;
   luaL_setmetatable(L, OPTIM_MT);
   return p;
@@ -83,13 +83,16 @@ static lt_tensor *checkflat(lua_State *L, int i, size_t n, const char *what) {
   return t;
 }
 
-/* opt:bind(values, grads [, mask]): the tensors opt:step() updates by default. */
+/* opt:bind(values, grads [, mask [, owner]]): the tensors opt:step() updates by
+ * default. owner (a model) is asked owner:mask_version() before each step, so that
+ * a sparse mask's kept positions are listed once per mask change, not per step. */
 static int optim_bind(lua_State *L) {
   loptim *p = checkoptim(L, 1);
   checkflat(L, 2, p->o->n, "values");
   checkflat(L, 3, p->o->n, "grads");
   if (!lua_isnoneornil(L, 4)) checkflat(L, 4, p->o->n, "mask");
-  for (int k = 0; k < 3; k++) {
+  lua_settop(L, 5);
+  for (int k = 0; k < 4; k++) {
     lua_pushvalue(L, 2 + k);
     lua_setiuservalue(L, 1, UV_VALUES + k);
   }
@@ -97,20 +100,38 @@ static int optim_bind(lua_State *L) {
   return 1;
 }
 
-/* opt:step([values, grads [, mask]]): one update; without arguments uses the bound tensors. */
+/* The bound owner's mask version (owner at index i), or a Lua error. */
+static uint64_t owner_mask_version(lua_State *L, int i) {
+  if (lua_getfield(L, i, "mask_version") == LUA_TNIL) luaL_error(L, "optimizer step: the bound model has no mask_version()");
+  lua_pushvalue(L, i);
+  lua_call(L, 1, 1);
+  int ok;
+  lua_Integer v = lua_tointegerx(L, -1, &ok);
+  if (!ok) luaL_error(L, "optimizer step: model:mask_version() did not return an integer");
+  lua_pop(L, 1);
+  return (uint64_t)v;
+}
+
+/* opt:step([values, grads [, mask]]): one update; without arguments uses the bound
+ * tensors (and the bound model's mask version). */
 static int optim_step(lua_State *L) {
   loptim *p = checkoptim(L, 1);
-  int base = 2;
-  if (lua_isnoneornil(L, 2)) {
+  int bound = lua_isnoneornil(L, 2);
+  if (bound) {
     lua_settop(L, 1);
-    for (int k = 0; k < 3; k++) lua_getiuservalue(L, 1, UV_VALUES + k);
+    for (int k = 0; k < 4; k++) lua_getiuservalue(L, 1, UV_VALUES + k);
     if (lua_isnil(L, 2)) return luaL_error(L, "optimizer step: no tensors bound (call opt:bind(values, grads, mask))");
   }
-  lt_tensor *w = checkflat(L, base, p->o->n, "values");
-  lt_tensor *g = checkflat(L, base + 1, p->o->n, "grads");
-  lt_tensor *m = lua_isnoneornil(L, base + 2) ? NULL : checkflat(L, base + 2, p->o->n, "mask");
-  if (lt_optim_step(p->o, lt_tensor_data(w), lt_tensor_data(g), m ? lt_tensor_data(m) : NULL, p->o->n))
-    return lt_raise(L, NULL);
+  lt_tensor *w = checkflat(L, 2, p->o->n, "values");
+  lt_tensor *g = checkflat(L, 3, p->o->n, "grads");
+  lt_tensor *m = lua_isnoneornil(L, 4) ? NULL : checkflat(L, 4, p->o->n, "mask");
+  lt_status st;
+  if (bound && m && !lua_isnil(L, 5))
+    st = lt_optim_step_versioned(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), p->o->n,
+                                 owner_mask_version(L, 5));
+  else
+    st = lt_optim_step(p->o, lt_tensor_data(w), lt_tensor_data(g), m ? lt_tensor_data(m) : NULL, p->o->n);
+  if (st) return lt_raise(L, NULL);
   return 0;
 }
 
@@ -314,7 +335,7 @@ static const lt_help_entry optim_help[] = {
     {":steps", "opt:steps() -> steps taken since creation or reset"},
     {":kind", "opt:kind() -> 'sgd', 'adam' or 'adamw'"},
     {":moment", "opt:moment(k) -> a copy of moment k (1: momentum / first moment, 2: second moment) or nil"},
-    {":bind", "opt:bind(values, grads[, mask]) -> opt: the flat tensors step() updates"},
+    {":bind", "opt:bind(values, grads[, mask[, model]]) -> opt: the flat tensors step() updates (model: its mask version)"},
     {NULL, NULL}};
 static const lt_help_entry sched_help[] = {
     {":lr", "sched:lr(iter) -> the learning rate for the step after iter completed steps"},

@@ -111,6 +111,31 @@ do
   T.checkerror(function() fit(m, { iterations = 5, start_iteration = -1 }) end, 'start_iteration')
 end
 
+-- A sparse mask: the model-bound optimizer (kept positions only) matches one on
+-- plain tensors (full masked passes); pruned weights stay exactly 0 with 0 moments
+do
+  local function pruned()
+    local m = mlp(4, 64, 2, 3)
+    local masks = m:masks()
+    for i = 1, #masks do if i % 10 ~= 0 then masks:set(i, 0) end end
+    m:apply_mask()
+    return m
+  end
+  local a, b = pruned(), pruned()
+  local oa = optim.adam(a, { lr = 1e-2 })
+  local ob = optim.adam{ params = b:values(), grads = b:grads(), mask = b:masks(), lr = 1e-2 }
+  train.fit(a, cls, { optimizer = oa, iterations = 40, progress = false })
+  train.fit(b, cls, { optimizer = ob, iterations = 40, progress = false })
+  T.check_near(a:state(), b:state(), 1e-5, 'sparse path matches the dense masked path')
+  local va, ma, mom = a:values(), a:masks(), oa:moment(2)
+  local bad = 0
+  for i = 1, #va do
+    if ma:get(i) == 0 and (va:get(i) ~= 0 or mom:get(i) ~= 0) then bad = bad + 1 end
+  end
+  T.check_eq(bad, 0, 'pruned weights and moments stay zero')
+  T.check(a:state():sub(pruned():state()):abs():max() > 0, 'kept weights trained')
+end
+
 -- A schedule sets the rate before each step (object or function)
 do
   local m = mlp(4, 8, 2)
