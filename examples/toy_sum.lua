@@ -61,7 +61,7 @@ local t = assert(lotto.ticket.load(run.dir, seed, last))
 print(('winning ticket after %d rounds (seed %d), trained weights:'):format(last, seed))
 local fed = {} -- hidden units with a surviving input weight
 for _, name in ipairs { 'fc1.weight', 'fc2.weight' } do
-  local m, w = t.mask[name]:contiguous(), t.final[name]:contiguous()
+  local m, w = t.named.mask[name]:contiguous(), t.named.final[name]:contiguous()
   for r = 1, m:size(1) do
     for c = 1, m:size(2) do
       if m:get(r, c) ~= 0 then

@@ -47,6 +47,8 @@ M.defaults = {
   controls = { 'reinit' },  -- any of 'reinit', 'permuted', 'random' trained beside each ticket
   permuted_reinit = false,  -- the permuted control also gets a fresh init
   source = false,           -- transfer: {run = dir, weights = 'init'|'rewind'|'fresh', reinit = {layers}}
+  earlybird = false,        -- {ratio =, window =, threshold =, every =}: rounds >= 1 stop once their
+                            -- masks settle (lotto.earlybird); every sets the observation interval
   restart = false,          -- true: delete an existing run of this name first
   plots = true,             -- draw the run's plots at the end
   progress = false,         -- progress bars (nil = when on a terminal)
@@ -97,6 +99,7 @@ local function validate(cfg)
   for i, c in ipairs(cfg.controls) do
     if not CONTROLS[c] then bad(("unknown control '%s' in option 'controls'[%d] (reinit, permuted, random)"):format(tostring(c), i)) end
   end
+  need(cfg.earlybird == false or type(cfg.earlybird) == 'table', 'earlybird', 'false or a lotto.earlybird options table')
   if cfg.source then
     need(type(cfg.source) == 'table' and type(cfg.source.run) == 'string', 'source', "a table {run = 'runs/<name>', weights = 'init'|'rewind'|'fresh'}")
     local w = cfg.source.weights or 'init'
@@ -296,14 +299,36 @@ local function flatten_named(model, named, base, partial)
   return flat
 end
 
-local function save_values(path, model, flat) assert(io_.save(path, M.named(model, flat))) end
+-- Metadata of every file: the flat layout (name, 0-based offset, numel per parameter),
+-- so that M.load can rebuild flat tensors without the model.
+local function layout(model)
+  local l = {}
+  for _, p in ipairs(model:parameters()) do l[#l + 1] = { p.name, p.offset, p.numel } end
+  return { format = 'lotto.ticket', layout = json.encode(l), numel = tostring(model:values():numel()) }
+end
+
+local function save_values(path, model, flat) assert(io_.save(path, M.named(model, flat), { metadata = layout(model) })) end
 
 local function save_mask(path, model)
   local t, dt = {}, {}
   for _, p in ipairs(model:parameters()) do
     if p.prunable then t[p.name], dt[p.name] = p.mask, 'U8' end
   end
-  assert(io_.save(path, t, { dtypes = dt }))
+  assert(io_.save(path, t, { dtypes = dt, metadata = layout(model) }))
+end
+
+-- The flat tensor of named tensors read from a file written above; `fill` for the
+-- parameters the file lacks (1 for masks: biases are never pruned). nil without layout.
+local function flat_of(named, meta, fill)
+  local ok, l = pcall(json.decode, meta and meta.layout or '')
+  local n = meta and tonumber(meta.numel)
+  if not ok or type(l) ~= 'table' or not n then return nil end
+  local flat = lotto.tensor.full({ math.tointeger(n) }, fill)
+  for _, e in ipairs(l) do
+    local t = named[e[1]]
+    if t then flat:narrow(1, e[2] + 1, e[3]):copy(t:contiguous():reshape { e[3] }) end
+  end
+  return flat
 end
 
 local function load_file(path)
@@ -356,6 +381,10 @@ function M.train(model, data, cfg, opts)
   }
   if (opts.start or 0) > 0 then fit.start_iteration = opts.start end
   if cfg.epochs then fit.epochs = cfg.epochs else fit.iterations = cfg.iterations end
+  if cfg.earlybird and opts.earlybird ~= false then
+    fit.on_eval = lotto.earlybird.callback(model, cfg.earlybird)
+    fit.eval_every = cfg.earlybird.every or fit.eval_every
+  end
   return train.fit(model, data, fit)
 end
 
@@ -420,7 +449,7 @@ local function dense_round(run, cfg, seed, data, model, get)
       seed = derived(seed, 0, 'transfer'), mask = false })
   end
   local theta0 = model:state()
-  local hist = M.train(model, data, cfg, { data_seed = seed, snapshots = { cfg.rewind } })
+  local hist = M.train(model, data, cfg, { data_seed = seed, snapshots = { cfg.rewind }, earlybird = false })
   local thetak = hist.snapshots[cfg.rewind] or theta0
   log_hist(run, seed, 0, 'ticket', hist)
   save_values(rdir .. '/init.safetensors', model, theta0)
@@ -470,6 +499,7 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
   local hist = M.train(model, data, cfg, { data_seed = seed, start = start })
   log_hist(run, seed, k, 'ticket', hist)
   s.runs.ticket = summarize(hist)
+  s.runs.ticket.trained_iterations = hist.iterations -- the iteration reached (early-bird stops sooner)
   local final = model:state()
 
   for _, c in ipairs(cfg.controls) do
@@ -587,8 +617,9 @@ end
 
 -- ---- reading tickets back, transfer ----------------------------------------------------
 
--- The ticket of round k of a stored run: {mask = {name = mask}, init = {name = θ0},
--- rewind = {name = θk}, final = {name = trained values}, summary, config, rewind_iter};
+-- The ticket of round k of a stored run: flat tensors in the layout of model:values()
+-- (mask, init = θ0, rewind = θk, final = the trained ticket), the same by parameter name
+-- in named = {mask =, init =, rewind =, final =}, and summary, config, rewind_iter;
 -- nil, message if absent.
 function M.load(dir, seed, k)
   if type(dir) ~= 'string' then error("bad argument #1 to 'load' (run directory expected)", 2) end
@@ -600,19 +631,22 @@ function M.load(dir, seed, k)
     return nil, ('%s has no completed round %d for seed %d (seeds: %s)'):format(dir, k, seed,
       table.concat(run:replicates(), ', '))
   end
-  local function read(path)
-    local t, e = io_.load(path)
-    if not t then error(('lotto.ticket.load: %s'):format(e), 0) end
-    return t
+  local named, flat = {}, {}
+  local function read(key, path, fill)
+    local t, meta = io_.load(path)
+    if not t then error(('lotto.ticket.load: %s'):format(meta), 0) end
+    named[key], flat[key] = t, flat_of(t, meta, fill)
   end
-  local ok, res = pcall(function()
+  local ok, err = pcall(function()
     local rd = run:replicate_dir(seed)
-    return { mask = read(run:round_path(seed, k) .. '/mask.safetensors'), init = read(rd .. '/init.safetensors'),
-             rewind = read(rd .. '/rewind.safetensors'), final = read(run:round_path(seed, k) .. '/final.safetensors'),
-             summary = run:load_summary(seed, k), config = run.config, rewind_iter = run.config.rewind or 0 }
+    read('mask', run:round_path(seed, k) .. '/mask.safetensors', 1)
+    read('init', rd .. '/init.safetensors', 0)
+    read('rewind', rd .. '/rewind.safetensors', 0)
+    read('final', run:round_path(seed, k) .. '/final.safetensors', 0)
   end)
-  if not ok then return nil, res end
-  return res
+  if not ok then return nil, err end
+  return { mask = flat.mask, init = flat.init, rewind = flat.rewind, final = flat.final, named = named,
+           summary = run:load_summary(seed, k), config = run.config, rewind_iter = run.config.rewind or 0 }
 end
 
 local function layer_of(p) return p.layer or p.name:match('^(.*)%.[^.]+$') end
@@ -625,12 +659,13 @@ local function layer_of(p) return p.layer or p.name:match('^(.*)%.[^.]+$') end
 -- opts.mask = false keeps the model's masks; opts.values = false sets masks only.
 function M.transfer(model, ticket, opts)
   check_model(model, 'transfer')
-  if type(ticket) ~= 'table' or type(ticket.mask) ~= 'table' then
+  if type(ticket) ~= 'table' or type(ticket.named) ~= 'table' or type(ticket.named.mask) ~= 'table' then
     error("bad argument #2 to 'transfer' (a ticket from lotto.ticket.load expected)", 2)
   end
   opts = opts or {}
   local weights = opts.weights or 'init'
-  local src = ({ init = ticket.init, rewind = ticket.rewind, final = ticket.final, fresh = false })[weights]
+  local nt = ticket.named
+  local src = ({ init = nt.init, rewind = nt.rewind, final = nt.final, fresh = false })[weights]
   if src == nil then error(("lotto.ticket.transfer: weights must be 'init', 'rewind', 'final' or 'fresh' (got %s)"):format(tostring(weights)), 2) end
   local fresh = {}
   for _, n in ipairs(opts.reinit or {}) do fresh[n] = true end
@@ -638,7 +673,7 @@ function M.transfer(model, ticket, opts)
   if opts.mask ~= false then
     local r = rng.new(seed, rng.streams.prune)
     for _, p in ipairs(model:parameters()) do
-      local m = ticket.mask[p.name]
+      local m = nt.mask[p.name]
       if p.prunable then
         if m and m:numel() == p.numel then
           p.mask:copy(m:contiguous():reshape(p.shape))
@@ -744,8 +779,8 @@ if hok and type(help) == 'table' and help.register then
     permute = 'permute(model, seed) -> model: each layer mask shuffled within the layer (masks only)',
     random_mask = 'random_mask(model, seed) -> model: random masks at the per-layer counts (masks only)',
     reset_buffers = 'reset_buffers(model) -> model: batchnorm running statistics to mean 0, var 1',
-    train = 'train(model, data, cfg[, {start =, data_seed =, snapshots =}]) -> history: a fresh optimizer from cfg',
-    load = 'load(rundir, seed, round) -> ticket {mask, init, rewind, final, summary} | nil, msg',
+    train = 'train(model, data, cfg[, {start =, data_seed =, snapshots =, earlybird = false}]) -> history: a fresh optimizer from cfg',
+    load = 'load(rundir, seed, round) -> ticket {mask, init, rewind, final (flat), named = {...}, summary} | nil, msg',
     transfer = "transfer(model, ticket, {weights = 'init'|'rewind'|'final'|'fresh', reinit = {layers}, seed =}) -> model",
     reinit_layers = 'reinit_layers(model, {names}, seed[, init]) -> model: fresh draws for these layers',
     named = 'named(model, flat[, prunable_only]) -> {name = view}: a flat tensor split by parameter',

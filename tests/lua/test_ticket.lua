@@ -188,15 +188,20 @@ do
   end
   -- masks are nested, stored per parameter, and match the summaries
   local t1, t2 = ticket.load(run.dir, 2, 1), ticket.load(run.dir, 2, 2)
-  for name, m2 in pairs(t2.mask) do
-    T.check_eq(m2:mul(t1.mask[name]), m2, name .. ': round 2 mask within round 1 mask')
+  for name, m2 in pairs(t2.named.mask) do
+    T.check_eq(m2:mul(t1.named.mask[name]), m2, name .. ': round 2 mask within round 1 mask')
     T.check_near(prune.density(m2), t2.summary.layers[name], 1e-12, name .. ' density in summary')
-    T.check_eq(t2.final[name]:mul(m2:neg():add(1)):abs():max(), 0, name .. ': trained ticket is 0 where pruned')
+    T.check_eq(t2.named.final[name]:mul(m2:neg():add(1)):abs():max(), 0, name .. ': trained ticket is 0 where pruned')
   end
   local m = mlp()
   m:init { seed = 2 }
-  for _, p in ipairs(m:parameters()) do T.check_eq(t2.init[p.name], p.value, 'θ0 of seed 2 is init{seed = 2}: ' .. p.name) end
-  T.check_eq(t2.rewind['fc1.weight'], t2.init['fc1.weight'], 'rewind 0: θk is θ0')
+  for _, p in ipairs(m:parameters()) do T.check_eq(t2.named.init[p.name], p.value, 'θ0 of seed 2 is init{seed = 2}: ' .. p.name) end
+  T.check_eq(t2.named.rewind['fc1.weight'], t2.named.init['fc1.weight'], 'rewind 0: θk is θ0')
+  -- flat tensors in the layout of model:values(), without the model
+  T.check_eq(t2.init, m:state(), 'flat θ0')
+  m:masks():copy(t2.mask)
+  T.check_near(m:density(), t2.summary.density, 1e-12, 'flat mask (biases kept)')
+  T.check_eq(t2.final:mul(t2.mask), t2.final, 'flat final is 0 where pruned')
   local recs = run:load_metrics(1, 2)
   local methods = {}
   for _, r in ipairs(recs) do methods[r.method] = (methods[r.method] or 0) + 1 end
@@ -227,7 +232,7 @@ do
   m:init { seed = 1 }
   local h = ticket.train(m, ds3, base, { snapshots = { 7 }, data_seed = 1 })
   local snap = ticket.named(m, h.snapshots[7])
-  T.check_eq(t.rewind['fc2.weight'], snap['fc2.weight'], 'rewind.safetensors holds θ7')
+  T.check_eq(t.named.rewind['fc2.weight'], snap['fc2.weight'], 'rewind.safetensors holds θ7')
   local recs = run:load_metrics(1, 1, 'ticket')
   T.check_eq(recs[1].iter, 20, 'the ticket resumes the schedule at 7 (first eval at 20)')
   T.check_eq(recs[#recs].iter, 60)
@@ -258,11 +263,11 @@ do
     model = function(c) return mlp(c.model_opts.classes) end, model_opts = { classes = 2 },
     source = { run = src_dir, weights = 'init', reinit = { 'fc3' } } })
   local s, t = ticket.load(src_dir, 1, 2), ticket.load(run.dir, 1, 2)
-  T.check_eq(t.mask['fc1.weight'], s.mask['fc1.weight'], 'fc1 mask from the source')
-  T.check_eq(t.mask['fc2.weight'], s.mask['fc2.weight'], 'fc2 mask from the source')
-  T.check_eq(t.init['fc2.weight'], s.init['fc2.weight'], 'θ0 from the source')
-  T.check_eq(t.mask['fc3.weight']:shape(), { 2, 12 })
-  T.check_near(prune.density(t.mask['fc3.weight']), prune.density(s.mask['fc3.weight']), 0.05, 'fc3 mask at the source density')
+  T.check_eq(t.named.mask['fc1.weight'], s.named.mask['fc1.weight'], 'fc1 mask from the source')
+  T.check_eq(t.named.mask['fc2.weight'], s.named.mask['fc2.weight'], 'fc2 mask from the source')
+  T.check_eq(t.named.init['fc2.weight'], s.named.init['fc2.weight'], 'θ0 from the source')
+  T.check_eq(t.named.mask['fc3.weight']:shape(), { 2, 12 })
+  T.check_near(prune.density(t.named.mask['fc3.weight']), prune.density(s.named.mask['fc3.weight']), 0.05, 'fc3 mask at the source density')
   T.check_near(res.aggregate[3].density, (20 + 48 + 13) / (80 + 192 + 24), 1e-12, 'density of the transferred ticket')
   T.check(res.aggregate[3].methods.random ~= nil, 'random ticket of the same density trained beside it')
   local m = mlp(2)

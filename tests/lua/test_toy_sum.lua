@@ -16,9 +16,9 @@ T.check(type(out) == 'table' and out.run ~= nil, 'toy_sum.lua returns its figure
 local run = out.run
 local seed = run:replicates()[1]
 local t = assert(lotto.ticket.load(run.dir, seed, out.round))
-T.check(prune.count(t.mask['fc1.weight']) <= 2, 'at most 2 weights in fc1: ' .. prune.count(t.mask['fc1.weight']))
-T.check(prune.count(t.mask['fc2.weight']) <= 2, 'at most 2 weights in fc2: ' .. prune.count(t.mask['fc2.weight']))
-T.check(prune.count(t.mask['fc1.weight']) >= 1 and prune.count(t.mask['fc2.weight']) >= 1, 'not empty')
+T.check(prune.count(t.named.mask['fc1.weight']) <= 2, 'at most 2 weights in fc1: ' .. prune.count(t.named.mask['fc1.weight']))
+T.check(prune.count(t.named.mask['fc2.weight']) <= 2, 'at most 2 weights in fc2: ' .. prune.count(t.named.mask['fc2.weight']))
+T.check(prune.count(t.named.mask['fc1.weight']) >= 1 and prune.count(t.named.mask['fc2.weight']) >= 1, 'not empty')
 T.check(out.ticket < 1e-2, ('winning ticket test RMSE %g < 1e-2'):format(out.ticket))
 T.check(out.full < 1e-2, ('full model test RMSE %g < 1e-2'):format(out.full))
 T.check(out.permuted > out.ticket, ('a permuted mask does worse (%g vs %g)'):format(out.permuted, out.ticket))
