@@ -51,7 +51,7 @@ M.defaults = {
                             -- masks settle (lotto.earlybird); every sets the observation interval
   restart = false,          -- true: delete an existing run of this name first
   plots = true,             -- draw the run's plots at the end
-  progress = false,         -- progress bars (nil = when on a terminal)
+  progress = 'auto',        -- progress bars: 'auto' when stdout is a terminal, true, false
   verbose = true,           -- one line per round
   threads = false,          -- OpenBLAS threads (false: leave as is)
   -- Keys that may change when a run is resumed: they decide where to stop or how to
@@ -99,6 +99,7 @@ local function validate(cfg)
   for i, c in ipairs(cfg.controls) do
     if not CONTROLS[c] then bad(("unknown control '%s' in option 'controls'[%d] (reinit, permuted, random)"):format(tostring(c), i)) end
   end
+  need(cfg.progress == 'auto' or type(cfg.progress) == 'boolean', 'progress', "'auto', true or false")
   need(cfg.earlybird == false or type(cfg.earlybird) == 'table', 'earlybird', 'false or a lotto.earlybird options table')
   if cfg.source then
     need(type(cfg.source) == 'table' and type(cfg.source.run) == 'string', 'source', "a table {run = 'runs/<name>', weights = 'init'|'rewind'|'fresh'}")
@@ -159,9 +160,9 @@ local function load_data(cfg)
   end
   local key = d .. json.encode(cfg.data_opts or {})
   if not data_cache[key] then
-    local loader = lotto.data[d]
-    if type(loader) ~= 'function' then bad(("unknown data set '%s' (mnist, fashion_mnist, cifar10)"):format(tostring(d))) end
-    data_cache[key] = loader(cfg.data_opts)
+    local ok, ds = pcall(lotto.data.load, d, cfg.data_opts)
+    if not ok then bad(("option 'data': %s"):format(tostring(ds):gsub('^[^:]*:%d+: ', ''))) end
+    data_cache[key] = ds
   end
   return data_cache[key]
 end
@@ -376,9 +377,10 @@ function M.train(model, data, cfg, opts)
   local fit = {
     optimizer = optim.make(model, cfg.optimizer), batch = cfg.batch, seed = opts.data_seed or 1,
     loss = cfg.loss or nil, eval_every = cfg.eval_every, eval_batch = cfg.eval_batch,
-    progress = cfg.progress, snapshots = opts.snapshots,
+    snapshots = opts.snapshots,
     schedule = cfg.schedule and optim.schedule(cfg.schedule) or nil,
   }
+  if cfg.progress ~= 'auto' then fit.progress = cfg.progress end
   if (opts.start or 0) > 0 then fit.start_iteration = opts.start end
   if cfg.epochs then fit.epochs = cfg.epochs else fit.iterations = cfg.iterations end
   if cfg.earlybird and opts.earlybird ~= false then
