@@ -250,10 +250,15 @@ function EB:plot(opts)
   opts = opts or {}
   local out = opts.out or 'earlybird'
   local files, err = {}, nil
-  local labels = {}
+  -- cells labelled by epoch when each draw has its own epoch, else by iteration
+  local labels, by_epoch, seen = {}, true, {}
+  for i = 1, #(self.distances.iters or {}) do
+    local e = self.history[i] and self.history[i].epoch
+    if not e or seen[e] then by_epoch = false end
+    if e then seen[e] = true end
+  end
   for i, it in ipairs(self.distances.iters or {}) do
-    local h = self.history[i]
-    labels[i] = h and h.epoch and ('ep %d'):format(h.epoch) or ('it %d'):format(it)
+    labels[i] = by_epoch and ('epoch %d'):format(self.history[i].epoch) or ('iter %d'):format(it)
   end
   if #labels > 0 then
     local img, e = plot.heatmap { out = out .. '_matrix', format = opts.format, matrix = self.distances.matrix,

@@ -333,7 +333,7 @@ M.defaults = {
   train = { optimizer = { kind = 'adam', lr = 1.2e-3 }, batch = 60, iterations = 1000 },
   rewind = { 0, 100, 500 },  -- the rewind points k
   dense = true,              -- analyse the dense network
-  imp = nil,                 -- IMP subnetworks: {run = dir, seed = 1, rounds = {3, 7}} (stored run) or
+  imp = false,               -- IMP subnetworks: {run = dir, seed = 1, rounds = {3, 7}} (stored run) or
                              -- {rounds = {3, 7}, prune =, rewind = 0, per_rewind = false, ...} (lotto.ticket.imp)
   seeds = { 1, 2 },          -- data-order seeds of the two copies
   points = 30,
@@ -341,7 +341,7 @@ M.defaults = {
   bn_reset = true,
   restart = false,
   plots = true,
-  progress = nil,
+  progress = false,
   verbose = true,
   _volatile = { 'restart', 'plots', 'progress', 'verbose' },
 }
@@ -415,15 +415,33 @@ local function trajectory(cfg, model, data, dir)
 end
 
 -- The subnetworks: {name, density, mask = nil | flat mask | {[k] = mask}}.
-local function subnetworks(cfg, model, adir)
+local function subnetworks(cfg, model, data)
   local list = {}
   if cfg.dense then list[#list + 1] = { name = 'dense', density = 1.0 } end
   local imp = cfg.imp
-  if imp == nil then return list end
+  if not imp then return list end
   if type(imp) ~= 'table' or type(imp.rounds) ~= 'table' or #imp.rounds == 0 then
     fail('analyze', 'imp must be {rounds = {...}, run = dir (stored) | ticket options (on the fly)}', 3)
   end
   local ticket = require 'lotto.ticket'
+  -- The flat mask of a stored ticket: tk.mask, or rebuilt from its named masks by the
+  -- model's parameter names (parameters without a stored mask are kept).
+  local function flat_mask(tk, where)
+    if tk.mask then return tk.mask end
+    local named = tk.named and tk.named.mask
+    if type(named) ~= 'table' then fail('analyze', where .. ': the ticket has no mask', 4) end
+    local flat = model:masks():clone():fill(1)
+    for _, p in ipairs(model:parameters()) do
+      local t = named[p.name]
+      if t then
+        if t:numel() ~= p.numel then
+          fail('analyze', ("%s: mask '%s' has %d values, the model %d"):format(where, p.name, t:numel(), p.numel), 4)
+        end
+        flat:narrow(1, p.offset + 1, p.numel):copy(t:contiguous():reshape { p.numel })
+      end
+    end
+    return flat
+  end
   local function rounds_of(dir, seed, per)
     for _, r in ipairs(imp.rounds) do
       local tk, err = ticket.load(dir, seed, r)
@@ -431,9 +449,10 @@ local function subnetworks(cfg, model, adir)
       local name = ('IMP round %d'):format(r)
       local e = list[name] or { name = name, round = r, density = tk.summary and tk.summary.density }
       if not list[name] then list[name] = e; list[#list + 1] = e end
-      if per then e.masks = e.masks or {}; e.masks[per] = tk.mask else e.mask = tk.mask end
+      local mask = flat_mask(tk, ('IMP round %d of %s'):format(r, dir))
+      if per then e.masks = e.masks or {}; e.masks[per] = mask else e.mask = mask end
       if not e.density then
-        model:masks():copy(tk.mask)
+        model:masks():copy(mask)
         e.density = model:density()
       end
     end
@@ -441,7 +460,7 @@ local function subnetworks(cfg, model, adir)
   if imp.run then
     rounds_of(imp.run, imp.seed or cfg.seed)
   else
-    local o = { model = cfg.model, model_opts = cfg.model_opts, data = cfg.data, data_opts = cfg.data_opts,
+    local o = { model = cfg.model, model_opts = cfg.model_opts, data = data, data_opts = cfg.data_opts,
                 init = cfg.init, optimizer = cfg.train.optimizer, batch = cfg.train.batch,
                 iterations = cfg.train.iterations, epochs = cfg.train.epochs, seeds = { cfg.seed },
                 controls = {}, plots = false, progress = cfg.progress, verbose = cfg.verbose, root = cfg.root }
@@ -530,7 +549,7 @@ function M.analyze(opts)
   local pdir = cfg.root .. '/' .. cfg.name .. '/plots'
   local model, data = build(cfg)
   local theta = trajectory(cfg, model, data, dir)
-  local subs = subnetworks(cfg, model, dir)
+  local subs = subnetworks(cfg, model, data)
   local cells, rows = {}, json.array()
   local ones = model:masks():clone():fill(1)
   for _, s in ipairs(subs) do
