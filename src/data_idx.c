@@ -10,7 +10,6 @@
 #include "lotto/data.h"
 
 #define IDX_MAX_BYTES (1ull << 32) /* no IDX data set we read comes close */
-#define CHUNK 65536
 
 typedef struct {
   gzFile g;
@@ -71,25 +70,58 @@ static lt_status idx_header(idx_file *f, int ndim, uint64_t *dims, const char *k
   return LT_OK;
 }
 
-/* Reads n bytes of payload into floats scaled by `scale`, then checks nothing follows. */
-static lt_status idx_payload(idx_file *f, float *out, size_t n, float scale, const char *what) {
-  unsigned char buf[CHUNK];
+/* Reads the n payload bytes into *out (malloc'd) and checks that nothing follows. The buffer
+ * grows with the data actually read, so a corrupt header claiming gigabytes costs nothing. */
+static lt_status idx_payload(idx_file *f, unsigned char **out, size_t n, const char *what) {
   int err;
-  size_t at = 0;
-  while (at < n) {
-    int r = gzread(f->g, buf, (unsigned)(n - at < CHUNK ? n - at : CHUNK));
-    if (r < 0) return lt_error(LT_EFORMAT, "%s: corrupt gzip data in the %s (%s)", f->path, what, gzerror(f->g, &err));
-    if (r == 0)
-      return lt_error(LT_EFORMAT, "%s: truncated: the %s need %zu bytes after the header, the file has %zu", f->path,
-                      what, n, at);
-    for (int i = 0; i < r; i++) out[at + (size_t)i] = (float)buf[i] * scale;
-    at += (size_t)r;
+  size_t at = 0, cap = n < (1u << 20) ? n : (1u << 20);
+  unsigned char *buf = malloc(cap ? cap : 1);
+  lt_status s = buf ? LT_OK : lt_error(LT_ENOMEM, "%s: out of memory", f->path);
+  while (!s && at < n) {
+    if (at == cap) {
+      size_t c2 = cap > n / 2 ? n : 2 * cap;
+      unsigned char *b2 = realloc(buf, c2);
+      if (!b2) {
+        s = lt_error(LT_ENOMEM, "%s: out of memory reading %zu bytes", f->path, n);
+        break;
+      }
+      buf = b2;
+      cap = c2;
+    }
+    size_t want = cap - at < (1u << 30) ? cap - at : (1u << 30);
+    int r = gzread(f->g, buf + at, (unsigned)want);
+    if (r < 0)
+      s = lt_error(LT_EFORMAT, "%s: corrupt gzip data in the %s (%s)", f->path, what, gzerror(f->g, &err));
+    else if (r == 0)
+      s = lt_error(LT_EFORMAT, "%s: truncated: the %s need %zu bytes after the header, the file has %zu", f->path,
+                   what, n, at);
+    else
+      at += (size_t)r;
   }
-  int extra = gzread(f->g, buf, CHUNK);
-  if (extra > 0)
-    return lt_error(LT_EFORMAT, "%s: %s%d unexpected trailing bytes after the %s", f->path,
-                    extra == CHUNK ? "at least " : "", extra, what);
-  if (extra < 0) return lt_error(LT_EFORMAT, "%s: corrupt gzip data after the %s (%s)", f->path, what, gzerror(f->g, &err));
+  unsigned char extra[256];
+  int more = s ? 0 : gzread(f->g, extra, sizeof extra);
+  if (more > 0)
+    s = lt_error(LT_EFORMAT, "%s: %s%d unexpected trailing bytes after the %s", f->path,
+                 more == (int)sizeof extra ? "at least " : "", more, what);
+  else if (more < 0)
+    s = lt_error(LT_EFORMAT, "%s: corrupt gzip data after the %s (%s)", f->path, what, gzerror(f->g, &err));
+  if (s) {
+    free(buf);
+    return s;
+  }
+  *out = buf;
+  return LT_OK;
+}
+
+/* A new tensor of the given shape holding bytes[i] * scale. */
+static lt_status bytes_to_tensor(lt_tensor **out, int ndim, const int64_t *shape, const unsigned char *bytes,
+                                 float scale, const char *path) {
+  lt_tensor *t = lt_tensor_new(ndim, shape);
+  if (!t) return lt_errmsg()[0] ? LT_ENOMEM : lt_error(LT_ENOMEM, "%s: out of memory", path);
+  float *d = lt_tensor_data(t);
+  size_t n = lt_tensor_numel(t);
+  for (size_t i = 0; i < n; i++) d[i] = (float)bytes[i] * scale;
+  *out = t;
   return LT_OK;
 }
 
@@ -99,21 +131,16 @@ lt_status lt_idx_read_images(lt_tensor **out, const char *path) {
   lt_status s = idx_open(&f, path);
   if (s) return s;
   uint64_t d[3];
+  unsigned char *bytes = NULL;
   s = idx_header(&f, 3, d, "images");
-  lt_tensor *t = NULL;
+  if (!s) s = idx_payload(&f, &bytes, (size_t)(d[0] * d[1] * d[2]), "images");
   if (!s) {
     int64_t shape[4] = {(int64_t)d[0], 1, (int64_t)d[1], (int64_t)d[2]};
-    t = lt_tensor_new(4, shape);
-    if (!t) s = lt_errmsg()[0] ? LT_ENOMEM : lt_error(LT_ENOMEM, "%s: out of memory", f.path);
+    s = bytes_to_tensor(out, 4, shape, bytes, 1.0f / 255.0f, f.path);
   }
-  if (!s) s = idx_payload(&f, lt_tensor_data(t), (size_t)(d[0] * d[1] * d[2]), 1.0f / 255.0f, "images");
+  free(bytes);
   gzclose(f.g);
-  if (s) {
-    lt_tensor_release(t);
-    return s;
-  }
-  *out = t;
-  return LT_OK;
+  return s;
 }
 
 lt_status lt_idx_read_labels(lt_tensor **out, const char *path) {
@@ -122,20 +149,16 @@ lt_status lt_idx_read_labels(lt_tensor **out, const char *path) {
   lt_status s = idx_open(&f, path);
   if (s) return s;
   uint64_t n;
+  unsigned char *bytes = NULL;
   s = idx_header(&f, 1, &n, "labels");
-  lt_tensor *t = NULL;
+  if (!s) s = idx_payload(&f, &bytes, (size_t)n, "labels");
   if (!s) {
-    t = lt_tensor_new1((int64_t)n);
-    if (!t) s = lt_errmsg()[0] ? LT_ENOMEM : lt_error(LT_ENOMEM, "%s: out of memory", f.path);
+    int64_t shape[1] = {(int64_t)n};
+    s = bytes_to_tensor(out, 1, shape, bytes, 1.0f, f.path);
   }
-  if (!s) s = idx_payload(&f, lt_tensor_data(t), (size_t)n, 1.0f, "labels");
+  free(bytes);
   gzclose(f.g);
-  if (s) {
-    lt_tensor_release(t);
-    return s;
-  }
-  *out = t;
-  return LT_OK;
+  return s;
 }
 
 lt_status lt_dataset_load_idx(lt_dataset **out, const char *images, const char *labels, int nclasses) {

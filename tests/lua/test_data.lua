@@ -152,6 +152,26 @@ checkerror(function() D.load('imagenet') end, "unknown data set 'imagenet'")
 for _, f in ipairs { 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte' } do os.remove(dir .. '/' .. f) end
 os.remove(dir)
 
+-- crafted CIFAR-10 batches: one record per training file, two in the test file
+local cdir = tmp .. '/test_data_lua_cifar'
+os.execute('mkdir -p ' .. cdir)
+local function record(label, v) return string.char(label) .. string.char(v):rep(1024) .. string.char(v + 1):rep(1024) .. string.char(v + 2):rep(1024) end
+for b = 1, 5 do write(cdir .. '/data_batch_' .. b .. '.bin', record(b, 10 * b)) end
+write(cdir .. '/test_batch.bin', record(0, 0) .. record(9, 100))
+local c10 = D.cifar10 { dir = cdir, val = 1 }
+check(c10.train:size() == 4 and c10.val:size() == 1 and c10.test:size() == 2, 'CIFAR split sizes')
+local cx = c10.train:x()
+check(cx:size(2) == 3 and cx:size(3) == 32 and cx:size(4) == 32, 'CIFAR x is (N, 3, 32, 32)')
+check(near(cx:get(2, 3, 32, 32), 22 / 255) and c10.train:y():get(2) == 2, 'batch files in order, CHW planes')
+check(c10.val:y():get(1) == 5 and c10.test:y():get(2) == 9, 'CIFAR labels')
+local cn = D.cifar10 { dir = cdir, val = 1, normalize = 'channel' }
+check(#cn.mean == 3 and near(cn.mean[1], 25 / 255, 1e-6), 'per-channel means of the training rows')
+write(cdir .. '/test_batch.bin', record(0, 0):sub(1, 3000))
+checkerror(function() D.cifar10 { dir = cdir } end, 'not a whole number of 3073-byte')
+for b = 1, 5 do os.remove(cdir .. '/data_batch_' .. b .. '.bin') end
+os.remove(cdir .. '/test_batch.bin')
+os.remove(cdir)
+
 -- real MNIST, when `make data` has fetched it
 if not D.available('mnist') then
   print('test_data: MNIST not present, skipping the real-data checks (' .. select(2, D.find('mnist')) .. ')')
