@@ -146,13 +146,14 @@ lt_status lt_dataset_split(const lt_dataset *d, int64_t n_val, lt_dataset **trai
 }
 
 static int channels_of(const lt_tensor *x) { return x->ndim >= 2 ? (int)x->shape[1] : 1; }
+static int has_values(const lt_tensor *x) { return lt_tensor_numel(x) > 0; }
 
 lt_status lt_dataset_channel_stats(const lt_dataset *d, int nch, float *mean, float *std) {
   const lt_tensor *x = d->x;
   if (nch != channels_of(x))
     return lt_error(LT_ESHAPE, "dataset stats: %d channels requested, x has %d", nch, channels_of(x));
   int64_t N = x->shape[0];
-  if (N == 0) return lt_error(LT_EINVAL, "dataset stats: empty data set");
+  if (!has_values(x)) return lt_error(LT_EINVAL, "dataset stats: empty data set");
   size_t inner = x->ndim >= 2 ? row_numel(x) / (size_t)nch : 1; /* elements per channel per row */
   const float *p = lt_tensor_data(x);
   for (int c = 0; c < nch; c++) {
@@ -179,6 +180,7 @@ lt_status lt_dataset_normalize(lt_dataset *d, int nch, const float *mean, const 
   for (int c = 0; c < nch; c++)
     if (!isfinite(mean[c]) || !isfinite(std[c]) || std[c] < 0)
       return lt_error(LT_EINVAL, "dataset normalize: channel %d has mean %g, std %g", c, (double)mean[c], (double)std[c]);
+  if (!has_values(x)) return LT_OK;
   size_t inner = x->ndim >= 2 ? row_numel(x) / (size_t)nch : 1;
   float *p = lt_tensor_data(x);
   for (int64_t i = 0; i < x->shape[0]; i++)
