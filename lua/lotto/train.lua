@@ -59,6 +59,7 @@ end
 local function schedule_fn(s)
   if s == nil then return nil end
   if type(s) == 'function' then return s end
+  if type(s) == 'table' and getmetatable(s) == nil then s = optim.schedule(s) end
   local ok, lr = pcall(function() return s:lr(0) end)
   if not ok or type(lr) ~= 'number' then fail("option 'schedule' must be a lotto.optim.schedule or a function(iter)") end
   return function(it) return s:lr(it) end
@@ -70,7 +71,8 @@ end
 --   batch = 60      epochs = n | iterations = n (default 1 epoch); max_iterations caps either
 --   seed = 1        data-order seed (the loader's stream), independent of the model's init
 --   loss            'xent' | 'mse' (default from the data set: classes > 0 -> xent)
---   schedule        lotto.optim.schedule{...} or function(iter) -> lr, set before each step
+--   schedule        lotto.optim.schedule{...} (or its option table) or function(iter) -> lr,
+--                   set before each step
 --   eval_every      iterations between evaluations (default: each epoch in epochs mode);
 --                   always at the end, and at iteration 0 with eval_at_start = true
 --   eval_batch = 1000

@@ -148,6 +148,8 @@ do
     schedule = function(it) seen[#seen + 1] = it; return 0.01 end })
   T.check_eq(seen, { 0, 1, 2, 3 })
   T.check_near(opt:lr(), 0.01, 1e-9)
+  train.fit(m, cls, { optimizer = opt, iterations = 3, progress = false, schedule = { lr = 0.3, warmup = 4 } })
+  T.check_near(opt:lr(), 0.15, 1e-8)   -- 0.3 * 2/4 at iteration 2
 end
 
 -- on_eval sees every record and can stop training
