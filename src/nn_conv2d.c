@@ -1,12 +1,13 @@
 /* nn_conv2d.c: 2-D convolution over NCHW inputs, square kernels, stride,
  * zero padding, optional bias; W is (cout, cin, k, k). Each image is unfolded
- * by im2col and multiplied with one GEMM; the three products sit in small
- * functions so sparse kernels can take over per layer. */
+ * by im2col and multiplied with one GEMM, or, when the mask makes W sparse
+ * enough, with the CSR kernels over the same columns (lt_spd, sparse_dispatch.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lotto/nn.h"
+#include "lotto/sparse.h"
 
 typedef struct {
   int cin, cout, k, stride, pad, bias;
@@ -15,6 +16,8 @@ typedef struct {
   const lt_tensor *x;
   lt_tensor *y, *dx;
   float *cols;       // (cin*k*k, OH*OW), one image at a time
+  lt_spd *sp;        // sparse state: CSR of W as (cout, K)
+  int sparse;        // the last forward ran sparse
 } conv2d;
 
 // y (cout, OH*OW) = W (cout, K) cols (K, OH*OW) (+ b per row); K = cin*k*k
@@ -75,13 +78,20 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
   const float *a = lt_tensor_data(x);
   float *o = lt_tensor_data(p->y);
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
+  st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->cout, K, P,
+                      l->model ? lt_model_mask_version(l->model) : 0, &p->sparse);
+  if (st) return st;
   for (int b = 0; b < B; b++) {
     const float *cols = a + b * in_img;
     if (!p->direct) {
       lt_im2col(p->cols, cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
       cols = p->cols;
     }
-    conv_matmul_forward(o + b * out_img, W, cols, bias, p->cout, K, P);
+    if (p->sparse) {
+      if ((st = lt_spd_conv_forward(p->sp, o + b * out_img, cols, bias, P))) return st;
+    } else {
+      conv_matmul_forward(o + b * out_img, W, cols, bias, p->cout, K, P);
+    }
   }
   *y = p->y;
   return LT_OK;
@@ -100,13 +110,21 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
   }
   const float *W = lt_tensor_data(l->params[0].value), *g = lt_tensor_data(dy), *a = lt_tensor_data(p->x);
   float *dW = lt_tensor_data(l->params[0].grad), *db = p->bias ? lt_tensor_data(l->params[1].grad) : NULL;
+  lt_status st;
+  if (p->sparse && (st = lt_spd_conv_backward_begin(p->sp, d != NULL))) return st;
   for (int b = 0; b < B; b++) {
     const float *gb = g + b * out_img, *cols = a + b * in_img;
     if (!p->direct) {
       lt_im2col(p->cols, cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
       cols = p->cols;
     }
-    conv_matmul_weight_grad(dW, gb, cols, p->cout, K, P);
+    if (p->sparse) {
+      // the weight gradient reads cols before dcols overwrites them (p->cols is both)
+      float *dcols = !d ? NULL : p->direct ? d + b * in_img : p->cols;
+      if ((st = lt_spd_conv_backward_image(p->sp, dcols, gb, cols, P))) return st;
+    } else {
+      conv_matmul_weight_grad(dW, gb, cols, p->cout, K, P);
+    }
     if (db)
       for (int c = 0; c < p->cout; c++) {
         const float *r = gb + (size_t)c * P;
@@ -115,7 +133,12 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
         db[c] += s;
       }
     if (!d) continue;
-    if (p->direct) {
+    if (p->sparse) {
+      if (!p->direct) {
+        memset(d + b * in_img, 0, sizeof(float) * in_img);
+        lt_col2im(d + b * in_img, p->cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
+      }
+    } else if (p->direct) {
       conv_matmul_input_grad(d + b * in_img, W, gb, p->cout, K, P);
     } else {
       // p->cols is free again once the weight gradient has used it
@@ -124,6 +147,7 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
       lt_col2im(d + b * in_img, p->cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
     }
   }
+  if (p->sparse && (st = lt_spd_conv_backward_end(p->sp, dW))) return st;
   if (need_dx) *dx = p->dx;
   return LT_OK;
 }
@@ -144,6 +168,7 @@ static void conv_free(lt_layer *l) {
   lt_tensor_release(p->y);
   lt_tensor_release(p->dx);
   free(p->cols);
+  lt_spd_free(p->sp);
   free(p);
 }
 
@@ -164,5 +189,24 @@ lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int b
     return NULL;
   }
   p->cin = cin, p->cout = cout, p->k = k, p->stride = stride, p->pad = padding, p->bias = bias != 0;
-  return lt_layer_alloc(&conv_ops, p);
+  lt_spd *sp = p->sp = lt_spd_new();
+  if (!sp) {
+    free(p);
+    lt_error(LT_ENOMEM, "out of memory allocating conv2d");
+    return NULL;
+  }
+  lt_layer *l = lt_layer_alloc(&conv_ops, p);
+  if (!l) lt_spd_free(sp); // lt_layer_alloc freed p
+  return l;
+}
+
+lt_spd *lt_conv2d_sparse_state(const lt_layer *l) {
+  return l && l->ops == &conv_ops ? ((const conv2d *)l->priv)->sp : NULL;
+}
+
+lt_status lt_conv2d_config(const lt_layer *l, int *cin, int *cout, int *k, int *stride, int *padding, int *bias) {
+  if (!l || l->ops != &conv_ops) return lt_error(LT_EINVAL, "lt_conv2d_config: not a conv2d layer");
+  const conv2d *p = l->priv;
+  *cin = p->cin, *cout = p->cout, *k = p->k, *stride = p->stride, *padding = p->pad, *bias = p->bias;
+  return LT_OK;
 }

@@ -1,16 +1,20 @@
 /* nn_linear.c: the fully connected layer y = x W^T + b, W (out, in).
- * The three matrix products live in small functions of their own so sparse
- * kernels can take over per layer when the mask (l->params[0].mask) is sparse. */
+ * Each forward runs the three products dense (sgemm) or, when the mask makes
+ * the weight sparse enough, through the CSR kernels (lt_spd, sparse_dispatch.c);
+ * the backward follows the forward's choice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lotto/nn.h"
+#include "lotto/sparse.h"
 
 typedef struct {
   int in, out, bias;
   const lt_tensor *x; // input of the last forward (borrowed: the previous layer's cache)
   lt_tensor *y, *dx;  // cached outputs, reallocated only when the batch size changes
+  lt_spd *sp;         // sparse state: CSR of the masked weight, transposed input
+  int sparse;         // the last forward ran sparse
 } linear;
 
 // y (B, out) = x (B, in) W^T (+ b); W (out, in); b (out) or NULL
@@ -55,8 +59,13 @@ static lt_status linear_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, 
   lt_status st = lt_layer_buffer(&p->y, 2, ys);
   if (st) return st;
   p->x = x;
-  linear_matmul_forward(lt_tensor_data(p->y), lt_tensor_data(x), lt_tensor_data(l->params[0].value),
-                        p->bias ? lt_tensor_data(l->params[1].value) : NULL, B, p->in, p->out);
+  const float *W = lt_tensor_data(l->params[0].value), *b = p->bias ? lt_tensor_data(l->params[1].value) : NULL;
+  st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->out, p->in, B,
+                      l->model ? lt_model_mask_version(l->model) : 0, &p->sparse);
+  if (st) return st;
+  if (p->sparse) st = lt_spd_linear_forward(p->sp, lt_tensor_data(p->y), lt_tensor_data(x), b, B);
+  else linear_matmul_forward(lt_tensor_data(p->y), lt_tensor_data(x), W, b, B, p->in, p->out);
+  if (st) return st;
   *y = p->y;
   return LT_OK;
 }
@@ -65,7 +74,20 @@ static lt_status linear_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **d
   linear *p = l->priv;
   int B = (int)dy->shape[0];
   const float *g = lt_tensor_data(dy);
-  linear_matmul_weight_grad(lt_tensor_data(l->params[0].grad), g, lt_tensor_data(p->x), B, p->in, p->out);
+  float *dW = lt_tensor_data(l->params[0].grad);
+  if (p->sparse) {
+    float *d = NULL; // dx and dW share one transpose of dy
+    if (need_dx) {
+      int64_t xs[2] = {B, p->in};
+      lt_status st = lt_layer_buffer(&p->dx, 2, xs);
+      if (st) return st;
+      d = lt_tensor_data(p->dx);
+    }
+    lt_status st = lt_spd_linear_backward(p->sp, d, dW, g, B);
+    if (st) return st;
+  } else {
+    linear_matmul_weight_grad(dW, g, lt_tensor_data(p->x), B, p->in, p->out);
+  }
   if (p->bias) {
     float *db = lt_tensor_data(l->params[1].grad);
     for (int i = 0; i < B; i++) {
@@ -74,6 +96,10 @@ static lt_status linear_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **d
     }
   }
   if (!need_dx) return LT_OK;
+  if (p->sparse) {
+    *dx = p->dx;
+    return LT_OK;
+  }
   int64_t xs[2] = {B, p->in};
   lt_status st = lt_layer_buffer(&p->dx, 2, xs);
   if (st) return st;
@@ -92,6 +118,7 @@ static void linear_free(lt_layer *l) {
   if (!p) return;
   lt_tensor_release(p->y);
   lt_tensor_release(p->dx);
+  lt_spd_free(p->sp);
   free(p);
 }
 
@@ -111,5 +138,26 @@ lt_layer *lt_linear_new(int in, int out, int bias) {
     return NULL;
   }
   p->in = in, p->out = out, p->bias = bias != 0;
-  return lt_layer_alloc(&linear_ops, p);
+  if (!(p->sp = lt_spd_new())) {
+    free(p);
+    lt_error(LT_ENOMEM, "out of memory allocating linear(%d -> %d)", in, out);
+    return NULL;
+  }
+  lt_spd *sp = p->sp;
+  lt_layer *l = lt_layer_alloc(&linear_ops, p);
+  if (!l) lt_spd_free(sp); // lt_layer_alloc freed p
+  return l;
+}
+
+lt_spd *lt_layer_sparse_state(const lt_layer *l) {
+  if (!l) return NULL;
+  if (l->ops == &linear_ops) return ((const linear *)l->priv)->sp;
+  return lt_conv2d_sparse_state(l);
+}
+
+lt_status lt_linear_config(const lt_layer *l, int *in, int *out, int *bias) {
+  if (!l || l->ops != &linear_ops) return lt_error(LT_EINVAL, "lt_linear_config: not a linear layer");
+  const linear *p = l->priv;
+  *in = p->in, *out = p->out, *bias = p->bias;
+  return LT_OK;
 }

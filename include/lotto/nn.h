@@ -260,4 +260,28 @@ void lt_im2col(float *cols, const float *x, int C, int H, int W, int k, int stri
 /* Adjoint: accumulates cols (C*k*k, OH*OW) into dx (C, H, W) (dx not zeroed here). */
 void lt_col2im(float *dx, const float *cols, int C, int H, int W, int k, int stride, int pad, int OH, int OW);
 
+/* ---- sparse dispatch of prunable layers (linear, conv2d) ----
+ * Each forward of a linear or conv2d layer runs dense (sgemm) or sparse (CSR
+ * kernels) as lt_spd_prepare decides (lotto/sparse.h): the layer's own mode,
+ * else the global lt_sparse_set_mode, else (auto) its mask density against the
+ * crossover. Results agree up to float summation order; pruned weights stay
+ * exactly zero and get zero gradient either way. The functions below return
+ * LT_EINVAL for layers of other kinds. */
+typedef struct lt_spd lt_spd;
+/* The layer's sparse state, borrowed; NULL for kinds without a prunable weight. */
+lt_spd *lt_layer_sparse_state(const lt_layer *l);
+/* mode: 0 auto (follow the global mode), 1 dense, 2 sparse (lt_sparse_mode). */
+lt_status lt_layer_set_sparse_mode(lt_layer *l, int mode);
+/* A fixed crossover density for this layer (< 0: the machine's, the default). */
+lt_status lt_layer_set_crossover(lt_layer *l, double density);
+/* Frozen: the weights will not change (inference copies), so the CSR is built once
+ * per mask version and never re-read from the dense values. */
+lt_status lt_layer_set_frozen(lt_layer *l, int frozen);
+/* Geometry of a linear layer (in, out, bias) or a conv2d (cin, cout, k, stride,
+ * padding, bias) as given to its constructor; LT_EINVAL for other kinds. */
+lt_status lt_linear_config(const lt_layer *l, int *in, int *out, int *bias);
+lt_status lt_conv2d_config(const lt_layer *l, int *cin, int *cout, int *k, int *stride, int *padding, int *bias);
+/* For nn_linear.c: the conv2d half of lt_layer_sparse_state (NULL for other kinds). */
+lt_spd *lt_conv2d_sparse_state(const lt_layer *l);
+
 #endif

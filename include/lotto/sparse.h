@@ -29,6 +29,7 @@
 #ifndef LOTTO_SPARSE_H
 #define LOTTO_SPARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lotto/status.h"
@@ -185,5 +186,107 @@ lt_status lt_sparse_calibrate(double *crossover, lt_sparse_timing *t, const doub
                               int rows, int cols, int batch, int reps);
 /* A default without measuring, fitted to this engine's kernels on AVX2. */
 double lt_sparse_crossover(int rows, int cols, int batch);
+
+/* ---- dispatch: dense or CSR per layer and per call (src/sparse_dispatch.c) ----
+ * A prunable layer (linear, conv2d) owns an lt_spd. Before each forward it
+ * asks lt_spd_prepare whether to run sparse: the layer's own mode if set,
+ * else the global mode; in LT_SPARSE_AUTO, sparse when the mask's density is
+ * below the crossover for its shape at this many columns (batch, or output
+ * pixels for a convolution) and thread count. The crossover is a calibrated
+ * entry (lt_sparse_crossover_set, or the cache file written by
+ * lt_sparse_cache_save and read once, lazily, on the first auto decision)
+ * for the same shape at the nearest batch, else lt_sparse_crossover.
+ *
+ * The CSR is rebuilt when the model's mask version changes and its values are
+ * re-read from the dense weight at every prepare (O(nnz); the optimizer writes
+ * the dense buffer, and any code may write it between calls), unless the layer
+ * is frozen (inference-only copies whose weights cannot change). The transpose
+ * for the input gradient is built on first use and refreshed from the CSR's
+ * values through a permutation (O(nnz)). */
+typedef enum {
+  LT_SPARSE_AUTO = 0,  /* by density against the crossover */
+  LT_SPARSE_DENSE = 1, /* always sgemm */
+  LT_SPARSE_FORCE = 2, /* always CSR ("sparse" in Lua) */
+} lt_sparse_mode;
+void lt_sparse_set_mode(lt_sparse_mode mode); /* global, process-wide; default AUTO */
+lt_sparse_mode lt_sparse_get_mode(void);
+const char *lt_sparse_mode_name(lt_sparse_mode mode); /* "auto", "dense", "sparse" */
+int lt_sparse_mode_parse(const char *s);              /* the mode, or -1 for an unknown name */
+
+/* The density below which a (rows, cols) weight times (cols, n) runs sparse
+ * with the current lt_get_threads(): a calibrated entry for this shape and
+ * thread count at the nearest n (log scale), else the heuristic. *measured
+ * (may be NULL) says which. Loads the default cache on first use. */
+double lt_sparse_crossover_get(int rows, int cols, int n, int *measured);
+/* Adds or replaces a calibrated entry. LT_EINVAL on bad sizes or density outside [0, 1]. */
+lt_status lt_sparse_crossover_set(int rows, int cols, int n, int threads, double density);
+/* Forgets all entries; the default cache is not read again until lt_sparse_cache_load. */
+void lt_sparse_crossover_clear(void);
+int lt_sparse_crossover_count(void);
+/* Entry i (0-based) or LT_ERANGE. */
+lt_status lt_sparse_crossover_entry(int i, int *rows, int *cols, int *n, int *threads, double *density);
+/* The cache file: $LOTTO_CACHE/crossover.json, else $XDG_CACHE_HOME/lotto/crossover.json,
+ * else $HOME/.cache/lotto/crossover.json. LT_EINVAL when none can be formed or it is too long. */
+lt_status lt_sparse_cache_path(char *buf, size_t n);
+/* Merges the entries of a cache file (path NULL: the default) into the table.
+ * LT_EIO when missing, LT_EFORMAT (naming the file) when malformed. */
+lt_status lt_sparse_cache_load(const char *path);
+/* Writes the whole table atomically (path NULL: the default; parent directories are created). */
+lt_status lt_sparse_cache_save(const char *path);
+
+/* Per-layer state. Caller (the layer) frees with lt_spd_free. */
+typedef struct lt_spd lt_spd;
+lt_spd *lt_spd_new(void); /* NULL on ENOMEM */
+void lt_spd_free(lt_spd *d); /* NULL is fine */
+void lt_spd_set_mode(lt_spd *d, lt_sparse_mode mode); /* AUTO: follow the global mode */
+lt_sparse_mode lt_spd_get_mode(const lt_spd *d);
+void lt_spd_set_crossover(lt_spd *d, double density); /* < 0: the machine's (default) */
+void lt_spd_set_frozen(lt_spd *d, int frozen);        /* 1: values never re-read after a build */
+/* What the layer did last, for reports and tests. */
+typedef struct lt_spd_info {
+  int sparse;            /* the last prepare chose the CSR kernels */
+  lt_sparse_mode mode;   /* the layer's own setting */
+  int frozen;
+  double density;        /* of the mask at the current version (1 before any prepare) */
+  int64_t nnz;
+  double crossover;      /* threshold of the last auto decision (-1 if none) */
+  int measured;          /* that threshold came from a calibrated entry */
+  int n;                 /* columns of the last prepare */
+  uint64_t builds;       /* CSR pattern builds */
+  uint64_t refreshes;    /* value refreshes of the CSR */
+  uint64_t tbuilds;      /* transpose builds */
+} lt_spd_info;
+void lt_spd_get_info(const lt_spd *d, lt_spd_info *info);
+
+/* Decides for this call and readies the CSR (build on a new mask version, else
+ * refresh the values unless frozen). *sparse gets the decision. */
+lt_status lt_spd_prepare(lt_spd *d, const float *w,    // w is (rows, cols)
+                         const float *mask,            // mask is (rows, cols)
+                         int rows, int cols, int n, uint64_t mask_version, int *sparse);
+/* The CSR of the last prepare and its transpose (built or refreshed on demand). Borrowed. */
+const lt_csr *lt_spd_csr(const lt_spd *d);
+lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at);
+/* Linear layer on (B, features) activations after a sparse prepare. Forward keeps
+ * x transposed for the weight gradient of the backward that follows. */
+lt_status lt_spd_linear_forward(lt_spd *d, float *y,   // y is (B, rows)
+                                const float *x,        // x is (B, cols)
+                                const float *bias,     // bias is (rows) or NULL
+                                int B);
+/* dw += dy^T . x on the pattern (NULL to skip); dx = dy . W overwritten (NULL to skip). */
+lt_status lt_spd_linear_backward(lt_spd *d, float *dx, // dx is (B, cols) or NULL
+                                 float *dw,            // dw is (rows, cols) or NULL
+                                 const float *dy,      // dy is (B, rows)
+                                 int B);
+/* Convolution over one image's im2col columns after a sparse prepare with n = P. */
+lt_status lt_spd_conv_forward(lt_spd *d, float *y,     // y is (rows = cout, P)
+                              const float *cols,       // cols is (K = cols, P)
+                              const float *bias, int P);
+/* Backward over the images of a batch: begin (need_dx readies the transpose),
+ * one call per image (dcols (K, P) overwritten, or NULL; the weight gradient
+ * collects on the pattern), then end, which adds it into dw (rows, cols). */
+lt_status lt_spd_conv_backward_begin(lt_spd *d, int need_dx);
+lt_status lt_spd_conv_backward_image(lt_spd *d, float *dcols, const float *dy, // dy is (cout, P)
+                                     const float *cols, int P);               // cols is (K, P)
+lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw);
 
 #endif

@@ -1,0 +1,494 @@
+/* sparse_dispatch.c: per-layer choice between dense sgemm and the CSR kernels
+ * (global and per-layer modes, the crossover table and its cache file), and the
+ * per-layer sparse state: CSR and transpose kept in step with the mask version
+ * and the dense values, transposed-activation buffers, the layer products. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lotto/io.h"
+#include "lotto/nn.h"
+#include "lotto/sparse.h"
+#include "lotto/tensor.h"
+
+/* ---- modes ------------------------------------------------------------------ */
+
+static atomic_int global_mode = LT_SPARSE_AUTO;
+
+void lt_sparse_set_mode(lt_sparse_mode mode) { atomic_store(&global_mode, (int)mode); }
+lt_sparse_mode lt_sparse_get_mode(void) { return (lt_sparse_mode)atomic_load(&global_mode); }
+
+static const char *const mode_names[] = {"auto", "dense", "sparse"};
+const char *lt_sparse_mode_name(lt_sparse_mode mode) {
+  return mode >= LT_SPARSE_AUTO && mode <= LT_SPARSE_FORCE ? mode_names[mode] : "?";
+}
+int lt_sparse_mode_parse(const char *s) {
+  for (int i = 0; s && i < 3; i++)
+    if (!strcmp(s, mode_names[i])) return i;
+  return -1;
+}
+
+/* ---- the crossover table -------------------------------------------------- */
+
+#define XMAX 512
+typedef struct { int rows, cols, n, threads; double d; } xentry;
+static struct {
+  pthread_mutex_t mu;
+  xentry e[XMAX];
+  int count;
+  int tried;            /* the default cache was read (or clear() said not to) */
+  atomic_uint gen;      /* bumps on every change, so layers can cache lookups */
+} xt = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static lt_status set_locked(int rows, int cols, int n, int threads, double d) {
+  for (int i = 0; i < xt.count; i++) {
+    xentry *e = &xt.e[i];
+    if (e->rows == rows && e->cols == cols && e->n == n && e->threads == threads) {
+      e->d = d;
+      return LT_OK;
+    }
+  }
+  if (xt.count == XMAX) return lt_error(LT_ERANGE, "sparse crossover table is full (%d entries)", XMAX);
+  xt.e[xt.count++] = (xentry){rows, cols, n, threads, d};
+  return LT_OK;
+}
+
+static int valid_entry(int rows, int cols, int n, int threads, double d) {
+  return rows >= 1 && cols >= 1 && n >= 1 && threads >= 1 && d >= 0 && d <= 1;
+}
+
+lt_status lt_sparse_crossover_set(int rows, int cols, int n, int threads, double density) {
+  if (!valid_entry(rows, cols, n, threads, density))
+    return lt_error(LT_EINVAL, "sparse crossover: need rows, cols, n, threads >= 1 and a density in [0, 1] "
+                    "(got %d, %d, %d, %d, %g)", rows, cols, n, threads, density);
+  pthread_mutex_lock(&xt.mu);
+  lt_status st = set_locked(rows, cols, n, threads, density);
+  atomic_fetch_add(&xt.gen, 1);
+  pthread_mutex_unlock(&xt.mu);
+  return st;
+}
+
+void lt_sparse_crossover_clear(void) {
+  pthread_mutex_lock(&xt.mu);
+  xt.count = 0;
+  xt.tried = 1;
+  atomic_fetch_add(&xt.gen, 1);
+  pthread_mutex_unlock(&xt.mu);
+}
+
+int lt_sparse_crossover_count(void) {
+  pthread_mutex_lock(&xt.mu);
+  int n = xt.count;
+  pthread_mutex_unlock(&xt.mu);
+  return n;
+}
+
+lt_status lt_sparse_crossover_entry(int i, int *rows, int *cols, int *n, int *threads, double *density) {
+  pthread_mutex_lock(&xt.mu);
+  lt_status st = LT_OK;
+  if (i < 0 || i >= xt.count) st = lt_error(LT_ERANGE, "sparse crossover entry %d of %d", i, xt.count);
+  else *rows = xt.e[i].rows, *cols = xt.e[i].cols, *n = xt.e[i].n, *threads = xt.e[i].threads, *density = xt.e[i].d;
+  pthread_mutex_unlock(&xt.mu);
+  return st;
+}
+
+double lt_sparse_crossover_get(int rows, int cols, int n, int *measured) {
+  int tried;
+  pthread_mutex_lock(&xt.mu);
+  tried = xt.tried;
+  xt.tried = 1;
+  pthread_mutex_unlock(&xt.mu);
+  if (!tried) (void)lt_sparse_cache_load(NULL); /* a missing or bad cache leaves the heuristic */
+  int threads = lt_get_threads();
+  double best = INFINITY, d = -1;
+  pthread_mutex_lock(&xt.mu);
+  for (int i = 0; i < xt.count; i++) {
+    const xentry *e = &xt.e[i];
+    if (e->rows != rows || e->cols != cols) continue;
+    /* nearest batch on a log scale; another thread count only when nothing else */
+    double dist = fabs(log((double)n / e->n)) + (e->threads != threads ? 100.0 : 0.0);
+    if (dist < best) best = dist, d = e->d;
+  }
+  pthread_mutex_unlock(&xt.mu);
+  if (measured) *measured = d >= 0;
+  return d >= 0 ? d : lt_sparse_crossover(rows, cols, n);
+}
+
+/* ---- the cache file ------------------------------------------------------- */
+
+lt_status lt_sparse_cache_path(char *buf, size_t n) {
+  const char *dir = getenv("LOTTO_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+  int w;
+  if (dir && *dir) w = snprintf(buf, n, "%s/crossover.json", dir);
+  else if (xdg && *xdg) w = snprintf(buf, n, "%s/lotto/crossover.json", xdg);
+  else if (home && *home) w = snprintf(buf, n, "%s/.cache/lotto/crossover.json", home);
+  else return lt_error(LT_EINVAL, "sparse cache: set LOTTO_CACHE (no HOME or XDG_CACHE_HOME)");
+  if (w < 0 || (size_t)w >= n) return lt_error(LT_EINVAL, "sparse cache: the path is too long");
+  return LT_OK;
+}
+
+static int json_int(const cJSON *o, const char *k, int *v) {
+  const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
+  if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || fabs(j->valuedouble) > 1e9) return 0;
+  *v = (int)j->valuedouble;
+  return 1;
+}
+
+lt_status lt_sparse_cache_load(const char *path) {
+  char def[4096];
+  lt_status st;
+  if (!path) {
+    if ((st = lt_sparse_cache_path(def, sizeof def))) return st;
+    path = def;
+  }
+  char *buf;
+  size_t len;
+  if ((st = lt_io_read_file(path, &buf, &len))) return st;
+  cJSON *root = cJSON_ParseWithLength(buf, len);
+  free(buf);
+  const cJSON *es = cJSON_GetObjectItemCaseSensitive(root, "entries");
+  if (!cJSON_IsArray(es)) {
+    cJSON_Delete(root);
+    return lt_error(LT_EFORMAT, "%s: not a lotto crossover cache (no \"entries\" array)", path);
+  }
+  xentry tmp[XMAX];
+  int k = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, es) {
+    xentry x;
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "crossover");
+    if (k == XMAX || !json_int(e, "rows", &x.rows) || !json_int(e, "cols", &x.cols) || !json_int(e, "n", &x.n) ||
+        !json_int(e, "threads", &x.threads) || !cJSON_IsNumber(d) ||
+        !valid_entry(x.rows, x.cols, x.n, x.threads, x.d = d->valuedouble)) {
+      cJSON_Delete(root);
+      return lt_error(LT_EFORMAT, "%s: entry %d is not {rows, cols, n, threads >= 1, crossover in [0, 1]}", path, k + 1);
+    }
+    tmp[k++] = x;
+  }
+  cJSON_Delete(root);
+  pthread_mutex_lock(&xt.mu);
+  st = LT_OK;
+  for (int i = 0; i < k && !st; i++) st = set_locked(tmp[i].rows, tmp[i].cols, tmp[i].n, tmp[i].threads, tmp[i].d);
+  xt.tried = 1;
+  atomic_fetch_add(&xt.gen, 1);
+  pthread_mutex_unlock(&xt.mu);
+  return st;
+}
+
+/* mkdir -p of path's parent directory */
+static lt_status make_parent(const char *path) {
+  char dir[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof dir) return lt_error(LT_EINVAL, "sparse cache: the path is too long");
+  memcpy(dir, path, n + 1);
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir) return LT_OK;
+  *slash = '\0';
+  for (char *p = dir + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char c = *p;
+      *p = '\0';
+      if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return lt_error(LT_EIO, "sparse cache: cannot create %s: %s", dir, strerror(errno));
+      if (!c) break;
+      *p = c;
+    }
+  }
+  return LT_OK;
+}
+
+lt_status lt_sparse_cache_save(const char *path) {
+  char def[4096];
+  lt_status st;
+  if (!path) {
+    if ((st = lt_sparse_cache_path(def, sizeof def))) return st;
+    path = def;
+  }
+  if ((st = make_parent(path))) return st;
+  cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "entries");
+  int ok = root && arr && cJSON_AddStringToObject(root, "format", "lotto.crossover") != NULL;
+  pthread_mutex_lock(&xt.mu);
+  for (int i = 0; ok && i < xt.count; i++) {
+    const xentry *e = &xt.e[i];
+    cJSON *o = cJSON_CreateObject();
+    ok = o && cJSON_AddItemToArray(arr, o) && cJSON_AddNumberToObject(o, "rows", e->rows) &&
+         cJSON_AddNumberToObject(o, "cols", e->cols) && cJSON_AddNumberToObject(o, "n", e->n) &&
+         cJSON_AddNumberToObject(o, "threads", e->threads) && cJSON_AddNumberToObject(o, "crossover", e->d);
+  }
+  pthread_mutex_unlock(&xt.mu);
+  char *text = ok ? cJSON_Print(root) : NULL;
+  cJSON_Delete(root);
+  if (!text) return lt_error(LT_ENOMEM, "sparse cache: out of memory");
+  st = lt_io_write_atomic(path, text, strlen(text));
+  free(text);
+  return st;
+}
+
+/* ---- per-layer state ------------------------------------------------------ */
+
+struct lt_spd {
+  lt_sparse_mode mode;
+  double user_cross;       /* < 0: the machine's */
+  int frozen;
+  int rows, cols;
+  int counted;             /* nnz counted for `version` */
+  uint64_t version;
+  int64_t nnz;
+  lt_csr *a, *at;
+  int32_t *perm;           /* at->val[k] = a->val[perm[k]] */
+  size_t perm_cap;
+  int built, tbuilt, tfresh;
+  unsigned cgen;           /* cached lookup: table generation, n, threads */
+  int cn, cthreads, cvalid, cmeasured;
+  double cx;
+  float *xt, *yt, *dxt, *g; /* transposed activations (ld floats per row), conv gradient */
+  size_t xt_cap, yt_cap, dxt_cap, g_cap;
+  int B, ld;               /* batch of the last linear forward */
+  lt_spd_info info;
+};
+
+lt_spd *lt_spd_new(void) {
+  lt_spd *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->a = lt_csr_new();
+  d->at = lt_csr_new();
+  if (!d->a || !d->at) {
+    lt_spd_free(d);
+    return NULL;
+  }
+  d->user_cross = -1;
+  d->info.density = 1;
+  d->info.crossover = -1;
+  return d;
+}
+
+void lt_spd_free(lt_spd *d) {
+  if (!d) return;
+  lt_csr_free(d->a);
+  lt_csr_free(d->at);
+  free(d->perm);
+  free(d->xt);
+  free(d->yt);
+  free(d->dxt);
+  free(d->g);
+  free(d);
+}
+
+void lt_spd_set_mode(lt_spd *d, lt_sparse_mode mode) { d->mode = mode; }
+lt_sparse_mode lt_spd_get_mode(const lt_spd *d) { return d->mode; }
+void lt_spd_set_crossover(lt_spd *d, double density) { d->user_cross = density; }
+void lt_spd_set_frozen(lt_spd *d, int frozen) {
+  if (frozen && !d->frozen) d->built = 0; /* values are read once more at the next build */
+  d->frozen = frozen != 0;
+}
+void lt_spd_get_info(const lt_spd *d, lt_spd_info *info) {
+  *info = d->info;
+  info->mode = d->mode;
+  info->frozen = d->frozen;
+}
+const lt_csr *lt_spd_csr(const lt_spd *d) { return d->a; }
+
+/* A zeroed, 64-byte aligned buffer of at least n floats (kept and grown). The
+ * zeros matter once: the kernels may read a whole last vector past B. */
+static lt_status grow(float **p, size_t *cap, size_t n) {
+  if (n <= *cap && *p) return LT_OK;
+  size_t c = n + n / 4 + 16, bytes = (c * sizeof(float) + 63) & ~(size_t)63;
+  float *q = aligned_alloc(64, bytes);
+  if (!q) return lt_error(LT_ENOMEM, "sparse layer: out of memory for %zu floats", n);
+  memset(q, 0, bytes);
+  free(*p);
+  *p = q;
+  *cap = c;
+  return LT_OK;
+}
+
+static double decide_cross(lt_spd *d, int n) {
+  if (d->user_cross >= 0) {
+    d->info.measured = 0;
+    return d->user_cross;
+  }
+  int threads = lt_get_threads();
+  unsigned gen = atomic_load(&xt.gen);
+  if (!d->cvalid || d->cn != n || d->cthreads != threads || d->cgen != gen) {
+    d->cx = lt_sparse_crossover_get(d->rows, d->cols, n, &d->cmeasured);
+    /* the lookup may have loaded the cache: record the generation after it */
+    d->cgen = atomic_load(&xt.gen), d->cn = n, d->cthreads = threads, d->cvalid = 1;
+  }
+  d->info.measured = d->cmeasured;
+  return d->cx;
+}
+
+lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows, int cols, int n,
+                         uint64_t mask_version, int *sparse) {
+  if (!d || !sparse || rows < 1 || cols < 1 || n < 0 || !w || !mask)
+    return lt_error(LT_EINVAL, "lt_spd_prepare: bad arguments (rows %d, cols %d, n %d)", rows, cols, n);
+  if (!d->counted || d->version != mask_version || d->rows != rows || d->cols != cols) {
+    size_t total = (size_t)rows * cols;
+    int64_t nnz = 0;
+    for (size_t i = 0; i < total; i++) nnz += mask[i] != 0.0f;
+    d->rows = rows, d->cols = cols, d->version = mask_version, d->counted = 1, d->nnz = nnz;
+    d->built = d->tbuilt = 0, d->cvalid = 0;
+    d->info.nnz = nnz;
+    d->info.density = (double)nnz / (double)total;
+  }
+  lt_sparse_mode m = d->mode != LT_SPARSE_AUTO ? d->mode : lt_sparse_get_mode();
+  int s;
+  if (m == LT_SPARSE_AUTO) {
+    double c = decide_cross(d, n > 0 ? n : 1);
+    d->info.crossover = c;
+    s = d->info.density < c;
+  } else {
+    s = m == LT_SPARSE_FORCE;
+  }
+  d->info.sparse = s, d->info.n = n;
+  *sparse = s;
+  if (!s) return LT_OK;
+  if (!d->built) {
+    lt_status st = lt_csr_build(d->a, w, mask, rows, cols);
+    if (st) return st;
+    d->built = 1, d->tbuilt = 0, d->tfresh = 0;
+    d->info.builds++;
+  } else if (!d->frozen) {
+    lt_csr_refresh(d->a, w);
+    d->tfresh = 0;
+    d->info.refreshes++;
+  }
+  return LT_OK;
+}
+
+lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at) {
+  if (!d->built) return lt_error(LT_EINVAL, "sparse layer: transpose requested before a sparse prepare");
+  const lt_csr *a = d->a;
+  if (!d->tbuilt) {
+    lt_status st = lt_csr_transpose(d->at, a);
+    if (st) return st;
+    if ((size_t)a->nnz > d->perm_cap || !d->perm) {
+      int32_t *p = realloc(d->perm, ((size_t)a->nnz + 1) * sizeof *p);
+      if (!p) return lt_error(LT_ENOMEM, "sparse layer: out of memory for %d indices", a->nnz);
+      d->perm = p, d->perm_cap = (size_t)a->nnz + 1;
+    }
+    /* the same counting-sort walk as lt_csr_transpose: entry k of a lands at cursor[col]++ */
+    int32_t *cur = malloc(((size_t)a->cols + 1) * sizeof *cur);
+    if (!cur) return lt_error(LT_ENOMEM, "sparse layer: out of memory for %d indices", a->cols);
+    memcpy(cur, d->at->rowptr, (size_t)a->cols * sizeof *cur);
+    for (int r = 0; r < a->rows; r++)
+      for (int32_t k = a->rowptr[r]; k < a->rowptr[r + 1]; k++) d->perm[cur[a->colidx[k]]++] = k;
+    free(cur);
+    d->tbuilt = d->tfresh = 1;
+    d->info.tbuilds++;
+  } else if (!d->tfresh) {
+    float *tv = d->at->val;
+    const float *v = a->val;
+    const int32_t *p = d->perm;
+    for (int32_t k = 0; k < a->nnz; k++) tv[k] = v[p[k]];
+    d->tfresh = 1;
+  }
+  *at = d->at;
+  return LT_OK;
+}
+
+/* Transposed activations: every row starts on a cache line (see sparse.h). */
+static int tld(int B) { return (B + 15) & ~15; }
+
+lt_status lt_spd_linear_forward(lt_spd *d, float *y, const float *x, const float *bias, int B) {
+  if (!d->built || B < 1) return lt_error(LT_EINVAL, "sparse linear forward: needs a sparse prepare and B >= 1");
+  const lt_csr *a = d->a;
+  int ld = tld(B);
+  lt_status st;
+  if ((st = grow(&d->xt, &d->xt_cap, (size_t)a->cols * ld)) || (st = grow(&d->yt, &d->yt_cap, (size_t)a->rows * ld)))
+    return st;
+  lt_transpose(d->xt, ld, x, a->cols, B, a->cols);
+  if ((st = lt_csr_spmm_t(d->yt, ld, a, d->xt, ld, B, bias, 0))) return st;
+  lt_transpose(y, a->rows, d->yt, ld, a->rows, B);
+  d->B = B, d->ld = ld;
+  return LT_OK;
+}
+
+lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *dy, int B) {
+  if (!d->built || B != d->B)
+    return lt_error(LT_EINVAL, "sparse linear backward: batch %d does not follow a sparse forward (batch %d)", B, d->B);
+  const lt_csr *a = d->a;
+  int ld = d->ld;
+  lt_status st;
+  float *dyt = d->yt; /* the forward's output scratch is free again */
+  lt_transpose(dyt, ld, dy, a->rows, B, a->rows);
+  if (dw && (st = lt_csr_sddmm_dense_t(dw, a->cols, a, dyt, ld, d->xt, ld, B))) return st;
+  if (!dx) return LT_OK;
+  const lt_csr *at;
+  if ((st = lt_spd_transposed(d, &at)) || (st = grow(&d->dxt, &d->dxt_cap, (size_t)a->cols * ld))) return st;
+  if ((st = lt_csr_spmm_t(d->dxt, ld, at, dyt, ld, B, NULL, 0))) return st;
+  lt_transpose(dx, a->cols, d->dxt, ld, a->cols, B);
+  return LT_OK;
+}
+
+lt_status lt_spd_conv_forward(lt_spd *d, float *y, const float *cols, const float *bias, int P) {
+  if (!d->built) return lt_error(LT_EINVAL, "sparse conv forward: needs a sparse prepare");
+  return lt_csr_spmm_t(y, P, d->a, cols, P, P, bias, 0);
+}
+
+lt_status lt_spd_conv_backward_begin(lt_spd *d, int need_dx) {
+  if (!d->built) return lt_error(LT_EINVAL, "sparse conv backward: needs a sparse forward");
+  lt_status st = grow(&d->g, &d->g_cap, (size_t)d->a->nnz);
+  if (st) return st;
+  memset(d->g, 0, (size_t)d->a->nnz * sizeof *d->g);
+  const lt_csr *at;
+  return need_dx ? lt_spd_transposed(d, &at) : LT_OK;
+}
+
+lt_status lt_spd_conv_backward_image(lt_spd *d, float *dcols, const float *dy, const float *cols, int P) {
+  lt_status st = lt_csr_sddmm_t(d->g, d->a, dy, P, cols, P, P);
+  if (st || !dcols) return st;
+  if (!d->tbuilt || !d->tfresh) return lt_error(LT_EINVAL, "sparse conv backward: begin(need_dx = 1) readies dx");
+  return lt_csr_spmm_t(dcols, P, d->at, dy, P, P, NULL, 0);
+}
+
+lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw) {
+  const lt_csr *a = d->a;
+  for (int r = 0; r < a->rows; r++) {
+    float *dr = dw + (size_t)r * a->cols;
+    for (int32_t k = a->rowptr[r]; k < a->rowptr[r + 1]; k++) dr[a->colidx[k]] += d->g[k];
+  }
+  return LT_OK;
+}
+
+/* ---- per-layer settings through the layer (lotto/nn.h) -------------------- */
+
+static lt_status layer_spd(const lt_layer *l, lt_spd **d, const char *what) {
+  *d = l ? lt_layer_sparse_state(l) : NULL;
+  if (!*d)
+    return lt_error(LT_EINVAL, "%s: %s is a %s layer; only linear and conv2d layers dispatch", what,
+                    l && l->name[0] ? l->name : "this", l ? lt_layer_kind(l) : "NULL");
+  return LT_OK;
+}
+
+lt_status lt_layer_set_sparse_mode(lt_layer *l, int mode) {
+  lt_spd *d;
+  lt_status st = layer_spd(l, &d, "sparse mode");
+  if (st) return st;
+  if (mode < LT_SPARSE_AUTO || mode > LT_SPARSE_FORCE) return lt_error(LT_EINVAL, "sparse mode %d is not 0, 1 or 2", mode);
+  lt_spd_set_mode(d, (lt_sparse_mode)mode);
+  return LT_OK;
+}
+
+lt_status lt_layer_set_crossover(lt_layer *l, double density) {
+  lt_spd *d;
+  lt_status st = layer_spd(l, &d, "crossover");
+  if (st) return st;
+  if (!(density <= 1) || isnan(density)) return lt_error(LT_EINVAL, "crossover %g must be a density <= 1 (< 0: default)", density);
+  lt_spd_set_crossover(d, density < 0 ? -1 : density);
+  return LT_OK;
+}
+
+lt_status lt_layer_set_frozen(lt_layer *l, int frozen) {
+  lt_spd *d;
+  lt_status st = layer_spd(l, &d, "freeze");
+  if (st) return st;
+  lt_spd_set_frozen(d, frozen);
+  return LT_OK;
+}
