@@ -44,7 +44,7 @@ M.defaults = {
   target_density = false,   -- stop once the ticket's density is at or below this
   prune = { rate = 0.2, output_rate = 0.1 }, -- lotto.prune.magnitude options, or function(model, round)
   rewind = 0,               -- iteration to rewind to: 0 resets to θ0 (LTH), k > 0 is late resetting to θk
-  controls = { 'reinit' },  -- any of 'reinit', 'permuted', 'random' trained beside each ticket
+  controls = { 'reinit' },  -- any of 'reinit', 'permuted', 'random', 'sign' trained beside each ticket
   permuted_reinit = false,  -- the permuted control also gets a fresh init
   source = false,           -- transfer: {run = dir, weights = 'init'|'rewind'|'fresh', reinit = {layers}}
   earlybird = false,        -- {ratio =, window =, threshold =, every =}: rounds >= 1 stop once their
@@ -59,7 +59,7 @@ M.defaults = {
   _volatile = { 'restart', 'plots', 'progress', 'verbose', 'threads', 'root', 'rounds', 'target_density', 'seeds' },
 }
 
-local CONTROLS = { reinit = true, permuted = true, random = true }
+local CONTROLS = { reinit = true, permuted = true, random = true, sign = true }
 
 local function bad(msg) error('lotto.ticket: ' .. msg, 0) end
 
@@ -95,9 +95,9 @@ local function validate(cfg)
   for i, s in ipairs(cfg.seeds) do
     if not is_int(s, 0) then bad(("option 'seeds'[%d] must be a non-negative integer (got %s)"):format(i, tostring(s))) end
   end
-  need(type(cfg.controls) == 'table', 'controls', "a list of 'reinit', 'permuted', 'random'")
+  need(type(cfg.controls) == 'table', 'controls', "a list of 'reinit', 'permuted', 'random', 'sign'")
   for i, c in ipairs(cfg.controls) do
-    if not CONTROLS[c] then bad(("unknown control '%s' in option 'controls'[%d] (reinit, permuted, random)"):format(tostring(c), i)) end
+    if not CONTROLS[c] then bad(("unknown control '%s' in option 'controls'[%d] (reinit, permuted, random, sign)"):format(tostring(c), i)) end
   end
   need(cfg.progress == 'auto' or type(cfg.progress) == 'boolean', 'progress', "'auto', true or false")
   need(cfg.earlybird == false or type(cfg.earlybird) == 'table', 'earlybird', 'false or a lotto.earlybird options table')
@@ -422,7 +422,7 @@ end
 
 -- Seeds derived from the replicate seed, one per purpose and round.
 local function derived(seed, k, what)
-  local off = ({ reinit = 1, permuted = 2, random = 3, transfer = 4 })[what]
+  local off = ({ reinit = 1, permuted = 2, random = 3, transfer = 4, sign = 5 })[what]
   return seed * 100003 + k * 101 + off
 end
 
@@ -510,6 +510,9 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
     if c == 'reinit' then
       M.reinit(model, derived(seed, k, 'reinit'), cfg.init)
       from = 0 -- a fresh init is an iteration-0 network
+    elseif c == 'sign' then -- fresh magnitudes, the signs of the ticket's weights
+      M.sign_preserving_reinit(model, state, derived(seed, k, 'sign'), cfg.init)
+      from = 0
     elseif c == 'permuted' then
       M.permute(model, derived(seed, k, 'permuted'))
       M.rewind(model, state)
@@ -751,7 +754,7 @@ function M.report(results, opts)
   if not methods then
     methods = {}
     local seen = {}
-    for _, m in ipairs { 'ticket', 'reinit', 'permuted', 'random' } do
+    for _, m in ipairs { 'ticket', 'reinit', 'permuted', 'random', 'sign' } do
       for _, a in ipairs(results.aggregate) do
         if a.methods[m] and not seen[m] then seen[m] = true; methods[#methods + 1] = m end
       end

@@ -248,8 +248,10 @@ do
   T.check_eq(seen, { 1, 2 }, 'the prune function gets the round; stops once at or below 0.3')
   T.check_eq(#res.aggregate, 3)
   T.check(res.aggregate[3].density <= 0.3 and res.aggregate[2].density > 0.3, 'stopped at the target')
-  local res1 = ticket.one_shot(with { name = 'oneshot', density = 0.25, controls = { 'random' } })
+  local res1, run1 = ticket.one_shot(with { name = 'oneshot', density = 0.25, controls = { 'random', 'sign' } })
   T.check_eq(#res1.aggregate, 2)
+  T.check(res1.aggregate[2].methods.sign.final_test_acc ~= nil, 'sign-preserving reinit control trained')
+  T.check_eq(#run1:load_metrics(1, 1, 'sign'), 3)
   T.check_near(res1.aggregate[2].density, 0.25, 0.01, 'one-shot density')
   -- a prune function that removes nothing ends the run instead of looping
   local r2 = ticket.imp(with { name = 'noprune', rounds = 3, controls = {}, prune = function() end })
