@@ -148,6 +148,7 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     }
   }
   if (p->sparse && (st = lt_spd_conv_backward_end(p->sp, dW))) return st;
+  if (!p->sparse) lt_spd_grad_dirty(p->sp);
   if (need_dx) *dx = p->dx;
   return LT_OK;
 }

@@ -87,6 +87,7 @@ static lt_status linear_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **d
     if (st) return st;
   } else {
     linear_matmul_weight_grad(dW, g, lt_tensor_data(p->x), B, p->in, p->out);
+    lt_spd_grad_dirty(p->sp);
   }
   if (p->bias) {
     float *db = lt_tensor_data(l->params[1].grad);

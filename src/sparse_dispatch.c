@@ -250,6 +250,8 @@ struct lt_spd {
   float *xt, *yt, *dxt, *g; /* transposed activations (ld floats per row), conv gradient */
   size_t xt_cap, yt_cap, dxt_cap, g_cap;
   int B, ld;               /* batch of the last linear forward */
+  int clean;               /* the weight gradient is zero off the mask of clean_version */
+  uint64_t clean_version;
   lt_spd_info info;
 };
 
@@ -483,6 +485,37 @@ lt_status lt_layer_set_crossover(lt_layer *l, double density) {
   if (!(density <= 1) || isnan(density)) return lt_error(LT_EINVAL, "crossover %g must be a density <= 1 (< 0: default)", density);
   lt_spd_set_crossover(d, density < 0 ? -1 : density);
   return LT_OK;
+}
+
+/* ---- the gradient's pruned entries (model.c) ----
+ * A sparse backward writes the weight gradient on the pattern only, so once
+ * the entries off the mask are zero they stay zero: the model can skip
+ * masking them and zero only the kept entries. Any dense backward clears it. */
+
+void lt_spd_grad_dirty(lt_spd *d) { d->clean = 0; }
+
+int lt_layer_grad_clean(const lt_layer *l, uint64_t mask_version) {
+  const lt_spd *d = lt_layer_sparse_state(l);
+  return d && d->clean && d->clean_version == mask_version;
+}
+
+void lt_layer_grad_masked(lt_layer *l, uint64_t mask_version) {
+  lt_spd *d = lt_layer_sparse_state(l);
+  if (d) d->clean = 1, d->clean_version = mask_version;
+}
+
+int lt_layer_zero_grad_kept(lt_layer *l, uint64_t mask_version) {
+  lt_spd *d = lt_layer_sparse_state(l);
+  /* the pattern must be the current mask's, and the rest already zero */
+  if (!d || !d->clean || d->clean_version != mask_version || !d->built || d->version != mask_version || !l->nparams)
+    return 0;
+  float *g = lt_tensor_data(l->params[0].grad);
+  const lt_csr *a = d->a;
+  for (int r = 0; r < a->rows; r++) {
+    float *gr = g + (size_t)r * a->cols;
+    for (int32_t k = a->rowptr[r]; k < a->rowptr[r + 1]; k++) gr[a->colidx[k]] = 0.0f;
+  }
+  return 1;
 }
 
 lt_status lt_layer_set_frozen(lt_layer *l, int frozen) {

@@ -281,6 +281,16 @@ lt_status lt_layer_set_frozen(lt_layer *l, int frozen);
  * padding, bias) as given to its constructor; LT_EINVAL for other kinds. */
 lt_status lt_linear_config(const lt_layer *l, int *in, int *out, int *bias);
 lt_status lt_conv2d_config(const lt_layer *l, int *cin, int *cout, int *k, int *stride, int *padding, int *bias);
+/* For the model (model.c). A sparse backward writes a weight gradient on the
+ * mask's pattern only, so once its pruned entries are zero they stay zero.
+ * clean: they are zero for this mask version (masking would change nothing).
+ * masked: the caller has just zeroed them (masked, or zeroed the whole gradient).
+ * zero_grad_kept: zeroes the kept entries when the pruned ones are known zero
+ * and returns 1; 0 means the caller must zero the whole gradient. Code that
+ * writes gradients itself must zero_grad before the next backward. */
+int lt_layer_grad_clean(const lt_layer *l, uint64_t mask_version);
+void lt_layer_grad_masked(lt_layer *l, uint64_t mask_version);
+int lt_layer_zero_grad_kept(lt_layer *l, uint64_t mask_version);
 /* For nn_linear.c: the conv2d half of lt_layer_sparse_state (NULL for other kinds). */
 lt_spd *lt_conv2d_sparse_state(const lt_layer *l);
 

@@ -258,6 +258,8 @@ typedef struct lt_spd_info {
 } lt_spd_info;
 void lt_spd_get_info(const lt_spd *d, lt_spd_info *info);
 
+/* A dense backward wrote the whole weight gradient (see lt_layer_grad_clean in nn.h). */
+void lt_spd_grad_dirty(lt_spd *d);
 /* Decides for this call and readies the CSR (build on a new mask version, else
  * refresh the values unless frozen). *sparse gets the decision. */
 lt_status lt_spd_prepare(lt_spd *d, const float *w,    // w is (rows, cols)

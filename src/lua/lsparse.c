@@ -1,12 +1,17 @@
 /* lsparse.c: Lua binding of the sparse kernels, module `lotto.core.sparse`
  * (wrapped by lua/lotto/sparse.lua). A "lotto.csr" userdata owns a CSR of a
- * masked weight and its transpose (for the input gradient). */
+ * masked weight and its transpose (for the input gradient). Also the
+ * dispatch controls (modes, per-layer settings, the crossover table) and the
+ * model side of export/load (lsparse_model.c would be the split point). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lbind.h"
+#include "lotto/io.h"
+#include "lotto/nn.h"
 #include "lotto/sparse.h"
 
 #define LT_CSR_MT "lotto.csr"
@@ -259,14 +264,205 @@ static int sp_crossover(lua_State *L) {
   return 1;
 }
 
+/* ---- dispatch -------------------------------------------------------------- */
+
+/* The model userdata of lotto.core.nn (lnn.c): a box holding one lt_model pointer. */
+#define MODEL_MT "lotto.nn.model"
+static lt_model *checkmodel(lua_State *L, int i) {
+  lt_model **p = luaL_checkudata(L, i, MODEL_MT);
+  luaL_argcheck(L, *p != NULL, i, "model has been freed");
+  return *p;
+}
+
+static const char *const mode_opts[] = {"auto", "dense", "sparse", NULL};
+
+/* sparse.mode([m]) -> the mode before the call; m in 'auto', 'dense', 'sparse' sets it */
+static int sp_mode(lua_State *L) {
+  lt_sparse_mode old = lt_sparse_get_mode();
+  if (!lua_isnoneornil(L, 1)) lt_sparse_set_mode((lt_sparse_mode)luaL_checkoption(L, 1, NULL, mode_opts));
+  lua_pushstring(L, lt_sparse_mode_name(old));
+  return 1;
+}
+
+static lt_layer *find_layer(lt_layer *l, const char *name) {
+  if (!strcmp(l->name, name)) return l;
+  if (l->ops->nchildren)
+    for (int i = 0, n = l->ops->nchildren(l); i < n; i++) {
+      lt_layer *f = find_layer(l->ops->child(l, i), name);
+      if (f) return f;
+    }
+  return NULL;
+}
+
+/* Prunable layers in forward order (each once, from the parameter list). */
+static int prunable_layers(lt_model *m, lt_layer **out, int cap) {
+  int n = 0;
+  for (int i = 0; i < lt_model_nparams(m); i++) {
+    const lt_param *p = lt_model_param(m, i);
+    if (p->prunable && lt_layer_sparse_state(p->layer) && n < cap) out[n++] = p->layer;
+  }
+  return n;
+}
+
+/* core.set_layer(model, name | nil, {mode =, crossover =, frozen =}): nil name = every prunable layer */
+static int sp_set_layer(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  const char *name = luaL_optstring(L, 2, NULL);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lt_layer *one[1], **ls = one, *many[256];
+  int n = 1;
+  if (name) {
+    one[0] = find_layer(lt_model_root(m), name);
+    if (!one[0]) return luaL_argerror(L, 2, lua_pushfstring(L, "no layer named '%s'", name));
+    if (!lt_layer_sparse_state(one[0]))
+      return luaL_argerror(L, 2, lua_pushfstring(L, "'%s' is a %s layer; only linear and conv2d dispatch", name,
+                                                 lt_layer_kind(one[0])));
+  } else {
+    ls = many;
+    n = prunable_layers(m, many, 256);
+  }
+  int mode = -1, frozen = -1;
+  double cross = 2;
+  if (lua_getfield(L, 3, "mode") != LUA_TNIL) mode = luaL_checkoption(L, -1, NULL, mode_opts);
+  if (lua_getfield(L, 3, "crossover") != LUA_TNIL) {
+    if (lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "auto")) cross = -1;
+    else {
+      cross = luaL_checknumber(L, -1);
+      luaL_argcheck(L, cross >= 0 && cross <= 1, 3, "crossover must be a density in [0, 1] or 'auto'");
+    }
+  }
+  if (lua_getfield(L, 3, "frozen") != LUA_TNIL) frozen = lua_toboolean(L, -1);
+  lua_pop(L, 3);
+  for (int i = 0; i < n; i++) {
+    if (mode >= 0) lt_layer_set_sparse_mode(ls[i], mode);
+    if (cross <= 1) lt_layer_set_crossover(ls[i], cross);
+    if (frozen >= 0) lt_layer_set_frozen(ls[i], frozen);
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* core.layers(model) -> {{name, kind, mode, path, density, nnz, crossover, measured, n, builds, refreshes}} */
+static int sp_layers(lua_State *L) {
+  lt_model *m = checkmodel(L, 1);
+  lt_layer *ls[256];
+  int n = prunable_layers(m, ls, 256);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lt_spd_info f;
+    lt_spd_get_info(lt_layer_sparse_state(ls[i]), &f);
+    lua_createtable(L, 0, 12);
+    lua_pushstring(L, ls[i]->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, lt_layer_kind(ls[i]));
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, lt_sparse_mode_name(f.mode));
+    lua_setfield(L, -2, "mode");
+    if (f.n > 0 || f.builds) {
+      lua_pushstring(L, f.sparse ? "sparse" : "dense");
+      lua_setfield(L, -2, "path");
+    }
+    lua_pushnumber(L, f.density);
+    lua_setfield(L, -2, "density");
+    lua_pushinteger(L, f.nnz);
+    lua_setfield(L, -2, "nnz");
+    if (f.crossover >= 0) {
+      lua_pushnumber(L, f.crossover);
+      lua_setfield(L, -2, "crossover");
+      lua_pushboolean(L, f.measured);
+      lua_setfield(L, -2, "measured");
+    }
+    lua_pushinteger(L, f.n);
+    lua_setfield(L, -2, "n");
+    lua_pushboolean(L, f.frozen);
+    lua_setfield(L, -2, "frozen");
+    lua_pushinteger(L, (lua_Integer)f.builds);
+    lua_setfield(L, -2, "builds");
+    lua_pushinteger(L, (lua_Integer)f.refreshes);
+    lua_setfield(L, -2, "refreshes");
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+/* core.crossover_get(rows, cols, n) -> density, measured */
+static int sp_crossover_get(lua_State *L) {
+  int measured;
+  double d = lt_sparse_crossover_get(checkdimarg(L, 1, "rows must be 1..2^24"), checkdimarg(L, 2, "cols must be 1..2^24"),
+                                     checkdimarg(L, 3, "n must be 1..2^24"), &measured);
+  lua_pushnumber(L, d);
+  lua_pushboolean(L, measured);
+  return 2;
+}
+
+/* core.crossover_set(rows, cols, n, threads, density) */
+static int sp_crossover_set(lua_State *L) {
+  int r = checkdimarg(L, 1, "rows must be 1..2^24"), c = checkdimarg(L, 2, "cols must be 1..2^24");
+  int n = checkdimarg(L, 3, "n must be 1..2^24"), t = checkdimarg(L, 4, "threads must be >= 1");
+  double d = luaL_checknumber(L, 5);
+  luaL_argcheck(L, d >= 0 && d <= 1, 5, "crossover must be a density in [0, 1]");
+  if (lt_sparse_crossover_set(r, c, n, t, d)) return lt_raise(L, "sparse.set_crossover");
+  return 0;
+}
+
+/* core.crossover_entries() -> {{rows, cols, n, threads, crossover}, ...} */
+static int sp_crossover_entries(lua_State *L) {
+  int n = lt_sparse_crossover_count();
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    int r, c, b, t;
+    double d;
+    if (lt_sparse_crossover_entry(i, &r, &c, &b, &t, &d)) break;
+    lua_createtable(L, 0, 5);
+    const struct { const char *k; lua_Integer v; } f[] = {{"rows", r}, {"cols", c}, {"n", b}, {"threads", t}};
+    for (int j = 0; j < 4; j++) {
+      lua_pushinteger(L, f[j].v);
+      lua_setfield(L, -2, f[j].k);
+    }
+    lua_pushnumber(L, d);
+    lua_setfield(L, -2, "crossover");
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int sp_crossover_clear(lua_State *L) {
+  lt_sparse_crossover_clear();
+  return 0;
+}
+
+/* core.cache_path() -> path | nil, msg */
+static int sp_cache_path(lua_State *L) {
+  char buf[4096];
+  if (lt_sparse_cache_path(buf, sizeof buf)) return lt_pushfail(L);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+/* core.cache_load([path]) / core.cache_save([path]) -> true | nil, msg */
+static int sp_cache_load(lua_State *L) {
+  if (lt_sparse_cache_load(luaL_optstring(L, 1, NULL))) return lt_pushfail(L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+static int sp_cache_save(lua_State *L) {
+  if (lt_sparse_cache_save(luaL_optstring(L, 1, NULL))) return lt_pushfail(L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static const luaL_Reg csr_methods[] = {
     {"nnz", csr_nnz},         {"density", csr_density},   {"shape", csr_shape},
     {"matmul_t", csr_matmul_t}, {"backward_input", csr_backward_input}, {"weight_grad", csr_weight_grad},
     {"refresh", csr_refresh}, {"todense", csr_todense},   {NULL, NULL}};
 static const luaL_Reg csr_meta[] = {
     {"__gc", csr_gc}, {"__close", csr_gc}, {"__tostring", csr_tostring}, {"__len", csr_nnz}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {{"csr", sp_csr},       {"bench", sp_bench},       {"calibrate", sp_calibrate},
-                                 {"crossover", sp_crossover}, {NULL, NULL}};
+static const luaL_Reg funcs[] = {
+    {"csr", sp_csr},         {"bench", sp_bench},   {"calibrate", sp_calibrate}, {"crossover", sp_crossover},
+    {"mode", sp_mode},       {"set_layer", sp_set_layer}, {"layers", sp_layers},  {"crossover_get", sp_crossover_get},
+    {"crossover_set", sp_crossover_set}, {"crossover_entries", sp_crossover_entries},
+    {"crossover_clear", sp_crossover_clear}, {"cache_path", sp_cache_path}, {"cache_load", sp_cache_load},
+    {"cache_save", sp_cache_save}, {NULL, NULL}};
 
 static const lt_help_entry help[] = {
     {"csr", "sparse.csr(weight, mask) -> csr of weight (out, in) at mask's nonzeros (kept even where weight is 0)"},
