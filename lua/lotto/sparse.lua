@@ -1,13 +1,21 @@
--- lotto.sparse: sparse weights and kernels (C, lotto.core.sparse). For now a
--- thin wrapper; model-level dispatch (dense or CSR per layer from the measured
--- crossover), export and load will live here.
+-- lotto.sparse: sparse weights, kernels and dispatch (C, lotto.core.sparse), and
+-- deployment of pruned models.
+--
+-- Every linear and conv2d layer chooses, at each forward, dense sgemm or the
+-- CSR kernels from its mask density against a crossover measured on this
+-- machine (calibrate_model, cached in cache_path()) or, without a measurement,
+-- a fitted default. Nothing to do in a script: a pruned model trains and
+-- evaluates faster by itself. For benchmarks and tests:
 --
 --   local sparse = require 'lotto.sparse'
---   local w = sparse.csr(weight, mask)          -- weight, mask: (out, in) tensors
---   local y = w:matmul_t(x)                     -- (B, out) = x (B, in) . W^T
---   local dx, dw = w:backward_input(dy), w:weight_grad(x, dy)
---   w:refresh(weight)                           -- after an optimizer step
---   local cross, timings = sparse.calibrate(300, 784, 60)
+--   sparse.mode('dense')                         -- 'auto' (default) | 'dense' | 'sparse', global
+--   sparse.set_layer(model, 'fc1', { mode = 'sparse' })   -- or { crossover = 0.3 }
+--   print(sparse.report(model))                  -- per layer: density, crossover, path taken
+--   sparse.calibrate_model(model, { batch = 60 })  -- measures and caches the crossovers
+--   sparse.export(model, 'ticket.sparse.safetensors')   -- compact: kept values + positions
+--   local net = sparse.load('ticket.sparse.safetensors')  -- net:forward(x), net:evaluate(ds)
+--
+-- Kernels: local w = sparse.csr(weight, mask); w:matmul_t(x); w:backward_input(dy) ...
 local core = require 'lotto.core.sparse'
 
 local M = {}
@@ -17,10 +25,258 @@ M.bench = core.bench         -- (rows, cols, batch, density [, reps]) -> timings
 M.calibrate = core.calibrate -- (rows, cols, batch [, {densities=, reps=}]) -> crossover, timings
 M.crossover = core.crossover -- (rows, cols, batch) -> default crossover density
 
+-- Calls a C function; its errors are re-raised at the caller of the public function.
+local function call(where, f, ...)
+  local ok, a, b = pcall(f, ...)
+  if not ok then
+    local msg = tostring(a):gsub('^[^:]*:%d+: ', ''):gsub("^bad argument #%d+ to '[^']*' %((.*)%)$", '%1')
+    error(where .. ': ' .. msg, 3)
+  end
+  return a, b
+end
+
+local function is_model(m)
+  local nn = require 'lotto.nn'
+  return nn.is_model(m)
+end
+
+local function check_model(m, where)
+  if not is_model(m) then error(('lotto.sparse.%s: expected a model (got %s)'):format(where, type(m)), 3) end
+end
+
 --- Whether a (rows, cols) layer at this density and batch should run sparse,
 -- by the default crossover (a measured one may be passed as `cross`).
 function M.prefer_sparse(rows, cols, batch, density, cross)
   return density < (cross or core.crossover(rows, cols, batch))
+end
+
+local MODES = { auto = true, dense = true, sparse = true }
+
+--- mode([m]) -> the mode before the call. m: 'auto' | 'dense' | 'sparse' (global).
+function M.mode(m)
+  if m ~= nil and not MODES[m] then
+    error(("lotto.sparse.mode: mode must be 'auto', 'dense' or 'sparse' (got %s)"):format(tostring(m)), 2)
+  end
+  return core.mode(m)
+end
+
+--- with_mode(m, f, ...) -> f(...) under mode m, restoring the previous mode (also on error).
+function M.with_mode(m, f, ...)
+  local old = M.mode(m)
+  local res = table.pack(pcall(f, ...))
+  core.mode(old)
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
+local layer_keys = { mode = true, crossover = true, frozen = true }
+
+--- set_layer(model, name | nil, {mode = 'auto'|'dense'|'sparse', crossover = d | 'auto', frozen = bool})
+-- A layer's own mode wins over the global one; crossover fixes its threshold; nil name = all.
+function M.set_layer(model, name, opts)
+  check_model(model, 'set_layer')
+  if type(opts) ~= 'table' then error('lotto.sparse.set_layer: expected an option table {mode =, crossover =}', 2) end
+  for k in pairs(opts) do
+    if not layer_keys[k] then error(("lotto.sparse.set_layer: unknown option '%s'"):format(tostring(k)), 2) end
+  end
+  if opts.mode ~= nil and not MODES[opts.mode] then
+    error(("lotto.sparse.set_layer: mode must be 'auto', 'dense' or 'sparse' (got %s)"):format(tostring(opts.mode)), 2)
+  end
+  call('lotto.sparse.set_layer', core.set_layer, model, name, opts)
+  return model
+end
+
+--- layers(model) -> {{name, kind, mode, path, density, nnz, crossover, measured, n, rows, cols, pixels,
+-- builds, refreshes, frozen}}: the prunable layers and what their last forward did.
+function M.layers(model)
+  check_model(model, 'layers')
+  return core.layers(model)
+end
+
+--- report(model) -> a table of the layers' densities, crossovers and paths, as text.
+function M.report(model)
+  check_model(model, 'report')
+  local lines = { ('%-12s %-7s %8s %9s %10s  %-6s %s'):format('layer', 'kind', 'density', 'crossover', 'columns', 'path', 'mode') }
+  for _, l in ipairs(core.layers(model)) do
+    lines[#lines + 1] = ('%-12s %-7s %7.2f%% %9s %10s  %-6s %s'):format(l.name, l.kind, 100 * l.density,
+      l.crossover and ('%.3f%s'):format(l.crossover, l.measured and '' or '*') or '-', l.n > 0 and tostring(l.n) or '-',
+      l.path or '-', l.mode)
+  end
+  lines[#lines + 1] = '(* default crossover, not measured on this machine)'
+  return table.concat(lines, '\n')
+end
+
+-- ---- crossovers ---------------------------------------------------------------
+
+--- crossover_for(rows, cols, n) -> density, measured: what auto uses for this product now.
+function M.crossover_for(rows, cols, n) return call('lotto.sparse.crossover_for', core.crossover_get, rows, cols, n) end
+
+--- set_crossover(rows, cols, n, density[, threads]): a calibrated entry (not saved until save_cache).
+function M.set_crossover(rows, cols, n, density, threads)
+  local T = require 'lotto.tensor'
+  call('lotto.sparse.set_crossover', core.crossover_set, rows, cols, n, threads or T.get_threads(), density)
+end
+
+M.crossovers = core.crossover_entries   -- () -> {{rows, cols, n, threads, crossover}}
+M.clear_crossovers = core.crossover_clear
+M.cache_path = core.cache_path          -- () -> path | nil, msg
+M.load_cache = core.cache_load          -- ([path]) -> true | nil, msg (merges)
+M.save_cache = core.cache_save          -- ([path]) -> true | nil, msg (atomic)
+
+local calib_keys = { batch = true, batches = true, reps = true, save = true, densities = true }
+
+--- calibrate_model(model, {batch = 60 | batches = {60, 1000}, reps = 5, save = true, densities = {...}})
+-- -> entries: measures, for each prunable layer's product at those batches (times the output
+-- pixels for convolutions) and the current thread count, the density below which the sparse
+-- kernels win; records them for auto dispatch and, with save, in the cache file.
+function M.calibrate_model(model, opts)
+  check_model(model, 'calibrate_model')
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not calib_keys[k] then error(("lotto.sparse.calibrate_model: unknown option '%s'"):format(tostring(k)), 2) end
+  end
+  local T = require 'lotto.tensor'
+  local batches = opts.batches or { opts.batch or 60 }
+  local out, seen = {}, {}
+  for _, l in ipairs(core.layers(model)) do
+    for _, b in ipairs(batches) do
+      local n = b * l.pixels
+      local key = ('%d,%d,%d'):format(l.rows, l.cols, n)
+      if not seen[key] then
+        seen[key] = true
+        local cross = call('lotto.sparse.calibrate_model', core.calibrate, l.rows, l.cols, n,
+          { reps = opts.reps or 5, densities = opts.densities })
+        core.crossover_set(l.rows, l.cols, n, T.get_threads(), cross)
+        out[#out + 1] = { layer = l.name, rows = l.rows, cols = l.cols, n = n, threads = T.get_threads(), crossover = cross }
+      end
+    end
+  end
+  if opts.save ~= false then
+    local ok, err = core.cache_save()
+    if not ok then error('lotto.sparse.calibrate_model: ' .. err, 2) end
+  end
+  return out
+end
+
+-- ---- deployment -------------------------------------------------------------------
+
+local FORMAT = 'lotto.sparse'
+
+--- export(model, path[, metadata]) -> bytes: the pruned model as compact safetensors (kept
+-- values F32 plus their positions as U8 gaps or a bitmap, biases and batchnorm dense) with the
+-- architecture in the metadata, so load(path) can rebuild it.
+function M.export(model, path, metadata)
+  check_model(model, 'export')
+  if type(path) ~= 'string' then error('lotto.sparse.export: path must be a string', 2) end
+  local json = require 'lotto.json'
+  local meta = {}
+  for k, v in pairs(metadata or {}) do meta[tostring(k)] = tostring(v) end
+  meta.format = FORMAT
+  meta['lotto.arch'] = json.encode(call('lotto.sparse.export', core.arch, model))
+  meta['lotto.input'] = json.encode(model:input_shape())
+  call('lotto.sparse.export', core.export, model, path, meta)
+  local f = io.open(path, 'rb')
+  local size = f and f:seek('end')
+  if f then f:close() end
+  return size
+end
+
+local function build(a, where)
+  local nn = require 'lotto.nn'
+  local k, name = a.kind, a.name
+  local o = name and { name = name } or nil
+  if k == 'linear' then return nn.linear(a['in'], a.out, { bias = a.bias, name = name }) end
+  if k == 'conv2d' then
+    return nn.conv2d(a.cin, a.cout, a.k, { stride = a.stride, padding = a.padding, bias = a.bias, name = name })
+  end
+  if k == 'maxpool2d' then return nn.maxpool2d(a.k, a.stride, o) end
+  if k == 'avgpool2d' then return nn.avgpool2d(a.k, a.stride, o) end
+  if k == 'global_avgpool' then return nn.global_avgpool(o) end
+  if k == 'relu' then return nn.relu(o) end
+  if k == 'flatten' then return nn.flatten(o) end
+  if k == 'batchnorm' then return nn.batchnorm(a.n, o) end
+  if k == 'dropout' then return nn.dropout(a.p, o) end
+  if k == 'sequential' then
+    local list = { name = name }
+    for i, c in ipairs(a.children or {}) do list[i] = build(c, where) end
+    return nn.sequential(list)
+  end
+  if k == 'residual' then
+    local ch = a.children or {}
+    return nn.residual(build(ch[1], where), ch[2] and build(ch[2], where) or nil, o)
+  end
+  error(("%s: unknown layer kind '%s' in the file"):format(where, tostring(k)), 0)
+end
+
+local Deployed = {}
+Deployed.__index = Deployed
+
+--- net:forward(x) -> y: inference (eval mode) through the sparse kernels where they win.
+function Deployed:forward(x) return self._model:forward(x, false) end
+--- net:evaluate(ds[, {batch = 1000}]) -> loss, accuracy
+function Deployed:evaluate(ds, opts) return self._model:evaluate(ds, opts) end
+--- net:evaluate_xy(x, y[, ...]) -> loss, accuracy
+function Deployed:evaluate_xy(...) return self._model:evaluate_xy(...) end
+--- net:predict(x) -> classes (B): 0-based like the data sets' labels
+function Deployed:predict(x) return self._model:forward(x, false):argmax(2) - 1 end
+function Deployed:density() return self._model:density() end
+function Deployed:layers() return core.layers(self._model) end
+function Deployed:input_shape() return self._model:input_shape() end
+function Deployed:output_shape() return self._model:output_shape() end
+function Deployed:numel(prunable_only) return self._model:numel(prunable_only) end
+Deployed.__tostring = function(self)
+  return ('sparse model (%s, %.2f%% of the weights kept)\n%s'):format(self.path, 100 * self._model:density(),
+    tostring(self._model))
+end
+
+--- load(path[, {mode = 'auto'|'dense'|'sparse'}]) -> net | nil, message: rebuilds a model written by
+-- export for inference (net:forward, net:evaluate, net:predict). Its weights cannot change, so the
+-- sparse layers build their CSR once.
+function M.load(path, opts)
+  if type(path) ~= 'string' then error('lotto.sparse.load: path must be a string', 2) end
+  opts = opts or {}
+  if opts.mode ~= nil and not MODES[opts.mode] then
+    error(("lotto.sparse.load: mode must be 'auto', 'dense' or 'sparse' (got %s)"):format(tostring(opts.mode)), 2)
+  end
+  local lio, json, nn = require 'lotto.io', require 'lotto.json', require 'lotto.nn'
+  local _, meta = lio.info(path)
+  if not _ then return nil, meta end
+  if meta.format ~= FORMAT or not meta['lotto.arch'] or not meta['lotto.input'] then
+    return nil, ('%s: not a lotto.sparse export (format %s)'):format(path, tostring(meta.format))
+  end
+  local arch, e1 = json.decode(meta['lotto.arch'])
+  local input, e2 = json.decode(meta['lotto.input'])
+  if not arch or not input then return nil, ('%s: bad architecture metadata: %s'):format(path, e1 or e2) end
+  local where = 'lotto.sparse.load: ' .. path
+  local ok, model = pcall(function() return nn.model(build(arch, where), { input = input }) end)
+  if not ok then return nil, ('%s: cannot rebuild the model: %s'):format(path, tostring(model):gsub('^[^:]*:%d+: ', '')) end
+  local m, err = core.fill(model, path)
+  if not m then return nil, err end
+  model:eval()
+  core.set_layer(model, nil, { frozen = true, mode = opts.mode or 'auto' })
+  return setmetatable({ _model = model, path = path }, Deployed)
+end
+
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(M, {
+    mode = "mode(['auto'|'dense'|'sparse']) -> previous mode: global dispatch of linear/conv2d layers",
+    with_mode = 'with_mode(m, f, ...) -> f(...) under mode m, restored afterwards',
+    set_layer = "set_layer(model, name|nil, {mode =, crossover = d|'auto', frozen =}) -> model: per-layer dispatch",
+    layers = 'layers(model) -> per prunable layer: density, nnz, crossover, path of the last forward, ...',
+    report = 'report(model) -> text table of densities, crossovers and dispatch paths',
+    crossover_for = 'crossover_for(rows, cols, n) -> density, measured: the threshold auto uses now',
+    set_crossover = 'set_crossover(rows, cols, n, density[, threads]): record a calibrated threshold',
+    crossovers = 'crossovers() -> the calibrated entries {rows, cols, n, threads, crossover}',
+    clear_crossovers = 'clear_crossovers(): forget calibrated entries (the cache file is not read again)',
+    cache_path = 'cache_path() -> $LOTTO_CACHE/crossover.json or ~/.cache/lotto/crossover.json',
+    load_cache = 'load_cache([path]) -> true | nil, msg: merge a crossover cache',
+    save_cache = 'save_cache([path]) -> true | nil, msg: write the calibrated entries',
+    calibrate_model = 'calibrate_model(model, {batch = 60 | batches =, reps = 5, save = true}) -> entries: measure crossovers',
+    export = 'export(model, path[, metadata]) -> bytes: compact sparse safetensors with the architecture',
+    load = "load(path[, {mode =}]) -> net | nil, msg: inference model (net:forward, net:evaluate, net:predict)",
+    prefer_sparse = 'prefer_sparse(rows, cols, batch, density[, cross]) -> boolean',
+  })
 end
 
 return M
