@@ -3,18 +3,25 @@
 -- validation split is 0.917 of that). Conv-2 on 28x28 inputs (batch 60, Adam):
 -- ms per image per training step over a fixed number of iterations. Both with
 -- GFLOP/s of the useful multiply-adds (forward, weight and input gradients).
+-- Then sparse dispatch: LeNet-300-100 s/epoch at IMP densities, masked dense
+-- (lotto.sparse.mode 'dense', what PyTorch tools do) against 'auto', and a small
+-- lenet_imp.lua-like IMP run timed round by round in both modes.
 --
---   lotto examples/bench_train.lua [--threads n] [--conv-iters n] [--only lenet|conv]
-local threads, conv_iters, only = nil, 20, nil
+--   lotto examples/bench_train.lua [--threads n] [--conv-iters n] [--reps n] [--imp-rounds n]
+--                                  [--only lenet|conv|sparse|imp]
+local threads, conv_iters, only, reps, imp_rounds = nil, 20, nil, 2, 5
 local i = 1
 while arg and arg[i] do
   local a, v = arg[i], arg[i + 1]
   if a == '--threads' then threads = math.tointeger(tonumber(v))
   elseif a == '--conv-iters' then conv_iters = math.tointeger(tonumber(v))
+  elseif a == '--reps' then reps = math.tointeger(tonumber(v))
+  elseif a == '--imp-rounds' then imp_rounds = math.tointeger(tonumber(v))
   elseif a == '--only' then only = v
-  else error('usage: lotto bench_train.lua [--threads n] [--conv-iters n] [--only lenet|conv]', 0) end
+  else error('usage: lotto bench_train.lua [--threads n] [--conv-iters n] [--reps n] [--imp-rounds n] [--only lenet|conv|sparse|imp]', 0) end
   i = i + 2
 end
+local function want(part) return only == nil or only == part end
 local T, now = lotto.tensor, lotto.optim.now
 threads = threads or T.get_threads()
 T.set_threads(threads)   -- OpenBLAS threads, explicitly
@@ -52,7 +59,7 @@ local function run(model, ds, iters)
   return h.seconds, (now() - t0) / n
 end
 
-if only ~= 'conv' then
+if want('lenet') then
   local ds, src = dataset('mnist', 60000)
   local model = lotto.models.lenet300()
   local iters = math.ceil(ds:size() / 60)
@@ -62,7 +69,7 @@ if only ~= 'conv' then
     src, ds:size(), iters, s, s * 60000 / ds:size(), flops * ds:size() / s / 1e9, flops / 1e6, 1e3 * opt_s))
 end
 
-if only ~= 'lenet' then
+if want('conv') then
   local ds, src = dataset('fashion_mnist', 6000)
   local model = lotto.models.conv2{ input = { 1, 28, 28 } }
   local flops = step_flops{ 28 * 28 * 64 * 9, 28 * 28 * 64 * 64 * 9, 12544 * 256, 256 * 256, 256 * 10 }
@@ -70,4 +77,82 @@ if only ~= 'lenet' then
   local imgs = conv_iters * 60
   print(('Conv-2 (28x28), %s: %d iterations of 60 in %.2f s = %.3f ms/image/step, %.1f GFLOP/s (%.1f MFLOP/image); optimizer %.2f ms/step'):format(
     src, conv_iters, s, 1e3 * s / imgs, flops * imgs / s / 1e9, flops / 1e6, 1e3 * opt_s))
+end
+
+-- ---- sparse dispatch -------------------------------------------------------------
+local sparse, prune = lotto.sparse, lotto.prune
+
+-- IMP densities: hidden layers at 0.8^k, the output layer at 0.9^k (rate 0.2 / 0.1 a round).
+local function prune_to(model, d)
+  local k = math.log(d) / math.log(0.8)
+  for _, p in ipairs(model:parameters()) do
+    if p.prunable then
+      p.mask:fill(1)
+      prune.magnitude_mask(p.mask, p.value, 1 - (p.name == 'fc3.weight' and 0.9 ^ k or d))
+    end
+  end
+  model:apply_mask()
+end
+
+if want('sparse') then
+  local ds, src = dataset('mnist', 60000)
+  local iters = math.ceil(ds:size() / 60)
+  print(('\nLeNet-300-100 training, %s, batch 60, Adam, %d thread(s): seconds per epoch of 60,000 images (min of %d)'):format(
+    src, T.get_threads(), reps))
+  print('hidden/output density  overall | masked dense   sparse auto  speed-up | optimizer ms/step | paths fc1 fc2 fc3')
+  for _, d in ipairs({ 1.0, 0.51, 0.21, 0.07, 0.036, 0.019 }) do
+    local model = lotto.models.lenet300()
+    local secs, opt_ms, paths = {}, 0, ''
+    for _, mode in ipairs({ 'dense', 'auto' }) do
+      local best = math.huge
+      sparse.with_mode(mode, function()
+        for _ = 1, reps do
+          model:init{ seed = 1 }
+          prune_to(model, d)
+          local s, o = run(model, ds, iters)
+          best = math.min(best, s * 60000 / ds:size())
+          if mode == 'auto' then opt_ms = 1e3 * o end
+        end
+      end)
+      secs[mode] = best
+    end
+    for _, l in ipairs(sparse.layers(model)) do paths = paths .. ' ' .. (l.path == 'sparse' and 'S' or 'D') end
+    print(('%6.1f%% / %5.1f%%  %7.2f%% | %10.3f s  %10.3f s  %6.1fx  | %17.2f |%s'):format(100 * d,
+      100 * 0.9 ^ (math.log(d) / math.log(0.8)), 100 * model:density(), secs.dense, secs.auto, secs.dense / secs.auto,
+      opt_ms, paths))
+  end
+end
+
+if want('imp') then
+  -- lenet_imp.lua's configuration, smaller: one seed, no control runs, 1,000 iterations a
+  -- round, pruning 50% a round (25% of the output layer) so that 5 rounds reach 3%.
+  local root = (os.getenv('LOTTO_TEST_TMP') or os.getenv('TMPDIR') or '/tmp') .. '/lotto_bench_train'
+  local function imp(mode)
+    return sparse.with_mode(mode, function()
+      local _, run = lotto.ticket.imp {
+        name = 'imp_' .. mode, root = root, model = 'lenet300', data = 'mnist', data_opts = { val = 5000 },
+        optimizer = { kind = 'adam', lr = 1.2e-3 }, batch = 60, iterations = 1000, eval_every = 100,
+        seeds = { 1 }, rounds = imp_rounds, prune = { rate = 0.5, output_rate = 0.25 }, controls = {},
+        restart = true, plots = false, progress = false, verbose = false,
+      }
+      local rounds = {}
+      for k = 0, imp_rounds do rounds[k] = run:load_summary(1, k) end
+      return rounds
+    end)
+  end
+  if not lotto.data.available('mnist') then
+    print('\nIMP: MNIST not found (make data); skipped')
+  else
+    print(('\nIMP on MNIST (lenet_imp.lua-like: %d rounds x 1,000 iterations, eval every 100 on 5,000 val + 10,000 test, no controls), %d thread(s)'):format(
+      imp_rounds, T.get_threads()))
+    local dense, auto = imp('dense'), imp('auto')
+    print('round  density | masked dense  sparse auto  speed-up')
+    local td, ta = 0, 0
+    for k = 0, imp_rounds do
+      local a, b = dense[k], auto[k]
+      td, ta = td + a.seconds, ta + b.seconds
+      print(('%5d  %6.2f%% | %10.2f s  %9.2f s  %6.1fx'):format(k, 100 * a.density, a.seconds, b.seconds, a.seconds / b.seconds))
+    end
+    print(('total           | %10.2f s  %9.2f s  %6.1fx'):format(td, ta, td / ta))
+  end
 end
