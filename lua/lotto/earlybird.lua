@@ -165,11 +165,13 @@ function EB:push(mask, iter, epoch)
   self.distances = { consecutive = cons, matrix = matrix, max = mx, iters = {} }
   for i = 1, n do self.distances.iters[i] = h[i].iter end
   self.trace[#self.trace + 1] = { iter = iter, epoch = epoch, distance = prev and cons[#cons] or nil,
-                                  window_max = n >= 2 and mx or nil }
+                                  window_max = n == self.window and mx or nil }
   local now = n == self.window and mx < self.threshold
   if now and not self.found then
     self.found, self.found_at, self.mask = true, { iter = iter, epoch = epoch }, m
-    self.found_layout = self.layout
+    self.found_layout, self.found_distances = self.layout, self.distances
+    self.found_labels = {}
+    for i = 1, n do self.found_labels[i] = { iter = h[i].iter, epoch = h[i].epoch } end
   end
   return now or self.found
 end
@@ -239,44 +241,71 @@ function EB:record()
     ratio = self.ratio, window = self.window, threshold = self.threshold, method = self.method, scope = self.scope,
     found = self.found, found_at = self.found_at, trace = json.array(self.trace),
     window_matrix = self.distances.matrix, window_iters = self.distances.iters,
+    found_window_matrix = self.found_distances and self.found_distances.matrix,
+    found_window_iters = self.found_distances and self.found_distances.iters,
   }
 end
 
---- eb:plot{out =, title =, format =} -> images: the pairwise distance matrix of the last
--- window (heatmap, <out>_matrix) and the distance to the previous mask over training
--- (lines, <out>_trace, with the threshold). Returns the list of images (nil, msg if none).
+--- eb:plot{out =, title =, format =, per_epoch =} -> images: the pairwise distance matrix
+-- of the window where the early bird was found (or the last window; heatmap,
+-- <out>_matrix) and the distance to the previous mask over training (lines, <out>_trace,
+-- with the threshold). per_epoch (iterations per epoch) puts fractional epochs on the
+-- x axis; without it, epochs when each observation has its own, else iterations.
+-- Returns the list of images (nil, msg if none).
 function EB:plot(opts)
   local plot = require 'lotto.plot'
   opts = opts or {}
   local out = opts.out or 'earlybird'
   local files, err = {}, nil
-  -- cells labelled by epoch when each draw has its own epoch, else by iteration
-  local labels, by_epoch, seen = {}, true, {}
-  for i = 1, #(self.distances.iters or {}) do
-    local e = self.history[i] and self.history[i].epoch
-    if not e or seen[e] then by_epoch = false end
-    if e then seen[e] = true end
+  local d = self.found_distances or self.distances
+  local who = self.found_labels
+  if not who then
+    who = {}
+    for i = 1, #(d.iters or {}) do who[i] = { iter = d.iters[i], epoch = self.history[i] and self.history[i].epoch } end
   end
-  for i, it in ipairs(self.distances.iters or {}) do
-    labels[i] = by_epoch and ('epoch %d'):format(self.history[i].epoch) or ('iter %d'):format(it)
+  local by_epoch, seen = true, {}
+  for _, w in ipairs(who) do
+    if not w.epoch or seen[w.epoch] then by_epoch = false end
+    if w.epoch then seen[w.epoch] = true end
+  end
+  local labels = {}
+  for i, w in ipairs(who) do
+    labels[i] = opts.per_epoch and ('epoch %.2g'):format(w.iter / opts.per_epoch)
+      or by_epoch and ('epoch %d'):format(w.epoch) or ('iter %d'):format(w.iter)
   end
   if #labels > 0 then
-    local img, e = plot.heatmap { out = out .. '_matrix', format = opts.format, matrix = self.distances.matrix,
-      labels = labels, cblabel = 'normalised Hamming distance', cbrange = { 0, math.max(self.threshold, self.distances.max or 0) },
-      title = opts.title or ('mask distances in the last %d draws'):format(#labels) }
+    local img, e = plot.heatmap { out = out .. '_matrix', format = opts.format, matrix = d.matrix,
+      labels = labels, cblabel = 'normalised Hamming distance', cbrange = { 0, math.max(self.threshold, d.max or 0) },
+      title = (opts.title and (opts.title .. ': ') or '') .. (self.found_distances
+        and ('the window of %d masks where the early bird was found'):format(#labels)
+        or ('the last %d masks (no early bird yet)'):format(#labels)) }
     if img then files[#files + 1] = img else err = e end
   end
-  local x, y, use_epoch = {}, {}, true
-  for _, t in ipairs(self.trace) do if not t.epoch then use_epoch = false end end
+  local x, y, xlabel = {}, {}, 'iteration'
+  seen, by_epoch = {}, true
   for _, t in ipairs(self.trace) do
-    if t.distance then x[#x + 1], y[#y + 1] = use_epoch and t.epoch or t.iter, t.distance end
+    if not t.epoch or seen[t.epoch] then by_epoch = false end
+    if t.epoch then seen[t.epoch] = true end
+  end
+  if opts.per_epoch or by_epoch then xlabel = 'epoch' end
+  local wx, wy = {}, {}
+  for _, t in ipairs(self.trace) do
+    local at = opts.per_epoch and t.iter / opts.per_epoch or by_epoch and t.epoch or t.iter
+    if t.distance then x[#x + 1], y[#y + 1] = at, t.distance end
+    if t.window_max then wx[#wx + 1], wy[#wy + 1] = at, t.window_max end
   end
   if #x > 0 then
-    local series = { { name = 'distance to the previous mask', x = x, y = y } }
+    local series = { { name = 'distance to the previous mask', x = x, y = y },
+                     { name = ('max distance within the last %d masks'):format(self.window), x = wx, y = wy } }
+    local ymax = self.threshold * 1.1
+    for _, v in ipairs(y) do ymax = math.max(ymax, v) end
+    for _, v in ipairs(wy) do ymax = math.max(ymax, v) end
+    local hl = { y = self.threshold, name = ('threshold %.2g'):format(self.threshold) }
     local img, e = plot.lines { out = out .. '_trace', format = opts.format, series = series, key = 'top right',
-      title = opts.title or ('early-bird mask distance (%s, %.0f%% pruned)'):format(self.method, 100 * self.ratio),
-      xlabel = use_epoch and 'epoch' or 'iteration', ylabel = 'normalised Hamming distance',
-      hline = { y = self.threshold, name = ('threshold %.2g'):format(self.threshold) } }
+      title = (opts.title and (opts.title .. ': ') or '') .. ('mask distance (%s, %.0f%% pruned)%s'):format(self.method,
+        100 * self.ratio, self.found_at and (', found at %s %s'):format(xlabel, xlabel == 'epoch' and
+          ('%.3g'):format(opts.per_epoch and self.found_at.iter / opts.per_epoch or self.found_at.epoch) or self.found_at.iter) or ''),
+      xlabel = xlabel, ylabel = 'normalised Hamming distance', hline = hl, yrange = { 0, ymax * 1.05 } }
     if img then files[#files + 1] = img else err = e end
   end
   if #files == 0 then return nil, err or 'nothing to plot' end

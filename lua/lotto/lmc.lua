@@ -463,7 +463,8 @@ local function subnetworks(cfg, model, data)
     local o = { model = cfg.model, model_opts = cfg.model_opts, data = data, data_opts = cfg.data_opts,
                 init = cfg.init, optimizer = cfg.train.optimizer, batch = cfg.train.batch,
                 iterations = cfg.train.iterations, epochs = cfg.train.epochs, seeds = { cfg.seed },
-                controls = {}, plots = false, progress = cfg.progress, verbose = cfg.verbose, root = cfg.root }
+                controls = {}, plots = false, progress = cfg.progress, verbose = cfg.verbose, root = cfg.root,
+                restart = cfg.restart }
     if cfg.train.schedule ~= nil then o.schedule = cfg.train.schedule end
     local rmax = 0
     for _, r in ipairs(imp.rounds) do rmax = math.max(rmax, r) end
@@ -512,9 +513,9 @@ local function plot_all(cfg, dir, pdir, cells, subs)
     end
     series[#series + 1] = { name = s.name, x = x, y = y }
   end
-  add(plot.lines { out = pdir .. '/instability', series = series, key = 'top right',
-    title = cfg.name .. ': instability vs rewind iteration', xlabel = 'rewind iteration k',
-    ylabel = 'instability (%): max error on the path - mean of the endpoints',
+  add(plot.lines { out = pdir .. '/instability', series = series, key = 'center right',
+    title = cfg.name .. ': instability (max error on the path - mean of the endpoints)', xlabel = 'rewind iteration k',
+    ylabel = 'instability (%)',
     hline = { y = 2, name = 'stable below 2%' } })
   return files, errs
 end

@@ -45,6 +45,8 @@ do
   T.check_near(eb.distances.consecutive, { 0.03, 0.01 }, 1e-12, 'consecutive distances of the last window')
   T.check_near(eb.distances.matrix[1][3], 0.04, 1e-12, 'pairwise matrix')
   T.check_eq(eb.distances.iters, { 50, 60, 70 })
+  T.check_near(eb.found_distances.matrix[1][3], 0.08, 1e-12, 'the window at detection is kept: epochs 4 and 6')
+  T.check_eq(eb.found_distances.iters, { 40, 50, 60 })
   T.check_eq(#eb.trace, 7)
   T.check_near(eb.trace[2].distance, 0.3, 1e-12, 'trace: distance to the previous mask')
   T.check_eq(eb.trace[1].distance, nil)

@@ -1,0 +1,83 @@
+-- early_bird.lua: You et al. (ICLR 2020), early-bird tickets. While the dense network
+-- trains, draw the mask pruning would give at each observation; once the last 5 masks
+-- are within a normalised Hamming distance of 0.1 of each other the ticket has emerged
+-- and the rest of the search training can be skipped. Both the early-bird ticket and
+-- the ticket drawn after full training are then retrained from θ0 with the same budget.
+--
+--   lotto examples/early_bird.lua                    Conv-2 (width 1/4), Fashion-MNIST (15,000 images), 8 epochs
+--   lotto examples/early_bird.lua --full             full width, all 55,000 images, 30 epochs
+--   lotto examples/early_bird.lua --model resnet20 --width 4 --method channel   (pruning channels by bn scale)
+--   lotto examples/early_bird.lua --data cifar10     when data/cifar-10-batches-bin is present
+local opt = { model = 'conv2', method = 'magnitude', scale = 'small', data = 'fashion_mnist' }
+local i, args = 1, arg or {}
+while i <= #args do
+  local a = args[i]
+  if a == '--full' then opt.scale = 'full'
+  elseif a == '--model' or a == '--method' or a == '--width' or a == '--data' then opt[a:sub(3)] = args[i + 1]; i = i + 1
+  else error('usage: lotto examples/early_bird.lua [--full] [--model M] [--method magnitude|channel|neuron] [--width W] [--data D]', 0) end
+  i = i + 1
+end
+local S = ({ small = { n = 15000, epochs = 8, per_epoch_obs = 2, width = opt.model == 'conv2' and 0.25 or nil },
+             full = { n = nil, epochs = 30, per_epoch_obs = 1 } })[opt.scale]
+local width = opt.width and (math.tointeger(tonumber(opt.width)) or tonumber(opt.width)) or S.width
+
+local data = lotto.data.load(opt.data, { val = 5000 })
+local train = S.n and data.train:subset(math.min(S.n, data.train:size())) or data.train
+local input = data.train:x():shape(); table.remove(input, 1)
+local model = lotto.models[opt.model]({ input = input, width = width })
+local batch, lr = 60, 1e-3
+local per_epoch = math.ceil(train:size() / batch)
+local T = S.epochs * per_epoch
+model:init { seed = 1 }
+local theta0 = model:state()
+
+-- 1. Search: train the dense net in full, drawing a mask at every observation. An
+-- early-bird run (lotto.earlybird.callback as on_eval) would stop at eb.found_at.
+local eb = lotto.earlybird.new { ratio = opt.method == 'magnitude' and 0.7 or 0.5, window = 5, threshold = 0.1,
+                                 method = opt.method, scope = 'global' }
+local t0 = os.time()
+lotto.train.fit(model, { train = train }, { -- no val/test: observing costs one mask draw
+  optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1,
+  eval_every = per_epoch // S.per_epoch_obs, on_eval = function(rec, m) eb:observe(m, rec.iter, rec.epoch) end })
+local _, dense_acc = model:evaluate(data.test)
+local final_mask = eb:draw(model) -- the ticket drawn after full training
+assert(eb.found, 'no early-bird ticket within the training budget: raise epochs or the threshold')
+
+-- 2. Retrain each ticket from θ0 (masks applied), same data order and budget.
+local function retrain(mask)
+  model:masks():fill(1)
+  model:load_state(theta0)
+  eb:apply(model, mask)
+  local r = lotto.train.fit(model, { train = train, test = data.test }, {
+    optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1, eval_every = T })
+  return r.final.test_acc, model:density()
+end
+local eb_acc, eb_density = retrain(eb.mask)
+local full_acc, full_density = retrain(final_mask)
+
+local found = eb.found_at
+local saved = T - found.iter
+local rec = eb:record()
+rec.model, rec.data, rec.train_images, rec.iterations_configured, rec.iterations_to_draw = opt.model, opt.data, train:size(), T, found.iter
+rec.iterations_saved, rec.saved_fraction = saved, saved / T
+rec.found_epoch = found.iter / per_epoch
+rec.test_acc = { dense = dense_acc, earlybird_ticket = eb_acc, full_ticket = full_acc }
+rec.density = { earlybird_ticket = eb_density, full_ticket = full_density }
+rec.mask_distance_eb_vs_full = lotto.earlybird.distance(eb.mask, final_mask)
+local dir = ('runs/early_bird_%s_%s_%s'):format(opt.model, opt.method, opt.scale)
+assert(lotto.json.fs.mkdir_p(dir))
+assert(lotto.json.write(dir .. '/earlybird.json', rec, { indent = true }))
+local files = eb:plot { out = dir .. '/earlybird', title = ('%s on %s'):format(opt.model, opt.data), per_epoch = per_epoch } or {}
+
+print(('\n%s (width %s) on %s (%d training images), %s pruning of %.0f%%, window %d, threshold %.2f, %d s')
+  :format(opt.model, tostring(width or 1), opt.data, train:size(), opt.method, 100 * eb.ratio, eb.window, eb.threshold, os.time() - t0))
+print(('early-bird ticket drawn at epoch %.1f (iteration %d of %d): %d search iterations saved (%.0f%%)')
+  :format(rec.found_epoch, found.iter, T, saved, 100 * saved / T))
+print(('mask distance between the early-bird ticket and the ticket after full training: %.3f')
+  :format(rec.mask_distance_eb_vs_full))
+print(('%-32s %10s %14s'):format('', 'weights', 'test accuracy'))
+print(('%-32s %9.1f%% %13.2f%%'):format('dense, trained in full', 100, 100 * dense_acc))
+print(('%-32s %9.1f%% %13.2f%%'):format('early-bird ticket, retrained', 100 * eb_density, 100 * eb_acc))
+print(('%-32s %9.1f%% %13.2f%%'):format('ticket after full training, retr.', 100 * full_density, 100 * full_acc))
+print(('\nrecord: %s/earlybird.json\nplots:  %s'):format(dir, table.concat(files, ', ')))
+return rec
