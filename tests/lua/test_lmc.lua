@@ -175,4 +175,38 @@ do
   T.check_eq(#c2.loss, 3, 'bn_reset = false works without training data')
 end
 
+-- ---- analyze: the grid of subnetworks x rewind points, stored, resumable, plotted ---------------
+do
+  local root = (os.getenv('LOTTO_TEST_TMP') or '.') .. '/lmc_analyze'
+  local cfg = {
+    name = 'grid', root = root, restart = true, model = function() return mlp() end, data = data,
+    train = { optimizer = { kind = 'adam', lr = 1e-2 }, batch = 32, iterations = asan and 20 or 60 },
+    rewind = { 0, 10 }, imp = { rounds = { 1, 3 }, prune = { rate = 0.5 } }, points = 5, verbose = false,
+    plots = lotto.plot.have_gnuplot(),
+  }
+  local res, dir = lmc.analyze(cfg)
+  T.check_eq(#res.cells, 6, 'dense and two IMP subnetworks at two rewind points')
+  T.check_eq(res.cells[1].subnetwork, 'dense')
+  T.check_eq(res.cells[1].density, 1.0)
+  T.check(res.cells[3].density < 1 and res.cells[5].density < res.cells[3].density, 'IMP rounds get sparser')
+  for _, c in ipairs(res.cells) do
+    T.check(c.instability == c.instability and c.instability >= -1 and c.instability <= 1, 'finite instability')
+  end
+  local fs = lotto.json.fs
+  T.check(fs.exists(dir .. '/dense_k10.json'), 'one file per cell')
+  T.check(fs.exists(dir .. '/results.json'), 'results.json')
+  if cfg.plots then
+    T.check(fs.exists(root .. '/grid/plots/instability.png'), 'instability plot')
+    T.check(fs.exists(root .. '/grid/plots/interpolation_dense.png'), 'interpolation plot')
+  end
+  -- resuming reads the stored cells back: same numbers
+  cfg.restart = false
+  local again = lmc.analyze(cfg)
+  T.check_eq(again.cells, res.cells, 'a resumed analysis gives the stored results')
+  cfg.rewind = { 0, 5 }
+  T.checkerror(function() lmc.analyze(cfg) end, 'different config')
+  T.checkerror(function() lmc.analyze { rewnd = 3 } end, "unknown option 'rewnd'")
+  T.checkerror(function() lmc.analyze { rewind = { -1 }, data = data } end, 'rewind must be a list')
+end
+
 T.report()
