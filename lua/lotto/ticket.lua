@@ -533,10 +533,10 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
   s.seconds = now() - t0
   run:write_summary(seed, k, s)
   local parts = {}
-  for _, c in ipairs(cfg.controls) do parts[#parts + 1] = ('%s %s'):format(c, score(s.runs[c])) end
-  say(cfg, 'seed %d round %d: %5.1f%% remaining  ticket %s (early stop at %s)  %s  %.1f s',
+  for _, c in ipairs(cfg.controls) do parts[#parts + 1] = ('  %s %s'):format(c, score(s.runs[c])) end
+  say(cfg, 'seed %d round %d: %5.1f%% remaining  ticket %s (early stop at %s)%s  %.1f s',
     seed, k, s.remaining_pct, score(s.runs.ticket), tostring(s.runs.ticket.early_stop_iter),
-    table.concat(parts, '  '), s.seconds)
+    table.concat(parts), s.seconds)
   return true
 end
 
