@@ -16,6 +16,7 @@
 #include "lotto/nn.h"
 #include "lotto/sparse.h"
 #include "lotto/tensor.h"
+#include "sparse_impl.h"
 
 /* ---- modes ------------------------------------------------------------------ */
 
@@ -310,6 +311,60 @@ static lt_status grow(float **p, size_t *cap, size_t n) {
   return LT_OK;
 }
 
+/* ---- O(nnz) passes over dense weight-shaped buffers, split over the pool ----
+ * Each touches one cache line of a (rows, cols) buffer per kept weight or so:
+ * memory latency, not arithmetic, so two cores halve it. */
+enum { PASS_REFRESH, PASS_ZERO, PASS_SCATTER };
+typedef struct pass_job {
+  const lt_csr *a;
+  float *dense;            /* (rows, cols): read (refresh) or written (zero, scatter) */
+  float *vals;             /* (nnz): written (refresh) or read (scatter) */
+  int op;
+  int bounds[SP_MAXPARTS + 1];
+} pass_job;
+
+static void pass_part(void *arg, int part) {
+  const pass_job *j = arg;
+  const lt_csr *a = j->a;
+  const int32_t *rp = a->rowptr, *ci = a->colidx;
+  for (int r = j->bounds[part]; r < j->bounds[part + 1]; r++) {
+    float *row = j->dense + (size_t)r * a->cols;
+    int32_t k0 = rp[r], k1 = rp[r + 1];
+    if (j->op == PASS_REFRESH)
+      for (int32_t k = k0; k < k1; k++) j->vals[k] = row[ci[k]];
+    else if (j->op == PASS_ZERO)
+      for (int32_t k = k0; k < k1; k++) row[ci[k]] = 0.0f;
+    else
+      for (int32_t k = k0; k < k1; k++) row[ci[k]] += j->vals[k];
+  }
+}
+
+/* About the cost of 32 multiply-adds per entry: below ~8,000 entries one thread. */
+static void run_pass(const lt_csr *a, int op, float *dense, float *vals) {
+  pass_job j = {a, dense, vals, op, {0}};
+  int np = lt_sp_nparts(32.0 * a->nnz, a->rows);
+  lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
+  lt_sp_run(np, pass_part, &j);
+}
+
+/* lt_transpose split into column panels over the pool (large activations only). */
+typedef struct tr_job {
+  float *dst; const float *src;
+  int ldd, lds, rows, cols, per;
+} tr_job;
+
+static void tr_part(void *arg, int part) {
+  const tr_job *j = arg;
+  int c0 = part * j->per, c1 = c0 + j->per < j->cols ? c0 + j->per : j->cols;
+  if (c1 > c0) lt_transpose(j->dst + (size_t)c0 * j->ldd, j->ldd, j->src + c0, j->lds, j->rows, c1 - c0);
+}
+
+static void transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols) {
+  int np = lt_sp_nparts(4.0 * rows * cols, cols / 8);
+  tr_job j = {dst, src, ldd, lds, rows, cols, ((cols + np - 1) / np + 7) & ~7};
+  lt_sp_run(np, tr_part, &j);
+}
+
 static double decide_cross(lt_spd *d, int n) {
   if (d->user_cross >= 0) {
     d->info.measured = 0;
@@ -357,7 +412,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     d->built = 1, d->tbuilt = 0, d->tfresh = 0;
     d->info.builds++;
   } else if (!d->frozen) {
-    lt_csr_refresh(d->a, w);
+    run_pass(d->a, PASS_REFRESH, (float *)w, d->a->val);
     d->tfresh = 0;
     d->info.refreshes++;
   }
@@ -405,9 +460,9 @@ lt_status lt_spd_linear_forward(lt_spd *d, float *y, const float *x, const float
   lt_status st;
   if ((st = grow(&d->xt, &d->xt_cap, (size_t)a->cols * ld)) || (st = grow(&d->yt, &d->yt_cap, (size_t)a->rows * ld)))
     return st;
-  lt_transpose(d->xt, ld, x, a->cols, B, a->cols);
+  transpose(d->xt, ld, x, a->cols, B, a->cols);
   if ((st = lt_csr_spmm_t(d->yt, ld, a, d->xt, ld, B, bias, 0))) return st;
-  lt_transpose(y, a->rows, d->yt, ld, a->rows, B);
+  transpose(y, a->rows, d->yt, ld, a->rows, B);
   d->B = B, d->ld = ld;
   return LT_OK;
 }
@@ -419,13 +474,18 @@ lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *d
   int ld = d->ld;
   lt_status st;
   float *dyt = d->yt; /* the forward's output scratch is free again */
-  lt_transpose(dyt, ld, dy, a->rows, B, a->rows);
-  if (dw && (st = lt_csr_sddmm_dense_t(dw, a->cols, a, dyt, ld, d->xt, ld, B))) return st;
+  transpose(dyt, ld, dy, a->rows, B, a->rows);
+  if (dw && a->nnz) {
+    if ((st = grow(&d->g, &d->g_cap, (size_t)a->nnz))) return st;
+    memset(d->g, 0, (size_t)a->nnz * sizeof *d->g);
+    if ((st = lt_csr_sddmm_t(d->g, a, dyt, ld, d->xt, ld, B))) return st;
+    run_pass(a, PASS_SCATTER, dw, d->g);
+  }
   if (!dx) return LT_OK;
   const lt_csr *at;
   if ((st = lt_spd_transposed(d, &at)) || (st = grow(&d->dxt, &d->dxt_cap, (size_t)a->cols * ld))) return st;
   if ((st = lt_csr_spmm_t(d->dxt, ld, at, dyt, ld, B, NULL, 0))) return st;
-  lt_transpose(dx, a->cols, d->dxt, ld, a->cols, B);
+  transpose(dx, a->cols, d->dxt, ld, a->cols, B);
   return LT_OK;
 }
 
@@ -451,11 +511,7 @@ lt_status lt_spd_conv_backward_image(lt_spd *d, float *dcols, const float *dy, c
 }
 
 lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw) {
-  const lt_csr *a = d->a;
-  for (int r = 0; r < a->rows; r++) {
-    float *dr = dw + (size_t)r * a->cols;
-    for (int32_t k = a->rowptr[r]; k < a->rowptr[r + 1]; k++) dr[a->colidx[k]] += d->g[k];
-  }
+  run_pass(d->a, PASS_SCATTER, dw, d->g);
   return LT_OK;
 }
 
@@ -509,12 +565,7 @@ int lt_layer_zero_grad_kept(lt_layer *l, uint64_t mask_version) {
   /* the pattern must be the current mask's, and the rest already zero */
   if (!d || !d->clean || d->clean_version != mask_version || !d->built || d->version != mask_version || !l->nparams)
     return 0;
-  float *g = lt_tensor_data(l->params[0].grad);
-  const lt_csr *a = d->a;
-  for (int r = 0; r < a->rows; r++) {
-    float *gr = g + (size_t)r * a->cols;
-    for (int32_t k = a->rowptr[r]; k < a->rowptr[r + 1]; k++) gr[a->colidx[k]] = 0.0f;
-  }
+  run_pass(d->a, PASS_ZERO, lt_tensor_data(l->params[0].grad), NULL);
   return 1;
 }
 

@@ -299,12 +299,14 @@ static lt_layer *find_layer(lt_layer *l, const char *name) {
   return NULL;
 }
 
-/* Prunable layers in forward order (each once, from the parameter list). */
-static int prunable_layers(lt_model *m, lt_layer **out, int cap) {
-  int n = 0;
-  for (int i = 0; i < lt_model_nparams(m); i++) {
+/* Prunable layers in forward order (each once, from the parameter list), in a
+ * scratch userdata left on the stack. */
+static int prunable_layers(lua_State *L, lt_model *m, lt_layer ***out) {
+  int n = 0, np = lt_model_nparams(m);
+  *out = lua_newuserdatauv(L, sizeof **out * (size_t)(np ? np : 1), 0);
+  for (int i = 0; i < np; i++) {
     const lt_param *p = lt_model_param(m, i);
-    if (p->prunable && lt_layer_sparse_state(p->layer) && n < cap) out[n++] = p->layer;
+    if (p->prunable && lt_layer_sparse_state(p->layer)) (*out)[n++] = p->layer;
   }
   return n;
 }
@@ -314,7 +316,7 @@ static int sp_set_layer(lua_State *L) {
   lt_model *m = checkmodel(L, 1);
   const char *name = luaL_optstring(L, 2, NULL);
   luaL_checktype(L, 3, LUA_TTABLE);
-  lt_layer *one[1], **ls = one, *many[256];
+  lt_layer *one[1], **ls = one;
   int n = 1;
   if (name) {
     one[0] = find_layer(lt_model_root(m), name);
@@ -323,16 +325,18 @@ static int sp_set_layer(lua_State *L) {
       return luaL_argerror(L, 2, lua_pushfstring(L, "'%s' is a %s layer; only linear and conv2d dispatch", name,
                                                  lt_layer_kind(one[0])));
   } else {
-    ls = many;
-    n = prunable_layers(m, many, 256);
+    n = prunable_layers(L, m, &ls);
   }
   int mode = -1, frozen = -1;
   double cross = 2;
-  if (lua_getfield(L, 3, "mode") != LUA_TNIL) mode = luaL_checkoption(L, -1, NULL, mode_opts);
+  if (lua_getfield(L, 3, "mode") != LUA_TNIL) {
+    mode = lua_type(L, -1) == LUA_TSTRING ? lt_sparse_mode_parse(lua_tostring(L, -1)) : -1;
+    luaL_argcheck(L, mode >= 0, 3, "mode must be 'auto', 'dense' or 'sparse'");
+  }
   if (lua_getfield(L, 3, "crossover") != LUA_TNIL) {
-    if (lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "auto")) cross = -1;
+    if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto")) cross = -1;
     else {
-      cross = luaL_checknumber(L, -1);
+      cross = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
       luaL_argcheck(L, cross >= 0 && cross <= 1, 3, "crossover must be a density in [0, 1] or 'auto'");
     }
   }
@@ -350,8 +354,8 @@ static int sp_set_layer(lua_State *L) {
 /* core.layers(model) -> {{name, kind, mode, path, density, nnz, crossover, measured, n, builds, refreshes}} */
 static int sp_layers(lua_State *L) {
   lt_model *m = checkmodel(L, 1);
-  lt_layer *ls[256];
-  int n = prunable_layers(m, ls, 256);
+  lt_layer **ls;
+  int n = prunable_layers(L, m, &ls);
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
     lt_spd_info f;
