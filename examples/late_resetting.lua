@@ -56,9 +56,11 @@ for i, a in ipairs(runs[1].results.aggregate) do
   print(table.concat(row, ' '))
 end
 local dir = runs[1].run.root .. '/late_resetting' .. (full and '_full' or '')
+local ticks = {} -- one tick per density
+for _, a in ipairs(runs[1].results.aggregate) do ticks[#ticks + 1] = a.remaining_pct end
 local img, err = lotto.plot.lines {
   out = dir .. '/late_resetting', title = 'LeNet-300-100 on MNIST: late resetting',
   xlabel = 'weights remaining (%)', ylabel = 'test accuracy at early stop (%)',
-  logx = true, reverse_x = true, key = 'bottom left', series = series,
+  logx = true, reverse_x = true, key = 'bottom left', series = series, xtics = ticks,
 }
 print(img and ('\nplot: ' .. img) or ('\nplot not drawn: ' .. tostring(err)))

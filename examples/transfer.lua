@@ -64,9 +64,11 @@ for r, a in ipairs(moved.results.aggregate) do
   print(table.concat(row, ' '))
 end
 if sgd then table.remove(series); table.remove(series) end -- the plot is about Fashion-MNIST
+local ticks = {} -- one tick per density
+for _, a in ipairs(moved.results.aggregate) do ticks[#ticks + 1] = a.remaining_pct end
 local img, err = lotto.plot.lines {
   out = mnist.run.root .. '/' .. tag .. 'transfer', title = 'LeNet-300-100: MNIST tickets on Fashion-MNIST',
   xlabel = 'weights remaining (%)', ylabel = 'Fashion-MNIST test accuracy at early stop (%)',
-  logx = true, reverse_x = true, key = 'bottom left', series = series,
+  logx = true, reverse_x = true, key = 'bottom left', series = series, xtics = ticks,
 }
 print(img and ('\nplot: ' .. img) or ('\nplot not drawn: ' .. tostring(err)))
