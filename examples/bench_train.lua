@@ -145,8 +145,15 @@ if want('imp') then
   else
     print(('\nIMP on MNIST (lenet_imp.lua-like: %d rounds x 1,000 iterations, eval every 100 on 5,000 val + 10,000 test, no controls), %d thread(s)'):format(
       imp_rounds, T.get_threads()))
+    -- modes alternate, and each round keeps its fastest time over the repetitions
     local dense, auto = imp('dense'), imp('auto')
-    print('round  density | masked dense  sparse auto  speed-up')
+    for _ = 2, reps do
+      for mode, best in pairs({ dense = dense, auto = auto }) do
+        local again = imp(mode)
+        for k = 0, imp_rounds do best[k].seconds = math.min(best[k].seconds, again[k].seconds) end
+      end
+    end
+    print(('round  density | masked dense  sparse auto  speed-up   (seconds per round, min of %d)'):format(reps))
     local td, ta = 0, 0
     for k = 0, imp_rounds do
       local a, b = dense[k], auto[k]
