@@ -8,14 +8,26 @@
 --   lotto examples/early_bird.lua --full             full width, all 55,000 images, 30 epochs
 --   lotto examples/early_bird.lua --model resnet20 --width 4 --method channel   (pruning channels by bn scale)
 --   lotto examples/early_bird.lua --data cifar10     when data/cifar-10-batches-bin is present
+--   lotto examples/early_bird.lua --imp              IMP of LeNet-300-100 whose rounds stop at their early bird
 local opt = { model = 'conv2', method = 'magnitude', scale = 'small', data = 'fashion_mnist' }
 local i, args = 1, arg or {}
 while i <= #args do
   local a = args[i]
   if a == '--full' then opt.scale = 'full'
+  elseif a == '--imp' then opt.imp = true
   elseif a == '--model' or a == '--method' or a == '--width' or a == '--data' then opt[a:sub(3)] = args[i + 1]; i = i + 1
   else error('usage: lotto examples/early_bird.lua [--full] [--model M] [--method magnitude|channel|neuron] [--width W] [--data D]', 0) end
   i = i + 1
+end
+if opt.imp then -- lotto.ticket.imp stops each pruned round once its masks settle
+  local _, run = lotto.ticket.imp { name = 'early_bird_imp', model = 'lenet300', data = 'mnist', iterations = 2000,
+    eval_every = 500, rounds = 3, controls = {}, earlybird = { window = 5, threshold = 0.1, ratio = 0.2, every = 100 } }
+  local rec = lotto.earlybird.savings(run.dir) -- also written to <run>/earlybird.json
+  for _, r in ipairs(rec.rounds) do
+    print(('round %d (%.1f%% weights): trained %d of %d iterations'):format(r.round, 100 * r.density, r.trained, r.configured))
+  end
+  print(('iterations saved: %d of %d (%.0f%%)'):format(rec.saved_total, rec.configured_total, 100 * rec.saved_fraction))
+  return rec
 end
 local S = ({ small = { n = 15000, epochs = 8, per_epoch_obs = 2, width = opt.model == 'conv2' and 0.25 or nil },
              full = { n = nil, epochs = 30, per_epoch_obs = 1 } })[opt.scale]
