@@ -245,9 +245,13 @@ local function copy_fit(where, model, t, seed, start, ds)
     local epochs = t.epochs or 1
     total = epochs * math.ceil(ds:size() / batch)
   end
-  o.epochs, o.iterations = nil, math.max(1, math.tointeger(total) - start)
-  if t.schedule ~= nil and start > 0 then
-    local s = t.schedule
+  total = math.tointeger(total)
+  if not total then fail(where, 'train.iterations must be an integer', 3) end
+  o.epochs, o.iterations = nil, math.max(1, total - start)
+  local s = t.schedule
+  if type(s) == 'table' and getmetatable(s) == nil then s = lotto.optim.schedule(s) end -- schedule options
+  o.schedule = s
+  if s ~= nil and start > 0 then
     local f = type(s) == 'function' and s or function(it) return s:lr(it) end
     o.schedule = function(it) return f(it + start) end
   end
@@ -262,8 +266,9 @@ end
 -- Both copies start from `state` (the mask applied), differ only in the data-order seed,
 -- and train T - start iterations (train.iterations is the whole schedule's length, as in
 -- the paper: a copy rewound to k finishes where the original run would). A schedule is
--- shifted by start. The model's values, masks and statistics are restored afterwards
--- (restore = false leaves copy B's result in it).
+-- shifted by start (train.schedule: a lotto.optim.schedule, its options, or a function);
+-- each copy's data order is its seed's from the first epoch. The model's values, masks
+-- and statistics are restored afterwards (restore = false leaves the masks of `mask`).
 function M.instability(opts)
   local where = 'instability'
   opts = check_keys(where, opts, inst_keys)

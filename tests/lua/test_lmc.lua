@@ -113,6 +113,12 @@ do
   -- start = k: the copies train the rest of the schedule
   local r3 = lmc.instability { model = m, state = s, data = data, train = fitopts, start = 20, points = 3 }
   T.check_eq(r3.iterations, iters - 20, 'rewound copies train T - k iterations')
+  -- ... and see the learning-rate schedule from iteration k on
+  local asked = {}
+  local sched = { optimizer = fitopts.optimizer, batch = 32, iterations = iters,
+                  schedule = function(it) asked[#asked + 1] = it; return 1e-2 end }
+  lmc.instability { model = m, state = s, data = data, train = sched, start = 20, points = 2 }
+  T.check_eq({ asked[1], asked[#asked] }, { 20, iters - 1 }, 'schedule shifted by k')
   -- a mask is respected: pruned weights stay zero in both copies
   local mask = m:masks():clone()
   local p1 = m:parameters()[1]
