@@ -120,9 +120,18 @@ local function xaxis(spec, xs)
   local lo, hi = math.huge, -math.huge
   for _, x in ipairs(xs) do lo, hi = math.min(lo, x), math.max(hi, x) end
   if spec.logx then lines[#lines + 1] = 'set logscale x 10' end
-  if spec.xtics then
-    local t, step = {}, math.max(1, math.ceil(#spec.xtics / 12))
-    for i = 1, #spec.xtics, step do t[#t + 1] = ('"%s" %s'):format(tick(spec.xtics[i]), num(spec.xtics[i])) end
+  local xtics = spec.xtics
+  if not xtics and spec.logx and lo > 0 and hi / lo < 100 then
+    -- within two decades gnuplot's log axis shows one or two labels at most: put
+    -- a labelled tic at each distinct x of the data instead
+    local seen, list = {}, {}
+    for _, x in ipairs(xs) do if not seen[x] then seen[x] = true; list[#list + 1] = x end end
+    table.sort(list)
+    xtics = list
+  end
+  if xtics then
+    local t, step = {}, math.max(1, math.ceil(#xtics / 12))
+    for i = 1, #xtics, step do t[#t + 1] = ('"%s" %s'):format(tick(xtics[i]), num(xtics[i])) end
     lines[#lines + 1] = 'set xtics (' .. table.concat(t, ', ') .. ')'
     lines[#lines + 1] = 'unset mxtics'
   end
@@ -317,7 +326,7 @@ end
 function P.early_stop(src, opts)
   opts = opts or {}
   local o = setmetatable({ name = 'early_stop', what = 'iteration of early stopping (min. validation loss)',
-    ylabel = 'early-stop iteration', key = opts.key or 'top left', hline = false }, { __index = opts })
+    ylabel = 'early-stop iteration', key = opts.key or 'outside right top', hline = false }, { __index = opts })
   return P.metric_vs_sparsity(src, 'early_stop_iter', o)
 end
 
