@@ -4,18 +4,10 @@
 local D = lotto.data
 local T = lotto.tensor
 
-local failures = 0
-local function check(cond, msg)
-  if not cond then
-    failures = failures + 1
-    io.stderr:write('FAIL: ', msg or '?', '\n', debug.traceback(), '\n')
-  end
-end
-local function checkerror(fn, pattern, msg)
-  local ok, err = pcall(fn)
-  check(not ok, (msg or pattern) .. ': expected an error')
-  if not ok then check(tostring(err):find(pattern, 1, true), (msg or '') .. ': error "' .. tostring(err) .. '" lacks "' .. pattern .. '"') end
-end
+package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
+local C = require 'check'
+local check = C.check
+local function checkerror(fn, pattern) return C.checkerror(fn, pattern) end
 local function near(a, b, tol) return math.abs(a - b) <= (tol or 1e-6) end
 local tmp = os.getenv('LOTTO_TEST_TMP') or '/tmp'
 
@@ -192,8 +184,4 @@ if D.available('fashion_mnist') then
   check(fm.train:y():get(1) == 9, 'the first Fashion-MNIST training label is 9 (ankle boot)')
 end
 
-if failures > 0 then
-  io.stderr:write(failures, ' failure(s)\n')
-  os.exit(1)
-end
-print('test_data: ok')
+C.report()

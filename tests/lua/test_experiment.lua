@@ -5,18 +5,10 @@ local E = lotto.experiment
 local json = lotto.json
 local fs = json.fs
 
-local failures = 0
-local function check(cond, msg)
-  if not cond then
-    failures = failures + 1
-    io.stderr:write('FAIL: ', msg or '?', '\n', debug.traceback(), '\n')
-  end
-end
-local function checkerror(fn, pattern, msg)
-  local ok, err = pcall(fn)
-  check(not ok, (msg or pattern) .. ': expected an error')
-  if not ok then check(tostring(err):find(pattern, 1, true), (msg or '') .. ': error "' .. tostring(err) .. '" lacks "' .. pattern .. '"') end
-end
+package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
+local C = require 'check'
+local check = C.check
+local function checkerror(fn, pattern) return C.checkerror(fn, pattern) end
 local function close(a, b) return type(a) == 'number' and math.abs(a - b) < 1e-12 end
 local function slurp(p)
   local f = assert(io.open(p, 'rb'))
@@ -142,8 +134,4 @@ local none, err = E.load(root .. '/nothing')
 check(none == nil and err:find('not a run directory'), 'load of a non-run: ' .. tostring(err))
 
 fs.remove_tree(root)
-if failures > 0 then
-  io.stderr:write(failures, ' check(s) failed\n')
-  os.exit(1)
-end
-print('test_experiment: ok')
+C.report()

@@ -3,18 +3,10 @@
 local lio = lotto.io
 local T = lotto.tensor
 
-local failures = 0
-local function check(cond, msg)
-  if not cond then
-    failures = failures + 1
-    io.stderr:write('FAIL: ', msg or '?', '\n', debug.traceback(), '\n')
-  end
-end
-local function checkerror(fn, pattern, msg)
-  local ok, err = pcall(fn)
-  check(not ok, (msg or pattern) .. ': expected an error')
-  if not ok then check(tostring(err):find(pattern, 1, true), (msg or '') .. ': error "' .. tostring(err) .. '" lacks "' .. pattern .. '"') end
-end
+package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
+local C = require 'check'
+local check = C.check
+local function checkerror(fn, pattern) return C.checkerror(fn, pattern) end
 local function same(a, b)
   if a:numel() ~= b:numel() then return false end
   local fa, fb = a:reshape(a:numel()), b:reshape(b:numel())
@@ -98,8 +90,4 @@ checkerror(function() lio.write_atomic(tmp .. '/nope/none', 'x') end, 'cannot cr
 os.remove(p2)
 os.remove(path)
 
-if failures > 0 then
-  io.stderr:write(failures, ' failure(s)\n')
-  os.exit(1)
-end
-print('test_io: ok')
+C.report()

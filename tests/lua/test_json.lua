@@ -3,18 +3,10 @@
 local json = lotto.json
 local fs = json.fs
 
-local failures = 0
-local function check(cond, msg)
-  if not cond then
-    failures = failures + 1
-    io.stderr:write('FAIL: ', msg or '?', '\n', debug.traceback(), '\n')
-  end
-end
-local function checkerror(fn, pattern, msg)
-  local ok, err = pcall(fn)
-  check(not ok, (msg or pattern) .. ': expected an error')
-  if not ok then check(tostring(err):find(pattern, 1, true), (msg or '') .. ': error "' .. tostring(err) .. '" lacks "' .. pattern .. '"') end
-end
+package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
+local C = require 'check'
+local check = C.check
+local function checkerror(fn, pattern) return C.checkerror(fn, pattern) end
 local function eq(a, b) return json.encode(a) == json.encode(b) end
 
 -- scalars and number formatting
@@ -170,8 +162,4 @@ checkerror(function() fs.remove_tree(tmp .. '/..') end, 'refusing', 'remove_tree
 checkerror(function() fs.mkdir_p('') end, 'bad argument #1', 'mkdir_p of empty path')
 
 fs.remove_tree(tmp)
-if failures > 0 then
-  io.stderr:write(failures, ' check(s) failed\n')
-  os.exit(1)
-end
-print('test_json: ok')
+C.report()
