@@ -37,7 +37,24 @@ local function split_timing(v)
 end
 E.split_timing = split_timing
 
-local function canon(v) return json.decode(json.encode(v)) end
+-- A config as config.json stores it: functions and userdata (a model builder, data
+-- sets passed as tables) become short descriptions, so scripts may put them in a config.
+local function storable(v, seen)
+  local t = type(v)
+  if t == 'function' then return '<function>' end
+  if t == 'userdata' then return '<' .. (tostring(v):match('^[%a_.]+') or 'userdata') .. '>' end
+  if t ~= 'table' then return v end
+  seen = seen or {}
+  if seen[v] then return '<cycle>' end
+  seen[v] = true
+  local out = setmetatable({}, getmetatable(v))
+  for k, x in pairs(v) do out[k] = storable(x, seen) end
+  seen[v] = nil
+  return out
+end
+E.storable = storable
+
+local function canon(v) return json.decode(json.encode(storable(v))) end
 
 local function sorted_keys(...)
   local seen, keys = {}, {}

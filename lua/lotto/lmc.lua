@@ -351,19 +351,6 @@ M.defaults = {
   _volatile = { 'restart', 'plots', 'progress', 'verbose' },
 }
 
-local function storable(v, seen)
-  local t = type(v)
-  if t == 'function' then return '<function>' end
-  if t == 'userdata' then return '<' .. (tostring(v):match('^%a+') or 'userdata') .. '>' end
-  if t ~= 'table' then return v end
-  seen = seen or {}
-  if seen[v] then return '<cycle>' end
-  seen[v] = true
-  local out = {}
-  for k, x in pairs(v) do out[k] = storable(x, seen) end
-  seen[v] = nil
-  return out
-end
 
 local function say(cfg, fmt, ...)
   if cfg.verbose then io.stdout:write(fmt:format(...), '\n'); io.stdout:flush() end
@@ -550,7 +537,7 @@ function M.analyze(opts)
   table.sort(cfg.rewind)
   if type(cfg.train) ~= 'table' then fail('analyze', 'train must be a table of fit options') end
   local E = require 'lotto.experiment'
-  local run = E.open { root = cfg.root, name = cfg.name .. '/instability', config = storable(cfg), restart = cfg.restart }
+  local run = E.open { root = cfg.root, name = cfg.name .. '/instability', config = cfg, restart = cfg.restart }
   local dir = run.dir
   local pdir = cfg.root .. '/' .. cfg.name .. '/plots'
   local model, data = build(cfg)

@@ -126,20 +126,6 @@ local function merge(defaults, opts)
   return out
 end
 
--- The config as stored in config.json: functions and userdata become descriptions.
-local function storable(v, seen)
-  local t = type(v)
-  if t == 'function' then return '<function>' end
-  if t == 'userdata' then return '<' .. tostring(v):match('^[^%(]*'):gsub('%s+$', '') .. '>' end
-  if t ~= 'table' then return v end
-  seen = seen or {}
-  if seen[v] then return '<cycle>' end
-  seen[v] = true
-  local out = {}
-  for k, x in pairs(v) do out[k] = storable(x, seen) end
-  seen[v] = nil
-  return out
-end
 
 local function build_model(cfg)
   if type(cfg.model) == 'function' then
@@ -588,7 +574,7 @@ function M.imp(opts)
   end
   -- A run without a completed round holds nothing to protect: a new config replaces it.
   local restart = cfg.restart or not has_rounds(cfg.root .. '/' .. cfg.name)
-  local ok, run = pcall(E.open, { root = cfg.root, name = cfg.name, config = storable(cfg), restart = restart })
+  local ok, run = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = restart })
   if not ok then bad(tostring(run):gsub('^[^:]*:%d+: ', '')) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
   for _, seed in ipairs(cfg.seeds) do
