@@ -12,29 +12,7 @@
 
 #include "lotto/mask.h"
 
-typedef struct wrap {
-  lt_storage st;
-  lt_tensor t;
-} wrap;
-
-/* A contiguous tensor over data with the given shape (ndim values). */
-static lt_tensor *wrapn(wrap *w, float *data, int ndim, const int64_t *shape) {
-  memset(w, 0, sizeof *w);
-  size_t n = 1;
-  for (int d = ndim - 1; d >= 0; d--) {
-    w->t.shape[d] = shape[d];
-    w->t.stride[d] = (int64_t)n;
-    n *= (size_t)shape[d];
-  }
-  w->st.data = data;
-  w->st.n = n;
-  w->st.refcount = 1;
-  w->t.ndim = ndim;
-  w->t.storage = &w->st;
-  w->t.refcount = 1;
-  return &w->t;
-}
-static lt_tensor *wrap1(wrap *w, float *data, int64_t n) { return wrapn(w, data, 1, &n); }
+#include "tensor_wrap.h"
 
 static void mask_count_and_density_should_count_the_ones(void **state) {
   float m[8] = {1, 0, 1, 1, 0, 0, 0, 1};

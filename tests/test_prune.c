@@ -13,32 +13,7 @@
 
 #include "lotto/mask.h"
 
-typedef struct wrap {
-  lt_storage st;
-  lt_tensor t;
-} wrap;
-
-static lt_tensor *wrapn(wrap *w, float *data, int ndim, const int64_t *shape) {
-  memset(w, 0, sizeof *w);
-  size_t n = 1;
-  for (int d = ndim - 1; d >= 0; d--) {
-    w->t.shape[d] = shape[d];
-    w->t.stride[d] = (int64_t)n;
-    n *= (size_t)shape[d];
-  }
-  w->st.data = data;
-  w->st.n = n;
-  w->st.refcount = 1;
-  w->t.ndim = ndim;
-  w->t.storage = &w->st;
-  w->t.refcount = 1;
-  return &w->t;
-}
-static lt_tensor *wrap1(wrap *w, float *data, int64_t n) { return wrapn(w, data, 1, &n); }
-static lt_tensor *wrap2(wrap *w, float *data, int64_t r, int64_t c) {
-  int64_t s[2] = {r, c};
-  return wrapn(w, data, 2, s);
-}
+#include "tensor_wrap.h"
 
 static void expect_mask(const float *m, const float *want, int n) {
   for (int i = 0; i < n; i++) {
