@@ -1,6 +1,7 @@
 /* data_loader.c: mini-batches over a data set in a seeded order, epoch after epoch.
  * The order of epoch e depends only on (seed, e), so a resumed run (reset to
  * epoch e, batch b) sees exactly the batches the uninterrupted run saw. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "lotto/data.h"
@@ -78,6 +79,24 @@ lt_status lt_loader_new(lt_loader **out, lt_dataset *d, int64_t batch, uint64_t 
   return LT_OK;
 }
 
+/* Touches each page of the next batch's rows with one prefetch: the step that
+ * runs before the next gather hides the page walks and the first memory
+ * accesses of rows scattered over a large data set (a whole-row prefetch
+ * would stall here on the memory bandwidth instead). Speed only. */
+static void prefetch_next(const lt_loader *l) {
+  const lt_tensor *t = l->d->x;
+  size_t bytes = sizeof(float);
+  for (int k = 1; k < t->ndim; k++) bytes *= (size_t)t->shape[k];
+  const char *x = (const char *)lt_tensor_data(t);
+  int64_t end = l->pos + l->batch < l->n ? l->pos + l->batch : l->n;
+  for (int64_t i = l->pos; i < end; i++) {
+    const char *r = x + (size_t)l->perm[i] * bytes, *e = r + bytes;
+    __builtin_prefetch(r, 0, 1);
+    for (const char *p = (const char *)(((uintptr_t)r + 4096) & ~(uintptr_t)4095); p < e; p += 4096)
+      __builtin_prefetch(p, 0, 1);
+  }
+}
+
 lt_status lt_loader_next(lt_loader *l, lt_tensor **xb, lt_tensor **yb) {
   *xb = *yb = NULL;
   int64_t left = l->n - l->pos;
@@ -92,6 +111,7 @@ lt_status lt_loader_next(lt_loader *l, lt_tensor **xb, lt_tensor **yb) {
   lt_status s = lt_dataset_gather(l->d, l->perm + l->pos, rows, x, y);
   if (s) return s;
   l->pos += rows;
+  prefetch_next(l);
   *xb = x;
   *yb = y;
   return LT_OK;
