@@ -1,44 +1,224 @@
 /* nn_conv2d.c: 2-D convolution over NCHW inputs, square kernels, stride,
- * zero padding, optional bias; W is (cout, cin, k, k). Each image is unfolded
- * by im2col and multiplied with one GEMM, or, when the mask makes W sparse
- * enough, with the CSR kernels over the same columns (lt_spd, sparse_dispatch.c). */
+ * zero padding, optional bias; W is (cout, cin, k, k).
+ * Dense: the batch is split into one contiguous run of images per thread
+ * (lt_get_threads(), on the engine's worker pool); each image is unfolded into
+ * a buffer that stays in its core's cache and multiplied by single-threaded
+ * GEMMs, in one of three layouts (conv_method). Weight and bias gradients are
+ * summed per part and then over parts in order: bit-identical results for the
+ * same thread count. Sparse (when the mask makes W sparse enough): im2col and
+ * the CSR kernels (lt_spd, sparse_dispatch.c) image by image, each kernel
+ * threaded on its own. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lotto/nn.h"
 #include "lotto/sparse.h"
+#include "sparse_impl.h" // lt_sp_run, SP_MAXPARTS, SP_PAR_MIN_WORK: the worker pool
+
+/* How a dense image is multiplied:
+ * DIRECT (1x1, stride 1, no padding): the image is its own column matrix.
+ * ROWS (stride 1, pad < k, cin >= ROWS_MIN_CIN): the image is unfolded along
+ *   the width only, into cin*k rows that each cover the padded height, so that
+ *   kernel row ki reads the same buffer ki output rows further on: the
+ *   convolution is k GEMMs of depth cin*k, with a third of im2col's copying.
+ *   The input gradient is the same kind of convolution of dy (padded by
+ *   k-1-pad) with the flipped, transposed kernel: no col2im and no zeroing.
+ * IM2COL: otherwise (strided, or too few input channels for deep GEMMs), one
+ *   GEMM of depth cin*k*k; the input gradient is a GEMM and col2im. */
+enum { CONV_IM2COL, CONV_DIRECT, CONV_ROWS };
+#define ROWS_MIN_CIN 8
 
 typedef struct {
   int cin, cout, k, stride, pad, bias;
   int H, W, OH, OW;  // fixed at build
-  int direct;        // 1x1, stride 1, no padding: the image is its own column matrix
+  int method;        // CONV_*, fixed at build
+  size_t unfold_n;   // floats of one image's unfold buffer (dense method and sparse im2col)
   const lt_tensor *x;
   lt_tensor *y, *dx;
-  float *cols;       // (cin*k*k, OH*OW), one image at a time
+  float *wr;         // ROWS: W as (k, cout, cin*k) for the forward, flipped as (k, cin, cout*k) for dx
   lt_spd *sp;        // sparse state: CSR of W as (cout, K)
   int sparse;        // the last forward ran sparse
 } conv2d;
 
-// y (cout, OH*OW) = W (cout, K) cols (K, OH*OW) (+ b per row); K = cin*k*k
-static void conv_matmul_forward(float *y, const float *W, const float *cols, const float *b, int cout, int K, int P) {
-  lt_gemm(0, 0, cout, P, K, 1.0f, W, K, cols, P, 0.0f, y, P);
+/* Per-thread buffers, grown on demand and kept: the unfold buffer of whichever
+ * image a thread works on, and (caller only) the per-part gradient sums. */
+typedef struct {
+  float *p;
+  size_t cap;
+} scratch;
+static _Thread_local scratch unfold_buf, partial_buf;
+
+static float *scratch_get(scratch *s, size_t n) {
+  if (s->cap < n) {
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *q = aligned_alloc(64, bytes);
+    if (!q) return NULL;
+    free(s->p);
+    s->p = q, s->cap = n;
+  }
+  return s->p;
+}
+
+/* R (C*k, Hp*OWr), Hp = H + 2*pad: R[c*k + kj][h*OWr + ow] = x[c][h - pad][ow + kj - pad], 0 outside. */
+static void unfold_rows(float *R, const float *x, int C, int H, int W, int k, int pad, int OWr) {
+  const int Hp = H + 2 * pad;
+  for (int c = 0; c < C; c++) {
+    const float *xc = x + (size_t)c * H * W;
+    for (int kj = 0; kj < k; kj++) {
+      float *restrict row = R + (size_t)(c * k + kj) * Hp * OWr;
+      int off = kj - pad, lo = pad - kj, hi = W + pad - kj; // valid ow in [lo, hi)
+      if (lo < 0) lo = 0;
+      if (hi > OWr) hi = OWr;
+      if (hi < lo) hi = lo;
+      for (int i = 0; i < pad * OWr; i++) row[i] = 0.0f;
+      for (int h = 0; h < H; h++) {
+        float *restrict r = row + (size_t)(h + pad) * OWr;
+        const float *restrict xr = xc + (size_t)h * W;
+        for (int ow = 0; ow < lo; ow++) r[ow] = 0.0f;
+        for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow + off];
+        for (int ow = hi; ow < OWr; ow++) r[ow] = 0.0f;
+      }
+      for (int i = (H + pad) * OWr; i < Hp * OWr; i++) row[i] = 0.0f;
+    }
+  }
+}
+
+// Sum of n floats in 16 fixed lanes (vectorised, and the same order every time).
+static float row_sum(const float *r, int n) {
+  float acc[16] = {0};
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) acc[j] += r[i + j];
+  float s = 0.0f;
+  for (; i < n; i++) s += r[i];
+  for (int j = 0; j < 16; j++) s += acc[j];
+  return s;
+}
+
+/* ---- one image, dense ---------------------------------------------------------- */
+
+// y (cout, P) = conv(x (cin, H, W)) + b; w is W, or p->wr for ROWS; buf has p->unfold_n floats
+static void image_forward(const conv2d *p, float *y, const float *x, const float *w, const float *b, float *buf) {
+  const int P = p->OH * p->OW, K = p->cin * p->k * p->k;
+  if (p->method == CONV_DIRECT) {
+    lt_gemm(0, 0, p->cout, P, p->cin, 1.0f, w, p->cin, x, P, 0.0f, y, P);
+  } else if (p->method == CONV_IM2COL) {
+    lt_im2col(buf, x, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
+    lt_gemm(0, 0, p->cout, P, K, 1.0f, w, K, buf, P, 0.0f, y, P);
+  } else {
+    const int Kr = p->cin * p->k, ld = (p->H + 2 * p->pad) * p->OW;
+    unfold_rows(buf, x, p->cin, p->H, p->W, p->k, p->pad, p->OW);
+    for (int ki = 0; ki < p->k; ki++)
+      lt_gemm(0, 0, p->cout, P, Kr, 1.0f, w + (size_t)ki * p->cout * Kr, Kr, buf + (size_t)ki * p->OW, ld,
+              ki ? 1.0f : 0.0f, y, P);
+  }
   if (b)
-    for (int c = 0; c < cout; c++) {
-      float *r = y + (size_t)c * P;
+    for (int c = 0; c < p->cout; c++) {
+      float *restrict r = y + (size_t)c * P;
       for (int i = 0; i < P; i++) r[i] += b[c];
     }
 }
 
-// dW (cout, K) += dy (cout, P) cols (K, P)^T
-static void conv_matmul_weight_grad(float *dW, const float *dy, const float *cols, int cout, int K, int P) {
-  lt_gemm(0, 1, cout, K, P, 1.0f, dy, P, cols, P, 1.0f, dW, K);
+/* dw (method layout) and db (cout) are this part's sums: set by the part's first
+ * image (first), accumulated by the rest. dx (cin, H, W) or NULL is overwritten.
+ * W is (cout, K); wf is p->wr's flipped half (ROWS). */
+static void image_backward(const conv2d *p, float *dx, float *dw, float *db, const float *dy, const float *x,
+                           const float *W, const float *wf, float *buf, int first) {
+  const int P = p->OH * p->OW, K = p->cin * p->k * p->k;
+  const float beta = first ? 0.0f : 1.0f;
+  if (p->method == CONV_DIRECT) {
+    lt_gemm(0, 1, p->cout, p->cin, P, 1.0f, dy, P, x, P, beta, dw, p->cin);
+    if (dx) lt_gemm(1, 0, p->cin, P, p->cout, 1.0f, W, p->cin, dy, P, 0.0f, dx, P);
+  } else if (p->method == CONV_IM2COL) {
+    lt_im2col(buf, x, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
+    lt_gemm(0, 1, p->cout, K, P, 1.0f, dy, P, buf, P, beta, dw, K);
+    if (dx) {
+      lt_gemm(1, 0, K, P, p->cout, 1.0f, W, K, dy, P, 0.0f, buf, P);
+      memset(dx, 0, sizeof(float) * p->cin * p->H * p->W);
+      lt_col2im(dx, buf, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
+    }
+  } else {
+    const int k = p->k, Kr = p->cin * k, ld = (p->H + 2 * p->pad) * p->OW;
+    unfold_rows(buf, x, p->cin, p->H, p->W, k, p->pad, p->OW);
+    for (int ki = 0; ki < k; ki++)
+      lt_gemm(0, 1, p->cout, Kr, P, 1.0f, dy, P, buf + (size_t)ki * p->OW, ld, beta, dw + (size_t)ki * p->cout * Kr, Kr);
+    if (dx) {
+      // dx = conv(dy padded by q, flipped kernel): stride 1, output exactly (H, W)
+      const int q = k - 1 - p->pad, Kq = p->cout * k, ldq = (p->OH + 2 * q) * p->W, HW = p->H * p->W;
+      unfold_rows(buf, dy, p->cout, p->OH, p->OW, k, q, p->W);
+      for (int ki = 0; ki < k; ki++)
+        lt_gemm(0, 0, p->cin, HW, Kq, 1.0f, wf + (size_t)ki * p->cin * Kq, Kq, buf + (size_t)ki * p->W, ldq,
+                ki ? 1.0f : 0.0f, dx, HW);
+    }
+  }
+  if (db)
+    for (int c = 0; c < p->cout; c++) {
+      float s = row_sum(dy + (size_t)c * P, P);
+      db[c] = first ? s : db[c] + s;
+    }
 }
 
-// dcols (K, P) = W (cout, K)^T dy (cout, P)
-static void conv_matmul_input_grad(float *dcols, const float *W, const float *dy, int cout, int K, int P) {
-  lt_gemm(1, 0, K, P, cout, 1.0f, W, K, dy, P, 0.0f, dcols, P);
+/* ---- images split over the threads ---------------------------------------------- */
+
+typedef struct {
+  const conv2d *p;
+  int B, nparts;
+  const float *x, *w, *wf, *b, *dy; // w: W or p->wr
+  float *y, *dx;
+  float *dw, *db;                   // backward: nparts sums of dw_n and cout floats
+  size_t dw_n;
+  atomic_int failed;
+} conv_job;
+
+static void forward_part(void *arg, int part) {
+  conv_job *j = arg;
+  const conv2d *p = j->p;
+  float *buf = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, p->unfold_n);
+  if (p->method != CONV_DIRECT && !buf) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
+  for (int b = part * j->B / j->nparts; b < (part + 1) * j->B / j->nparts; b++)
+    image_forward(p, j->y + b * out_img, j->x + b * in_img, j->w, j->b, buf);
 }
+
+static void backward_part(void *arg, int part) {
+  conv_job *j = arg;
+  const conv2d *p = j->p;
+  float *buf = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, p->unfold_n);
+  if (p->method != CONV_DIRECT && !buf) {
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
+  int b0 = part * j->B / j->nparts, b1 = (part + 1) * j->B / j->nparts;
+  float *dw = j->dw + part * j->dw_n, *db = j->db ? j->db + (size_t)part * p->cout : NULL;
+  for (int b = b0; b < b1; b++)
+    image_backward(p, j->dx ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img, j->w, j->wf,
+                   buf, b == b0);
+}
+
+// Parts: one per thread, none for work too small to be worth a hand-off.
+static int conv_nparts(const conv2d *p, int B) {
+  double macs = (double)B * p->cout * p->cin * p->k * p->k * p->OH * p->OW;
+  int n = lt_get_threads();
+  if (n > SP_MAXPARTS) n = SP_MAXPARTS;
+  if (n > B) n = B;
+  return macs < SP_PAR_MIN_WORK || n < 1 ? 1 : n;
+}
+
+static lt_status run_parts(conv_job *j, void (*fn)(void *, int), const char *name) {
+  int threads = lt_get_threads();
+  if (j->nparts > 1) lt_set_threads(1); // each part's GEMMs stay on the core that unfolded its image
+  lt_sp_run(j->nparts, fn, j);
+  if (j->nparts > 1) lt_set_threads(threads);
+  return atomic_load(&j->failed) ? lt_error(LT_ENOMEM, "out of memory for %s's column buffer", name) : LT_OK;
+}
+
+/* ---- the layer ------------------------------------------------------------------ */
 
 static lt_status conv_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                             const lt_layer **producer) {
@@ -51,20 +231,43 @@ static lt_status conv_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   p->H = (int)in[1], p->W = (int)in[2];
   p->OH = (p->H + 2 * p->pad - p->k) / p->stride + 1;
   p->OW = (p->W + 2 * p->pad - p->k) / p->stride + 1;
-  p->direct = p->k == 1 && p->stride == 1 && p->pad == 0;
   int64_t ws[4] = {p->cout, p->cin, p->k, p->k}, bs[1] = {p->cout};
   lt_status st = lt_build_param(b, l, "weight", 4, ws, 1, 1);
   if (!st && p->bias) st = lt_build_param(b, l, "bias", 1, bs, 0, 1);
   if (st) return st;
-  if (!p->direct) {
-    free(p->cols);
-    p->cols = malloc(sizeof(float) * (size_t)p->cin * p->k * p->k * p->OH * p->OW);
-    if (!p->cols) return lt_error(LT_ENOMEM, "out of memory for %s's column buffer", l->name);
+  size_t K = (size_t)p->cin * p->k * p->k, P = (size_t)p->OH * p->OW;
+  if (p->k == 1 && p->stride == 1 && p->pad == 0) {
+    p->method = CONV_DIRECT, p->unfold_n = 0;
+  } else {
+    p->unfold_n = K * P; // im2col, also what the sparse path unfolds into
+    p->method = p->stride == 1 && p->pad < p->k && p->cin >= ROWS_MIN_CIN ? CONV_ROWS : CONV_IM2COL;
+  }
+  if (p->method == CONV_ROWS) {
+    size_t fw = (size_t)p->cin * p->k * (p->H + 2 * p->pad) * p->OW;
+    size_t bw = (size_t)p->cout * p->k * (p->OH + 2 * (p->k - 1 - p->pad)) * p->W;
+    if (fw > p->unfold_n) p->unfold_n = fw;
+    if (bw > p->unfold_n) p->unfold_n = bw;
+    free(p->wr);
+    if (!(p->wr = malloc(sizeof(float) * 2 * p->cout * K)))
+      return lt_error(LT_ENOMEM, "out of memory for %s's weight layout", l->name);
   }
   *out_ndim = 3;
   out[0] = p->cout, out[1] = p->OH, out[2] = p->OW;
   *producer = l;
   return LT_OK;
+}
+
+// ROWS: wr (k, cout, cin*k) = W[o][c][ki][kj] at [ki][o][c*k+kj] (forward), or
+// (k, cin, cout*k) = W[o][c][k-1-ki][k-1-kj] at [ki][c][o*k+kj] (flipped, for dx).
+static void repack_weights(float *wr, const float *W, int cout, int cin, int k, int flipped) {
+  for (int o = 0; o < cout; o++)
+    for (int c = 0; c < cin; c++)
+      for (int ki = 0; ki < k; ki++)
+        for (int kj = 0; kj < k; kj++) {
+          float v = W[(((size_t)o * cin + c) * k + ki) * k + kj];
+          if (flipped) wr[(((size_t)(k - 1 - ki) * cin + c) * cout + o) * k + k - 1 - kj] = v;
+          else wr[(((size_t)ki * cout + o) * cin + c) * k + kj] = v;
+        }
 }
 
 static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
@@ -77,78 +280,108 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
   const float *W = lt_tensor_data(l->params[0].value), *bias = p->bias ? lt_tensor_data(l->params[1].value) : NULL;
   const float *a = lt_tensor_data(x);
   float *o = lt_tensor_data(p->y);
-  size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
   st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->cout, K, P,
                       l->model ? lt_model_mask_version(l->model) : 0, &p->sparse);
   if (st) return st;
+  if (!p->sparse) {
+    if (p->method == CONV_ROWS) repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
+    conv_job j = {.p = p, .B = B, .nparts = conv_nparts(p, B), .x = a, .w = p->method == CONV_ROWS ? p->wr : W,
+                  .b = bias, .y = o};
+    if ((st = run_parts(&j, forward_part, l->name))) return st;
+    *y = p->y;
+    return LT_OK;
+  }
+  size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
+  float *cols = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, (size_t)K * P);
+  if (p->method != CONV_DIRECT && !cols) return lt_error(LT_ENOMEM, "out of memory for %s's column buffer", l->name);
   for (int b = 0; b < B; b++) {
-    const float *cols = a + b * in_img;
-    if (!p->direct) {
-      lt_im2col(p->cols, cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
-      cols = p->cols;
+    const float *c = a + b * in_img;
+    if (cols) {
+      lt_im2col(cols, c, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
+      c = cols;
     }
-    if (p->sparse) {
-      if ((st = lt_spd_conv_forward(p->sp, o + b * out_img, cols, bias, P))) return st;
-    } else {
-      conv_matmul_forward(o + b * out_img, W, cols, bias, p->cout, K, P);
-    }
+    if ((st = lt_spd_conv_forward(p->sp, o + b * out_img, c, bias, P))) return st;
   }
   *y = p->y;
   return LT_OK;
 }
 
+// Sparse backward, image by image (the CSR kernels thread themselves).
+static lt_status backward_sparse(lt_layer *l, float *d, const float *g, const float *a, float *dW, float *db, int B) {
+  conv2d *p = l->priv;
+  int K = p->cin * p->k * p->k, P = p->OH * p->OW;
+  size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
+  float *cols = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, (size_t)K * P);
+  if (p->method != CONV_DIRECT && !cols) return lt_error(LT_ENOMEM, "out of memory for %s's column buffer", l->name);
+  lt_status st = lt_spd_conv_backward_begin(p->sp, d != NULL);
+  if (st) return st;
+  for (int b = 0; b < B; b++) {
+    const float *gb = g + b * out_img, *c = a + b * in_img;
+    if (cols) {
+      lt_im2col(cols, c, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
+      c = cols;
+    }
+    // the weight gradient reads the columns before dcols overwrites them (one buffer)
+    float *dcols = !d ? NULL : cols ? cols : d + b * in_img;
+    if ((st = lt_spd_conv_backward_image(p->sp, dcols, gb, c, P))) return st;
+    if (db)
+      for (int ch = 0; ch < p->cout; ch++) db[ch] += row_sum(gb + (size_t)ch * P, P);
+    if (d && cols) {
+      memset(d + b * in_img, 0, sizeof(float) * in_img);
+      lt_col2im(d + b * in_img, cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
+    }
+  }
+  return lt_spd_conv_backward_end(p->sp, dW);
+}
+
 static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   conv2d *p = l->priv;
-  int B = (int)dy->shape[0], K = p->cin * p->k * p->k, P = p->OH * p->OW;
-  size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
+  int B = (int)dy->shape[0], K = p->cin * p->k * p->k;
   float *d = NULL;
+  lt_status st;
   if (need_dx) {
     int64_t s[4] = {B, p->cin, p->H, p->W};
-    lt_status st = lt_layer_buffer(&p->dx, 4, s);
-    if (st) return st;
+    if ((st = lt_layer_buffer(&p->dx, 4, s))) return st;
     d = lt_tensor_data(p->dx);
   }
   const float *W = lt_tensor_data(l->params[0].value), *g = lt_tensor_data(dy), *a = lt_tensor_data(p->x);
   float *dW = lt_tensor_data(l->params[0].grad), *db = p->bias ? lt_tensor_data(l->params[1].grad) : NULL;
-  lt_status st;
-  if (p->sparse && (st = lt_spd_conv_backward_begin(p->sp, d != NULL))) return st;
-  for (int b = 0; b < B; b++) {
-    const float *gb = g + b * out_img, *cols = a + b * in_img;
-    if (!p->direct) {
-      lt_im2col(p->cols, cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
-      cols = p->cols;
+  if (p->sparse) {
+    if ((st = backward_sparse(l, d, g, a, dW, db, B))) return st;
+    if (need_dx) *dx = p->dx;
+    return LT_OK;
+  }
+  conv_job j = {.p = p, .B = B, .nparts = conv_nparts(p, B), .x = a, .w = W, .dy = g, .dx = d,
+                .dw_n = (size_t)p->cout * K};
+  if (B > 0) {
+    size_t dbn = p->bias ? (size_t)p->cout : 0;
+    float *part = scratch_get(&partial_buf, (size_t)j.nparts * (j.dw_n + dbn));
+    if (!part) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
+    j.dw = part, j.db = p->bias ? part + (size_t)j.nparts * j.dw_n : NULL;
+    if (p->method == CONV_ROWS) {
+      repack_weights(p->wr + j.dw_n, W, p->cout, p->cin, p->k, 1);
+      j.wf = p->wr + j.dw_n;
     }
-    if (p->sparse) {
-      // the weight gradient reads cols before dcols overwrites them (p->cols is both)
-      float *dcols = !d ? NULL : p->direct ? d + b * in_img : p->cols;
-      if ((st = lt_spd_conv_backward_image(p->sp, dcols, gb, cols, P))) return st;
-    } else {
-      conv_matmul_weight_grad(dW, gb, cols, p->cout, K, P);
+    if ((st = run_parts(&j, backward_part, l->name))) return st;
+    // sums over parts, in part order
+    const int k = p->k, Kr = p->cin * k;
+    for (size_t i = 0; i < j.dw_n; i++) {
+      float s = j.dw[i];
+      for (int q = 1; q < j.nparts; q++) s += j.dw[q * j.dw_n + i];
+      if (p->method != CONV_ROWS) {
+        dW[i] += s;
+      } else { // i indexes (ki, o, c*k + kj)
+        size_t ki = i / ((size_t)p->cout * Kr), o = i / Kr % p->cout, c = i % Kr / k, kj = i % k;
+        dW[((o * p->cin + c) * k + ki) * k + kj] += s;
+      }
     }
-    if (db)
-      for (int c = 0; c < p->cout; c++) {
-        const float *r = gb + (size_t)c * P;
-        float s = 0.0f;
-        for (int i = 0; i < P; i++) s += r[i];
-        db[c] += s;
-      }
-    if (!d) continue;
-    if (p->sparse) {
-      if (!p->direct) {
-        memset(d + b * in_img, 0, sizeof(float) * in_img);
-        lt_col2im(d + b * in_img, p->cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
-      }
-    } else if (p->direct) {
-      conv_matmul_input_grad(d + b * in_img, W, gb, p->cout, K, P);
-    } else {
-      // p->cols is free again once the weight gradient has used it
-      conv_matmul_input_grad(p->cols, W, gb, p->cout, K, P);
-      memset(d + b * in_img, 0, sizeof(float) * in_img);
-      lt_col2im(d + b * in_img, p->cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
+    for (int c = 0; db && c < p->cout; c++) {
+      float s = j.db[c];
+      for (int q = 1; q < j.nparts; q++) s += j.db[q * p->cout + c];
+      db[c] += s;
     }
   }
-  if (p->sparse && (st = lt_spd_conv_backward_end(p->sp, dW))) return st;
-  if (!p->sparse) lt_spd_grad_dirty(p->sp);
+  lt_spd_grad_dirty(p->sp);
   if (need_dx) *dx = p->dx;
   return LT_OK;
 }
@@ -168,7 +401,7 @@ static void conv_free(lt_layer *l) {
   if (!p) return;
   lt_tensor_release(p->y);
   lt_tensor_release(p->dx);
-  free(p->cols);
+  free(p->wr);
   lt_spd_free(p->sp);
   free(p);
 }
