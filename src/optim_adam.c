@@ -2,7 +2,8 @@
  * Owns nothing beyond the two moment buffers of its lt_optim. */
 #include <math.h>
 #include <stdlib.h>
-#if defined(__AVX__)
+#include <string.h>
+#if defined(__AVX__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -44,58 +45,117 @@ lt_optim *lt_optim_adam_new(size_t n, float lr, float beta1, float beta2, float 
   return o;
 }
 
-/* Constants of one step, shared by the vector and scalar loops. */
+/* Constants of one step, shared by every loop. */
 typedef struct adam_k {
   float b1c, b2, b2c, eps, l2, shrink, step_size, inv_bc2_sqrt;
 } adam_k;
 
-/* One weight, the reference formula (see lt_optim_adam_step). */
-static inline float adam_one(const adam_k *k, float *w, float g, float *m, float *v) {
-  float wi = *w * k->shrink;
-  float gi = g + k->l2 * wi;
-  float mi = *m + k->b1c * (gi - *m);
-  float vi = k->b2 * *v + k->b2c * gi * gi;
+/* One vector of weights through the reference formula (see lt_optim_adam_step),
+ * written once for every lane width: 16 (AVX-512), 8 (AVX) or 1 (portable).
+ * Each multiply that feeds an add is an explicit fused multiply-add where the
+ * machine has one, so the compiler's contraction cannot make the dense, tail
+ * and kept loops round differently: a weight gets the same bits on every path. */
+#if defined(__AVX512F__)
+enum { VW = 16 };
+typedef __m512 vf;
+static inline vf vsplat(float x) { return _mm512_set1_ps(x); }
+static inline vf vld(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vst(float *p, vf a) { _mm512_storeu_ps(p, a); }
+static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+static inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
+static inline vf vsqrt(vf a) { return _mm512_sqrt_ps(a); }
+static inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+/* x where mask != 0, else +0 */
+static inline vf vkeep(vf x, const float *mask) {
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(vld(mask), _mm512_setzero_ps(), _CMP_NEQ_UQ), x);
+}
+#elif defined(__AVX__)
+enum { VW = 8 };
+typedef __m256 vf;
+static inline vf vsplat(float x) { return _mm256_set1_ps(x); }
+static inline vf vld(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vst(float *p, vf a) { _mm256_storeu_ps(p, a); }
+static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
+static inline vf vsqrt(vf a) { return _mm256_sqrt_ps(a); }
+#if defined(__FMA__)
+static inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+#else
+static inline vf vfma(vf a, vf b, vf c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
+#endif
+static inline vf vkeep(vf x, const float *mask) {
+  return _mm256_and_ps(x, _mm256_cmp_ps(vld(mask), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+}
+#else
+enum { VW = 1 };
+typedef float vf;
+static inline vf vsplat(float x) { return x; }
+static inline vf vld(const float *p) { return *p; }
+static inline void vst(float *p, vf a) { *p = a; }
+static inline vf vadd(vf a, vf b) { return a + b; }
+static inline vf vsub(vf a, vf b) { return a - b; }
+static inline vf vmul(vf a, vf b) { return a * b; }
+static inline vf vdiv(vf a, vf b) { return a / b; }
+static inline vf vsqrt(vf a) { return sqrtf(a); }
+static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }
+static inline vf vkeep(vf x, const float *mask) { return *mask != 0.0f ? x : 0.0f; }
+#endif
+
+/* w, g, m, v: one vector each; returns the new weight, updates *m and *v. */
+static inline __attribute__((always_inline)) vf adam_vec(const adam_k *k, vf w, vf g, vf *m, vf *v) {
+  vf wi = vmul(w, vsplat(k->shrink));
+  vf gi = vfma(vsplat(k->l2), wi, g);
+  vf mi = vfma(vsplat(k->b1c), vsub(gi, *m), *m);
+  vf vi = vfma(vsplat(k->b2), *v, vmul(vmul(vsplat(k->b2c), gi), gi));
+  vf den = vfma(vsqrt(vi), vsplat(k->inv_bc2_sqrt), vsplat(k->eps));
   *m = mi;
   *v = vi;
-  return wi - k->step_size * mi / (sqrtf(vi) * k->inv_bc2_sqrt + k->eps);
+  return vsub(wi, vdiv(vmul(vsplat(k->step_size), mi), den));
 }
 
-/* Without -fno-math-errno GCC will not vectorise sqrtf, and the step is
- * memory-light enough that the scalar square root dominates: on AVX the
- * main loop is written with intrinsics (same operations, same order). */
+/* The dense step over n weights; the last partial vector goes through a padded
+ * copy so that it takes the same vector path. */
 static inline __attribute__((always_inline)) void adam_loop(const adam_k *k, size_t n, float *restrict w,
                                                             const float *restrict g, const float *restrict mask,
                                                             float *restrict m, float *restrict v, int has_mask) {
   size_t i = 0;
-#if defined(__AVX__)
-  const __m256 b1c = _mm256_set1_ps(k->b1c), b2 = _mm256_set1_ps(k->b2), b2c = _mm256_set1_ps(k->b2c);
-  const __m256 eps = _mm256_set1_ps(k->eps), l2 = _mm256_set1_ps(k->l2), shrink = _mm256_set1_ps(k->shrink);
-  const __m256 step = _mm256_set1_ps(k->step_size), ibc2 = _mm256_set1_ps(k->inv_bc2_sqrt), zero = _mm256_setzero_ps();
-  for (; i + 8 <= n; i += 8) {
-    __m256 wi = _mm256_mul_ps(_mm256_loadu_ps(w + i), shrink);
-    __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(l2, wi));
-    __m256 mo = _mm256_loadu_ps(m + i);
-    __m256 mi = _mm256_add_ps(mo, _mm256_mul_ps(b1c, _mm256_sub_ps(gi, mo)));
-    __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(b2c, gi), gi));
-    __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), ibc2), eps);
-    __m256 nw = _mm256_sub_ps(wi, _mm256_div_ps(_mm256_mul_ps(step, mi), den));
+  for (; i + VW <= n; i += VW) {
+    vf mi = vld(m + i), vi = vld(v + i);
+    vf nw = adam_vec(k, vld(w + i), vld(g + i), &mi, &vi);
     if (has_mask) {
-      __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(mask + i), zero, _CMP_NEQ_UQ); /* as mask != 0 */
-      mi = _mm256_and_ps(mi, keep);
-      vi = _mm256_and_ps(vi, keep);
-      nw = _mm256_and_ps(nw, keep);
+      mi = vkeep(mi, mask + i);
+      vi = vkeep(vi, mask + i);
+      nw = vkeep(nw, mask + i);
     }
-    _mm256_storeu_ps(m + i, mi);
-    _mm256_storeu_ps(v + i, vi);
-    _mm256_storeu_ps(w + i, nw);
+    vst(m + i, mi);
+    vst(v + i, vi);
+    vst(w + i, nw);
   }
-#endif
-  for (; i < n; i++) {
-    if (has_mask && mask[i] == 0.0f) {
-      w[i] = m[i] = v[i] = 0.0f;
-      continue;
+  if (i < n) {
+    float b[5][VW] = {{0}};
+    size_t t = n - i;
+    memcpy(b[0], w + i, t * sizeof(float));
+    memcpy(b[1], g + i, t * sizeof(float));
+    memcpy(b[2], m + i, t * sizeof(float));
+    memcpy(b[3], v + i, t * sizeof(float));
+    if (has_mask) memcpy(b[4], mask + i, t * sizeof(float));
+    vf mi = vld(b[2]), vi = vld(b[3]);
+    vf nw = adam_vec(k, vld(b[0]), vld(b[1]), &mi, &vi);
+    if (has_mask) {
+      mi = vkeep(mi, b[4]);
+      vi = vkeep(vi, b[4]);
+      nw = vkeep(nw, b[4]);
     }
-    w[i] = adam_one(k, &w[i], g[i], &m[i], &v[i]);
+    vst(b[0], nw);
+    vst(b[2], mi);
+    vst(b[3], vi);
+    memcpy(w + i, b[0], t * sizeof(float));
+    memcpy(m + i, b[2], t * sizeof(float));
+    memcpy(v + i, b[3], t * sizeof(float));
   }
 }
 
@@ -127,12 +187,37 @@ void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask
     adam_loop(&k, o->n, w, g, NULL, o->m, o->v, 0);
 }
 
+/* The kept weights only, VW at a time: their moments are compact (o->cm, o->cv,
+ * streamed), weights and gradients are gathered into a vector and the new
+ * weights scattered back, so the arithmetic runs at vector speed. */
 void lt_optim_adam_step_kept(lt_optim *o, float *w, const float *g) {
   const adam_k k = adam_consts(o);
-  const uint32_t *kept = o->kept;
-  float *m = o->m, *v = o->v;
-  for (size_t j = 0; j < o->nkept; j++) {
-    const uint32_t i = kept[j];
-    w[i] = adam_one(&k, &w[i], g[i], &m[i], &v[i]);
+  const uint32_t *restrict kept = o->kept;
+  float *restrict cm = o->cm, *restrict cv = o->cv;
+  const size_t nk = o->nkept;
+  float wb[VW], gb[VW], mb[VW], vb[VW];
+  for (size_t j = 0; j < nk; j += VW) {
+    const uint32_t *ix = kept + j;
+    size_t t = nk - j < VW ? nk - j : VW;
+    if (t == VW) {
+      for (int l = 0; l < VW; l++) wb[l] = w[ix[l]], gb[l] = g[ix[l]];
+      vf mi = vld(cm + j), vi = vld(cv + j);
+      vst(wb, adam_vec(&k, vld(wb), vld(gb), &mi, &vi));
+      vst(cm + j, mi);
+      vst(cv + j, vi);
+      for (int l = 0; l < VW; l++) w[ix[l]] = wb[l];
+    } else {
+      for (size_t l = 0; l < VW; l++) {
+        wb[l] = l < t ? w[ix[l]] : 0.0f;
+        gb[l] = l < t ? g[ix[l]] : 0.0f;
+        mb[l] = l < t ? cm[j + l] : 0.0f;
+        vb[l] = l < t ? cv[j + l] : 0.0f;
+      }
+      vf mi = vld(mb), vi = vld(vb);
+      vst(wb, adam_vec(&k, vld(wb), vld(gb), &mi, &vi));
+      vst(mb, mi);
+      vst(vb, vi);
+      for (size_t l = 0; l < t; l++) w[ix[l]] = wb[l], cm[j + l] = mb[l], cv[j + l] = vb[l];
+    }
   }
 }

@@ -86,28 +86,71 @@ void lt_optim_sgd_step_kept(lt_optim *o, float *w, const float *g) {
   const float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
   const int first = o->steps == 0;
   const uint32_t *kept = o->kept;
-  float *buf = o->m;
+  float *buf = o->m ? o->cm : NULL;
   for (size_t k = 0; k < o->nkept; k++) {
     const uint32_t i = kept[k];
     float d = g[i] + wd * w[i];
     if (buf) {
-      float b = first ? d : mu * buf[i] + d;
-      buf[i] = b;
+      float b = first ? d : mu * buf[k] + d;
+      buf[k] = b;
       d = o->nesterov ? d + mu * b : b;
     }
     w[i] -= lr * d;
   }
 }
 
-lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask, size_t n) {
-  if (!o || !w || !g) return lt_error(LT_EINVAL, "optimizer step: NULL argument");
-  if (n != o->n)
-    return lt_error(LT_ESHAPE, "optimizer step: %zu parameters given, optimizer made for %zu", n, o->n);
+/* ---- kept positions and their compact moments ----
+ * While a mask stays the same (versioned steps), the moments of the kept
+ * weights live compact in cm, cv, so a step streams them instead of touching
+ * a cache line of m and v per kept weight; the dense m, v are brought up to
+ * date when someone looks (lt_optim_moment) or the mask changes. */
+
+/* Dense m, v from the compact ones. */
+static void sync_dense(lt_optim *o) {
+  if (!o->dense_stale) return;
+  for (size_t j = 0; j < o->nkept; j++) {
+    if (o->m) o->m[o->kept[j]] = o->cm[j];
+    if (o->v) o->v[o->kept[j]] = o->cv[j];
+  }
+  o->dense_stale = 0;
+}
+
+/* Compact moments from the dense ones. */
+static void gather_compact(lt_optim *o) {
+  for (size_t j = 0; j < o->nkept; j++) {
+    if (o->m) o->cm[j] = o->m[o->kept[j]];
+    if (o->v) o->cv[j] = o->v[o->kept[j]];
+  }
+}
+
+static void drop_kept(lt_optim *o) {
+  free(o->kept);
+  free(o->cm);
+  free(o->cv);
+  o->kept = NULL;
+  o->cm = o->cv = NULL;
+  o->nkept = 0;
+  o->kept_valid = 0;
+  o->kept_all = 0;
+  o->dense_stale = 0;
+}
+
+static void full_step(lt_optim *o, float *w, const float *g, const float *mask) {
   if (o->kind == LT_OPTIM_SGD)
     lt_optim_sgd_step(o, w, g, mask);
   else
     lt_optim_adam_step(o, w, g, mask);
   o->steps++;
+}
+
+lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask, size_t n) {
+  if (!o || !w || !g) return lt_error(LT_EINVAL, "optimizer step: NULL argument");
+  if (n != o->n)
+    return lt_error(LT_ESHAPE, "optimizer step: %zu parameters given, optimizer made for %zu", n, o->n);
+  /* the dense moments move: compact copies would be out of date */
+  sync_dense(o);
+  drop_kept(o);
+  full_step(o, w, g, mask);
   return LT_OK;
 }
 
@@ -116,16 +159,22 @@ static lt_status build_kept(lt_optim *o, const float *mask, uint64_t version) {
   const size_t n = o->n;
   size_t nk = 0;
   for (size_t i = 0; i < n; i++) nk += mask[i] != 0.0f;
-  free(o->kept);
-  o->kept = NULL;
-  o->nkept = nk;
+  drop_kept(o);
   if ((double)nk <= LT_OPTIM_SPARSE_DENSITY * (double)n && n <= UINT32_MAX) {
-    if (!(o->kept = malloc((nk ? nk : 1) * sizeof *o->kept)))
+    size_t c = nk ? nk : 1;
+    o->kept = malloc(c * sizeof *o->kept);
+    if (o->m) o->cm = malloc(c * sizeof *o->cm);
+    if (o->v) o->cv = malloc(c * sizeof *o->cv);
+    if (!o->kept || (o->m && !o->cm) || (o->v && !o->cv)) {
+      drop_kept(o);
       return lt_error(LT_ENOMEM, "optimizer: out of memory for %zu kept positions", nk);
+    }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
       if (mask[i] != 0.0f) o->kept[k++] = (uint32_t)i;
+    o->nkept = nk;
   }
+  o->kept_all = nk == n;
   o->kept_version = version;
   o->kept_valid = 1;
   return LT_OK;
@@ -138,15 +187,22 @@ lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const f
     return lt_error(LT_ESHAPE, "optimizer step: %zu parameters given, optimizer made for %zu", n, o->n);
   if (!mask) return lt_optim_step(o, w, g, NULL, n);
   if (!o->kept_valid || o->kept_version != mask_version) {
+    sync_dense(o);
     lt_status st = build_kept(o, mask, mask_version);
     if (st) return st;
-    return lt_optim_step(o, w, g, mask, n); /* full pass: masked weights and moments to zero */
+    full_step(o, w, g, mask); /* full pass: masked weights and moments to zero */
+    if (o->kept) gather_compact(o);
+    return LT_OK;
   }
-  if (!o->kept) return lt_optim_step(o, w, g, mask, n);
+  if (!o->kept) {
+    full_step(o, w, g, o->kept_all ? NULL : mask);
+    return LT_OK;
+  }
   if (o->kind == LT_OPTIM_SGD)
     lt_optim_sgd_step_kept(o, w, g);
   else
     lt_optim_adam_step_kept(o, w, g);
+  o->dense_stale = 1;
   o->steps++;
   return LT_OK;
 }
@@ -155,6 +211,9 @@ void lt_optim_reset(lt_optim *o) {
   if (!o) return;
   if (o->m) memset(o->m, 0, o->n * sizeof(float));
   if (o->v) memset(o->v, 0, o->n * sizeof(float));
+  if (o->cm) memset(o->cm, 0, o->nkept * sizeof(float));
+  if (o->cv) memset(o->cv, 0, o->nkept * sizeof(float));
+  o->dense_stale = 0;
   o->steps = 0;
 }
 
@@ -169,6 +228,7 @@ float lt_optim_get_lr(const lt_optim *o) { return o->lr; }
 int64_t lt_optim_steps(const lt_optim *o) { return o->steps; }
 
 const float *lt_optim_moment(const lt_optim *o, int k) {
+  sync_dense((lt_optim *)o); /* logically const: the values do not change, only where they live */
   if (k == 0) return o->m;
   if (k == 1) return o->v;
   return NULL;
@@ -178,6 +238,6 @@ void lt_optim_free(lt_optim *o) {
   if (!o) return;
   free(o->m);
   free(o->v);
-  free(o->kept);
+  drop_kept(o);
   free(o);
 }

@@ -45,6 +45,9 @@ typedef struct lt_optim {
   size_t nkept;
   uint64_t kept_version;
   int kept_valid;
+  int kept_all;     /* the mask of kept_version keeps every weight: steps need not read it */
+  float *cm, *cv;   /* (nkept) the moments m, v of the kept positions, compact, while kept is in use */
+  int dense_stale;  /* m, v at the kept positions are older than cm, cv (lt_optim_moment syncs) */
 } lt_optim;
 
 /* New optimizers for n parameters, moments zero. NULL + lt_errmsg on a bad
@@ -70,7 +73,8 @@ lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const f
 #define LT_OPTIM_SPARSE_DENSITY 0.12 /* measured: below it the index loop wins for Adam and SGD */
 
 /* Per-kind steps, called by lt_optim_step (arguments already checked): over all n
- * weights, or over the o->nkept positions of o->kept only. */
+ * weights, or over the o->nkept positions of o->kept only, whose moments are
+ * then the compact o->cm, o->cv (the dense ones are synced on demand). */
 void lt_optim_sgd_step(lt_optim *o, float *w, const float *g, const float *mask);
 void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask);
 void lt_optim_sgd_step_kept(lt_optim *o, float *w, const float *g);
@@ -82,7 +86,7 @@ lt_status lt_optim_set_lr(lt_optim *o, float lr); /* lr >= 0 and finite */
 float lt_optim_get_lr(const lt_optim *o);
 int64_t lt_optim_steps(const lt_optim *o);
 /* Moment buffer k (0: SGD momentum / Adam m, 1: Adam v), length n, or NULL when
- * the optimizer has none. Owned by the optimizer. */
+ * the optimizer has none. Owned by the optimizer; valid until its next step. */
 const float *lt_optim_moment(const lt_optim *o, int k);
 
 /* ---- learning-rate schedules ----
