@@ -25,9 +25,10 @@ static void linear_matmul_forward(float *y, const float *x, const float *W, cons
   lt_gemm(0, 1, B, out, in, 1.0f, x, in, W, in, b ? 1.0f : 0.0f, y, out);
 }
 
-// dW (out, in) += dy (B, out)^T x (B, in)
-static void linear_matmul_weight_grad(float *dW, const float *dy, const float *x, int B, int in, int out) {
-  lt_gemm(1, 0, out, in, B, 1.0f, dy, out, x, in, 1.0f, dW, in);
+// dW (out, in) += dy (B, out)^T x (B, in); = when overwrite
+static void linear_matmul_weight_grad(float *dW, const float *dy, const float *x, int B, int in, int out,
+                                      int overwrite) {
+  lt_gemm(1, 0, out, in, B, 1.0f, dy, out, x, in, overwrite ? 0.0f : 1.0f, dW, in);
 }
 
 // dx (B, in) = dy (B, out) W (out, in)
@@ -70,11 +71,24 @@ static lt_status linear_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, 
   return LT_OK;
 }
 
+// db (out) += the column sums of dy (B, out); = when overwrite
+static void linear_bias_grad(float *db, const float *dy, int B, int out, int overwrite) {
+  for (int i = 0; i < B; i++) {
+    const float *r = dy + (size_t)i * out;
+    if (i == 0 && overwrite)
+      for (int j = 0; j < out; j++) db[j] = r[j];
+    else
+      for (int j = 0; j < out; j++) db[j] += r[j];
+  }
+  if (B == 0 && overwrite) memset(db, 0, sizeof(float) * out);
+}
+
 static lt_status linear_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   linear *p = l->priv;
   int B = (int)dy->shape[0];
   const float *g = lt_tensor_data(dy);
   float *dW = lt_tensor_data(l->params[0].grad);
+  const int overwrite = l->grad_overwrite; // stale grads (lt_model_step_loss): write, do not add
   if (p->sparse) {
     float *d = NULL; // dx and dW share one transpose of dy
     if (need_dx) {
@@ -83,19 +97,15 @@ static lt_status linear_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **d
       if (st) return st;
       d = lt_tensor_data(p->dx);
     }
+    if (overwrite) lt_spd_grad_overwrite(p->sp);
     lt_status st = lt_spd_linear_backward(p->sp, d, dW, g, B);
     if (st) return st;
   } else {
-    linear_matmul_weight_grad(dW, g, lt_tensor_data(p->x), B, p->in, p->out);
+    linear_matmul_weight_grad(dW, g, lt_tensor_data(p->x), B, p->in, p->out, overwrite);
     lt_spd_grad_dirty(p->sp);
   }
-  if (p->bias) {
-    float *db = lt_tensor_data(l->params[1].grad);
-    for (int i = 0; i < B; i++) {
-      const float *r = g + (size_t)i * p->out;
-      for (int j = 0; j < p->out; j++) db[j] += r[j];
-    }
-  }
+  if (p->bias) linear_bias_grad(lt_tensor_data(l->params[1].grad), g, B, p->out, overwrite);
+  l->grad_overwrite = 0;
   if (!need_dx) return LT_OK;
   if (p->sparse) {
     *dx = p->dx;
@@ -125,7 +135,7 @@ static void linear_free(lt_layer *l) {
 
 static const lt_layer_ops linear_ops = {
     .kind = "linear", .prefix = "fc", .build = linear_build, .forward = linear_forward,
-    .backward = linear_backward, .describe = linear_describe, .free = linear_free,
+    .backward = linear_backward, .describe = linear_describe, .free = linear_free, .overwrites_grads = 1,
 };
 
 lt_layer *lt_linear_new(int in, int out, int bias) {

@@ -253,6 +253,7 @@ struct lt_spd {
   int B, ld;               /* batch of the last linear forward */
   int clean;               /* the weight gradient is zero off the mask of clean_version */
   uint64_t clean_version;
+  int overwrite;           /* the next linear backward writes dw instead of adding */
   lt_spd_info info;
 };
 
@@ -314,7 +315,7 @@ static lt_status grow(float **p, size_t *cap, size_t n) {
 /* ---- O(nnz) passes over dense weight-shaped buffers, split over the pool ----
  * Each touches one cache line of a (rows, cols) buffer per kept weight or so:
  * memory latency, not arithmetic, so two cores halve it. */
-enum { PASS_REFRESH, PASS_ZERO, PASS_SCATTER };
+enum { PASS_REFRESH, PASS_ZERO, PASS_SCATTER, PASS_SET };
 typedef struct pass_job {
   const lt_csr *a;
   float *dense;            /* (rows, cols): read (refresh) or written (zero, scatter) */
@@ -334,6 +335,8 @@ static void pass_part(void *arg, int part) {
       for (int32_t k = k0; k < k1; k++) j->vals[k] = row[ci[k]];
     else if (j->op == PASS_ZERO)
       for (int32_t k = k0; k < k1; k++) row[ci[k]] = 0.0f;
+    else if (j->op == PASS_SET)
+      for (int32_t k = k0; k < k1; k++) row[ci[k]] = j->vals[k];
     else
       for (int32_t k = k0; k < k1; k++) row[ci[k]] += j->vals[k];
   }
@@ -468,6 +471,8 @@ lt_status lt_spd_linear_forward(lt_spd *d, float *y, const float *x, const float
 }
 
 lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *dy, int B) {
+  const int overwrite = d->overwrite; /* this call only, whatever happens */
+  d->overwrite = 0;
   if (!d->built || B != d->B)
     return lt_error(LT_EINVAL, "sparse linear backward: batch %d does not follow a sparse forward (batch %d)", B, d->B);
   const lt_csr *a = d->a;
@@ -475,11 +480,16 @@ lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *d
   lt_status st;
   float *dyt = d->yt; /* the forward's output scratch is free again */
   transpose(dyt, ld, dy, a->rows, B, a->rows);
+  if (dw && overwrite && !(d->clean && d->clean_version == d->version)) {
+    /* nothing known about the entries off the pattern: clear them all once */
+    memset(dw, 0, (size_t)a->rows * a->cols * sizeof *dw);
+    d->clean = 1, d->clean_version = d->version;
+  }
   if (dw && a->nnz) {
     if ((st = grow(&d->g, &d->g_cap, (size_t)a->nnz))) return st;
     memset(d->g, 0, (size_t)a->nnz * sizeof *d->g);
     if ((st = lt_csr_sddmm_t(d->g, a, dyt, ld, d->xt, ld, B))) return st;
-    run_pass(a, PASS_SCATTER, dw, d->g);
+    run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
   }
   if (!dx) return LT_OK;
   const lt_csr *at;
@@ -549,6 +559,7 @@ lt_status lt_layer_set_crossover(lt_layer *l, double density) {
  * masking them and zero only the kept entries. Any dense backward clears it. */
 
 void lt_spd_grad_dirty(lt_spd *d) { d->clean = 0; }
+void lt_spd_grad_overwrite(lt_spd *d) { d->overwrite = 1; }
 
 int lt_layer_grad_clean(const lt_layer *l, uint64_t mask_version) {
   const lt_spd *d = lt_layer_sparse_state(l);

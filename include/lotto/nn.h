@@ -219,6 +219,8 @@ typedef struct lt_layer_ops {
   int (*nchildren)(const lt_layer *l);
   lt_layer *(*child)(const lt_layer *l, int i);
   void (*free)(lt_layer *l); /* frees private state and children, not l itself */
+  /* The backward honours lt_layer.grad_overwrite (see there). */
+  int overwrites_grads;
 } lt_layer_ops;
 
 struct lt_layer {
@@ -234,6 +236,11 @@ struct lt_layer {
   int64_t in_shape[LT_MAXDIM], out_shape[LT_MAXDIM];
   int has_params;           /* this layer or a descendant has trainable params */
   void *priv;               /* the layer's private state */
+  /* Set by lt_model_step_loss instead of zeroing the layer's gradients (only
+   * when ops->overwrites_grads): they hold stale values, and the backward
+   * WRITES them rather than accumulating, then clears the flag. A layer whose
+   * backward did not run (an error) is zeroed by the model afterwards. */
+  int grad_overwrite;
 };
 
 /* Declares a parameter of l during build: suffix "weight"/"bias"; trainable 0

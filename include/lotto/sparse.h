@@ -260,6 +260,8 @@ void lt_spd_get_info(const lt_spd *d, lt_spd_info *info);
 
 /* A dense backward wrote the whole weight gradient (see lt_layer_grad_clean in nn.h). */
 void lt_spd_grad_dirty(lt_spd *d);
+/* The next lt_spd_linear_backward overwrites dw (its old values are stale). */
+void lt_spd_grad_overwrite(lt_spd *d);
 /* Decides for this call and readies the CSR (build on a new mask version, else
  * refresh the values unless frozen). *sparse gets the decision. */
 lt_status lt_spd_prepare(lt_spd *d, const float *w,    // w is (rows, cols)
@@ -274,7 +276,9 @@ lt_status lt_spd_linear_forward(lt_spd *d, float *y,   // y is (B, rows)
                                 const float *x,        // x is (B, cols)
                                 const float *bias,     // bias is (rows) or NULL
                                 int B);
-/* dw += dy^T . x on the pattern (NULL to skip); dx = dy . W overwritten (NULL to skip). */
+/* dw += dy^T . x on the pattern (NULL to skip); dx = dy . W overwritten (NULL to skip).
+ * After lt_spd_grad_overwrite, dw is written instead: dy^T . x on the pattern,
+ * zero elsewhere (a pass over the pattern only when the rest is known zero). */
 lt_status lt_spd_linear_backward(lt_spd *d, float *dx, // dx is (B, cols) or NULL
                                  float *dw,            // dw is (rows, cols) or NULL
                                  const float *dy,      // dy is (B, rows)
