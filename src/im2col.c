@@ -24,21 +24,22 @@ void lt_im2col(float *cols, const float *x, int C, int H, int W, int k, int stri
       for (int kj = 0; kj < k; kj++) {
         float *row = cols + ((size_t)(c * k + ki) * k + kj) * OH * OW;
         int lo = 0, hi = 0;
-        if (stride == 1) valid_span(&lo, &hi, W, kj, pad, OW);
+        if (stride == 1) {
+          valid_span(&lo, &hi, W, kj, pad, OW);
+          // padding: one memset for the row block (cache-resident), then the valid runs
+          if (pad) memset(row, 0, sizeof(float) * OH * OW);
+        }
         for (int oh = 0; oh < OH; oh++) {
           int ih = oh * stride - pad + ki;
           float *restrict r = row + (size_t)oh * OW;
           if (ih < 0 || ih >= H) {
-            for (int ow = 0; ow < OW; ow++) r[ow] = 0.0f;
+            if (stride != 1) memset(r, 0, sizeof(float) * OW);
             continue;
           }
           const float *restrict xr = xc + (size_t)ih * W;
           if (stride == 1) {
-            // contiguous run: zero the padded ends, copy the middle
             int off = kj - pad;
-            for (int ow = 0; ow < lo; ow++) r[ow] = 0.0f;
             for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow + off];
-            for (int ow = hi; ow < OW; ow++) r[ow] = 0.0f;
           } else {
             for (int ow = 0; ow < OW; ow++) {
               int iw = ow * stride - pad + kj;

@@ -71,16 +71,13 @@ static void unfold_rows(float *R, const float *x, int C, int H, int W, int k, in
       int off = kj - pad, lo = pad - kj, hi = W + pad - kj; // valid ow in [lo, hi)
       if (lo < 0) lo = 0;
       if (hi > OWr) hi = OWr;
-      if (hi < lo) hi = lo;
-      for (int i = 0; i < pad * OWr; i++) row[i] = 0.0f;
+      // one memset for the block (cache-resident), not one per edge of every row
+      memset(row, 0, sizeof(float) * Hp * OWr);
       for (int h = 0; h < H; h++) {
         float *restrict r = row + (size_t)(h + pad) * OWr;
         const float *restrict xr = xc + (size_t)h * W;
-        for (int ow = 0; ow < lo; ow++) r[ow] = 0.0f;
         for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow + off];
-        for (int ow = hi; ow < OWr; ow++) r[ow] = 0.0f;
       }
-      for (int i = (H + pad) * OWr; i < Hp * OWr; i++) row[i] = 0.0f;
     }
   }
 }

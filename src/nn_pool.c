@@ -7,6 +7,10 @@
 
 #include "lotto/nn.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 enum { POOL_MAX, POOL_AVG, POOL_GLOBAL };
 
 typedef struct {
@@ -36,8 +40,93 @@ static lt_status pool_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   return LT_OK;
 }
 
+#if defined(__AVX512F__)
+/* 2x2 windows, stride 2 (the common case), 16 outputs at a time. The generic
+ * loops branch on every comparison, and on activations those branches are
+ * coin flips: this is branch-free, with masked loads and stores for row ends. */
+static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+static const int32_t lo_idx[16] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+
+static __mmask16 first(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
+
+// y (planes, OH, OW), arg likewise, from x (planes, H, W)
+static void maxpool2_forward(float *y, int32_t *arg, const float *x, int planes, const pool *p) {
+  const int W = p->W, OH = p->OH, OW = p->OW;
+  const __m512i ev = _mm512_loadu_si512(even_idx), od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+  const __m512i lane2 = _mm512_add_epi32(ev, ev), one = _mm512_set1_epi32(1), w = _mm512_set1_epi32(W);
+  for (int q = 0; q < planes; q++)
+    for (int oh = 0; oh < OH; oh++) {
+      const float *r0 = x + ((size_t)q * p->H + 2 * oh) * W, *r1 = r0 + W;
+      float *yo = y + ((size_t)q * OH + oh) * OW;
+      int32_t *ao = arg + ((size_t)q * OH + oh) * OW;
+      for (int o = 0; o < OW; o += 16) {
+        int n = OW - o < 16 ? OW - o : 16;
+        __mmask16 m0 = first(2 * n), m1 = first(2 * n - 16), mo = first(n);
+        __m512 a0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * o), a1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * o + 16);
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * o), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * o + 16);
+        // scan order (0,0) (0,1) (1,0) (1,1); a later value wins only if strictly greater
+        __m512 m = _mm512_permutex2var_ps(a0, ev, a1);
+        __m512i i = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * o), lane2), best = i;
+        __m512 v = _mm512_permutex2var_ps(a0, od, a1);
+        __mmask16 gt = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ);
+        m = _mm512_mask_mov_ps(m, gt, v), best = _mm512_mask_mov_epi32(best, gt, _mm512_add_epi32(i, one));
+        v = _mm512_permutex2var_ps(b0, ev, b1);
+        gt = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ);
+        m = _mm512_mask_mov_ps(m, gt, v), best = _mm512_mask_mov_epi32(best, gt, _mm512_add_epi32(i, w));
+        v = _mm512_permutex2var_ps(b0, od, b1);
+        gt = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ);
+        m = _mm512_mask_mov_ps(m, gt, v), best = _mm512_mask_mov_epi32(best, gt, _mm512_add_epi32(i, _mm512_add_epi32(w, one)));
+        _mm512_mask_storeu_ps(yo + o, mo, m);
+        _mm512_mask_storeu_epi32(ao + o, mo, best);
+      }
+    }
+}
+
+/* dx (planes, H, W) from dy (planes, OH, OW): every input written once (the
+ * window's argmax gets dy, the rest 0; an odd last row or column 0), so there
+ * is no zeroing pass and no scatter. */
+static void maxpool2_backward(float *d, const float *g, const int32_t *arg, int planes, const pool *p) {
+  const int H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+  const __m512i ev = _mm512_loadu_si512(even_idx), lo = _mm512_loadu_si512(lo_idx);
+  const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8)), lane2 = _mm512_add_epi32(ev, ev);
+  const __m512i one = _mm512_set1_epi32(1), w = _mm512_set1_epi32(W);
+  for (int q = 0; q < planes; q++) {
+    float *dp = d + (size_t)q * H * W;
+    for (int oh = 0; oh < OH; oh++) {
+      float *r0 = dp + (size_t)2 * oh * W, *r1 = r0 + W;
+      const float *go = g + ((size_t)q * OH + oh) * OW;
+      const int32_t *ao = arg + ((size_t)q * OH + oh) * OW;
+      for (int o = 0; o < OW; o += 16) {
+        int n = OW - o < 16 ? OW - o : 16;
+        __mmask16 m0 = first(2 * n), m1 = first(2 * n - 16), mo = first(n);
+        __m512 v = _mm512_maskz_loadu_ps(mo, go + o);
+        __m512i a = _mm512_maskz_loadu_epi32(mo, ao + o);
+        __m512i i = _mm512_add_epi32(_mm512_set1_epi32(2 * oh * W + 2 * o), lane2);
+        __m512 q00 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, i), v);
+        __m512 q01 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_add_epi32(i, one)), v);
+        __m512 q10 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_add_epi32(i, w)), v);
+        __m512 q11 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_add_epi32(i, _mm512_add_epi32(w, one))), v);
+        _mm512_mask_storeu_ps(r0 + 2 * o, m0, _mm512_permutex2var_ps(q00, lo, q01));
+        _mm512_mask_storeu_ps(r0 + 2 * o + 16, m1, _mm512_permutex2var_ps(q00, hi, q01));
+        _mm512_mask_storeu_ps(r1 + 2 * o, m0, _mm512_permutex2var_ps(q10, lo, q11));
+        _mm512_mask_storeu_ps(r1 + 2 * o + 16, m1, _mm512_permutex2var_ps(q10, hi, q11));
+      }
+      if (W & 1) r0[W - 1] = r1[W - 1] = 0.0f;
+    }
+    if (H & 1) memset(dp + (size_t)(H - 1) * W, 0, sizeof(float) * W);
+  }
+}
+#define HAVE_MAXPOOL2 1
+#endif
+
 // y (B*C, OH, OW) from x (B*C, H, W)
 static void pool_max(float *y, int32_t *arg, const float *x, int planes, const pool *p) {
+#ifdef HAVE_MAXPOOL2
+  if (p->k == 2 && p->stride == 2) {
+    maxpool2_forward(y, arg, x, planes, p);
+    return;
+  }
+#endif
   for (int q = 0; q < planes; q++) {
     const float *xp = x + (size_t)q * p->H * p->W;
     for (int oh = 0; oh < p->OH; oh++)
@@ -110,6 +199,13 @@ static lt_status pool_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
   const float *g = lt_tensor_data(dy);
   float *d = lt_tensor_data(p->dx);
   size_t hw = (size_t)p->H * p->W, ohw = (size_t)p->OH * p->OW;
+#ifdef HAVE_MAXPOOL2
+  if (p->type == POOL_MAX && p->k == 2 && p->stride == 2) {
+    maxpool2_backward(d, g, p->arg, planes, p);
+    *dx = p->dx;
+    return LT_OK;
+  }
+#endif
   memset(d, 0, sizeof(float) * planes * hw);
   for (int q = 0; q < planes; q++) {
     float *dp = d + q * hw;
