@@ -22,6 +22,11 @@ void lt_pushtensor(lua_State *L, lt_tensor *t);
 /* Reads a shape from a table {d1, d2, ...} or from integer arguments starting at i. Returns ndim. */
 int lt_checkshape(lua_State *L, int i, int64_t shape[LT_MAXDIM]);
 
+/* ---- models (lnn.c) ---- */
+/* The model at index i (a lotto.nn.model userdata, not yet freed), or a Lua
+ * error naming argument i. Borrowed: the userdata owns it. */
+struct lt_model *lt_checkmodel(lua_State *L, int i);
+
 /* ---- rng (lrng.c) ---- */
 lt_rng *lt_checkrng(lua_State *L, int i);
 /* Optional generator at i: an rng userdata, an integer seed (stream LT_STREAM_USER), or nil.

@@ -173,7 +173,7 @@ static int layer_kind(lua_State *L) {
 
 /* ---- model ----------------------------------------------------------------- */
 
-static lt_model *checkmodel(lua_State *L, int i) {
+lt_model *lt_checkmodel(lua_State *L, int i) {
   lmodel *u = luaL_checkudata(L, i, MODEL_MT);
   luaL_argcheck(L, u->m != NULL, i, "model has been freed");
   return u->m;
@@ -252,7 +252,7 @@ static void pushparam(lua_State *L, const lt_param *p) {
 }
 
 static int model_parameters(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   int n = lt_model_nparams(m);
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
@@ -263,7 +263,7 @@ static int model_parameters(lua_State *L) {
 }
 
 static int model_buffers(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   int n = lt_model_nbuffers(m);
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
@@ -274,24 +274,24 @@ static int model_buffers(lua_State *L) {
 }
 
 static int model_values(lua_State *L) {
-  lt_pushtensor(L, lt_tensor_retain(lt_model_values(checkmodel(L, 1))));
+  lt_pushtensor(L, lt_tensor_retain(lt_model_values(lt_checkmodel(L, 1))));
   return 1;
 }
 static int model_grads(lua_State *L) {
-  lt_pushtensor(L, lt_tensor_retain(lt_model_grads(checkmodel(L, 1))));
+  lt_pushtensor(L, lt_tensor_retain(lt_model_grads(lt_checkmodel(L, 1))));
   return 1;
 }
 static int model_masks(lua_State *L) {
-  lt_pushtensor(L, lt_tensor_retain(lt_model_masks(checkmodel(L, 1))));
+  lt_pushtensor(L, lt_tensor_retain(lt_model_masks(lt_checkmodel(L, 1))));
   return 1;
 }
 static int model_state(lua_State *L) {
-  lt_pushtensor(L, lt_tensor_clone(lt_model_values(checkmodel(L, 1))));
+  lt_pushtensor(L, lt_tensor_clone(lt_model_values(lt_checkmodel(L, 1))));
   return 1;
 }
 
 static int model_load_state(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lt_tensor *t = lt_checktensor(L, 2);
   lt_tensor *v = lt_model_values(m);
   if (lt_tensor_numel(t) != lt_tensor_numel(v))
@@ -308,7 +308,7 @@ static int model_load_state(lua_State *L) {
 
 // init([{seed =, rng =, weight =}] | rng | seed)
 static int model_init(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lt_rng tmp, *r = NULL;
   int kind = LT_INIT_GLOROT_NORMAL;
   if (lua_istable(L, 2)) {
@@ -347,7 +347,7 @@ static int model_init(lua_State *L) {
 
 // forward(x[, train = model:is_training()]) -> y (a new tensor the model will not overwrite)
 static int model_forward(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lt_tensor *x = lt_checktensor(L, 2), *y;
   int train = lua_isnoneornil(L, 3) ? lt_model_is_training(m) : lua_toboolean(L, 3);
   if (lt_model_forward(m, x, &y, train)) return lt_raise(L, "forward");
@@ -357,7 +357,7 @@ static int model_forward(lua_State *L) {
 
 // backward(dy) -> dx (a new tensor); accumulates into grads
 static int model_backward(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lt_tensor *dy = lt_checktensor(L, 2), *dx = NULL;
   if (lt_model_backward(m, dy, &dx)) return lt_raise(L, "backward");
   lt_pushtensor(L, lt_tensor_clone(dx));
@@ -365,54 +365,54 @@ static int model_backward(lua_State *L) {
 }
 
 static int model_zero_grad(lua_State *L) {
-  lt_model_zero_grad(checkmodel(L, 1));
+  lt_model_zero_grad(lt_checkmodel(L, 1));
   lua_settop(L, 1);
   return 1;
 }
 static int model_apply_mask(lua_State *L) {
-  lt_model_apply_mask(checkmodel(L, 1));
+  lt_model_apply_mask(lt_checkmodel(L, 1));
   lua_settop(L, 1);
   return 1;
 }
 static int model_mask_changed(lua_State *L) {
-  lt_model_mask_changed(checkmodel(L, 1));
+  lt_model_mask_changed(lt_checkmodel(L, 1));
   lua_settop(L, 1);
   return 1;
 }
 static int model_mask_version(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)lt_model_mask_version(checkmodel(L, 1)));
+  lua_pushinteger(L, (lua_Integer)lt_model_mask_version(lt_checkmodel(L, 1)));
   return 1;
 }
 static int model_train(lua_State *L) {
-  lt_model_train(checkmodel(L, 1), lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2));
+  lt_model_train(lt_checkmodel(L, 1), lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2));
   lua_settop(L, 1);
   return 1;
 }
 static int model_eval(lua_State *L) {
-  lt_model_train(checkmodel(L, 1), 0);
+  lt_model_train(lt_checkmodel(L, 1), 0);
   lua_settop(L, 1);
   return 1;
 }
 static int model_is_training(lua_State *L) {
-  lua_pushboolean(L, lt_model_is_training(checkmodel(L, 1)));
+  lua_pushboolean(L, lt_model_is_training(lt_checkmodel(L, 1)));
   return 1;
 }
 static int model_numel(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)lt_model_numel(checkmodel(L, 1), lua_toboolean(L, 2)));
+  lua_pushinteger(L, (lua_Integer)lt_model_numel(lt_checkmodel(L, 1), lua_toboolean(L, 2)));
   return 1;
 }
 static int model_density(lua_State *L) {
-  lua_pushnumber(L, lt_model_density(checkmodel(L, 1)));
+  lua_pushnumber(L, lt_model_density(lt_checkmodel(L, 1)));
   return 1;
 }
 static int model_input_shape(lua_State *L) {
   int64_t s[LT_MAXDIM];
-  pushshape(L, lt_model_input_shape(checkmodel(L, 1), s), s);
+  pushshape(L, lt_model_input_shape(lt_checkmodel(L, 1), s), s);
   return 1;
 }
 static int model_output_shape(lua_State *L) {
   int64_t s[LT_MAXDIM];
-  pushshape(L, lt_model_output_shape(checkmodel(L, 1), s), s);
+  pushshape(L, lt_model_output_shape(lt_checkmodel(L, 1), s), s);
   return 1;
 }
 
@@ -437,7 +437,7 @@ static void push_layers(lua_State *L, const lt_layer *l, int depth) {
 
 // layers() -> {{name =, kind =, depth =, numel =, density =}, ...} in tree order
 static int model_layers(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lua_newtable(L);
   push_layers(L, lt_model_root(m), 0);
   return 1;
@@ -458,7 +458,7 @@ static int checkbatch(lua_State *L, int i, int def) {
 
 // evaluate(dataset[, {batch = 1000}]) -> loss, accuracy (NaN for regression)
 static int model_evaluate(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lt_dataset *d = lt_checkdataset(L, 2);
   int batch = checkbatch(L, 3, 1000);
   double loss, acc;
@@ -470,7 +470,7 @@ static int model_evaluate(lua_State *L) {
 
 // evaluate_xy(x, y[, batch = 1000[, nclasses]]) -> loss, accuracy; nclasses defaults to 1 (labels) when y is 1-D
 static int model_evaluate_xy(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lt_tensor *x = lt_checktensor(L, 2), *y = lt_checktensor(L, 3);
   int batch = checkbatch(L, 4, 1000);
   lua_Integer nc = luaL_optinteger(L, 5, y->ndim == 1 ? 1 : 0);
@@ -490,7 +490,7 @@ static lt_loss_kind checkloss(lua_State *L, int i) {
 
 // step_loss(x, y[, 'cross_entropy' | 'mse']) -> loss, ncorrect: zero_grad, forward, loss, backward
 static int model_step_loss(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lt_tensor *x = lt_checktensor(L, 2), *y = lt_checktensor(L, 3);
   lt_loss_kind k = checkloss(L, 4);
   double loss;

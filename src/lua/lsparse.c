@@ -271,13 +271,6 @@ static void setint(lua_State *L, const char *k, lua_Integer v) {
   lua_setfield(L, -2, k);
 }
 
-/* The model userdata of lotto.core.nn (lnn.c): a box holding one lt_model pointer. */
-#define MODEL_MT "lotto.nn.model"
-static lt_model *checkmodel(lua_State *L, int i) {
-  lt_model **p = luaL_checkudata(L, i, MODEL_MT);
-  luaL_argcheck(L, *p != NULL, i, "model has been freed");
-  return *p;
-}
 
 static const char *const mode_opts[] = {"auto", "dense", "sparse", NULL};
 
@@ -313,7 +306,7 @@ static int prunable_layers(lua_State *L, lt_model *m, lt_layer ***out) {
 
 /* core.set_layer(model, name | nil, {mode =, crossover =, frozen =}): nil name = every prunable layer */
 static int sp_set_layer(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   const char *name = luaL_optstring(L, 2, NULL);
   luaL_checktype(L, 3, LUA_TTABLE);
   lt_layer *one[1], **ls = one;
@@ -353,7 +346,7 @@ static int sp_set_layer(lua_State *L) {
 
 /* core.layers(model) -> {{name, kind, mode, path, density, nnz, crossover, measured, n, builds, refreshes}} */
 static int sp_layers(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   lt_layer **ls;
   int n = prunable_layers(L, m, &ls);
   lua_createtable(L, n, 0);
@@ -530,7 +523,7 @@ static void push_arch(lua_State *L, const lt_layer *l, const char *scope) {
 
 /* core.arch(model) -> the layer tree as a table (see push_arch) */
 static int sp_arch(lua_State *L) {
-  push_arch(L, lt_model_root(checkmodel(L, 1)), "");
+  push_arch(L, lt_model_root(lt_checkmodel(L, 1)), "");
   return 1;
 }
 
@@ -565,7 +558,7 @@ static int export_gc(lua_State *L) {
 
 /* core.export(model, path, {metadata}) -> true | raises */
 static int sp_export(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   const char *path = luaL_checkstring(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
   export_box *box = lua_newuserdatauv(L, sizeof *box, 0); /* frees the writer on any error */
@@ -649,7 +642,7 @@ static const lt_st_entry *f32_entry(const lt_st_file *f, const char *name, size_
 /* core.fill(model, path) -> model | nil, msg: values, masks and buffers from an exported file.
  * Checks everything before it writes anything. */
 static int sp_fill(lua_State *L) {
-  lt_model *m = checkmodel(L, 1);
+  lt_model *m = lt_checkmodel(L, 1);
   const char *path = luaL_checkstring(L, 2);
   lt_st_file *f;
   if (lt_st_open(&f, path)) return lt_pushfail(L);
