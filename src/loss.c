@@ -35,17 +35,24 @@ lt_status lt_cross_entropy_f(double *loss, float *dlogits, int64_t *ncorrect, co
     for (int64_t c = 1; c < C; c++)
       if (z[c] > mx) mx = z[c], arg = c;
     correct += arg == y;
+    const float zy = z[y] - mx;
     double sum = 0.0;
-    for (int64_t c = 0; c < C; c++) sum += exp((double)(z[c] - mx));
-    double lse = log(sum);
-    total += lse - (double)(z[y] - mx);
     if (dlogits) {
+      // one expf per logit, kept in d for the gradient; each z[c] is read
+      // before d[c] overwrites it (and z[y] before the loop), so d may alias z
       float *d = dlogits + b * C;
+      for (int64_t c = 0; c < C; c++) {
+        float e = expf(z[c] - mx);
+        sum += (double)e;
+        d[c] = e;
+      }
       float inv = (float)(1.0 / sum);
-      // each z[c] is read before d[c] overwrites it, so d may alias z
-      for (int64_t c = 0; c < C; c++) d[c] = expf(z[c] - mx) * inv * scale;
+      for (int64_t c = 0; c < C; c++) d[c] = d[c] * inv * scale;
       d[y] -= scale;
+    } else {
+      for (int64_t c = 0; c < C; c++) sum += (double)expf(z[c] - mx);
     }
+    total += log(sum) - (double)zy;
   }
   if (loss) *loss = total / (double)B;
   if (ncorrect) *ncorrect = correct;
