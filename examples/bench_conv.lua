@@ -56,6 +56,19 @@ end
 report('Conv-2 (28x28)', lotto.models.conv2{ input = { 1, 28, 28 } }, { 1, 28, 28 },
   step_mflop{ 28 * 28 * 64 * 9, 28 * 28 * 64 * 64 * 9, 12544 * 256, 256 * 256, 256 * 10 })
 if resnet then
-  local r = lotto.models.resnet20{ input = { 3, 32, 32 } }
-  report('ResNet-20 (32x32)', r, { 3, 32, 32 }, 3 * 41)  -- ~41 MMAC forward
+  -- multiply-adds: the stem, then per stage six 3x3 convs (the first strided from stage 2
+  -- on) and a 1x1 projection; each stage halves the size and doubles the channels
+  local macs, c, hw = { 3 * 16 * 9 * 1024 }, 16, 1024
+  for stage = 1, 3 do
+    if stage > 1 then
+      hw = hw // 4
+      macs[#macs + 1] = c * 2 * c * 9 * hw + c * 2 * c * hw
+      c = 2 * c
+      macs[#macs + 1] = 5 * c * c * 9 * hw
+    else
+      macs[#macs + 1] = 6 * c * c * 9 * hw
+    end
+  end
+  macs[#macs + 1] = 64 * 10
+  report('ResNet-20 (32x32)', lotto.models.resnet20{ input = { 3, 32, 32 } }, { 3, 32, 32 }, step_mflop(macs))
 end

@@ -1,19 +1,59 @@
 /* nn_batchnorm.c: batch normalisation over the channel axis of (B, C) or
  * (B, C, H, W) inputs, with learned gamma/beta and running statistics
- * (momentum 0.1, eps 1e-5, unbiased running variance, as in PyTorch). */
+ * (momentum 0.1, eps 1e-5, unbiased running variance, as in PyTorch).
+ * Per channel, training forward is a statistics pass and a normalising pass,
+ * backward a sums pass and an input-gradient pass; x-hat is recomputed from
+ * the cached input rather than stored. Channels are split over the threads
+ * (each channel's arithmetic is the same whoever runs it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "lotto/nn.h"
+#include "sparse_impl.h" // lt_sp_run, lt_sp_nparts: the worker pool
 
 typedef struct {
   int C, HW;
   float momentum, eps;
   int train;              // mode of the last forward
-  lt_tensor *xhat, *y, *dx;
-  float *invstd;          // (C) of the last forward
+  const lt_tensor *x;     // input of the last forward (x-hat is recomputed from it)
+  lt_tensor *y, *dx;
+  float *mean, *invstd;   // (C) each, of the last forward
 } batchnorm;
+
+#define LANES 16
+
+/* Shifted sums of one row: *s += sum (r - K), *ss += sum (r - K)^2. Shifting by a
+ * value of the channel keeps the one-pass variance accurate; float lanes within
+ * a row (vectorised, fixed order), double across rows. */
+static void row_stats(const float *r, int n, float K, double *s, double *ss) {
+  float a[LANES] = {0}, b[LANES] = {0};
+  int i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int j = 0; j < LANES; j++) {
+      float v = r[i + j] - K;
+      a[j] += v, b[j] += v * v;
+    }
+  double ds = 0.0, dss = 0.0;
+  for (; i < n; i++) {
+    double v = (double)r[i] - K;
+    ds += v, dss += v * v;
+  }
+  for (int j = 0; j < LANES; j++) ds += a[j], dss += b[j];
+  *s += ds, *ss += dss;
+}
+
+// *sg += sum g, *sgx += sum g * (x - mean) over one row
+static void row_grad_sums(const float *g, const float *x, int n, float mean, double *sg, double *sgx) {
+  float a[LANES] = {0}, b[LANES] = {0};
+  int i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int j = 0; j < LANES; j++) a[j] += g[i + j], b[j] += g[i + j] * (x[i + j] - mean);
+  double da = 0.0, db = 0.0;
+  for (; i < n; i++) da += g[i], db += (double)g[i] * ((double)x[i] - mean);
+  for (int j = 0; j < LANES; j++) da += a[j], db += b[j];
+  *sg += da, *sgx += db;
+}
 
 static lt_status batchnorm_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                                  const lt_layer **producer) {
@@ -38,87 +78,105 @@ static lt_status batchnorm_bind(lt_layer *l) {
   batchnorm *p = l->priv;
   lt_tensor_fill(l->params[0].value, 1.0f);
   lt_tensor_fill(l->buffers[1].value, 1.0f);
-  p->invstd = calloc((size_t)p->C, sizeof(float));
-  return p->invstd ? LT_OK : lt_error(LT_ENOMEM, "out of memory in %s", l->name);
+  p->mean = calloc(2 * (size_t)p->C, sizeof(float));
+  p->invstd = p->mean ? p->mean + p->C : NULL;
+  return p->mean ? LT_OK : lt_error(LT_ENOMEM, "out of memory in %s", l->name);
+}
+
+typedef struct {
+  lt_layer *l;
+  int B, nparts, train;
+  const float *x, *g;
+  float *y, *d;
+} bn_job;
+
+static void forward_part(void *arg, int part) {
+  bn_job *j = arg;
+  batchnorm *p = j->l->priv;
+  const int B = j->B, C = p->C, HW = p->HW;
+  const float *gamma = lt_tensor_data(j->l->params[0].value), *beta = lt_tensor_data(j->l->params[1].value);
+  float *rm = lt_tensor_data(j->l->buffers[0].value), *rv = lt_tensor_data(j->l->buffers[1].value);
+  const double N = (double)B * HW;
+  for (int c = part * C / j->nparts; c < (part + 1) * C / j->nparts; c++) {
+    float mean, is;
+    if (j->train) {
+      float K = j->x[(size_t)c * HW];
+      double s = 0.0, ss = 0.0;
+      for (int b = 0; b < B; b++) row_stats(j->x + ((size_t)b * C + c) * HW, HW, K, &s, &ss);
+      double mu = s / N, var = ss / N - mu * mu;
+      if (var < 0.0) var = 0.0;
+      mean = (float)(K + mu);
+      is = (float)(1.0 / sqrt(var + p->eps));
+      rm[c] = (1.0f - p->momentum) * rm[c] + p->momentum * mean;
+      rv[c] = (1.0f - p->momentum) * rv[c] + p->momentum * (float)(N > 1 ? var * N / (N - 1) : var);
+    } else {
+      mean = rm[c];
+      is = 1.0f / sqrtf(rv[c] + p->eps);
+    }
+    p->mean[c] = mean, p->invstd[c] = is;
+    const float k = gamma[c] * is, bc = beta[c];
+    for (int b = 0; b < B; b++) {
+      size_t o = ((size_t)b * C + c) * HW;
+      const float *restrict r = j->x + o;
+      float *restrict yo = j->y + o;
+      for (int i = 0; i < HW; i++) yo[i] = k * (r[i] - mean) + bc;
+    }
+  }
+}
+
+static void backward_part(void *arg, int part) {
+  bn_job *j = arg;
+  batchnorm *p = j->l->priv;
+  const int B = j->B, C = p->C, HW = p->HW;
+  const float *gamma = lt_tensor_data(j->l->params[0].value);
+  float *dgamma = lt_tensor_data(j->l->params[0].grad), *dbeta = lt_tensor_data(j->l->params[1].grad);
+  const double N = (double)B * HW;
+  for (int c = part * C / j->nparts; c < (part + 1) * C / j->nparts; c++) {
+    const float mean = p->mean[c], is = p->invstd[c];
+    double sg = 0.0, sgx = 0.0;
+    for (int b = 0; b < B; b++) {
+      size_t o = ((size_t)b * C + c) * HW;
+      row_grad_sums(j->g + o, j->x + o, HW, mean, &sg, &sgx);
+    }
+    sgx *= is; // sum g * xhat
+    dgamma[c] += (float)sgx;
+    dbeta[c] += (float)sg;
+    if (!j->d) continue;
+    // train: dx = k (g - mean(g) - xhat mean(g xhat)); eval: dx = k g
+    const float k = gamma[c] * is;
+    const float a = j->train ? (float)(sg / N) : 0.0f, bx = j->train ? (float)(sgx / N) * is : 0.0f;
+    for (int b = 0; b < B; b++) {
+      size_t o = ((size_t)b * C + c) * HW;
+      const float *restrict g = j->g + o, *restrict r = j->x + o;
+      float *restrict d = j->d + o;
+      for (int i = 0; i < HW; i++) d[i] = k * (g[i] - a - (r[i] - mean) * bx);
+    }
+  }
 }
 
 static lt_status batchnorm_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
   batchnorm *p = l->priv;
   lt_status st;
-  if ((st = lt_layer_buffer(&p->y, x->ndim, x->shape)) || (st = lt_layer_buffer(&p->xhat, x->ndim, x->shape))) return st;
-  const int B = (int)x->shape[0], C = p->C, HW = p->HW;
-  const float *a = lt_tensor_data(x), *gamma = lt_tensor_data(l->params[0].value), *beta = lt_tensor_data(l->params[1].value);
-  float *rm = lt_tensor_data(l->buffers[0].value), *rv = lt_tensor_data(l->buffers[1].value);
-  float *xh = lt_tensor_data(p->xhat), *o = lt_tensor_data(p->y);
-  const double N = (double)B * HW;
+  if ((st = lt_layer_buffer(&p->y, x->ndim, x->shape))) return st;
   p->train = train;
-  for (int c = 0; c < C; c++) {
-    float mean, is;
-    if (train) {
-      double s = 0.0, ss = 0.0;
-      for (int b = 0; b < B; b++) {
-        const float *r = a + ((size_t)b * C + c) * HW;
-        for (int i = 0; i < HW; i++) s += r[i];
-      }
-      double mu = s / N;
-      for (int b = 0; b < B; b++) {
-        const float *r = a + ((size_t)b * C + c) * HW;
-        for (int i = 0; i < HW; i++) ss += (r[i] - mu) * (r[i] - mu);
-      }
-      double var = ss / N;
-      mean = (float)mu;
-      is = (float)(1.0 / sqrt(var + p->eps));
-      rm[c] = (1.0f - p->momentum) * rm[c] + p->momentum * mean;
-      rv[c] = (1.0f - p->momentum) * rv[c] + p->momentum * (float)(N > 1 ? ss / (N - 1) : var);
-    } else {
-      mean = rm[c];
-      is = 1.0f / sqrtf(rv[c] + p->eps);
-    }
-    p->invstd[c] = is;
-    for (int b = 0; b < B; b++) {
-      size_t off = ((size_t)b * C + c) * HW;
-      for (int i = 0; i < HW; i++) {
-        float h = (a[off + i] - mean) * is;
-        xh[off + i] = h;
-        o[off + i] = gamma[c] * h + beta[c];
-      }
-    }
-  }
+  p->x = x;
+  bn_job j = {.l = l, .B = (int)x->shape[0], .train = train, .x = lt_tensor_data(x), .y = lt_tensor_data(p->y)};
+  j.nparts = lt_sp_nparts(2.0 * j.B * p->HW * p->C, p->C);
+  lt_sp_run(j.nparts, forward_part, &j);
   *y = p->y;
   return LT_OK;
 }
 
 static lt_status batchnorm_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   batchnorm *p = l->priv;
-  const int B = (int)dy->shape[0], C = p->C, HW = p->HW;
-  const float *g = lt_tensor_data(dy), *xh = lt_tensor_data(p->xhat), *gamma = lt_tensor_data(l->params[0].value);
-  float *dgamma = lt_tensor_data(l->params[0].grad), *dbeta = lt_tensor_data(l->params[1].grad);
-  float *d = NULL;
+  bn_job j = {.l = l, .B = (int)dy->shape[0], .train = p->train, .x = lt_tensor_data(p->x), .g = lt_tensor_data(dy)};
   if (need_dx) {
     lt_status st = lt_layer_buffer(&p->dx, dy->ndim, dy->shape);
     if (st) return st;
-    d = lt_tensor_data(p->dx);
+    j.d = lt_tensor_data(p->dx);
   }
-  const double N = (double)B * HW;
-  for (int c = 0; c < C; c++) {
-    double sg = 0.0, sgx = 0.0;
-    for (int b = 0; b < B; b++) {
-      size_t off = ((size_t)b * C + c) * HW;
-      for (int i = 0; i < HW; i++) sg += g[off + i], sgx += (double)g[off + i] * xh[off + i];
-    }
-    dgamma[c] += (float)sgx;
-    dbeta[c] += (float)sg;
-    if (!d) continue;
-    float k = gamma[c] * p->invstd[c];
-    float mg = (float)(sg / N), mgx = (float)(sgx / N);
-    for (int b = 0; b < B; b++) {
-      size_t off = ((size_t)b * C + c) * HW;
-      if (p->train)
-        for (int i = 0; i < HW; i++) d[off + i] = k * (g[off + i] - mg - xh[off + i] * mgx);
-      else
-        for (int i = 0; i < HW; i++) d[off + i] = k * g[off + i];
-    }
-  }
+  j.nparts = lt_sp_nparts(3.0 * j.B * p->HW * p->C, p->C);
+  lt_sp_run(j.nparts, backward_part, &j);
   if (need_dx) *dx = p->dx;
   return LT_OK;
 }
@@ -130,10 +188,9 @@ static int batchnorm_describe(const lt_layer *l, char *buf, size_t n) {
 static void batchnorm_free(lt_layer *l) {
   batchnorm *p = l->priv;
   if (!p) return;
-  lt_tensor_release(p->xhat);
   lt_tensor_release(p->y);
   lt_tensor_release(p->dx);
-  free(p->invstd);
+  free(p->mean);
   free(p);
 }
 
