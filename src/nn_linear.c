@@ -17,24 +17,42 @@ typedef struct {
   int sparse;         // the last forward ran sparse
 } linear;
 
-// y (B, out) = x (B, in) W^T (+ b); W (out, in); b (out) or NULL
-static void linear_matmul_forward(float *y, const float *x, const float *W, const float *b, int B, int in, int out) {
+/* Activations are (B, features) contiguous, or transposed (features rows of
+ * ld floats, see LT_LAYOUT_ANY in nn.h) when their ld argument is > 0: sgemm
+ * takes either through its transpose flags. */
+
+// y (B, out) = x (B, in) W^T (+ b); W (out, in); b (out) or NULL; x transposed when x_ld > 0
+static void linear_matmul_forward(float *y, const float *x, int x_ld, const float *W, const float *b, int B, int in,
+                                  int out) {
   if (b) {
     for (int i = 0; i < B; i++) memcpy(y + (size_t)i * out, b, sizeof(float) * out);
   }
-  lt_gemm(0, 1, B, out, in, 1.0f, x, in, W, in, b ? 1.0f : 0.0f, y, out);
+  lt_gemm(x_ld > 0, 1, B, out, in, 1.0f, x, x_ld > 0 ? x_ld : in, W, in, b ? 1.0f : 0.0f, y, out);
 }
 
-// dW (out, in) += dy (B, out)^T x (B, in); = when overwrite
-static void linear_matmul_weight_grad(float *dW, const float *dy, const float *x, int B, int in, int out,
+// dW (out, in) += dy (B, out)^T x (B, in); = when overwrite; x transposed when x_ld > 0
+static void linear_matmul_weight_grad(float *dW, const float *dy, const float *x, int x_ld, int B, int in, int out,
                                       int overwrite) {
-  lt_gemm(1, 0, out, in, B, 1.0f, dy, out, x, in, overwrite ? 0.0f : 1.0f, dW, in);
+  lt_gemm(1, x_ld > 0, out, in, B, 1.0f, dy, out, x, x_ld > 0 ? x_ld : in, overwrite ? 0.0f : 1.0f, dW, in);
 }
 
-// dx (B, in) = dy (B, out) W (out, in)
-static void linear_matmul_input_grad(float *dx, const float *dy, const float *W, int B, int in, int out) {
-  lt_gemm(0, 0, B, in, out, 1.0f, dy, out, W, in, 0.0f, dx, in);
+// dx (B, in) = dy (B, out) W (out, in); dx transposed (dx^T = W^T dy^T) when dx_ld > 0
+static void linear_matmul_input_grad(float *dx, int dx_ld, const float *dy, const float *W, int B, int in, int out) {
+  if (dx_ld > 0) lt_gemm(1, 1, in, B, out, 1.0f, W, in, dy, out, 0.0f, dx, dx_ld);
+  else lt_gemm(0, 0, B, in, out, 1.0f, dy, out, W, in, 0.0f, dx, in);
 }
+
+lt_status lt_layer_buffer_t(lt_tensor **buf, int64_t B, int64_t F, int64_t ld) {
+  int64_t s[2] = {F, ld};
+  lt_status st = lt_layer_buffer(buf, 2, s);
+  if (st) return st;
+  lt_tensor *t = *buf;
+  t->shape[0] = B, t->shape[1] = F;
+  t->stride[0] = 1, t->stride[1] = ld;
+  return LT_OK;
+}
+
+static int ld_of(const lt_tensor *t) { return lt_is_transposed(t) ? (int)t->stride[1] : 0; }
 
 static lt_status linear_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                               const lt_layer **producer) {
@@ -55,24 +73,52 @@ static lt_status linear_build(lt_layer *l, lt_build *b, int ndim, const int64_t 
 
 static lt_status linear_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
   linear *p = l->priv;
-  int B = (int)x->shape[0];
-  int64_t ys[2] = {B, p->out};
-  lt_status st = lt_layer_buffer(&p->y, 2, ys);
-  if (st) return st;
+  int B = (int)x->shape[0], x_ld = ld_of(x);
   p->x = x;
   const float *W = lt_tensor_data(l->params[0].value), *b = p->bias ? lt_tensor_data(l->params[1].value) : NULL;
-  st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->out, p->in, B,
-                      l->model ? lt_model_mask_version(l->model) : 0, &p->sparse);
+  lt_status st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->out, p->in, B,
+                                l->model ? lt_model_mask_version(l->model) : 0, &p->sparse);
   if (st) return st;
-  if (p->sparse) st = lt_spd_linear_forward(p->sp, lt_tensor_data(p->y), lt_tensor_data(x), b, B);
-  else linear_matmul_forward(lt_tensor_data(p->y), lt_tensor_data(x), W, b, B, p->in, p->out);
+  // a sparse forward makes y transposed anyway: hand it on so when the next layer takes it
+  int y_ld = p->sparse && l->emit_transposed ? lt_sparse_ld(B) : 0;
+  int64_t ys[2] = {B, p->out};
+  if ((st = y_ld ? lt_layer_buffer_t(&p->y, B, p->out, y_ld) : lt_layer_buffer(&p->y, 2, ys))) return st;
+  if (p->sparse) st = lt_spd_linear_forward_ld(p->sp, lt_tensor_data(p->y), y_ld, lt_tensor_data(x), x_ld, b, B);
+  else linear_matmul_forward(lt_tensor_data(p->y), lt_tensor_data(x), x_ld, W, b, B, p->in, p->out);
   if (st) return st;
   *y = p->y;
   return LT_OK;
 }
 
-// db (out) += the column sums of dy (B, out); = when overwrite
-static void linear_bias_grad(float *db, const float *dy, int B, int out, int overwrite) {
+// Sum of r[0..n): two 8-lane partial sums, then a fixed-order reduction.
+static inline float row_sum(const float *r, int n) {
+  typedef float v8 __attribute__((vector_size(32)));
+  v8 a = {0}, b = {0}, x, y;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    memcpy(&x, r + i, sizeof x);
+    memcpy(&y, r + i + 8, sizeof y);
+    a += x, b += y;
+  }
+  if (i + 8 <= n) {
+    memcpy(&x, r + i, sizeof x);
+    a += x, i += 8;
+  }
+  a += b;
+  float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  for (; i < n; i++) s += r[i];
+  return s;
+}
+
+// db (out) += the column sums of dy (B, out), or the row sums of a transposed dy; = when overwrite
+static void linear_bias_grad(float *db, const float *dy, int dy_ld, int B, int out, int overwrite) {
+  if (dy_ld > 0) {
+    for (int j = 0; j < out; j++) {
+      float s = row_sum(dy + (size_t)j * dy_ld, B);
+      db[j] = overwrite ? s : db[j] + s;
+    }
+    return;
+  }
   for (int i = 0; i < B; i++) {
     const float *r = dy + (size_t)i * out;
     if (i == 0 && overwrite)
@@ -85,37 +131,28 @@ static void linear_bias_grad(float *db, const float *dy, int B, int out, int ove
 
 static lt_status linear_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   linear *p = l->priv;
-  int B = (int)dy->shape[0];
+  int B = (int)dy->shape[0], dy_ld = ld_of(dy), x_ld = ld_of(p->x);
   const float *g = lt_tensor_data(dy);
   float *dW = lt_tensor_data(l->params[0].grad);
   const int overwrite = l->grad_overwrite; // stale grads (lt_model_step_loss): write, do not add
-  if (p->sparse) {
-    float *d = NULL; // dx and dW share one transpose of dy
-    if (need_dx) {
-      int64_t xs[2] = {B, p->in};
-      lt_status st = lt_layer_buffer(&p->dx, 2, xs);
-      if (st) return st;
-      d = lt_tensor_data(p->dx);
-    }
+  lt_status st;
+  if (need_dx) { // dx in the layout x came in
+    int64_t xs[2] = {B, p->in};
+    if ((st = x_ld ? lt_layer_buffer_t(&p->dx, B, p->in, x_ld) : lt_layer_buffer(&p->dx, 2, xs))) return st;
+  }
+  float *d = need_dx ? lt_tensor_data(p->dx) : NULL;
+  if (p->sparse) { // dx and dW share one transposed dy
     if (overwrite) lt_spd_grad_overwrite(p->sp);
-    lt_status st = lt_spd_linear_backward(p->sp, d, dW, g, B);
-    if (st) return st;
+    if ((st = lt_spd_linear_backward_ld(p->sp, d, x_ld, dW, g, dy_ld, B))) return st;
   } else {
-    linear_matmul_weight_grad(dW, g, lt_tensor_data(p->x), B, p->in, p->out, overwrite);
+    if (dy_ld) return lt_error(LT_EINVAL, "linear %s: a dense backward got a transposed dy", l->name);
+    linear_matmul_weight_grad(dW, g, lt_tensor_data(p->x), x_ld, B, p->in, p->out, overwrite);
     lt_spd_grad_dirty(p->sp);
+    if (d) linear_matmul_input_grad(d, x_ld, g, lt_tensor_data(l->params[0].value), B, p->in, p->out);
   }
-  if (p->bias) linear_bias_grad(lt_tensor_data(l->params[1].grad), g, B, p->out, overwrite);
+  if (p->bias) linear_bias_grad(lt_tensor_data(l->params[1].grad), g, dy_ld, B, p->out, overwrite);
   l->grad_overwrite = 0;
-  if (!need_dx) return LT_OK;
-  if (p->sparse) {
-    *dx = p->dx;
-    return LT_OK;
-  }
-  int64_t xs[2] = {B, p->in};
-  lt_status st = lt_layer_buffer(&p->dx, 2, xs);
-  if (st) return st;
-  linear_matmul_input_grad(lt_tensor_data(p->dx), g, lt_tensor_data(l->params[0].value), B, p->in, p->out);
-  *dx = p->dx;
+  if (need_dx) *dx = p->dx;
   return LT_OK;
 }
 
@@ -136,6 +173,7 @@ static void linear_free(lt_layer *l) {
 static const lt_layer_ops linear_ops = {
     .kind = "linear", .prefix = "fc", .build = linear_build, .forward = linear_forward,
     .backward = linear_backward, .describe = linear_describe, .free = linear_free, .overwrites_grads = 1,
+    .layout = LT_LAYOUT_ANY,
 };
 
 lt_layer *lt_linear_new(int in, int out, int bias) {

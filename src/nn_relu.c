@@ -16,14 +16,33 @@ static lt_status relu_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   return LT_OK; // shape-preserving: the producer stays the layer that made the shape
 }
 
+/* Contiguous activations are one run of n floats; transposed ones (see
+ * LT_LAYOUT_SAME in nn.h) F runs of B floats, ld apart, and y and dx keep
+ * that layout. */
+// Runs of a transposed t: its rows, or all its storage from the first row on
+// as one run when it holds whole rows (padding included) -- as the layers'
+// buffers do: the padding lanes are never read into a result.
+static void runs_of(const lt_tensor *t, size_t *runs, size_t *len, size_t *ld) {
+  size_t F = (size_t)t->shape[1], s = (size_t)t->stride[1];
+  if (t->offset + F * s <= t->storage->n) *runs = 1, *len = F * s, *ld = 0;
+  else *runs = F, *len = (size_t)t->shape[0], *ld = s;
+}
+
 static lt_status relu_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
   relu *p = l->priv;
-  lt_status st = lt_layer_buffer(&p->y, x->ndim, x->shape);
+  int t = lt_is_transposed(x);
+  size_t runs = 1, len = lt_tensor_numel(x), ld = 0;
+  if (t) runs_of(x, &runs, &len, &ld);
+  lt_status st = t ? lt_layer_buffer_t(&p->y, x->shape[0], x->shape[1], x->stride[1])
+                   : lt_layer_buffer(&p->y, x->ndim, x->shape);
   if (st) return st;
   const float *a = lt_tensor_data(x);
   float *o = lt_tensor_data(p->y);
-  size_t n = lt_tensor_numel(x);
-  for (size_t i = 0; i < n; i++) o[i] = a[i] > 0.0f ? a[i] : 0.0f;
+  for (size_t r = 0; r < runs; r++) {
+    const float *ar = a + r * ld;
+    float *orow = o + r * ld;
+    for (size_t i = 0; i < len; i++) orow[i] = ar[i] > 0.0f ? ar[i] : 0.0f;
+  }
   *y = p->y;
   return LT_OK;
 }
@@ -31,12 +50,27 @@ static lt_status relu_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
 static lt_status relu_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   relu *p = l->priv;
   if (!need_dx) return LT_OK;
-  lt_status st = lt_layer_buffer(&p->dx, dy->ndim, dy->shape);
+  int t = lt_is_transposed(dy);
+  if (t != lt_is_transposed(p->y) || (t && dy->stride[1] != p->y->stride[1]))
+    return lt_error(LT_EINVAL, "relu %s: dy and y differ in layout", l->name);
+  size_t runs = 1, len = lt_tensor_numel(dy), ld = 0;
+  lt_status st = t ? lt_layer_buffer_t(&p->dx, dy->shape[0], dy->shape[1], dy->stride[1])
+                   : lt_layer_buffer(&p->dx, dy->ndim, dy->shape);
   if (st) return st;
+  if (t) { // whole rows only if all three hold them
+    size_t r1, l1, d1, r2, l2, d2;
+    runs_of(dy, &runs, &len, &ld);
+    runs_of(p->y, &r1, &l1, &d1);
+    runs_of(p->dx, &r2, &l2, &d2);
+    if (r1 != 1 || r2 != 1) runs = (size_t)dy->shape[1], len = (size_t)dy->shape[0], ld = (size_t)dy->stride[1];
+  }
   const float *g = lt_tensor_data(dy), *o = lt_tensor_data(p->y);
   float *d = lt_tensor_data(p->dx);
-  size_t n = lt_tensor_numel(dy);
-  for (size_t i = 0; i < n; i++) d[i] = o[i] > 0.0f ? g[i] : 0.0f;
+  for (size_t r = 0; r < runs; r++) {
+    const float *gr = g + r * ld, *orow = o + r * ld;
+    float *dr = d + r * ld;
+    for (size_t i = 0; i < len; i++) dr[i] = orow[i] > 0.0f ? gr[i] : 0.0f;
+  }
   *dx = p->dx;
   return LT_OK;
 }
@@ -53,7 +87,7 @@ static void relu_free(lt_layer *l) {
 
 static const lt_layer_ops relu_ops = {
     .kind = "relu", .prefix = "relu", .build = relu_build, .forward = relu_forward,
-    .backward = relu_backward, .describe = relu_describe, .free = relu_free,
+    .backward = relu_backward, .describe = relu_describe, .free = relu_free, .layout = LT_LAYOUT_SAME,
 };
 
 lt_layer *lt_relu_new(void) {

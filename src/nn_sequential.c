@@ -34,6 +34,23 @@ static lt_status sequential_build(lt_layer *l, lt_build *b, int ndim, const int6
   return LT_OK;
 }
 
+// Whether child j and what follows it take transposed activations.
+static int takes_transposed(const sequential *p, int j) {
+  for (; j < p->n; j++) {
+    int layout = p->kids[j]->ops->layout;
+    if (layout == LT_LAYOUT_ANY) return 1;
+    if (layout != LT_LAYOUT_SAME) return 0;
+  }
+  return 0; // the container's own output stays contiguous
+}
+
+// A child may hand its output on transposed when the layers after it take it.
+static lt_status sequential_bind(lt_layer *l) {
+  sequential *p = l->priv;
+  for (int i = 0; i < p->n; i++) p->kids[i]->emit_transposed = takes_transposed(p, i + 1);
+  return LT_OK;
+}
+
 static lt_status sequential_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
   sequential *p = l->priv;
   lt_tensor *cur = (lt_tensor *)x;
@@ -76,7 +93,7 @@ static void sequential_free(lt_layer *l) {
 }
 
 static const lt_layer_ops sequential_ops = {
-    .kind = "sequential", .prefix = "seq", .is_container = 1, .build = sequential_build,
+    .kind = "sequential", .prefix = "seq", .is_container = 1, .build = sequential_build, .bind = sequential_bind,
     .forward = sequential_forward, .backward = sequential_backward, .describe = sequential_describe,
     .nchildren = sequential_nchildren, .child = sequential_child, .free = sequential_free,
 };

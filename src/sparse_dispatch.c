@@ -250,7 +250,9 @@ struct lt_spd {
   double cx;
   float *xt, *yt, *dxt, *g; /* transposed activations (ld floats per row), conv gradient */
   size_t xt_cap, yt_cap, dxt_cap, g_cap;
-  int B, ld;               /* batch of the last linear forward */
+  int B, ld;               /* batch of the last linear forward, and the stride of its scratch */
+  const float *xin;        /* its input, transposed: xt or the caller's (borrowed) */
+  int xin_ld;
   int clean;               /* the weight gradient is zero off the mask of clean_version */
   uint64_t clean_version;
   int overwrite;           /* the next linear backward writes dw instead of adding */
@@ -456,30 +458,51 @@ lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at) {
 /* Transposed activations: every row starts on a cache line (see sparse.h). */
 static int tld(int B) { return (B + 15) & ~15; }
 
-lt_status lt_spd_linear_forward(lt_spd *d, float *y, const float *x, const float *bias, int B) {
-  if (!d->built || B < 1) return lt_error(LT_EINVAL, "sparse linear forward: needs a sparse prepare and B >= 1");
+lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x, int x_ld, const float *bias,
+                                   int B) {
+  if (!d->built || B < 1 || (x_ld && x_ld < B) || (y_ld && y_ld < B))
+    return lt_error(LT_EINVAL, "sparse linear forward: needs a sparse prepare, B >= 1 and strides >= B");
   const lt_csr *a = d->a;
   int ld = tld(B);
   lt_status st;
-  if ((st = grow(&d->xt, &d->xt_cap, (size_t)a->cols * ld)) || (st = grow(&d->yt, &d->yt_cap, (size_t)a->rows * ld)))
-    return st;
-  transpose(d->xt, ld, x, a->cols, B, a->cols);
-  if ((st = lt_csr_spmm_t(d->yt, ld, a, d->xt, ld, B, bias, 0))) return st;
-  transpose(y, a->rows, d->yt, ld, a->rows, B);
+  if (!x_ld) {
+    if ((st = grow(&d->xt, &d->xt_cap, (size_t)a->cols * ld))) return st;
+    transpose(d->xt, ld, x, a->cols, B, a->cols);
+    d->xin = d->xt, d->xin_ld = ld;
+  } else {
+    d->xin = x, d->xin_ld = x_ld;
+  }
+  if (y_ld) {
+    st = lt_csr_spmm_t(y, y_ld, a, d->xin, d->xin_ld, B, bias, 0);
+  } else {
+    if ((st = grow(&d->yt, &d->yt_cap, (size_t)a->rows * ld))) return st;
+    st = lt_csr_spmm_t(d->yt, ld, a, d->xin, d->xin_ld, B, bias, 0);
+    if (!st) transpose(y, a->rows, d->yt, ld, a->rows, B);
+  }
+  if (st) return st;
   d->B = B, d->ld = ld;
   return LT_OK;
 }
 
-lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *dy, int B) {
+lt_status lt_spd_linear_forward(lt_spd *d, float *y, const float *x, const float *bias, int B) {
+  return lt_spd_linear_forward_ld(d, y, 0, x, 0, bias, B);
+}
+
+lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B) {
   const int overwrite = d->overwrite; /* this call only, whatever happens */
   d->overwrite = 0;
-  if (!d->built || B != d->B)
+  if (!d->built || B != d->B || (dx_ld && dx_ld < B) || (dy_ld && dy_ld < B))
     return lt_error(LT_EINVAL, "sparse linear backward: batch %d does not follow a sparse forward (batch %d)", B, d->B);
   const lt_csr *a = d->a;
   int ld = d->ld;
   lt_status st;
-  float *dyt = d->yt; /* the forward's output scratch is free again */
-  transpose(dyt, ld, dy, a->rows, B, a->rows);
+  const float *dyt = dy;
+  int ldd = dy_ld;
+  if (!dy_ld) {
+    if ((st = grow(&d->yt, &d->yt_cap, (size_t)a->rows * ld))) return st;
+    transpose(d->yt, ld, dy, a->rows, B, a->rows);
+    dyt = d->yt, ldd = ld;
+  }
   if (dw && overwrite && !(d->clean && d->clean_version == d->version)) {
     /* nothing known about the entries off the pattern: clear them all once */
     memset(dw, 0, (size_t)a->rows * a->cols * sizeof *dw);
@@ -488,15 +511,21 @@ lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *d
   if (dw && a->nnz) {
     if ((st = grow(&d->g, &d->g_cap, (size_t)a->nnz))) return st;
     memset(d->g, 0, (size_t)a->nnz * sizeof *d->g);
-    if ((st = lt_csr_sddmm_t(d->g, a, dyt, ld, d->xt, ld, B))) return st;
+    if ((st = lt_csr_sddmm_t(d->g, a, dyt, ldd, d->xin, d->xin_ld, B))) return st;
     run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
   }
   if (!dx) return LT_OK;
   const lt_csr *at;
-  if ((st = lt_spd_transposed(d, &at)) || (st = grow(&d->dxt, &d->dxt_cap, (size_t)a->cols * ld))) return st;
-  if ((st = lt_csr_spmm_t(d->dxt, ld, at, dyt, ld, B, NULL, 0))) return st;
+  if ((st = lt_spd_transposed(d, &at))) return st;
+  if (dx_ld) return lt_csr_spmm_t(dx, dx_ld, at, dyt, ldd, B, NULL, 0);
+  if ((st = grow(&d->dxt, &d->dxt_cap, (size_t)a->cols * ld))) return st;
+  if ((st = lt_csr_spmm_t(d->dxt, ld, at, dyt, ldd, B, NULL, 0))) return st;
   transpose(dx, a->cols, d->dxt, ld, a->cols, B);
   return LT_OK;
+}
+
+lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *dy, int B) {
+  return lt_spd_linear_backward_ld(d, dx, 0, dw, dy, 0, B);
 }
 
 lt_status lt_spd_conv_forward(lt_spd *d, float *y, const float *cols, const float *bias, int P) {

@@ -207,10 +207,12 @@ typedef struct lt_layer_ops {
                      int64_t *out, const lt_layer **producer);
   /* Called once the flat buffers exist (l->params points at the layer's entries). May be NULL. */
   lt_status (*bind)(lt_layer *l);
-  /* x is (B, in...), contiguous; *y borrowed (layer cache, or x itself). */
+  /* x is (B, in...), contiguous (or transposed, see LT_LAYOUT_*, when the
+   * ops allow it); *y borrowed (layer cache, or x itself). */
   lt_status (*forward)(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train);
-  /* dy (B, out...) contiguous; accumulates parameter grads; sets *dx (borrowed)
-   * only when need_dx, else leaves it NULL. Uses what forward cached. */
+  /* dy (B, out...) in the layout of y; accumulates parameter grads; sets *dx
+   * (borrowed, in the layout of x) only when need_dx, else leaves it NULL.
+   * Uses what forward cached. */
   lt_status (*backward)(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx);
   /* Appends a one-line description ("Linear(784 -> 300") without the
    * parameter summary, which the model adds. */
@@ -221,7 +223,24 @@ typedef struct lt_layer_ops {
   void (*free)(lt_layer *l); /* frees private state and children, not l itself */
   /* The backward honours lt_layer.grad_overwrite (see there). */
   int overwrites_grads;
+  /* Which activations the forward takes besides contiguous ones (LT_LAYOUT_*). */
+  int layout;
 } lt_layer_ops;
+
+/* Transposed activations: a 2-D (B, F) tensor with strides (1, ld), ld >= B,
+ * i.e. F rows of ld floats, one per feature, as the sparse kernels use them.
+ * Between adjacent layers that can take them, they save a transpose on each
+ * side of every sparse layer. The invariant: a gradient has the layout of the
+ * activation it belongs to (dy that of y, dx that of x). */
+enum {
+  LT_LAYOUT_CONTIGUOUS = 0, /* only contiguous inputs (the default) */
+  LT_LAYOUT_ANY = 1,        /* takes transposed x too (linear); its y is its own choice */
+  LT_LAYOUT_SAME = 2,       /* elementwise (relu): y and dx keep x's layout */
+};
+/* t is a transposed activation (see above). */
+static inline int lt_is_transposed(const lt_tensor *t) {
+  return t->ndim == 2 && t->stride[0] == 1 && t->stride[1] != 1;
+}
 
 struct lt_layer {
   const lt_layer_ops *ops;
@@ -241,6 +260,10 @@ struct lt_layer {
    * WRITES them rather than accumulating, then clears the flag. A layer whose
    * backward did not run (an error) is zeroed by the model afterwards. */
   int grad_overwrite;
+  /* Set by the container at bind: whatever consumes this layer's y takes
+   * transposed activations, so the layer may produce y transposed (and then
+   * gets dy transposed in the backward). */
+  int emit_transposed;
 };
 
 /* Declares a parameter of l during build: suffix "weight"/"bias"; trainable 0
@@ -259,6 +282,9 @@ lt_layer *lt_layer_alloc(const lt_layer_ops *ops, void *priv);
  * (reshaping in place) while that is large enough and not shared; otherwise
  * releases it and allocates a new one. */
 lt_status lt_layer_buffer(lt_tensor **buf, int ndim, const int64_t *shape);
+/* The same for a transposed activation (B, F) with row stride ld >= B
+ * (storage F * ld floats, 64-byte aligned). (src/nn_linear.c) */
+lt_status lt_layer_buffer_t(lt_tensor **buf, int64_t B, int64_t F, int64_t ld);
 /* "(64, 26, 26)" from a shape. */
 char *lt_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 

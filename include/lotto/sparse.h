@@ -283,6 +283,15 @@ lt_status lt_spd_linear_backward(lt_spd *d, float *dx, // dx is (B, cols) or NUL
                                  float *dw,            // dw is (rows, cols) or NULL
                                  const float *dy,      // dy is (B, rows)
                                  int B);
+/* The same with either layout on each side: an activation pointer with ld == 0
+ * is (B, features) contiguous; with ld > 0 it is transposed, (features, ld)
+ * with ld >= B, and is used as it is (a transposed x is borrowed until the
+ * backward). Transposed operands save the transposes into scratch. */
+/* The row stride of the transposed activations of a batch of B: B rounded up
+ * so that every row starts on a cache line. */
+static inline int lt_sparse_ld(int B) { return (B + 15) & ~15; }
+lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x, int x_ld, const float *bias, int B);
+lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B);
 /* Convolution over one image's im2col columns after a sparse prepare with n = P. */
 lt_status lt_spd_conv_forward(lt_spd *d, float *y,     // y is (rows = cout, P)
                               const float *cols,       // cols is (K = cols, P)
