@@ -108,25 +108,41 @@ static inline float hsum(__m256 a) {
   return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
 }
 
-/* One row, one chunk of NV vectors of dy held in registers: each entry's row
- * of xt streams by once, as in mm_chunk, and reduces to one number. Two
+/* One entry's products with the dy chunk in registers, as one vector: two
  * accumulators (even and odd vectors) halve the dependency chain. */
+static inline __attribute__((always_inline)) __m256 dot_one(const int NV, const int TAIL, const __m256 *d,
+                                                            const float *x, __m256i tm) {
+  __m256 a[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; j++) {
+    __m256 xv = j == NV - 1 ? load_tail(TAIL, x + 8 * j, tm) : _mm256_loadu_ps(x + 8 * j);
+    a[j & 1] = j < 2 ? _mm256_mul_ps(d[j], xv) : _mm256_fmadd_ps(d[j], xv, a[j & 1]);
+  }
+  return NV > 1 ? _mm256_add_ps(a[0], a[1]) : a[0];
+}
+
+/* One row, one chunk of NV vectors of dy held in registers: each entry's row
+ * of xt streams by once, as in mm_chunk, and reduces to one number. Entries
+ * go four at a time through one transposing reduction (a horizontal sum per
+ * entry would cost more than its products), the rest one by one; the grouping
+ * starts at the row's first entry, so it does not depend on the thread split. */
 static inline __attribute__((always_inline)) void dot_chunk(const int NV, const int TAIL, float *g,
                                                             const int32_t *ci, int cnt, const float *dy,
                                                             const float *xt, size_t ldx, __m256i tm) {
   __m256 d[8];
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) d[j] = TAIL && j == NV - 1 ? _mm256_maskload_ps(dy + 8 * j, tm) : _mm256_loadu_ps(dy + 8 * j);
-  for (int k = 0; k < cnt; k++) {
-    const float *x = xt + (size_t)ci[k] * ldx;
-    __m256 a[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; j++) {
-      __m256 xv = j == NV - 1 ? load_tail(TAIL, x + 8 * j, tm) : _mm256_loadu_ps(x + 8 * j);
-      a[j & 1] = j < 2 ? _mm256_mul_ps(d[j], xv) : _mm256_fmadd_ps(d[j], xv, a[j & 1]);
-    }
-    g[k] += hsum(_mm256_add_ps(a[0], a[1]));
+  int k = 0;
+  for (; k + 4 <= cnt; k += 4) {
+    __m256 a0 = dot_one(NV, TAIL, d, xt + (size_t)ci[k] * ldx, tm);
+    __m256 a1 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 1] * ldx, tm);
+    __m256 a2 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 2] * ldx, tm);
+    __m256 a3 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 3] * ldx, tm);
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    _mm_storeu_ps(g + k, _mm_add_ps(_mm_loadu_ps(g + k), s));
   }
+  for (; k < cnt; k++) g[k] += hsum(dot_one(NV, TAIL, d, xt + (size_t)ci[k] * ldx, tm));
 }
 
 void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt, size_t ldx,
