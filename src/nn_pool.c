@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lotto/nn.h"
+#include "sparse_impl.h" // lt_sp_run, lt_sp_nparts: the worker pool
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -159,55 +160,33 @@ static void pool_avg(float *y, const float *x, int planes, const pool *p) {
   }
 }
 
-static lt_status pool_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
-  pool *p = l->priv;
-  int B = (int)x->shape[0], planes = B * p->C;
-  int64_t s[4] = {B, p->C, p->OH, p->OW};
-  lt_status st = lt_layer_buffer(&p->y, p->type == POOL_GLOBAL ? 2 : 4, s);
-  if (st) return st;
-  const float *a = lt_tensor_data(x);
-  float *o = lt_tensor_data(p->y);
+// Planes [q0, q1) of the forward: y (planes, OH, OW) or (planes) from x (planes, H, W).
+static void forward_planes(const pool *p, float *o, int32_t *arg, const float *a, int q0, int q1) {
+  size_t hw = (size_t)p->H * p->W, ohw = (size_t)p->OH * p->OW;
   if (p->type == POOL_MAX) {
-    size_t need = (size_t)planes * p->OH * p->OW;
-    if (need > p->argcap) {
-      int32_t *na = realloc(p->arg, need * sizeof *na);
-      if (!na) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
-      p->arg = na, p->argcap = need;
-    }
-    pool_max(o, p->arg, a, planes, p);
+    pool_max(o + q0 * ohw, arg + q0 * ohw, a + q0 * hw, q1 - q0, p);
   } else if (p->type == POOL_AVG) {
-    pool_avg(o, a, planes, p);
+    pool_avg(o + q0 * ohw, a + q0 * hw, q1 - q0, p);
   } else {
-    size_t hw = (size_t)p->H * p->W;
-    for (int q = 0; q < planes; q++) {
+    for (int q = q0; q < q1; q++) {
       float s = 0.0f;
       for (size_t i = 0; i < hw; i++) s += a[q * hw + i];
       o[q] = s / (float)hw;
     }
   }
-  *y = p->y;
-  return LT_OK;
 }
 
-static lt_status pool_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
-  pool *p = l->priv;
-  if (!need_dx) return LT_OK;
-  int B = (int)dy->shape[0], planes = B * p->C;
-  int64_t s[4] = {B, p->C, p->H, p->W};
-  lt_status st = lt_layer_buffer(&p->dx, 4, s);
-  if (st) return st;
-  const float *g = lt_tensor_data(dy);
-  float *d = lt_tensor_data(p->dx);
+// Planes [q0, q1) of the input gradient d from g.
+static void backward_planes(const pool *p, float *d, const float *g, int q0, int q1) {
   size_t hw = (size_t)p->H * p->W, ohw = (size_t)p->OH * p->OW;
 #ifdef HAVE_MAXPOOL2
   if (p->type == POOL_MAX && p->k == 2 && p->stride == 2) {
-    maxpool2_backward(d, g, p->arg, planes, p);
-    *dx = p->dx;
-    return LT_OK;
+    maxpool2_backward(d + q0 * hw, g + q0 * ohw, p->arg + q0 * ohw, q1 - q0, p);
+    return;
   }
 #endif
-  memset(d, 0, sizeof(float) * planes * hw);
-  for (int q = 0; q < planes; q++) {
+  if (p->type != POOL_GLOBAL) memset(d + q0 * hw, 0, sizeof(float) * (q1 - q0) * hw);
+  for (int q = q0; q < q1; q++) {
     float *dp = d + q * hw;
     if (p->type == POOL_MAX) {
       for (size_t o = 0; o < ohw; o++) dp[p->arg[q * ohw + o]] += g[q * ohw + o];
@@ -224,6 +203,57 @@ static lt_status pool_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
       for (size_t i = 0; i < hw; i++) dp[i] = v;
     }
   }
+}
+
+/* Planes split over the worker pool: each plane's arithmetic is the same whoever
+ * runs it, so the split changes nothing but speed. */
+typedef struct {
+  const pool *p;
+  int planes, nparts, backward;
+  const float *a;
+  float *o;
+} pool_job;
+
+static void pool_part(void *arg, int part) {
+  const pool_job *j = arg;
+  int q0 = (int)((int64_t)part * j->planes / j->nparts), q1 = (int)((int64_t)(part + 1) * j->planes / j->nparts);
+  if (j->backward) backward_planes(j->p, j->o, j->a, q0, q1);
+  else forward_planes(j->p, j->o, j->p->arg, j->a, q0, q1);
+}
+
+static void pool_run(const pool *p, float *o, const float *a, int planes, int backward) {
+  pool_job j = {.p = p, .planes = planes, .backward = backward, .a = a, .o = o};
+  j.nparts = lt_sp_nparts((double)planes * p->H * p->W, planes);
+  lt_sp_run(j.nparts, pool_part, &j);
+}
+
+static lt_status pool_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
+  pool *p = l->priv;
+  int B = (int)x->shape[0], planes = B * p->C;
+  int64_t s[4] = {B, p->C, p->OH, p->OW};
+  lt_status st = lt_layer_buffer(&p->y, p->type == POOL_GLOBAL ? 2 : 4, s);
+  if (st) return st;
+  if (p->type == POOL_MAX) {
+    size_t need = (size_t)planes * p->OH * p->OW;
+    if (need > p->argcap) {
+      int32_t *na = realloc(p->arg, need * sizeof *na);
+      if (!na) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
+      p->arg = na, p->argcap = need;
+    }
+  }
+  pool_run(p, lt_tensor_data(p->y), lt_tensor_data(x), planes, 0);
+  *y = p->y;
+  return LT_OK;
+}
+
+static lt_status pool_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
+  pool *p = l->priv;
+  if (!need_dx) return LT_OK;
+  int B = (int)dy->shape[0];
+  int64_t s[4] = {B, p->C, p->H, p->W};
+  lt_status st = lt_layer_buffer(&p->dx, 4, s);
+  if (st) return st;
+  pool_run(p, lt_tensor_data(p->dx), lt_tensor_data(dy), B * p->C, 1);
   *dx = p->dx;
   return LT_OK;
 }
