@@ -8,6 +8,7 @@
 
 #include "lotto/nn.h"
 #include "lotto/sparse.h"
+#include "sparse_impl.h" // lt_sp_run: the worker pool
 
 typedef struct {
   int in, out, bias;
@@ -19,27 +20,86 @@ typedef struct {
 
 /* Activations are (B, features) contiguous, or transposed (features rows of
  * ld floats, see LT_LAYOUT_ANY in nn.h) when their ld argument is > 0: sgemm
- * takes either through its transpose flags. */
+ * takes either through its transpose flags.
+ *
+ * Threads: a large product is split into lt_get_threads() slices of its
+ * output, each a single-threaded sgemm on the engine's worker pool (a part
+ * no worker has taken when the caller is free is run by the caller, so a
+ * busy machine costs little). The split is fixed by the shape and the thread
+ * count, so results are too; OpenBLAS's own threads stay asleep. */
+#define GEMM_PAR_MIN_MACS 1e6 /* below this a hand-off costs more than it saves */
+
+enum { G_FWD, G_WGRAD, G_DX };
+typedef struct gemm_job {
+  int op, B, in, out, nparts;
+  float *c;                     // y, dW or dx
+  const float *x, *w, *b, *dy;  // the operands the op reads
+  int x_ld, c_ld, overwrite;
+} gemm_job;
+
+// Slice [*lo, *hi) of n for part p: multiples of 16 (whole cache lines of a row).
+static void slice(int n, int parts, int p, int *lo, int *hi) {
+  int per = ((n + parts - 1) / parts + 15) & ~15;
+  *lo = p * per < n ? p * per : n;
+  *hi = (p + 1) * per < n ? (p + 1) * per : n;
+}
+
+static void gemm_part(void *arg, int part) {
+  const gemm_job *j = arg;
+  const int B = j->B, in = j->in, out = j->out, xt = j->x_ld > 0, ldx = xt ? j->x_ld : in;
+  int lo, hi;
+  if (j->op == G_FWD) { // y[:, lo:hi] = x W[lo:hi, :]^T (+ b[lo:hi])
+    slice(out, j->nparts, part, &lo, &hi);
+    if (hi <= lo) return;
+    if (j->b)
+      for (int i = 0; i < B; i++) memcpy(j->c + (size_t)i * out + lo, j->b + lo, sizeof(float) * (hi - lo));
+    lt_gemm(xt, 1, B, hi - lo, in, 1.0f, j->x, ldx, j->w + (size_t)lo * in, in, j->b ? 1.0f : 0.0f, j->c + lo, out);
+  } else if (j->op == G_WGRAD) { // dW[lo:hi, :] (+)= dy[:, lo:hi]^T x
+    slice(out, j->nparts, part, &lo, &hi);
+    if (hi <= lo) return;
+    lt_gemm(1, xt, hi - lo, in, B, 1.0f, j->dy + lo, out, j->x, ldx, j->overwrite ? 0.0f : 1.0f,
+            j->c + (size_t)lo * in, in);
+  } else { // dx[:, lo:hi] = dy W[:, lo:hi], or its transpose dx^T[lo:hi, :] = W[:, lo:hi]^T dy^T
+    slice(in, j->nparts, part, &lo, &hi);
+    if (hi <= lo) return;
+    if (j->c_ld > 0) lt_gemm(1, 1, hi - lo, B, out, 1.0f, j->w + lo, in, j->dy, out, 0.0f, j->c + (size_t)lo * j->c_ld, j->c_ld);
+    else lt_gemm(0, 0, B, hi - lo, out, 1.0f, j->dy, out, j->w + lo, in, 0.0f, j->c + lo, in);
+  }
+}
+
+static void gemm_run(gemm_job *j) {
+  int threads = lt_get_threads();
+  j->nparts = 1;
+  if (threads > 1 && (double)j->B * j->in * j->out >= GEMM_PAR_MIN_MACS)
+    j->nparts = threads < SP_MAXPARTS ? threads : SP_MAXPARTS;
+  if (j->nparts == 1) {
+    gemm_part(j, 0);
+    return;
+  }
+  lt_set_threads(1);
+  lt_sp_run(j->nparts, gemm_part, j);
+  lt_set_threads(threads);
+}
 
 // y (B, out) = x (B, in) W^T (+ b); W (out, in); b (out) or NULL; x transposed when x_ld > 0
 static void linear_matmul_forward(float *y, const float *x, int x_ld, const float *W, const float *b, int B, int in,
                                   int out) {
-  if (b) {
-    for (int i = 0; i < B; i++) memcpy(y + (size_t)i * out, b, sizeof(float) * out);
-  }
-  lt_gemm(x_ld > 0, 1, B, out, in, 1.0f, x, x_ld > 0 ? x_ld : in, W, in, b ? 1.0f : 0.0f, y, out);
+  gemm_job j = {.op = G_FWD, .B = B, .in = in, .out = out, .c = y, .x = x, .w = W, .b = b, .x_ld = x_ld};
+  gemm_run(&j);
 }
 
 // dW (out, in) += dy (B, out)^T x (B, in); = when overwrite; x transposed when x_ld > 0
 static void linear_matmul_weight_grad(float *dW, const float *dy, const float *x, int x_ld, int B, int in, int out,
                                       int overwrite) {
-  lt_gemm(1, x_ld > 0, out, in, B, 1.0f, dy, out, x, x_ld > 0 ? x_ld : in, overwrite ? 0.0f : 1.0f, dW, in);
+  gemm_job j = {.op = G_WGRAD, .B = B, .in = in, .out = out, .c = dW, .x = x, .dy = dy, .x_ld = x_ld,
+                .overwrite = overwrite};
+  gemm_run(&j);
 }
 
 // dx (B, in) = dy (B, out) W (out, in); dx transposed (dx^T = W^T dy^T) when dx_ld > 0
 static void linear_matmul_input_grad(float *dx, int dx_ld, const float *dy, const float *W, int B, int in, int out) {
-  if (dx_ld > 0) lt_gemm(1, 1, in, B, out, 1.0f, W, in, dy, out, 0.0f, dx, dx_ld);
-  else lt_gemm(0, 0, B, in, out, 1.0f, dy, out, W, in, 0.0f, dx, in);
+  gemm_job j = {.op = G_DX, .B = B, .in = in, .out = out, .c = dx, .w = W, .dy = dy, .c_ld = dx_ld};
+  gemm_run(&j);
 }
 
 lt_status lt_layer_buffer_t(lt_tensor **buf, int64_t B, int64_t F, int64_t ld) {

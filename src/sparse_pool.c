@@ -110,6 +110,12 @@ void lt_sp_run(int nparts, void (*fn)(void *arg, int part), void *arg) {
     fn(arg, 0);
     return;
   }
+  /* backing off (see note_call): the same parts, all on the caller */
+  if (atomic_load_explicit(&backoff_left, memory_order_relaxed) > 0) {
+    atomic_fetch_sub_explicit(&backoff_left, 1, memory_order_relaxed);
+    for (int p = 0; p < nparts; p++) fn(arg, p);
+    return;
+  }
   pthread_mutex_lock(&pool.submit);
   while (pool.nworkers < nparts - 1) {
     pthread_t t;
