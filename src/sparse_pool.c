@@ -19,8 +19,9 @@
 
 /* A worker spins this long for the next job before sleeping: a training loop
  * calls the kernels back to back, and a condition-variable wake-up costs more
- * than a small kernel. */
-#define SPIN_NS 50000
+ * than a small kernel. Not longer: on a machine shared with other work a
+ * spinning worker takes the core from someone who needs it. */
+#define SPIN_NS 20000
 
 /* ticket = gen << 16 | nparts << 8 | next part to claim */
 static struct {
