@@ -1,11 +1,11 @@
 /* nn_conv2d.c: 2-D convolution over NCHW inputs, square kernels, stride,
  * zero padding, optional bias; W is (cout, cin, k, k).
- * Dense: the batch is split into one contiguous run of images per thread
- * (lt_get_threads(), on the engine's worker pool); each image is unfolded into
- * a buffer that stays in its core's cache and multiplied by single-threaded
- * GEMMs, in one of three layouts (conv_method). Weight and bias gradients are
- * summed per part and then over parts in order: bit-identical results for the
- * same thread count. Sparse (when the mask makes W sparse enough): im2col and
+ * Dense: the images are shared out over the threads (lt_get_threads(), on the
+ * engine's worker pool); each image is unfolded into a buffer that stays in its
+ * core's cache and multiplied by single-threaded GEMMs, in one of three layouts
+ * (CONV_*). Weight and bias gradients are summed per fixed chunk of images and
+ * then over chunks in order: bit-identical results whatever the thread count
+ * or the scheduling. Sparse (when the mask makes W sparse enough): im2col and
  * the CSR kernels (lt_spd, sparse_dispatch.c) image by image, each kernel
  * threaded on its own. */
 #include <stdatomic.h>
@@ -159,53 +159,66 @@ static void image_backward(const conv2d *p, float *dx, float *dw, float *db, con
     }
 }
 
-/* ---- images split over the threads ---------------------------------------------- */
+/* ---- images shared out over the threads ------------------------------------------ */
+
+/* Gradient sums are kept per chunk of images (a fixed split of the batch, at most
+ * CONV_CHUNKS, fewer when a layer's chunk sums would pass CONV_PARTIAL_MAX floats
+ * in all) and added in chunk order, so results do not depend on the threads. The
+ * threads claim images (forward) or chunks (backward) as they get free: on a
+ * shared machine a thread that loses its core does less of the batch instead of
+ * holding the step up. */
+#define CONV_CHUNKS 16
+#define CONV_PARTIAL_MAX ((size_t)1 << 24)
 
 typedef struct {
   const conv2d *p;
-  int B, nparts;
+  int B, nparts, nchunks;
   const float *x, *w, *wf, *b, *dy; // w: W or p->wr
   float *y, *dx;
-  float *dw, *db;                   // backward: nparts sums of dw_n and cout floats
+  float *dw, *db;                   // backward: nchunks sums of dw_n and cout floats
   size_t dw_n;
+  atomic_int next;                  // next image (forward) or chunk (backward) to claim
   atomic_int failed;
 } conv_job;
+
+static float *part_buffer(conv_job *j) {
+  if (j->p->method == CONV_DIRECT) return NULL;
+  float *buf = scratch_get(&unfold_buf, j->p->unfold_n);
+  if (!buf) atomic_store(&j->failed, 1);
+  return buf;
+}
 
 static void forward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, p->unfold_n);
-  if (p->method != CONV_DIRECT && !buf) {
-    atomic_store(&j->failed, 1);
-    return;
-  }
+  float *buf = part_buffer(j);
+  if (!buf && p->method != CONV_DIRECT) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
-  for (int b = part * j->B / j->nparts; b < (part + 1) * j->B / j->nparts; b++)
+  for (int b; (b = atomic_fetch_add(&j->next, 1)) < j->B;)
     image_forward(p, j->y + b * out_img, j->x + b * in_img, j->w, j->b, buf);
 }
 
 static void backward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, p->unfold_n);
-  if (p->method != CONV_DIRECT && !buf) {
-    atomic_store(&j->failed, 1);
-    return;
-  }
+  float *buf = part_buffer(j);
+  if (!buf && p->method != CONV_DIRECT) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
-  int b0 = part * j->B / j->nparts, b1 = (part + 1) * j->B / j->nparts;
-  float *dw = j->dw + part * j->dw_n, *db = j->db ? j->db + (size_t)part * p->cout : NULL;
-  for (int b = b0; b < b1; b++)
-    image_backward(p, j->dx ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img, j->w, j->wf,
-                   buf, b == b0);
+  for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->nchunks;) {
+    int b0 = (int)((int64_t)c * j->B / j->nchunks), b1 = (int)((int64_t)(c + 1) * j->B / j->nchunks);
+    float *dw = j->dw + c * j->dw_n, *db = j->db ? j->db + (size_t)c * p->cout : NULL;
+    for (int b = b0; b < b1; b++)
+      image_backward(p, j->dx ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img, j->w,
+                     j->wf, buf, b == b0);
+  }
 }
 
-// Parts: one per thread, none for work too small to be worth a hand-off.
-static int conv_nparts(const conv2d *p, int B) {
+// Threads: all of them, none for work too small to be worth a hand-off, never more than the items.
+static int conv_nparts(const conv2d *p, int B, int items) {
   double macs = (double)B * p->cout * p->cin * p->k * p->k * p->OH * p->OW;
   int n = lt_get_threads();
   if (n > SP_MAXPARTS) n = SP_MAXPARTS;
-  if (n > B) n = B;
+  if (n > items) n = items;
   return macs < SP_PAR_MIN_WORK || n < 1 ? 1 : n;
 }
 
@@ -284,7 +297,7 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
   if (st) return st;
   if (!p->sparse) {
     if (p->method == CONV_ROWS) repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
-    conv_job j = {.p = p, .B = B, .nparts = conv_nparts(p, B), .x = a, .w = p->method == CONV_ROWS ? p->wr : W,
+    conv_job j = {.p = p, .B = B, .nparts = conv_nparts(p, B, B), .x = a, .w = p->method == CONV_ROWS ? p->wr : W,
                   .b = bias, .y = o};
     if ((st = run_parts(&j, forward_part, l->name))) return st;
     *y = p->y;
@@ -350,23 +363,28 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     if (need_dx) *dx = p->dx;
     return LT_OK;
   }
-  conv_job j = {.p = p, .B = B, .nparts = conv_nparts(p, B), .x = a, .w = W, .dy = g, .dx = d,
-                .dw_n = (size_t)p->cout * K};
+  conv_job j = {.p = p, .B = B, .x = a, .w = W, .dy = g, .dx = d, .dw_n = (size_t)p->cout * K};
   if (B > 0) {
+    j.nchunks = B < CONV_CHUNKS ? B : CONV_CHUNKS;
+    if ((size_t)j.nchunks * j.dw_n > CONV_PARTIAL_MAX) {
+      size_t fit = CONV_PARTIAL_MAX / j.dw_n;
+      j.nchunks = fit > 1 ? (int)fit : 1;
+    }
+    j.nparts = conv_nparts(p, B, j.nchunks);
     size_t dbn = p->bias ? (size_t)p->cout : 0;
-    float *part = scratch_get(&partial_buf, (size_t)j.nparts * (j.dw_n + dbn));
+    float *part = scratch_get(&partial_buf, (size_t)j.nchunks * (j.dw_n + dbn));
     if (!part) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
-    j.dw = part, j.db = p->bias ? part + (size_t)j.nparts * j.dw_n : NULL;
+    j.dw = part, j.db = p->bias ? part + (size_t)j.nchunks * j.dw_n : NULL;
     if (p->method == CONV_ROWS) {
       repack_weights(p->wr + j.dw_n, W, p->cout, p->cin, p->k, 1);
       j.wf = p->wr + j.dw_n;
     }
     if ((st = run_parts(&j, backward_part, l->name))) return st;
-    // sums over parts, in part order
+    // sums over chunks, in chunk order
     const int k = p->k, Kr = p->cin * k;
     for (size_t i = 0; i < j.dw_n; i++) {
       float s = j.dw[i];
-      for (int q = 1; q < j.nparts; q++) s += j.dw[q * j.dw_n + i];
+      for (int q = 1; q < j.nchunks; q++) s += j.dw[q * j.dw_n + i];
       if (p->method != CONV_ROWS) {
         dW[i] += s;
       } else { // i indexes (ki, o, c*k + kj)
@@ -376,7 +394,7 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     }
     for (int c = 0; db && c < p->cout; c++) {
       float s = j.db[c];
-      for (int q = 1; q < j.nparts; q++) s += j.db[q * p->cout + c];
+      for (int q = 1; q < j.nchunks; q++) s += j.db[q * p->cout + c];
       db[c] += s;
     }
   }
