@@ -45,27 +45,40 @@ typedef struct {
 } conv2d;
 
 /* Per-thread buffers, grown on demand and kept: the unfold buffer of whichever
- * image a thread works on, and (caller only) the per-part gradient sums. */
+ * image a thread works on, and (caller only) the per-chunk gradient sums.
+ * zeros names the ROWS geometry whose padding the buffer holds as zeros: the
+ * padding is in the same places for every image and for dy as for x in a
+ * "same" conv, so it is written once, not once per image. */
 typedef struct {
   float *p;
   size_t cap;
+  int zeros[6]; // (C, H, W, k, pad, OWr) of unfold_rows; all 0: none
 } scratch;
 static _Thread_local scratch unfold_buf, partial_buf;
 
-static float *scratch_get(scratch *s, size_t n) {
+// keep_zeros 0: the caller will write anything there (forget the zeros)
+static float *scratch_get(scratch *s, size_t n, int keep_zeros) {
   if (s->cap < n) {
     size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
     float *q = aligned_alloc(64, bytes);
     if (!q) return NULL;
     free(s->p);
     s->p = q, s->cap = n;
+    keep_zeros = 0;
   }
+  if (!keep_zeros) memset(s->zeros, 0, sizeof s->zeros);
   return s->p;
 }
 
-/* R (C*k, Hp*OWr), Hp = H + 2*pad: R[c*k + kj][h*OWr + ow] = x[c][h - pad][ow + kj - pad], 0 outside. */
-static void unfold_rows(float *R, const float *x, int C, int H, int W, int k, int pad, int OWr) {
-  const int Hp = H + 2 * pad;
+/* Into s->p: R (C*k, Hp*OWr), Hp = H + 2*pad, R[c*k + kj][h*OWr + ow] = x[c][h - pad][ow + kj - pad],
+ * 0 outside. Only the valid part is written when s->zeros says the rest is zero. */
+static void unfold_rows(scratch *s, const float *x, int C, int H, int W, int k, int pad, int OWr) {
+  const int Hp = H + 2 * pad, g[6] = {C, H, W, k, pad, OWr};
+  float *R = s->p;
+  if (memcmp(g, s->zeros, sizeof g)) {
+    memset(R, 0, sizeof(float) * C * k * Hp * OWr);
+    memcpy(s->zeros, g, sizeof g);
+  }
   for (int c = 0; c < C; c++) {
     const float *xc = x + (size_t)c * H * W;
     for (int kj = 0; kj < k; kj++) {
@@ -73,12 +86,23 @@ static void unfold_rows(float *R, const float *x, int C, int H, int W, int k, in
       int off = kj - pad, lo = pad - kj, hi = W + pad - kj; // valid ow in [lo, hi)
       if (lo < 0) lo = 0;
       if (hi > OWr) hi = OWr;
-      // one memset for the block (cache-resident), not one per edge of every row
-      memset(row, 0, sizeof(float) * Hp * OWr);
-      for (int h = 0; h < H; h++) {
-        float *restrict r = row + (size_t)(h + pad) * OWr;
-        const float *restrict xr = xc + (size_t)h * W;
-        for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow + off];
+      if (OWr == W && off > -W && off < W) {
+        // rows as long as x's: the block is x shifted by off, one run; then the
+        // edge columns, which took a neighbouring row's ends, back to 0
+        const float *restrict src = xc + (off > 0 ? off : 0);
+        float *restrict dst = row + (size_t)pad * OWr + (off < 0 ? -off : 0);
+        size_t n = (size_t)H * W - (size_t)(off < 0 ? -off : off);
+        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+        for (int ow = 0; ow < lo; ow++)
+          for (int h = 0; h < H; h++) row[(size_t)(h + pad) * OWr + ow] = 0.0f;
+        for (int ow = hi; ow < OWr; ow++)
+          for (int h = 0; h < H; h++) row[(size_t)(h + pad) * OWr + ow] = 0.0f;
+      } else {
+        for (int h = 0; h < H; h++) {
+          float *restrict r = row + (size_t)(h + pad) * OWr;
+          const float *restrict xr = xc + (size_t)h * W;
+          for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow + off];
+        }
       }
     }
   }
@@ -108,7 +132,7 @@ static void image_forward(const conv2d *p, float *y, const float *x, const float
     lt_gemm(0, 0, p->cout, P, K, 1.0f, w, K, buf, P, 0.0f, y, P);
   } else {
     const int Kr = p->cin * p->k, ld = (p->H + 2 * p->pad) * p->OW;
-    unfold_rows(buf, x, p->cin, p->H, p->W, p->k, p->pad, p->OW);
+    unfold_rows(&unfold_buf, x, p->cin, p->H, p->W, p->k, p->pad, p->OW);
     for (int ki = 0; ki < p->k; ki++)
       lt_gemm(0, 0, p->cout, P, Kr, 1.0f, w + (size_t)ki * p->cout * Kr, Kr, buf + (size_t)ki * p->OW, ld,
               ki ? 1.0f : 0.0f, y, P);
@@ -140,13 +164,13 @@ static void image_backward(const conv2d *p, float *dx, float *dw, float *db, con
     }
   } else {
     const int k = p->k, Kr = p->cin * k, ld = (p->H + 2 * p->pad) * p->OW;
-    unfold_rows(buf, x, p->cin, p->H, p->W, k, p->pad, p->OW);
+    unfold_rows(&unfold_buf, x, p->cin, p->H, p->W, k, p->pad, p->OW);
     for (int ki = 0; ki < k; ki++)
       lt_gemm(0, 1, p->cout, Kr, P, 1.0f, dy, P, buf + (size_t)ki * p->OW, ld, beta, dw + (size_t)ki * p->cout * Kr, Kr);
     if (dx) {
       // dx = conv(dy padded by q, flipped kernel): stride 1, output exactly (H, W)
       const int q = k - 1 - p->pad, Kq = p->cout * k, ldq = (p->OH + 2 * q) * p->W, HW = p->H * p->W;
-      unfold_rows(buf, dy, p->cout, p->OH, p->OW, k, q, p->W);
+      unfold_rows(&unfold_buf, dy, p->cout, p->OH, p->OW, k, q, p->W);
       for (int ki = 0; ki < k; ki++)
         lt_gemm(0, 0, p->cin, HW, Kq, 1.0f, wf + (size_t)ki * p->cin * Kq, Kq, buf + (size_t)ki * p->W, ldq,
                 ki ? 1.0f : 0.0f, dx, HW);
@@ -183,7 +207,7 @@ typedef struct {
 
 static float *part_buffer(conv_job *j) {
   if (j->p->method == CONV_DIRECT) return NULL;
-  float *buf = scratch_get(&unfold_buf, j->p->unfold_n);
+  float *buf = scratch_get(&unfold_buf, j->p->unfold_n, j->p->method == CONV_ROWS);
   if (!buf) atomic_store(&j->failed, 1);
   return buf;
 }
@@ -304,7 +328,7 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
     return LT_OK;
   }
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
-  float *cols = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, (size_t)K * P);
+  float *cols = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, (size_t)K * P, 0);
   if (p->method != CONV_DIRECT && !cols) return lt_error(LT_ENOMEM, "out of memory for %s's column buffer", l->name);
   for (int b = 0; b < B; b++) {
     const float *c = a + b * in_img;
@@ -323,7 +347,7 @@ static lt_status backward_sparse(lt_layer *l, float *d, const float *g, const fl
   conv2d *p = l->priv;
   int K = p->cin * p->k * p->k, P = p->OH * p->OW;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
-  float *cols = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, (size_t)K * P);
+  float *cols = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, (size_t)K * P, 0);
   if (p->method != CONV_DIRECT && !cols) return lt_error(LT_ENOMEM, "out of memory for %s's column buffer", l->name);
   lt_status st = lt_spd_conv_backward_begin(p->sp, d != NULL);
   if (st) return st;
@@ -372,7 +396,7 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     }
     j.nparts = conv_nparts(p, B, j.nchunks);
     size_t dbn = p->bias ? (size_t)p->cout : 0;
-    float *part = scratch_get(&partial_buf, (size_t)j.nchunks * (j.dw_n + dbn));
+    float *part = scratch_get(&partial_buf, (size_t)j.nchunks * (j.dw_n + dbn), 0);
     if (!part) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
     j.dw = part, j.db = p->bias ? part + (size_t)j.nchunks * j.dw_n : NULL;
     if (p->method == CONV_ROWS) {
