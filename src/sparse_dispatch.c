@@ -245,6 +245,8 @@ struct lt_spd {
   int32_t *perm;           /* at->val[k] = a->val[perm[k]] */
   size_t perm_cap;
   int built, tbuilt, tfresh;
+  const float *wsrc;       /* the dense weight of the last prepare */
+  int vstale;              /* a->val not yet re-read from wsrc since that prepare */
   unsigned cgen;           /* cached lookup: table generation, n, threads */
   int cn, cthreads, cvalid, cmeasured;
   double cx;
@@ -298,7 +300,11 @@ void lt_spd_get_info(const lt_spd *d, lt_spd_info *info) {
   info->mode = d->mode;
   info->frozen = d->frozen;
 }
-const lt_csr *lt_spd_csr(const lt_spd *d) { return d->a; }
+static void ensure_vals(lt_spd *d);
+const lt_csr *lt_spd_csr(const lt_spd *d) {
+  ensure_vals((lt_spd *)d); /* logically const: the values are those of the last prepare either way */
+  return d->a;
+}
 
 /* A zeroed, 64-byte aligned buffer of at least n floats (kept and grown). The
  * zeros matter once: the kernels may read a whole last vector past B. */
@@ -412,21 +418,40 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
   d->info.sparse = s, d->info.n = n;
   *sparse = s;
   if (!s) return LT_OK;
+  d->wsrc = w;
   if (!d->built) {
     lt_status st = lt_csr_build(d->a, w, mask, rows, cols);
     if (st) return st;
-    d->built = 1, d->tbuilt = 0, d->tfresh = 0;
+    d->built = 1, d->tbuilt = 0, d->tfresh = 0, d->vstale = 0;
     d->info.builds++;
   } else if (!d->frozen) {
-    run_pass(d->a, PASS_REFRESH, (float *)w, d->a->val);
-    d->tfresh = 0;
+    /* re-read lazily: a linear forward reads the dense weight directly, and
+     * only the transpose (an input gradient) or a convolution needs the values */
+    d->vstale = 1, d->tfresh = 0;
     d->info.refreshes++;
   }
   return LT_OK;
 }
 
+/* The CSR's values from the dense weight, when stale. */
+static void ensure_vals(lt_spd *d) {
+  if (!d->vstale) return;
+  run_pass(d->a, PASS_REFRESH, (float *)d->wsrc, d->a->val);
+  d->vstale = 0, d->tfresh = 0;
+}
+
+/* C^T = A . B^T (+ bias) with the weights as of the last prepare: straight from
+ * the dense weight while the values are stale and one column chunk covers n
+ * (several chunks would read each weight again per chunk). */
+static lt_status spmm_now(lt_spd *d, float *ct, int ldc, const float *bt, int ldb, int n, const float *bias) {
+  if (d->vstale && n <= 64) return lt_sp_spmm_w(ct, ldc, d->a, d->wsrc, d->a->cols, bt, ldb, n, bias);
+  ensure_vals(d);
+  return lt_csr_spmm_t(ct, ldc, d->a, bt, ldb, n, bias, 0);
+}
+
 lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at) {
   if (!d->built) return lt_error(LT_EINVAL, "sparse layer: transpose requested before a sparse prepare");
+  ensure_vals(d);
   const lt_csr *a = d->a;
   if (!d->tbuilt) {
     lt_status st = lt_csr_transpose(d->at, a);
@@ -474,10 +499,10 @@ lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x
     d->xin = x, d->xin_ld = x_ld;
   }
   if (y_ld) {
-    st = lt_csr_spmm_t(y, y_ld, a, d->xin, d->xin_ld, B, bias, 0);
+    st = spmm_now(d, y, y_ld, d->xin, d->xin_ld, B, bias);
   } else {
     if ((st = grow(&d->yt, &d->yt_cap, (size_t)a->rows * ld))) return st;
-    st = lt_csr_spmm_t(d->yt, ld, a, d->xin, d->xin_ld, B, bias, 0);
+    st = spmm_now(d, d->yt, ld, d->xin, d->xin_ld, B, bias);
     if (!st) transpose(y, a->rows, d->yt, ld, a->rows, B);
   }
   if (st) return st;
@@ -531,6 +556,7 @@ lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *d
 
 lt_status lt_spd_conv_forward(lt_spd *d, float *y, const float *cols, const float *bias, int P) {
   if (!d->built) return lt_error(LT_EINVAL, "sparse conv forward: needs a sparse prepare");
+  ensure_vals(d);
   return lt_csr_spmm_t(y, P, d->a, cols, P, P, bias, 0);
 }
 

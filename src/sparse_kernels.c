@@ -21,10 +21,16 @@ static inline __m256 load_tail(const int TAIL, const float *x, __m256i tm) {
   return _mm256_loadu_ps(x);
 }
 
+/* Entry k's weight, broadcast: v[k] from the CSR values, or (FROMW) v[ci[k]]
+ * with v the row of the dense weight. */
+static inline __m256 weight(const int FROMW, const float *v, const int32_t *ci, int k) {
+  return _mm256_broadcast_ss(FROMW ? v + ci[k] : v + k);
+}
+
 /* One row, one chunk of NV vectors (the last one partial with t lanes unless
  * TAIL_NONE): all accumulators stay in registers while the row's entries
  * stream by, each entry an axpy of its weight with a contiguous row of bt. */
-static inline __attribute__((always_inline)) void mm_chunk(const int NV, const int TAIL, float *c,
+static inline __attribute__((always_inline)) void mm_chunk(const int NV, const int TAIL, const int FROMW, float *c,
                                                            const int32_t *ci, const float *v, int cnt,
                                                            const float *bt, size_t ldb, __m256i tm, int t,
                                                            float b0, int accumulate) {
@@ -48,16 +54,16 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
     for (; k + 4 <= cnt; k += 4) {
       const float *x0 = bt + (size_t)ci[k] * ldb, *x1 = bt + (size_t)ci[k + 1] * ldb;
       const float *x2 = bt + (size_t)ci[k + 2] * ldb, *x3 = bt + (size_t)ci[k + 3] * ldb;
-      a[0] = _mm256_fmadd_ps(_mm256_broadcast_ss(v + k), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x0, tm), a[0]);
-      b1 = _mm256_fmadd_ps(_mm256_broadcast_ss(v + k + 1), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x1, tm), b1);
-      b2 = _mm256_fmadd_ps(_mm256_broadcast_ss(v + k + 2), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x2, tm), b2);
-      b3 = _mm256_fmadd_ps(_mm256_broadcast_ss(v + k + 3), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x3, tm), b3);
+      a[0] = _mm256_fmadd_ps(weight(FROMW, v, ci, k), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x0, tm), a[0]);
+      b1 = _mm256_fmadd_ps(weight(FROMW, v, ci, k + 1), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x1, tm), b1);
+      b2 = _mm256_fmadd_ps(weight(FROMW, v, ci, k + 2), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x2, tm), b2);
+      b3 = _mm256_fmadd_ps(weight(FROMW, v, ci, k + 3), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x3, tm), b3);
     }
     a[0] = _mm256_add_ps(_mm256_add_ps(a[0], b1), _mm256_add_ps(b2, b3));
   }
   for (; k < cnt; k++) {
     const float *x = bt + (size_t)ci[k] * ldb;
-    __m256 w = _mm256_broadcast_ss(v + k);
+    __m256 w = weight(FROMW, v, ci, k);
 #pragma GCC unroll 8
     for (int j = 0; j < NV; j++) {
       /* TAIL_WHOLE: the extra lanes only reach lanes that are never stored */
@@ -76,31 +82,38 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
   }
 }
 
-void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
+/* wd (rows, ldw) or NULL: when given, the weights are wd[r * ldw + ci[k]], not p->v. */
+static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, int r0, int r1) {
   for (int c0 = 0; c0 < p->n; c0 += 64) {
     int w = p->n - c0 < 64 ? p->n - c0 : 64;
     int nv = (w + 7) / 8, t = w - 8 * (nv - 1);
     __m256i tm = lane_mask(t);
     int tail = t == 8 ? TAIL_NONE : p->ldb >= (size_t)((p->n + 7) & ~7) ? TAIL_WHOLE : TAIL_MASKED;
-    int sel = 3 * nv + tail;
+    const int fromw = wd != NULL;
+    int sel = 6 * nv + 2 * tail + fromw;
     for (int r = r0; r < r1; r++) {
       const int32_t s = p->rowptr[r], cnt = p->rowptr[r + 1] - s;
       const int32_t *ci = p->ci + s;
-      const float *v = p->v + s, *bt = p->bt + c0;
+      const float *v = fromw ? wd + (size_t)r * ldw : p->v + s, *bt = p->bt + c0;
       float *c = p->ct + (size_t)r * p->ldc + c0, b0 = p->bias ? p->bias[r] : 0.0f;
       const size_t ldb = p->ldb;
       const int acc = p->accumulate;
       switch (sel) {
-#define SP_CASE(n)                                                                      \
-  case 3 * n: mm_chunk(n, TAIL_NONE, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;   \
-  case 3 * n + 1: mm_chunk(n, TAIL_WHOLE, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break; \
-  case 3 * n + 2: mm_chunk(n, TAIL_MASKED, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;
+#define SP_CASE(n)                                                                                 \
+  case 6 * n: mm_chunk(n, TAIL_NONE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;          \
+  case 6 * n + 1: mm_chunk(n, TAIL_NONE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;      \
+  case 6 * n + 2: mm_chunk(n, TAIL_WHOLE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;     \
+  case 6 * n + 3: mm_chunk(n, TAIL_WHOLE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;     \
+  case 6 * n + 4: mm_chunk(n, TAIL_MASKED, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;    \
+  case 6 * n + 5: mm_chunk(n, TAIL_MASKED, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;
         SP_CASE(1) SP_CASE(2) SP_CASE(3) SP_CASE(4) SP_CASE(5) SP_CASE(6) SP_CASE(7) SP_CASE(8)
 #undef SP_CASE
       }
     }
   }
 }
+
+void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) { mm_rows(p, NULL, 0, r0, r1); }
 
 static inline float hsum(__m256 a) {
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -167,7 +180,7 @@ void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const 
 
 #else /* portable scalar path */
 
-void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
+static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, int r0, int r1) {
   for (int c0 = 0; c0 < p->n; c0 += 64) {
     int w = p->n - c0 < 64 ? p->n - c0 : 64;
     for (int r = r0; r < r1; r++) {
@@ -175,13 +188,15 @@ void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) {
       for (int j = 0; j < w; j++) a[j] = p->accumulate ? b0 + c[j] : b0;
       for (int32_t k = p->rowptr[r]; k < p->rowptr[r + 1]; k++) {
         const float *x = p->bt + (size_t)p->ci[k] * p->ldb + c0;
-        float v = p->v[k];
+        float v = wd ? wd[(size_t)r * ldw + p->ci[k]] : p->v[k];
         for (int j = 0; j < w; j++) a[j] += v * x[j];
       }
       memcpy(c, a, (size_t)w * sizeof *c);
     }
   }
 }
+
+void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) { mm_rows(p, NULL, 0, r0, r1); }
 
 void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt, size_t ldx,
                    int w, size_t room) {
@@ -208,24 +223,38 @@ int lt_sp_dot_chunk(int xrows, int n) {
 
 typedef struct mm_job {
   sp_mm mm;
+  const float *w; /* the dense weight, or NULL: the CSR values */
+  size_t ldw;
   int bounds[SP_MAXPARTS + 1];
 } mm_job;
 
 static void mm_part(void *arg, int p) {
   mm_job *j = arg;
-  lt_sp_mm_rows(&j->mm, j->bounds[p], j->bounds[p + 1]);
+  mm_rows(&j->mm, j->w, j->ldw, j->bounds[p], j->bounds[p + 1]);
 }
 
-lt_status lt_csr_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n,
-                        const float *bias, int accumulate) {
+static lt_status spmm(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb, int n,
+                      const float *bias, int accumulate) {
   if (!a || n < 0 || ldc < n || ldb < n || (!ct && a->rows && n) || (!bt && a->nnz && n))
     return lt_error(LT_EINVAL, "lt_csr_spmm_t: bad arguments (n %d, ldc %d, ldb %d)", n, ldc, ldb);
   if (n == 0 || a->rows == 0) return LT_OK;
-  mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate}, {0}};
+  mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate}, w, (size_t)ldw,
+              {0}};
   int np = lt_sp_nparts((double)(a->nnz + a->rows) * n, a->rows);
   lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
   lt_sp_run(np, mm_part, &j);
   return LT_OK;
+}
+
+lt_status lt_csr_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n,
+                        const float *bias, int accumulate) {
+  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, accumulate);
+}
+
+lt_status lt_sp_spmm_w(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb,
+                       int n, const float *bias) {
+  if (!w || ldw < a->cols) return lt_error(LT_EINVAL, "lt_sp_spmm_w: no dense weight (ldw %d)", ldw);
+  return spmm(ct, ldc, a, w, ldw, bt, ldb, n, bias, 0);
 }
 
 typedef struct dot_job {
