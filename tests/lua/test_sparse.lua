@@ -83,6 +83,38 @@ local cnn = nn.model(nn.sequential {
 cnn:init { seed = 2 }
 compare(prune_all(cnn, 0.4, 9), tensor.randn({ 3, 3, 7, 7 }, 4), 'cnn')
 
+-- Every mix of per-layer paths in a three-layer chain: activations may stay transposed
+-- (features x batch) between adjacent sparse layers and relu, so each hand-off between
+-- a dense and a sparse layer, in either direction, must give the all-dense numbers.
+local chain = nn.model(nn.sequential { nn.linear(29, 23), nn.relu(), nn.linear(23, 17), nn.relu(), nn.linear(17, 5) },
+  { input = { 29 } })
+chain:init { seed = 4 }
+prune_all(chain, 0.25, 11)
+local cx, cy = tensor.randn({ 11, 29 }, 6), tensor.zeros({ 11 })
+for i = 1, 11 do cy:set(i, (i * 7) % 5) end
+local function chain_run(modes)
+  for i, name in ipairs { 'fc1', 'fc2', 'fc3' } do sparse.set_layer(chain, name, { mode = modes[i] }) end
+  chain:zero_grad()
+  local loss = chain:step_loss(cx, cy, 'xent')
+  local dx = chain:backward(tensor.zeros({ 11, 5 }))   -- a zero dy adds nothing: the grads stay those of step_loss
+  return loss, chain:forward(cx), chain:grads():clone(), dx
+end
+local l0, y0, g0 = chain_run { 'dense', 'dense', 'dense' }
+for bits = 1, 7 do
+  local modes, label = {}, {}
+  for i = 1, 3 do
+    modes[i] = (bits >> (i - 1)) & 1 == 1 and 'sparse' or 'dense'
+    label[i] = modes[i]:sub(1, 1):upper()
+  end
+  label = table.concat(label)
+  local l, y, g = chain_run(modes)
+  for i, name in ipairs { 'fc1', 'fc2', 'fc3' } do T.check_eq(path_of(chain, name), modes[i], label .. ' ' .. name .. ' path') end
+  T.check_near(l, l0, 1e-5 * math.max(1, math.abs(l0)), label .. ': loss')
+  T.check(relerr(y, y0) < 1e-5, label .. ': forward ' .. relerr(y, y0))
+  T.check(relerr(g, g0) < 1e-5, label .. ': gradients ' .. relerr(g, g0))
+end
+sparse.set_layer(chain, nil, { mode = 'auto' })
+
 -- ---- per-layer settings ---------------------------------------------------------------
 sparse.set_layer(mlp, 'fc1', { mode = 'sparse' })
 sparse.with_mode('dense', function() mlp:forward(tensor.randn({ 4, 37 }, 1)) end)
