@@ -104,32 +104,28 @@ static int tld(int B) { return (B + 15) & ~15; }
 
 static lt_status nomem(const char *fn) { return lt_error(LT_ENOMEM, "%s: out of memory for scratch", fn); }
 
-lt_status lt_sparse_linear_forward(float *y, const lt_csr *w, const float *x, const float *bias, int B) {
-  if (!w || B < 0 || (B && (!y || !x)))
-    return lt_error(LT_EINVAL, "lt_sparse_linear_forward: bad arguments (B %d)", B);
+/* out (B, a->rows) = in (B, a->cols) . A^T (+ bias): both activations transposed once
+ * into scratch slots, the product on the transposed layout, the result transposed back. */
+static lt_status spmm_through_t(float *out, const lt_csr *a, const float *in, const float *bias, int B,
+                                int slot_in, int slot_out, const char *fn) {
+  if (!a || B < 0 || (B && (!out || !in))) return lt_error(LT_EINVAL, "%s: bad arguments (B %d)", fn, B);
   int ld = tld(B);
-  float *xt = lt_sp_scratch(SP_SLOT_X, (size_t)w->cols * ld);
-  float *yt = lt_sp_scratch(SP_SLOT_Y, (size_t)w->rows * ld);
-  if (!xt || !yt) return nomem("lt_sparse_linear_forward");
-  lt_transpose(xt, ld, x, w->cols, B, w->cols);
-  lt_status st = lt_csr_spmm_t(yt, ld, w, xt, ld, B, bias, 0);
+  float *it = lt_sp_scratch(slot_in, (size_t)a->cols * ld);
+  float *ot = lt_sp_scratch(slot_out, (size_t)a->rows * ld);
+  if (!it || !ot) return nomem(fn);
+  lt_transpose(it, ld, in, a->cols, B, a->cols);
+  lt_status st = lt_csr_spmm_t(ot, ld, a, it, ld, B, bias, 0);
   if (st) return st;
-  lt_transpose(y, w->rows, yt, ld, w->rows, B);
+  lt_transpose(out, a->rows, ot, ld, a->rows, B);
   return LT_OK;
 }
 
+lt_status lt_sparse_linear_forward(float *y, const lt_csr *w, const float *x, const float *bias, int B) {
+  return spmm_through_t(y, w, x, bias, B, SP_SLOT_X, SP_SLOT_Y, "lt_sparse_linear_forward");
+}
+
 lt_status lt_sparse_linear_backward_input(float *dx, const lt_csr *wt, const float *dy, int B) {
-  if (!wt || B < 0 || (B && (!dx || !dy)))
-    return lt_error(LT_EINVAL, "lt_sparse_linear_backward_input: bad arguments (B %d)", B);
-  int ld = tld(B);
-  float *dyt = lt_sp_scratch(SP_SLOT_Y, (size_t)wt->cols * ld);
-  float *dxt = lt_sp_scratch(SP_SLOT_OUT, (size_t)wt->rows * ld);
-  if (!dyt || !dxt) return nomem("lt_sparse_linear_backward_input");
-  lt_transpose(dyt, ld, dy, wt->cols, B, wt->cols);
-  lt_status st = lt_csr_spmm_t(dxt, ld, wt, dyt, ld, B, NULL, 0);
-  if (st) return st;
-  lt_transpose(dx, wt->rows, dxt, ld, wt->rows, B);
-  return LT_OK;
+  return spmm_through_t(dx, wt, dy, NULL, B, SP_SLOT_Y, SP_SLOT_OUT, "lt_sparse_linear_backward_input");
 }
 
 lt_status lt_sparse_linear_weight_grad(float *dw, const lt_csr *w, const float *dy, const float *x, int B) {
