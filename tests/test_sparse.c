@@ -14,6 +14,7 @@
 #include "lotto/rng.h"
 #include "lotto/sparse.h"
 #include "lotto/tensor.h"
+#include "core/pool.h" /* lt_pool_scratch_free */
 
 static lt_rng rng;
 
@@ -479,6 +480,6 @@ int main(void) {
       cmocka_unit_test(calibrate_should_return_a_density_and_timings_in_range),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  lt_sparse_scratch_free();
+  lt_pool_scratch_free();
   return rc;
 }

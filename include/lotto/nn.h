@@ -155,7 +155,7 @@ int lt_model_is_training(const lt_model *m);
  *   Linear(784 -> 300, 235,500 params, 8.6% weights). Caller frees. */
 char *lt_model_describe(const lt_model *m);
 
-/* ---- losses (src/loss.c) ---- */
+/* ---- losses (src/nn/loss.c) ---- */
 typedef enum { LT_LOSS_CROSS_ENTROPY = 0, LT_LOSS_MSE = 1 } lt_loss_kind;
 int lt_loss_kind_parse(const char *s); /* "cross_entropy"/"ce", "mse"; -1 if unknown */
 
@@ -179,7 +179,7 @@ lt_status lt_mse(double *loss, lt_tensor *dpred, const lt_tensor *pred, const lt
 lt_status lt_model_step_loss(lt_model *m, const lt_tensor *x, const lt_tensor *y, lt_loss_kind kind,
                              double *loss, int64_t *ncorrect);
 
-/* ---- evaluation (src/evaluate.c) ---- */
+/* ---- evaluation (src/nn/evaluate.c) ---- */
 /* Mean loss and accuracy over the data set in eval mode, batch rows at a time
  * (restores the previous mode). Classification (d->nclasses > 0): cross-entropy
  * and fraction correct; regression: MSE and *acc = NAN. */
@@ -283,7 +283,7 @@ lt_layer *lt_layer_alloc(const lt_layer_ops *ops, void *priv);
  * releases it and allocates a new one. */
 lt_status lt_layer_buffer(lt_tensor **buf, int ndim, const int64_t *shape);
 /* The same for a transposed activation (B, F) with row stride ld >= B
- * (storage F * ld floats, 64-byte aligned). (src/nn_linear.c) */
+ * (storage F * ld floats, 64-byte aligned). (src/nn/nn_linear.c) */
 lt_status lt_layer_buffer_t(lt_tensor **buf, int64_t B, int64_t F, int64_t ld);
 /* "(64, 26, 26)" from a shape. */
 char *lt_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);

@@ -34,7 +34,7 @@
 
 #include "lotto/status.h"
 
-/* ---- CSR (src/sparse_csr.c) ---- */
+/* ---- CSR (src/sparse/sparse_csr.c) ---- */
 typedef struct lt_csr {
   int rows, cols, nnz;
   int32_t *rowptr; /* rows + 1 */
@@ -62,7 +62,7 @@ void lt_csr_refresh_transposed(lt_csr *t, const float *w); // w is (t->cols, t->
 void lt_csr_todense(float *w, const lt_csr *a);       // w is (a->rows, a->cols)
 double lt_csr_density(const lt_csr *a);              /* nnz / (rows*cols); 0 for an empty shape */
 
-/* ---- CSR kernels on transposed activations (src/sparse_kernels.c) ----
+/* ---- CSR kernels on transposed activations (src/sparse/sparse_kernels.c) ----
  * ldc, ldx, ... are row strides in floats (>= n). Strides of n rounded up to
  * 8 (better 16: rows then start on cache lines) let the kernels read a
  * partial last vector whole instead of masked, which is ~30% faster at n = 60;
@@ -86,7 +86,7 @@ lt_status lt_csr_sddmm_dense_t(float *dw, int ldw,   // dw is (a->rows, a->cols)
                                const lt_csr *a, const float *dyt, int ldd,
                                const float *xt, int ldx, int n);
 
-/* ---- layers on (B, features) activations (src/sparse_linear.c) ---- */
+/* ---- layers on (B, features) activations (src/sparse/sparse_linear.c) ---- */
 /* y = x . W^T + bias.  */
 lt_status lt_sparse_linear_forward(float *y,          // y is (B, w->rows)
                                    const lt_csr *w,   // w is (out, in)
@@ -127,10 +127,8 @@ lt_status lt_sparse_conv_weight_grad(float *dw,       // dw is (cout, K), accumu
 void lt_transpose(float *dst, int ldd,                // dst is (cols, rows)
                   const float *src, int lds,          // src is (rows, cols)
                   int rows, int cols);
-/* Frees the calling thread's transpose scratch (it is otherwise kept for reuse). */
-void lt_sparse_scratch_free(void);
 
-/* ---- n:m structured sparsity along the input dim (src/sparse_nm.c) ----
+/* ---- n:m structured sparsity along the input dim (src/sparse/sparse_nm.c) ----
  * In every group of m consecutive inputs of a row at most n weights survive.
  * Stored as k = cols/m*n slots per row: values and the in-group offset; a
  * group with fewer than n survivors has padding slots (LT_NM_PAD, value 0)
@@ -163,7 +161,7 @@ lt_status lt_nm_weight_grad_t(float *g,               // g is (a->rows, a->k)
                               const lt_nm *a, const float *dyt, int ldd,
                               const float *xt, int ldx, int n);
 
-/* ---- dense/sparse crossover (src/sparse_calib.c) ---- */
+/* ---- dense/sparse crossover (src/sparse/sparse_calib.c) ---- */
 typedef struct lt_sparse_timing {
   double density;
   /* microseconds per call, minimum over repetitions, (B, features) layout */
@@ -187,7 +185,7 @@ lt_status lt_sparse_calibrate(double *crossover, lt_sparse_timing *t, const doub
 /* A default without measuring, fitted to this engine's kernels on AVX2. */
 double lt_sparse_crossover(int rows, int cols, int batch);
 
-/* ---- dispatch: dense or CSR per layer and per call (src/sparse_dispatch.c) ----
+/* ---- dispatch: dense or CSR per layer and per call (src/sparse/sparse_dispatch.c) ----
  * A prunable layer (linear, conv2d) owns an lt_spd. Before each forward it
  * asks lt_spd_prepare whether to run sparse: the layer's own mode if set,
  * else the global mode; in LT_SPARSE_AUTO, sparse when the mask's density is

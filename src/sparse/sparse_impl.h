@@ -1,12 +1,13 @@
-/* sparse_impl.h: internals shared by src/sparse*.c (not a public header):
- * the worker pool, the row partition, per-thread scratch, and the row kernels
- * that CSR and n:m both run on. */
+/* sparse_impl.h: internals shared by src/sparse/ (not a public header): the
+ * row partition and the row kernels that CSR and n:m both run on. The worker
+ * pool and scratch are core's (core/pool.h). */
 #ifndef LOTTO_SPARSE_IMPL_H
 #define LOTTO_SPARSE_IMPL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/pool.h"
 #include "lotto/sparse.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -19,29 +20,10 @@ static inline __m256i sp_lane_mask(int t) {
 }
 #endif
 
-#define SP_MAXPARTS 16
-/* Below this many multiply-adds (about 10 us on one core) a call stays on one
- * thread: a hand-off costs a microsecond or more, and a worker preempted on a
- * busy machine holds the call up. */
-#define SP_PAR_MIN_WORK 262144.0
-
-/* ---- pool (sparse_pool.c) ---- */
-/* Runs fn(arg, p) for p in [0, nparts), part 0 on the caller. Parts not yet
- * picked up by a worker when the caller is free are run by the caller, so a
- * descheduled worker never stalls the call. Returns when all parts are done. */
-void lt_sp_run(int nparts, void (*fn)(void *arg, int part), void *arg);
-/* How many parts to split work (multiply-adds) over rows rows into. */
-int lt_sp_nparts(double work, int rows);
 /* bounds[0..nparts] splits rows so that each part has about the same
- * nnz + SP_ROW_COST * rows; fixed for a given (rowptr, nparts). */
+ * nnz + SP_ROW_COST * rows; fixed for a given (rowptr, nparts). (sparse_csr.c) */
 #define SP_ROW_COST 2
 void lt_sp_partition(int *bounds, const int32_t *rowptr, int rows, int nparts);
-
-/* ---- scratch (sparse_linear.c): per-thread slots, 64-byte aligned, grown
- * on demand and kept; NULL on ENOMEM. A slot's buffer is valid until the
- * next request for the same slot on the same thread. */
-enum { SP_SLOT_X, SP_SLOT_Y, SP_SLOT_OUT, SP_SLOT_G, SP_SLOT_NM, SP_NSLOTS };
-float *lt_sp_scratch(int slot, size_t nfloats);
 
 /* ---- row kernels (sparse_kernels.c) ---- */
 /* For rows r in [r0, r1): ct[r, c0:c0+w] = bias[r] (+ ct) + sum_k v[k] bt[ci[k], c0:c0+w]

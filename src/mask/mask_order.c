@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "mask_internal.h"
+#include "mask/mask_internal.h"
 
 int64_t mask_numel(const lt_tensor *t) {
   int64_t n = 1;

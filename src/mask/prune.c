@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "mask_internal.h"
+#include "mask/mask_internal.h"
 
 /* Packs the survivors of one layer as (key, base + index) into e; returns how many.
  * *top gets the layer's largest entry (its best-scored survivor; among equal

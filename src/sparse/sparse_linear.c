@@ -5,38 +5,11 @@
 #include <string.h>
 
 #include "lotto/sparse.h"
-#include "sparse_impl.h"
+#include "sparse/sparse_impl.h"
 
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
-
-static _Thread_local struct {
-  float *p;
-  size_t cap;
-} scratch[SP_NSLOTS];
-
-float *lt_sp_scratch(int slot, size_t nfloats) {
-  if (nfloats == 0) nfloats = 1;
-  if (scratch[slot].cap < nfloats) {
-    size_t cap = nfloats + nfloats / 4;
-    size_t bytes = (cap * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes);
-    if (!p) return NULL;
-    free(scratch[slot].p);
-    scratch[slot].p = p;
-    scratch[slot].cap = cap;
-  }
-  return scratch[slot].p;
-}
-
-void lt_sparse_scratch_free(void) {
-  for (int i = 0; i < SP_NSLOTS; i++) {
-    free(scratch[i].p);
-    scratch[i].p = NULL;
-    scratch[i].cap = 0;
-  }
-}
 
 #if defined(__AVX__)
 /* 8x8 tile: rows i and i+4 share a register (128-bit halves), so the
@@ -110,8 +83,8 @@ static lt_status spmm_through_t(float *out, const lt_csr *a, const float *in, co
                                 int slot_in, int slot_out, const char *fn) {
   if (!a || B < 0 || (B && (!out || !in))) return lt_error(LT_EINVAL, "%s: bad arguments (B %d)", fn, B);
   int ld = tld(B);
-  float *it = lt_sp_scratch(slot_in, (size_t)a->cols * ld);
-  float *ot = lt_sp_scratch(slot_out, (size_t)a->rows * ld);
+  float *it = lt_pool_scratch(slot_in, (size_t)a->cols * ld);
+  float *ot = lt_pool_scratch(slot_out, (size_t)a->rows * ld);
   if (!it || !ot) return nomem(fn);
   lt_transpose(it, ld, in, a->cols, B, a->cols);
   lt_status st = lt_csr_spmm_t(ot, ld, a, it, ld, B, bias, 0);
@@ -121,19 +94,19 @@ static lt_status spmm_through_t(float *out, const lt_csr *a, const float *in, co
 }
 
 lt_status lt_sparse_linear_forward(float *y, const lt_csr *w, const float *x, const float *bias, int B) {
-  return spmm_through_t(y, w, x, bias, B, SP_SLOT_X, SP_SLOT_Y, "lt_sparse_linear_forward");
+  return spmm_through_t(y, w, x, bias, B, LT_SLOT_X, LT_SLOT_Y, "lt_sparse_linear_forward");
 }
 
 lt_status lt_sparse_linear_backward_input(float *dx, const lt_csr *wt, const float *dy, int B) {
-  return spmm_through_t(dx, wt, dy, NULL, B, SP_SLOT_Y, SP_SLOT_OUT, "lt_sparse_linear_backward_input");
+  return spmm_through_t(dx, wt, dy, NULL, B, LT_SLOT_Y, LT_SLOT_OUT, "lt_sparse_linear_backward_input");
 }
 
 lt_status lt_sparse_linear_weight_grad(float *dw, const lt_csr *w, const float *dy, const float *x, int B) {
   if (!w || B < 0 || (B && (!dw || !dy || !x)))
     return lt_error(LT_EINVAL, "lt_sparse_linear_weight_grad: bad arguments (B %d)", B);
   int ld = tld(B);
-  float *dyt = lt_sp_scratch(SP_SLOT_Y, (size_t)w->rows * ld);
-  float *xt = lt_sp_scratch(SP_SLOT_X, (size_t)w->cols * ld);
+  float *dyt = lt_pool_scratch(LT_SLOT_Y, (size_t)w->rows * ld);
+  float *xt = lt_pool_scratch(LT_SLOT_X, (size_t)w->cols * ld);
   if (!dyt || !xt) return nomem("lt_sparse_linear_weight_grad");
   lt_transpose(dyt, ld, dy, w->rows, B, w->rows);
   lt_transpose(xt, ld, x, w->cols, B, w->cols);
@@ -147,18 +120,18 @@ lt_status lt_sparse_linear_backward(float *dx, float *dw, const lt_csr *w, const
   if (B == 0 || (!dx && !dw)) return LT_OK;
   if (!dy || (dw && !x)) return lt_error(LT_EINVAL, "lt_sparse_linear_backward: dy or x is NULL");
   int ld = tld(B);
-  float *dyt = lt_sp_scratch(SP_SLOT_Y, (size_t)w->rows * ld);
+  float *dyt = lt_pool_scratch(LT_SLOT_Y, (size_t)w->rows * ld);
   if (!dyt) return nomem("lt_sparse_linear_backward");
   lt_transpose(dyt, ld, dy, w->rows, B, w->rows);
   lt_status st;
   if (dx) {
-    float *dxt = lt_sp_scratch(SP_SLOT_OUT, (size_t)w->cols * ld);
+    float *dxt = lt_pool_scratch(LT_SLOT_OUT, (size_t)w->cols * ld);
     if (!dxt) return nomem("lt_sparse_linear_backward");
     if ((st = lt_csr_spmm_t(dxt, ld, wt, dyt, ld, B, NULL, 0))) return st;
     lt_transpose(dx, w->cols, dxt, ld, w->cols, B);
   }
   if (dw) {
-    float *xt = lt_sp_scratch(SP_SLOT_X, (size_t)w->cols * ld);
+    float *xt = lt_pool_scratch(LT_SLOT_X, (size_t)w->cols * ld);
     if (!xt) return nomem("lt_sparse_linear_backward");
     lt_transpose(xt, ld, x, w->cols, B, w->cols);
     if ((st = lt_csr_sddmm_dense_t(dw, w->cols, w, dyt, ld, xt, ld, B))) return st;

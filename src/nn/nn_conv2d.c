@@ -15,7 +15,7 @@
 
 #include "lotto/nn.h"
 #include "lotto/sparse.h"
-#include "sparse_impl.h" // lt_sp_run, SP_MAXPARTS, SP_PAR_MIN_WORK: the worker pool
+#include "core/pool.h" // lt_pool_run, LT_POOL_MAXPARTS, LT_POOL_MIN_WORK: the worker pool
 
 /* How a dense image is multiplied:
  * DIRECT (1x1, stride 1, no padding): the image is its own column matrix.
@@ -324,15 +324,15 @@ static void backward_part(void *arg, int part) {
 static int conv_nparts(const conv2d *p, int B, int items) {
   double macs = (double)B * p->cout * p->cin * p->k * p->k * p->OH * p->OW;
   int n = lt_get_threads();
-  if (n > SP_MAXPARTS) n = SP_MAXPARTS;
+  if (n > LT_POOL_MAXPARTS) n = LT_POOL_MAXPARTS;
   if (n > items) n = items;
-  return macs < SP_PAR_MIN_WORK || n < 1 ? 1 : n;
+  return macs < LT_POOL_MIN_WORK || n < 1 ? 1 : n;
 }
 
 static lt_status run_parts(conv_job *j, void (*fn)(void *, int), const char *name) {
   int threads = lt_get_threads();
   if (j->nparts > 1) lt_set_threads(1); // each part's GEMMs stay on the core that unfolded its image
-  lt_sp_run(j->nparts, fn, j);
+  lt_pool_run(j->nparts, fn, j);
   if (j->nparts > 1) lt_set_threads(threads);
   return atomic_load(&j->failed) ? lt_error(LT_ENOMEM, "out of memory for %s's column buffer", name) : LT_OK;
 }

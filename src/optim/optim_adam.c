@@ -10,7 +10,7 @@
 
 #include "lotto/optim.h"
 #include "lotto/tensor.h" /* lt_get_threads */
-#include "sparse_impl.h"  /* lt_sp_run: the engine's worker pool */
+#include "core/pool.h"  /* lt_pool_run: the engine's worker pool */
 
 lt_optim *lt_optim_adam_new(size_t n, float lr, float beta1, float beta2, float eps,
                             float weight_decay, int adamw) {
@@ -211,9 +211,9 @@ void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask
   const adam_k k = adam_consts(o);
   adam_job j = {&k, w, o->m, o->v, g, mask, o->n, 1};
   int threads = lt_get_threads();
-  if (threads > 1 && o->n >= ADAM_PAR_MIN) j.nparts = threads < SP_MAXPARTS ? threads : SP_MAXPARTS;
+  if (threads > 1 && o->n >= ADAM_PAR_MIN) j.nparts = threads < LT_POOL_MAXPARTS ? threads : LT_POOL_MAXPARTS;
   if (j.nparts == 1) adam_part(&j, 0);
-  else lt_sp_run(j.nparts, adam_part, &j);
+  else lt_pool_run(j.nparts, adam_part, &j);
 }
 
 /* The kept weights only, VW at a time: their moments are compact (o->cm, o->cv,

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "lotto/sparse.h"
-#include "sparse_impl.h"
+#include "sparse/sparse_impl.h"
 
 #ifdef SP_AVX
 #define lane_mask sp_lane_mask
@@ -225,7 +225,7 @@ typedef struct mm_job {
   sp_mm mm;
   const float *w; /* the dense weight, or NULL: the CSR values */
   size_t ldw;
-  int bounds[SP_MAXPARTS + 1];
+  int bounds[LT_POOL_MAXPARTS + 1];
 } mm_job;
 
 static void mm_part(void *arg, int p) {
@@ -240,9 +240,9 @@ static lt_status spmm(float *ct, int ldc, const lt_csr *a, const float *w, int l
   if (n == 0 || a->rows == 0) return LT_OK;
   mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate}, w, (size_t)ldw,
               {0}};
-  int np = lt_sp_nparts((double)(a->nnz + a->rows) * n, a->rows);
+  int np = lt_pool_nparts((double)(a->nnz + a->rows) * n, a->rows);
   lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
-  lt_sp_run(np, mm_part, &j);
+  lt_pool_run(np, mm_part, &j);
   return LT_OK;
 }
 
@@ -263,7 +263,7 @@ typedef struct dot_job {
   const float *dyt, *xt;
   size_t ldd, ldx;
   int n, chunk;
-  int bounds[SP_MAXPARTS + 1];
+  int bounds[LT_POOL_MAXPARTS + 1];
 } dot_job;
 
 static void dot_part(void *arg, int p) {
@@ -284,9 +284,9 @@ lt_status lt_csr_sddmm_t(float *g, const lt_csr *a, const float *dyt, int ldd, c
     return lt_error(LT_EINVAL, "lt_csr_sddmm_t: bad arguments (n %d, ldd %d, ldx %d)", n, ldd, ldx);
   if (n == 0 || a->nnz == 0) return LT_OK;
   dot_job j = {g, a, dyt, xt, (size_t)ldd, (size_t)ldx, n, lt_sp_dot_chunk(a->cols, n), {0}};
-  int np = lt_sp_nparts((double)a->nnz * n, a->rows);
+  int np = lt_pool_nparts((double)a->nnz * n, a->rows);
   lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
-  lt_sp_run(np, dot_part, &j);
+  lt_pool_run(np, dot_part, &j);
   return LT_OK;
 }
 
@@ -296,7 +296,7 @@ lt_status lt_csr_sddmm_dense_t(float *dw, int ldw, const lt_csr *a, const float 
     return lt_error(LT_EINVAL, "lt_csr_sddmm_dense_t: bad arguments (ldw %d for %d columns)", ldw,
                     a ? a->cols : 0);
   if (n == 0 || a->nnz == 0) return LT_OK;
-  float *g = lt_sp_scratch(SP_SLOT_G, (size_t)a->nnz);
+  float *g = lt_pool_scratch(LT_SLOT_G, (size_t)a->nnz);
   if (!g) return lt_error(LT_ENOMEM, "lt_csr_sddmm_dense_t: out of memory for %d values", a->nnz);
   memset(g, 0, (size_t)a->nnz * sizeof *g);
   lt_status st = lt_csr_sddmm_t(g, a, dyt, ldd, xt, ldx, n);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "lotto/nn.h"
-#include "sparse_impl.h" // lt_sp_run, lt_sp_nparts: the worker pool
+#include "core/pool.h" // lt_pool_run, lt_pool_nparts: the worker pool
 
 typedef struct {
   int C, HW;
@@ -161,8 +161,8 @@ static lt_status batchnorm_forward(lt_layer *l, const lt_tensor *x, lt_tensor **
   p->train = train;
   p->x = x;
   bn_job j = {.l = l, .B = (int)x->shape[0], .train = train, .x = lt_tensor_data(x), .y = lt_tensor_data(p->y)};
-  j.nparts = lt_sp_nparts(2.0 * j.B * p->HW * p->C, p->C);
-  lt_sp_run(j.nparts, forward_part, &j);
+  j.nparts = lt_pool_nparts(2.0 * j.B * p->HW * p->C, p->C);
+  lt_pool_run(j.nparts, forward_part, &j);
   *y = p->y;
   return LT_OK;
 }
@@ -175,8 +175,8 @@ static lt_status batchnorm_backward(lt_layer *l, const lt_tensor *dy, lt_tensor 
     if (st) return st;
     j.d = lt_tensor_data(p->dx);
   }
-  j.nparts = lt_sp_nparts(3.0 * j.B * p->HW * p->C, p->C);
-  lt_sp_run(j.nparts, backward_part, &j);
+  j.nparts = lt_pool_nparts(3.0 * j.B * p->HW * p->C, p->C);
+  lt_pool_run(j.nparts, backward_part, &j);
   if (need_dx) *dx = p->dx;
   return LT_OK;
 }

@@ -1,15 +1,17 @@
-/* sparse_pool.c: a tiny persistent worker pool for the sparse kernels, and the
- * fixed nnz-balanced row partition. Parts are claimed from one atomic ticket,
- * so whoever is free runs the next part; results never depend on who ran it. */
+/* pool.c: a tiny persistent worker pool for every parallel loop of the engine,
+ * per-thread scratch and the aligned float allocator. Parts are claimed from
+ * one atomic ticket, so whoever is free runs the next part; results never
+ * depend on who ran it. */
 #define _GNU_SOURCE /* SCHED_BATCH */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "lotto/tensor.h"
-#include "sparse_impl.h"
+#include "core/pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -113,8 +115,8 @@ static void *worker(void *unused) {
   return NULL;
 }
 
-void lt_sp_run(int nparts, void (*fn)(void *arg, int part), void *arg) {
-  if (nparts > SP_MAXPARTS) nparts = SP_MAXPARTS;
+void lt_pool_run(int nparts, void (*fn)(void *arg, int part), void *arg) {
+  if (nparts > LT_POOL_MAXPARTS) nparts = LT_POOL_MAXPARTS;
   if (nparts <= 1) {
     fn(arg, 0);
     return;
@@ -159,30 +161,44 @@ void lt_sp_run(int nparts, void (*fn)(void *arg, int part), void *arg) {
   pthread_mutex_unlock(&pool.submit);
 }
 
-int lt_sp_nparts(double work, int rows) {
+int lt_pool_nparts(double work, int rows) {
   int t = lt_get_threads();
-  if (t <= 1 || work < SP_PAR_MIN_WORK || rows < 2) return 1;
+  if (t <= 1 || work < LT_POOL_MIN_WORK || rows < 2) return 1;
   if (atomic_load_explicit(&backoff_left, memory_order_relaxed) > 0) {
     atomic_fetch_sub_explicit(&backoff_left, 1, memory_order_relaxed);
     return 1;
   }
-  if (t > SP_MAXPARTS) t = SP_MAXPARTS;
+  if (t > LT_POOL_MAXPARTS) t = LT_POOL_MAXPARTS;
   return t < rows ? t : rows;
 }
 
-void lt_sp_partition(int *bounds, const int32_t *rowptr, int rows, int nparts) {
-  int64_t total = (int64_t)rowptr[rows] - rowptr[0] + (int64_t)SP_ROW_COST * rows;
-  bounds[0] = 0;
-  for (int p = 1; p < nparts; p++) {
-    int64_t target = total * p / nparts;
-    int lo = bounds[p - 1], hi = rows; /* first row r with cost(r) >= target */
-    while (lo < hi) {
-      int mid = lo + (hi - lo) / 2;
-      int64_t c = (int64_t)rowptr[mid] - rowptr[0] + (int64_t)SP_ROW_COST * mid;
-      if (c < target) lo = mid + 1;
-      else hi = mid;
-    }
-    bounds[p] = lo;
+float *lt_floats_alloc(size_t n) {
+  size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
+  return aligned_alloc(64, bytes);
+}
+
+float *lt_scratch_reserve(lt_scratch *s, size_t n, size_t slack) {
+  if (n == 0) n = 1;
+  if (s->cap < n) {
+    float *q = lt_floats_alloc(n + slack);
+    if (!q) return NULL;
+    free(s->p);
+    s->p = q;
+    s->cap = n + slack;
   }
-  bounds[nparts] = rows;
+  return s->p;
+}
+
+void lt_scratch_release(lt_scratch *s) {
+  free(s->p);
+  s->p = NULL;
+  s->cap = 0;
+}
+
+static _Thread_local lt_scratch slots[LT_NSLOTS];
+
+float *lt_pool_scratch(int slot, size_t nfloats) { return lt_scratch_reserve(&slots[slot], nfloats, nfloats / 4); }
+
+void lt_pool_scratch_free(void) {
+  for (int i = 0; i < LT_NSLOTS; i++) lt_scratch_release(&slots[i]);
 }

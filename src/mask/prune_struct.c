@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "mask_internal.h"
+#include "mask/mask_internal.h"
 
 typedef struct unit_norm {
   double norm;

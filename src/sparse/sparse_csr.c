@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "lotto/sparse.h"
-#include "sparse_impl.h"
+#include "sparse/sparse_impl.h"
 
 lt_csr *lt_csr_new(void) {
   lt_csr *a = calloc(1, sizeof *a);
@@ -139,4 +139,21 @@ void lt_csr_todense(float *w, const lt_csr *a) {
 double lt_csr_density(const lt_csr *a) {
   double total = (double)a->rows * a->cols;
   return total > 0 ? a->nnz / total : 0.0;
+}
+
+void lt_sp_partition(int *bounds, const int32_t *rowptr, int rows, int nparts) {
+  int64_t total = (int64_t)rowptr[rows] - rowptr[0] + (int64_t)SP_ROW_COST * rows;
+  bounds[0] = 0;
+  for (int p = 1; p < nparts; p++) {
+    int64_t target = total * p / nparts;
+    int lo = bounds[p - 1], hi = rows; /* first row r with cost(r) >= target */
+    while (lo < hi) {
+      int mid = lo + (hi - lo) / 2;
+      int64_t c = (int64_t)rowptr[mid] - rowptr[0] + (int64_t)SP_ROW_COST * mid;
+      if (c < target) lo = mid + 1;
+      else hi = mid;
+    }
+    bounds[p] = lo;
+  }
+  bounds[nparts] = rows;
 }

@@ -16,7 +16,7 @@
 #include "lotto/nn.h"
 #include "lotto/sparse.h"
 #include "lotto/tensor.h"
-#include "sparse_impl.h"
+#include "sparse/sparse_impl.h"
 
 /* ---- modes ------------------------------------------------------------------ */
 
@@ -329,7 +329,7 @@ typedef struct pass_job {
   float *dense;            /* (rows, cols): read (refresh) or written (zero, scatter) */
   float *vals;             /* (nnz): written (refresh) or read (scatter) */
   int op;
-  int bounds[SP_MAXPARTS + 1];
+  int bounds[LT_POOL_MAXPARTS + 1];
 } pass_job;
 
 static void pass_part(void *arg, int part) {
@@ -354,9 +354,9 @@ static void pass_part(void *arg, int part) {
  * 8,500 entries, takes ~5 us): below ~16,000 entries one thread. */
 static void run_pass(const lt_csr *a, int op, float *dense, float *vals) {
   pass_job j = {a, dense, vals, op, {0}};
-  int np = lt_sp_nparts(16.0 * a->nnz, a->rows);
+  int np = lt_pool_nparts(16.0 * a->nnz, a->rows);
   lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
-  lt_sp_run(np, pass_part, &j);
+  lt_pool_run(np, pass_part, &j);
 }
 
 /* lt_transpose split into column panels over the pool (large activations only). */
@@ -372,9 +372,9 @@ static void tr_part(void *arg, int part) {
 }
 
 static void transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols) {
-  int np = lt_sp_nparts(4.0 * rows * cols, cols / 8);
+  int np = lt_pool_nparts(4.0 * rows * cols, cols / 8);
   tr_job j = {dst, src, ldd, lds, rows, cols, ((cols + np - 1) / np + 7) & ~7};
-  lt_sp_run(np, tr_part, &j);
+  lt_pool_run(np, tr_part, &j);
 }
 
 static double decide_cross(lt_spd *d, int n) {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "lotto/sparse.h"
-#include "sparse_impl.h"
+#include "sparse/sparse_impl.h"
 
 lt_nm *lt_nm_new(void) { return calloc(1, sizeof(lt_nm)); }
 
@@ -105,7 +105,7 @@ typedef struct nm_job {
   const float *bias, *dyt, *xt;
   size_t ldo, ldd, ldx;
   int n, flag, chunk; /* flag: accumulate (input grad) */
-  int bounds[SP_MAXPARTS + 1];
+  int bounds[LT_POOL_MAXPARTS + 1];
 } nm_job;
 
 static void forward_part(void *arg, int p) {
@@ -169,7 +169,7 @@ static void backward_part(void *arg, int p) {
 
 /* Splits `units` equal-cost units (rows or groups) into parts. */
 static int split(nm_job *j, double work, int units) {
-  int np = lt_sp_nparts(work, units);
+  int np = lt_pool_nparts(work, units);
   for (int p = 0; p <= np; p++) j->bounds[p] = (int)((int64_t)units * p / np);
   return np;
 }
@@ -186,9 +186,9 @@ lt_status lt_nm_forward_t(float *yt, int ldy, const lt_nm *a, const float *xt, i
   if (st || n == 0 || a->rows == 0) return st;
   nm_job j = {a, yt, NULL, bias, NULL, xt, (size_t)ldy, 0, (size_t)ldx, n, 0, 0, {0}};
   int np = split(&j, (double)a->rows * a->k * n, a->rows);
-  if (!(j.buf = lt_sp_scratch(SP_SLOT_NM, (size_t)np * 4 * a->k)))
+  if (!(j.buf = lt_pool_scratch(LT_SLOT_NM, (size_t)np * 4 * a->k)))
     return lt_error(LT_ENOMEM, "lt_nm_forward_t: out of memory");
-  lt_sp_run(np, forward_part, &j);
+  lt_pool_run(np, forward_part, &j);
   return LT_OK;
 }
 
@@ -198,7 +198,7 @@ lt_status lt_nm_backward_input_t(float *dxt, int ldx, const lt_nm *a, const floa
   if (st || n == 0 || a->cols == 0) return st;
   nm_job j = {a, dxt, NULL, NULL, dyt, NULL, (size_t)ldx, (size_t)ldd, 0, n, accumulate, 0, {0}};
   int np = split(&j, (double)a->rows * a->k * n, a->cols / a->m);
-  lt_sp_run(np, backward_part, &j);
+  lt_pool_run(np, backward_part, &j);
   return LT_OK;
 }
 
@@ -208,8 +208,8 @@ lt_status lt_nm_weight_grad_t(float *g, const lt_nm *a, const float *dyt, int ld
   if (st || n == 0 || a->rows == 0 || a->k == 0) return st;
   nm_job j = {a, g, NULL, NULL, dyt, xt, 0, (size_t)ldd, (size_t)ldx, n, 0, lt_sp_dot_chunk(a->cols, n), {0}};
   int np = split(&j, (double)a->rows * a->k * n, a->rows);
-  if (!(j.buf = lt_sp_scratch(SP_SLOT_NM, (size_t)np * 4 * a->k)))
+  if (!(j.buf = lt_pool_scratch(LT_SLOT_NM, (size_t)np * 4 * a->k)))
     return lt_error(LT_ENOMEM, "lt_nm_weight_grad_t: out of memory");
-  lt_sp_run(np, wgrad_part, &j);
+  lt_pool_run(np, wgrad_part, &j);
   return LT_OK;
 }

@@ -8,7 +8,7 @@
 
 #include "lotto/nn.h"
 #include "lotto/sparse.h"
-#include "sparse_impl.h" // lt_sp_run: the worker pool
+#include "core/pool.h" // lt_pool_run: the worker pool
 
 typedef struct {
   int in, out, bias;
@@ -71,13 +71,13 @@ static void gemm_run(gemm_job *j) {
   int threads = lt_get_threads();
   j->nparts = 1;
   if (threads > 1 && (double)j->B * j->in * j->out >= GEMM_PAR_MIN_MACS)
-    j->nparts = threads < SP_MAXPARTS ? threads : SP_MAXPARTS;
+    j->nparts = threads < LT_POOL_MAXPARTS ? threads : LT_POOL_MAXPARTS;
   if (j->nparts == 1) {
     gemm_part(j, 0);
     return;
   }
   lt_set_threads(1);
-  lt_sp_run(j->nparts, gemm_part, j);
+  lt_pool_run(j->nparts, gemm_part, j);
   lt_set_threads(threads);
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "lotto/nn.h"
-#include "sparse_impl.h" // lt_sp_run, lt_sp_nparts: the worker pool
+#include "core/pool.h" // lt_pool_run, lt_pool_nparts: the worker pool
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -223,8 +223,8 @@ static void pool_part(void *arg, int part) {
 
 static void pool_run(const pool *p, float *o, const float *a, int planes, int backward) {
   pool_job j = {.p = p, .planes = planes, .backward = backward, .a = a, .o = o};
-  j.nparts = lt_sp_nparts((double)planes * p->H * p->W, planes);
-  lt_sp_run(j.nparts, pool_part, &j);
+  j.nparts = lt_pool_nparts((double)planes * p->H * p->W, planes);
+  lt_pool_run(j.nparts, pool_part, &j);
 }
 
 static lt_status pool_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {

@@ -1,7 +1,7 @@
 /* mask.c: mask statistics (count, density, validity), comparisons (Hamming
  * distance, Jaccard overlap and coverage), applying a mask to a weight, and
  * the permuted-mask baseline. Masks are never reallocated, only rewritten. */
-#include "mask_internal.h"
+#include "mask/mask_internal.h"
 
 /* Counts nonzero entries of any (possibly strided) tensor. */
 int64_t lt_mask_count(const lt_tensor *mask) {
