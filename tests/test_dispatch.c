@@ -105,7 +105,7 @@ static void check_rel(const char *what, const float *a, const float *b, size_t n
 
 static int layer_ran_sparse(lt_model *m, int param) {
   lt_spd_info info;
-  lt_spd_get_info(lt_layer_sparse_state(lt_model_param(m, param)->layer), &info);
+  assert_int_equal(lt_layer_sparse_info(lt_model_param(m, param)->layer, &info), LT_OK);
   return info.sparse;
 }
 
@@ -289,15 +289,15 @@ static void training_in_sparse_and_dense_mode_should_stay_together_and_keep_mask
 static void csr_should_rebuild_on_a_new_mask_version_and_refresh_values_every_forward(void **state) {
   lt_model *m = mlp(10, 8, 3);
   set_state(m, 0.5, -1, -1);
-  lt_spd *sp = lt_layer_sparse_state(lt_model_param(m, 0)->layer);
+  lt_layer *sp = lt_model_param(m, 0)->layer;
   int64_t xs[2] = {4, 10};
   lt_tensor *x = randt(2, xs), *y;
   lt_sparse_set_mode(LT_SPARSE_FORCE);
   lt_spd_info a, b, c;
   assert_int_equal(lt_model_forward(m, x, &y, 1), LT_OK);
-  lt_spd_get_info(sp, &a);
+  lt_layer_sparse_info(sp, &a);
   assert_int_equal(lt_model_forward(m, x, &y, 0), LT_OK);
-  lt_spd_get_info(sp, &b);
+  lt_layer_sparse_info(sp, &b);
   assert_int_equal(b.builds, a.builds);
   assert_int_equal(b.refreshes, a.refreshes + 1);
   /* a weight written behind the layer's back shows in the next forward */
@@ -320,7 +320,7 @@ static void csr_should_rebuild_on_a_new_mask_version_and_refresh_values_every_fo
   lt_sparse_set_mode(LT_SPARSE_FORCE);
   assert_int_equal(lt_model_forward(m, x, &y, 0), LT_OK);
   memcpy(ys, lt_tensor_data(y), 12 * sizeof *ys);
-  lt_spd_get_info(sp, &c);
+  lt_layer_sparse_info(sp, &c);
   assert_int_equal(c.builds, a.builds + 1);
   assert_true(c.density < b.density);
   lt_sparse_set_mode(LT_SPARSE_DENSE);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "lotto/optim.h"
+#include "optim/optim_impl.h" /* the kept positions of versioned steps */
 #include "lotto/rng.h"
 
 #define TOL 1e-6

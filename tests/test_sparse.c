@@ -302,7 +302,8 @@ static void conv_kernels_should_match_reference_on_im2col_columns(void **state) 
   static const int shapes[][3] = {{6, 27, 2 * 7 * 9}, {5, 40, 2000}};
   for (int s = 0; s < 2; s++) {
     int cout = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
-    /* the layer identity: conv on cols == linear with x^T = cols, y^T = out */
+    /* the layer identity: conv on cols == linear with x^T = cols, y^T = out;
+     * a conv runs the transposed kernels directly on im2col columns */
     float *w = randv((size_t)cout * K), *m = randmask(cout, K, 0.4, -1, 2), *cols = randv((size_t)K * N);
     float *dy = randv((size_t)cout * N), *bias = randv(cout), *y = malloc((size_t)cout * N * sizeof *y);
     float *dcols = malloc((size_t)K * N * sizeof *dcols), *dw = randv((size_t)cout * K);
@@ -318,19 +319,19 @@ static void conv_kernels_should_match_reference_on_im2col_columns(void **state) 
     assert_int_equal(lt_csr_build(a, w, m, cout, K), LT_OK);
     assert_int_equal(lt_csr_transpose(at, a), LT_OK);
 
-    assert_int_equal(lt_sparse_conv_forward(y, a, cols, bias, N), LT_OK);
+    assert_int_equal(lt_csr_spmm_t(y, N, a, cols, N, N, bias, 0), LT_OK);
     ref_forward(want, scale, w, m, x, bias, N, K, cout); /* (N, cout) */
     for (int o = 0; o < cout; o++)
       for (int j = 0; j < N; j++) wt[o * N + j] = want[j * cout + o], st[o * N + j] = scale[j * cout + o];
     check_close(y, wt, st, (size_t)cout * N);
 
-    assert_int_equal(lt_sparse_conv_backward_input(dcols, at, dy, N), LT_OK);
+    assert_int_equal(lt_csr_spmm_t(dcols, N, at, dy, N, N, NULL, 0), LT_OK);
     ref_backward_input(want, scale, w, m, dyb, N, K, cout); /* (N, K) */
     for (int k = 0; k < K; k++)
       for (int j = 0; j < N; j++) wt[(size_t)k * N + j] = want[(size_t)j * K + k], st[(size_t)k * N + j] = scale[(size_t)j * K + k];
     check_close(dcols, wt, st, (size_t)K * N);
 
-    assert_int_equal(lt_sparse_conv_weight_grad(dw, a, dy, cols, N), LT_OK);
+    assert_int_equal(lt_csr_sddmm_dense_t(dw, a->cols, a, dy, N, cols, N, N), LT_OK);
     ref_weight_grad(want, scale, dw0, m, dyb, x, N, K, cout);
     check_close(dw, want, scale, (size_t)cout * K);
     lt_csr_free(a), lt_csr_free(at);

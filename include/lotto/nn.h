@@ -38,11 +38,13 @@
 
 #include "lotto/data.h"
 #include "lotto/rng.h"
+#include "lotto/sparse.h"
 #include "lotto/status.h"
 #include "lotto/tensor.h"
 
 typedef struct lt_layer lt_layer;
 typedef struct lt_model lt_model;
+typedef struct lt_param lt_param; /* a named parameter, see lt_model_param */
 
 #define LT_NAME_MAX 64
 
@@ -72,6 +74,48 @@ const char *lt_layer_name(const lt_layer *l);  /* full name after lt_model_new *
 const char *lt_layer_kind(const lt_layer *l);  /* "linear", "conv2d", "sequential", ... */
 /* Density of the layer's prunable weight under the current mask (1 if none). */
 double lt_layer_density(const lt_layer *l);
+/* One line without the parameter summary: "Linear(784 -> 300)". Returns what
+ * snprintf would (the full length). */
+int lt_layer_describe(const lt_layer *l, char *buf, size_t n);
+/* The layer's own trainable parameters (inside its model, after lt_model_new;
+ * 0 before). Borrowed. */
+int lt_layer_nparams(const lt_layer *l);
+const lt_param *lt_layer_param(const lt_layer *l, int i);
+/* Per-sample input/output shape fixed when the model was built; returns ndim. */
+int lt_layer_input_shape(const lt_layer *l, int64_t shape[LT_MAXDIM]);
+int lt_layer_output_shape(const lt_layer *l, int64_t shape[LT_MAXDIM]);
+/* Children of a container (0 and NULL for leaves). Borrowed. */
+int lt_layer_nchildren(const lt_layer *l);
+lt_layer *lt_layer_child(const lt_layer *l, int i);
+/* 1 when the name was set by lt_layer_set_name (a container's then scopes its
+ * children's names), 0 when the model chose it. */
+int lt_layer_user_named(const lt_layer *l);
+/* The automatic name prefix of the kind ("fc", "conv", "bn"), NULL for
+ * containers that do not scope names. */
+const char *lt_layer_prefix(const lt_layer *l);
+
+/* ---- sparse dispatch of prunable layers (linear, conv2d) ----
+ * Each forward of a layer with a prunable weight runs dense (sgemm) or sparse
+ * (CSR kernels) as the dispatch decides (lotto/sparse.h): the layer's own
+ * mode, else the global lt_sparse_set_mode, else (auto) its mask density
+ * against the crossover. Results agree up to float summation order; pruned
+ * weights stay exactly zero and get zero gradient either way. The functions
+ * below return LT_EINVAL for layers without dispatch. */
+/* mode: 0 auto (follow the global mode), 1 dense, 2 sparse (lt_sparse_mode). */
+lt_status lt_layer_set_sparse_mode(lt_layer *l, int mode);
+/* A fixed crossover density for this layer (< 0: the machine's, the default). */
+lt_status lt_layer_set_crossover(lt_layer *l, double density);
+/* Frozen: the weights will not change (inference copies), so the CSR is built once
+ * per mask version and never re-read from the dense values. */
+lt_status lt_layer_set_frozen(lt_layer *l, int frozen);
+/* What the layer's dispatch did last (lotto/sparse.h); LT_EINVAL without dispatch. */
+lt_status lt_layer_sparse_info(const lt_layer *l, lt_spd_info *info);
+/* 1 when the layer has dispatch (a prunable weight on the sparse kernels). */
+int lt_layer_has_dispatch(const lt_layer *l);
+/* Geometry of a linear layer (in, out, bias) or a conv2d (cin, cout, k, stride,
+ * padding, bias) as given to its constructor; LT_EINVAL for other kinds. */
+lt_status lt_linear_config(const lt_layer *l, int *in, int *out, int *bias);
+lt_status lt_conv2d_config(const lt_layer *l, int *cin, int *cout, int *k, int *stride, int *padding, int *bias);
 
 /* ---- model ---- */
 /* Builds a model for per-sample input shape (e.g. {1, 28, 28} or {784}).
@@ -90,7 +134,7 @@ lt_tensor *lt_model_masks(lt_model *m);
 /* Non-trainable state (batchnorm running mean/var), may be NULL when there is none. */
 lt_tensor *lt_model_buffers(lt_model *m);
 
-typedef struct lt_param {
+struct lt_param {
   char name[LT_NAME_MAX];  /* "fc1.weight", "layer1.0.conv1.weight", "bn1.bias" */
   const char *kind;        /* owning layer kind: "linear", "conv2d", "batchnorm" */
   int prunable;            /* 1 for linear/conv weights; 0 for biases and batchnorm */
@@ -100,7 +144,7 @@ typedef struct lt_param {
   size_t numel;
   lt_tensor *value, *grad, *mask; /* views into the flat buffers, borrowed */
   lt_layer *layer;         /* owning layer, borrowed */
-} lt_param;
+};
 
 /* Parameters in forward order. Borrowed; valid for the model's lifetime. */
 int lt_model_nparams(const lt_model *m);
@@ -187,144 +231,5 @@ lt_status lt_model_evaluate(lt_model *m, const lt_dataset *d, int batch, double 
 /* Same on tensors: x (N, ...), y (N) labels (nclasses > 0) or (N, ...) targets (nclasses == 0). */
 lt_status lt_model_evaluate_xy(lt_model *m, const lt_tensor *x, const lt_tensor *y, int nclasses,
                                int batch, double *loss, double *acc);
-
-/* ======================================================================
- * For layer implementers (src/nn_*.c) and kernels that dispatch per layer
- * (sparse). Users need nothing below.
- * ====================================================================== */
-
-typedef struct lt_build lt_build; /* build context, see lt_build_param */
-
-typedef struct lt_layer_ops {
-  const char *kind;      /* "linear", ... */
-  const char *prefix;    /* automatic name prefix: "fc", "conv", "bn", "relu", ... */
-  int is_container;      /* sequential/residual: children named within it */
-  /* Build: given the per-sample input shape (ndim, in), sets the output
-   * shape and declares parameters with lt_build_param. *producer is the
-   * leaf layer that produced `in` (NULL: the model input); a leaf sets it
-   * to itself. Mismatches return lt_layer_shape_error(...). */
-  lt_status (*build)(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim,
-                     int64_t *out, const lt_layer **producer);
-  /* Called once the flat buffers exist (l->params points at the layer's entries). May be NULL. */
-  lt_status (*bind)(lt_layer *l);
-  /* x is (B, in...), contiguous (or transposed, see LT_LAYOUT_*, when the
-   * ops allow it); *y borrowed (layer cache, or x itself). */
-  lt_status (*forward)(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train);
-  /* dy (B, out...) in the layout of y; accumulates parameter grads; sets *dx
-   * (borrowed, in the layout of x) only when need_dx, else leaves it NULL.
-   * Uses what forward cached. */
-  lt_status (*backward)(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx);
-  /* Appends a one-line description ("Linear(784 -> 300") without the
-   * parameter summary, which the model adds. */
-  int (*describe)(const lt_layer *l, char *buf, size_t n);
-  /* Children for containers (NULL for leaves). */
-  int (*nchildren)(const lt_layer *l);
-  lt_layer *(*child)(const lt_layer *l, int i);
-  void (*free)(lt_layer *l); /* frees private state and children, not l itself */
-  /* The backward honours lt_layer.grad_overwrite (see there). */
-  int overwrites_grads;
-  /* Which activations the forward takes besides contiguous ones (LT_LAYOUT_*). */
-  int layout;
-} lt_layer_ops;
-
-/* Transposed activations: a 2-D (B, F) tensor with strides (1, ld), ld >= B,
- * i.e. F rows of ld floats, one per feature, as the sparse kernels use them.
- * Between adjacent layers that can take them, they save a transpose on each
- * side of every sparse layer. The invariant: a gradient has the layout of the
- * activation it belongs to (dy that of y, dx that of x). */
-enum {
-  LT_LAYOUT_CONTIGUOUS = 0, /* only contiguous inputs (the default) */
-  LT_LAYOUT_ANY = 1,        /* takes transposed x too (linear); its y is its own choice */
-  LT_LAYOUT_SAME = 2,       /* elementwise (relu): y and dx keep x's layout */
-};
-/* t is a transposed activation (see above). */
-static inline int lt_is_transposed(const lt_tensor *t) {
-  return t->ndim == 2 && t->stride[0] == 1 && t->stride[1] != 1;
-}
-
-struct lt_layer {
-  const lt_layer_ops *ops;
-  char name[LT_NAME_MAX];   /* full hierarchical name after build */
-  int user_named;
-  lt_model *model;          /* set by lt_model_new */
-  lt_param *params;         /* this layer's trainable params (inside the model's array) */
-  int nparams;
-  lt_param *buffers;        /* this layer's non-trainable buffers */
-  int nbuffers;
-  int in_ndim, out_ndim;    /* per-sample shapes fixed at build */
-  int64_t in_shape[LT_MAXDIM], out_shape[LT_MAXDIM];
-  int has_params;           /* this layer or a descendant has trainable params */
-  void *priv;               /* the layer's private state */
-  /* Set by lt_model_step_loss instead of zeroing the layer's gradients (only
-   * when ops->overwrites_grads): they hold stale values, and the backward
-   * WRITES them rather than accumulating, then clears the flag. A layer whose
-   * backward did not run (an error) is zeroed by the model afterwards. */
-  int grad_overwrite;
-  /* Set by the container at bind: whatever consumes this layer's y takes
-   * transposed activations, so the layer may produce y transposed (and then
-   * gets dy transposed in the backward). */
-  int emit_transposed;
-};
-
-/* Declares a parameter of l during build: suffix "weight"/"bias"; trainable 0
- * declares a non-trainable buffer instead (zero-filled; bind() may set it). */
-lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim, const int64_t *shape,
-                         int prunable, int trainable);
-/* Recurses into a child during build (containers use it so naming and layout stay in order). */
-lt_status lt_build_child(lt_build *b, lt_layer *child, int ndim, const int64_t *in, int *out_ndim,
-                         int64_t *out, const lt_layer **producer);
-/* Formats "fc2 (linear 300 -> 100) expects input (300) but conv1 produces (64, 26, 26)". */
-lt_status lt_layer_shape_error(const lt_layer *l, const char *expected, const lt_layer *producer, int ndim,
-                               const int64_t *in);
-/* Allocates a layer with ops and priv (takes priv; frees it with free() on failure). */
-lt_layer *lt_layer_alloc(const lt_layer_ops *ops, void *priv);
-/* Ensures *buf is a contiguous tensor of the given shape. Reuses its storage
- * (reshaping in place) while that is large enough and not shared; otherwise
- * releases it and allocates a new one. */
-lt_status lt_layer_buffer(lt_tensor **buf, int ndim, const int64_t *shape);
-/* The same for a transposed activation (B, F) with row stride ld >= B
- * (storage F * ld floats, 64-byte aligned). (src/nn/nn_linear.c) */
-lt_status lt_layer_buffer_t(lt_tensor **buf, int64_t B, int64_t F, int64_t ld);
-/* "(64, 26, 26)" from a shape. */
-char *lt_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
-
-/* im2col for NCHW (src/im2col.c): one image x (C, H, W) -> cols (C*k*k, OH*OW), zero padding. */
-void lt_im2col(float *cols, const float *x, int C, int H, int W, int k, int stride, int pad, int OH, int OW);
-/* Adjoint: accumulates cols (C*k*k, OH*OW) into dx (C, H, W) (dx not zeroed here). */
-void lt_col2im(float *dx, const float *cols, int C, int H, int W, int k, int stride, int pad, int OH, int OW);
-
-/* ---- sparse dispatch of prunable layers (linear, conv2d) ----
- * Each forward of a linear or conv2d layer runs dense (sgemm) or sparse (CSR
- * kernels) as lt_spd_prepare decides (lotto/sparse.h): the layer's own mode,
- * else the global lt_sparse_set_mode, else (auto) its mask density against the
- * crossover. Results agree up to float summation order; pruned weights stay
- * exactly zero and get zero gradient either way. The functions below return
- * LT_EINVAL for layers of other kinds. */
-typedef struct lt_spd lt_spd;
-/* The layer's sparse state, borrowed; NULL for kinds without a prunable weight. */
-lt_spd *lt_layer_sparse_state(const lt_layer *l);
-/* mode: 0 auto (follow the global mode), 1 dense, 2 sparse (lt_sparse_mode). */
-lt_status lt_layer_set_sparse_mode(lt_layer *l, int mode);
-/* A fixed crossover density for this layer (< 0: the machine's, the default). */
-lt_status lt_layer_set_crossover(lt_layer *l, double density);
-/* Frozen: the weights will not change (inference copies), so the CSR is built once
- * per mask version and never re-read from the dense values. */
-lt_status lt_layer_set_frozen(lt_layer *l, int frozen);
-/* Geometry of a linear layer (in, out, bias) or a conv2d (cin, cout, k, stride,
- * padding, bias) as given to its constructor; LT_EINVAL for other kinds. */
-lt_status lt_linear_config(const lt_layer *l, int *in, int *out, int *bias);
-lt_status lt_conv2d_config(const lt_layer *l, int *cin, int *cout, int *k, int *stride, int *padding, int *bias);
-/* For the model (model.c). A sparse backward writes a weight gradient on the
- * mask's pattern only, so once its pruned entries are zero they stay zero.
- * clean: they are zero for this mask version (masking would change nothing).
- * masked: the caller has just zeroed them (masked, or zeroed the whole gradient).
- * zero_grad_kept: zeroes the kept entries when the pruned ones are known zero
- * and returns 1; 0 means the caller must zero the whole gradient. Code that
- * writes gradients itself must zero_grad before the next backward. */
-int lt_layer_grad_clean(const lt_layer *l, uint64_t mask_version);
-void lt_layer_grad_masked(lt_layer *l, uint64_t mask_version);
-int lt_layer_zero_grad_kept(lt_layer *l, uint64_t mask_version);
-/* For nn_linear.c: the conv2d half of lt_layer_sparse_state (NULL for other kinds). */
-lt_spd *lt_conv2d_sparse_state(const lt_layer *l);
 
 #endif

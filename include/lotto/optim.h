@@ -25,30 +25,8 @@
 
 #include "lotto/status.h"
 
-typedef enum { LT_OPTIM_SGD, LT_OPTIM_ADAM } lt_optim_kind;
-
-/* The fields are visible so that the two optimizer files share one type;
- * callers use the functions below. */
-typedef struct lt_optim {
-  lt_optim_kind kind;
-  size_t n;         /* number of parameters */
-  float lr;
-  float weight_decay;
-  float momentum;   /* SGD */
-  int nesterov;     /* SGD */
-  float beta1, beta2, eps; /* Adam */
-  int adamw;        /* Adam: decoupled weight decay */
-  int64_t steps;    /* steps taken since creation or the last reset */
-  float *m;         /* (n) SGD momentum buffer / Adam first moment; NULL for plain SGD */
-  float *v;         /* (n) Adam second moment; NULL for SGD */
-  uint32_t *kept;   /* (nkept) positions with mask != 0 for mask kept_version; NULL when dense */
-  size_t nkept;
-  uint64_t kept_version;
-  int kept_valid;
-  int kept_all;     /* the mask of kept_version keeps every weight: steps need not read it */
-  float *cm, *cv;   /* (nkept) the moments m, v of the kept positions, compact, while kept is in use */
-  int dense_stale;  /* m, v at the kept positions are older than cm, cv (lt_optim_moment syncs) */
-} lt_optim;
+/* An optimizer: its state is private (src/optim/optim_impl.h). */
+typedef struct lt_optim lt_optim;
 
 /* New optimizers for n parameters, moments zero. NULL + lt_errmsg on a bad
  * hyper-parameter (lr < 0, momentum outside [0, 1), nesterov without momentum,
@@ -72,19 +50,15 @@ lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const f
                                   uint64_t mask_version);
 #define LT_OPTIM_SPARSE_DENSITY 0.12 /* measured: below it the index loop wins for Adam and SGD */
 
-/* Per-kind steps, called by lt_optim_step (arguments already checked): over all n
- * weights, or over the o->nkept positions of o->kept only, whose moments are
- * then the compact o->cm, o->cv (the dense ones are synced on demand). */
-void lt_optim_sgd_step(lt_optim *o, float *w, const float *g, const float *mask);
-void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask);
-void lt_optim_sgd_step_kept(lt_optim *o, float *w, const float *g);
-void lt_optim_adam_step_kept(lt_optim *o, float *w, const float *g);
-
 /* Zeroes the moments and the step count (rewinding a ticket starts a fresh optimizer). */
 void lt_optim_reset(lt_optim *o);
 lt_status lt_optim_set_lr(lt_optim *o, float lr); /* lr >= 0 and finite */
 float lt_optim_get_lr(const lt_optim *o);
 int64_t lt_optim_steps(const lt_optim *o);
+size_t lt_optim_size(const lt_optim *o);         /* the n it was made for */
+const char *lt_optim_name(const lt_optim *o);    /* "sgd", "adam", "adamw" */
+/* "SGD(235500 params, lr=0.1, momentum=0.9, weight_decay=0)"; snprintf's return. */
+int lt_optim_describe(const lt_optim *o, char *buf, size_t n);
 /* Moment buffer k (0: SGD momentum / Adam m, 1: Adam v), length n, or NULL when
  * the optimizer has none. Owned by the optimizer; valid until its next step. */
 const float *lt_optim_moment(const lt_optim *o, int k);

@@ -110,19 +110,6 @@ lt_status lt_sparse_linear_backward(float *dx,        // dx is (B, in) or NULL
                                     const float *dy,  // dy is (B, out)
                                     const float *x,   // x is (B, in)
                                     int B);
-/* Convolution over im2col columns, N = (images x output pixels) in any order. */
-lt_status lt_sparse_conv_forward(float *y,            // y is (cout, N)
-                                 const lt_csr *w,     // w is (cout, K = cin*kh*kw)
-                                 const float *cols,   // cols is (K, N)
-                                 const float *bias,   // bias is (cout) or NULL
-                                 int N);
-lt_status lt_sparse_conv_backward_input(float *dcols, // dcols is (K, N), overwritten
-                                        const lt_csr *wt, // wt is (K, cout)
-                                        const float *dy,  // dy is (cout, N)
-                                        int N);
-lt_status lt_sparse_conv_weight_grad(float *dw,       // dw is (cout, K), accumulated
-                                     const lt_csr *w, const float *dy, // dy is (cout, N)
-                                     const float *cols, int N);        // cols is (K, N)
 /* dst = src^T, cache-blocked (8x8 AVX tiles where available). */
 void lt_transpose(float *dst, int ldd,                // dst is (cols, rows)
                   const float *src, int lds,          // src is (rows, cols)
@@ -232,15 +219,7 @@ lt_status lt_sparse_cache_load(const char *path);
 /* Writes the whole table atomically (path NULL: the default; parent directories are created). */
 lt_status lt_sparse_cache_save(const char *path);
 
-/* Per-layer state. Caller (the layer) frees with lt_spd_free. */
-typedef struct lt_spd lt_spd;
-lt_spd *lt_spd_new(void); /* NULL on ENOMEM */
-void lt_spd_free(lt_spd *d); /* NULL is fine */
-void lt_spd_set_mode(lt_spd *d, lt_sparse_mode mode); /* AUTO: follow the global mode */
-lt_sparse_mode lt_spd_get_mode(const lt_spd *d);
-void lt_spd_set_crossover(lt_spd *d, double density); /* < 0: the machine's (default) */
-void lt_spd_set_frozen(lt_spd *d, int frozen);        /* 1: values never re-read after a build */
-/* What the layer did last, for reports and tests. */
+/* What a layer's dispatch did last, for reports and tests (lt_layer_sparse_info in lotto/nn.h). */
 typedef struct lt_spd_info {
   int sparse;            /* the last prepare chose the CSR kernels */
   lt_sparse_mode mode;   /* the layer's own setting */
@@ -254,52 +233,9 @@ typedef struct lt_spd_info {
   uint64_t refreshes;    /* value refreshes of the CSR */
   uint64_t tbuilds;      /* transpose builds */
 } lt_spd_info;
-void lt_spd_get_info(const lt_spd *d, lt_spd_info *info);
 
-/* A dense backward wrote the whole weight gradient (see lt_layer_grad_clean in nn.h). */
-void lt_spd_grad_dirty(lt_spd *d);
-/* The next lt_spd_linear_backward overwrites dw (its old values are stale). */
-void lt_spd_grad_overwrite(lt_spd *d);
-/* Decides for this call and readies the CSR (build on a new mask version, else
- * refresh the values unless frozen). *sparse gets the decision. */
-lt_status lt_spd_prepare(lt_spd *d, const float *w,    // w is (rows, cols)
-                         const float *mask,            // mask is (rows, cols)
-                         int rows, int cols, int n, uint64_t mask_version, int *sparse);
-/* The CSR of the last prepare and its transpose (built or refreshed on demand). Borrowed. */
-const lt_csr *lt_spd_csr(const lt_spd *d);
-lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at);
-/* Linear layer on (B, features) activations after a sparse prepare. Forward keeps
- * x transposed for the weight gradient of the backward that follows. */
-lt_status lt_spd_linear_forward(lt_spd *d, float *y,   // y is (B, rows)
-                                const float *x,        // x is (B, cols)
-                                const float *bias,     // bias is (rows) or NULL
-                                int B);
-/* dw += dy^T . x on the pattern (NULL to skip); dx = dy . W overwritten (NULL to skip).
- * After lt_spd_grad_overwrite, dw is written instead: dy^T . x on the pattern,
- * zero elsewhere (a pass over the pattern only when the rest is known zero). */
-lt_status lt_spd_linear_backward(lt_spd *d, float *dx, // dx is (B, cols) or NULL
-                                 float *dw,            // dw is (rows, cols) or NULL
-                                 const float *dy,      // dy is (B, rows)
-                                 int B);
-/* The same with either layout on each side: an activation pointer with ld == 0
- * is (B, features) contiguous; with ld > 0 it is transposed, (features, ld)
- * with ld >= B, and is used as it is (a transposed x is borrowed until the
- * backward). Transposed operands save the transposes into scratch. */
 /* The row stride of the transposed activations of a batch of B: B rounded up
  * so that every row starts on a cache line. */
 static inline int lt_sparse_ld(int B) { return (B + 15) & ~15; }
-lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x, int x_ld, const float *bias, int B);
-lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B);
-/* Convolution over one image's im2col columns after a sparse prepare with n = P. */
-lt_status lt_spd_conv_forward(lt_spd *d, float *y,     // y is (rows = cout, P)
-                              const float *cols,       // cols is (K = cols, P)
-                              const float *bias, int P);
-/* Backward over the images of a batch: begin (need_dx readies the transpose),
- * one call per image (dcols (K, P) overwritten, or NULL; the weight gradient
- * collects on the pattern), then end, which adds it into dw (rows, cols). */
-lt_status lt_spd_conv_backward_begin(lt_spd *d, int need_dx);
-lt_status lt_spd_conv_backward_image(lt_spd *d, float *dcols, const float *dy, // dy is (cout, P)
-                                     const float *cols, int P);               // cols is (K, P)
-lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw);
 
 #endif

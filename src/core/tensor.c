@@ -279,13 +279,7 @@ lt_tensor *lt_tensor_view(lt_tensor *t, size_t off, int ndim, const int64_t *sha
   return tensor_wrap(t->storage, t->offset + off, ndim, shape);
 }
 
-/* ---- creation ---- */
-
-lt_tensor *lt_tensor_full(int ndim, const int64_t *shape, float v) {
-  lt_tensor *t = lt_tensor_new(ndim, shape);
-  if (t && v != 0.0f) lt_tensor_fill(t, v);
-  return t;
-}
+/* ---- creation (filled ones, clone and contiguous: tensor_ops.c) ---- */
 
 lt_tensor *lt_tensor_arange(float start, float stop, float step) {
   if (step == 0.0f || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
@@ -321,16 +315,6 @@ lt_tensor *lt_tensor_rand(int ndim, const int64_t *shape, lt_rng *r, float lo, f
   size_t n = lt_tensor_numel(t);
   for (size_t i = 0; i < n; i++) p[i] = lt_rng_uniform(r, lo, hi);
   return t;
-}
-
-lt_tensor *lt_tensor_clone(const lt_tensor *t) {
-  lt_tensor *c = lt_tensor_new(t->ndim, t->shape);
-  if (c) lt_tensor_copy(c, t);
-  return c;
-}
-
-lt_tensor *lt_tensor_contiguous(lt_tensor *t) {
-  return lt_tensor_is_contiguous(t) ? lt_tensor_retain(t) : lt_tensor_clone(t);
 }
 
 /* ---- element access ---- */

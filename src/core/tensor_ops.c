@@ -363,3 +363,21 @@ lt_tensor *lt_tensor_reduce_dim(const lt_tensor *t, int dim, lt_reduce op) {
         *o++ = reduce_line(base + i0 * kst[0] + i1 * kst[1] + i2 * kst[2], rs, rn, op);
   return out;
 }
+
+/* ---- creation through the ops above (the rest is in tensor.c) ---- */
+
+lt_tensor *lt_tensor_full(int ndim, const int64_t *shape, float v) {
+  lt_tensor *t = lt_tensor_new(ndim, shape);
+  if (t && v != 0.0f) lt_tensor_fill(t, v);
+  return t;
+}
+
+lt_tensor *lt_tensor_clone(const lt_tensor *t) {
+  lt_tensor *c = lt_tensor_new(t->ndim, t->shape);
+  if (c) lt_tensor_copy(c, t);
+  return c;
+}
+
+lt_tensor *lt_tensor_contiguous(lt_tensor *t) {
+  return lt_tensor_is_contiguous(t) ? lt_tensor_retain(t) : lt_tensor_clone(t);
+}

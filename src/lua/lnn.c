@@ -160,8 +160,8 @@ static int layer_tostring(lua_State *L) {
     return 1;
   }
   char buf[160] = "";
-  if (u->l->ops->describe) u->l->ops->describe(u->l, buf, sizeof buf);
-  if (u->l->user_named) lua_pushfstring(L, "%s: %s", u->l->name, buf);
+  lt_layer_describe(u->l, buf, sizeof buf);
+  if (lt_layer_user_named(u->l)) lua_pushfstring(L, "%s: %s", lt_layer_name(u->l), buf);
   else lua_pushstring(L, buf);
   return 1;
 }
@@ -418,7 +418,7 @@ static int model_output_shape(lua_State *L) {
 
 static void push_layers(lua_State *L, const lt_layer *l, int depth) {
   lua_createtable(L, 0, 5);
-  lua_pushstring(L, l->name);
+  lua_pushstring(L, lt_layer_name(l));
   lua_setfield(L, -2, "name");
   lua_pushstring(L, lt_layer_kind(l));
   lua_setfield(L, -2, "kind");
@@ -427,12 +427,11 @@ static void push_layers(lua_State *L, const lt_layer *l, int depth) {
   lua_pushnumber(L, lt_layer_density(l));
   lua_setfield(L, -2, "density");
   size_t n = 0;
-  for (int i = 0; i < l->nparams; i++) n += l->params[i].numel;
+  for (int i = 0; i < lt_layer_nparams(l); i++) n += lt_layer_param(l, i)->numel;
   lua_pushinteger(L, (lua_Integer)n);
   lua_setfield(L, -2, "numel");
   lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
-  if (l->ops->nchildren)
-    for (int i = 0, c = l->ops->nchildren(l); i < c; i++) push_layers(L, l->ops->child(l, i), depth + 1);
+  for (int i = 0, c = lt_layer_nchildren(l); i < c; i++) push_layers(L, lt_layer_child(l, i), depth + 1);
 }
 
 // layers() -> {{name =, kind =, depth =, numel =, density =}, ...} in tree order

@@ -88,9 +88,9 @@ static lt_tensor *checkflat(lua_State *L, int i, size_t n, const char *what) {
  * a sparse mask's kept positions are listed once per mask change, not per step. */
 static int optim_bind(lua_State *L) {
   loptim *p = checkoptim(L, 1);
-  checkflat(L, 2, p->o->n, "values");
-  checkflat(L, 3, p->o->n, "grads");
-  if (!lua_isnoneornil(L, 4)) checkflat(L, 4, p->o->n, "mask");
+  checkflat(L, 2, lt_optim_size(p->o), "values");
+  checkflat(L, 3, lt_optim_size(p->o), "grads");
+  if (!lua_isnoneornil(L, 4)) checkflat(L, 4, lt_optim_size(p->o), "mask");
   lua_settop(L, 5);
   for (int k = 0; k < 4; k++) {
     lua_pushvalue(L, 2 + k);
@@ -122,15 +122,15 @@ static int optim_step(lua_State *L) {
     for (int k = 0; k < 4; k++) lua_getiuservalue(L, 1, UV_VALUES + k);
     if (lua_isnil(L, 2)) return luaL_error(L, "optimizer step: no tensors bound (call opt:bind(values, grads, mask))");
   }
-  lt_tensor *w = checkflat(L, 2, p->o->n, "values");
-  lt_tensor *g = checkflat(L, 3, p->o->n, "grads");
-  lt_tensor *m = lua_isnoneornil(L, 4) ? NULL : checkflat(L, 4, p->o->n, "mask");
+  lt_tensor *w = checkflat(L, 2, lt_optim_size(p->o), "values");
+  lt_tensor *g = checkflat(L, 3, lt_optim_size(p->o), "grads");
+  lt_tensor *m = lua_isnoneornil(L, 4) ? NULL : checkflat(L, 4, lt_optim_size(p->o), "mask");
   lt_status st;
   if (bound && m && !lua_isnil(L, 5))
-    st = lt_optim_step_versioned(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), p->o->n,
+    st = lt_optim_step_versioned(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), lt_optim_size(p->o),
                                  owner_mask_version(L, 5));
   else
-    st = lt_optim_step(p->o, lt_tensor_data(w), lt_tensor_data(g), m ? lt_tensor_data(m) : NULL, p->o->n);
+    st = lt_optim_step(p->o, lt_tensor_data(w), lt_tensor_data(g), m ? lt_tensor_data(m) : NULL, lt_optim_size(p->o));
   if (st) return lt_raise(L, NULL);
   return 0;
 }
@@ -157,13 +157,13 @@ static int optim_steps(lua_State *L) {
 }
 
 static int optim_len(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)checkoptim(L, 1)->o->n);
+  lua_pushinteger(L, (lua_Integer)lt_optim_size(checkoptim(L, 1)->o));
   return 1;
 }
 
 static int optim_kind(lua_State *L) {
   lt_optim *o = checkoptim(L, 1)->o;
-  lua_pushstring(L, o->kind == LT_OPTIM_SGD ? "sgd" : (o->adamw ? "adamw" : "adam"));
+  lua_pushstring(L, lt_optim_name(o));
   return 1;
 }
 
@@ -178,8 +178,9 @@ static int optim_moment(lua_State *L) {
     lua_pushnil(L);
     return 1;
   }
-  lt_tensor *t = lt_tensor_new1((int64_t)o->n);
-  if (t && o->n) memcpy(lt_tensor_data(t), src, o->n * sizeof(float));
+  size_t n = lt_optim_size(o);
+  lt_tensor *t = lt_tensor_new1((int64_t)n);
+  if (t && n) memcpy(lt_tensor_data(t), src, n * sizeof(float));
   lt_pushtensor(L, t);
   return 1;
 }
@@ -190,12 +191,8 @@ static int optim_tostring(lua_State *L) {
   char buf[256];
   if (!o)
     snprintf(buf, sizeof buf, "Optimizer(freed)");
-  else if (o->kind == LT_OPTIM_SGD)
-    snprintf(buf, sizeof buf, "SGD(%zu params, lr=%g, momentum=%g%s, weight_decay=%g)", o->n, o->lr, o->momentum,
-             o->nesterov ? ", nesterov" : "", o->weight_decay);
   else
-    snprintf(buf, sizeof buf, "%s(%zu params, lr=%g, betas=(%g, %g), eps=%g, weight_decay=%g)",
-             o->adamw ? "AdamW" : "Adam", o->n, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+    lt_optim_describe(o, buf, sizeof buf);
   lua_pushstring(L, buf);
   return 1;
 }

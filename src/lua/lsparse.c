@@ -283,10 +283,9 @@ static int sp_mode(lua_State *L) {
 }
 
 static lt_layer *find_layer(lt_layer *l, const char *name) {
-  if (!strcmp(l->name, name)) return l;
-  if (l->ops->nchildren)
-    for (int i = 0, n = l->ops->nchildren(l); i < n; i++) {
-      lt_layer *f = find_layer(l->ops->child(l, i), name);
+  if (!strcmp(lt_layer_name(l), name)) return l;
+  for (int i = 0, n = lt_layer_nchildren(l); i < n; i++) {
+      lt_layer *f = find_layer(lt_layer_child(l, i), name);
       if (f) return f;
     }
   return NULL;
@@ -299,7 +298,7 @@ static int prunable_layers(lua_State *L, lt_model *m, lt_layer ***out) {
   *out = lua_newuserdatauv(L, sizeof **out * (size_t)(np ? np : 1), 0);
   for (int i = 0; i < np; i++) {
     const lt_param *p = lt_model_param(m, i);
-    if (p->prunable && lt_layer_sparse_state(p->layer)) (*out)[n++] = p->layer;
+    if (p->prunable && lt_layer_has_dispatch(p->layer)) (*out)[n++] = p->layer;
   }
   return n;
 }
@@ -314,7 +313,7 @@ static int sp_set_layer(lua_State *L) {
   if (name) {
     one[0] = find_layer(lt_model_root(m), name);
     if (!one[0]) return luaL_argerror(L, 2, lua_pushfstring(L, "no layer named '%s'", name));
-    if (!lt_layer_sparse_state(one[0]))
+    if (!lt_layer_has_dispatch(one[0]))
       return luaL_argerror(L, 2, lua_pushfstring(L, "'%s' is a %s layer; only linear and conv2d dispatch", name,
                                                  lt_layer_kind(one[0])));
   } else {
@@ -352,9 +351,9 @@ static int sp_layers(lua_State *L) {
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
     lt_spd_info f;
-    lt_spd_get_info(lt_layer_sparse_state(ls[i]), &f);
+    lt_layer_sparse_info(ls[i], &f);
     lua_createtable(L, 0, 12);
-    lua_pushstring(L, ls[i]->name);
+    lua_pushstring(L, lt_layer_name(ls[i]));
     lua_setfield(L, -2, "name");
     lua_pushstring(L, lt_layer_kind(ls[i]));
     lua_setfield(L, -2, "kind");
@@ -377,10 +376,12 @@ static int sp_layers(lua_State *L) {
     lua_pushinteger(L, f.n);
     lua_setfield(L, -2, "n");
     /* the product's shape: rows x cols times cols x (batch * pixels) */
-    const lt_param *w = &ls[i]->params[0];
+    const lt_param *w = lt_layer_param(ls[i], 0);
     setint(L, "rows", w->shape[0]);
     setint(L, "cols", (lua_Integer)(w->numel / (size_t)w->shape[0]));
-    setint(L, "pixels", ls[i]->out_ndim == 3 ? ls[i]->out_shape[1] * ls[i]->out_shape[2] : 1);
+    int64_t os[LT_MAXDIM];
+    int ond = lt_layer_output_shape(ls[i], os);
+    setint(L, "pixels", ond == 3 ? os[1] * os[2] : 1);
     lua_pushboolean(L, f.frozen);
     lua_setfield(L, -2, "frozen");
     lua_pushinteger(L, (lua_Integer)f.builds);
@@ -474,12 +475,12 @@ static void push_arch(lua_State *L, const lt_layer *l, const char *scope) {
   lua_createtable(L, 0, 8);
   lua_pushstring(L, kind);
   lua_setfield(L, -2, "kind");
-  if (l->user_named) {
-    lua_pushstring(L, l->name + strlen(scope));
+  if (lt_layer_user_named(l)) {
+    lua_pushstring(L, lt_layer_name(l) + strlen(scope));
     lua_setfield(L, -2, "name");
   }
   char d[128] = "";
-  if (l->ops->describe) l->ops->describe(l, d, sizeof d);
+  lt_layer_describe(l, d, sizeof d);
   int a, b, c, k, st, pad;
   double p;
   if (!strcmp(kind, "linear")) {
@@ -494,28 +495,28 @@ static void push_arch(lua_State *L, const lt_layer *l, const char *scope) {
     lua_setfield(L, -2, "bias");
   } else if (!strcmp(kind, "maxpool2d") || !strcmp(kind, "avgpool2d")) {
     if (sscanf(strchr(d, '(') ? strchr(d, '(') : d, "(%d, stride %d)", &k, &st) != 2)
-      luaL_error(L, "sparse.export: cannot read the geometry of %s from '%s'", l->name, d);
+      luaL_error(L, "sparse.export: cannot read the geometry of %s from '%s'", lt_layer_name(l), d);
     setint(L, "k", k), setint(L, "stride", st);
   } else if (!strcmp(kind, "batchnorm")) {
-    if (sscanf(d, "BatchNorm(%d)", &a) != 1) luaL_error(L, "sparse.export: cannot read the size of %s from '%s'", l->name, d);
+    if (sscanf(d, "BatchNorm(%d)", &a) != 1) luaL_error(L, "sparse.export: cannot read the size of %s from '%s'", lt_layer_name(l), d);
     setint(L, "n", a);
   } else if (!strcmp(kind, "dropout")) {
-    if (sscanf(d, "Dropout(p = %lf)", &p) != 1) luaL_error(L, "sparse.export: cannot read p of %s from '%s'", l->name, d);
+    if (sscanf(d, "Dropout(p = %lf)", &p) != 1) luaL_error(L, "sparse.export: cannot read p of %s from '%s'", lt_layer_name(l), d);
     lua_pushnumber(L, p);
     lua_setfield(L, -2, "p");
   } else if (strcmp(kind, "relu") && strcmp(kind, "flatten") && strcmp(kind, "global_avgpool") &&
              strcmp(kind, "sequential") && strcmp(kind, "residual")) {
-    luaL_error(L, "sparse.export: layer %s of kind '%s' cannot be described", l->name, kind);
+    luaL_error(L, "sparse.export: layer %s of kind '%s' cannot be described", lt_layer_name(l), kind);
   }
-  if (!l->ops->nchildren) return;
-  /* children of a named container or of a residual block are named within it (model.c) */
-  int scoped = l->user_named || !l->ops->prefix;
+  int n = lt_layer_nchildren(l);
+  if (!n && strcmp(kind, "sequential")) return;
+  /* children of a named container or of a residual block are named within it (nn_build.c) */
+  int scoped = lt_layer_user_named(l) || !lt_layer_prefix(l);
   char sub[LT_NAME_MAX + 2];
-  snprintf(sub, sizeof sub, "%s.", l->name);
-  int n = l->ops->nchildren(l);
+  snprintf(sub, sizeof sub, "%s.", lt_layer_name(l));
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
-    push_arch(L, l->ops->child(l, i), scoped ? sub : scope);
+    push_arch(L, lt_layer_child(l, i), scoped ? sub : scope);
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, -2, "children");

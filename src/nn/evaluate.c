@@ -2,7 +2,7 @@
  * mode, a batch of rows at a time through views (no copies of the data). */
 #include <math.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 
 lt_status lt_model_evaluate_xy(lt_model *m, const lt_tensor *x, const lt_tensor *y, int nclasses, int batch,
                                double *loss, double *acc) {

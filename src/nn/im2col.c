@@ -5,7 +5,7 @@
  * compiler vectorises, not memcpy calls (a call per row cost more than the copy). */
 #include <string.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 
 // Valid output columns [*lo, *hi) of a stride-1 row shifted by kj - pad over an input row of W.
 static void valid_span(int *lo, int *hi, int W, int kj, int pad, int OW) {

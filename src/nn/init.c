@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 
 int lt_init_kind_parse(const char *s) {
   static const char *names[] = {"glorot_normal", "glorot_uniform", "kaiming_normal", "kaiming_uniform"};

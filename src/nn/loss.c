@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 
 int lt_loss_kind_parse(const char *s) {
   if (!s) return -1;

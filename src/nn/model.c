@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 
 struct lt_model {
   lt_layer *root;
@@ -21,99 +21,9 @@ struct lt_model {
   lt_tensor *dloss; // loss gradient buffer of step_loss
 };
 
-/* ---- build ---------------------------------------------------------------- */
-
-#define NCOUNTERS 24
-typedef struct { const char *prefix; int count; } counter;
-
-struct lt_build {
-  lt_param *params, *bufs;
-  int np, capp, nb, capb;
-  char scope[LT_NAME_MAX]; // "" or "layer1.0."
-  counter cnt[NCOUNTERS];
-  int ncnt;
-};
-
-static int next_count(lt_build *b, const char *prefix) {
-  for (int i = 0; i < b->ncnt; i++)
-    if (!strcmp(b->cnt[i].prefix, prefix)) return ++b->cnt[i].count;
-  if (b->ncnt == NCOUNTERS) return 0;
-  b->cnt[b->ncnt] = (counter){prefix, 1};
-  return b->cnt[b->ncnt++].count;
-}
-
-lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim, const int64_t *shape, int prunable,
-                         int trainable) {
-  lt_param **arr = trainable ? &b->params : &b->bufs;
-  int *n = trainable ? &b->np : &b->nb, *cap = trainable ? &b->capp : &b->capb;
-  if (*n == *cap) {
-    int nc = *cap ? 2 * *cap : 16;
-    lt_param *na = realloc(*arr, sizeof(lt_param) * nc);
-    if (!na) return lt_error(LT_ENOMEM, "out of memory declaring %s.%s", l->name, suffix);
-    *arr = na, *cap = nc;
-  }
-  lt_param *p = &(*arr)[(*n)++];
-  memset(p, 0, sizeof *p);
-  int w = l->name[0] ? snprintf(p->name, sizeof p->name, "%s.%s", l->name, suffix)
-                     : snprintf(p->name, sizeof p->name, "%s", suffix);
-  if (w >= (int)sizeof p->name) return lt_error(LT_EINVAL, "parameter name %s.%s is too long", l->name, suffix);
-  p->kind = l->ops->kind;
-  p->prunable = prunable && trainable;
-  p->ndim = ndim;
-  p->numel = 1;
-  for (int i = 0; i < ndim; i++) p->shape[i] = shape[i], p->numel *= (size_t)shape[i];
-  p->layer = l;
-  return LT_OK;
-}
-
-lt_status lt_build_child(lt_build *b, lt_layer *l, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
-                         const lt_layer **producer) {
-  const lt_layer_ops *o = l->ops;
-  char full[LT_NAME_MAX];
-  int scoped = 0, w;
-  if (l->user_named) {
-    w = snprintf(full, sizeof full, "%s%s", b->scope, l->name);
-    scoped = o->is_container;
-  } else if (o->is_container && !o->prefix) { // residual blocks: numbered 0, 1, ... within their scope
-    w = snprintf(full, sizeof full, "%s%d", b->scope, next_count(b, "#") - 1);
-    scoped = 1;
-  } else if (o->is_container) { // a plain sequential is transparent for naming
-    w = snprintf(full, sizeof full, "%.*s", b->scope[0] ? (int)strlen(b->scope) - 1 : 0, b->scope);
-  } else {
-    w = snprintf(full, sizeof full, "%s%s%d", b->scope, o->prefix, next_count(b, o->prefix));
-  }
-  if (w >= (int)sizeof full) return lt_error(LT_EINVAL, "layer name %s... is too long", full);
-  memcpy(l->name, full, sizeof full);
-
-  l->in_ndim = ndim;
-  memcpy(l->in_shape, in, sizeof(int64_t) * ndim);
-  int np0 = b->np;
-  lt_status st;
-  if (scoped) {
-    char scope[LT_NAME_MAX];
-    counter cnt[NCOUNTERS];
-    int ncnt = b->ncnt;
-    memcpy(scope, b->scope, sizeof scope);
-    memcpy(cnt, b->cnt, sizeof cnt);
-    if (snprintf(b->scope, sizeof b->scope, "%s.", full) >= (int)sizeof b->scope)
-      return lt_error(LT_EINVAL, "layer name %s is too long", full);
-    b->ncnt = 0;
-    st = o->build(l, b, ndim, in, out_ndim, out, producer);
-    memcpy(b->scope, scope, sizeof scope);
-    memcpy(b->cnt, cnt, sizeof cnt);
-    b->ncnt = ncnt;
-  } else {
-    st = o->build(l, b, ndim, in, out_ndim, out, producer);
-  }
-  if (st) return st;
-  l->out_ndim = *out_ndim;
-  memcpy(l->out_shape, out, sizeof(int64_t) * *out_ndim);
-  l->has_params = b->np > np0;
-  return LT_OK;
-}
-
 static lt_status bind_tree(lt_model *m, lt_layer *l) {
   l->model = m;
+  l->mask_version = &m->mask_version;
   if (l->ops->nchildren)
     for (int i = 0, n = l->ops->nchildren(l); i < n; i++) {
       lt_status st = bind_tree(m, l->ops->child(l, i));
@@ -157,12 +67,12 @@ lt_model *lt_model_new(lt_layer *root, int ndim, const int64_t *input_shape) {
   for (int i = 0; i < ndim; i++)
     if (input_shape[i] <= 0) {
       lt_layer_free(root);
-      lt_error(LT_ESHAPE, "model input shape %s has a non-positive size", lt_shape_str(s, sizeof s, ndim, input_shape));
+      lt_error(LT_ESHAPE, "model input shape %s has a non-positive size", lt_shape_format(ndim, input_shape, s, sizeof s));
       return NULL;
     }
   lt_model *m = calloc(1, sizeof *m);
   lt_build b;
-  memset(&b, 0, sizeof b);
+  lt_build_init(&b);
   if (!m) {
     lt_layer_free(root);
     lt_error(LT_ENOMEM, "out of memory building a model");
@@ -346,7 +256,7 @@ lt_status lt_model_forward(lt_model *m, const lt_tensor *x, lt_tensor **y, int t
   if (!ok) {
     char s1[96], s2[96];
     return lt_error(LT_ESHAPE, "model input must be (B, %s with B > 0, got %s",
-                    lt_shape_str(s1, sizeof s1, m->in_ndim, m->in_shape) + 1, lt_tensor_shape_str(x, s2, sizeof s2));
+                    lt_shape_format(m->in_ndim, m->in_shape, s1, sizeof s1) + 1, lt_tensor_shape_str(x, s2, sizeof s2));
   }
   lt_tensor *xc = lt_tensor_contiguous((lt_tensor *)x);
   if (!xc) return LT_ENOMEM;

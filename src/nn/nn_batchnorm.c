@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 #include "core/pool.h" // lt_pool_run, lt_pool_nparts: the worker pool
 
 typedef struct {

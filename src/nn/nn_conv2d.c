@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 #include "lotto/sparse.h"
 #include "core/pool.h" // lt_pool_run, LT_POOL_MAXPARTS, LT_POOL_MIN_WORK: the worker pool
 
@@ -393,7 +393,7 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
   const float *a = lt_tensor_data(x);
   float *o = lt_tensor_data(p->y);
   st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->cout, K, P,
-                      l->model ? lt_model_mask_version(l->model) : 0, &p->sparse);
+                      l->mask_version ? *l->mask_version : 0, &p->sparse);
   if (st) return st;
   if (!p->sparse) {
     if (p->method == CONV_ROWS) repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
@@ -552,11 +552,8 @@ lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int b
   }
   lt_layer *l = lt_layer_alloc(&conv_ops, p);
   if (!l) lt_spd_free(sp); // lt_layer_alloc freed p
+  else l->spd = sp;        // the model and nn_sparse.c see it there
   return l;
-}
-
-lt_spd *lt_conv2d_sparse_state(const lt_layer *l) {
-  return l && l->ops == &conv_ops ? ((const conv2d *)l->priv)->sp : NULL;
 }
 
 lt_status lt_conv2d_config(const lt_layer *l, int *cin, int *cout, int *k, int *stride, int *padding, int *bias) {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 
 typedef struct {
   float p;

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 
 typedef struct {
   lt_tensor *y, *dx; // views

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 #include "lotto/sparse.h"
 #include "core/pool.h" // lt_pool_run: the worker pool
 
@@ -102,16 +102,6 @@ static void linear_matmul_input_grad(float *dx, int dx_ld, const float *dy, cons
   gemm_run(&j);
 }
 
-lt_status lt_layer_buffer_t(lt_tensor **buf, int64_t B, int64_t F, int64_t ld) {
-  int64_t s[2] = {F, ld};
-  lt_status st = lt_layer_buffer(buf, 2, s);
-  if (st) return st;
-  lt_tensor *t = *buf;
-  t->shape[0] = B, t->shape[1] = F;
-  t->stride[0] = 1, t->stride[1] = ld;
-  return LT_OK;
-}
-
 static int ld_of(const lt_tensor *t) { return lt_is_transposed(t) ? (int)t->stride[1] : 0; }
 
 static lt_status linear_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
@@ -137,7 +127,7 @@ static lt_status linear_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, 
   p->x = x;
   const float *W = lt_tensor_data(l->params[0].value), *b = p->bias ? lt_tensor_data(l->params[1].value) : NULL;
   lt_status st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->out, p->in, B,
-                                l->model ? lt_model_mask_version(l->model) : 0, &p->sparse);
+                                l->mask_version ? *l->mask_version : 0, &p->sparse);
   if (st) return st;
   // a sparse forward makes y transposed anyway: hand it on so when the next layer takes it
   int y_ld = p->sparse && l->emit_transposed ? lt_sparse_ld(B) : 0;
@@ -255,13 +245,8 @@ lt_layer *lt_linear_new(int in, int out, int bias) {
   lt_spd *sp = p->sp;
   lt_layer *l = lt_layer_alloc(&linear_ops, p);
   if (!l) lt_spd_free(sp); // lt_layer_alloc freed p
+  else l->spd = sp;        // the model and nn_sparse.c see it there
   return l;
-}
-
-lt_spd *lt_layer_sparse_state(const lt_layer *l) {
-  if (!l) return NULL;
-  if (l->ops == &linear_ops) return ((const linear *)l->priv)->sp;
-  return lt_conv2d_sparse_state(l);
 }
 
 lt_status lt_linear_config(const lt_layer *l, int *in, int *out, int *bias) {

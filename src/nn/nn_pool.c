@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 #include "core/pool.h" // lt_pool_run, lt_pool_nparts: the worker pool
 
 #if defined(__AVX512F__)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lotto/nn.h"
+#include "nn/nn_impl.h"
 
 typedef struct {
   lt_layer *body, *shortcut; // shortcut NULL: identity
@@ -27,8 +27,8 @@ static lt_status residual_build(lt_layer *l, lt_build *b, int ndim, const int64_
   if (!same) {
     char s1[96], s2[96];
     return lt_error(LT_ESHAPE, "%s (residual): the body produces %s but the %s shortcut produces %s; use a projection shortcut",
-                    l->name, lt_shape_str(s1, sizeof s1, nb, ob), p->shortcut ? "projection" : "identity",
-                    lt_shape_str(s2, sizeof s2, ns, os));
+                    l->name, lt_shape_format(nb, ob, s1, sizeof s1), p->shortcut ? "projection" : "identity",
+                    lt_shape_format(ns, os, s2, sizeof s2));
   }
   *out_ndim = nb;
   memcpy(out, ob, sizeof(int64_t) * nb);

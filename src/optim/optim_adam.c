@@ -1,52 +1,18 @@
 /* optim_adam.c: Adam and AdamW (decoupled weight decay), mask-aware; a large
- * dense step is split over the worker pool. Owns nothing beyond the two
- * moment buffers of its lt_optim. */
+ * dense step is split over the worker pool. Its ops table and constructor are
+ * at the end; what optimizers share is in optim.c. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__AVX__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
-#include "lotto/optim.h"
+#include "optim/optim_impl.h"
 #include "lotto/tensor.h" /* lt_get_threads */
 #include "core/pool.h"  /* lt_pool_run: the engine's worker pool */
 
-lt_optim *lt_optim_adam_new(size_t n, float lr, float beta1, float beta2, float eps,
-                            float weight_decay, int adamw) {
-  if (!(lr >= 0.0f) || !isfinite(lr)) {
-    lt_error(LT_EINVAL, "adam: lr must be a finite number >= 0 (got %g)", lr);
-    return NULL;
-  }
-  if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f)) {
-    lt_error(LT_EINVAL, "adam: betas must be in [0, 1) (got %g, %g)", beta1, beta2);
-    return NULL;
-  }
-  if (!(eps > 0.0f) || !isfinite(eps)) {
-    lt_error(LT_EINVAL, "adam: eps must be a finite number > 0 (got %g)", eps);
-    return NULL;
-  }
-  if (!(weight_decay >= 0.0f) || !isfinite(weight_decay)) {
-    lt_error(LT_EINVAL, "adam: weight_decay must be a finite number >= 0 (got %g)", weight_decay);
-    return NULL;
-  }
-  lt_optim *o = calloc(1, sizeof *o);
-  size_t bytes = (n ? n : 1) * sizeof(float);
-  if (!o || !(o->m = calloc(1, bytes)) || !(o->v = calloc(1, bytes))) {
-    lt_optim_free(o);
-    lt_error(LT_ENOMEM, "adam: out of memory for %zu parameters", n);
-    return NULL;
-  }
-  o->kind = LT_OPTIM_ADAM;
-  o->n = n;
-  o->lr = lr;
-  o->beta1 = beta1;
-  o->beta2 = beta2;
-  o->eps = eps;
-  o->weight_decay = weight_decay;
-  o->adamw = adamw != 0;
-  return o;
-}
 
 /* Constants of one step, shared by every loop. */
 typedef struct adam_k {
@@ -207,7 +173,7 @@ static void adam_part(void *arg, int p) {
  * rate. Below this many weights a hand-off costs more than it saves. */
 #define ADAM_PAR_MIN 65536
 
-void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask) {
+static void adam_step(lt_optim *o, float *w, const float *g, const float *mask) {
   const adam_k k = adam_consts(o);
   adam_job j = {&k, w, o->m, o->v, g, mask, o->n, 1};
   int threads = lt_get_threads();
@@ -219,7 +185,7 @@ void lt_optim_adam_step(lt_optim *o, float *w, const float *g, const float *mask
 /* The kept weights only, VW at a time: their moments are compact (o->cm, o->cv,
  * streamed), weights and gradients are gathered into a vector and the new
  * weights scattered back, so the arithmetic runs at vector speed. */
-void lt_optim_adam_step_kept(lt_optim *o, float *w, const float *g) {
+static void adam_step_kept(lt_optim *o, float *w, const float *g) {
   const adam_k k = adam_consts(o);
   const uint32_t *restrict kept = o->kept;
   float *restrict cm = o->cm, *restrict cv = o->cv;
@@ -249,4 +215,33 @@ void lt_optim_adam_step_kept(lt_optim *o, float *w, const float *g) {
       for (size_t l = 0; l < t; l++) w[ix[l]] = wb[l], cm[j + l] = mb[l], cv[j + l] = vb[l];
     }
   }
+}
+
+static int adam_describe(const lt_optim *o, char *buf, size_t n) {
+  return snprintf(buf, n, "%s(%zu params, lr=%g, betas=(%g, %g), eps=%g, weight_decay=%g)", o->adamw ? "AdamW" : "Adam",
+                  o->n, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+}
+
+static const lt_optim_ops adam_ops = {.step = adam_step, .step_kept = adam_step_kept, .describe = adam_describe};
+
+lt_optim *lt_optim_adam_new(size_t n, float lr, float beta1, float beta2, float eps,
+                            float weight_decay, int adamw) {
+  if (lt_optim_check_lr_wd("adam", lr, weight_decay)) return NULL;
+  if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f)) {
+    lt_error(LT_EINVAL, "adam: betas must be in [0, 1) (got %g, %g)", beta1, beta2);
+    return NULL;
+  }
+  if (!(eps > 0.0f) || !isfinite(eps)) {
+    lt_error(LT_EINVAL, "adam: eps must be a finite number > 0 (got %g)", eps);
+    return NULL;
+  }
+  lt_optim *o = lt_optim_alloc(&adam_ops, adamw ? "adamw" : "adam", n, 2);
+  if (!o) return NULL;
+  o->lr = lr;
+  o->beta1 = beta1;
+  o->beta2 = beta2;
+  o->eps = eps;
+  o->weight_decay = weight_decay;
+  o->adamw = adamw != 0;
+  return o;
 }

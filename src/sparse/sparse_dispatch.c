@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 
 #include "lotto/io.h"
-#include "lotto/nn.h"
 #include "lotto/sparse.h"
 #include "lotto/tensor.h"
+#include "sparse/sparse_dispatch.h"
 #include "sparse/sparse_impl.h"
 
 /* ---- modes ------------------------------------------------------------------ */
@@ -289,7 +289,6 @@ void lt_spd_free(lt_spd *d) {
 }
 
 void lt_spd_set_mode(lt_spd *d, lt_sparse_mode mode) { d->mode = mode; }
-lt_sparse_mode lt_spd_get_mode(const lt_spd *d) { return d->mode; }
 void lt_spd_set_crossover(lt_spd *d, double density) { d->user_cross = density; }
 void lt_spd_set_frozen(lt_spd *d, int frozen) {
   if (frozen && !d->frozen) d->built = 0; /* values are read once more at the next build */
@@ -301,10 +300,6 @@ void lt_spd_get_info(const lt_spd *d, lt_spd_info *info) {
   info->frozen = d->frozen;
 }
 static void ensure_vals(lt_spd *d);
-const lt_csr *lt_spd_csr(const lt_spd *d) {
-  ensure_vals((lt_spd *)d); /* logically const: the values are those of the last prepare either way */
-  return d->a;
-}
 
 /* A zeroed, 64-byte aligned buffer of at least n floats (kept and grown). The
  * zeros matter once: the kernels may read a whole last vector past B. */
@@ -510,9 +505,6 @@ lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x
   return LT_OK;
 }
 
-lt_status lt_spd_linear_forward(lt_spd *d, float *y, const float *x, const float *bias, int B) {
-  return lt_spd_linear_forward_ld(d, y, 0, x, 0, bias, B);
-}
 
 lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B) {
   const int overwrite = d->overwrite; /* this call only, whatever happens */
@@ -550,9 +542,6 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
   return LT_OK;
 }
 
-lt_status lt_spd_linear_backward(lt_spd *d, float *dx, float *dw, const float *dy, int B) {
-  return lt_spd_linear_backward_ld(d, dx, 0, dw, dy, 0, B);
-}
 
 lt_status lt_spd_conv_forward(lt_spd *d, float *y, const float *cols, const float *bias, int P) {
   if (!d->built) return lt_error(LT_EINVAL, "sparse conv forward: needs a sparse prepare");
@@ -583,33 +572,7 @@ lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw) {
 
 /* ---- per-layer settings through the layer (lotto/nn.h) -------------------- */
 
-static lt_status layer_spd(const lt_layer *l, lt_spd **d, const char *what) {
-  *d = l ? lt_layer_sparse_state(l) : NULL;
-  if (!*d)
-    return lt_error(LT_EINVAL, "%s: %s is a %s layer; only linear and conv2d layers dispatch", what,
-                    l && l->name[0] ? l->name : "this", l ? lt_layer_kind(l) : "NULL");
-  return LT_OK;
-}
-
-lt_status lt_layer_set_sparse_mode(lt_layer *l, int mode) {
-  lt_spd *d;
-  lt_status st = layer_spd(l, &d, "sparse mode");
-  if (st) return st;
-  if (mode < LT_SPARSE_AUTO || mode > LT_SPARSE_FORCE) return lt_error(LT_EINVAL, "sparse mode %d is not 0, 1 or 2", mode);
-  lt_spd_set_mode(d, (lt_sparse_mode)mode);
-  return LT_OK;
-}
-
-lt_status lt_layer_set_crossover(lt_layer *l, double density) {
-  lt_spd *d;
-  lt_status st = layer_spd(l, &d, "crossover");
-  if (st) return st;
-  if (!(density <= 1) || isnan(density)) return lt_error(LT_EINVAL, "crossover %g must be a density <= 1 (< 0: default)", density);
-  lt_spd_set_crossover(d, density < 0 ? -1 : density);
-  return LT_OK;
-}
-
-/* ---- the gradient's pruned entries (model.c) ----
+/* ---- the gradient's pruned entries (the model, through nn_sparse.c) ----
  * A sparse backward writes the weight gradient on the pattern only, so once
  * the entries off the mask are zero they stay zero: the model can skip
  * masking them and zero only the kept entries. Any dense backward clears it. */
@@ -617,29 +580,18 @@ lt_status lt_layer_set_crossover(lt_layer *l, double density) {
 void lt_spd_grad_dirty(lt_spd *d) { d->clean = 0; }
 void lt_spd_grad_overwrite(lt_spd *d) { d->overwrite = 1; }
 
-int lt_layer_grad_clean(const lt_layer *l, uint64_t mask_version) {
-  const lt_spd *d = lt_layer_sparse_state(l);
+int lt_spd_grad_clean(const lt_spd *d, uint64_t mask_version) {
   return d && d->clean && d->clean_version == mask_version;
 }
 
-void lt_layer_grad_masked(lt_layer *l, uint64_t mask_version) {
-  lt_spd *d = lt_layer_sparse_state(l);
+void lt_spd_grad_masked(lt_spd *d, uint64_t mask_version) {
   if (d) d->clean = 1, d->clean_version = mask_version;
 }
 
-int lt_layer_zero_grad_kept(lt_layer *l, uint64_t mask_version) {
-  lt_spd *d = lt_layer_sparse_state(l);
+int lt_spd_zero_grad_kept(lt_spd *d, float *grad, uint64_t mask_version) {
   /* the pattern must be the current mask's, and the rest already zero */
-  if (!d || !d->clean || d->clean_version != mask_version || !d->built || d->version != mask_version || !l->nparams)
+  if (!d || !grad || !d->clean || d->clean_version != mask_version || !d->built || d->version != mask_version)
     return 0;
-  run_pass(d->a, PASS_ZERO, lt_tensor_data(l->params[0].grad), NULL);
+  run_pass(d->a, PASS_ZERO, grad, NULL);
   return 1;
-}
-
-lt_status lt_layer_set_frozen(lt_layer *l, int frozen) {
-  lt_spd *d;
-  lt_status st = layer_spd(l, &d, "freeze");
-  if (st) return st;
-  lt_spd_set_frozen(d, frozen);
-  return LT_OK;
 }

@@ -138,16 +138,3 @@ lt_status lt_sparse_linear_backward(float *dx, float *dw, const lt_csr *w, const
   }
   return LT_OK;
 }
-
-lt_status lt_sparse_conv_forward(float *y, const lt_csr *w, const float *cols, const float *bias, int N) {
-  return lt_csr_spmm_t(y, N, w, cols, N, N, bias, 0);
-}
-
-lt_status lt_sparse_conv_backward_input(float *dcols, const lt_csr *wt, const float *dy, int N) {
-  return lt_csr_spmm_t(dcols, N, wt, dy, N, N, NULL, 0);
-}
-
-lt_status lt_sparse_conv_weight_grad(float *dw, const lt_csr *w, const float *dy, const float *cols, int N) {
-  if (!w) return lt_error(LT_EINVAL, "lt_sparse_conv_weight_grad: w is NULL");
-  return lt_csr_sddmm_dense_t(dw, w->cols, w, dy, N, cols, N, N);
-}
