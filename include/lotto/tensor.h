@@ -110,8 +110,13 @@ lt_status lt_tensor_matmul(lt_tensor **outp, const lt_tensor *a, const lt_tensor
  * C (m, n) = alpha * op(A) (m, k) * op(B) (k, n) + beta * C, op = transpose if ta/tb. */
 void lt_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
-/* OpenBLAS thread count (explicit, never oversubscribed). */
+/* The engine's thread count: OpenBLAS's and the worker pool's (src/core/pool.c);
+ * explicit, never oversubscribed. */
 void lt_set_threads(int n);
 int lt_get_threads(void);
+
+/* How many of x[0..n) are not 0: the kept entries of a 0/1 mask. The one
+ * mask count of the engine (lt_mask_count is its tensor form). */
+int64_t lt_count_nonzero(const float *x, size_t n);
 
 #endif

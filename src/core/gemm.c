@@ -1,5 +1,4 @@
-/* gemm.c: the one dense GEMM wrapper over OpenBLAS sgemm, the thread setting,
- * and the tensor-level dot and matmul built on it. Strided operands whose rows
+/* gemm.c: the one dense GEMM wrapper over OpenBLAS sgemm and the tensor-level dot and matmul built on it. Strided operands whose rows
  * or columns are unit-stride go to sgemm as they are; others are copied first. */
 #include <cblas.h>
 #include <string.h>
@@ -17,9 +16,6 @@ void lt_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, i
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, A, lda, B,
               ldb, beta, C, ldc);
 }
-
-void lt_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
-int lt_get_threads(void) { return openblas_get_num_threads(); }
 
 lt_status lt_tensor_dot(const lt_tensor *a, const lt_tensor *b, double *out) {
   char b1[96], b2[96];

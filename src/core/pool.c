@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "lotto/tensor.h"
+#include <cblas.h>
+
 #include "core/pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -36,6 +38,11 @@ static struct {
   void (*fn)(void *, int);
   void *arg;
 } pool = {.submit = PTHREAD_MUTEX_INITIALIZER, .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* The engine's thread count is OpenBLAS's: one setting for the dense GEMMs
+ * and for the pool's parts. */
+void lt_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+int lt_get_threads(void) { return openblas_get_num_threads(); }
 
 static int64_t now_ns(void) {
   struct timespec ts;

@@ -2,6 +2,7 @@
  * creation (full/arange/randn/rand/clone/contiguous), element access and copies.
  * Arithmetic lives in tensor_ops.c, printing in tensor_print.c, GEMM in gemm.c. */
 #include "lotto/tensor.h"
+#include "core/pool.h" /* lt_floats_alloc */
 
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@ static lt_storage *storage_new(size_t n) {
   if (!s) return NULL;
   size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
   if (bytes == 0) bytes = 64;
-  if (posix_memalign((void **)&s->data, 64, bytes) != 0) {
+  if (!(s->data = lt_floats_alloc(n))) {
     free(s);
     return NULL;
   }

@@ -381,3 +381,9 @@ lt_tensor *lt_tensor_clone(const lt_tensor *t) {
 lt_tensor *lt_tensor_contiguous(lt_tensor *t) {
   return lt_tensor_is_contiguous(t) ? lt_tensor_retain(t) : lt_tensor_clone(t);
 }
+
+int64_t lt_count_nonzero(const float *x, size_t n) {
+  int64_t c = 0;
+  for (size_t i = 0; i < n; i++) c += x[i] != 0.0f;
+  return c;
+}

@@ -39,6 +39,13 @@ int lt_raise(lua_State *L, const char *what);
 /* Returns nil, lt_errmsg() (2 values) for expected failures. */
 int lt_pushfail(lua_State *L);
 
+/* ---- userdata types (lhost.c) ---- */
+/* Pushes the metatable `name`, creating it on first use with the metamethods
+ * meta (may be NULL) and, when methods is not NULL, an __index table holding
+ * methods. Returns 1 when it was created now. Every binding's userdata types
+ * are made through this one function. */
+int lt_newmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
+
 /* ---- help (lhelp.c): one-line descriptions for help(x) ---- */
 typedef struct lt_help_entry { const char *name; const char *text; } lt_help_entry;
 /* For each entry, if table at index t has a field `name`, records text for that value.

@@ -341,12 +341,8 @@ static const luaL_Reg funcs[] = {{"load_idx", data_load_idx},       {"load_cifar
 
 /* Pushes the metatable `name`, creating it on first use (lt_pushdataset may come first). */
 static void pushmeta(lua_State *L, const char *name) {
-  if (!luaL_newmetatable(L, name)) return;
   int ds = strcmp(name, LT_DATASET_MT) == 0;
-  luaL_setfuncs(L, ds ? ds_meta : loader_meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, ds ? ds_methods : loader_methods, 0);
-  lua_setfield(L, -2, "__index");
+  lt_newmeta(L, name, ds ? ds_meta : loader_meta, ds ? ds_methods : loader_methods);
 }
 
 static const lt_help_entry ds_help[] = {

@@ -22,6 +22,17 @@
 
 /* luaL_error prefixes the position of the calling Lua code (level 1), so engine
  * errors read "script.lua:12: matmul: shapes ...". */
+int lt_newmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
+  if (!luaL_newmetatable(L, name)) return 0;
+  if (meta) luaL_setfuncs(L, meta, 0);
+  if (methods) {
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+  }
+  return 1;
+}
+
 int lt_raise(lua_State *L, const char *what) {
   if (what) return luaL_error(L, "%s: %s", what, lt_errmsg());
   return luaL_error(L, "%s", lt_errmsg());

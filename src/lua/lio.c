@@ -30,7 +30,7 @@ static int file_gc(lua_State *L) {
 static void **newbox(lua_State *L, const char *name, lua_CFunction gc) {
   void **p = lua_newuserdatauv(L, sizeof *p, 0);
   *p = NULL;
-  if (luaL_newmetatable(L, name)) {
+  if (lt_newmeta(L, name, NULL, NULL)) {
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
   }

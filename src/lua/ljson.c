@@ -697,11 +697,9 @@ static const lt_help_entry fs_help[] = {
     {NULL, NULL}};
 
 int luaopen_lotto_json(lua_State *L) {
-  luaL_newmetatable(L, BUF_MT);
-  lua_pushcfunction(L, sbuf_gc), lua_setfield(L, -2, "__gc");
-  luaL_newmetatable(L, BOX_MT);
-  lua_pushcfunction(L, box_gc), lua_setfield(L, -2, "__gc");
-  luaL_newmetatable(L, ARRAY_MT);
+  lt_newmeta(L, BUF_MT, (const luaL_Reg[]){{"__gc", sbuf_gc}, {NULL, NULL}}, NULL);
+  lt_newmeta(L, BOX_MT, (const luaL_Reg[]){{"__gc", box_gc}, {NULL, NULL}}, NULL);
+  lt_newmeta(L, ARRAY_MT, NULL, NULL);
   lua_pop(L, 3);
   luaL_newlib(L, json_funcs);
   lua_pushlightuserdata(L, NULL), lua_setfield(L, -2, "null");

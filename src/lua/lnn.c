@@ -599,11 +599,7 @@ static const lt_help_entry model_help[] = {
     {NULL, NULL}};
 
 static void createmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
-  luaL_newmetatable(L, name);
-  luaL_setfuncs(L, meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
+  lt_newmeta(L, name, meta, methods);
   lua_pop(L, 1);
 }
 

@@ -147,11 +147,7 @@ int luaopen_lotto_rng(lua_State *L) {
     lua_setfield(L, -2, streams[i].name);
   }
   lua_setfield(L, -2, "streams");
-  if (luaL_newmetatable(L, LT_RNG_MT)) {
-    luaL_setfuncs(L, metamethods, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-  }
+  lt_newmeta(L, LT_RNG_MT, metamethods, methods);
   lua_getfield(L, -1, "__index");
   lt_help_register(L, lua_gettop(L), LT_RNG_MT, method_help);
   lua_pop(L, 1);

@@ -578,8 +578,7 @@ static int sp_export(lua_State *L) {
       st = lt_st_writer_add(box->w, p->name, LT_DT_F32, p->ndim, p->shape, v);
       continue;
     }
-    int64_t nnz = 0;
-    for (size_t j = 0; j < p->numel; j++) nnz += mk[j] != 0.0f;
+    int64_t nnz = lt_count_nonzero(mk, p->numel);
     size_t nd = delta8(NULL, mk, p->numel), nb = (p->numel + 7) / 8;
     const char *layout = nnz == 0 ? "empty" : nd <= nb ? "delta8" : "bitmap";
     snprintf(key, sizeof key, "%s.layout", p->name);
@@ -752,11 +751,7 @@ static const lt_help_entry help[] = {
     {NULL, NULL}};
 
 int luaopen_lotto_sparse(lua_State *L) {
-  if (luaL_newmetatable(L, LT_CSR_MT)) {
-    luaL_setfuncs(L, csr_meta, 0);
-    luaL_newlib(L, csr_methods);
-    lua_setfield(L, -2, "__index");
-  }
+  lt_newmeta(L, LT_CSR_MT, csr_meta, csr_methods);
   lt_help_set(L, -1, "csr: a pruned weight in compressed sparse rows, with CSR kernels (lotto.sparse)");
   lua_pop(L, 1);
   luaL_newlib(L, funcs);

@@ -519,10 +519,7 @@ static const luaL_Reg metamethods[] = {
 /* Pushes the metatable, creating it on first use (bindings may push tensors before
  * `lotto.tensor` is required). */
 static void pushmeta(lua_State *L) {
-  if (!luaL_newmetatable(L, LT_TENSOR_MT)) return;
-  luaL_setfuncs(L, metamethods, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
+  lt_newmeta(L, LT_TENSOR_MT, metamethods, methods);
 }
 
 static const lt_help_entry func_help[] = {

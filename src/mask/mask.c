@@ -8,9 +8,7 @@ int64_t lt_mask_count(const lt_tensor *mask) {
   if (!mask) return 0;
   const float *m = lt_tensor_data(mask);
   if (mask_is_contiguous(mask)) {
-    int64_t n = mask_numel(mask), c = 0;
-    for (int64_t i = 0; i < n; i++) c += m[i] != 0.0f;
-    return c;
+    return lt_count_nonzero(m, (size_t)mask_numel(mask));
   }
   int64_t sh[LT_MAXDIM] = {1, 1, 1, 1}, st[LT_MAXDIM] = {0, 0, 0, 0};
   int off = LT_MAXDIM - mask->ndim;

@@ -29,9 +29,8 @@ lt_status lt_mask_prune_local(lt_tensor *mask, const lt_tensor *score, double p,
   if (pruned) *pruned = 0;
   float *m = lt_tensor_data(mask);
   const float *s = lt_tensor_data(score);
-  int64_t n = mask_numel(mask), surv = 0;
+  int64_t n = mask_numel(mask), surv = lt_count_nonzero(m, (size_t)n);
   if (n > MASK_MAXPOS) return lt_error(LT_ERANGE, "%s: %lld entries, at most 2^32 supported", fn, (long long)n);
-  for (int64_t i = 0; i < n; i++) surv += m[i] != 0.0f;
   int64_t k = lt_mask_prune_count(p, surv);
   if (k == 0) return LT_OK;
   if (k == surv) {

@@ -158,7 +158,7 @@ double lt_model_density(const lt_model *m) {
     const lt_param *p = &m->params[i];
     if (!p->prunable) continue;
     const float *mk = lt_tensor_data(p->mask);
-    for (size_t j = 0; j < p->numel; j++) kept += mk[j] != 0.0f;
+    kept += (double)lt_count_nonzero(mk, p->numel);
     n += (double)p->numel;
   }
   return n > 0 ? kept / n : 1.0;

@@ -59,8 +59,7 @@ static _Thread_local scratch unfold_buf, group_buf, partial_buf;
 // keep_zeros 0: the caller will write anything there (forget the zeros)
 static float *scratch_get(scratch *s, size_t n, int keep_zeros) {
   if (s->cap < n) {
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    float *q = aligned_alloc(64, bytes);
+    float *q = lt_floats_alloc(n);
     if (!q) return NULL;
     free(s->p);
     s->p = q, s->cap = n;

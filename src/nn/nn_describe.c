@@ -52,7 +52,7 @@ static size_t tree_numel(const lt_layer *l, size_t *prunable, size_t *kept) {
     if (!p->prunable) continue;
     *prunable += p->numel;
     const float *mk = lt_tensor_data(p->mask);
-    for (size_t j = 0; j < p->numel; j++) *kept += mk[j] != 0.0f;
+    *kept += (size_t)lt_count_nonzero(mk, p->numel);
   }
   if (l->ops->nchildren)
     for (int i = 0, c = l->ops->nchildren(l); i < c; i++) n += tree_numel(l->ops->child(l, i), prunable, kept);

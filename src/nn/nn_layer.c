@@ -64,7 +64,7 @@ double lt_layer_density(const lt_layer *l) {
     const lt_param *p = &l->params[i];
     if (!p->prunable) continue;
     const float *mk = lt_tensor_data(p->mask);
-    for (size_t j = 0; j < p->numel; j++) kept += mk[j] != 0.0f;
+    kept += lt_count_nonzero(mk, p->numel);
     n += p->numel;
   }
   return n ? (double)kept / (double)n : 1.0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lotto/tensor.h" /* lt_count_nonzero */
 #include "optim/optim_impl.h"
 
 lt_optim *lt_optim_alloc(const lt_optim_ops *ops, const char *name, size_t n, int nmoments) {
@@ -91,8 +92,7 @@ lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask
 /* Lists the kept positions of mask when sparse enough to pay off; else none. */
 static lt_status build_kept(lt_optim *o, const float *mask, uint64_t version) {
   const size_t n = o->n;
-  size_t nk = 0;
-  for (size_t i = 0; i < n; i++) nk += mask[i] != 0.0f;
+  size_t nk = (size_t)lt_count_nonzero(mask, n);
   drop_kept(o);
   if ((double)nk <= LT_OPTIM_SPARSE_DENSITY * (double)n && n <= UINT32_MAX) {
     size_t c = nk ? nk : 1;

@@ -7,6 +7,7 @@
 
 #include "lotto/rng.h"
 #include "lotto/sparse.h"
+#include "core/pool.h" /* lt_floats_alloc */
 #include "lotto/tensor.h"
 
 static double now_us(void) {
@@ -48,7 +49,7 @@ static void bench_free(bench *b) {
 /* 64-byte aligned like tensor storage and the kernels' scratch: a vector load
  * that straddles two cache lines costs about 15% in these kernels. */
 static float *randbuf(size_t n, lt_rng *r) {
-  float *p = aligned_alloc(64, ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63);
+  float *p = lt_floats_alloc(n);
   if (p)
     for (size_t i = 0; i < n; i++) p[i] = lt_rng_uniform(r, -1.0f, 1.0f);
   return p;

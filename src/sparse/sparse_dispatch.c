@@ -306,7 +306,7 @@ static void ensure_vals(lt_spd *d);
 static lt_status grow(float **p, size_t *cap, size_t n) {
   if (n <= *cap && *p) return LT_OK;
   size_t c = n + n / 4 + 16, bytes = (c * sizeof(float) + 63) & ~(size_t)63;
-  float *q = aligned_alloc(64, bytes);
+  float *q = lt_floats_alloc(c);
   if (!q) return lt_error(LT_ENOMEM, "sparse layer: out of memory for %zu floats", n);
   memset(q, 0, bytes);
   free(*p);
@@ -394,8 +394,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     return lt_error(LT_EINVAL, "lt_spd_prepare: bad arguments (rows %d, cols %d, n %d)", rows, cols, n);
   if (!d->counted || d->version != mask_version || d->rows != rows || d->cols != cols) {
     size_t total = (size_t)rows * cols;
-    int64_t nnz = 0;
-    for (size_t i = 0; i < total; i++) nnz += mask[i] != 0.0f;
+    int64_t nnz = lt_count_nonzero(mask, total);
     d->rows = rows, d->cols = cols, d->version = mask_version, d->counted = 1, d->nnz = nnz;
     d->built = d->tbuilt = 0, d->cvalid = 0;
     d->info.nnz = nnz;
@@ -477,14 +476,13 @@ lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at) {
 }
 
 /* Transposed activations: every row starts on a cache line (see sparse.h). */
-static int tld(int B) { return (B + 15) & ~15; }
 
 lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x, int x_ld, const float *bias,
                                    int B) {
   if (!d->built || B < 1 || (x_ld && x_ld < B) || (y_ld && y_ld < B))
     return lt_error(LT_EINVAL, "sparse linear forward: needs a sparse prepare, B >= 1 and strides >= B");
   const lt_csr *a = d->a;
-  int ld = tld(B);
+  int ld = lt_sparse_ld(B);
   lt_status st;
   if (!x_ld) {
     if ((st = grow(&d->xt, &d->xt_cap, (size_t)a->cols * ld))) return st;

@@ -73,7 +73,6 @@ void lt_transpose(float *dst, int ldd, const float *src, int lds, int rows, int 
 
 /* Row stride of transposed activations: B rounded up so that every row starts
  * on a cache line (a vector load across two lines is markedly slower). */
-static int tld(int B) { return (B + 15) & ~15; }
 
 static lt_status nomem(const char *fn) { return lt_error(LT_ENOMEM, "%s: out of memory for scratch", fn); }
 
@@ -82,7 +81,7 @@ static lt_status nomem(const char *fn) { return lt_error(LT_ENOMEM, "%s: out of 
 static lt_status spmm_through_t(float *out, const lt_csr *a, const float *in, const float *bias, int B,
                                 int slot_in, int slot_out, const char *fn) {
   if (!a || B < 0 || (B && (!out || !in))) return lt_error(LT_EINVAL, "%s: bad arguments (B %d)", fn, B);
-  int ld = tld(B);
+  int ld = lt_sparse_ld(B);
   float *it = lt_pool_scratch(slot_in, (size_t)a->cols * ld);
   float *ot = lt_pool_scratch(slot_out, (size_t)a->rows * ld);
   if (!it || !ot) return nomem(fn);
@@ -104,7 +103,7 @@ lt_status lt_sparse_linear_backward_input(float *dx, const lt_csr *wt, const flo
 lt_status lt_sparse_linear_weight_grad(float *dw, const lt_csr *w, const float *dy, const float *x, int B) {
   if (!w || B < 0 || (B && (!dw || !dy || !x)))
     return lt_error(LT_EINVAL, "lt_sparse_linear_weight_grad: bad arguments (B %d)", B);
-  int ld = tld(B);
+  int ld = lt_sparse_ld(B);
   float *dyt = lt_pool_scratch(LT_SLOT_Y, (size_t)w->rows * ld);
   float *xt = lt_pool_scratch(LT_SLOT_X, (size_t)w->cols * ld);
   if (!dyt || !xt) return nomem("lt_sparse_linear_weight_grad");
@@ -119,7 +118,7 @@ lt_status lt_sparse_linear_backward(float *dx, float *dw, const lt_csr *w, const
     return lt_error(LT_EINVAL, "lt_sparse_linear_backward: bad arguments (B %d, or wt is not w's transpose)", B);
   if (B == 0 || (!dx && !dw)) return LT_OK;
   if (!dy || (dw && !x)) return lt_error(LT_EINVAL, "lt_sparse_linear_backward: dy or x is NULL");
-  int ld = tld(B);
+  int ld = lt_sparse_ld(B);
   float *dyt = lt_pool_scratch(LT_SLOT_Y, (size_t)w->rows * ld);
   if (!dyt) return nomem("lt_sparse_linear_backward");
   lt_transpose(dyt, ld, dy, w->rows, B, w->rows);
