@@ -1,235 +1,17 @@
-/* sparse_dispatch.c: per-layer choice between dense sgemm and the CSR kernels
- * (global and per-layer modes, the crossover table and its cache file), and the
- * per-layer sparse state: CSR and transpose kept in step with the mask version
- * and the dense values, transposed-activation buffers, the layer products. */
-#include <cjson/cJSON.h>
-#include <errno.h>
+/* sparse_dispatch.c: a prunable layer's dispatch state between dense sgemm
+ * and the CSR kernels: the decision per call (its own mode, else the global
+ * one, else its density against the crossover of sparse_crossover.c), the CSR
+ * and its transpose kept in step with the mask version and the dense values,
+ * transposed-activation buffers, and the layer products. */
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "lotto/io.h"
 #include "lotto/sparse.h"
 #include "lotto/tensor.h"
 #include "sparse/sparse_dispatch.h"
 #include "sparse/sparse_impl.h"
-
-/* ---- modes ------------------------------------------------------------------ */
-
-static atomic_int global_mode = LT_SPARSE_AUTO;
-
-void lt_sparse_set_mode(lt_sparse_mode mode) { atomic_store(&global_mode, (int)mode); }
-lt_sparse_mode lt_sparse_get_mode(void) { return (lt_sparse_mode)atomic_load(&global_mode); }
-
-static const char *const mode_names[] = {"auto", "dense", "sparse"};
-const char *lt_sparse_mode_name(lt_sparse_mode mode) {
-  return mode >= LT_SPARSE_AUTO && mode <= LT_SPARSE_FORCE ? mode_names[mode] : "?";
-}
-int lt_sparse_mode_parse(const char *s) {
-  for (int i = 0; s && i < 3; i++)
-    if (!strcmp(s, mode_names[i])) return i;
-  return -1;
-}
-
-/* ---- the crossover table -------------------------------------------------- */
-
-#define XMAX 512
-typedef struct { int rows, cols, n, threads; double d; } xentry;
-static struct {
-  pthread_mutex_t mu;
-  xentry e[XMAX];
-  int count;
-  int tried;            /* the default cache was read (or clear() said not to) */
-  atomic_uint gen;      /* bumps on every change, so layers can cache lookups */
-} xt = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static lt_status set_locked(int rows, int cols, int n, int threads, double d) {
-  for (int i = 0; i < xt.count; i++) {
-    xentry *e = &xt.e[i];
-    if (e->rows == rows && e->cols == cols && e->n == n && e->threads == threads) {
-      e->d = d;
-      return LT_OK;
-    }
-  }
-  if (xt.count == XMAX) return lt_error(LT_ERANGE, "sparse crossover table is full (%d entries)", XMAX);
-  xt.e[xt.count++] = (xentry){rows, cols, n, threads, d};
-  return LT_OK;
-}
-
-static int valid_entry(int rows, int cols, int n, int threads, double d) {
-  return rows >= 1 && cols >= 1 && n >= 1 && threads >= 1 && d >= 0 && d <= 1;
-}
-
-lt_status lt_sparse_crossover_set(int rows, int cols, int n, int threads, double density) {
-  if (!valid_entry(rows, cols, n, threads, density))
-    return lt_error(LT_EINVAL, "sparse crossover: need rows, cols, n, threads >= 1 and a density in [0, 1] "
-                    "(got %d, %d, %d, %d, %g)", rows, cols, n, threads, density);
-  pthread_mutex_lock(&xt.mu);
-  lt_status st = set_locked(rows, cols, n, threads, density);
-  atomic_fetch_add(&xt.gen, 1);
-  pthread_mutex_unlock(&xt.mu);
-  return st;
-}
-
-void lt_sparse_crossover_clear(void) {
-  pthread_mutex_lock(&xt.mu);
-  xt.count = 0;
-  xt.tried = 1;
-  atomic_fetch_add(&xt.gen, 1);
-  pthread_mutex_unlock(&xt.mu);
-}
-
-int lt_sparse_crossover_count(void) {
-  pthread_mutex_lock(&xt.mu);
-  int n = xt.count;
-  pthread_mutex_unlock(&xt.mu);
-  return n;
-}
-
-lt_status lt_sparse_crossover_entry(int i, int *rows, int *cols, int *n, int *threads, double *density) {
-  pthread_mutex_lock(&xt.mu);
-  lt_status st = LT_OK;
-  if (i < 0 || i >= xt.count) st = lt_error(LT_ERANGE, "sparse crossover entry %d of %d", i, xt.count);
-  else *rows = xt.e[i].rows, *cols = xt.e[i].cols, *n = xt.e[i].n, *threads = xt.e[i].threads, *density = xt.e[i].d;
-  pthread_mutex_unlock(&xt.mu);
-  return st;
-}
-
-double lt_sparse_crossover_get(int rows, int cols, int n, int *measured) {
-  int tried;
-  pthread_mutex_lock(&xt.mu);
-  tried = xt.tried;
-  xt.tried = 1;
-  pthread_mutex_unlock(&xt.mu);
-  if (!tried) (void)lt_sparse_cache_load(NULL); /* a missing or bad cache leaves the heuristic */
-  int threads = lt_get_threads();
-  double best = INFINITY, d = -1;
-  pthread_mutex_lock(&xt.mu);
-  for (int i = 0; i < xt.count; i++) {
-    const xentry *e = &xt.e[i];
-    if (e->rows != rows || e->cols != cols) continue;
-    /* nearest batch on a log scale; another thread count only when nothing else */
-    double dist = fabs(log((double)n / e->n)) + (e->threads != threads ? 100.0 : 0.0);
-    if (dist < best) best = dist, d = e->d;
-  }
-  pthread_mutex_unlock(&xt.mu);
-  if (measured) *measured = d >= 0;
-  return d >= 0 ? d : lt_sparse_crossover(rows, cols, n);
-}
-
-/* ---- the cache file ------------------------------------------------------- */
-
-lt_status lt_sparse_cache_path(char *buf, size_t n) {
-  const char *dir = getenv("LOTTO_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-  int w;
-  if (dir && *dir) w = snprintf(buf, n, "%s/crossover.json", dir);
-  else if (xdg && *xdg) w = snprintf(buf, n, "%s/lotto/crossover.json", xdg);
-  else if (home && *home) w = snprintf(buf, n, "%s/.cache/lotto/crossover.json", home);
-  else return lt_error(LT_EINVAL, "sparse cache: set LOTTO_CACHE (no HOME or XDG_CACHE_HOME)");
-  if (w < 0 || (size_t)w >= n) return lt_error(LT_EINVAL, "sparse cache: the path is too long");
-  return LT_OK;
-}
-
-static int json_int(const cJSON *o, const char *k, int *v) {
-  const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
-  if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || fabs(j->valuedouble) > 1e9) return 0;
-  *v = (int)j->valuedouble;
-  return 1;
-}
-
-lt_status lt_sparse_cache_load(const char *path) {
-  char def[4096];
-  lt_status st;
-  if (!path) {
-    if ((st = lt_sparse_cache_path(def, sizeof def))) return st;
-    path = def;
-  }
-  char *buf;
-  size_t len;
-  if ((st = lt_io_read_file(path, &buf, &len))) return st;
-  cJSON *root = cJSON_ParseWithLength(buf, len);
-  free(buf);
-  const cJSON *es = cJSON_GetObjectItemCaseSensitive(root, "entries");
-  if (!cJSON_IsArray(es)) {
-    cJSON_Delete(root);
-    return lt_error(LT_EFORMAT, "%s: not a lotto crossover cache (no \"entries\" array)", path);
-  }
-  xentry tmp[XMAX];
-  int k = 0;
-  const cJSON *e;
-  cJSON_ArrayForEach(e, es) {
-    xentry x;
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "crossover");
-    if (k == XMAX || !json_int(e, "rows", &x.rows) || !json_int(e, "cols", &x.cols) || !json_int(e, "n", &x.n) ||
-        !json_int(e, "threads", &x.threads) || !cJSON_IsNumber(d) ||
-        !valid_entry(x.rows, x.cols, x.n, x.threads, x.d = d->valuedouble)) {
-      cJSON_Delete(root);
-      return lt_error(LT_EFORMAT, "%s: entry %d is not {rows, cols, n, threads >= 1, crossover in [0, 1]}", path, k + 1);
-    }
-    tmp[k++] = x;
-  }
-  cJSON_Delete(root);
-  pthread_mutex_lock(&xt.mu);
-  st = LT_OK;
-  for (int i = 0; i < k && !st; i++) st = set_locked(tmp[i].rows, tmp[i].cols, tmp[i].n, tmp[i].threads, tmp[i].d);
-  xt.tried = 1;
-  atomic_fetch_add(&xt.gen, 1);
-  pthread_mutex_unlock(&xt.mu);
-  return st;
-}
-
-/* mkdir -p of path's parent directory */
-static lt_status make_parent(const char *path) {
-  char dir[4096];
-  size_t n = strlen(path);
-  if (n >= sizeof dir) return lt_error(LT_EINVAL, "sparse cache: the path is too long");
-  memcpy(dir, path, n + 1);
-  char *slash = strrchr(dir, '/');
-  if (!slash || slash == dir) return LT_OK;
-  *slash = '\0';
-  for (char *p = dir + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return lt_error(LT_EIO, "sparse cache: cannot create %s: %s", dir, strerror(errno));
-      if (!c) break;
-      *p = c;
-    }
-  }
-  return LT_OK;
-}
-
-lt_status lt_sparse_cache_save(const char *path) {
-  char def[4096];
-  lt_status st;
-  if (!path) {
-    if ((st = lt_sparse_cache_path(def, sizeof def))) return st;
-    path = def;
-  }
-  if ((st = make_parent(path))) return st;
-  cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "entries");
-  int ok = root && arr && cJSON_AddStringToObject(root, "format", "lotto.crossover") != NULL;
-  pthread_mutex_lock(&xt.mu);
-  for (int i = 0; ok && i < xt.count; i++) {
-    const xentry *e = &xt.e[i];
-    cJSON *o = cJSON_CreateObject();
-    ok = o && cJSON_AddItemToArray(arr, o) && cJSON_AddNumberToObject(o, "rows", e->rows) &&
-         cJSON_AddNumberToObject(o, "cols", e->cols) && cJSON_AddNumberToObject(o, "n", e->n) &&
-         cJSON_AddNumberToObject(o, "threads", e->threads) && cJSON_AddNumberToObject(o, "crossover", e->d);
-  }
-  pthread_mutex_unlock(&xt.mu);
-  char *text = ok ? cJSON_Print(root) : NULL;
-  cJSON_Delete(root);
-  if (!text) return lt_error(LT_ENOMEM, "sparse cache: out of memory");
-  st = lt_io_write_atomic(path, text, strlen(text));
-  free(text);
-  return st;
-}
 
 /* ---- per-layer state ------------------------------------------------------ */
 
@@ -378,11 +160,11 @@ static double decide_cross(lt_spd *d, int n) {
     return d->user_cross;
   }
   int threads = lt_get_threads();
-  unsigned gen = atomic_load(&xt.gen);
+  unsigned gen = lt_sparse_crossover_generation();
   if (!d->cvalid || d->cn != n || d->cthreads != threads || d->cgen != gen) {
     d->cx = lt_sparse_crossover_get(d->rows, d->cols, n, &d->cmeasured);
     /* the lookup may have loaded the cache: record the generation after it */
-    d->cgen = atomic_load(&xt.gen), d->cn = n, d->cthreads = threads, d->cvalid = 1;
+    d->cgen = lt_sparse_crossover_generation(), d->cn = n, d->cthreads = threads, d->cvalid = 1;
   }
   d->info.measured = d->cmeasured;
   return d->cx;

@@ -6,6 +6,10 @@
 
 #include "lotto/sparse.h"
 
+/* Bumps on every change of the crossover table (sparse_crossover.c), so a
+ * layer can cache its lookup. */
+unsigned lt_sparse_crossover_generation(void);
+
 /* Per-layer state. Caller (the layer) frees with lt_spd_free. */
 typedef struct lt_spd lt_spd;
 lt_spd *lt_spd_new(void); /* NULL on ENOMEM */
