@@ -75,6 +75,9 @@ static const struct row {
     {"forced kernel fails the check", AVX512, "SkylakeX", 1, "SkylakeX", "SkylakeX", NULL, 0, LT_BLAS_REEXEC, "", "fallback:SkylakeX", "falling back"},
     {"after the fallback", AVX512, "Prescott", 1, NULL, "fallback:SkylakeX", NULL, 1, LT_BLAS_KEEP, NULL, NULL, NULL},
     {"after the fallback, check fails", AVX512, "Prescott", 1, NULL, "fallback:SkylakeX", NULL, 0, LT_BLAS_KEEP, NULL, NULL, "too"},
+    {"inherited from an AVX2 machine", AVX512, "Haswell", 1, "Haswell", "Haswell", NULL, 1, LT_BLAS_REEXEC, "SkylakeX", "SkylakeX", NULL},
+    {"inherited from an AVX-512 machine", AVX2, "SkylakeX", 1, "SkylakeX", "SkylakeX", NULL, 1, LT_BLAS_REEXEC, "Haswell", "Haswell", "lacks"},
+    {"inherited, LOTTO_BLAS=library", AVX512, "Haswell", 1, "Haswell", "Haswell", "library", 1, LT_BLAS_KEEP, NULL, NULL, NULL},
     {"guard left over, env changed", AVX512, "Prescott", 1, NULL, "SkylakeX", NULL, 1, LT_BLAS_KEEP, NULL, NULL, LT_BLAS_GUARD},
     {"guard left over, user's kernel", AVX512, "Prescott", 1, "Prescott", "SkylakeX", "override", 1, LT_BLAS_KEEP, NULL, NULL, NULL},
 };
@@ -97,27 +100,45 @@ static void decision_should_follow_the_table(void **state) {
   }
 }
 
-/* Following the decisions like the host does never re-executes more than twice. */
+/* Following the decisions like the host does, from any starting environment (none, a
+ * user's kernel, one inherited from lotto on another machine, a fallback), on any CPU,
+ * whether the library takes OPENBLAS_CORETYPE or not and whether forced kernels pass
+ * the self-check: at most three re-executions, and a kernel the CPU can run at the end. */
 static void reexecution_should_stop(void **state) {
-  const char *lib_choice[] = {"Prescott", "Haswell", "Zen"};
-  for (int lib = 0; lib < 3; lib++)
-    for (int check = 0; check < 2; check++)
-      for (int takes = 0; takes < 2; takes++) { /* the library takes OPENBLAS_CORETYPE or not */
-        lt_cpu c = cpu_of(AVX512);
-        char coretype[32] = "", guard[48] = "";
-        int execs = 0;
-        for (;;) {
-          const char *core = coretype[0] && takes ? coretype : lib_choice[lib];
-          lt_blas_env env = {coretype[0] ? coretype : NULL, guard[0] ? guard : NULL, NULL};
-          lt_blas_decision d;
-          lt_blas_decide(&d, &c, core, 1, &env, check || !coretype[0]);
-          if (d.action == LT_BLAS_KEEP) break;
-          snprintf(coretype, sizeof coretype, "%s", d.coretype);
-          snprintf(guard, sizeof guard, "%s", d.guard);
-          assert_true(++execs <= 2);
-        }
-        assert_true(execs >= 1);
-      }
+  const char *lib_choice[] = {"Prescott", "Sandybridge", "Haswell", "Zen", "SkylakeX"};
+  const char *start[][2] = {{"", ""},         {"Prescott", ""},       {"SkylakeX", ""},         {"Haswell", "Haswell"},
+                            {"SkylakeX", "SkylakeX"}, {"Sandybridge", "Sandybridge"}, {"", "fallback:SkylakeX"}};
+  int cpus[] = {SSE, AVX, AVX2, AVX512}, runs = 0;
+  for (int ci = 0; ci < 4; ci++)
+    for (int lib = 0; lib < 5; lib++)
+      for (int st = 0; st < 7; st++)
+        for (int check = 0; check < 2; check++)
+          for (int takes = 0; takes < 2; takes++) { /* the library takes OPENBLAS_CORETYPE or not */
+            lt_cpu c = cpu_of(cpus[ci]);
+            if (lt_blas_kernel_isa(lib_choice[lib]) > lt_cpu_isa(&c)) continue; /* its own choice fits */
+            char coretype[32], guard[48];
+            snprintf(coretype, sizeof coretype, "%s", start[st][0]);
+            snprintf(guard, sizeof guard, "%s", start[st][1]);
+            int execs = 0;
+            for (;;) {
+              /* a library that ignores names takes the user's (st 1, 2) but not lotto's */
+              int given = coretype[0] && (takes || (execs == 0 && !guard[0]));
+              const char *core = given ? coretype : lib_choice[lib];
+              int fits = lt_blas_kernel_isa(core) <= lt_cpu_isa(&c);
+              lt_blas_env env = {coretype[0] ? coretype : NULL, guard[0] ? guard : NULL, NULL};
+              lt_blas_decision d;
+              lt_blas_decide(&d, &c, core, 1, &env, !fits || check || !given); /* the host skips an unsafe check */
+              if (d.action == LT_BLAS_KEEP) {
+                if (!fits) fail_msg("cpu %d lib %s start %d: ends on %s, beyond the CPU", ci, lib_choice[lib], st, core);
+                break;
+              }
+              snprintf(coretype, sizeof coretype, "%s", d.coretype);
+              snprintf(guard, sizeof guard, "%s", d.guard);
+              if (++execs > 3) fail_msg("cpu %d lib %s start %d: re-executes %d times", ci, lib_choice[lib], st, execs);
+            }
+            runs++;
+          }
+  assert_true(runs > 100);
 }
 
 static void forced_should_name_who_chose(void **state) {

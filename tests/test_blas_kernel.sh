@@ -86,6 +86,13 @@ grep -q "kernel $best (chosen by lotto)" "$TMP/out" || fail "--version after re-
 info OPENBLAS_CORETYPE=Prescott LOTTO_BLAS=override LOTTO_BLAS_REEXEC=$best
 [ "$KERNEL" = Prescott ] || fail "with the guard set lotto re-executed anyway (kernel $KERNEL)"
 
+# ---- lotto's choice inherited from a machine with a smaller CPU (a Slurm job inherits
+# its submitter's environment): raised to this CPU's ----
+if [ "$have" -ge 2 ]; then
+  info OPENBLAS_CORETYPE=Sandybridge LOTTO_BLAS_REEXEC=Sandybridge
+  [ "$KERNEL $FORCED" = "$best lotto" ] || fail "an inherited Sandybridge choice gave '$KERNEL $FORCED'"
+fi
+
 # ---- LOTTO_BLAS=library and a misspelt mode ----
 info LOTTO_BLAS=library
 [ "$FORCED" = false ] || fail "LOTTO_BLAS=library: forced $FORCED"

@@ -87,9 +87,10 @@ void lt_blas_decide(lt_blas_decision *d, const lt_cpu *cpu, const char *corename
     SAY("LOTTO_BLAS='%s' is not auto, library or override; ignored", mode);
     mode = "auto";
   }
-  /* the user's kernel would stop lotto on an illegal instruction at the first GEMM:
-   * not respected, since nothing could run */
-  if (who && strcmp(who, "user") == 0 && runs > have) {
+  /* a kernel set in the environment (by the user, or inherited from a lotto on another
+   * machine, as a Slurm job inherits its submitter's) that would stop lotto on an
+   * illegal instruction at the first GEMM: not respected, since nothing could run */
+  if (who && strcmp(who, "fallback") != 0 && runs > have) {
     d->action = LT_BLAS_REEXEC;
     snprintf(d->coretype, sizeof d->coretype, "%s", best ? best : "");
     snprintf(d->guard, sizeof d->guard, "%s", best ? best : "fallback:none");
@@ -97,14 +98,20 @@ void lt_blas_decide(lt_blas_decision *d, const lt_cpu *cpu, const char *corename
         core, lt_isa_name(runs), best ? best : "OpenBLAS's own choice");
     return;
   }
-  if (who && strcmp(who, "lotto") == 0) { /* this process was re-executed by lotto */
-    if (!check_ok) {
+  if (who && strcmp(who, "lotto") == 0) { /* re-executed by lotto, here or on the machine it came from */
+    int asked = lt_blas_kernel_isa(env->coretype);
+    if (check_ok && runs == asked && asked < have && strcmp(mode, "library") != 0) {
+      /* lotto's choice for a smaller CPU: raise it (each such step raises the tier, so it ends) */
+      d->action = LT_BLAS_REEXEC;
+      snprintf(d->coretype, sizeof d->coretype, "%s", best);
+      snprintf(d->guard, sizeof d->guard, "%s", best);
+    } else if (!check_ok) {
       d->action = LT_BLAS_REEXEC; /* back to the library's own choice, once */
       snprintf(d->guard, sizeof d->guard, "fallback:%.30s", env->coretype);
       SAY("BLAS kernel %s failed the start-up self-check (a GEMM against a naive loop); "
           "falling back to OpenBLAS's own choice",
           core);
-    } else if (runs < lt_blas_kernel_isa(env->coretype)) {
+    } else if (runs < asked) {
       SAY("OpenBLAS did not take OPENBLAS_CORETYPE=%s (it runs %s); not trying again", env->coretype, core);
     }
     return;
