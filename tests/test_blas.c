@@ -59,6 +59,9 @@ static const struct row {
     {"library kernel fails the check", AVX2, "Zen", 1, NULL, NULL, NULL, 0, LT_BLAS_KEEP, NULL, NULL, "self-check"},
     /* a build without runtime dispatch cannot be switched: say so */
     {"static build for an old CPU", AVX512, "Haswell", 0, NULL, NULL, NULL, 1, LT_BLAS_KEEP, NULL, NULL, "DYNAMIC_ARCH"},
+    {"static build for a bigger CPU", AVX2, "SkylakeX", 0, NULL, NULL, NULL, 1, LT_BLAS_KEEP, NULL, NULL, "cannot change"},
+    {"static build for a bigger CPU, after lotto", AVX2, "SkylakeX", 0, "Haswell", "Haswell", NULL, 1, LT_BLAS_KEEP, NULL, NULL, "cannot change"},
+    {"static build, user's kernel beyond", AVX2, "SkylakeX", 0, "SkylakeX", NULL, NULL, 1, LT_BLAS_KEEP, NULL, NULL, "cannot change"},
     /* the user's OPENBLAS_CORETYPE is respected */
     {"user's kernel fits", AVX512, "SkylakeX", 1, "skylakex", NULL, NULL, 1, LT_BLAS_KEEP, NULL, NULL, NULL},
     {"user's slower kernel", AVX512, "Haswell", 1, "Haswell", NULL, NULL, 1, LT_BLAS_KEEP, NULL, NULL, "slower"},
@@ -113,7 +116,7 @@ static void reexecution_should_stop(void **state) {
     for (int lib = 0; lib < 5; lib++)
       for (int st = 0; st < 7; st++)
         for (int check = 0; check < 2; check++)
-          for (int takes = 0; takes < 2; takes++) { /* the library takes OPENBLAS_CORETYPE or not */
+          for (int takes = 0; takes < 3; takes++) { /* takes OPENBLAS_CORETYPE, ignores it, static build */
             lt_cpu c = cpu_of(cpus[ci]);
             if (lt_blas_kernel_isa(lib_choice[lib]) > lt_cpu_isa(&c)) continue; /* its own choice fits */
             char coretype[32], guard[48];
@@ -122,12 +125,12 @@ static void reexecution_should_stop(void **state) {
             int execs = 0;
             for (;;) {
               /* a library that ignores names takes the user's (st 1, 2) but not lotto's */
-              int given = coretype[0] && (takes || (execs == 0 && !guard[0]));
+              int given = takes < 2 && coretype[0] && (takes || (execs == 0 && !guard[0]));
               const char *core = given ? coretype : lib_choice[lib];
               int fits = lt_blas_kernel_isa(core) <= lt_cpu_isa(&c);
               lt_blas_env env = {coretype[0] ? coretype : NULL, guard[0] ? guard : NULL, NULL};
               lt_blas_decision d;
-              lt_blas_decide(&d, &c, core, 1, &env, !fits || check || !given); /* the host skips an unsafe check */
+              lt_blas_decide(&d, &c, core, takes < 2, &env, !fits || check || !given); /* unsafe: not run */
               if (d.action == LT_BLAS_KEEP) {
                 if (!fits) fail_msg("cpu %d lib %s start %d: ends on %s, beyond the CPU", ci, lib_choice[lib], st, core);
                 break;

@@ -52,7 +52,8 @@ void lt_cpu_detect(lt_cpu *c) {
   unsigned ext = __get_cpuid_max(0x80000000, NULL);
   if (ext >= 0x80000004) {
     unsigned r[12];
-    for (unsigned i = 0; i < 3; i++) __get_cpuid(0x80000002 + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
+    for (unsigned i = 0; i < 3; i++)
+      __get_cpuid(0x80000002 + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
     memcpy(c->brand, r, 48);
     c->brand[48] = '\0';
     char *s = c->brand; /* trim the padding some CPUs put on either side */
@@ -166,7 +167,8 @@ void lt_blas_info_get(lt_blas_info *info) {
   const char *cfg = lt_blas_config();
   snprintf(info->config, sizeof info->config, "%s", cfg);
   /* "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": the first two words */
-  if (sscanf(cfg, "%31s %31s", info->library, info->version) < 1) snprintf(info->library, sizeof info->library, "OpenBLAS");
+  if (sscanf(cfg, "%31s %31s", info->library, info->version) < 1)
+    snprintf(info->library, sizeof info->library, "OpenBLAS");
   snprintf(info->kernel, sizeof info->kernel, "%s", lt_blas_corename());
   info->threads = openblas_get_num_threads();
   lt_cpu cpu;

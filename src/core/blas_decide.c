@@ -90,7 +90,8 @@ void lt_blas_decide(lt_blas_decision *d, const lt_cpu *cpu, const char *corename
   /* a kernel set in the environment (by the user, or inherited from a lotto on another
    * machine, as a Slurm job inherits its submitter's) that would stop lotto on an
    * illegal instruction at the first GEMM: not respected, since nothing could run */
-  if (who && strcmp(who, "fallback") != 0 && runs > have) {
+  int asked = lt_blas_kernel_isa(env->coretype);
+  if (dynamic && runs > have && who && (strcmp(who, "user") == 0 || (strcmp(who, "lotto") == 0 && asked > have))) {
     d->action = LT_BLAS_REEXEC;
     snprintf(d->coretype, sizeof d->coretype, "%s", best ? best : "");
     snprintf(d->guard, sizeof d->guard, "%s", best ? best : "fallback:none");
@@ -98,9 +99,14 @@ void lt_blas_decide(lt_blas_decision *d, const lt_cpu *cpu, const char *corename
         core, lt_isa_name(runs), best ? best : "OpenBLAS's own choice");
     return;
   }
+  if (runs > have) { /* a static build for a bigger CPU, or a library that did not take lotto's choice */
+    SAY("BLAS kernel %s needs %s, which this CPU (or OS) lacks, and lotto cannot change it: "
+        "expect a crash on an illegal instruction",
+        core, lt_isa_name(runs));
+    return;
+  }
   if (who && strcmp(who, "lotto") == 0) { /* re-executed by lotto, here or on the machine it came from */
-    int asked = lt_blas_kernel_isa(env->coretype);
-    if (check_ok && runs == asked && asked < have && strcmp(mode, "library") != 0) {
+    if (dynamic && check_ok && runs == asked && asked < have && strcmp(mode, "library") != 0) {
       /* lotto's choice for a smaller CPU: raise it (each such step raises the tier, so it ends) */
       d->action = LT_BLAS_REEXEC;
       snprintf(d->coretype, sizeof d->coretype, "%s", best);
