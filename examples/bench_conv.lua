@@ -20,6 +20,7 @@ while arg and arg[i] do
 end
 local T, now = lotto.tensor, lotto.optim.now
 T.set_threads(threads)
+print('BLAS: ' .. T.blas_info().summary)
 print(('OpenBLAS threads: %d, batch %d, %d iterations x %d repetitions'):format(T.get_threads(), batch, iters, reps))
 
 -- Times `iters` training steps (zero_grad, forward, loss, backward, Adam) after a warm-up;

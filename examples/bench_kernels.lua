@@ -8,6 +8,7 @@
 -- could keep them.
 local sparse = require 'lotto.sparse'
 local T = require 'lotto.tensor'
+print('BLAS: ' .. T.blas_info().summary)
 
 local reps = tonumber(arg and arg[1]) or 30
 local shapes = { { 784, 300 }, { 300, 100 }, { 100, 10 } } -- {in, out}

@@ -32,7 +32,7 @@ local function want(part) return only == nil or only == part end
 local T, now = lotto.tensor, lotto.optim.now
 threads = threads or T.get_threads()
 T.set_threads(threads)   -- OpenBLAS threads, explicitly
-print(('OpenBLAS threads: %d'):format(T.get_threads()))
+print('BLAS: ' .. T.blas_info().summary)
 
 -- FLOPs per image of one training step: 2 per multiply-add, forward + weight
 -- gradient for every layer, input gradient for all but the first.

@@ -7,6 +7,7 @@
  *   status.h   lt_status codes, the per-thread error message, the interrupt flag
  *   rng.h      lt_rng: seeded xoshiro256** with independent streams
  *   tensor.h   lt_tensor: float32, 1-4 dims, refcounted views; lt_gemm over OpenBLAS
+ *   blas.h     which BLAS kernel runs, whether it fits the CPU (cpuid), the sgemm self-check
  *   nn.h       layers, models with flat value/grad/mask buffers, init, losses, evaluation
  *   optim.h    mask-aware SGD and Adam on flat buffers, learning-rate schedules
  *   mask.h     pruning: local/global magnitude, random, structured, n:m; mask statistics
@@ -34,6 +35,7 @@
 #include "lotto/status.h"
 #include "lotto/rng.h"
 #include "lotto/tensor.h"
+#include "lotto/blas.h"
 #include "lotto/nn.h"
 #include "lotto/optim.h"
 #include "lotto/mask.h"

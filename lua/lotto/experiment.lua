@@ -3,6 +3,7 @@
 -- is complete when its summary.json exists (written last, atomically), so a killed run
 -- resumes at the first round without one; results.json never holds timings.
 local json = require 'lotto.json'
+local tensor = require 'lotto.tensor'
 local fs = json.fs
 
 local E = {}
@@ -346,14 +347,18 @@ function Run:aggregate()
   return results, timing
 end
 
--- Writes results.json (timing fields moved out) and timing.json, atomically.
+-- Writes results.json (timing fields moved out) and timing.json, atomically. timing.json
+-- also records the BLAS the writing process ran on (library, version, kernel, threads).
 function Run:write_results(tbl, timing)
   if type(tbl) ~= 'table' then error("bad argument #1 to 'write_results' (table expected)", 2) end
   local clean, stray = split_timing(tbl)
-  timing = timing or stray
+  timing = timing or stray or {}
+  local b = tensor.blas_info()
+  timing.blas = { library = b.library, version = b.version, kernel = b.kernel, threads = b.threads, cpu = b.cpu,
+    forced = b.forced }
   local p = self.dir .. '/results.json'
   assert(json.write(p, clean, { indent = true }))
-  if timing then assert(json.write(self.dir .. '/timing.json', timing, { indent = true })) end
+  assert(json.write(self.dir .. '/timing.json', timing, { indent = true }))
   return p
 end
 

@@ -16,6 +16,7 @@
 
 #include "lbind.h"
 #include "lhost.h"
+#include "lotto/blas.h"
 #include "lotto/status.h"
 
 /* ---- helpers for the bindings ---- */
@@ -104,23 +105,26 @@ int lt_host_report(lua_State *L, int status) {
 
 /* ---- version ---- */
 
-char *openblas_get_config(void);
-char *openblas_get_corename(void);
-
 const char *lt_host_version(void) {
   static char buf[256];
-  char blas[96];
-  /* the config string reads "OpenBLAS 0.3.26 DYNAMIC_ARCH ..."; keep name and version */
-  const char *cfg = openblas_get_config(), *core = openblas_get_corename();
-  int words = 0, n = 0;
-  for (const char *p = cfg ? cfg : "OpenBLAS"; *p && n < (int)sizeof blas - 1; p++) {
-    if (*p == ' ' && ++words == 2) break;
-    blas[n++] = *p;
-  }
-  blas[n] = '\0';
-  snprintf(buf, sizeof buf, "%s %s (%s, %s%s%s)", LT_PROGNAME, LOTTO_VERSION, LUA_RELEASE, blas,
-           core && *core ? " " : "", core ? core : "");
+  lt_blas_info b;
+  lt_blas_info_get(&b);
+  snprintf(buf, sizeof buf, "%s %s (%s, %s %s %s)", LT_PROGNAME, LOTTO_VERSION, LUA_RELEASE, b.library, b.version,
+           b.kernel);
   return buf;
+}
+
+/* What --version adds: the BLAS and the CPU, with who chose the kernel. */
+void lt_host_print_blas(FILE *f) {
+  lt_blas_info b;
+  lt_blas_info_get(&b);
+  const char *who = !b.forced                        ? "chosen by OpenBLAS"
+                    : strcmp(b.forced, "lotto") == 0 ? "chosen by lotto"
+                    : strcmp(b.forced, "user") == 0  ? "set by OPENBLAS_CORETYPE"
+                                                     : "OpenBLAS's own choice, after a fallback";
+  fprintf(f, "BLAS: %s %s, kernel %s (%s), %d thread%s, self-check %s\n", b.library, b.version, b.kernel, who,
+          b.threads, b.threads == 1 ? "" : "s", b.check);
+  fprintf(f, "CPU: %s, %s\n", b.cpu, b.cpu_isa);
 }
 
 /* ---- module search path ---- */

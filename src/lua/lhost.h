@@ -4,6 +4,7 @@
 #define LOTTO_LHOST_H
 
 #include <lua.h>
+#include <stdio.h>
 
 #define LT_PROGNAME "lotto"
 
@@ -20,8 +21,11 @@ void lt_host_setpaths(lua_State *L);
 /* Pushes a sorted array of the names X of the submodules lotto.X that can be required
  * (from package.preload and the lotto/ directories on the path). */
 void lt_host_submodules(lua_State *L);
-/* "lotto 0.1.0 (Lua 5.4.x, OpenBLAS ...)" in a static buffer. */
+/* "lotto 0.1.0 (Lua 5.4.x, OpenBLAS 0.3.21 Haswell)" in a static buffer. */
 const char *lt_host_version(void);
+/* Two lines for --version: "BLAS: library version, kernel (who chose it), threads,
+ * self-check" and "CPU: brand (vendor family model), instruction set". */
+void lt_host_print_blas(FILE *f);
 
 /* ---- lhelp.c ---- */
 /* Pushes the lotto.help table (register, set, get, show; callable) and sets global help. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "lbind.h"
+#include "lotto/blas.h"
 
 static void pushmeta(lua_State *L);
 
@@ -210,6 +211,30 @@ static int t_set_threads(lua_State *L) {
 
 static int t_get_threads(lua_State *L) {
   lua_pushinteger(L, lt_get_threads());
+  return 1;
+}
+
+/* {library, version, kernel, threads, cpu, cpu_isa, forced, check, config, summary}:
+ * forced is 'lotto', 'user', 'fallback' or false (lotto/blas.h). */
+static int t_blas_info(lua_State *L) {
+  lt_blas_info b;
+  lt_blas_info_get(&b);
+  lua_createtable(L, 0, 10);
+  const char *str[][2] = {{"library", b.library}, {"version", b.version}, {"kernel", b.kernel}, {"cpu", b.cpu},
+                          {"cpu_isa", b.cpu_isa}, {"check", b.check}, {"config", b.config}};
+  for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
+    lua_pushstring(L, str[i][1]);
+    lua_setfield(L, -2, str[i][0]);
+  }
+  lua_pushinteger(L, b.threads);
+  lua_setfield(L, -2, "threads");
+  if (b.forced) lua_pushstring(L, b.forced);
+  else lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "forced");
+  lua_pushfstring(L, "%s %s, kernel %s%s%s, %d thread%s; CPU %s, %s", b.library, b.version, b.kernel,
+                  b.forced ? " forced by " : "", b.forced ? b.forced : "", b.threads, b.threads == 1 ? "" : "s", b.cpu,
+                  b.cpu_isa);
+  lua_setfield(L, -2, "summary");
   return 1;
 }
 
@@ -498,7 +523,7 @@ static int mm_gc(lua_State *L) {
 static const luaL_Reg funcs[] = {
     {"zeros", t_zeros}, {"ones", t_ones}, {"full", t_full}, {"arange", t_arange}, {"new", t_new},
     {"randn", t_randn}, {"rand", t_rand}, {"is_tensor", t_is_tensor}, {"set_threads", t_set_threads},
-    {"get_threads", t_get_threads}, {NULL, NULL}};
+    {"get_threads", t_get_threads}, {"blas_info", t_blas_info}, {NULL, NULL}};
 
 static const luaL_Reg methods[] = {
     {"get", m_get}, {"set", m_set}, {"copy", m_copy}, {"clone", m_clone}, {"fill", m_fill},
@@ -533,6 +558,8 @@ static const lt_help_entry func_help[] = {
     {"is_tensor", "is_tensor(x) -> boolean: whether x is a tensor"},
     {"set_threads", "set_threads(n): the number of OpenBLAS threads used by matmul and the layers"},
     {"get_threads", "get_threads() -> n: the number of OpenBLAS threads"},
+    {"blas_info", "blas_info() -> {library, version, kernel, threads, cpu, cpu_isa, forced, check, summary}: "
+                  "the BLAS kernel in use; forced = 'lotto' | 'user' | 'fallback' | false"},
     {NULL, NULL}};
 
 static const lt_help_entry method_help[] = {

@@ -1,10 +1,12 @@
-/* main.c: the lotto host: parses the command line like lua (script, -e, -l, -i, -),
- * sets up the Lua state (libraries, paths, the `lotto` global, help) and runs
- * scripts, the `plot` subcommand or the REPL. */
+/* main.c: the lotto host: checks the BLAS kernel (re-executing once to select a better
+ * one), parses the command line like lua (script, -e, -l, -i, -), sets up the Lua
+ * state (libraries, paths, the `lotto` global, help) and runs scripts, the `plot`
+ * subcommand or the REPL. */
 #define _GNU_SOURCE
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 
 #include "lbind.h"
 #include "lhost.h"
+#include "lotto/blas.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -26,7 +29,10 @@ static void usage(FILE *f) {
           "  --             stop handling options\n"
           "  -              run stdin as a script and stop handling options\n"
           "With no arguments: the REPL when stdin is a terminal, else stdin as a script.\n"
-          "Environment: LOTTO_LUA_PATH = directory holding lotto/*.lua (overrides the default).\n");
+          "Environment: LOTTO_LUA_PATH = directory holding lotto/*.lua (overrides the default).\n"
+          "  OPENBLAS_CORETYPE = the BLAS kernel (default: OpenBLAS's choice, or lotto's when\n"
+          "  OpenBLAS falls short of the CPU); LOTTO_BLAS=library keeps OpenBLAS's choice,\n"
+          "  LOTTO_BLAS=override lets lotto replace OPENBLAS_CORETYPE. --version shows the kernel.\n");
 }
 
 enum { HAS_E = 1, HAS_I = 2, HAS_V = 4, HAS_H = 8 };
@@ -194,6 +200,7 @@ static int pmain(lua_State *L) {
     return 1;
   }
   if (flags & (HAS_V | HAS_I)) printf("%s\n", lt_host_version());
+  if (flags & HAS_V) lt_host_print_blas(stdout);
   create_argtable(L, argc, argv, script);
   ok = run_options(L, argv, script);
   if (ok && script < argc) ok = run_script(L, argc, argv, script);
@@ -211,7 +218,43 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* OpenBLAS chose its kernel when it loaded, from OPENBLAS_CORETYPE or the CPU models
+ * it knows; another kernel needs a fresh process with OPENBLAS_CORETYPE set. So when
+ * lotto/blas.h decides the library fell short of this CPU, lotto re-executes itself
+ * once, before any state exists, with the guard variable set so that it never loops
+ * (a kernel that fails the self-check gets one more re-execution, back to the library's
+ * own choice). On failure to re-execute it runs on as it is, and says so. */
+static void blas_startup(char **argv) {
+  lt_cpu cpu;
+  lt_cpu_detect(&cpu);
+  const char *old_core = getenv("OPENBLAS_CORETYPE"), *old_guard = getenv(LT_BLAS_GUARD);
+  lt_blas_env env = {old_core, old_guard, getenv("LOTTO_BLAS")};
+  char check[160];
+  int bad = lt_blas_check(check, sizeof check);
+  lt_blas_decision d;
+  lt_blas_decide(&d, &cpu, lt_blas_corename(), lt_blas_is_dynamic(), &env, bad <= 0);
+  if (d.warning[0]) fprintf(stderr, "%s: warning: %s\n", LT_PROGNAME, d.warning);
+  if (bad > 0) fprintf(stderr, "%s: BLAS self-check: %s\n", LT_PROGNAME, check);
+  if (d.action != LT_BLAS_REEXEC) return;
+  char saved_core[64] = "", saved_guard[64] = "";
+  if (old_core) snprintf(saved_core, sizeof saved_core, "%s", old_core);
+  if (old_guard) snprintf(saved_guard, sizeof saved_guard, "%s", old_guard);
+  if (d.coretype[0]) setenv("OPENBLAS_CORETYPE", d.coretype, 1);
+  else unsetenv("OPENBLAS_CORETYPE");
+  setenv(LT_BLAS_GUARD, d.guard, 1);
+  fflush(stdout);
+  fflush(stderr);
+  execv("/proc/self/exe", argv);
+  fprintf(stderr, "%s: warning: could not re-execute to select BLAS kernel %s (%s); running on %s\n", LT_PROGNAME,
+          d.coretype[0] ? d.coretype : "(OpenBLAS's own)", strerror(errno), lt_blas_corename());
+  if (old_core) setenv("OPENBLAS_CORETYPE", saved_core, 1); /* the environment tells the truth again */
+  else unsetenv("OPENBLAS_CORETYPE");
+  if (old_guard) setenv(LT_BLAS_GUARD, saved_guard, 1);
+  else unsetenv(LT_BLAS_GUARD);
+}
+
 int main(int argc, char **argv) {
+  blas_startup(argv);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", LT_PROGNAME);

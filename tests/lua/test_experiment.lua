@@ -92,6 +92,10 @@ run:write_results(res, timing)
 local text = slurp(run.dir .. '/results.json')
 check(not text:find('seconds') and not text:find('"time"'), 'results.json has no timing fields')
 check(close(json.read(run.dir .. '/timing.json').replicates['1'][1].seconds, 13.3), 'timing.json written')
+local blas = json.read(run.dir .. '/timing.json').blas
+check(blas and blas.library == 'OpenBLAS' and blas.kernel == lotto.tensor.blas_info().kernel
+  and math.type(blas.threads) == 'integer' and blas.threads >= 1 and type(blas.version) == 'string'
+  and blas.forced ~= nil, 'timing.json records the BLAS library, version, kernel and threads')
 
 -- resume: same config (threads volatile) reopens; results stay byte-identical
 local run2 = E.open { root = root, name = 'lenet_imp', config = { lr = 0.0012, model = { arch = 'lenet', hidden = { 300, 100 } }, rate = 0.2, threads = 8, _volatile = { 'threads' } } }
