@@ -26,6 +26,10 @@ int lt_checkshape(lua_State *L, int i, int64_t shape[LT_MAXDIM]);
 /* The model at index i (a lotto.nn.model userdata, not yet freed), or a Lua
  * error naming argument i. Borrowed: the userdata owns it. */
 struct lt_model *lt_checkmodel(lua_State *L, int i);
+/* Pushes an empty model userdata and returns its slot: a model stored there
+ * belongs to the userdata (freed by its __gc). Create it before the model, so
+ * an error in between leaks nothing. */
+struct lt_model **lt_pushmodelbox(lua_State *L);
 
 /* ---- rng (lrng.c) ---- */
 lt_rng *lt_checkrng(lua_State *L, int i);
