@@ -192,8 +192,10 @@ lt_status lt_model_import(lt_model **out, const char *path) {
   const char *input = lt_st_meta_get(f, "lotto.input");
   int64_t shape[LT_MAXDIM];
   int nd = 0;
-  if (!fmt || strcmp(fmt, LT_EXPORT_FORMAT) || !arch || !input) {
+  if (!fmt || strcmp(fmt, LT_EXPORT_FORMAT)) {
     st = lt_error(LT_EFORMAT, "%s: not a lotto.sparse export (format %s)", path, fmt ? fmt : "nil");
+  } else if (!arch || !input) {
+    st = lt_error(LT_EFORMAT, "%s: not a lotto.sparse export: no lotto.arch or lotto.input metadata", path);
   } else if ((nd = input_shape(input, shape)) < 0) {
     st = lt_error(LT_EFORMAT, "%s: bad architecture metadata: lotto.input is not 1 to 3 sizes", path);
   } else {
