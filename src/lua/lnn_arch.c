@@ -57,12 +57,12 @@ static void from_arch(lua_State *L, int t, int w, int depth) {
   luaL_checkstack(L, 16, "from_arch: layers nest too deep");
   if (depth > ARCH_MAX_DEPTH) arch_error(L, w, "layers nest too deep");
   if (!lua_istable(L, t)) arch_error(L, w, lua_pushfstring(L, "a layer must be a table, got %s", luaL_typename(L, t)));
+  int base = lua_gettop(L);
+  // kind and name stay on the stack (at base + 1, base + 2): a __index could return fresh strings
   if (lua_getfield(L, t, "kind") != LUA_TSTRING) arch_error(L, w, "'kind' must be a string");
-  const char *kind = lua_tostring(L, -1); // stays in the table
-  lua_pop(L, 1);
+  const char *kind = lua_tostring(L, -1);
   int tn = lua_getfield(L, t, "name");
   if (tn != LUA_TNIL && tn != LUA_TSTRING) arch_error(L, w, "'name' must be a string");
-  lua_pop(L, 1);
   lt_layer_config c = {0};
   for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
     if (lua_type(L, -2) != LUA_TSTRING) arch_error(L, w, "keys must be strings (a layer is {kind =, ...})");
@@ -81,6 +81,7 @@ static void from_arch(lua_State *L, int t, int w, int depth) {
   if (tc != LUA_TNIL && tc != LUA_TTABLE) arch_error(L, w, "'children' must be a list of layers");
   if (tc == LUA_TTABLE) {
     n = (int)luaL_len(L, top + 1);
+    luaL_checkstack(L, n + 8, "from_arch: too many children");
     for (int i = 1; i <= n; i++) { // the children's boxes go on the stack: an error frees them
       lua_geti(L, top + 1, i);
       lua_pushfstring(L, "%s%schildren[%d]", lua_tostring(L, w), *lua_tostring(L, w) ? "." : "", i);
@@ -95,13 +96,9 @@ static void from_arch(lua_State *L, int t, int w, int depth) {
   *box = lt_layer_from_config(kind, &c, n, kids);
   lua_pop(L, 1);
   if (!*box) arch_error(L, w, lt_errmsg());
-  if (tn == LUA_TSTRING) {
-    lua_getfield(L, t, "name");
-    if (lt_layer_set_name(*box, lua_tostring(L, -1))) arch_error(L, w, lt_errmsg());
-    lua_pop(L, 1);
-  }
-  lua_replace(L, top + 1); // the box where the children list was
-  lua_settop(L, top + 1);
+  if (tn == LUA_TSTRING && lt_layer_set_name(*box, lua_tostring(L, base + 2))) arch_error(L, w, lt_errmsg());
+  lua_replace(L, base + 1); // the box where kind was
+  lua_settop(L, base + 1);
 }
 
 // from_arch(table) -> layer

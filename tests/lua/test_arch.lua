@@ -64,6 +64,14 @@ local deep = { kind = 'relu' }
 for _ = 1, 100 do deep = { kind = 'sequential', children = { deep } } end
 T.checkerror(function() nn.from_arch(deep) end, 'nest too deep')
 
+local wide = { kind = 'sequential', children = {} }
+for i = 1, 3000 do wide.children[i] = { kind = 'relu' } end
+T.check_eq(#nn.arch(nn.from_arch(wide)).children, 3000, 'a long sequential')
+local odd = setmetatable({}, { __index = function(_, k) -- fields that exist only through __index
+  if k == 'kind' then return 'line' .. 'ar' elseif k == 'name' then return 'via_' .. 'index' end
+end })
+T.checkerror(function() nn.from_arch(odd) end, "setting 'in' is missing")
+
 -- ---- a file written by the Lua codec, before it moved into C ----
 local d, err = sparse.load(FIX .. '/export_v1.safetensors')
 T.check(d ~= nil, err)
