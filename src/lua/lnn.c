@@ -449,6 +449,8 @@ static void push_layers(lua_State *L, const lt_layer *l, int depth) {
   lua_setfield(L, -2, "depth");
   lua_pushnumber(L, lt_layer_density(l));
   lua_setfield(L, -2, "density");
+  lua_pushboolean(L, lt_layer_prunable(l));
+  lua_setfield(L, -2, "prunable");
   size_t n = 0;
   for (int i = 0; i < lt_layer_nparams(l); i++) n += lt_layer_param(l, i)->numel;
   lua_pushinteger(L, (lua_Integer)n);
@@ -457,7 +459,7 @@ static void push_layers(lua_State *L, const lt_layer *l, int depth) {
   for (int i = 0, c = lt_layer_nchildren(l); i < c; i++) push_layers(L, lt_layer_child(l, i), depth + 1);
 }
 
-// layers() -> {{name =, kind =, depth =, numel =, density =}, ...} in tree order
+// layers() -> {{name =, kind =, depth =, numel =, density =, prunable =}, ...} in tree order
 static int model_layers(lua_State *L) {
   lt_model *m = lt_checkmodel(L, 1);
   lua_newtable(L);
@@ -614,7 +616,7 @@ static const lt_help_entry model_help[] = {
     {":eval", "m:eval() -> m: evaluation mode (running statistics, no dropout)"},
     {":numel", "m:numel([prunable_only]) -> number of parameters"},
     {":density", "m:density() -> fraction of prunable weights left"},
-    {":layers", "m:layers() -> {{name, kind, depth, numel, density}, ...} in tree order"},
+    {":layers", "m:layers() -> {{name, kind, depth, numel, density, prunable}, ...} in tree order"},
     {":evaluate", "m:evaluate(dataset[, {batch = 1000}]) -> loss, accuracy (NaN for regression), in eval mode"},
     {":evaluate_xy", "m:evaluate_xy(x, y[, batch[, nclasses]]) -> loss, accuracy on tensors"},
     {":step_loss", "m:step_loss(x, y[, 'xent'|'mse']) -> loss, ncorrect: zero_grad, forward, loss, backward in C"},

@@ -29,6 +29,11 @@ T.check_eq(a.children[8], { kind = 'sequential', name = 'head', children = {
   { kind = 'dropout', p = 0.5, seed = 12 }, { kind = 'linear', name = 'out', ['in'] = 2, out = 3, bias = true } } })
 T.check_eq(math.type(a.children[1].k), 'integer')
 
+-- m:layers() says which layers carry a prunable weight (their ops say so, not their kind's name)
+local prunable = {}
+for _, l in ipairs(m:layers()) do if l.prunable then prunable[#prunable + 1] = l.name end end
+T.check_eq(prunable, { 'conv1', '0.conv1', '0.shortcut', 'head.out' })
+
 -- ---- from_arch: the same tree again, through JSON too ----
 local b = nn.model(nn.from_arch(json.decode(json.encode(a))), { input = { 1, 8, 8 } })
 T.check_eq(tostring(b), tostring(m), 'same tree, names and sizes')
