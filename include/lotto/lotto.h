@@ -8,7 +8,8 @@
  *   rng.h      lt_rng: seeded xoshiro256** with independent streams
  *   tensor.h   lt_tensor: float32, 1-4 dims, refcounted views; lt_gemm over OpenBLAS
  *   blas.h     which BLAS kernel runs, whether it fits the CPU (cpuid), the sgemm self-check
- *   nn.h       layers, models with flat value/grad/mask buffers, init, losses, evaluation
+ *   nn.h       layers (each with its settings), models with flat value/grad/mask buffers,
+ *              init, losses, evaluation, export/import of pruned models
  *   optim.h    mask-aware SGD and Adam on flat buffers, learning-rate schedules
  *   mask.h     pruning: local/global magnitude, random, structured, n:m; mask statistics
  *   sparse.h   CSR and n:m formats and kernels; dense/sparse dispatch

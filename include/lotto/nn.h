@@ -94,6 +94,48 @@ int lt_layer_user_named(const lt_layer *l);
  * containers that do not scope names. */
 const char *lt_layer_prefix(const lt_layer *l);
 
+/* ---- layer configuration ----
+ * What a layer was constructed with, as a few key/value settings, e.g. a
+ * linear layer {in = 784, out = 300, bias = true}, a conv2d {cin, cout, k,
+ * stride, padding, bias}, a pool {k, stride}, batchnorm {n}, dropout {p, seed};
+ * relu, flatten and the containers have none (their children are the rest).
+ * lt_layer_from_config(kind, config, children) builds a layer of any
+ * registered kind from them, so export, import and nn.arch/nn.from_arch know
+ * no layer by name. Keys are borrowed strings (static in a layer's config). */
+#define LT_CONFIG_MAX 12
+typedef enum { LT_CONFIG_INT = 0, LT_CONFIG_NUM = 1, LT_CONFIG_BOOL = 2 } lt_config_type;
+typedef struct lt_config_entry {
+  const char *key;
+  lt_config_type type;
+  int64_t i;  /* LT_CONFIG_INT and LT_CONFIG_BOOL (0/1) */
+  double num; /* LT_CONFIG_NUM */
+} lt_config_entry;
+typedef struct lt_layer_config {
+  int n;
+  lt_config_entry e[LT_CONFIG_MAX];
+} lt_layer_config;
+/* Appenders for callers building a config by hand (a repeated key is an error
+ * at lt_layer_from_config; more than LT_CONFIG_MAX entries returns LT_EINVAL). */
+lt_status lt_config_add_int(lt_layer_config *c, const char *key, int64_t v);
+lt_status lt_config_add_num(lt_layer_config *c, const char *key, double v);
+lt_status lt_config_add_bool(lt_layer_config *c, const char *key, int v);
+/* The layer's settings into *c (n = 0 for a layer without any). */
+void lt_layer_config_get(const lt_layer *l, lt_layer_config *c);
+/* A new layer of kind from its settings (missing keys take the constructor's
+ * defaults; an unknown key, a wrong type or a bad value is LT_EINVAL naming the
+ * key). Containers take nchildren layers (sequential: any number; residual:
+ * body [, shortcut]); other kinds none. Takes over the children, also on
+ * failure. NULL + lt_errmsg() on error; the caller owns the result. */
+lt_layer *lt_layer_from_config(const char *kind, const lt_layer_config *c, int nchildren, lt_layer **children);
+/* The registered kinds, for messages and help: i from 0 while non-NULL. */
+const char *lt_layer_kind_at(int i);
+/* The name given with lt_layer_set_name (not the scoped full name), or NULL. */
+const char *lt_layer_given_name(const lt_layer *l);
+/* 1 when layers of this kind carry a prunable weight (linear, conv2d). */
+int lt_layer_prunable(const lt_layer *l);
+/* 1 for containers (sequential, residual): their children are their settings' rest. */
+int lt_layer_is_container(const lt_layer *l);
+
 /* ---- sparse dispatch of prunable layers (linear, conv2d) ----
  * Each forward of a layer with a prunable weight runs dense (sgemm) or sparse
  * (CSR kernels) as the dispatch decides (lotto/sparse.h): the layer's own
@@ -112,10 +154,6 @@ lt_status lt_layer_set_frozen(lt_layer *l, int frozen);
 lt_status lt_layer_sparse_info(const lt_layer *l, lt_spd_info *info);
 /* 1 when the layer has dispatch (a prunable weight on the sparse kernels). */
 int lt_layer_has_dispatch(const lt_layer *l);
-/* Geometry of a linear layer (in, out, bias) or a conv2d (cin, cout, k, stride,
- * padding, bias) as given to its constructor; LT_EINVAL for other kinds. */
-lt_status lt_linear_config(const lt_layer *l, int *in, int *out, int *bias);
-lt_status lt_conv2d_config(const lt_layer *l, int *cin, int *cout, int *k, int *stride, int *padding, int *bias);
 
 /* ---- model ---- */
 /* Builds a model for per-sample input shape (e.g. {1, 28, 28} or {784}).
@@ -198,6 +236,34 @@ int lt_model_is_training(const lt_model *m);
 /* Indented tree with parameter counts and, once pruned, the weight density:
  *   Linear(784 -> 300, 235,500 params, 8.6% weights). Caller frees. */
 char *lt_model_describe(const lt_model *m);
+
+/* ---- export / import of pruned models (src/nn/nn_export.c, nn_import.c) ----
+ * A compact safetensors file for deployment (the "lotto.sparse" format). Each
+ * prunable weight is stored as its kept values (F32, row-major order,
+ * "<name>.values") and the positions of the kept entries, whichever is smaller:
+ *   "<name>.delta"  U8: gaps between consecutive flat positions, from -1; a byte
+ *                   b < 255 advances b + 1 and marks a kept entry; 255 advances
+ *                   255 and marks nothing (longer gaps);
+ *   "<name>.bitmap" U8: bit j of byte i (least significant first) is position 8i + j.
+ * Metadata "<name>.layout" says which ("delta8", "bitmap", or "empty": nothing
+ * kept, no tensors) and "<name>.nnz" how many are kept. Biases, batchnorm
+ * parameters and running statistics are dense F32 under their names. The
+ * metadata also holds format = "lotto.sparse", "lotto.arch" (the layer tree as
+ * JSON: {"kind", "name" for user names, the layer's config, "children"}) and
+ * "lotto.input" (the per-sample shape as a JSON array). */
+/* Writes m to path (atomic). meta: NULL or alternating key, value strings
+ * ending with NULL, stored as metadata (the keys above win over them). */
+lt_status lt_model_export(const lt_model *m, const char *path, const char *const *meta);
+/* Rebuilds a model written by lt_model_export: its layers from "lotto.arch",
+ * then values, masks and buffers; masks applied. A missing, truncated or
+ * corrupt file, or one of another format, is an error whose message names the
+ * path and the problem (never a crash). *out is NULL on error; the caller frees
+ * it with lt_model_free. */
+lt_status lt_model_import(lt_model **out, const char *path);
+/* Values, masks and buffers of an existing model from such a file (the
+ * parameter names and sizes must match). Checks everything before it writes
+ * anything: on error the model is unchanged. */
+lt_status lt_model_import_values(lt_model *m, const char *path);
 
 /* ---- losses (src/nn/loss.c) ---- */
 typedef enum { LT_LOSS_CROSS_ENTROPY = 0, LT_LOSS_MSE = 1 } lt_loss_kind;

@@ -88,6 +88,27 @@ function nn.model(net, opts)
   return core.model(net, opts.input)
 end
 
+-- ---- architecture as data --------------------------------------------------------
+
+--- arch(model | layer) -> table: the layer tree as each layer describes its settings,
+-- {kind = 'sequential', children = {{kind = 'linear', ['in'] = 784, out = 300, bias = true}, ...}},
+-- with name = for names given by the user. JSON-safe; from_arch rebuilds it.
+function nn.arch(m)
+  if not core.is_model(m) and not core.is_layer(m) then
+    fail('arch', ('expected a model or a layer (got %s)'):format(type(m)))
+  end
+  return core.arch(m)
+end
+
+--- from_arch(t) -> layer: a new (untrained) layer tree from an arch table (any registered kind;
+-- missing settings take the constructors' defaults). nn.model(nn.from_arch(t), {input = ...}).
+function nn.from_arch(t)
+  if type(t) ~= 'table' then fail('from_arch', ('expected an arch table (got %s)'):format(type(t))) end
+  local ok, layer = pcall(core.from_arch, t)
+  if not ok then error('lotto.nn.' .. tostring(layer):gsub('^[^:]*:%d+: ', ''), 2) end
+  return layer
+end
+
 nn.cross_entropy = core.cross_entropy
 nn.mse = core.mse
 nn.is_model = core.is_model
@@ -185,6 +206,8 @@ if ok and type(help) == 'table' and help.register then
     mse = 'mse(pred, target) -> loss, dpred: mean squared error over all elements',
     is_model = 'is_model(x) -> boolean',
     is_layer = 'is_layer(x) -> boolean',
+    arch = 'arch(model | layer) -> table: the layer tree with each layer\'s settings (kind, in, out, k, ...; children)',
+    from_arch = 'from_arch(t) -> layer: rebuilds a layer tree from an arch table (untrained)',
   })
   help.register(M, {
     save = 'm:save(path[, metadata]) -> true: values, U8 masks ("fc1.weight.mask") and batchnorm statistics as safetensors',

@@ -160,52 +160,20 @@ end
 
 -- ---- deployment -------------------------------------------------------------------
 
-local FORMAT = 'lotto.sparse'
-
 --- export(model, path[, metadata]) -> bytes: the pruned model as compact safetensors (kept
 -- values F32 plus their positions as U8 gaps or a bitmap, biases and batchnorm dense) with the
--- architecture in the metadata, so load(path) can rebuild it.
+-- architecture in the metadata, so load(path) can rebuild it (lt_model_export in C).
 function M.export(model, path, metadata)
   check_model(model, 'export')
   if type(path) ~= 'string' then error('lotto.sparse.export: path must be a string', 2) end
-  local json = require 'lotto.json'
+  if metadata ~= nil and type(metadata) ~= 'table' then error('lotto.sparse.export: metadata must be a table', 2) end
   local meta = {}
   for k, v in pairs(metadata or {}) do meta[tostring(k)] = tostring(v) end
-  meta.format = FORMAT
-  meta['lotto.arch'] = json.encode(call('lotto.sparse.export', core.arch, model))
-  meta['lotto.input'] = json.encode(model:input_shape())
   call('lotto.sparse.export', core.export, model, path, meta)
   local f = io.open(path, 'rb')
   local size = f and f:seek('end')
   if f then f:close() end
   return size
-end
-
-local function build(a, where)
-  local nn = require 'lotto.nn'
-  local k, name = a.kind, a.name
-  local o = name and { name = name } or nil
-  if k == 'linear' then return nn.linear(a['in'], a.out, { bias = a.bias, name = name }) end
-  if k == 'conv2d' then
-    return nn.conv2d(a.cin, a.cout, a.k, { stride = a.stride, padding = a.padding, bias = a.bias, name = name })
-  end
-  if k == 'maxpool2d' then return nn.maxpool2d(a.k, a.stride, o) end
-  if k == 'avgpool2d' then return nn.avgpool2d(a.k, a.stride, o) end
-  if k == 'global_avgpool' then return nn.global_avgpool(o) end
-  if k == 'relu' then return nn.relu(o) end
-  if k == 'flatten' then return nn.flatten(o) end
-  if k == 'batchnorm' then return nn.batchnorm(a.n, o) end
-  if k == 'dropout' then return nn.dropout(a.p, o) end
-  if k == 'sequential' then
-    local list = { name = name }
-    for i, c in ipairs(a.children or {}) do list[i] = build(c, where) end
-    return nn.sequential(list)
-  end
-  if k == 'residual' then
-    local ch = a.children or {}
-    return nn.residual(build(ch[1], where), ch[2] and build(ch[2], where) or nil, o)
-  end
-  error(("%s: unknown layer kind '%s' in the file"):format(where, tostring(k)), 0)
 end
 
 local Deployed = {}
@@ -238,20 +206,8 @@ function M.load(path, opts)
   if opts.mode ~= nil and not MODES[opts.mode] then
     error(("lotto.sparse.load: mode must be 'auto', 'dense' or 'sparse' (got %s)"):format(tostring(opts.mode)), 2)
   end
-  local lio, json, nn = require 'lotto.io', require 'lotto.json', require 'lotto.nn'
-  local _, meta = lio.info(path)
-  if not _ then return nil, meta end
-  if meta.format ~= FORMAT or not meta['lotto.arch'] or not meta['lotto.input'] then
-    return nil, ('%s: not a lotto.sparse export (format %s)'):format(path, tostring(meta.format))
-  end
-  local arch, e1 = json.decode(meta['lotto.arch'])
-  local input, e2 = json.decode(meta['lotto.input'])
-  if not arch or not input then return nil, ('%s: bad architecture metadata: %s'):format(path, e1 or e2) end
-  local where = 'lotto.sparse.load: ' .. path
-  local ok, model = pcall(function() return nn.model(build(arch, where), { input = input }) end)
-  if not ok then return nil, ('%s: cannot rebuild the model: %s'):format(path, tostring(model):gsub('^[^:]*:%d+: ', '')) end
-  local m, err = core.fill(model, path)
-  if not m then return nil, err end
+  local model, err = core.import(path) -- lt_model_import: layers from the file's architecture, then the weights
+  if not model then return nil, err end
   model:eval()
   core.set_layer(model, nil, { frozen = true, mode = opts.mode or 'auto' })
   return setmetatable({ _model = model, path = path }, Deployed)

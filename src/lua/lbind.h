@@ -22,10 +22,28 @@ void lt_pushtensor(lua_State *L, lt_tensor *t);
 /* Reads a shape from a table {d1, d2, ...} or from integer arguments starting at i. Returns ndim. */
 int lt_checkshape(lua_State *L, int i, int64_t shape[LT_MAXDIM]);
 
+/* ---- layers (lnn.c) ---- */
+/* The layer of the layer userdata at index i (borrowed), NULL when i holds
+ * something else; raises when the layer was handed on to a container. */
+struct lt_layer *lt_testlayer(lua_State *L, int i);
+/* Pushes an empty layer userdata and returns its slot: a layer stored there
+ * belongs to the userdata until a container or model takes it. */
+struct lt_layer **lt_pushlayerbox(lua_State *L);
+/* Takes the layer out of the layer userdata at index i (which then counts as
+ * used); raises when i holds no layer. The caller owns the result. */
+struct lt_layer *lt_takelayer(lua_State *L, int i);
+/* nn.arch / nn.from_arch of lotto.core.nn (lnn_arch.c). */
+int lt_nn_arch(lua_State *L);
+int lt_nn_from_arch(lua_State *L);
+
 /* ---- models (lnn.c) ---- */
 /* The model at index i (a lotto.nn.model userdata, not yet freed), or a Lua
  * error naming argument i. Borrowed: the userdata owns it. */
 struct lt_model *lt_checkmodel(lua_State *L, int i);
+/* Pushes an empty model userdata and returns its slot: a model stored there
+ * belongs to the userdata (freed by its __gc). Create it before the model, so
+ * an error in between leaks nothing. */
+struct lt_model **lt_pushmodelbox(lua_State *L);
 
 /* ---- rng (lrng.c) ---- */
 lt_rng *lt_checkrng(lua_State *L, int i);

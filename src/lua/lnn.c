@@ -171,6 +171,22 @@ static int layer_kind(lua_State *L) {
   return 1;
 }
 
+lt_layer *lt_testlayer(lua_State *L, int i) {
+  llayer *u = luaL_testudata(L, i, LAYER_MT);
+  if (!u) return NULL;
+  luaL_argcheck(L, u->l != NULL, i, "layer already used in a container or model");
+  return u->l;
+}
+
+lt_layer **lt_pushlayerbox(lua_State *L) { return &newlayer(L)->l; }
+
+lt_layer *lt_takelayer(lua_State *L, int i) {
+  llayer *u = checklayer(L, i);
+  lt_layer *l = u->l;
+  u->l = NULL;
+  return l;
+}
+
 /* ---- model ----------------------------------------------------------------- */
 
 lt_model *lt_checkmodel(lua_State *L, int i) {
@@ -193,6 +209,13 @@ static int nn_model(lua_State *L) {
   u->m = lt_model_new(l, nd, shape);
   if (!u->m) return lt_raise(L, NULL);
   return 1;
+}
+
+lt_model **lt_pushmodelbox(lua_State *L) {
+  lmodel *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->m = NULL;
+  luaL_setmetatable(L, MODEL_MT);
+  return &u->m;
 }
 
 static int model_gc(lua_State *L) {
@@ -426,6 +449,8 @@ static void push_layers(lua_State *L, const lt_layer *l, int depth) {
   lua_setfield(L, -2, "depth");
   lua_pushnumber(L, lt_layer_density(l));
   lua_setfield(L, -2, "density");
+  lua_pushboolean(L, lt_layer_prunable(l));
+  lua_setfield(L, -2, "prunable");
   size_t n = 0;
   for (int i = 0; i < lt_layer_nparams(l); i++) n += lt_layer_param(l, i)->numel;
   lua_pushinteger(L, (lua_Integer)n);
@@ -434,7 +459,7 @@ static void push_layers(lua_State *L, const lt_layer *l, int depth) {
   for (int i = 0, c = lt_layer_nchildren(l); i < c; i++) push_layers(L, lt_layer_child(l, i), depth + 1);
 }
 
-// layers() -> {{name =, kind =, depth =, numel =, density =}, ...} in tree order
+// layers() -> {{name =, kind =, depth =, numel =, density =, prunable =}, ...} in tree order
 static int model_layers(lua_State *L) {
   lt_model *m = lt_checkmodel(L, 1);
   lua_newtable(L);
@@ -571,7 +596,7 @@ static const luaL_Reg funcs[] = {
     {"batchnorm", nn_batchnorm}, {"dropout", nn_dropout},   {"flatten", nn_flatten},
     {"sequential", nn_sequential}, {"residual", nn_residual}, {"model", nn_model},
     {"cross_entropy", nn_cross_entropy}, {"mse", nn_mse},   {"is_model", nn_is_model},
-    {"is_layer", nn_is_layer}, {NULL, NULL}};
+    {"is_layer", nn_is_layer}, {"arch", lt_nn_arch}, {"from_arch", lt_nn_from_arch}, {NULL, NULL}};
 
 static const lt_help_entry model_help[] = {
     {":parameters", "m:parameters() -> {{name, value, grad, mask, prunable, kind, layer, shape, offset (0-based), numel}, ...}"},
@@ -591,7 +616,7 @@ static const lt_help_entry model_help[] = {
     {":eval", "m:eval() -> m: evaluation mode (running statistics, no dropout)"},
     {":numel", "m:numel([prunable_only]) -> number of parameters"},
     {":density", "m:density() -> fraction of prunable weights left"},
-    {":layers", "m:layers() -> {{name, kind, depth, numel, density}, ...} in tree order"},
+    {":layers", "m:layers() -> {{name, kind, depth, numel, density, prunable}, ...} in tree order"},
     {":evaluate", "m:evaluate(dataset[, {batch = 1000}]) -> loss, accuracy (NaN for regression), in eval mode"},
     {":evaluate_xy", "m:evaluate_xy(x, y[, batch[, nclasses]]) -> loss, accuracy on tensors"},
     {":step_loss", "m:step_loss(x, y[, 'xent'|'mse']) -> loss, ncorrect: zero_grad, forward, loss, backward in C"},

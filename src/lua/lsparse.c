@@ -1,8 +1,8 @@
 /* lsparse.c: Lua binding of the sparse kernels, module `lotto.core.sparse`
  * (wrapped by lua/lotto/sparse.lua). A "lotto.csr" userdata owns a CSR of a
  * masked weight and its transpose (for the input gradient). Also the
- * dispatch controls (modes, per-layer settings, the crossover table) and the
- * model side of export/load (lsparse_model.c would be the split point). */
+ * dispatch controls (modes, per-layer settings, the crossover table) and thin
+ * wrappers of the engine's export/import of pruned models (lt_model_export). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "lbind.h"
-#include "lotto/io.h"
 #include "lotto/nn.h"
 #include "lotto/sparse.h"
 
@@ -459,265 +458,41 @@ static int sp_cache_save(lua_State *L) {
   return 1;
 }
 
-/* ---- export / load of pruned models ------------------------------------------
- * A prunable weight is stored as its kept values (F32, row-major order) and the
- * positions of the kept entries, whichever is smaller:
- *   "<name>.delta"  U8: gaps between consecutive flat positions. Start at -1;
- *                   a byte b < 255 advances b + 1 and marks a kept entry; 255
- *                   advances 255 and marks nothing (for longer gaps).
- *   "<name>.bitmap" U8: bit j of byte i (least significant first) is position 8i + j.
- * The metadata "<name>.layout" says which ("delta8", "bitmap", or "empty" when
- * nothing is kept, with no tensors). Everything else is dense F32 by its name. */
+/* ---- export / import of pruned models: lt_model_export / lt_model_import (lotto/nn.h) ---- */
 
-/* Pushes the description of l: {kind =, name = (user names only), geometry..., children =}. */
-static void push_arch(lua_State *L, const lt_layer *l, const char *scope) {
-  const char *kind = lt_layer_kind(l);
-  lua_createtable(L, 0, 8);
-  lua_pushstring(L, kind);
-  lua_setfield(L, -2, "kind");
-  if (lt_layer_user_named(l)) {
-    lua_pushstring(L, lt_layer_name(l) + strlen(scope));
-    lua_setfield(L, -2, "name");
-  }
-  char d[128] = "";
-  lt_layer_describe(l, d, sizeof d);
-  int a, b, c, k, st, pad;
-  double p;
-  if (!strcmp(kind, "linear")) {
-    lt_linear_config(l, &a, &b, &c);
-    setint(L, "in", a), setint(L, "out", b);
-    lua_pushboolean(L, c);
-    lua_setfield(L, -2, "bias");
-  } else if (!strcmp(kind, "conv2d")) {
-    lt_conv2d_config(l, &a, &b, &k, &st, &pad, &c);
-    setint(L, "cin", a), setint(L, "cout", b), setint(L, "k", k), setint(L, "stride", st), setint(L, "padding", pad);
-    lua_pushboolean(L, c);
-    lua_setfield(L, -2, "bias");
-  } else if (!strcmp(kind, "maxpool2d") || !strcmp(kind, "avgpool2d")) {
-    if (sscanf(strchr(d, '(') ? strchr(d, '(') : d, "(%d, stride %d)", &k, &st) != 2)
-      luaL_error(L, "sparse.export: cannot read the geometry of %s from '%s'", lt_layer_name(l), d);
-    setint(L, "k", k), setint(L, "stride", st);
-  } else if (!strcmp(kind, "batchnorm")) {
-    if (sscanf(d, "BatchNorm(%d)", &a) != 1) luaL_error(L, "sparse.export: cannot read the size of %s from '%s'", lt_layer_name(l), d);
-    setint(L, "n", a);
-  } else if (!strcmp(kind, "dropout")) {
-    if (sscanf(d, "Dropout(p = %lf)", &p) != 1) luaL_error(L, "sparse.export: cannot read p of %s from '%s'", lt_layer_name(l), d);
-    lua_pushnumber(L, p);
-    lua_setfield(L, -2, "p");
-  } else if (strcmp(kind, "relu") && strcmp(kind, "flatten") && strcmp(kind, "global_avgpool") &&
-             strcmp(kind, "sequential") && strcmp(kind, "residual")) {
-    luaL_error(L, "sparse.export: layer %s of kind '%s' cannot be described", lt_layer_name(l), kind);
-  }
-  int n = lt_layer_nchildren(l);
-  if (!n && strcmp(kind, "sequential")) return;
-  /* children of a named container or of a residual block are named within it (nn_build.c) */
-  int scoped = lt_layer_user_named(l) || !lt_layer_prefix(l);
-  char sub[LT_NAME_MAX + 2];
-  snprintf(sub, sizeof sub, "%s.", lt_layer_name(l));
-  lua_createtable(L, n, 0);
-  for (int i = 0; i < n; i++) {
-    push_arch(L, lt_layer_child(l, i), scoped ? sub : scope);
-    lua_rawseti(L, -2, i + 1);
-  }
-  lua_setfield(L, -2, "children");
-}
-
-/* core.arch(model) -> the layer tree as a table (see push_arch) */
-static int sp_arch(lua_State *L) {
-  push_arch(L, lt_model_root(lt_checkmodel(L, 1)), "");
-  return 1;
-}
-
-/* Gap bytes of the kept positions of mask (n entries) into out (NULL: count only). */
-static size_t delta8(uint8_t *out, const float *mask, size_t n) {
-  size_t len = 0;
-  int64_t prev = -1;
-  for (size_t i = 0; i < n; i++) {
-    if (mask[i] == 0.0f) continue;
-    int64_t gap = (int64_t)i - prev - 1;
-    for (; gap >= 255; gap -= 255) {
-      if (out) out[len] = 255;
-      len++;
-    }
-    if (out) out[len] = (uint8_t)gap;
-    len++;
-    prev = (int64_t)i;
-  }
-  return len;
-}
-
-typedef struct export_box { lt_st_writer *w; void *buf; } export_box;
-static void box_free(export_box *b) {
-  lt_st_writer_free(b->w);
-  free(b->buf);
-  b->w = NULL, b->buf = NULL;
-}
-static int export_gc(lua_State *L) {
-  box_free(lua_touserdata(L, 1));
-  return 0;
-}
-
-/* core.export(model, path, {metadata}) -> true | raises */
+/* core.export(model, path, {key = value strings}) -> true | raises */
 static int sp_export(lua_State *L) {
   lt_model *m = lt_checkmodel(L, 1);
   const char *path = luaL_checkstring(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
-  export_box *box = lua_newuserdatauv(L, sizeof *box, 0); /* frees the writer on any error */
-  box->w = NULL, box->buf = NULL;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, export_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  if (!(box->w = lt_st_writer_new())) return luaL_error(L, "sparse.export: out of memory");
-  lt_status st = LT_OK;
-  char key[LT_NAME_MAX + 16], num[32];
-  for (int i = 0; i < lt_model_nparams(m) && !st; i++) {
-    const lt_param *p = lt_model_param(m, i);
-    const float *v = lt_tensor_data(p->value), *mk = lt_tensor_data(p->mask);
-    if (!p->prunable) {
-      st = lt_st_writer_add(box->w, p->name, LT_DT_F32, p->ndim, p->shape, v);
-      continue;
-    }
-    int64_t nnz = lt_count_nonzero(mk, p->numel);
-    size_t nd = delta8(NULL, mk, p->numel), nb = (p->numel + 7) / 8;
-    const char *layout = nnz == 0 ? "empty" : nd <= nb ? "delta8" : "bitmap";
-    snprintf(key, sizeof key, "%s.layout", p->name);
-    if ((st = lt_st_writer_meta(box->w, key, layout))) break;
-    snprintf(key, sizeof key, "%s.nnz", p->name);
-    snprintf(num, sizeof num, "%lld", (long long)nnz);
-    if ((st = lt_st_writer_meta(box->w, key, num)) || nnz == 0) continue;
-    free(box->buf);
-    size_t bytes = (size_t)nnz * sizeof(float) > (nd > nb ? nd : nb) ? (size_t)nnz * sizeof(float) : (nd > nb ? nd : nb);
-    if (!(box->buf = calloc(1, bytes))) return luaL_error(L, "sparse.export: out of memory");
-    float *vals = box->buf;
-    for (size_t j = 0, k = 0; j < p->numel; j++)
-      if (mk[j] != 0.0f) vals[k++] = v[j];
-    snprintf(key, sizeof key, "%s.values", p->name);
-    int64_t shape[1] = {nnz};
-    if ((st = lt_st_writer_add(box->w, key, LT_DT_F32, 1, shape, vals))) break;
-    uint8_t *idx = box->buf;
-    memset(idx, 0, bytes);
-    if (nd <= nb) {
-      delta8(idx, mk, p->numel);
-      shape[0] = (int64_t)nd;
-      snprintf(key, sizeof key, "%s.delta", p->name);
-    } else {
-      for (size_t j = 0; j < p->numel; j++)
-        if (mk[j] != 0.0f) idx[j >> 3] |= (uint8_t)(1u << (j & 7));
-      shape[0] = (int64_t)nb;
-      snprintf(key, sizeof key, "%s.bitmap", p->name);
-    }
-    st = lt_st_writer_add(box->w, key, LT_DT_U8, 1, shape, idx);
-  }
-  for (int i = 0; i < lt_model_nbuffers(m) && !st; i++) {
-    const lt_param *p = lt_model_buffer(m, i);
-    st = lt_st_writer_add(box->w, p->name, LT_DT_F32, p->ndim, p->shape, lt_tensor_data(p->value));
-  }
-  for (lua_pushnil(L); !st && lua_next(L, 3); lua_pop(L, 1)) {
+  size_t n = 0;
+  for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
     if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
       return luaL_argerror(L, 3, "metadata keys and values must be strings");
-    st = lt_st_writer_meta(box->w, lua_tostring(L, -2), lua_tostring(L, -1));
+    n++;
   }
-  if (st || (st = lt_st_writer_commit(box->w, path))) return lt_raise(L, "sparse.export");
-  box_free(box);
+  // key, value pointers into the table's strings (alive while it is on the stack)
+  const char **kv = lua_newuserdatauv(L, sizeof *kv * (2 * n + 1), 0);
+  size_t i = 0;
+  for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) kv[i++] = lua_tostring(L, -2), kv[i++] = lua_tostring(L, -1);
+  kv[i] = NULL;
+  if (lt_model_export(m, path, kv)) return lt_raise(L, "sparse.export");
   lua_pushboolean(L, 1);
   return 1;
 }
 
-static int fill_fail(lua_State *L, lt_st_file *f, const char *path, const char *fmt, const char *name) {
-  lt_st_close(f);
-  lua_pushnil(L);
-  lua_pushfstring(L, "%s: ", path);
-  lua_pushfstring(L, fmt, name);
-  lua_concat(L, 2);
-  return 2;
+/* core.import(path) -> model | nil, msg: the model a file written by export describes */
+static int sp_import(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  lt_model **slot = lt_pushmodelbox(L);
+  if (lt_model_import(slot, path)) return lt_pushfail(L);
+  return 1;
 }
 
-/* An F32 entry of exactly n elements, or NULL. */
-static const lt_st_entry *f32_entry(const lt_st_file *f, const char *name, size_t n) {
-  const lt_st_entry *e = lt_st_find(f, name);
-  return e && e->dtype == LT_DT_F32 && e->numel == n ? e : NULL;
-}
-
-/* core.fill(model, path) -> model | nil, msg: values, masks and buffers from an exported file.
- * Checks everything before it writes anything. */
+/* core.fill(model, path) -> model | nil, msg: values, masks and buffers of an existing model */
 static int sp_fill(lua_State *L) {
   lt_model *m = lt_checkmodel(L, 1);
-  const char *path = luaL_checkstring(L, 2);
-  lt_st_file *f;
-  if (lt_st_open(&f, path)) return lt_pushfail(L);
-  char key[LT_NAME_MAX + 16];
-  for (int pass = 0; pass < 2; pass++) { /* 0: check, 1: write */
-    for (int i = 0; i < lt_model_nparams(m); i++) {
-      const lt_param *p = lt_model_param(m, i);
-      float *v = lt_tensor_data(p->value), *mk = lt_tensor_data(p->mask);
-      if (!p->prunable) {
-        const lt_st_entry *e = f32_entry(f, p->name, p->numel);
-        if (!e) return fill_fail(L, f, path, "no F32 tensor \"%s\" of the model's size", p->name);
-        if (pass) lt_st_entry_read(e, v);
-        continue;
-      }
-      snprintf(key, sizeof key, "%s.layout", p->name);
-      const char *layout = lt_st_meta_get(f, key);
-      snprintf(key, sizeof key, "%s.nnz", p->name);
-      const char *nnzs = lt_st_meta_get(f, key);
-      char *end;
-      long long nnz = nnzs ? strtoll(nnzs, &end, 10) : -1;
-      if (!layout || !nnzs || *end || nnz < 0 || (size_t)nnz > p->numel)
-        return fill_fail(L, f, path, "no sparse layout for \"%s\" (is it a lotto.sparse file?)", p->name);
-      if (!strcmp(layout, "empty")) {
-        if (nnz) return fill_fail(L, f, path, "\"%s\": an empty layout with entries", p->name);
-        if (pass) memset(v, 0, p->numel * sizeof *v), memset(mk, 0, p->numel * sizeof *mk);
-        continue;
-      }
-      snprintf(key, sizeof key, "%s.values", p->name);
-      const lt_st_entry *ev = f32_entry(f, key, (size_t)nnz);
-      if (!ev) return fill_fail(L, f, path, "\"%s.values\" is missing or has the wrong size", p->name);
-      int bitmap = !strcmp(layout, "bitmap");
-      if (!bitmap && strcmp(layout, "delta8")) return fill_fail(L, f, path, "\"%s\": unknown layout", p->name);
-      snprintf(key, sizeof key, bitmap ? "%s.bitmap" : "%s.delta", p->name);
-      const lt_st_entry *ei = lt_st_find(f, key);
-      if (!ei || ei->dtype != LT_DT_U8 || (bitmap && ei->numel != (p->numel + 7) / 8))
-        return fill_fail(L, f, path, "the index tensor of \"%s\" is missing or has the wrong size", p->name);
-      const uint8_t *ix = ei->data;
-      size_t kept = 0;
-      if (pass) memset(mk, 0, p->numel * sizeof *mk);
-      if (bitmap) {
-        for (size_t j = 0; j < p->numel; j++)
-          if (ix[j >> 3] >> (j & 7) & 1) {
-            kept++;
-            if (pass) mk[j] = 1.0f;
-          }
-      } else {
-        int64_t pos = -1;
-        for (size_t j = 0; j < ei->numel; j++) {
-          pos += ix[j] == 255 ? 255 : ix[j] + 1;
-          if (ix[j] == 255) continue;
-          if (pos >= (int64_t)p->numel) return fill_fail(L, f, path, "\"%s\": a position is out of range", p->name);
-          kept++;
-          if (pass) mk[pos] = 1.0f;
-        }
-      }
-      if (kept != (size_t)nnz) return fill_fail(L, f, path, "\"%s\": the index and the values disagree", p->name);
-      if (!pass) continue;
-      float *vals = malloc((size_t)nnz * sizeof *vals);
-      if (!vals) {
-        lt_st_close(f);
-        return luaL_error(L, "sparse.load: out of memory");
-      }
-      lt_st_entry_read(ev, vals);
-      for (size_t j = 0, k = 0; j < p->numel; j++) v[j] = mk[j] != 0.0f ? vals[k++] : 0.0f;
-      free(vals);
-    }
-    for (int i = 0; i < lt_model_nbuffers(m); i++) {
-      const lt_param *p = lt_model_buffer(m, i);
-      const lt_st_entry *e = f32_entry(f, p->name, p->numel);
-      if (!e) return fill_fail(L, f, path, "no F32 tensor \"%s\" of the model's size", p->name);
-      if (pass) lt_st_entry_read(e, lt_tensor_data(p->value));
-    }
-  }
-  lt_st_close(f);
-  lt_model_apply_mask(m);
+  if (lt_model_import_values(m, luaL_checkstring(L, 2))) return lt_pushfail(L);
   lua_settop(L, 1);
   return 1;
 }
@@ -733,7 +508,7 @@ static const luaL_Reg funcs[] = {
     {"mode", sp_mode},       {"set_layer", sp_set_layer}, {"layers", sp_layers},  {"crossover_get", sp_crossover_get},
     {"crossover_set", sp_crossover_set}, {"crossover_entries", sp_crossover_entries},
     {"crossover_clear", sp_crossover_clear}, {"cache_path", sp_cache_path}, {"cache_load", sp_cache_load},
-    {"cache_save", sp_cache_save}, {"arch", sp_arch}, {"export", sp_export}, {"fill", sp_fill}, {NULL, NULL}};
+    {"cache_save", sp_cache_save}, {"export", sp_export}, {"import", sp_import}, {"fill", sp_fill}, {NULL, NULL}};
 
 static const lt_help_entry help[] = {
     {"csr", "sparse.csr(weight, mask) -> csr of weight (out, in) at mask's nonzeros (kept even where weight is 0)"},

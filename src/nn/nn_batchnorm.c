@@ -194,10 +194,22 @@ static void batchnorm_free(lt_layer *l) {
   free(p);
 }
 
-static const lt_layer_ops batchnorm_ops = {
+static void batchnorm_config(const lt_layer *l, lt_layer_config *c) {
+  lt_config_add_int(c, "n", ((const batchnorm *)l->priv)->C);
+}
+
+static lt_layer *batchnorm_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const keys[] = {"n", NULL};
+  int64_t n;
+  if (lt_config_keys(c, "batchnorm", keys) || lt_config_int(c, "batchnorm", "n", 1, INT32_MAX, LT_CONFIG_REQUIRED, &n))
+    return NULL;
+  return lt_batchnorm_new((int)n);
+}
+
+const lt_layer_ops lt_batchnorm_ops = {
     .kind = "batchnorm", .prefix = "bn", .build = batchnorm_build, .bind = batchnorm_bind,
     .forward = batchnorm_forward, .backward = batchnorm_backward, .describe = batchnorm_describe,
-    .free = batchnorm_free,
+    .free = batchnorm_free, .config = batchnorm_config, .from_config = batchnorm_from_config,
 };
 
 lt_layer *lt_batchnorm_new(int n) {
@@ -211,5 +223,5 @@ lt_layer *lt_batchnorm_new(int n) {
     return NULL;
   }
   p->C = n, p->momentum = 0.1f, p->eps = 1e-5f;
-  return lt_layer_alloc(&batchnorm_ops, p);
+  return lt_layer_alloc(&lt_batchnorm_ops, p);
 }

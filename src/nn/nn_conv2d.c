@@ -526,9 +526,22 @@ static void conv_free(lt_layer *l) {
   free(p);
 }
 
-static const lt_layer_ops conv_ops = {
+static void conv_config(const lt_layer *l, lt_layer_config *c) {
+  const conv2d *p = l->priv;
+  lt_config_add_int(c, "cin", p->cin);
+  lt_config_add_int(c, "cout", p->cout);
+  lt_config_add_int(c, "k", p->k);
+  lt_config_add_int(c, "stride", p->stride);
+  lt_config_add_int(c, "padding", p->pad);
+  lt_config_add_bool(c, "bias", p->bias);
+}
+
+static lt_layer *conv_from_config(const lt_layer_config *c, int nchildren, lt_layer **children);
+
+const lt_layer_ops lt_conv2d_ops = {
     .kind = "conv2d", .prefix = "conv", .build = conv_build, .forward = conv_forward,
     .backward = conv_backward, .describe = conv_describe, .free = conv_free,
+    .config = conv_config, .from_config = conv_from_config, .prunable = 1,
 };
 
 lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int bias) {
@@ -549,15 +562,22 @@ lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int b
     lt_error(LT_ENOMEM, "out of memory allocating conv2d");
     return NULL;
   }
-  lt_layer *l = lt_layer_alloc(&conv_ops, p);
+  lt_layer *l = lt_layer_alloc(&lt_conv2d_ops, p);
   if (!l) lt_spd_free(sp); // lt_layer_alloc freed p
   else l->spd = sp;        // the model and nn_sparse.c see it there
   return l;
 }
 
-lt_status lt_conv2d_config(const lt_layer *l, int *cin, int *cout, int *k, int *stride, int *padding, int *bias) {
-  if (!l || l->ops != &conv_ops) return lt_error(LT_EINVAL, "lt_conv2d_config: not a conv2d layer");
-  const conv2d *p = l->priv;
-  *cin = p->cin, *cout = p->cout, *k = p->k, *stride = p->stride, *padding = p->pad, *bias = p->bias;
-  return LT_OK;
+static lt_layer *conv_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const keys[] = {"cin", "cout", "k", "stride", "padding", "bias", NULL};
+  int64_t cin, cout, k, stride, pad;
+  int bias;
+  if (lt_config_keys(c, "conv2d", keys) ||
+      lt_config_int(c, "conv2d", "cin", 1, INT32_MAX, LT_CONFIG_REQUIRED, &cin) ||
+      lt_config_int(c, "conv2d", "cout", 1, INT32_MAX, LT_CONFIG_REQUIRED, &cout) ||
+      lt_config_int(c, "conv2d", "k", 1, INT32_MAX, LT_CONFIG_REQUIRED, &k) ||
+      lt_config_int(c, "conv2d", "stride", 1, INT32_MAX, 1, &stride) ||
+      lt_config_int(c, "conv2d", "padding", 0, INT32_MAX, 0, &pad) || lt_config_bool(c, "conv2d", "bias", 1, &bias))
+    return NULL;
+  return lt_conv2d_new((int)cin, (int)cout, (int)k, (int)stride, (int)pad, bias);
 }

@@ -1,6 +1,7 @@
 /* nn_dropout.c: inverted dropout: in training each element is kept with
  * probability 1-p and scaled by 1/(1-p); in eval mode it is the identity.
  * The layer draws from its own seeded lt_rng (LT_STREAM_DROPOUT). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,6 +9,7 @@
 
 typedef struct {
   float p;
+  uint64_t seed;                // as given: the configuration, not the generator's state
   lt_rng rng;
   int active;                   // the last forward dropped elements
   lt_tensor *y, *keep, *dx;     // keep holds 0 or 1/(1-p) per element
@@ -73,9 +75,27 @@ static void dropout_free(lt_layer *l) {
   free(p);
 }
 
-static const lt_layer_ops dropout_ops = {
+// {p, seed}: the seed's 64 bits as a signed integer (Lua's), so any seed survives nn.arch
+static void dropout_config(const lt_layer *l, lt_layer_config *c) {
+  const dropout *p = l->priv;
+  lt_config_add_num(c, "p", (double)p->p);
+  lt_config_add_int(c, "seed", (int64_t)p->seed);
+}
+
+static lt_layer *dropout_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const keys[] = {"p", "seed", NULL};
+  double prob;
+  int64_t seed;
+  if (lt_config_keys(c, "dropout", keys) || lt_config_num(c, "dropout", "p", 0.0, 1.0, NAN, &prob) ||
+      lt_config_int(c, "dropout", "seed", INT64_MIN, INT64_MAX, 0, &seed))
+    return NULL;
+  return lt_dropout_new((float)prob, (uint64_t)seed);
+}
+
+const lt_layer_ops lt_dropout_ops = {
     .kind = "dropout", .prefix = "dropout", .build = dropout_build, .forward = dropout_forward,
     .backward = dropout_backward, .describe = dropout_describe, .free = dropout_free,
+    .config = dropout_config, .from_config = dropout_from_config,
 };
 
 lt_layer *lt_dropout_new(float prob, uint64_t seed) {
@@ -88,7 +108,7 @@ lt_layer *lt_dropout_new(float prob, uint64_t seed) {
     lt_error(LT_ENOMEM, "out of memory allocating dropout");
     return NULL;
   }
-  p->p = prob;
+  p->p = prob, p->seed = seed;
   lt_rng_seed(&p->rng, seed, LT_STREAM_DROPOUT);
-  return lt_layer_alloc(&dropout_ops, p);
+  return lt_layer_alloc(&lt_dropout_ops, p);
 }

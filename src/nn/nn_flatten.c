@@ -63,9 +63,15 @@ static void flatten_free(lt_layer *l) {
   free(p);
 }
 
-static const lt_layer_ops flatten_ops = {
+static lt_layer *flatten_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const none[] = {NULL};
+  return lt_config_keys(c, "flatten", none) ? NULL : lt_flatten_new();
+}
+
+const lt_layer_ops lt_flatten_ops = {
     .kind = "flatten", .prefix = "flatten", .build = flatten_build, .forward = flatten_forward,
     .backward = flatten_backward, .describe = flatten_describe, .free = flatten_free,
+    .from_config = flatten_from_config,
 };
 
 lt_layer *lt_flatten_new(void) {
@@ -74,5 +80,5 @@ lt_layer *lt_flatten_new(void) {
     lt_error(LT_ENOMEM, "out of memory allocating flatten");
     return NULL;
   }
-  return lt_layer_alloc(&flatten_ops, p);
+  return lt_layer_alloc(&lt_flatten_ops, p);
 }

@@ -50,7 +50,33 @@ typedef struct lt_layer_ops {
   int overwrites_grads;
   /* Which activations the forward takes besides contiguous ones (LT_LAYOUT_*). */
   int layout;
+  /* Appends the layer's settings to c with lt_config_add_* (lt_layer_config_get,
+   * export, nn.arch). NULL: the layer has none. */
+  void (*config)(const lt_layer *l, lt_layer_config *c);
+  /* A new layer of this kind from settings (lt_layer_from_config, import,
+   * nn.from_arch): reads them with lt_config_keys/_int/_num/_bool, takes the
+   * children (only containers get any) and frees them on failure. */
+  lt_layer *(*from_config)(const lt_layer_config *c, int nchildren, lt_layer **children);
+  /* Layers of this kind carry a prunable weight (lt_layer_prunable). */
+  int prunable;
 } lt_layer_ops;
+
+/* The kinds lt_layer_from_config can build: one entry per ops table in
+ * nn_kinds.c. A new layer adds its ops there; nothing else names it. */
+
+/* Reading settings in a from_config (src/nn/nn_config.c). Each error names the
+ * kind and the key. */
+#define LT_CONFIG_REQUIRED INT64_MIN /* as def: the key must be present */
+/* c holds only keys from the NULL-terminated list, each at most once. */
+lt_status lt_config_keys(const lt_layer_config *c, const char *kind, const char *const *keys);
+/* An integer (an integral number is fine) in [lo, hi] at key, or def when absent. */
+lt_status lt_config_int(const lt_layer_config *c, const char *kind, const char *key, int64_t lo, int64_t hi,
+                        int64_t def, int64_t *v);
+/* A number (an integer is fine) in [lo, hi) at key, or def when absent (NAN: required). */
+lt_status lt_config_num(const lt_layer_config *c, const char *kind, const char *key, double lo, double hi, double def,
+                        double *v);
+/* A boolean at key, or def when absent (def < 0: required). */
+lt_status lt_config_bool(const lt_layer_config *c, const char *kind, const char *key, int def, int *v);
 
 /* Transposed activations: a 2-D (B, F) tensor with strides (1, ld), ld >= B,
  * i.e. F rows of ld floats, one per feature, as the sparse kernels use them.
@@ -71,6 +97,7 @@ struct lt_layer {
   const lt_layer_ops *ops;
   char name[LT_NAME_MAX];   /* full hierarchical name after build */
   int user_named;
+  char given[LT_NAME_MAX / 2]; /* the name lt_layer_set_name got (user_named) */
   lt_model *model;          /* set by lt_model_new */
   lt_param *params;         /* this layer's trainable params (inside the model's array) */
   int nparams;

@@ -31,6 +31,7 @@ lt_status lt_layer_set_name(lt_layer *l, const char *name) {
   if (n == 0 || n >= LT_NAME_MAX / 2) return lt_error(LT_EINVAL, "layer name '%s' must have 1 to %d characters", name, LT_NAME_MAX / 2 - 1);
   if (strchr(name, ' ')) return lt_error(LT_EINVAL, "layer name '%s' must not contain spaces", name);
   memcpy(l->name, name, n + 1);
+  memcpy(l->given, name, n + 1);
   l->user_named = 1;
   return LT_OK;
 }

@@ -220,10 +220,19 @@ static void linear_free(lt_layer *l) {
   free(p);
 }
 
-static const lt_layer_ops linear_ops = {
+static void linear_config(const lt_layer *l, lt_layer_config *c) {
+  const linear *p = l->priv;
+  lt_config_add_int(c, "in", p->in);
+  lt_config_add_int(c, "out", p->out);
+  lt_config_add_bool(c, "bias", p->bias);
+}
+
+static lt_layer *linear_from_config(const lt_layer_config *c, int nchildren, lt_layer **children);
+
+const lt_layer_ops lt_linear_ops = {
     .kind = "linear", .prefix = "fc", .build = linear_build, .forward = linear_forward,
     .backward = linear_backward, .describe = linear_describe, .free = linear_free, .overwrites_grads = 1,
-    .layout = LT_LAYOUT_ANY,
+    .layout = LT_LAYOUT_ANY, .config = linear_config, .from_config = linear_from_config, .prunable = 1,
 };
 
 lt_layer *lt_linear_new(int in, int out, int bias) {
@@ -243,15 +252,19 @@ lt_layer *lt_linear_new(int in, int out, int bias) {
     return NULL;
   }
   lt_spd *sp = p->sp;
-  lt_layer *l = lt_layer_alloc(&linear_ops, p);
+  lt_layer *l = lt_layer_alloc(&lt_linear_ops, p);
   if (!l) lt_spd_free(sp); // lt_layer_alloc freed p
   else l->spd = sp;        // the model and nn_sparse.c see it there
   return l;
 }
 
-lt_status lt_linear_config(const lt_layer *l, int *in, int *out, int *bias) {
-  if (!l || l->ops != &linear_ops) return lt_error(LT_EINVAL, "lt_linear_config: not a linear layer");
-  const linear *p = l->priv;
-  *in = p->in, *out = p->out, *bias = p->bias;
-  return LT_OK;
+static lt_layer *linear_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const keys[] = {"in", "out", "bias", NULL};
+  int64_t in, out;
+  int bias;
+  if (lt_config_keys(c, "linear", keys) || lt_config_int(c, "linear", "in", 1, INT32_MAX, LT_CONFIG_REQUIRED, &in) ||
+      lt_config_int(c, "linear", "out", 1, INT32_MAX, LT_CONFIG_REQUIRED, &out) ||
+      lt_config_bool(c, "linear", "bias", 1, &bias))
+    return NULL;
+  return lt_linear_new((int)in, (int)out, bias);
 }

@@ -273,17 +273,31 @@ static void pool_free(lt_layer *l) {
   free(p);
 }
 
-static const lt_layer_ops maxpool_ops = {
+static void pool_config(const lt_layer *l, lt_layer_config *c) {
+  const pool *p = l->priv;
+  if (p->type == POOL_GLOBAL) return;
+  lt_config_add_int(c, "k", p->k);
+  lt_config_add_int(c, "stride", p->stride);
+}
+
+static lt_layer *maxpool_from_config(const lt_layer_config *c, int nchildren, lt_layer **children);
+static lt_layer *avgpool_from_config(const lt_layer_config *c, int nchildren, lt_layer **children);
+static lt_layer *global_from_config(const lt_layer_config *c, int nchildren, lt_layer **children);
+
+const lt_layer_ops lt_maxpool2d_ops = {
     .kind = "maxpool2d", .prefix = "pool", .build = pool_build, .forward = pool_forward,
     .backward = pool_backward, .describe = pool_describe, .free = pool_free,
+    .config = pool_config, .from_config = maxpool_from_config,
 };
-static const lt_layer_ops avgpool_ops = {
+const lt_layer_ops lt_avgpool2d_ops = {
     .kind = "avgpool2d", .prefix = "avgpool", .build = pool_build, .forward = pool_forward,
     .backward = pool_backward, .describe = pool_describe, .free = pool_free,
+    .config = pool_config, .from_config = avgpool_from_config,
 };
-static const lt_layer_ops global_ops = {
+const lt_layer_ops lt_global_avgpool_ops = {
     .kind = "global_avgpool", .prefix = "gap", .build = pool_build, .forward = pool_forward,
     .backward = pool_backward, .describe = pool_describe, .free = pool_free,
+    .from_config = global_from_config,
 };
 
 static lt_layer *pool_new(const lt_layer_ops *ops, int type, int k, int stride) {
@@ -300,6 +314,26 @@ static lt_layer *pool_new(const lt_layer_ops *ops, int type, int k, int stride) 
   return lt_layer_alloc(ops, p);
 }
 
-lt_layer *lt_maxpool2d_new(int k, int stride) { return pool_new(&maxpool_ops, POOL_MAX, k, stride); }
-lt_layer *lt_avgpool2d_new(int k, int stride) { return pool_new(&avgpool_ops, POOL_AVG, k, stride); }
-lt_layer *lt_global_avgpool_new(void) { return pool_new(&global_ops, POOL_GLOBAL, 1, 1); }
+lt_layer *lt_maxpool2d_new(int k, int stride) { return pool_new(&lt_maxpool2d_ops, POOL_MAX, k, stride); }
+lt_layer *lt_avgpool2d_new(int k, int stride) { return pool_new(&lt_avgpool2d_ops, POOL_AVG, k, stride); }
+lt_layer *lt_global_avgpool_new(void) { return pool_new(&lt_global_avgpool_ops, POOL_GLOBAL, 1, 1); }
+
+// {k, stride = k}
+static lt_layer *window_from_config(const lt_layer_ops *ops, int type, const lt_layer_config *c) {
+  static const char *const keys[] = {"k", "stride", NULL};
+  int64_t k, stride;
+  if (lt_config_keys(c, ops->kind, keys) || lt_config_int(c, ops->kind, "k", 1, INT32_MAX, LT_CONFIG_REQUIRED, &k) ||
+      lt_config_int(c, ops->kind, "stride", 0, INT32_MAX, 0, &stride))
+    return NULL;
+  return pool_new(ops, type, (int)k, (int)stride);
+}
+static lt_layer *maxpool_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  return window_from_config(&lt_maxpool2d_ops, POOL_MAX, c);
+}
+static lt_layer *avgpool_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  return window_from_config(&lt_avgpool2d_ops, POOL_AVG, c);
+}
+static lt_layer *global_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const none[] = {NULL};
+  return lt_config_keys(c, "global_avgpool", none) ? NULL : lt_global_avgpool_new();
+}

@@ -85,9 +85,15 @@ static void relu_free(lt_layer *l) {
   free(p);
 }
 
-static const lt_layer_ops relu_ops = {
+static lt_layer *relu_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const none[] = {NULL};
+  return lt_config_keys(c, "relu", none) ? NULL : lt_relu_new();
+}
+
+const lt_layer_ops lt_relu_ops = {
     .kind = "relu", .prefix = "relu", .build = relu_build, .forward = relu_forward,
     .backward = relu_backward, .describe = relu_describe, .free = relu_free, .layout = LT_LAYOUT_SAME,
+    .from_config = relu_from_config,
 };
 
 lt_layer *lt_relu_new(void) {
@@ -96,5 +102,5 @@ lt_layer *lt_relu_new(void) {
     lt_error(LT_ENOMEM, "out of memory allocating relu");
     return NULL;
   }
-  return lt_layer_alloc(&relu_ops, p);
+  return lt_layer_alloc(&lt_relu_ops, p);
 }

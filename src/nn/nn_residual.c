@@ -97,10 +97,23 @@ static void residual_free(lt_layer *l) {
 }
 
 // prefix NULL: residual blocks are named by position ("layer1.0") and scope their children
-static const lt_layer_ops residual_ops = {
+// children: body [, shortcut]
+static lt_layer *residual_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const none[] = {NULL};
+  if (lt_config_keys(c, "residual", none) ||
+      ((nchildren < 1 || nchildren > 2) &&
+       lt_error(LT_EINVAL, "residual: needs a body and at most a shortcut (1 or 2 children), got %d", nchildren))) {
+    for (int i = 0; i < nchildren; i++) lt_layer_free(children[i]);
+    return NULL;
+  }
+  return lt_residual_new(children[0], nchildren == 2 ? children[1] : NULL);
+}
+
+const lt_layer_ops lt_residual_ops = {
     .kind = "residual", .prefix = NULL, .is_container = 1, .build = residual_build,
     .forward = residual_forward, .backward = residual_backward, .describe = residual_describe,
     .nchildren = residual_nchildren, .child = residual_child, .free = residual_free,
+    .from_config = residual_from_config,
 };
 
 lt_layer *lt_residual_new(lt_layer *body, lt_layer *shortcut) {
@@ -114,7 +127,7 @@ lt_layer *lt_residual_new(lt_layer *body, lt_layer *shortcut) {
   }
   if (shortcut && !shortcut->user_named) lt_layer_set_name(shortcut, "shortcut");
   p->body = body, p->shortcut = shortcut;
-  lt_layer *l = lt_layer_alloc(&residual_ops, p);
+  lt_layer *l = lt_layer_alloc(&lt_residual_ops, p);
   if (!l) {
     lt_layer_free(body);
     lt_layer_free(shortcut);

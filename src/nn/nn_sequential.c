@@ -92,10 +92,20 @@ static void sequential_free(lt_layer *l) {
   free(p);
 }
 
-static const lt_layer_ops sequential_ops = {
+static lt_layer *sequential_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const none[] = {NULL};
+  if (lt_config_keys(c, "sequential", none)) {
+    for (int i = 0; i < nchildren; i++) lt_layer_free(children[i]);
+    return NULL;
+  }
+  return lt_sequential_new(nchildren, children);
+}
+
+const lt_layer_ops lt_sequential_ops = {
     .kind = "sequential", .prefix = "seq", .is_container = 1, .build = sequential_build, .bind = sequential_bind,
     .forward = sequential_forward, .backward = sequential_backward, .describe = sequential_describe,
     .nchildren = sequential_nchildren, .child = sequential_child, .free = sequential_free,
+    .from_config = sequential_from_config,
 };
 
 lt_layer *lt_sequential_new(int n, lt_layer **children) {
@@ -116,7 +126,7 @@ lt_layer *lt_sequential_new(int n, lt_layer **children) {
   memcpy(kids, children, sizeof *kids * n);
   p->n = n;
   p->kids = kids;
-  lt_layer *l = lt_layer_alloc(&sequential_ops, p);
+  lt_layer *l = lt_layer_alloc(&lt_sequential_ops, p);
   if (!l) {
     for (int i = 0; i < n; i++) lt_layer_free(kids[i]);
     free(kids);
