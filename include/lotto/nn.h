@@ -180,6 +180,8 @@ struct lt_param {
   int64_t shape[LT_MAXDIM];
   size_t offset;           /* element offset in the flat buffers */
   size_t numel;
+  float init;              /* the value lt_model_init gives it unless drawn (weights): 0, or 1 for
+                            * batchnorm gamma and running_var; set by the layer at build */
   lt_tensor *value, *grad, *mask; /* views into the flat buffers, borrowed */
   lt_layer *layer;         /* owning layer, borrowed */
 };

@@ -18,11 +18,6 @@ int lt_init_kind_parse(const char *s) {
   return -1;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), k = strlen(suffix);
-  return n >= k && !strcmp(s + n - k, suffix);
-}
-
 // w is (out, in[, k, k]): fan_in = in*k*k, fan_out = out*k*k
 static void init_weight(float *w, const lt_param *p, lt_rng *r, lt_init_kind kind) {
   double receptive = 1.0;
@@ -44,12 +39,11 @@ lt_status lt_model_init(lt_model *m, lt_rng *r, lt_init_kind kind) {
     const lt_param *p = lt_model_param(m, i);
     float *v = lt_tensor_data(p->value);
     if (p->prunable && p->ndim >= 2) init_weight(v, p, r, kind);
-    else if (!strcmp(p->kind, "batchnorm") && ends_with(p->name, ".weight")) lt_tensor_fill(p->value, 1.0f);
-    else memset(v, 0, sizeof(float) * p->numel);
+    else lt_tensor_fill(p->value, p->init); /* what the layer declared: 0, batchnorm gamma 1 */
   }
   for (int i = 0; i < lt_model_nbuffers(m); i++) {
     const lt_param *p = lt_model_buffer(m, i);
-    lt_tensor_fill(p->value, ends_with(p->name, "running_var") ? 1.0f : 0.0f);
+    lt_tensor_fill(p->value, p->init); /* running mean 0, running var 1 */
   }
   lt_model_apply_mask(m);
   return LT_OK;

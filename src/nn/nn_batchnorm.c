@@ -66,9 +66,12 @@ static lt_status batchnorm_build(lt_layer *l, lt_build *b, int ndim, const int64
   p->HW = ndim == 3 ? (int)(in[1] * in[2]) : 1;
   int64_t cs[1] = {p->C};
   lt_status st;
-  if ((st = lt_build_param(b, l, "weight", 1, cs, 0, 1)) || (st = lt_build_param(b, l, "bias", 1, cs, 0, 1)) ||
-      (st = lt_build_param(b, l, "running_mean", 1, cs, 0, 0)) || (st = lt_build_param(b, l, "running_var", 1, cs, 0, 0)))
+  if ((st = lt_build_param(b, l, "weight", 1, cs, 0, 1))) return st;
+  lt_build_set_init(b, 1, 1.0f); /* gamma starts at 1 */
+  if ((st = lt_build_param(b, l, "bias", 1, cs, 0, 1)) || (st = lt_build_param(b, l, "running_mean", 1, cs, 0, 0)) ||
+      (st = lt_build_param(b, l, "running_var", 1, cs, 0, 0)))
     return st;
+  lt_build_set_init(b, 0, 1.0f); /* running variance starts at 1 */
   *out_ndim = ndim;
   for (int i = 0; i < ndim; i++) out[i] = in[i];
   return LT_OK;

@@ -43,6 +43,12 @@ lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim,
   return LT_OK;
 }
 
+void lt_build_set_init(lt_build *b, int trainable, float value) {
+  lt_param *arr = trainable ? b->params : b->bufs;
+  int n = trainable ? b->np : b->nb;
+  if (n > 0) arr[n - 1].init = value;
+}
+
 lt_status lt_build_child(lt_build *b, lt_layer *l, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                          const lt_layer **producer) {
   const lt_layer_ops *o = l->ops;

@@ -129,6 +129,9 @@ struct lt_layer {
  * declares a non-trainable buffer instead (zero-filled; bind() may set it). */
 lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim, const int64_t *shape,
                          int prunable, int trainable);
+/* Sets the value lt_model_init gives the parameter (trainable) or buffer
+ * (!trainable) declared last; 0 unless set. */
+void lt_build_set_init(lt_build *b, int trainable, float value);
 /* Recurses into a child during build (containers use it so naming and layout stay in order). */
 lt_status lt_build_child(lt_build *b, lt_layer *child, int ndim, const int64_t *in, int *out_ndim,
                          int64_t *out, const lt_layer **producer);
