@@ -1,6 +1,7 @@
 /* ljson.c: lotto.json — deterministic JSON encoding (sorted keys, round-trip floats),
- * decoding through cJSON, atomic file writes, crash-tolerant JSON lines, and the small
- * POSIX file-system helper set (json.fs) that the experiment store is built on. */
+ * decoding through cJSON (NUL-safe: "a\u0000b" decodes to a 3-byte Lua string), atomic
+ * file writes, crash-tolerant JSON lines, and the small POSIX file-system helper set
+ * (json.fs) that the experiment store is built on. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -336,7 +337,76 @@ static int box_gc(lua_State *L) {
   return 0;
 }
 
-static void push_json(lua_State *L, const cJSON *j) {
+/* cJSON keeps strings NUL-terminated, so "a\u0000b" would come back as "a" and two keys
+ * "a\u0000b", "a\u0000c" as one. Lua strings hold any byte, and json.encode writes a NUL as
+ * \u0000, so decode keeps it: when the text holds a NUL (escaped or raw), every string is
+ * matched with its token in the text (tokens come in the order push_json visits keys and
+ * values), and a token holding NULs is decoded piecewise by cJSON between them. */
+typedef struct jtext { const char *s; size_t n, at; } jtext;
+
+static int has_nul(const char *s, size_t n) {
+  if (memchr(s, 0, n)) return 1;
+  for (size_t i = 0; i + 6 <= n; i++)
+    if (s[i] == '\\' && memcmp(s + i + 1, "u0000", 5) == 0) return 1;
+  return 0;
+}
+
+/* The next string token: [*b, *e) between its quotes. Scans as cJSON does (a backslash
+ * skips the next byte), so it finds the same ends in text cJSON accepted. */
+static void next_token(jtext *t, const char **b, const char **e) {
+  while (t->at < t->n && t->s[t->at] != '"') t->at++;
+  size_t i = ++t->at;
+  while (i < t->n && t->s[i] != '"') i += t->s[i] == '\\' ? 2 : 1;
+  if (i > t->n) i = t->n;
+  *b = t->s + t->at, *e = t->s + i;
+  t->at = i + 1;
+}
+
+/* Appends cJSON's decoding of the string body [b, e) (no NULs in it). */
+static void add_piece(lua_State *L, luaL_Buffer *out, const char *b, const char *e) {
+  size_t n = (size_t)(e - b);
+  char *q = malloc(n + 2);
+  cJSON *j = NULL;
+  if (q) {
+    q[0] = '"', memcpy(q + 1, b, n), q[n + 1] = '"';
+    j = cJSON_ParseWithLength(q, n + 2);
+    free(q);
+  }
+  if (!cJSON_IsString(j)) {
+    cJSON_Delete(j);
+    luaL_error(L, "json.decode: cannot decode a string holding a NUL");
+  }
+  luaL_addstring(out, j->valuestring);
+  cJSON_Delete(j);
+}
+
+/* Pushes a decoded string: cJSON's, or for a token holding NULs, its pieces joined by NULs. */
+static void push_str(lua_State *L, const char *str, jtext *t) {
+  const char *b, *e;
+  if (t) next_token(t, &b, &e);
+  if (!t || !has_nul(b, (size_t)(e - b))) {
+    lua_pushstring(L, str);
+    return;
+  }
+  luaL_Buffer out;
+  luaL_buffinit(L, &out);
+  const char *piece = b;
+  for (const char *p = b; p < e;) {
+    size_t skip = *p == 0 ? 1 : (*p == '\\' && e - p >= 6 && memcmp(p + 1, "u0000", 5) == 0) ? 6 : 0;
+    if (!skip) {
+      p += *p == '\\' ? 2 : 1;
+      continue;
+    }
+    add_piece(L, &out, piece, p);
+    luaL_addchar(&out, '\0');
+    p += skip;
+    piece = p;
+  }
+  add_piece(L, &out, piece, e);
+  luaL_pushresult(&out);
+}
+
+static void push_json(lua_State *L, const cJSON *j, jtext *t) {
   luaL_checkstack(L, 4, "json.decode: nesting too deep");
   if (cJSON_IsTrue(j)) lua_pushboolean(L, 1);
   else if (cJSON_IsFalse(j)) lua_pushboolean(L, 0);
@@ -344,17 +414,17 @@ static void push_json(lua_State *L, const cJSON *j) {
     double d = j->valuedouble; /* integral values within 2^53 come back as integers */
     if (d == floor(d) && fabs(d) <= 9007199254740992.0) lua_pushinteger(L, (lua_Integer)d);
     else lua_pushnumber(L, d);
-  } else if (cJSON_IsString(j)) lua_pushstring(L, j->valuestring);
+  } else if (cJSON_IsString(j)) push_str(L, j->valuestring, t);
   else if (cJSON_IsArray(j)) {
     lua_createtable(L, cJSON_GetArraySize(j), 0);
     lua_Integer i = 1;
-    for (const cJSON *c = j->child; c; c = c->next) push_json(L, c), lua_rawseti(L, -2, i++);
+    for (const cJSON *c = j->child; c; c = c->next) push_json(L, c, t), lua_rawseti(L, -2, i++);
     luaL_setmetatable(L, ARRAY_MT);
   } else if (cJSON_IsObject(j)) {
     lua_createtable(L, 0, cJSON_GetArraySize(j));
     for (const cJSON *c = j->child; c; c = c->next) {
-      lua_pushstring(L, c->string);
-      push_json(L, c);
+      push_str(L, c->string, t);
+      push_json(L, c, t);
       lua_rawset(L, -3);
     }
   } else lua_pushlightuserdata(L, NULL); /* null */
@@ -373,7 +443,8 @@ static int decode_buf(lua_State *L, const char *s, size_t n) {
     at = (size_t)(end - s);
     while (at < n && s[at] && strchr(" \t\r\n", s[at])) at++;
     if (at == n) {
-      push_json(L, bx->root);
+      jtext t = {s, n, 0};
+      push_json(L, bx->root, has_nul(s, n) ? &t : NULL);
       cJSON_Delete(bx->root), bx->root = NULL;
       lua_remove(L, -2);
       return 1;
