@@ -351,6 +351,8 @@ static int has_nul(const char *s, size_t n) {
   return 0;
 }
 
+static int is_hex(char c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
+
 /* The next string token: [*b, *e) between its quotes. Scans as cJSON does (a backslash
  * skips the next byte), so it finds the same ends in text cJSON accepted. */
 static void next_token(jtext *t, const char **b, const char **e) {
@@ -360,6 +362,34 @@ static void next_token(jtext *t, const char **b, const char **e) {
   if (i > t->n) i = t->n;
   *b = t->s + t->at, *e = t->s + i;
   t->at = i + 1;
+}
+
+/* Checks the strings of text cJSON accepted: 1 if one holds a NUL (escaped or raw), 0 if
+ * none does, -1 with *bad set at a \u escape with a non-hex digit (cJSON would read it as
+ * a NUL; it is not JSON). */
+static int scan_text(const char *s, size_t n, size_t *bad) {
+  jtext t = {s, n, 0};
+  int nul = 0;
+  while (t.at < n) {
+    const char *b, *e;
+    next_token(&t, &b, &e);
+    for (const char *p = b; p < e;) {
+      if (*p == 0) nul = 1;
+      if (*p != '\\') {
+        p++;
+        continue;
+      }
+      if (e - p >= 2 && p[1] == 'u') {
+        if (e - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) {
+          *bad = (size_t)(p - s);
+          return -1;
+        }
+        if (memcmp(p + 2, "0000", 4) == 0) nul = 1;
+        p += 6;
+      } else p += 2;
+    }
+  }
+  return nul;
 }
 
 /* Appends cJSON's decoding of the string body [b, e) (no NULs in it). */
@@ -442,9 +472,20 @@ static int decode_buf(lua_State *L, const char *s, size_t n) {
   if (parsed) {
     at = (size_t)(end - s);
     while (at < n && s[at] && strchr(" \t\r\n", s[at])) at++;
+    size_t bad = 0;
+    int nul = at == n ? scan_text(s, n, &bad) : 0;
+    if (nul < 0) {
+      cJSON_Delete(bx->root), bx->root = NULL;
+      lua_pop(L, 1);
+      int line = 1, col = 1;
+      for (size_t i = 0; i < bad; i++) col = s[i] == '\n' ? (line++, 1) : col + 1;
+      lua_pushfstring(L, "json: bad \\u escape (4 hex digits needed) at line %d, column %d (byte %I)", line, col,
+                      (LUAI_UACINT)bad);
+      return 0;
+    }
     if (at == n) {
       jtext t = {s, n, 0};
-      push_json(L, bx->root, has_nul(s, n) ? &t : NULL);
+      push_json(L, bx->root, nul ? &t : NULL);
       cJSON_Delete(bx->root), bx->root = NULL;
       lua_remove(L, -2);
       return 1;

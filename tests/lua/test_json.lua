@@ -69,6 +69,14 @@ check(json.decode('"a\0b"') == 'a\0b', 'a raw NUL byte in a string is kept')
 local bin = { ['k\0'] = 'v\0w', list = { '\0', 'x' } }
 check(eq(json.decode(json.encode(bin)), bin) and json.decode(json.encode(bin))['k\0'] == 'v\0w', 'NUL round trip')
 
+-- a \u escape without 4 hex digits is not JSON (cJSON alone reads it as a NUL): refused
+local bad, berr = json.decode('{"k": "x\\u00zzy"}')
+check(bad == nil and tostring(berr):find('bad \\u escape', 1, true) and berr:find('column 9', 1, true),
+  'bad \\u escape refused with its position: ' .. tostring(berr))
+bad, berr = json.decode('"\\u000\0001"') -- found by fuzz_json: three hex digits and a raw NUL
+check(bad == nil and tostring(berr):find('bad \\u escape', 1, true), 'truncated \\u escape: ' .. tostring(berr))
+check(json.decode('"\\uABCD\\uabcd"') == '\u{abcd}\u{abcd}', 'hex digits in either case')
+
 local val, err = json.decode('{"a": 1,, "b": 2}')
 check(val == nil and err:find('line 1') and err:find('column'), 'syntax error with position: ' .. tostring(err))
 val, err = json.decode('{"a": 1}\n{"b"')
