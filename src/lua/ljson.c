@@ -1,9 +1,7 @@
 /* ljson.c: lotto.json — deterministic JSON encoding (sorted keys, round-trip floats),
- * decoding through cJSON (NUL-safe: "a\u0000b" decodes to a 3-byte Lua string), atomic
- * file writes, crash-tolerant JSON lines, and the small POSIX file-system helper set
- * (json.fs) that the experiment store is built on. */
+ * atomic file writes, crash-tolerant JSON lines, and the small POSIX file-system helper
+ * set (json.fs) that the experiment store is built on. Decoding is ljson_decode.c. */
 #define _POSIX_C_SOURCE 200809L
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +15,10 @@
 #include <unistd.h>
 
 #include "lbind.h"
+#include "ljson.h"
 
-#define ARRAY_MT "lotto.json.array"
+#define ARRAY_MT LT_JSON_ARRAY_MT
 #define BUF_MT "lotto.json.buf"
-#define BOX_MT "lotto.json.box"
 #define MAXDEPTH 200
 
 /* ---- a growable byte buffer owned by a userdata, so an error mid-encode leaks nothing ---- */
@@ -327,192 +325,6 @@ static int json_encode(lua_State *L) {
   return 1;
 }
 
-/* ---- decoder ---- */
-typedef struct box { cJSON *root; } box;
-
-static int box_gc(lua_State *L) {
-  box *bx = luaL_checkudata(L, 1, BOX_MT);
-  if (bx->root) cJSON_Delete(bx->root);
-  bx->root = NULL;
-  return 0;
-}
-
-/* cJSON keeps strings NUL-terminated, so "a\u0000b" would come back as "a" and two keys
- * "a\u0000b", "a\u0000c" as one. Lua strings hold any byte, and json.encode writes a NUL as
- * \u0000, so decode keeps it: when the text holds a NUL (escaped or raw), every string is
- * matched with its token in the text (tokens come in the order push_json visits keys and
- * values), and a token holding NULs is decoded piecewise by cJSON between them. */
-typedef struct jtext { const char *s; size_t n, at; } jtext;
-
-static int has_nul(const char *s, size_t n) {
-  if (memchr(s, 0, n)) return 1;
-  for (size_t i = 0; i + 6 <= n; i++)
-    if (s[i] == '\\' && memcmp(s + i + 1, "u0000", 5) == 0) return 1;
-  return 0;
-}
-
-static int is_hex(char c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'f'); }
-
-/* The next string token: [*b, *e) between its quotes. Scans as cJSON does (a backslash
- * skips the next byte), so it finds the same ends in text cJSON accepted. */
-static void next_token(jtext *t, const char **b, const char **e) {
-  while (t->at < t->n && t->s[t->at] != '"') t->at++;
-  size_t i = ++t->at;
-  while (i < t->n && t->s[i] != '"') i += t->s[i] == '\\' ? 2 : 1;
-  if (i > t->n) i = t->n;
-  *b = t->s + t->at, *e = t->s + i;
-  t->at = i + 1;
-}
-
-/* Checks the strings of text cJSON accepted: 1 if one holds a NUL (escaped or raw), 0 if
- * none does, -1 with *bad set at a \u escape with a non-hex digit (cJSON would read it as
- * a NUL; it is not JSON). */
-static int scan_text(const char *s, size_t n, size_t *bad) {
-  jtext t = {s, n, 0};
-  int nul = 0;
-  while (t.at < n) {
-    const char *b, *e;
-    next_token(&t, &b, &e);
-    for (const char *p = b; p < e;) {
-      if (*p == 0) nul = 1;
-      if (*p != '\\') {
-        p++;
-        continue;
-      }
-      if (e - p >= 2 && p[1] == 'u') {
-        if (e - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) {
-          *bad = (size_t)(p - s);
-          return -1;
-        }
-        if (memcmp(p + 2, "0000", 4) == 0) nul = 1;
-        p += 6;
-      } else p += 2;
-    }
-  }
-  return nul;
-}
-
-/* Appends cJSON's decoding of the string body [b, e) (no NULs in it). */
-static void add_piece(lua_State *L, luaL_Buffer *out, const char *b, const char *e) {
-  size_t n = (size_t)(e - b);
-  char *q = malloc(n + 2);
-  cJSON *j = NULL;
-  if (q) {
-    q[0] = '"', memcpy(q + 1, b, n), q[n + 1] = '"';
-    j = cJSON_ParseWithLength(q, n + 2);
-    free(q);
-  }
-  if (!cJSON_IsString(j)) {
-    cJSON_Delete(j);
-    luaL_error(L, "json.decode: cannot decode a string holding a NUL");
-  }
-  luaL_addstring(out, j->valuestring);
-  cJSON_Delete(j);
-}
-
-/* Pushes a decoded string: cJSON's, or for a token holding NULs, its pieces joined by NULs. */
-static void push_str(lua_State *L, const char *str, jtext *t) {
-  const char *b, *e;
-  if (t) next_token(t, &b, &e);
-  if (!t || !has_nul(b, (size_t)(e - b))) {
-    lua_pushstring(L, str);
-    return;
-  }
-  luaL_Buffer out;
-  luaL_buffinit(L, &out);
-  const char *piece = b;
-  for (const char *p = b; p < e;) {
-    size_t skip = *p == 0 ? 1 : (*p == '\\' && e - p >= 6 && memcmp(p + 1, "u0000", 5) == 0) ? 6 : 0;
-    if (!skip) {
-      p += *p == '\\' ? 2 : 1;
-      continue;
-    }
-    add_piece(L, &out, piece, p);
-    luaL_addchar(&out, '\0');
-    p += skip;
-    piece = p;
-  }
-  add_piece(L, &out, piece, e);
-  luaL_pushresult(&out);
-}
-
-static void push_json(lua_State *L, const cJSON *j, jtext *t) {
-  luaL_checkstack(L, 4, "json.decode: nesting too deep");
-  if (cJSON_IsTrue(j)) lua_pushboolean(L, 1);
-  else if (cJSON_IsFalse(j)) lua_pushboolean(L, 0);
-  else if (cJSON_IsNumber(j)) {
-    double d = j->valuedouble; /* integral values within 2^53 come back as integers */
-    if (d == floor(d) && fabs(d) <= 9007199254740992.0) lua_pushinteger(L, (lua_Integer)d);
-    else lua_pushnumber(L, d);
-  } else if (cJSON_IsString(j)) push_str(L, j->valuestring, t);
-  else if (cJSON_IsArray(j)) {
-    lua_createtable(L, cJSON_GetArraySize(j), 0);
-    lua_Integer i = 1;
-    for (const cJSON *c = j->child; c; c = c->next) push_json(L, c, t), lua_rawseti(L, -2, i++);
-    luaL_setmetatable(L, ARRAY_MT);
-  } else if (cJSON_IsObject(j)) {
-    lua_createtable(L, 0, cJSON_GetArraySize(j));
-    for (const cJSON *c = j->child; c; c = c->next) {
-      push_str(L, c->string, t);
-      push_json(L, c, t);
-      lua_rawset(L, -3);
-    }
-  } else lua_pushlightuserdata(L, NULL); /* null */
-}
-
-/* Decodes s[0..n); pushes the value and returns 1, or pushes a message and returns 0. */
-static int decode_buf(lua_State *L, const char *s, size_t n) {
-  const char *end = NULL;
-  size_t at;
-  box *bx = lua_newuserdatauv(L, sizeof *bx, 0);
-  bx->root = NULL;
-  luaL_setmetatable(L, BOX_MT);
-  bx->root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-  int parsed = bx->root != NULL;
-  if (parsed) {
-    at = (size_t)(end - s);
-    while (at < n && s[at] && strchr(" \t\r\n", s[at])) at++;
-    size_t bad = 0;
-    int nul = at == n ? scan_text(s, n, &bad) : 0;
-    if (nul < 0) {
-      cJSON_Delete(bx->root), bx->root = NULL;
-      lua_pop(L, 1);
-      int line = 1, col = 1;
-      for (size_t i = 0; i < bad; i++) col = s[i] == '\n' ? (line++, 1) : col + 1;
-      lua_pushfstring(L, "json: bad \\u escape (4 hex digits needed) at line %d, column %d (byte %I)", line, col,
-                      (LUAI_UACINT)bad);
-      return 0;
-    }
-    if (at == n) {
-      jtext t = {s, n, 0};
-      push_json(L, bx->root, nul ? &t : NULL);
-      cJSON_Delete(bx->root), bx->root = NULL;
-      lua_remove(L, -2);
-      return 1;
-    }
-    cJSON_Delete(bx->root), bx->root = NULL;
-  } else at = end ? (size_t)(end - s) : 0;
-  lua_pop(L, 1);
-  if (n == 0) return lua_pushliteral(L, "json: empty input"), 0;
-  int line = 1, col = 1;
-  for (size_t i = 0; i < at && i < n; i++) col = s[i] == '\n' ? (line++, 1) : col + 1;
-  size_t near = n - at < 20 ? n - at : 20;
-  lua_pushfstring(L, "json: %s at line %d, column %d (byte %I) near '", parsed ? "trailing characters" : "syntax error",
-                  line, col, (LUAI_UACINT)at);
-  lua_pushlstring(L, s + at, near);
-  lua_pushliteral(L, "'");
-  lua_concat(L, 3);
-  return 0;
-}
-
-static int json_decode(lua_State *L) {
-  size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  if (decode_buf(L, s, n)) return 1;
-  lua_pushnil(L), lua_insert(L, -2);
-  return 2;
-}
-
 /* ---- files ---- */
 static int push_errno(lua_State *L, const char *path) {
   lua_pushnil(L);
@@ -585,7 +397,7 @@ static int json_read(lua_State *L) {
   if (!push_file(L, path)) return push_errno(L, path);
   size_t n;
   const char *s = lua_tolstring(L, -1, &n);
-  if (decode_buf(L, s, n)) return 1;
+  if (lt_json_decode_buf(L, s, n)) return 1;
   lua_pushnil(L);
   lua_pushfstring(L, "%s: %s", path, lua_tostring(L, -2));
   return 2;
@@ -650,7 +462,7 @@ static int json_read_lines(lua_State *L) {
     const char *stop = nl ? nl : end, *q = p;
     while (q < stop && strchr(" \t\r", *q)) q++;
     if (q < stop) {
-      if (decode_buf(L, p, (size_t)(stop - p))) lua_rawseti(L, -2, ++k);
+      if (lt_json_decode_buf(L, p, (size_t)(stop - p))) lua_rawseti(L, -2, ++k);
       else if (!nl) lua_pop(L, 1);
       else {
         lua_pushnil(L);
@@ -781,7 +593,7 @@ static int json_array(lua_State *L) {
  * one encodes back as []. Values JSON cannot hold are programming errors and raise; file
  * and parse failures return nil, message. */
 static const luaL_Reg json_funcs[] = {
-    {"encode", json_encode}, {"decode", json_decode}, {"read", json_read}, {"write", json_write},
+    {"encode", json_encode}, {"decode", lt_json_decode}, {"read", json_read}, {"write", json_write},
     {"append_line", json_append_line}, {"read_lines", json_read_lines}, {"array", json_array}, {NULL, NULL}};
 
 static const luaL_Reg fs_funcs[] = {
@@ -810,9 +622,9 @@ static const lt_help_entry fs_help[] = {
 
 int luaopen_lotto_json(lua_State *L) {
   lt_newmeta(L, BUF_MT, (const luaL_Reg[]){{"__gc", sbuf_gc}, {NULL, NULL}}, NULL);
-  lt_newmeta(L, BOX_MT, (const luaL_Reg[]){{"__gc", box_gc}, {NULL, NULL}}, NULL);
   lt_newmeta(L, ARRAY_MT, NULL, NULL);
-  lua_pop(L, 3);
+  lua_pop(L, 2);
+  lt_json_decode_init(L);
   luaL_newlib(L, json_funcs);
   lua_pushlightuserdata(L, NULL), lua_setfield(L, -2, "null");
   luaL_getmetatable(L, ARRAY_MT), lua_setfield(L, -2, "array_mt");

@@ -1,4 +1,4 @@
-/* fuzz_json.c: libFuzzer harness for lotto.json's decoder (src/lua/ljson.c, cJSON under
+/* fuzz_json.c: libFuzzer harness for lotto.json's decoder (src/lua/ljson_decode.c, cJSON under
  * it), driven through Lua as scripts use it. decode must return a value or nil + message,
  * never raise; a decoded value must encode, and re-decoding that text must encode to the
  * same text (the encoder is canonical: sorted keys, shortest round-trip numbers). */
