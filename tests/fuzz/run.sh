@@ -7,7 +7,8 @@ usage="usage: sh tests/fuzz/run.sh BUILD [SECONDS]"
 case ${1:-} in -h | --help) echo "$usage"; exit 0 ;; "") echo "$usage" >&2; exit 2 ;; esac
 B=$(cd "$1" && pwd) || exit 2
 S=${2:-60}
-case $S in '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number, not '$S'" >&2; exit 2 ;; esac
+case $S in '' | *[!0-9]*) S=x ;; esac
+[ "$S" != x ] && [ "$S" -ge 1 ] || { echo "run.sh: SECONDS must be a whole number >= 1 (libFuzzer reads 0 as no limit)" >&2; exit 2; }
 BIN=$B/tests/fuzz
 W=$B/fuzz
 rm -rf "$W/seeds"
