@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages lotto needs, only those missing.
 # As root through apt-get, otherwise through sudo; without apt, prints the list.
+# `deps.sh fuzz` adds what `make fuzz` needs: clang and libFuzzer.
 PKGS="liblua5.4-dev libopenblas-dev libcjson-dev libcmocka-dev gnuplot-nox libreadline-dev zlib1g-dev cmake pkg-config"
+[ "${1:-}" = fuzz ] && PKGS="$PKGS clang libfuzzer-14-dev"
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "lotto: apt is not available here. Install these (or your system's equivalents):"
   echo "  Lua 5.4 (headers), OpenBLAS, cJSON, CMocka, gnuplot, readline, zlib, cmake, pkg-config"
+  [ "${1:-}" = fuzz ] && echo "  and for make fuzz: clang with libFuzzer"
   echo "  Debian names: $PKGS"
   exit 0
 fi

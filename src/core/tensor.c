@@ -241,6 +241,12 @@ lt_tensor *lt_tensor_reshape(lt_tensor *t, int ndim, const int64_t *shape) {
                lt_shape_format(ndim, shape, b2, sizeof b2));
       return NULL;
     }
+    if (shape[d] > LT_MAXNUMEL || (shape[d] > 0 && known > LT_MAXNUMEL / shape[d])) {
+      /* refused before the product can overflow int64 (UB) */
+      lt_error(LT_ESHAPE, "reshape: target shape %s is too large (more than 2^36 elements)",
+               lt_shape_format(ndim, shape, b2, sizeof b2));
+      return NULL;
+    }
     known *= shape[d];
   }
   int64_t n = (int64_t)lt_tensor_numel(t);

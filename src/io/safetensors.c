@@ -1,22 +1,14 @@
-/* safetensors.c: reading and validating safetensors files (and the dtype table).
- * The whole file is read into memory and checked before any entry is exposed:
- * a corrupt or hostile file yields LT_EFORMAT, never a read past the buffer. */
+/* safetensors.c: validating safetensors headers, the lookups, and the dtype table.
+ * A header is checked whole (JSON, dtypes, shapes against offsets, offsets tiling the
+ * data section, names unique) before any entry is exposed: a corrupt or hostile file
+ * yields LT_EFORMAT, never a read past the buffer. Names and metadata keys are kept
+ * sorted, so duplicate checks and lookups cost n log n, not n^2. Reading files in
+ * stages (sizes before allocation) is safetensors_open.c. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lotto/io.h"
-
-#define MAX_HEADER (100u << 20) /* the format's own limit on the JSON header */
-
-struct lt_st_file {
-  unsigned char *buf; /* the whole file */
-  size_t size;
-  lt_st_entry *e;
-  size_t n;
-  char **mkey, **mval;
-  size_t nmeta;
-};
+#include "io/safetensors_impl.h"
 
 static const struct { const char *name; size_t size; } dtypes[] = {
     [LT_DT_F32] = {"F32", 4}, [LT_DT_U8] = {"U8", 1}, [LT_DT_I32] = {"I32", 4}, [LT_DT_BOOL] = {"BOOL", 1}};
@@ -42,6 +34,9 @@ void lt_st_close(lt_st_file *f) {
   }
   free(f->mkey);
   free(f->mval);
+  free(f->mbykey);
+  free(f->byname);
+  free(f->off);
   free(f->e);
   free(f->buf);
   free(f);
@@ -63,27 +58,56 @@ static char *dupstr(const char *s) {
   return p;
 }
 
+/* An index sorted by string (ties by position): equal strings end up adjacent, and
+ * lookups are binary searches. */
+static int cmp_named(const void *a, const void *b) {
+  const lt_st_named *x = a, *y = b;
+  int c = strcmp(x->s, y->s);
+  return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Sorts n (string, position) pairs and returns the first repeated string, or NULL. */
+static const char *sort_named(lt_st_named *v, size_t n) {
+  qsort(v, n, sizeof *v, cmp_named);
+  for (size_t k = 1; k < n; k++)
+    if (strcmp(v[k - 1].s, v[k].s) == 0) return v[k].s;
+  return NULL;
+}
+
+static const lt_st_named *find_named(const lt_st_named *v, size_t n, const char *s) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(v[mid].s, s);
+    if (c == 0) return &v[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return NULL;
+}
+
 static lt_status parse_meta(lt_st_file *f, const cJSON *m, const char *name) {
   if (!cJSON_IsObject(m)) return lt_error(LT_EFORMAT, "%s: __metadata__ is not an object", name);
   size_t n = (size_t)cJSON_GetArraySize(m);
   f->mkey = calloc(n ? n : 1, sizeof *f->mkey);
   f->mval = calloc(n ? n : 1, sizeof *f->mval);
-  if (!f->mkey || !f->mval) return lt_error(LT_ENOMEM, "%s: out of memory", name);
+  f->mbykey = calloc(n ? n : 1, sizeof *f->mbykey);
+  if (!f->mkey || !f->mval || !f->mbykey) return lt_error(LT_ENOMEM, "%s: out of memory", name);
   for (const cJSON *c = m->child; c; c = c->next) {
     if (!cJSON_IsString(c)) return lt_error(LT_EFORMAT, "%s: metadata \"%s\" is not a string", name, c->string);
-    for (size_t i = 0; i < f->nmeta; i++)
-      if (strcmp(f->mkey[i], c->string) == 0)
-        return lt_error(LT_EFORMAT, "%s: metadata key \"%s\" appears twice", name, c->string);
     f->mkey[f->nmeta] = dupstr(c->string);
     f->mval[f->nmeta] = dupstr(c->valuestring);
     f->nmeta++;
     if (!f->mkey[f->nmeta - 1] || !f->mval[f->nmeta - 1]) return lt_error(LT_ENOMEM, "%s: out of memory", name);
   }
+  for (size_t i = 0; i < f->nmeta; i++) f->mbykey[i] = (lt_st_named){f->mkey[i], i};
+  const char *dup = sort_named(f->mbykey, f->nmeta);
+  if (dup) return lt_error(LT_EFORMAT, "%s: metadata key \"%s\" appears twice", name, dup);
   return LT_OK;
 }
 
 /* Parses one tensor description; offsets are stored in data/nbytes as (begin, span) for now. */
-static lt_status parse_entry(lt_st_entry *e, uint64_t *begin, const cJSON *j, const char *name) {
+static lt_status parse_entry(lt_st_entry *e, uint64_t *begin, const cJSON *j, uint64_t dlen, const char *name) {
   const char *t = j->string;
   if (!cJSON_IsObject(j)) return lt_error(LT_EFORMAT, "%s: tensor \"%s\" is not an object", name, t);
   const cJSON *dt = NULL, *shape = NULL, *off = NULL;
@@ -124,6 +148,9 @@ static lt_status parse_entry(lt_st_entry *e, uint64_t *begin, const cJSON *j, co
   if (end - b != nbytes)
     return lt_error(LT_EFORMAT, "%s: tensor \"%s\": %s shape needs %llu bytes but data_offsets span %llu", name, t,
                     dt->valuestring, (unsigned long long)nbytes, (unsigned long long)(end - b));
+  if (end > dlen) /* known before the data section is read: nothing allocated for a lie */
+    return lt_error(LT_EFORMAT, "%s: tensor \"%s\": data_offsets [%llu, %llu] beyond the %llu-byte data section", name,
+                    t, (unsigned long long)b, (unsigned long long)end, (unsigned long long)dlen);
   e->numel = (size_t)numel;
   e->nbytes = (size_t)nbytes;
   *begin = b;
@@ -137,20 +164,18 @@ static int cmp_span(const void *a, const void *b) {
   return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* Entries must tile the data section exactly: sorted by offset, each starts where the last ended. */
-static lt_status place_entries(lt_st_file *f, uint64_t *begins, const unsigned char *data, uint64_t dlen,
-                               const char *name) {
+/* Entries must tile the data section exactly: sorted by offset, each starts where the last
+ * ended. Sorts f->e by offset into f->off; data pointers are set later (lt_st_attach). */
+static lt_status place_entries(lt_st_file *f, const uint64_t *begins, uint64_t dlen, const char *name) {
   span *s = malloc((f->n ? f->n : 1) * sizeof *s);
   lt_st_entry *sorted = malloc((f->n ? f->n : 1) * sizeof *sorted);
-  if (!s || !sorted) {
-    free(s);
-    free(sorted);
-    return lt_error(LT_ENOMEM, "%s: out of memory", name);
+  f->off = malloc((f->n ? f->n : 1) * sizeof *f->off);
+  lt_status st = s && sorted && f->off ? LT_OK : lt_error(LT_ENOMEM, "%s: out of memory", name);
+  if (!st) {
+    for (size_t i = 0; i < f->n; i++) s[i] = (span){begins[i], i};
+    qsort(s, f->n, sizeof *s, cmp_span);
   }
-  for (size_t i = 0; i < f->n; i++) s[i] = (span){begins[i], i};
-  qsort(s, f->n, sizeof *s, cmp_span);
   uint64_t at = 0;
-  lt_status st = LT_OK;
   for (size_t k = 0; k < f->n && !st; k++) {
     lt_st_entry *e = &f->e[s[k].i];
     uint64_t b = s[k].begin;
@@ -161,29 +186,37 @@ static lt_status place_entries(lt_st_file *f, uint64_t *begins, const unsigned c
       st = lt_error(LT_EFORMAT, "%s: tensor \"%s\" overlaps the previous tensor", name, e->name);
     else if (b > at)
       st = lt_error(LT_EFORMAT, "%s: %llu unused bytes before tensor \"%s\"", name, (unsigned long long)(b - at), e->name);
-    e->data = data + b;
     at = b + e->nbytes;
     sorted[k] = *e;
+    f->off[k] = b;
   }
   if (!st && at != dlen)
     st = lt_error(LT_EFORMAT, "%s: %llu trailing bytes after the last tensor", name, (unsigned long long)(dlen - at));
   if (!st) memcpy(f->e, sorted, f->n * sizeof *sorted);
-  for (size_t k = 1; k < f->n && !st; k++) /* sorted by offset: duplicates can be anywhere, so compare all */
-    for (size_t j = 0; j < k && !st; j++)
-      if (strcmp(f->e[j].name, f->e[k].name) == 0) st = lt_error(LT_EFORMAT, "%s: tensor \"%s\" appears twice", name, f->e[k].name);
+  if (!st && !(f->byname = malloc((f->n ? f->n : 1) * sizeof *f->byname)))
+    st = lt_error(LT_ENOMEM, "%s: out of memory", name);
+  if (!st) {
+    for (size_t i = 0; i < f->n; i++) f->byname[i] = (lt_st_named){f->e[i].name, i};
+    const char *dup = sort_named(f->byname, f->n);
+    if (dup) st = lt_error(LT_EFORMAT, "%s: tensor \"%s\" appears twice", name, dup);
+  }
   free(s);
   free(sorted);
   return st;
 }
 
-static lt_status parse_header(lt_st_file *f, const char *name) {
-  if (f->size < 8) return lt_error(LT_EFORMAT, "%s: %zu bytes is too short for a safetensors file", name, f->size);
-  uint64_t hlen = 0;
-  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | f->buf[i];
-  if (hlen > f->size - 8)
-    return lt_error(LT_EFORMAT, "%s: header length %llu exceeds the file size (%zu bytes)", name, (unsigned long long)hlen, f->size);
-  if (hlen > MAX_HEADER) return lt_error(LT_EFORMAT, "%s: header length %llu exceeds 100 MB", name, (unsigned long long)hlen);
-  const char *h = (const char *)f->buf + 8;
+uint64_t lt_st_data_needed(const lt_st_file *f, const uint64_t *begins) {
+  uint64_t end = 0;
+  for (size_t i = 0; i < f->n; i++)
+    if (begins[i] + f->e[i].nbytes > end) end = begins[i] + f->e[i].nbytes;
+  return end;
+}
+
+lt_status lt_st_parse_header(lt_st_file *f, const char *h, uint64_t hlen, uint64_t dlen, uint64_t **begins_out,
+                             const char *name) {
+  *begins_out = NULL;
+  if (hlen > LT_ST_MAX_HEADER)
+    return lt_error(LT_EFORMAT, "%s: header length %llu exceeds 100 MB", name, (unsigned long long)hlen);
   if (hlen == 0 || h[0] != '{') return lt_error(LT_EFORMAT, "%s: header is not a JSON object", name);
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(h, (size_t)hlen, &end, 0);
@@ -205,14 +238,25 @@ static lt_status parse_header(lt_st_file *f, const char *name) {
     if (strcmp(c->string, "__metadata__") == 0) {
       st = seen_meta++ ? lt_error(LT_EFORMAT, "%s: __metadata__ appears twice", name) : parse_meta(f, c, name);
     } else {
-      st = parse_entry(&f->e[f->n], &begins[f->n], c, name);
+      st = parse_entry(&f->e[f->n], &begins[f->n], c, dlen, name);
       if (f->e[f->n].name) f->n++; /* so that close frees it even on error */
     }
   }
   cJSON_Delete(root);
-  if (!st) st = place_entries(f, begins, f->buf + 8 + hlen, f->size - 8 - hlen, name);
-  free(begins);
-  return st;
+  if (st) {
+    free(begins);
+    return st;
+  }
+  *begins_out = begins;
+  return LT_OK;
+}
+
+lt_status lt_st_place(lt_st_file *f, const uint64_t *begins, uint64_t dlen, const char *name) {
+  return place_entries(f, begins, dlen, name);
+}
+
+void lt_st_attach(lt_st_file *f, const unsigned char *data) {
+  for (size_t k = 0; k < f->n; k++) f->e[k].data = data + f->off[k];
 }
 
 lt_status lt_st_parse(lt_st_file **out, const void *buf, size_t n, const char *name) {
@@ -223,34 +267,20 @@ lt_status lt_st_parse(lt_st_file **out, const void *buf, size_t n, const char *n
     return lt_error(LT_ENOMEM, "%s: out of memory", name);
   }
   memcpy(f->buf, buf, n);
-  f->size = n;
-  lt_status s = parse_header(f, name);
+  lt_status s = LT_OK;
+  uint64_t hlen = 0, *begins = NULL;
+  if (n < 8) s = lt_error(LT_EFORMAT, "%s: %zu bytes is too short for a safetensors file", name, n);
+  for (int i = 7; i >= 0 && !s; i--) hlen = hlen << 8 | f->buf[i];
+  if (!s && hlen > n - 8)
+    s = lt_error(LT_EFORMAT, "%s: header length %llu exceeds the file size (%zu bytes)", name, (unsigned long long)hlen, n);
+  if (!s) s = lt_st_parse_header(f, (const char *)f->buf + 8, hlen, n - 8 - hlen, &begins, name);
+  if (!s) s = lt_st_place(f, begins, n - 8 - hlen, name);
+  free(begins);
   if (s) {
     lt_st_close(f);
     return s;
   }
-  *out = f;
-  return LT_OK;
-}
-
-lt_status lt_st_open(lt_st_file **out, const char *path) {
-  *out = NULL;
-  char *buf;
-  size_t n;
-  lt_status s = lt_io_read_file(path, &buf, &n);
-  if (s) return s;
-  lt_st_file *f = calloc(1, sizeof *f);
-  if (!f) {
-    free(buf);
-    return lt_error(LT_ENOMEM, "%s: out of memory", path);
-  }
-  f->buf = (unsigned char *)buf; /* taken over: no copy of a large file */
-  f->size = n;
-  s = parse_header(f, path);
-  if (s) {
-    lt_st_close(f);
-    return s;
-  }
+  lt_st_attach(f, f->buf + 8 + hlen);
   *out = f;
   return LT_OK;
 }
@@ -258,9 +288,8 @@ lt_status lt_st_open(lt_st_file **out, const char *path) {
 size_t lt_st_count(const lt_st_file *f) { return f->n; }
 const lt_st_entry *lt_st_entry_at(const lt_st_file *f, size_t i) { return i < f->n ? &f->e[i] : NULL; }
 const lt_st_entry *lt_st_find(const lt_st_file *f, const char *name) {
-  for (size_t i = 0; i < f->n; i++)
-    if (strcmp(f->e[i].name, name) == 0) return &f->e[i];
-  return NULL;
+  const lt_st_named *v = find_named(f->byname, f->n, name);
+  return v ? &f->e[v->i] : NULL;
 }
 size_t lt_st_meta_count(const lt_st_file *f) { return f->nmeta; }
 int lt_st_meta_at(const lt_st_file *f, size_t i, const char **key, const char **value) {
@@ -270,9 +299,8 @@ int lt_st_meta_at(const lt_st_file *f, size_t i, const char **key, const char **
   return 0;
 }
 const char *lt_st_meta_get(const lt_st_file *f, const char *key) {
-  for (size_t i = 0; i < f->nmeta; i++)
-    if (strcmp(f->mkey[i], key) == 0) return f->mval[i];
-  return NULL;
+  const lt_st_named *v = find_named(f->mbykey, f->nmeta, key);
+  return v ? f->mval[v->i] : NULL;
 }
 
 void lt_st_entry_read(const lt_st_entry *e, void *dst) {

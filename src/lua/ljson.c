@@ -1,8 +1,7 @@
 /* ljson.c: lotto.json — deterministic JSON encoding (sorted keys, round-trip floats),
- * decoding through cJSON, atomic file writes, crash-tolerant JSON lines, and the small
- * POSIX file-system helper set (json.fs) that the experiment store is built on. */
+ * atomic file writes, crash-tolerant JSON lines, and the small POSIX file-system helper
+ * set (json.fs) that the experiment store is built on. Decoding is ljson_decode.c. */
 #define _POSIX_C_SOURCE 200809L
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,10 +15,10 @@
 #include <unistd.h>
 
 #include "lbind.h"
+#include "ljson.h"
 
-#define ARRAY_MT "lotto.json.array"
+#define ARRAY_MT LT_JSON_ARRAY_MT
 #define BUF_MT "lotto.json.buf"
-#define BOX_MT "lotto.json.box"
 #define MAXDEPTH 200
 
 /* ---- a growable byte buffer owned by a userdata, so an error mid-encode leaks nothing ---- */
@@ -326,81 +325,6 @@ static int json_encode(lua_State *L) {
   return 1;
 }
 
-/* ---- decoder ---- */
-typedef struct box { cJSON *root; } box;
-
-static int box_gc(lua_State *L) {
-  box *bx = luaL_checkudata(L, 1, BOX_MT);
-  if (bx->root) cJSON_Delete(bx->root);
-  bx->root = NULL;
-  return 0;
-}
-
-static void push_json(lua_State *L, const cJSON *j) {
-  luaL_checkstack(L, 4, "json.decode: nesting too deep");
-  if (cJSON_IsTrue(j)) lua_pushboolean(L, 1);
-  else if (cJSON_IsFalse(j)) lua_pushboolean(L, 0);
-  else if (cJSON_IsNumber(j)) {
-    double d = j->valuedouble; /* integral values within 2^53 come back as integers */
-    if (d == floor(d) && fabs(d) <= 9007199254740992.0) lua_pushinteger(L, (lua_Integer)d);
-    else lua_pushnumber(L, d);
-  } else if (cJSON_IsString(j)) lua_pushstring(L, j->valuestring);
-  else if (cJSON_IsArray(j)) {
-    lua_createtable(L, cJSON_GetArraySize(j), 0);
-    lua_Integer i = 1;
-    for (const cJSON *c = j->child; c; c = c->next) push_json(L, c), lua_rawseti(L, -2, i++);
-    luaL_setmetatable(L, ARRAY_MT);
-  } else if (cJSON_IsObject(j)) {
-    lua_createtable(L, 0, cJSON_GetArraySize(j));
-    for (const cJSON *c = j->child; c; c = c->next) {
-      lua_pushstring(L, c->string);
-      push_json(L, c);
-      lua_rawset(L, -3);
-    }
-  } else lua_pushlightuserdata(L, NULL); /* null */
-}
-
-/* Decodes s[0..n); pushes the value and returns 1, or pushes a message and returns 0. */
-static int decode_buf(lua_State *L, const char *s, size_t n) {
-  const char *end = NULL;
-  size_t at;
-  box *bx = lua_newuserdatauv(L, sizeof *bx, 0);
-  bx->root = NULL;
-  luaL_setmetatable(L, BOX_MT);
-  bx->root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-  int parsed = bx->root != NULL;
-  if (parsed) {
-    at = (size_t)(end - s);
-    while (at < n && s[at] && strchr(" \t\r\n", s[at])) at++;
-    if (at == n) {
-      push_json(L, bx->root);
-      cJSON_Delete(bx->root), bx->root = NULL;
-      lua_remove(L, -2);
-      return 1;
-    }
-    cJSON_Delete(bx->root), bx->root = NULL;
-  } else at = end ? (size_t)(end - s) : 0;
-  lua_pop(L, 1);
-  if (n == 0) return lua_pushliteral(L, "json: empty input"), 0;
-  int line = 1, col = 1;
-  for (size_t i = 0; i < at && i < n; i++) col = s[i] == '\n' ? (line++, 1) : col + 1;
-  size_t near = n - at < 20 ? n - at : 20;
-  lua_pushfstring(L, "json: %s at line %d, column %d (byte %I) near '", parsed ? "trailing characters" : "syntax error",
-                  line, col, (LUAI_UACINT)at);
-  lua_pushlstring(L, s + at, near);
-  lua_pushliteral(L, "'");
-  lua_concat(L, 3);
-  return 0;
-}
-
-static int json_decode(lua_State *L) {
-  size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  if (decode_buf(L, s, n)) return 1;
-  lua_pushnil(L), lua_insert(L, -2);
-  return 2;
-}
-
 /* ---- files ---- */
 static int push_errno(lua_State *L, const char *path) {
   lua_pushnil(L);
@@ -473,7 +397,7 @@ static int json_read(lua_State *L) {
   if (!push_file(L, path)) return push_errno(L, path);
   size_t n;
   const char *s = lua_tolstring(L, -1, &n);
-  if (decode_buf(L, s, n)) return 1;
+  if (lt_json_decode_buf(L, s, n)) return 1;
   lua_pushnil(L);
   lua_pushfstring(L, "%s: %s", path, lua_tostring(L, -2));
   return 2;
@@ -538,7 +462,7 @@ static int json_read_lines(lua_State *L) {
     const char *stop = nl ? nl : end, *q = p;
     while (q < stop && strchr(" \t\r", *q)) q++;
     if (q < stop) {
-      if (decode_buf(L, p, (size_t)(stop - p))) lua_rawseti(L, -2, ++k);
+      if (lt_json_decode_buf(L, p, (size_t)(stop - p))) lua_rawseti(L, -2, ++k);
       else if (!nl) lua_pop(L, 1);
       else {
         lua_pushnil(L);
@@ -669,7 +593,7 @@ static int json_array(lua_State *L) {
  * one encodes back as []. Values JSON cannot hold are programming errors and raise; file
  * and parse failures return nil, message. */
 static const luaL_Reg json_funcs[] = {
-    {"encode", json_encode}, {"decode", json_decode}, {"read", json_read}, {"write", json_write},
+    {"encode", json_encode}, {"decode", lt_json_decode}, {"read", json_read}, {"write", json_write},
     {"append_line", json_append_line}, {"read_lines", json_read_lines}, {"array", json_array}, {NULL, NULL}};
 
 static const luaL_Reg fs_funcs[] = {
@@ -698,9 +622,9 @@ static const lt_help_entry fs_help[] = {
 
 int luaopen_lotto_json(lua_State *L) {
   lt_newmeta(L, BUF_MT, (const luaL_Reg[]){{"__gc", sbuf_gc}, {NULL, NULL}}, NULL);
-  lt_newmeta(L, BOX_MT, (const luaL_Reg[]){{"__gc", box_gc}, {NULL, NULL}}, NULL);
   lt_newmeta(L, ARRAY_MT, NULL, NULL);
-  lua_pop(L, 3);
+  lua_pop(L, 2);
+  lt_json_decode_init(L);
   luaL_newlib(L, json_funcs);
   lua_pushlightuserdata(L, NULL), lua_setfield(L, -2, "null");
   luaL_getmetatable(L, ARRAY_MT), lua_setfield(L, -2, "array_mt");

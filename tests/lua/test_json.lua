@@ -57,6 +57,26 @@ check(json.encode(json.decode(json.encode(doc, { indent = true }))) == json.enco
 check(json.decode('"\\u00e9\\n"') == 'é\n', 'unicode escape')
 check(json.decode('  7  ') == 7, 'surrounding whitespace')
 
+-- NUL inside strings and keys survives (cJSON alone would cut at it)
+v = json.decode('{"a\\u0000b":1,"a\\u0000c":2}')
+local nkeys = 0
+for _ in pairs(v) do nkeys = nkeys + 1 end
+check(nkeys == 2 and v['a\0b'] == 1 and v['a\0c'] == 2, 'keys differing after \\u0000 stay apart')
+check(json.decode('"x\\u0000y\\u0000"') == 'x\0y\0', 'NULs inside and at the end of a string')
+check(json.decode('["\\u00e9\\u0000\\ud83d\\ude00\\n", "plain"]')[1] == 'é\0😀\n', 'escapes around a NUL')
+check(json.decode('["\\\\u0000", "\\u0000"]')[1] == '\\u0000', 'an escaped backslash before u0000 is text')
+check(json.decode('"a\0b"') == 'a\0b', 'a raw NUL byte in a string is kept')
+local bin = { ['k\0'] = 'v\0w', list = { '\0', 'x' } }
+check(eq(json.decode(json.encode(bin)), bin) and json.decode(json.encode(bin))['k\0'] == 'v\0w', 'NUL round trip')
+
+-- a \u escape without 4 hex digits is not JSON (cJSON alone reads it as a NUL): refused
+local bad, berr = json.decode('{"k": "x\\u00zzy"}')
+check(bad == nil and tostring(berr):find('bad \\u escape', 1, true) and berr:find('column 9', 1, true),
+  'bad \\u escape refused with its position: ' .. tostring(berr))
+bad, berr = json.decode('"\\u000\0001"') -- found by fuzz_json: three hex digits and a raw NUL
+check(bad == nil and tostring(berr):find('bad \\u escape', 1, true), 'truncated \\u escape: ' .. tostring(berr))
+check(json.decode('"\\uABCD\\uabcd"') == '\u{abcd}\u{abcd}', 'hex digits in either case')
+
 local val, err = json.decode('{"a": 1,, "b": 2}')
 check(val == nil and err:find('line 1') and err:find('column'), 'syntax error with position: ' .. tostring(err))
 val, err = json.decode('{"a": 1}\n{"b"')
