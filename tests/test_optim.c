@@ -12,6 +12,7 @@
 #include "lotto/optim.h"
 #include "optim/optim_impl.h" /* the kept positions of versioned steps */
 #include "lotto/rng.h"
+#include "lotto/tensor.h" /* lt_set_threads */
 
 #define TOL 1e-6
 
@@ -90,6 +91,35 @@ static void adam_should_match_pytorch_for_three_steps(void **state) {
   run3(o, -2.0f, g, w);
   expect3(w, -2.0099800399, -2.0057753223, -2.0104640274);
   lt_optim_free(o);
+}
+
+/* A weight whose gradient was 1 once and 0 since: Adam's first moment decays
+ * by beta1 a step, 0.1 * 0.9^t, below FLT_MIN (1.18e-38) from t = 810 on. With
+ * flushing (the default) it becomes exactly 0 there; without, it goes on as a
+ * subnormal, as in PyTorch. Many weights, so the step also runs split over
+ * the pool's workers (each sets its own MXCSR). */
+static void adam_should_flush_subnormal_moments_unless_told_not_to(void **state) {
+  (void)state;
+  enum { N = 1 << 17 };
+  static float w[N], g[N];
+  lt_set_threads(2); /* two parts; which thread runs part 1 is the pool's choice */
+  for (int flush = 1; flush >= 0; flush--) {
+    lt_optim *o = lt_optim_adam_new(N, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0);
+    assert_non_null(o);
+    assert_int_equal(lt_optim_get_flush(o), 1);
+    lt_optim_set_flush(o, flush);
+    for (int i = 0; i < N; i++) w[i] = 1.0f, g[i] = 1.0f;
+    assert_int_equal(lt_optim_step(o, w, g, NULL, N), LT_OK);
+    memset(g, 0, sizeof g);
+    for (int t = 1; t < 830; t++) assert_int_equal(lt_optim_step(o, w, g, NULL, N), LT_OK);
+    const float *m = lt_optim_moment(o, 0);
+    for (int i = 0; i < N; i += 4099) {
+      if (flush) assert_true(m[i] == 0.0f);
+      else assert_true(m[i] > 0.0f && m[i] < 1.18e-38f); /* a subnormal */
+    }
+    assert_true(flush ? m[N - 1] == 0.0f : m[N - 1] > 0.0f);
+    lt_optim_free(o);
+  }
 }
 
 static void adam_weight_decay_should_be_l2_and_adamw_decoupled(void **state) {
@@ -350,6 +380,7 @@ int main(void) {
       cmocka_unit_test(sgd_weight_decay_should_shrink_weights_and_feed_the_momentum),
       cmocka_unit_test(adam_should_match_pytorch_for_three_steps),
       cmocka_unit_test(adam_weight_decay_should_be_l2_and_adamw_decoupled),
+      cmocka_unit_test(adam_should_flush_subnormal_moments_unless_told_not_to),
       cmocka_unit_test(long_buffers_should_follow_the_single_weight_values),
       cmocka_unit_test(masked_weights_should_stay_exactly_zero_with_zero_moments),
       cmocka_unit_test(pruning_a_weight_should_clear_its_momentum),

@@ -56,6 +56,13 @@ lt_status lt_optim_set_lr(lt_optim *o, float lr); /* lr >= 0 and finite */
 float lt_optim_get_lr(const lt_optim *o);
 int64_t lt_optim_steps(const lt_optim *o);
 size_t lt_optim_size(const lt_optim *o);         /* the n it was made for */
+/* Subnormal floats flushed to zero during a step (x86 FTZ + DAZ), on by
+ * default: a moment that decays by beta each step (a weight whose gradient
+ * is almost always zero) reaches the subnormal range, where arithmetic is
+ * many times slower. Off: every result rounds exactly as PyTorch's does; on:
+ * a moment or update below 1.2e-38 in magnitude becomes 0. */
+void lt_optim_set_flush(lt_optim *o, int on);
+int lt_optim_get_flush(const lt_optim *o);
 const char *lt_optim_name(const lt_optim *o);    /* "sgd", "adam", "adamw" */
 /* "SGD(235500 params, lr=0.1, momentum=0.9, weight_decay=0)"; snprintf's return. */
 int lt_optim_describe(const lt_optim *o, char *buf, size_t n);

@@ -3,6 +3,7 @@
  * one atomic ticket, so whoever is free runs the next part; results never
  * depend on who ran it. */
 #define _GNU_SOURCE /* SCHED_BATCH */
+#include <fenv.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -98,6 +99,11 @@ static void *worker(void *unused) {
    * one busy) waits its turn instead of stalling the caller mid-hand-off */
   struct sched_param sp = {0};
   (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+  /* A new thread inherits its creator's floating-point environment, and the
+   * pool may first start inside a step that flushes subnormals (optim):
+   * workers start from the default, so a part computes the same bits on a
+   * worker as on the caller; a part that wants other modes sets them. */
+  fesetenv(FE_DFL_ENV);
   uint64_t seen = atomic_load(&pool.ticket) >> 16;
   for (;;) {
     uint64_t gen = atomic_load_explicit(&pool.ticket, memory_order_acquire) >> 16;

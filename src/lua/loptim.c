@@ -135,6 +135,18 @@ static int optim_step(lua_State *L) {
   return 0;
 }
 
+/* opt:flush([on]) -> whether subnormals were flushed to zero during steps; sets it when on is given */
+static int optim_flush(lua_State *L) {
+  lt_optim *o = checkoptim(L, 1)->o;
+  int was = lt_optim_get_flush(o);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TBOOLEAN);
+    lt_optim_set_flush(o, lua_toboolean(L, 2));
+  }
+  lua_pushboolean(L, was);
+  return 1;
+}
+
 static int optim_reset(lua_State *L) {
   lt_optim_reset(checkoptim(L, 1)->o);
   return 0;
@@ -313,7 +325,7 @@ static int optim_now(lua_State *L) {
 }
 
 static const luaL_Reg optim_methods[] = {
-    {"bind", optim_bind},     {"step", optim_step},   {"reset", optim_reset}, {"lr", optim_lr},
+    {"bind", optim_bind},     {"step", optim_step},   {"reset", optim_reset}, {"flush", optim_flush}, {"lr", optim_lr},
     {"set_lr", optim_set_lr}, {"steps", optim_steps}, {"kind", optim_kind},   {"moment", optim_moment},
     {NULL, NULL}};
 static const luaL_Reg optim_meta[] = {
@@ -326,6 +338,8 @@ static const luaL_Reg funcs[] = {{"sgd", optim_sgd},       {"adam", optim_adam},
 
 static const lt_help_entry optim_help[] = {
     {":step", "opt:step([values, grads[, mask]]): one update of the bound (or given) flat tensors; masked weights stay 0"},
+    {":flush", "opt:flush([on]) -> was: subnormal moments and updates flushed to 0 during steps (default true; "
+               "false rounds exactly as PyTorch, slower when moments decay into the subnormal range)"},
     {":reset", "opt:reset(): zero the moments and the step count (a fresh optimizer, e.g. after rewinding)"},
     {":lr", "opt:lr() -> the current learning rate"},
     {":set_lr", "opt:set_lr(x): change the learning rate (x >= 0)"},

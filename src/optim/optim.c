@@ -16,6 +16,7 @@ lt_optim *lt_optim_alloc(const lt_optim_ops *ops, const char *name, size_t n, in
   o->ops = ops;
   o->name = name;
   o->n = n;
+  o->flush = 1;
   size_t bytes = (n ? n : 1) * sizeof(float);
   if (nmoments >= 1 && !(o->m = calloc(1, bytes))) goto fail;
   if (nmoments >= 2 && !(o->v = calloc(1, bytes))) goto fail;
@@ -34,6 +35,8 @@ lt_status lt_optim_check_lr_wd(const char *who, float lr, float weight_decay) {
 }
 
 size_t lt_optim_size(const lt_optim *o) { return o->n; }
+void lt_optim_set_flush(lt_optim *o, int on) { o->flush = on != 0; }
+int lt_optim_get_flush(const lt_optim *o) { return o->flush; }
 const char *lt_optim_name(const lt_optim *o) { return o->name; }
 int lt_optim_describe(const lt_optim *o, char *buf, size_t n) { return o->ops->describe(o, buf, n); }
 
@@ -74,7 +77,9 @@ static void drop_kept(lt_optim *o) {
 }
 
 static void full_step(lt_optim *o, float *w, const float *g, const float *mask) {
+  unsigned c = lt_flush_begin(o->flush);
   o->ops->step(o, w, g, mask);
+  lt_flush_end(c);
   o->steps++;
 }
 
@@ -132,7 +137,9 @@ lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const f
     full_step(o, w, g, o->kept_all ? NULL : mask);
     return LT_OK;
   }
+  unsigned c = lt_flush_begin(o->flush);
   o->ops->step_kept(o, w, g);
+  lt_flush_end(c);
   o->dense_stale = 1;
   o->steps++;
   return LT_OK;

@@ -154,6 +154,7 @@ typedef struct adam_job {
   const float *g, *mask;
   size_t n;
   int nparts;
+  int flush; /* the worker's MXCSR: see lt_flush_begin */
 } adam_job;
 
 /* Part p of the weights, cut at whole cache lines: every weight goes through
@@ -163,10 +164,12 @@ static void adam_part(void *arg, int p) {
   size_t per = ((j->n + (size_t)j->nparts - 1) / (size_t)j->nparts + 63) & ~(size_t)63;
   size_t lo = (size_t)p * per < j->n ? (size_t)p * per : j->n, hi = lo + per < j->n ? lo + per : j->n;
   if (hi <= lo) return;
+  unsigned c = p ? lt_flush_begin(j->flush) : 0; /* part 0 runs on the caller, already set */
   if (j->mask)
     adam_loop(j->k, hi - lo, j->w + lo, j->g + lo, j->mask + lo, j->m + lo, j->v + lo, 1);
   else
     adam_loop(j->k, hi - lo, j->w + lo, j->g + lo, NULL, j->m + lo, j->v + lo, 0);
+  if (p) lt_flush_end(c);
 }
 
 /* Memory-bound: with another core free, two halves stream at nearly twice the
@@ -175,7 +178,7 @@ static void adam_part(void *arg, int p) {
 
 static void adam_step(lt_optim *o, float *w, const float *g, const float *mask) {
   const adam_k k = adam_consts(o);
-  adam_job j = {&k, w, o->m, o->v, g, mask, o->n, 1};
+  adam_job j = {&k, w, o->m, o->v, g, mask, o->n, 1, o->flush};
   int threads = lt_get_threads();
   if (threads > 1 && o->n >= ADAM_PAR_MIN) j.nparts = threads < LT_POOL_MAXPARTS ? threads : LT_POOL_MAXPARTS;
   if (j.nparts == 1) adam_part(&j, 0);

@@ -7,6 +7,21 @@
 
 #include "lotto/optim.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+/* Flush-to-zero and denormals-are-zero around a step (MXCSR is per thread:
+ * a step's parts on pool workers set it themselves). */
+static inline unsigned lt_flush_begin(int on) {
+  unsigned c = _mm_getcsr();
+  if (on) _mm_setcsr(c | 0x8040u);
+  return c;
+}
+static inline void lt_flush_end(unsigned c) { _mm_setcsr(c); }
+#else
+static inline unsigned lt_flush_begin(int on) { (void)on; return 0; }
+static inline void lt_flush_end(unsigned c) { (void)c; }
+#endif
+
 typedef struct lt_optim_ops {
   /* w (n) from g (n) over all n weights; mask (n) 0/1 or NULL (all kept). A
    * masked weight is written 0 with its moments 0. Arguments are checked. */
@@ -37,6 +52,7 @@ struct lt_optim {
   int kept_all;      /* the mask of kept_version keeps every weight: steps need not read it */
   float *cm, *cv;    /* (nkept) the moments m, v of the kept positions, compact, while kept is in use */
   int dense_stale;   /* m, v at the kept positions are older than cm, cv (lt_optim_moment syncs) */
+  int flush;         /* flush subnormals to zero during steps (default 1, lt_optim_set_flush) */
 };
 
 /* A zeroed optimizer with nmoments (0, 1 or 2) zeroed moment buffers of n

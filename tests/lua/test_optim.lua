@@ -144,4 +144,22 @@ do
 end
 
 T.check(type(optim.now()) == 'number' and type(optim.isatty(1)) == 'boolean', 'host helpers')
+-- subnormal flushing: on by default, a switch per optimizer. A single weight
+-- whose gradient was 1 once: the first moment 0.1 * 0.9^t is subnormal from
+-- t = 810, flushed to exactly 0 when on.
+do
+  local function moment_after(flush)
+    local w, g = tensor.new{ 1 }, tensor.new{ 1 }
+    local o = optim.adam{ params = w, grads = g, lr = 1e-3 }
+    T.check_eq(o:flush(flush), true)
+    o:step(w, g)
+    g:fill(0)
+    for _ = 1, 829 do o:step(w, g) end
+    return o:moment(1):get(1)
+  end
+  T.check_eq(moment_after(true), 0)
+  local m = moment_after(false)
+  T.check(m > 0 and m < 1.18e-38, ('unflushed moment is subnormal: %g'):format(m))
+  T.checkerror(function() optim.adam{ params = tensor.new{ 1 }, grads = tensor.new{ 1 } }:flush(1) end, 'boolean expected')
+end
 T.report()
