@@ -8,10 +8,10 @@
 --
 --   lotto examples/bench_sparse.lua [reps]        (default 20; the minimum is reported)
 local sparse, prune, T = lotto.sparse, lotto.prune, lotto.tensor
-local now = lotto.optim.now
+local now = lotto.sys.now
 local reps = tonumber(arg and arg[1]) or 20
 local tmp = (os.getenv('TMPDIR') or '/tmp') .. '/lotto_bench_sparse'
-lotto.json.fs.mkdir_p(tmp)
+lotto.fs.mkdir_p(tmp)
 
 local function size(path)
   local f = assert(io.open(path, 'rb'))

@@ -1,9 +1,10 @@
 -- plot.lua: gnuplot plots of lottery-ticket runs. Every plot writes <out>.dat (the numbers)
 -- and <out>.gp (filled from a template in plots/) beside the image, so `gnuplot <out>.gp`
 -- redraws it after restyling. Formats: png, svg, dumb (text, for the REPL).
-local json = require 'lotto.json'
 local E = require 'lotto.experiment'
-local fs = json.fs
+local fs = require 'lotto.fs'
+local controls = require 'lotto.ticket.controls'
+local U = require 'lotto.util'
 
 local P = { gnuplot = os.getenv('LOTTO_GNUPLOT') or 'gnuplot', extra = {} }
 
@@ -13,9 +14,13 @@ local TERMINAL = {
   svg = "set terminal svg size 900,600 dynamic noenhanced font 'Sans,12' linewidth 1.2",
   dumb = 'set terminal dumb size 100,32 noenhanced',
 }
--- Display names and order of the IMP baselines.
-local METHODS = { 'ticket', 'reinit', 'permuted', 'random' }
-local LABEL = { ticket = 'winning ticket', reinit = 'random reinit', permuted = 'permuted mask', random = 'random pruning' }
+-- Display names and order of the IMP methods: the ticket, then the controls of
+-- lotto.ticket.controls (read at each plot, so a control registered there shows here).
+local function label(m)
+  if m == 'ticket' then return 'winning ticket' end
+  local c = controls[m]
+  return type(c) == 'table' and c.label or m
+end
 
 -- ---- templates, gnuplot and files --------------------------------------------------
 
@@ -30,7 +35,7 @@ local function plots_dir()
   for _, d in ipairs(cands) do
     if fs.exists(d .. '/lines.gp') then return d end
   end
-  error('gnuplot templates not found (looked in ' .. table.concat(cands, ', ') .. '); set LOTTO_ROOT', 3)
+  U.raise('gnuplot templates not found (looked in ' .. table.concat(cands, ', ') .. '); set LOTTO_ROOT')
 end
 
 local function fill(name, vars)
@@ -39,7 +44,7 @@ local function fill(name, vars)
   local text = f:read('a')
   f:close()
   return (text:gsub('@([%u_]+)@', function(k)
-    if vars[k] == nil then error(('template %s: no value for @%s@'):format(path, k), 4) end
+    if vars[k] == nil then U.raise(('template %s: no value for @%s@'):format(path, k)) end
     return tostring(vars[k])
   end))
 end
@@ -65,24 +70,24 @@ local function gpq(s) return (tostring(s):gsub("'", "''"):gsub('\n', ' ')) end
 local function num(x) return ('%.10g'):format(x) end
 local function tick(x) return x >= 1 and ('%.3g'):format(x) or ('%.2g'):format(x) end
 
-local function write_file(path, text)
-  local ok, err = fs.write_atomic(path, text)
-  if not ok then error(err, 0) end
-end
+local function write_file(path, text) return fs.write_atomic(path, text) end
 
 -- Parses {out=, format=}: out may carry the extension; returns base, format.
 local function output(opts, default_out)
   local out = opts.out or default_out
-  if type(out) ~= 'string' or out == '' then error("plot: option 'out' (output path without extension) is required", 3) end
+  if type(out) ~= 'string' or out == '' then U.raise("plot: option 'out' (output path without extension) is required") end
   local stem, ext = out:match('^(.*)%.(%a+)$')
   local format = opts.format
   if stem and (ext == 'png' or ext == 'svg' or ext == 'txt') then
     out, format = stem, format or (ext == 'txt' and 'dumb' or ext)
   end
   format = format or 'png'
-  if not EXT[format] then error(("plot: unknown format '%s' (png, svg or dumb)"):format(tostring(format)), 3) end
+  if not EXT[format] then U.raise(("plot: unknown format '%s' (png, svg or dumb)"):format(tostring(format))) end
   local dir = out:match('^(.*)/[^/]*$')
-  if dir and dir ~= '' then assert(fs.mkdir_p(dir)) end
+  if dir and dir ~= '' then
+    local ok, err = fs.mkdir_p(dir)
+    if not ok then return nil, err end
+  end
   return out, format
 end
 
@@ -91,7 +96,8 @@ local function render(base, format, template, vars, opts)
   vars.TERMINAL, vars.EXT = TERMINAL[format], EXT[format]
   vars.BASE, vars.GPNAME = gpq(base), base:match('[^/]*$') .. '.gp'
   local gp = base .. '.gp'
-  write_file(gp, fill(template, vars))
+  local wok, werr = write_file(gp, fill(template, vars))
+  if not wok then return nil, werr end
   local files = { dat = base .. '.dat', gp = gp, image = base .. EXT[format] }
   local exe = find_gnuplot()
   if not exe then
@@ -150,13 +156,14 @@ end
 -- Every plot returns the image path, or nil, message. format 'dumb' prints the text and
 -- returns the .txt path; with print = false it returns the text instead.
 function P.lines(spec)
-  if type(spec) ~= 'table' or type(spec.series) ~= 'table' then error("plot.lines: expected {series = {...}, out = ...}", 2) end
+  if type(spec) ~= 'table' or type(spec.series) ~= 'table' then U.raise("plot.lines: expected {series = {...}, out = ...}") end
   local base, format = output(spec)
+  if not base then return nil, format end
   local dat = { '# lotto plot data: ' .. (spec.title or ''),
     '# one block per series (gnuplot index 0, 1, ...); columns: x y [ylow yhigh]' }
   local plots, xs, index = {}, {}, 0
   for i, s in ipairs(spec.series) do
-    if type(s.x) ~= 'table' or type(s.y) ~= 'table' then error(('plot.lines: series %d needs x and y arrays'):format(i), 2) end
+    if type(s.x) ~= 'table' or type(s.y) ~= 'table' then U.raise(('plot.lines: series %d needs x and y arrays'):format(i)) end
     local rows = {}
     local has_err = s.err or (s.lo and s.hi)
     for j = 1, #s.x do
@@ -184,7 +191,8 @@ function P.lines(spec)
     plots[#plots + 1] = ("%s with lines lc rgb '#444444' lw 1.5 dt 2 title '%s'"):format(num(spec.hline.y),
       gpq(spec.hline.name or ''))
   end
-  write_file(base .. '.dat', table.concat(dat, '\n') .. '\n')
+  local wok, werr = write_file(base .. '.dat', table.concat(dat, '\n') .. '\n')
+  if not wok then return nil, werr end
   return render(base, format, 'lines', {
     TITLE = gpq(spec.title or ''), XLABEL = gpq(spec.xlabel or 'x'), YLABEL = gpq(spec.ylabel or 'y'),
     KEY = spec.key or 'bottom left', XAXIS = xaxis(spec, xs), YAXIS = (spec.logy and 'set logscale y 10\n' or '')
@@ -197,22 +205,24 @@ end
 --   labels = {...} (or xlabels/ylabels), values = true|false (print each cell)}
 function P.heatmap(spec)
   if type(spec) ~= 'table' or type(spec.matrix) ~= 'table' or type(spec.matrix[1]) ~= 'table' then
-    error('plot.heatmap: expected {matrix = {{...}, ...}, out = ...}', 2)
+    U.raise('plot.heatmap: expected {matrix = {{...}, ...}, out = ...}')
   end
   local base, format = output(spec)
+  if not base then return nil, format end
   local m, rows = spec.matrix, { '# lotto heatmap: ' .. (spec.title or ''), '# one matrix row per line (gnuplot matrix)' }
   local ncols, vmin, vmax = #m[1], math.huge, -math.huge
   for i, r in ipairs(m) do
-    if #r ~= ncols then error(('plot.heatmap: row %d has %d values, row 1 has %d'):format(i, #r, ncols), 2) end
+    if #r ~= ncols then U.raise(('plot.heatmap: row %d has %d values, row 1 has %d'):format(i, #r, ncols)) end
     local cells = {}
     for j, v in ipairs(r) do
-      if type(v) ~= 'number' then error(('plot.heatmap: matrix[%d][%d] is not a number'):format(i, j), 2) end
+      if type(v) ~= 'number' then U.raise(('plot.heatmap: matrix[%d][%d] is not a number'):format(i, j)) end
       cells[j] = num(v)
       vmin, vmax = math.min(vmin, v), math.max(vmax, v)
     end
     rows[#rows + 1] = table.concat(cells, ' ')
   end
-  write_file(base .. '.dat', table.concat(rows, '\n') .. '\n')
+  local wok, werr = write_file(base .. '.dat', table.concat(rows, '\n') .. '\n')
+  if not wok then return nil, werr end
   local function tics(axis, labels)
     if type(labels) ~= 'table' then return ('set %stics 1'):format(axis) end -- one tic per cell
     local t = {}
@@ -243,11 +253,14 @@ local function load(src)
     if not run then return nil, nil, err end
     return run.results, run
   elseif type(src) == 'table' and type(src.aggregate) == 'function' and src.dir then -- a run
-    return src.results or src:aggregate(), src
+    if src.results then return src.results, src end
+    local res, err = src:aggregate()
+    if not res then return nil, nil, err end
+    return res, src
   elseif type(src) == 'table' and type(src.aggregate) == 'table' then
     return src, nil
   end
-  error('plot: expected a run directory, a run or a results table', 3)
+  U.raise('plot: expected a run directory, a run or a results table')
 end
 
 local function method_order(agg)
@@ -255,7 +268,9 @@ local function method_order(agg)
   for _, a in ipairs(agg) do
     for m in pairs(a.methods or {}) do seen[m] = true end
   end
-  for _, m in ipairs(METHODS) do
+  local known = { 'ticket' }
+  for _, c in ipairs(controls.names()) do known[#known + 1] = c end
+  for _, m in ipairs(known) do
     if seen[m] then out[#out + 1], seen[m] = m, nil end
   end
   local rest = {}
@@ -286,7 +301,7 @@ function P.metric_vs_sparsity(src, metric, opts)
     if type(a.remaining_pct) == 'number' then xtics[#xtics + 1] = a.remaining_pct end
   end
   for _, m in ipairs(method_order(agg)) do
-    local s = { name = LABEL[m] or m, x = {}, y = {}, lo = {}, hi = {} }
+    local s = { name = label(m), x = {}, y = {}, lo = {}, hi = {} }
     for _, a in ipairs(agg) do
       local st = a.methods and a.methods[m] and a.methods[m][metric]
       if st and type(a.remaining_pct) == 'number' then
@@ -362,7 +377,7 @@ function P.curves(src, opts)
   end
   return P.lines {
     out = opts.out or (run.dir .. '/plots/curves_' .. method), format = opts.format, print = opts.print,
-    title = opts.title or ('%s: %s of the %s, replicate %s'):format(res.name or run.name, metric_label(metric), LABEL[method] or method, seed),
+    title = opts.title or ('%s: %s of the %s, replicate %s'):format(res.name or run.name, metric_label(metric), label(method), seed),
     xlabel = 'training iteration', ylabel = metric_label(metric) .. (percent and ' (%)' or ''), yrange = opts.yrange,
     key = opts.key or 'bottom right', series = series,
   }
@@ -389,7 +404,8 @@ function P.run(dir, ...)
   local run, err = E.load(dir)
   if not run then return nil, err end
   local outdir = run.dir .. '/plots'
-  assert(fs.mkdir_p(outdir))
+  local mok, merr = fs.mkdir_p(outdir)
+  if not mok then return nil, merr end
   local files, errors = {}, {}
   local function add(path, msg)
     if path then files[#files + 1] = path

@@ -140,11 +140,11 @@ end
 -- ---- batchnorm: statistics recomputed from training batches --------------------------------
 do
   local m = mlp(true)
-  local bufs = lmc.bn_buffers(m)
+  local bufs = lotto.nn.bn_buffers(m)
   T.check_eq(#bufs, 1, 'one batchnorm layer')
   -- the reference: batch statistics of the first hidden layer, computed by hand over the
   -- same batches the loader gives
-  local used = lmc.reset_bn(m, data.train, { batches = 4, batch = 64 })
+  local used = lotto.nn.reset_bn_stats(m, data.train, { batches = 4, batch = 64 })
   T.check_eq(used, 4)
   local loader = lotto.data.loader(data.train, { batch = 64, seed = 1 })
   local p = m:parameters()
@@ -198,7 +198,7 @@ do
   for _, c in ipairs(res.cells) do
     T.check(c.instability == c.instability and c.instability >= -1 and c.instability <= 1, 'finite instability')
   end
-  local fs = lotto.json.fs
+  local fs = lotto.fs
   T.check(fs.exists(dir .. '/dense_k10.json'), 'one file per cell')
   T.check(fs.exists(dir .. '/results.json'), 'results.json')
   if cfg.plots then

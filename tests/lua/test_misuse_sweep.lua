@@ -7,7 +7,7 @@ package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.p
 local C = require 'check'
 local T = lotto.tensor
 local tmp = (os.getenv('LOTTO_TEST_TMP') or '/tmp') .. '/misuse_sweep'
-lotto.json.fs.mkdir_p(tmp)
+lotto.fs.mkdir_p(tmp)
 
 local skip = {
   ['ticket.imp'] = true, ['ticket.one_shot'] = true, ['lmc.analyze'] = true, ['lmc.instability'] = true,
