@@ -32,43 +32,50 @@ end
 
 --- fail(where, msg): raises "<where>: <msg>" at the user's line (outside lua/lotto).
 function U.fail(where, msg)
-  error(where and (where .. ': ' .. msg) or msg, user_level())
+  msg = tostring(msg)
+  error(where ~= nil and (tostring(where) .. ': ' .. msg) or msg, user_level())
 end
 
 --- raise(msg): raises msg as given at the user's line (for messages already prefixed).
-function U.raise(msg) error(msg, user_level()) end
+function U.raise(msg) error(tostring(msg), user_level()) end
 
 --- strip(msg) -> msg without the leading "file:line: " position of a Lua error.
 function U.strip(msg) return (tostring(msg):gsub('^[^:\n]*:%d+: ', '')) end
 
--- Levenshtein distance, capped: enough to suggest 'rate' for 'rat' or 'epochs' for 'epochz'.
+-- Edit distance with adjacent transpositions (optimal string alignment): 'rat' -> 'rate'
+-- and 'bais' -> 'bias' are one edit. Capped at 3.
 local function distance(a, b)
   if math.abs(#a - #b) > 2 then return 3 end
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
+  local d = {}
+  for i = 0, #a do d[i] = { [0] = i } end
+  for j = 0, #b do d[0][j] = j end
   for i = 1, #a do
-    local cur = { [0] = i }
     for j = 1, #b do
       local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
     end
-    prev = cur
   end
-  return prev[#b]
+  return d[#a][#b]
 end
 
---- closest(name, names) -> the candidate most like name (edit distance <= 2, or one is a
--- prefix of the other), or nil. names: a list or a set {name = true}.
+--- closest(name, names) -> the candidate most like name, or nil: one edit away for a
+-- name of 3 to 5 letters, two for a longer one, or a prefix of at least 3 letters.
+-- names: a list or a set {name = true}.
 function U.closest(name, names)
-  if type(name) ~= 'string' then return nil end
+  if type(name) ~= 'string' or #name < 3 then return nil end
+  local maxd = #name >= 6 and 2 or 1
   local list = {}
   for k, v in pairs(names) do list[#list + 1] = math.type(k) == 'integer' and v or k end
   table.sort(list, function(x, y) return tostring(x) < tostring(y) end)
-  local best, bd = nil, 3
+  local best, bd = nil, maxd + 1
   for _, c in ipairs(list) do
     if type(c) == 'string' and c:sub(1, 1) ~= '_' then
       local d = distance(name:lower(), c:lower())
-      if d > 2 and #name >= 3 and (c:sub(1, #name) == name or name:sub(1, #c) == c) then d = 2 end
+      if d > maxd and (c:sub(1, #name) == name or name:sub(1, #c) == c) then d = maxd end
       if d < bd then best, bd = c, d end
     end
   end
@@ -124,14 +131,14 @@ end
 
 --- is_int(v[, lo]) -> true for an integer (or an integral float) >= lo.
 function U.is_int(v, lo)
-  return math.tointeger(v) ~= nil and v >= (lo or math.mininteger)
+  return type(v) == 'number' and math.tointeger(v) ~= nil and v >= (lo or math.mininteger)
 end
 
 --- int_opt(opts, key, default, min, where) -> opts[key] as an integer >= min, or default.
 function U.int_opt(opts, key, default, min, where)
   local v = opts[key]
   if v == nil then return default end
-  if math.tointeger(v) == nil then
+  if type(v) ~= 'number' or math.tointeger(v) == nil then
     U.fail(where, ("option '%s' must be an integer (got %s)"):format(key, tostring(v)))
   end
   v = math.tointeger(v)
@@ -209,7 +216,7 @@ if ok and type(help) == 'table' and help.register then
     fail = 'fail(where, msg): raises "where: msg" at the first line outside the lotto library',
     raise = 'raise(msg): raises msg at the first line outside the lotto library',
     strip = 'strip(msg) -> msg without its leading "file:line: "',
-    closest = 'closest(name, names) -> the most similar name (edit distance <= 2) or nil',
+    closest = 'closest(name, names) -> the most similar name (one or two edits, or a prefix) or nil',
     did_you_mean = "did_you_mean(name, names) -> \" (did you mean 'x'?)\" or ''",
     check_options = "check_options(opts, allowed, where) -> opts | {}: unknown keys raise with a suggestion",
     merge = 'merge(defaults, opts, where[, what]) -> defaults overridden by opts; unknown keys raise',
