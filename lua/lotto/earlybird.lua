@@ -10,6 +10,8 @@ local prune = require 'lotto.prune'
 local tensor = require 'lotto.tensor'
 local json = require 'lotto.json'
 local nn = require 'lotto.nn'
+local plot = require 'lotto.plot'
+local E = require 'lotto.experiment'
 local U = require 'lotto.util'
 
 local M = {}
@@ -253,7 +255,6 @@ end
 -- x axis; without it, epochs when each observation has its own, else iterations.
 -- Returns the list of images (nil, msg if none).
 function EB:plot(opts)
-  local plot = require 'lotto.plot'
   opts = opts or {}
   local out = opts.out or 'earlybird'
   local files, err = {}, nil
@@ -331,7 +332,6 @@ end
 -- {...}), each round's trained iterations against the configured ones (config.iterations,
 -- else the dense round 0, which trains in full); written to <run_dir>/earlybird.json.
 function M.savings(dir)
-  local E = require 'lotto.experiment'
   local run, err = E.load(dir)
   if not run then return nil, err end
   local seeds = run:replicates()

@@ -13,6 +13,7 @@
 local core = require 'lotto.core.nn'
 local U = require 'lotto.util'
 local data = require 'lotto.data'
+local io_ = require 'lotto.io'
 
 local nn = {}
 
@@ -107,7 +108,6 @@ local function shape_str(s) return '(' .. table.concat(s, ', ') .. ')' end
 -- the file cannot be written.
 function M.save(model, path, metadata)
   if type(path) ~= 'string' then U.raise("bad argument #1 to 'save' (path expected)") end
-  local io_ = require 'lotto.io'
   local tensors, dtypes = {}, {}
   for _, p in ipairs(model:parameters()) do
     tensors[p.name] = p.value
@@ -127,7 +127,6 @@ end
 -- shape; masks and batchnorm statistics are loaded when present. Pruned weights end at zero.
 function M.load(model, path)
   if type(path) ~= 'string' then U.raise("bad argument #1 to 'load' (path expected)") end
-  local io_ = require 'lotto.io'
   local t, err = io_.load(path)
   if not t then return nil, err end
   local params, buffers = model:parameters(), model:buffers()

@@ -12,6 +12,7 @@
 local core = require 'lotto.core.prune'
 local tensor = require 'lotto.tensor'
 local U = require 'lotto.util'
+local rng = require 'lotto.rng'
 
 local M = {}
 
@@ -227,7 +228,6 @@ end
 local function rng_of(opts, where)
   if opts.rng ~= nil then return opts.rng end
   if math.type(opts.seed) ~= 'integer' then fail(where, 'give seed = <integer> or rng = <lotto.rng>') end
-  local rng = require 'lotto.rng'
   return rng.new(opts.seed, rng.streams.prune)
 end
 

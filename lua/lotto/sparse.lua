@@ -18,6 +18,10 @@
 -- Kernels: local w = sparse.csr(weight, mask); w:matmul_t(x); w:backward_input(dy) ...
 local core = require 'lotto.core.sparse'
 local U = require 'lotto.util'
+local T = require 'lotto.tensor'
+local json = require 'lotto.json'
+local lio = require 'lotto.io'
+local nn = require 'lotto.nn'
 
 local M = {}
 
@@ -96,7 +100,6 @@ function M.crossover_for(rows, cols, n) return call('lotto.sparse.crossover_for'
 
 --- set_crossover(rows, cols, n, density[, threads]): a calibrated entry (not saved until save_cache).
 function M.set_crossover(rows, cols, n, density, threads)
-  local T = require 'lotto.tensor'
   call('lotto.sparse.set_crossover', core.crossover_set, rows, cols, n, threads or T.get_threads(), density)
 end
 
@@ -115,7 +118,6 @@ local calib_keys = { batch = true, batches = true, reps = true, save = true, den
 function M.calibrate_model(model, opts)
   check_model(model, 'calibrate_model')
   opts = U.check_options(opts, calib_keys, 'lotto.sparse.calibrate_model')
-  local T = require 'lotto.tensor'
   local batches = opts.batches or { opts.batch or 60 }
   local out, seen = {}, {}
   for _, l in ipairs(core.layers(model)) do
@@ -148,7 +150,6 @@ local FORMAT = 'lotto.sparse'
 function M.export(model, path, metadata)
   check_model(model, 'export')
   if type(path) ~= 'string' then U.fail('lotto.sparse.export', 'path must be a string') end
-  local json = require 'lotto.json'
   local meta = {}
   for k, v in pairs(metadata or {}) do meta[tostring(k)] = tostring(v) end
   meta.format = FORMAT
@@ -162,7 +163,6 @@ function M.export(model, path, metadata)
 end
 
 local function build(a, where)
-  local nn = require 'lotto.nn'
   local k, name = a.kind, a.name
   local o = name and { name = name } or nil
   if k == 'linear' then return nn.linear(a['in'], a.out, { bias = a.bias, name = name }) end
@@ -216,7 +216,6 @@ function M.load(path, opts)
   if type(path) ~= 'string' then U.fail('lotto.sparse.load', 'path must be a string') end
   opts = U.check_options(opts, { 'mode' }, 'lotto.sparse.load')
   if opts.mode ~= nil then check_mode(opts.mode, 'lotto.sparse.load') end
-  local lio, json, nn = require 'lotto.io', require 'lotto.json', require 'lotto.nn'
   local _, meta = lio.info(path)
   if not _ then return nil, meta end
   if meta.format ~= FORMAT or not meta['lotto.arch'] or not meta['lotto.input'] then

@@ -8,6 +8,7 @@
 --   local n = U.int_opt(opts, 'batch', 60, 1, 'lotto.data.loader')
 --   if not U.is_model(m) then U.fail('lotto.ticket.rewind', 'expected a model') end
 local tensor = require 'lotto.tensor'
+local core_nn = require 'lotto.core.nn'
 
 local U = {}
 
@@ -180,7 +181,7 @@ end
 U.is_tensor = tensor.is_tensor
 
 --- is_model(x) -> true for a lotto.nn model.
-function U.is_model(x) return require('lotto.core.nn').is_model(x) end
+U.is_model = core_nn.is_model
 
 --- is_dataset(x) -> true for a lotto.data data set.
 function U.is_dataset(x)

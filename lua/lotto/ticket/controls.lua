@@ -15,6 +15,7 @@
 -- initialiser's name), cfg (the imp options), start (the rewind iteration), round,
 -- replicate}. Return 0 when the network is a fresh init (an iteration-0 network).
 local ops = require 'lotto.ticket.ops'
+local U = require 'lotto.util'
 
 local C = {}
 
@@ -74,7 +75,7 @@ function F.check(name)
     local names = F.names()
     local hint = ''
     for _, n in ipairs(names) do if n == tostring(name):lower() then hint = (" (did you mean '%s'?)"):format(n) end end
-    if hint == '' then hint = require('lotto.util').did_you_mean(name, names) end
+    if hint == '' then hint = U.did_you_mean(name, names) end
     return nil, ("unknown control '%s'%s (%s)"):format(tostring(name), hint, table.concat(names, ', '))
   end
   local off = e.seed_offset
