@@ -264,17 +264,14 @@ if ok and type(help) == 'table' and help.register then
     mse = 'mse(pred, target) -> loss, dpred: mean squared error over all elements',
     is_model = 'is_model(x) -> boolean',
     is_layer = 'is_layer(x) -> boolean',
-    bn_buffers = 'bn_buffers(model) -> {{name, mean, var}}: the batchnorm running statistics (views)',
-    clear_bn_stats = 'clear_bn_stats(model) -> model: running statistics back to mean 0, var 1',
-    reset_bn_stats = 'reset_bn_stats(model, ds, {batches = 10, batch = 100, seed = 1}) -> batches used: '
-      .. 'statistics recomputed as the plain average over training batches',
+    bn_buffers = 'bn_buffers(model) or m:bn_buffers() -> {{name, mean, var}}: the batchnorm running statistics (views)',
+    clear_bn_stats = 'clear_bn_stats(model) or m:clear_bn_stats() -> model: running statistics back to mean 0, var 1',
+    reset_bn_stats = 'reset_bn_stats(model, ds[, {batches = 10, batch = 100, seed = 1}]) or m:reset_bn_stats(ds[, opts]) '
+      .. '-> batches used: statistics recomputed as the plain average over training batches',
   })
   help.register(M, {
     save = 'm:save(path[, metadata]) -> true | nil, msg: values, U8 masks ("fc1.weight.mask") and batchnorm statistics as safetensors',
     load = 'm:load(path) -> m, or nil, message: loads a file written by m:save (shapes checked first)',
-    bn_buffers = 'm:bn_buffers() -> {{name, mean, var}}: the batchnorm running statistics',
-    clear_bn_stats = 'm:clear_bn_stats() -> m: running statistics back to mean 0, var 1',
-    reset_bn_stats = 'm:reset_bn_stats(ds[, {batches =, batch =, seed =}]) -> batches used: statistics recomputed',
   })
 end
 

@@ -233,6 +233,7 @@ if ok and type(help) == 'table' and help.register then
     check_seed = 'check_seed(seed, fname, pos) -> seed (an integer)',
     check_flat = 'check_flat(model, t, fname, pos, what) -> t: a flat tensor of the model values size',
   })
+  help.set(U, 'lotto.util: argument and option checks shared by the Lua modules (errors name the bad key)')
 end
 
 return U

@@ -97,4 +97,12 @@ function F.check(name)
   return e
 end
 
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(F, {
+    names = 'controls.names() -> the control names, ordered by seed_offset',
+    check = 'controls.check(name) -> entry | nil, msg: a known, well-formed control',
+  })
+end
+
 return setmetatable(C, { __index = F })
