@@ -8,6 +8,7 @@
 --   for xb, yb in it do ... end                  -- one epoch; xb, yb are overwritten by the next batch
 local core = require 'lotto.core.data'
 local U = require 'lotto.util'
+local fs = require 'lotto.fs'
 
 local D = {}
 
@@ -31,11 +32,7 @@ SETS['cifar-10'] = SETS.cifar10
 
 local function fail(where, msg) U.fail('lotto.data.' .. where, msg) end
 
-local function exists(path)
-  local f = io.open(path, 'rb')
-  if f then f:close() return true end
-  return false
-end
+local function exists(path) return fs.exists(path) and not fs.isdir(path) end
 
 -- Every file a set needs (IDX files may be gzipped).
 local function files_present(set, dir)
