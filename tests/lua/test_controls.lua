@@ -109,6 +109,7 @@ ticket.controls.bad = { seed_offset = 9, apply = function() return 'soon' end }
 o.name, o.controls = 'badstart', { 'bad' }
 T.checkerror(function() ticket.imp(o) end, "control 'bad': apply returned soon")
 ticket.controls.bad, ticket.controls.flipped = nil, nil
+T.checkerror(function() ticket.controls.names = { seed_offset = 10, apply = function() end } end, "'names' is reserved")
 T.check_eq(controls.names(), { 'reinit', 'permuted', 'random', 'sign' }, 'removing an entry removes the control')
 
 assert(fs.remove_tree(ROOT))

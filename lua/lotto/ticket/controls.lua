@@ -105,4 +105,10 @@ if ok and type(help) == 'table' and help.register then
   })
 end
 
-return setmetatable(C, { __index = F })
+-- A new entry may not hide the functions above.
+local function newindex(t, k, v)
+  if F[k] ~= nil then U.raise(("lotto.ticket.controls: '%s' is reserved, not a control name"):format(tostring(k))) end
+  rawset(t, k, v)
+end
+
+return setmetatable(C, { __index = F, __newindex = newindex })
