@@ -18,7 +18,7 @@ while arg and arg[i] do
   else error('usage: lotto bench_conv.lua [--threads n] [--iters n] [--reps n] [--batch n] [--resnet]', 0) end
   i = i + 2
 end
-local T, now = lotto.tensor, lotto.optim.now
+local T, now = lotto.tensor, lotto.sys.now
 T.set_threads(threads)
 print('BLAS: ' .. T.blas_info().summary)
 print(('OpenBLAS threads: %d, batch %d, %d iterations x %d repetitions'):format(T.get_threads(), batch, iters, reps))

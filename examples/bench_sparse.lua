@@ -9,10 +9,10 @@
 --   lotto examples/bench_sparse.lua [reps]        (default 20; the minimum is reported)
 local sparse, prune, T = lotto.sparse, lotto.prune, lotto.tensor
 print('BLAS: ' .. T.blas_info().summary)
-local now = lotto.optim.now
+local now = lotto.sys.now
 local reps = tonumber(arg and arg[1]) or 20
 local tmp = (os.getenv('TMPDIR') or '/tmp') .. '/lotto_bench_sparse'
-lotto.json.fs.mkdir_p(tmp)
+lotto.fs.mkdir_p(tmp)
 
 local function size(path)
   local f = assert(io.open(path, 'rb'))

@@ -28,7 +28,7 @@ while arg and arg[i] do
   else error(usage, 0) end
   i = i + 2
 end
-local T, now, B, K = lotto.tensor, lotto.optim.now, 60, 10
+local T, now, B, K = lotto.tensor, lotto.sys.now, 60, 10
 T.set_threads(threads)
 print('BLAS: ' .. T.blas_info().summary)
 

@@ -29,7 +29,7 @@ while arg and arg[i] do
   i = i + 2
 end
 local function want(part) return only == nil or only == part end
-local T, now = lotto.tensor, lotto.optim.now
+local T, now = lotto.tensor, lotto.sys.now
 threads = threads or T.get_threads()
 T.set_threads(threads)   -- OpenBLAS threads, explicitly
 print('BLAS: ' .. T.blas_info().summary)

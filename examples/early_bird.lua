@@ -77,7 +77,7 @@ rec.test_acc = { dense = dense_acc, earlybird_ticket = eb_acc, full_ticket = ful
 rec.density = { earlybird_ticket = eb_density, full_ticket = full_density }
 rec.mask_distance_eb_vs_full = lotto.earlybird.distance(eb.mask, final_mask)
 local dir = ('runs/early_bird_%s_%s_%s'):format(opt.model, opt.method, opt.scale)
-assert(lotto.json.fs.mkdir_p(dir))
+assert(lotto.fs.mkdir_p(dir))
 assert(lotto.json.write(dir .. '/earlybird.json', rec, { indent = true }))
 local files = eb:plot { out = dir .. '/earlybird', title = ('%s on %s'):format(opt.model, opt.data), per_epoch = per_epoch } or {}
 

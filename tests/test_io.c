@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lotto/io.h"
@@ -281,6 +282,30 @@ static void aborted_atomic_file_should_leave_the_old_contents(void **state) {
   remove(path);
 }
 
+static void mkdirs_should_create_missing_parents_and_accept_existing_ones(void **state) {
+  char dir[1300], file[1400];
+  snprintf(dir, sizeof dir, "%s/a/b/c", tmp_path("mkdirs"));
+  assert_int_equal(lt_io_mkdirs(dir), LT_OK);
+  struct stat st;
+  assert_int_equal(stat(dir, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+  assert_int_equal(lt_io_mkdirs(dir), LT_OK); /* idempotent */
+  /* a file where a directory should be: an error naming that part */
+  snprintf(file, sizeof file, "%s/f", dir);
+  assert_int_equal(lt_io_write_atomic(file, "x", 1), LT_OK);
+  snprintf(file, sizeof file, "%s/f/g", dir);
+  assert_int_equal(lt_io_mkdirs(file), LT_EIO);
+  assert_non_null(strstr(lt_errmsg(), "/f"));
+  assert_non_null(strstr(lt_errmsg(), "Not a directory"));
+  assert_int_equal(lt_io_mkdirs(""), LT_EINVAL);
+  snprintf(file, sizeof file, "%s/f", dir);
+  remove(file);
+  for (int i = 0; i < 4; i++) { /* c, b, a, then the mkdirs directory itself */
+    rmdir(dir);
+    *strrchr(dir, '/') = '\0';
+  }
+}
+
 int main(void) {
   const char *t = getenv("LOTTO_TEST_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s", t && *t ? t : "/tmp");
@@ -295,6 +320,7 @@ int main(void) {
       cmocka_unit_test(safetensors_open_should_report_a_missing_file_as_io_error),
       cmocka_unit_test(write_atomic_should_replace_the_file_and_leave_no_temporary),
       cmocka_unit_test(aborted_atomic_file_should_leave_the_old_contents),
+      cmocka_unit_test(mkdirs_should_create_missing_parents_and_accept_existing_ones),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,9 @@
 lt_status lt_io_read_file(const char *path, char **buf, size_t *n);
 /* Writes data[0..n) to path atomically: path.tmp.<pid>, fflush, fsync, rename. */
 lt_status lt_io_write_atomic(const char *path, const void *data, size_t n);
+/* mkdir -p: creates path and its missing parents (mode 0755); an existing directory is fine.
+ * LT_EINVAL for an empty or over-long path; LT_EIO naming the part that could not be made. */
+lt_status lt_io_mkdirs(const char *path);
 
 /* A file being written atomically: it appears at path only on commit. */
 typedef struct lt_afile {

@@ -7,6 +7,8 @@
 --   local it = D.loader(mnist.train, { batch = 60, seed = 1 })
 --   for xb, yb in it do ... end                  -- one epoch; xb, yb are overwritten by the next batch
 local core = require 'lotto.core.data'
+local U = require 'lotto.util'
+local fs = require 'lotto.fs'
 
 local D = {}
 
@@ -28,13 +30,9 @@ local SETS = {
 SETS['fashion-mnist'] = SETS.fashion_mnist
 SETS['cifar-10'] = SETS.cifar10
 
-local function fail(where, msg, level) error(('lotto.data.%s: %s'):format(where, msg), (level or 1) + 1) end
+local function fail(where, msg) U.fail('lotto.data.' .. where, msg) end
 
-local function exists(path)
-  local f = io.open(path, 'rb')
-  if f then f:close() return true end
-  return false
-end
+local function exists(path) return fs.exists(path) and not fs.isdir(path) end
 
 -- Every file a set needs (IDX files may be gzipped).
 local function files_present(set, dir)
@@ -74,7 +72,10 @@ end
 -- D.find(name[, dir]) -> the directory holding data set `name`, or nil, message.
 function D.find(name, dir)
   local set = SETS[name]
-  if not set then return nil, ("unknown data set '%s' (mnist, fashion_mnist, cifar10)"):format(tostring(name)) end
+  if not set then
+    return nil, ("unknown data set '%s' (mnist, fashion_mnist, cifar10)%s"):format(tostring(name),
+      U.did_you_mean(name, { 'mnist', 'fashion_mnist', 'cifar10' }))
+  end
   local dirs = dir and { dir } or candidates(set)
   for _, d in ipairs(dirs) do
     if files_present(set, d) then return d end
@@ -86,25 +87,9 @@ end
 -- D.available(name) -> true when the data set's files are present.
 function D.available(name, dir) return D.find(name, dir) ~= nil end
 
-local function check_opts(where, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= 'table' then fail(where, 'expected an options table', 3) end
-  for k in pairs(opts) do
-    if not allowed[k] then fail(where, ("unknown option '%s'"):format(tostring(k)), 3) end
-  end
-  return opts
-end
+local function check_opts(where, opts, allowed) return U.check_options(opts, allowed, 'lotto.data.' .. where) end
 
-local function int_opt(where, opts, key, default, min)
-  local v = opts[key]
-  if v == nil then return default end
-  if math.type(v) ~= 'integer' and not (type(v) == 'number' and v == math.floor(v)) then
-    fail(where, ("option '%s' must be an integer (got %s)"):format(key, tostring(v)), 3)
-  end
-  v = math.tointeger(v)
-  if v < min then fail(where, ("option '%s' must be >= %d (got %d)"):format(key, min, v), 3) end
-  return v
-end
+local function int_opt(where, opts, key, default, min) return U.int_opt(opts, key, default, min, 'lotto.data.' .. where) end
 
 -- Loads train and test, splits off val, normalises; returns {train, val, test, ...}.
 local function load_set(name, opts)
@@ -114,10 +99,10 @@ local function load_set(name, opts)
   local val = int_opt(where, opts, 'val', 5000, 0)
   local norm = opts.normalize or '01'
   if norm ~= '01' and norm ~= 'channel' then
-    fail(where, ("option 'normalize' must be '01' or 'channel' (got %s)"):format(tostring(norm)), 2)
+    fail(where, ("option 'normalize' must be '01' or 'channel' (got %s)"):format(tostring(norm)))
   end
   local dir, err = D.find(name, opts.dir)
-  if not dir then error(err, 2) end
+  if not dir then U.raise(err) end
   local full, test
   if set.idx then
     local tr, te = set.idx.train, set.idx.test
@@ -132,9 +117,9 @@ local function load_set(name, opts)
     full, err = core.load_cifar10(paths(set.train))
     if full then test, err = core.load_cifar10(paths(set.test)) end
   end
-  if not (full and test) then error(('%s: %s'):format(set.title, err), 2) end
+  if not (full and test) then U.raise(('%s: %s'):format(set.title, err)) end
   if val >= full:size() then
-    fail(where, ("option 'val' (%d) must leave training rows (%d in total)"):format(val, full:size()), 2)
+    fail(where, ("option 'val' (%d) must leave training rows (%d in total)"):format(val, full:size()))
   end
   local train, valset = full:split(val)
   local out = { train = train, val = val > 0 and valset or nil, test = test, classes = set.classes, dir = dir,
@@ -157,7 +142,7 @@ function D.cifar10(opts) return load_set('cifar10', opts) end
 
 -- D.load(name, opts): any of the above by name.
 function D.load(name, opts)
-  if not SETS[name] then error(select(2, D.find(name)), 2) end
+  if not SETS[name] then U.raise(select(2, D.find(name))) end
   return load_set(name, opts)
 end
 
@@ -175,7 +160,7 @@ function D.sum_of_two(opts)
   local n = int_opt('sum_of_two', opts, 'n', 1000, 1)
   local lo, hi = opts.lo or -1, opts.hi or 1
   if type(lo) ~= 'number' or type(hi) ~= 'number' or not (lo < hi) then
-    fail('sum_of_two', ("need numbers lo < hi (got %s, %s)"):format(tostring(lo), tostring(hi)), 2)
+    fail('sum_of_two', ("need numbers lo < hi (got %s, %s)"):format(tostring(lo), tostring(hi)))
   end
   return core.sum_of_two(n, lo, hi, opts.seed or 1)
 end

@@ -9,63 +9,62 @@
 local prune = require 'lotto.prune'
 local tensor = require 'lotto.tensor'
 local json = require 'lotto.json'
+local nn = require 'lotto.nn'
+local plot = require 'lotto.plot'
+local E = require 'lotto.experiment'
+local U = require 'lotto.util'
 
 local M = {}
 local EB = {}
 EB.__index = EB
 M.EarlyBird = EB
 
-local function fail(where, msg, level) error(('lotto.earlybird.%s: %s'):format(where, msg), (level or 1) + 1) end
+local function fail(where, msg) U.fail('lotto.earlybird.' .. where, msg) end
 
 --- earlybird.distance(a, b) -> normalised Hamming distance of two masks (differing / size), count.
 function M.distance(a, b)
-  if not tensor.is_tensor(a) or not tensor.is_tensor(b) then fail('distance', 'expected two mask tensors', 2) end
+  if not tensor.is_tensor(a) or not tensor.is_tensor(b) then fail('distance', 'expected two mask tensors') end
   if a:numel() ~= b:numel() then
-    fail('distance', ('masks have %d and %d entries'):format(a:numel(), b:numel()), 2)
+    fail('distance', ('masks have %d and %d entries'):format(a:numel(), b:numel()))
   end
   local count, frac = prune.hamming(a:contiguous():reshape { -1 }, b:contiguous():reshape { -1 })
   return frac, count
 end
 
-local METHODS = { magnitude = true, channel = true, neuron = true }
+local METHODS = { 'magnitude', 'channel', 'neuron' }
 local new_keys = { ratio = true, window = true, threshold = true, method = true, scope = true, every = true }
 
 --- earlybird.new{ratio = 0.5, window = 5, threshold = 0.1, method = 'magnitude'|'channel'|'neuron',
 --   scope = 'global'|'local', every = nil} -> eb. every (iterations between observations) is
 -- read by the callers that set eval_every (lotto.ticket); eb itself observes when told.
 function M.new(opts)
-  opts = opts or {}
-  if type(opts) ~= 'table' then fail('new', 'options must be a table', 2) end
-  for k in pairs(opts) do
-    if not new_keys[k] then fail('new', ("unknown option '%s'"):format(tostring(k)), 2) end
-  end
+  opts = U.check_options(opts, new_keys, 'lotto.earlybird.new')
   local eb = setmetatable({
     ratio = opts.ratio or 0.5, window = opts.window or 5, threshold = opts.threshold or 0.1,
     method = opts.method or 'magnitude', scope = opts.scope or 'global', every = opts.every,
     history = {}, trace = {}, distances = { consecutive = {}, matrix = {} }, found = false,
   }, EB)
   if type(eb.ratio) ~= 'number' or not (eb.ratio > 0 and eb.ratio < 1) then
-    fail('new', ('ratio (the fraction to prune) must be in (0, 1) (got %s)'):format(tostring(eb.ratio)), 2)
+    fail('new', ('ratio (the fraction to prune) must be in (0, 1) (got %s)'):format(tostring(eb.ratio)))
   end
   if math.type(eb.window) ~= 'integer' or eb.window < 2 then
-    fail('new', ('window must be an integer >= 2 (got %s)'):format(tostring(eb.window)), 2)
+    fail('new', ('window must be an integer >= 2 (got %s)'):format(tostring(eb.window)))
   end
   if type(eb.threshold) ~= 'number' or not (eb.threshold > 0 and eb.threshold <= 1) then
-    fail('new', ('threshold must be in (0, 1] (got %s)'):format(tostring(eb.threshold)), 2)
+    fail('new', ('threshold must be in (0, 1] (got %s)'):format(tostring(eb.threshold)))
   end
-  if not METHODS[eb.method] then
-    fail('new', ("method must be 'magnitude', 'channel' or 'neuron' (got %s)"):format(tostring(eb.method)), 2)
-  end
-  if eb.scope ~= 'global' and eb.scope ~= 'local' then
-    fail('new', ("scope must be 'global' or 'local' (got %s)"):format(tostring(eb.scope)), 2)
-  end
+  U.one_of(eb.method, METHODS, 'method', 'lotto.earlybird.new')
+  U.one_of(eb.scope, { 'global', 'local' }, 'scope', 'lotto.earlybird.new')
   if eb.every ~= nil and (math.type(eb.every) ~= 'integer' or eb.every < 1) then
-    fail('new', ('every must be a positive integer (got %s)'):format(tostring(eb.every)), 2)
+    fail('new', ('every must be a positive integer (got %s)'):format(tostring(eb.every)))
   end
   return eb
 end
 
 -- ---- drawing masks -----------------------------------------------------------------------
+
+-- A prunable weight with rows (output neurons or channels over inputs: linear, conv2d).
+local function has_rows(p) return p.prunable and #p.shape >= 2 end
 
 -- The units a method scores: {p = param, n = units, rows = row length (neuron), score =, alive =}.
 local function units(model, method)
@@ -78,16 +77,19 @@ local function units(model, method)
       end
     end
   elseif method == 'channel' then
+    -- the scales (weights) of the layers that keep running statistics: batchnorm
+    local norm = {}
+    for _, b in ipairs(nn.bn_buffers(model)) do norm[b.name .. '.weight'] = true end
     for _, p in ipairs(ps) do
-      if p.kind == 'batchnorm' and p.name:match('%.weight$') then
+      if norm[p.name] then
         out[#out + 1] = { p = p, n = p.numel, score = p.value:reshape { -1 }, alive = p.mask:clone():reshape { -1 } }
       end
     end
-    if #out == 0 then fail('observe', "method 'channel' scores batchnorm scales, and the model has no batchnorm layer (use 'neuron' or 'magnitude')", 3) end
-  else -- neuron: rows of every prunable linear/conv weight but the output layer, by mean |w|
+    if #out == 0 then fail('observe', "method 'channel' scores batchnorm scales, and the model has no batchnorm layer (use 'neuron' or 'magnitude')") end
+  else -- neuron: rows of every prunable weight with rows but the output layer, by mean |w|
     local cand = {}
     for _, p in ipairs(ps) do
-      if p.prunable and (p.kind == 'linear' or p.kind == 'conv2d') then cand[#cand + 1] = p end
+      if has_rows(p) then cand[#cand + 1] = p end
     end
     for i = 1, #cand - 1 do
       local p = cand[i]
@@ -97,7 +99,7 @@ local function units(model, method)
       out[#out + 1] = { p = p, n = rows, rows = len, score = w:mean(2):reshape { -1 },
                         alive = p.mask:reshape { rows, len }:sum(2):reshape { -1 }:clamp(0, 1) }
     end
-    if #out == 0 then fail('observe', "method 'neuron' needs at least two linear/conv layers (the output layer is kept)", 3) end
+    if #out == 0 then fail('observe', "method 'neuron' needs at least two linear/conv layers (the output layer is kept)") end
   end
   return out
 end
@@ -141,10 +143,10 @@ end
 -- threshold (eb.found, eb.found_at = {iter, epoch}, eb.mask). Masks pushed after that
 -- are still tracked, but found_at and eb.mask keep the first detection.
 function EB:push(mask, iter, epoch)
-  if not tensor.is_tensor(mask) then fail('push', 'expected a mask tensor', 2) end
+  if not tensor.is_tensor(mask) then fail('push', 'expected a mask tensor') end
   local h = self.history
   if #h > 0 and h[#h].mask:numel() ~= mask:numel() then
-    fail('push', ('mask has %d entries, the previous ones %d'):format(mask:numel(), h[#h].mask:numel()), 2)
+    fail('push', ('mask has %d entries, the previous ones %d'):format(mask:numel(), h[#h].mask:numel()))
   end
   local m = mask:contiguous():reshape { -1 }:clone()
   local prev = h[#h]
@@ -180,7 +182,7 @@ end
 -- weights (the model is left untouched) and pushes it. Distances count only entries
 -- that were alive in the model's mask, so an already-sparse IMP round is not diluted.
 function EB:observe(model, iter, epoch)
-  if not lotto.nn.is_model(model) then fail('observe', 'expected a model', 2) end
+  if not U.is_model(model) then fail('observe', 'expected a model') end
   local m, alive = self:draw(model)
   self.base = alive
   return self:push(m, iter, epoch)
@@ -193,7 +195,7 @@ end
 function EB:apply(model, mask)
   mask = mask or self.mask
   local layout = (mask == self.mask and self.found_layout) or self.layout
-  if not mask or not layout then fail('apply', 'no mask drawn yet (observe first)', 2) end
+  if not mask or not layout then fail('apply', 'no mask drawn yet (observe first)') end
   local ps, by, flatm = model:parameters(), {}, model:masks()
   for i, p in ipairs(ps) do by[p.name] = i end
   local function zero_rows(p, rows_off) -- rows_off: list of 0-based row indices
@@ -203,7 +205,7 @@ function EB:apply(model, mask)
   local function bias_of(p) return ps[by[(p.name:gsub('%.weight$', '.bias'))] or 0] end
   for _, l in ipairs(layout) do
     local i = by[l.name]
-    if not i then fail('apply', ("the model has no parameter '%s'"):format(l.name), 2) end
+    if not i then fail('apply', ("the model has no parameter '%s'"):format(l.name)) end
     local p, seg = ps[i], mask:narrow(1, l.offset + 1, l.n)
     if self.method == 'magnitude' then
       flatm:narrow(1, p.offset + 1, p.numel):copy(seg)
@@ -219,7 +221,7 @@ function EB:apply(model, mask)
         if b then zero_rows(b, dead) end
         for j = i - 1, 1, -1 do
           local q = ps[j]
-          if q.prunable and (q.kind == 'conv2d' or q.kind == 'linear') then
+          if has_rows(q) then
             if q.shape[1] == p.numel then
               zero_rows(q, dead)
               local qb = bias_of(q)
@@ -253,7 +255,6 @@ end
 -- x axis; without it, epochs when each observation has its own, else iterations.
 -- Returns the list of images (nil, msg if none).
 function EB:plot(opts)
-  local plot = require 'lotto.plot'
   opts = opts or {}
   local out = opts.out or 'earlybird'
   local files, err = {}, nil
@@ -318,8 +319,8 @@ end
 -- that calls inner_on_eval first (returning 'stop' if it does), then observes the model
 -- and returns 'stop' when the early-bird ticket is found. opts are earlybird.new's.
 function M.callback(model, opts, inner)
-  if not lotto.nn.is_model(model) then fail('callback', 'expected a model as argument #1', 2) end
-  if inner ~= nil and type(inner) ~= 'function' then fail('callback', 'inner_on_eval must be a function(record, model)', 2) end
+  if not U.is_model(model) then fail('callback', 'expected a model as argument #1') end
+  if inner ~= nil and type(inner) ~= 'function' then fail('callback', 'inner_on_eval must be a function(record, model)') end
   local eb = getmetatable(opts) == EB and opts or M.new(opts)
   return function(rec, m)
     if inner and inner(rec, m) == 'stop' then return 'stop' end
@@ -327,11 +328,10 @@ function M.callback(model, opts, inner)
   end, eb
 end
 
---- earlybird.savings(run_dir) -> record: for an IMP run (lotto.ticket.imp with earlybird =
+--- earlybird.savings(run_dir) -> record | nil, message: for an IMP run (lotto.ticket.imp with earlybird =
 -- {...}), each round's trained iterations against the configured ones (config.iterations,
 -- else the dense round 0, which trains in full); written to <run_dir>/earlybird.json.
 function M.savings(dir)
-  local E = require 'lotto.experiment'
   local run, err = E.load(dir)
   if not run then return nil, err end
   local seeds = run:replicates()
@@ -352,7 +352,8 @@ function M.savings(dir)
   end
   rec.saved_total = rec.configured_total - rec.trained_total
   rec.saved_fraction = rec.configured_total > 0 and rec.saved_total / rec.configured_total or 0
-  assert(json.write(run.dir .. '/earlybird.json', rec, { indent = true }))
+  local ok, werr = json.write(run.dir .. '/earlybird.json', rec, { indent = true })
+  if not ok then return nil, werr end
   return rec
 end
 

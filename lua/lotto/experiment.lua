@@ -4,7 +4,8 @@
 -- resumes at the first round without one; results.json never holds timings.
 local json = require 'lotto.json'
 local tensor = require 'lotto.tensor'
-local fs = json.fs
+local fs = require 'lotto.fs'
+local U = require 'lotto.util'
 
 local E = {}
 local Run = {}
@@ -118,11 +119,10 @@ local function show(v)
 end
 
 local function check_int(v, what, fname)
-  if math.type(v) == 'float' and v == math.floor(v) then v = math.tointeger(v) end
-  if math.type(v) ~= 'integer' or v < 0 then
-    error(("bad argument to '%s' (%s must be a non-negative integer, got %s)"):format(fname, what, tostring(v)), 3)
+  if not U.is_int(v, 0) then
+    U.raise(("bad argument to '%s' (%s must be a non-negative integer, got %s)"):format(fname, what, tostring(v)))
   end
-  return v
+  return math.tointeger(v)
 end
 
 local function numeric_suffixes(dir, prefix)
@@ -137,25 +137,30 @@ end
 
 -- ---- opening a run ---------------------------------------------------------------
 
--- E.open{root = 'runs', name = 'lenet_imp', config = cfg, restart = false} -> run
+-- E.open{root = 'runs', name = 'lenet_imp', config = cfg, restart = false} -> run, or nil,
+-- message when the directory cannot be written. Misuse and a changed config raise.
 function E.open(opts)
-  if type(opts) ~= 'table' then error("bad argument #1 to 'open' (table expected)", 2) end
+  if type(opts) ~= 'table' then U.raise("bad argument #1 to 'open' (table expected)") end
+  U.check_options(opts, { 'root', 'name', 'config', 'restart' }, 'lotto.experiment.open')
   local root, name = opts.root or 'runs', opts.name
   if type(name) ~= 'string' or name == '' or not name:match('^[%w_%-%./]+$')
       or ('/' .. name .. '/'):find('/%.%.?/') or name:sub(1, 1) == '/' then
-    error("bad argument to 'open' (name must be a relative path of letters, digits, _ - . /, got "
-      .. tostring(name) .. ')', 2)
+    U.raise("bad argument to 'open' (name must be a relative path of letters, digits, _ - . /, got "
+      .. tostring(name) .. ')')
   end
-  if opts.config ~= nil and type(opts.config) ~= 'table' then error("bad argument to 'open' (config must be a table)", 2) end
+  if opts.config ~= nil and type(opts.config) ~= 'table' then U.raise("bad argument to 'open' (config must be a table)") end
   local dir = root .. '/' .. name
-  if opts.restart then assert(fs.remove_tree(dir)) end
+  if opts.restart then
+    local ok, err = fs.remove_tree(dir)
+    if not ok then return nil, err end
+  end
   local new = canon(opts.config or {})
   local cpath = dir .. '/config.json'
   local resumed = fs.exists(cpath)
   if resumed then
     local old, err = json.read(cpath)
     if not old then
-      error(("run '%s' has an unreadable config (%s); use restart = true (or --restart) to start over"):format(dir, err), 2)
+      U.raise(("run '%s' has an unreadable config (%s); use restart = true (or --restart) to start over"):format(dir, err))
     end
     local diffs = config_diff(old, new, volatile_set(old, new), nil, {})
     if #diffs > 0 then
@@ -164,25 +169,28 @@ function E.open(opts)
         parts[i] = ('%s: %s -> %s'):format(diffs[i].path, show(diffs[i].old), show(diffs[i].new))
       end
       if #diffs > 3 then parts[#parts + 1] = ('and %d more'):format(#diffs - 3) end
-      error(("run '%s' exists with a different config (%s); use restart = true (or --restart) to start over, "
-        .. 'or another name'):format(dir, table.concat(parts, ', ')), 2)
+      U.raise(("run '%s' exists with a different config (%s); use restart = true (or --restart) to start over, "
+        .. 'or another name'):format(dir, table.concat(parts, ', ')))
     end
   end
-  assert(fs.mkdir_p(dir))
-  assert(json.write(cpath, new, { indent = true }))
+  local ok, err = fs.mkdir_p(dir)
+  if ok then ok, err = json.write(cpath, new, { indent = true }) end
+  if not ok then return nil, err end
   return setmetatable({ root = root, name = name, dir = dir, config = new, resumed = resumed, _made = {} }, Run)
 end
 
 -- E.load(dir) -> run with run.results (aggregated from the summaries, else results.json)
 function E.load(dir)
-  if type(dir) ~= 'string' then error("bad argument #1 to 'load' (run directory expected)", 2) end
+  if type(dir) ~= 'string' then U.raise("bad argument #1 to 'load' (run directory expected)") end
   dir = dir:gsub('(.)/+$', '%1')
   local config, err = json.read(dir .. '/config.json')
   if not config then return nil, ('not a run directory (%s)'):format(err) end
   local root, name = dir:match('^(.*)/([^/]+)$')
   local run = setmetatable({ root = root or '.', name = name or dir, dir = dir, config = config, resumed = true, _made = {} }, Run)
   if #run:replicates() > 0 then
-    run.results = run:aggregate()
+    local res, aerr = run:aggregate()
+    if not res then return nil, aerr end
+    run.results = res
   else
     local res, rerr = json.read(dir .. '/results.json')
     if not res then return nil, ('run %s has no summaries and no results (%s)'):format(dir, rerr) end
@@ -227,9 +235,10 @@ end
 function Run:load_summary(seed, k) return json.read(self:round_path(seed, k) .. '/summary.json') end
 
 function Run:write_summary(seed, k, tbl)
-  if type(tbl) ~= 'table' then error("bad argument #3 to 'write_summary' (table expected)", 2) end
+  if type(tbl) ~= 'table' then U.raise("bad argument #3 to 'write_summary' (table expected)") end
   local p = self:round_dir(seed, k) .. '/summary.json'
-  assert(json.write(p, tbl, { indent = true }))
+  local ok, err = json.write(p, tbl, { indent = true })
+  if not ok then return nil, err end
   return p
 end
 
@@ -237,8 +246,8 @@ function Run:metrics_path(seed, k) return self:round_dir(seed, k) .. '/metrics.j
 function Run:mask_path(seed, k) return self:round_dir(seed, k) .. '/mask.safetensors' end
 
 function Run:log_metric(seed, k, rec)
-  if type(rec) ~= 'table' then error("bad argument #3 to 'log_metric' (table expected)", 2) end
-  assert(json.append_line(self:metrics_path(seed, k), rec))
+  if type(rec) ~= 'table' then U.raise("bad argument #3 to 'log_metric' (table expected)") end
+  return json.append_line(self:metrics_path(seed, k), rec)
 end
 
 -- Records of a round's metrics.jsonl (optionally only those of one method).
@@ -302,14 +311,15 @@ local function method_stats(list, method)
 end
 
 -- Reads every replicate's completed summaries; returns results, timing (see results.json
--- in the design notes). `run:write_results(run:aggregate())` stores both.
+-- in the design notes), or nil, message when a summary cannot be read.
+-- `run:write_results(assert(run:aggregate()))` stores both.
 function Run:aggregate()
   local replicates, timing, by_round = {}, { replicates = {} }, {}
   for _, seed in ipairs(self:replicates()) do
     local list, tlist = json.array(), json.array()
     for _, k in ipairs(self:completed_rounds(seed)) do
       local s, err = self:load_summary(seed, k)
-      if not s then error(('aggregate: %s'):format(err), 2) end
+      if not s then return nil, ('aggregate: %s'):format(err) end
       local clean, t = split_timing(s)
       if clean.round == nil then clean.round = k end
       if clean.remaining_pct == nil and type(clean.density) == 'number' then clean.remaining_pct = clean.density * 100 end
@@ -349,23 +359,25 @@ end
 
 -- Writes results.json (timing fields moved out) and timing.json, atomically. timing.json
 -- also records the BLAS the writing process ran on (library, version, kernel, threads).
+-- Returns the path of results.json, or nil, message.
 function Run:write_results(tbl, timing)
-  if type(tbl) ~= 'table' then error("bad argument #1 to 'write_results' (table expected)", 2) end
+  if type(tbl) ~= 'table' then U.raise("bad argument #1 to 'write_results' (table expected)") end
   local clean, stray = split_timing(tbl)
   timing = timing or stray or {}
   local b = tensor.blas_info()
   timing.blas = { library = b.library, version = b.version, kernel = b.kernel, threads = b.threads, cpu = b.cpu,
     forced = b.forced }
   local p = self.dir .. '/results.json'
-  assert(json.write(p, clean, { indent = true }))
-  assert(json.write(self.dir .. '/timing.json', timing, { indent = true }))
+  local ok, err = json.write(p, clean, { indent = true })
+  if ok and timing then ok, err = json.write(self.dir .. '/timing.json', timing, { indent = true }) end
+  if not ok then return nil, err end
   return p
 end
 
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(E, {
-    open = "open{root = 'runs', name =, config =, restart = false} -> run: creates or resumes runs/<name>; a different config is an error",
+    open = "open{root = 'runs', name =, config =, restart = false} -> run | nil, msg: creates or resumes runs/<name>; a different config is an error",
     load = 'load(dir) -> run with run.results | nil, msg: an existing run, for plotting',
     stats = 'stats(xs) -> {mean, std (n - 1), min, max, n}',
   })
@@ -374,15 +386,15 @@ if ok and type(help) == 'table' and help.register then
     [':round_done'] = 'run:round_done(seed, k) -> true when summary.json of the round exists',
     [':begin_round'] = 'run:begin_round(seed, k) -> dir: deletes what an interrupted attempt left',
     [':load_summary'] = 'run:load_summary(seed, k) -> table | nil, msg',
-    [':write_summary'] = 'run:write_summary(seed, k, tbl): atomic; marks the round complete',
+    [':write_summary'] = 'run:write_summary(seed, k, tbl) -> path | nil, msg: atomic; marks the round complete',
     [':metrics_path'] = 'run:metrics_path(seed, k) -> path of the round metrics.jsonl',
     [':mask_path'] = 'run:mask_path(seed, k) -> path of the round mask.safetensors',
-    [':log_metric'] = 'run:log_metric(seed, k, rec): appends one JSON line',
+    [':log_metric'] = 'run:log_metric(seed, k, rec) -> true | nil, msg: appends one JSON line',
     [':load_metrics'] = 'run:load_metrics(seed, k[, method]) -> records | nil, msg',
     [':replicates'] = 'run:replicates() -> sorted seeds with a directory',
     [':completed_rounds'] = 'run:completed_rounds(seed) -> sorted rounds with a summary',
-    [':aggregate'] = 'run:aggregate() -> results, timing: mean/std/min/max per round and method',
-    [':write_results'] = 'run:write_results(results[, timing]): results.json (no timings) and timing.json',
+    [':aggregate'] = 'run:aggregate() -> results, timing | nil, msg: mean/std/min/max per round and method',
+    [':write_results'] = 'run:write_results(results[, timing]) -> path | nil, msg: results.json (no timings) and timing.json',
   }, Run)
 end
 

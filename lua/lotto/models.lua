@@ -6,19 +6,16 @@
 --   local r = lotto.models.resnet20{ input = {3, 32, 32} }  -- CIFAR-10
 --   local v = lotto.models.vgg19{ width = 0.25 }            -- a quarter of the channels
 local nn = require 'lotto.nn'
+local U = require 'lotto.util'
 
 local M = {}
 
-local function fail(where, msg) error(('lotto.models.%s: %s'):format(where, msg), 3) end
+local function fail(where, msg) U.fail('lotto.models.' .. where, msg) end
 
+-- The options with their defaults filled in, checked: unknown keys, input, classes, width.
 local function options(o, allowed, where, defaults)
-  o = o or {}
-  if type(o) ~= 'table' then fail(where, ('options must be a table (got %s)'):format(type(o))) end
   local out = {}
-  for k, v in pairs(o) do
-    if not allowed[k] then fail(where, ("unknown option '%s'"):format(tostring(k))) end
-    out[k] = v
-  end
+  for k, v in pairs(U.check_options(o, allowed, 'lotto.models.' .. where)) do out[k] = v end
   for k, v in pairs(defaults) do if out[k] == nil then out[k] = v end end
   if type(out.input) ~= 'table' or #out.input < 1 then fail(where, 'option input must be a shape such as {1, 28, 28}') end
   if math.type(out.classes) ~= 'integer' or out.classes < 1 then fail(where, 'option classes must be a positive integer') end

@@ -11,20 +11,16 @@
 -- returns a new tensor (safe to keep); model:values()/grads()/masks() and the
 -- tensors of model:parameters() share storage with the model.
 local core = require 'lotto.core.nn'
+local U = require 'lotto.util'
+local data = require 'lotto.data'
+local io_ = require 'lotto.io'
 
 local nn = {}
 
-local function fail(where, msg) error(('lotto.nn.%s: %s'):format(where, msg), 3) end
+local function fail(where, msg) U.fail('lotto.nn.' .. where, msg) end
 
 -- Options table (or nil), checked against the allowed keys.
-local function options(o, allowed, where)
-  if o == nil then return {} end
-  if type(o) ~= 'table' then fail(where, ('options must be a table (got %s)'):format(type(o))) end
-  for k in pairs(o) do
-    if not allowed[k] then fail(where, ("unknown option '%s'"):format(tostring(k))) end
-  end
-  return o
-end
+local function options(o, allowed, where) return U.check_options(o, allowed, 'lotto.nn.' .. where) end
 
 local NAME = { name = true }
 
@@ -69,7 +65,9 @@ end
 function nn.sequential(list)
   if type(list) ~= 'table' then fail('sequential', ('expected a table of layers (got %s)'):format(type(list))) end
   for k in pairs(list) do
-    if k ~= 'name' and math.type(k) ~= 'integer' then fail('sequential', ("unknown option '%s'"):format(tostring(k))) end
+    if k ~= 'name' and math.type(k) ~= 'integer' then
+      fail('sequential', ("unknown option '%s'%s"):format(tostring(k), U.did_you_mean(k, { 'name' })))
+    end
   end
   return core.sequential(list, list.name)
 end
@@ -127,10 +125,10 @@ end
 local function shape_str(s) return '(' .. table.concat(s, ', ') .. ')' end
 
 --- model:save(path[, metadata]): values as "fc1.weight", masks as "fc1.weight.mask" (U8),
--- batchnorm statistics as "bn1.running_mean". Atomic. Returns true; raises on failure.
+-- batchnorm statistics as "bn1.running_mean". Atomic. Returns true, or nil, message when
+-- the file cannot be written.
 function M.save(model, path, metadata)
-  if type(path) ~= 'string' then error("bad argument #1 to 'save' (path expected)", 2) end
-  local io_ = require 'lotto.io'
+  if type(path) ~= 'string' then U.raise("bad argument #1 to 'save' (path expected)") end
   local tensors, dtypes = {}, {}
   for _, p in ipairs(model:parameters()) do
     tensors[p.name] = p.value
@@ -149,8 +147,7 @@ end
 --- model:load(path) -> model, or nil, message: every parameter must be in the file with its
 -- shape; masks and batchnorm statistics are loaded when present. Pruned weights end at zero.
 function M.load(model, path)
-  if type(path) ~= 'string' then error("bad argument #1 to 'load' (path expected)", 2) end
-  local io_ = require 'lotto.io'
+  if type(path) ~= 'string' then U.raise("bad argument #1 to 'load' (path expected)") end
   local t, err = io_.load(path)
   if not t then return nil, err end
   local params, buffers = model:parameters(), model:buffers()
@@ -187,6 +184,88 @@ function M.load(model, path)
   return model
 end
 
+-- ---- batchnorm running statistics ------------------------------------------------
+
+--- bn_buffers(model) -> {{name = layer, mean = tensor, var = tensor}}: the running
+-- statistics of the model's batchnorm layers (views: writing them changes the model).
+function nn.bn_buffers(model)
+  local list, by = {}, {}
+  for _, b in ipairs(model:buffers()) do
+    local layer, what = b.name:match('^(.*)%.running_(%a+)$')
+    if layer then
+      if not by[layer] then by[layer] = { name = layer }; list[#list + 1] = by[layer] end
+      by[layer][what] = b.value
+    end
+  end
+  local out = {}
+  for _, p in ipairs(list) do if p.mean and p.var then out[#out + 1] = p end end
+  return out
+end
+
+--- clear_bn_stats(model) -> model: every running statistic back to its initial value
+-- (mean 0, var 1), so a rewound network starts from the same state whether or not the
+-- run was resumed.
+function nn.clear_bn_stats(model)
+  if not core.is_model(model) then fail('clear_bn_stats', 'expected a model') end
+  for _, b in ipairs(model:buffers()) do b.value:fill(b.name:match('running_var$') and 1 or 0) end
+  return model
+end
+
+--- reset_bn_stats(model, ds, {batches = 10, batch = 100, seed = 1}) -> number of batches used.
+-- Recomputes the batchnorm running statistics of the model's current weights as the
+-- plain average of the batch statistics of `batches` training batches (PyTorch's
+-- momentum = None), by forward passes in training mode without gradient steps.
+-- The engine keeps an exponential average with a fixed momentum; it is measured
+-- here (one extra forward pass) rather than assumed, then undone batch by batch:
+-- with the buffers zeroed before a pass, the pass leaves momentum * (batch statistic).
+-- Dropout layers draw masks during these passes, as they would in training.
+function nn.reset_bn_stats(model, ds, opts)
+  local where = 'lotto.nn.reset_bn_stats'
+  if not core.is_model(model) then U.fail(where, 'expected a model') end
+  if not U.is_dataset(ds) then U.fail(where, 'expected a training data set (lotto.data)') end
+  opts = U.check_options(opts, { 'batches', 'batch', 'seed' }, where)
+  local nb = U.int_opt(opts, 'batches', 10, 1, where)
+  local batch = U.int_opt(opts, 'batch', 100, 1, where)
+  local bufs = nn.bn_buffers(model)
+  if #bufs == 0 then return 0 end
+  local was_training = model:is_training()
+  local loader = data.loader(ds, { batch = math.min(batch, ds:size()), seed = opts.seed or 1 })
+  local acc = {}
+  for i, b in ipairs(bufs) do acc[i] = { mean = b.mean:clone():fill(0), var = b.var:clone():fill(0) } end
+  -- Measure the momentum: buffer 1 before the pass gives (1 - m) + m * mean, buffer 0 gives m * mean.
+  local xb = loader:next()
+  for _, b in ipairs(bufs) do b.mean:fill(1) end
+  model:forward(xb, true)
+  local ones = bufs[1].mean:clone()
+  local used = 0
+  local momentum
+  while used < nb do
+    if used > 0 then
+      xb = loader:next()
+      if xb == nil then break end -- fewer batches than asked in one epoch: use what there is
+    end
+    for _, b in ipairs(bufs) do b.mean:fill(0); b.var:fill(0) end
+    model:forward(xb, true)
+    if not momentum then
+      momentum = 1 - (ones:sub(bufs[1].mean)):mean()
+      if not (momentum > 1e-6 and momentum <= 1) then
+        U.fail(where, ('could not measure the batchnorm momentum (got %s)'):format(tostring(momentum)))
+      end
+    end
+    for i, b in ipairs(bufs) do acc[i].mean:add_(b.mean); acc[i].var:add_(b.var) end
+    used = used + 1
+  end
+  local scale = 1 / (momentum * used)
+  for i, b in ipairs(bufs) do
+    b.mean:copy(acc[i].mean:mul(scale))
+    b.var:copy(acc[i].var:mul(scale))
+  end
+  if was_training then model:train() else model:eval() end
+  return used
+end
+
+M.bn_buffers, M.clear_bn_stats, M.reset_bn_stats = nn.bn_buffers, nn.clear_bn_stats, nn.reset_bn_stats
+
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(nn, {
@@ -208,9 +287,13 @@ if ok and type(help) == 'table' and help.register then
     is_layer = 'is_layer(x) -> boolean',
     arch = 'arch(model | layer) -> table: the layer tree with each layer\'s settings (kind, in, out, k, ...; children)',
     from_arch = 'from_arch(t) -> layer: rebuilds a layer tree from an arch table (untrained)',
+    bn_buffers = 'bn_buffers(model) or m:bn_buffers() -> {{name, mean, var}}: the batchnorm running statistics (views)',
+    clear_bn_stats = 'clear_bn_stats(model) or m:clear_bn_stats() -> model: running statistics back to mean 0, var 1',
+    reset_bn_stats = 'reset_bn_stats(model, ds[, {batches = 10, batch = 100, seed = 1}]) or m:reset_bn_stats(ds[, opts]) '
+      .. '-> batches used: statistics recomputed as the plain average over training batches',
   })
   help.register(M, {
-    save = 'm:save(path[, metadata]) -> true: values, U8 masks ("fc1.weight.mask") and batchnorm statistics as safetensors',
+    save = 'm:save(path[, metadata]) -> true | nil, msg: values, U8 masks ("fc1.weight.mask") and batchnorm statistics as safetensors',
     load = 'm:load(path) -> m, or nil, message: loads a file written by m:save (shapes checked first)',
   })
 end

@@ -1,7 +1,7 @@
 -- lotto.progress: a one-line progress bar redrawn with \r on a terminal
 -- (iterations/s, ETA, loss, last accuracy); silent when stdout is not a tty.
 -- Used by lotto.train.fit; usable by any long loop.
-local core = require 'lotto.core.optim'
+local sys = require 'lotto.sys'
 
 local M = {}
 local Bar = {}
@@ -19,13 +19,13 @@ end
 function M.new(opts)
   opts = opts or {}
   local enabled = opts.enabled
-  if enabled == nil then enabled = core.isatty(1) end
+  if enabled == nil then enabled = sys.isatty(1) end
   return setmetatable({
     enabled = enabled and true or false,
     total = opts.total,
     label = opts.label or '',
     out = opts.out or io.stdout,
-    start = core.now(),
+    start = sys.now(),
     paused = 0,        -- seconds spent outside the loop (evaluations), excluded from it/s
     last_draw = -1,
     shown = false,
@@ -43,7 +43,7 @@ function Bar:pause(seconds) self.paused = self.paused + seconds end
 --- Redraws at most ten times a second (always when force is true).
 function Bar:update(iter, loss, force)
   if not self.enabled then return end
-  local now = core.now()
+  local now = sys.now()
   if not force and now - self.last_draw < 0.1 then return end
   self.last_draw = now
   local busy = math.max(now - self.start - self.paused, 1e-9)

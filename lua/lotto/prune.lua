@@ -11,6 +11,8 @@
 -- score go lower index first; NaN scores are pruned first.
 local core = require 'lotto.core.prune'
 local tensor = require 'lotto.tensor'
+local U = require 'lotto.util'
+local rng = require 'lotto.rng'
 
 local M = {}
 
@@ -32,11 +34,13 @@ M.apply = core.apply                   -- (weight, mask) -> weight with pruned e
 -- Scores are read as |score| unless raw. Returns pruned, guarded: the 1-based positions of
 -- layers that the threshold would have emptied, where the largest-scored weight was kept.
 function M.global(opts)
-  if type(opts) ~= 'table' then error('lotto.prune.global: expected a table {masks = ..., scores = ..., p = ...}', 2) end
-  if type(opts.masks) ~= 'table' then error('lotto.prune.global: masks must be a list of mask tensors', 2) end
-  if type(opts.scores) ~= 'table' then error('lotto.prune.global: scores must be a list of score tensors', 2) end
+  local where = 'lotto.prune.global'
+  if type(opts) ~= 'table' then U.fail(where, 'expected a table {masks = ..., scores = ..., p = ...}') end
+  U.check_options(opts, { 'masks', 'scores', 'p', 'raw' }, where)
+  if type(opts.masks) ~= 'table' then U.fail(where, 'masks must be a list of mask tensors') end
+  if type(opts.scores) ~= 'table' then U.fail(where, 'scores must be a list of score tensors') end
   if type(opts.p) ~= 'number' or not (opts.p >= 0 and opts.p <= 1) then
-    error(('lotto.prune.global: p (the fraction to prune) must be a number in [0, 1], got %s'):format(tostring(opts.p)), 2)
+    U.fail(where, ('p (the fraction to prune) must be a number in [0, 1], got %s'):format(tostring(opts.p)))
   end
   return core.global(opts.masks, opts.scores, opts.p, opts.raw)
 end
@@ -49,16 +53,9 @@ end
 
 -- ---- model level ----
 
-local function fail(where, msg) error(('lotto.prune.%s: %s'):format(where, msg), 3) end
+local function fail(where, msg) U.fail('lotto.prune.' .. where, msg) end
 
-local function check_options(opts, allowed, where)
-  if opts == nil then return {} end
-  if type(opts) ~= 'table' then fail(where, 'options must be a table') end
-  for k in pairs(opts) do
-    if not allowed[k] then fail(where, ("unknown option '%s'"):format(tostring(k))) end
-  end
-  return opts
-end
+local function check_options(opts, allowed, where) return U.check_options(opts, allowed, 'lotto.prune.' .. where) end
 
 local function check_rate(where, what, r)
   if r == nil then return end
@@ -231,7 +228,6 @@ end
 local function rng_of(opts, where)
   if opts.rng ~= nil then return opts.rng end
   if math.type(opts.seed) ~= 'integer' then fail(where, 'give seed = <integer> or rng = <lotto.rng>') end
-  local rng = require 'lotto.rng'
   return rng.new(opts.seed, rng.streams.prune)
 end
 
@@ -253,15 +249,19 @@ end
 
 local structured_keys = { rate = true, rates = true, kind_rates = true, output_rate = true, layers = true, norm = true, dim = true }
 
+-- A prunable weight with rows: output neurons or channels (dim 1) over inputs, as the
+-- weights of linear and conv2d layers are; a 1-d prunable vector has no rows to remove.
+local function has_rows(e) return #(e.p.shape or e.p.value:shape()) >= 2 end
+
 --- Prunes whole output neurons / conv channels by the L1 or L2 norm of their weights.
--- Default layers: every prunable linear/conv2d weight except the last one (the output
+-- Default layers: every prunable weight with rows except the last one (the output
 -- layer: removing its rows would remove classes). Only the weight mask changes.
 function M.structured_model(model, opts)
   local where = 'structured_model'
   opts = check_options(opts, structured_keys, where)
   local _, prunable = params_of(model, where)
   local layers = select_layers(prunable, opts, where, function(e, is_last)
-    return not is_last and (e.kind == 'linear' or e.kind == 'conv2d')
+    return not is_last and has_rows(e)
   end)
   resolve_rates(layers, prunable[#prunable], opts, where)
   local rep = { layers = {} }
@@ -279,13 +279,13 @@ function M.structured_model(model, opts)
 end
 
 --- n:m sparsity (at most n of every m consecutive input weights) on every prunable
--- linear/conv2d weight, or opts.layers, keeping the largest |w|.
+-- weight with rows (linear, conv2d), or opts.layers, keeping the largest |w|.
 function M.nm_model(model, n, m, opts)
   local where = 'nm_model'
   opts = check_options(opts, { layers = true }, where)
   if math.type(n) ~= 'integer' or math.type(m) ~= 'integer' then fail(where, 'n and m must be integers') end
   local _, prunable = params_of(model, where)
-  local layers = select_layers(prunable, opts, where, function(e) return e.kind == 'linear' or e.kind == 'conv2d' end)
+  local layers = select_layers(prunable, opts, where, has_rows)
   local rep = { layers = {} }
   for _, e in ipairs(layers) do rep.layers[#rep.layers + 1] = layer_report(e, core.nm(e.p.mask, e.p.value, n, m)) end
   return finish(model, rep)

@@ -17,6 +17,9 @@
 --
 -- Kernels: local w = sparse.csr(weight, mask); w:matmul_t(x); w:backward_input(dy) ...
 local core = require 'lotto.core.sparse'
+local U = require 'lotto.util'
+local T = require 'lotto.tensor'
+local nn = require 'lotto.nn'
 
 local M = {}
 
@@ -25,24 +28,14 @@ M.bench = core.bench         -- (rows, cols, batch, density [, reps]) -> timings
 M.calibrate = core.calibrate -- (rows, cols, batch [, {densities=, reps=}]) -> crossover, timings
 M.crossover = core.crossover -- (rows, cols, batch) -> default crossover density
 
--- Calls a C function; its errors are re-raised at the caller of the public function.
-local function call(where, f, ...)
-  local ok, a, b = pcall(f, ...)
-  if not ok then
-    local msg = tostring(a):gsub('^[^:]*:%d+: ', ''):gsub("^bad argument #%d+ to '[^']*' %((.*)%)$", '%1')
-    error(where .. ': ' .. msg, 3)
-  end
-  return a, b
-end
-
-local function is_model(m)
-  local nn = require 'lotto.nn'
-  return nn.is_model(m)
-end
+local call = U.call
 
 local function check_model(m, where)
-  if not is_model(m) then error(('lotto.sparse.%s: expected a model (got %s)'):format(where, type(m)), 3) end
+  if not U.is_model(m) then U.fail('lotto.sparse.' .. where, ('expected a model (got %s)'):format(type(m))) end
 end
+
+local MODES = { 'auto', 'dense', 'sparse' }
+local function check_mode(m, where) return U.one_of(m, MODES, 'mode', where) end
 
 --- Whether a (rows, cols) layer at this density and batch should run sparse,
 -- by the default crossover (a measured one may be passed as `cross`).
@@ -50,13 +43,9 @@ function M.prefer_sparse(rows, cols, batch, density, cross)
   return density < (cross or core.crossover(rows, cols, batch))
 end
 
-local MODES = { auto = true, dense = true, sparse = true }
-
 --- mode([m]) -> the mode before the call. m: 'auto' | 'dense' | 'sparse' (global).
 function M.mode(m)
-  if m ~= nil and not MODES[m] then
-    error(("lotto.sparse.mode: mode must be 'auto', 'dense' or 'sparse' (got %s)"):format(tostring(m)), 2)
-  end
+  if m ~= nil then check_mode(m, 'lotto.sparse.mode') end
   return core.mode(m)
 end
 
@@ -75,13 +64,9 @@ local layer_keys = { mode = true, crossover = true, frozen = true }
 -- A layer's own mode wins over the global one; crossover fixes its threshold; nil name = all.
 function M.set_layer(model, name, opts)
   check_model(model, 'set_layer')
-  if type(opts) ~= 'table' then error('lotto.sparse.set_layer: expected an option table {mode =, crossover =}', 2) end
-  for k in pairs(opts) do
-    if not layer_keys[k] then error(("lotto.sparse.set_layer: unknown option '%s'"):format(tostring(k)), 2) end
-  end
-  if opts.mode ~= nil and not MODES[opts.mode] then
-    error(("lotto.sparse.set_layer: mode must be 'auto', 'dense' or 'sparse' (got %s)"):format(tostring(opts.mode)), 2)
-  end
+  if type(opts) ~= 'table' then U.fail('lotto.sparse.set_layer', 'expected an option table {mode =, crossover =}') end
+  U.check_options(opts, layer_keys, 'lotto.sparse.set_layer')
+  if opts.mode ~= nil then check_mode(opts.mode, 'lotto.sparse.set_layer') end
   call('lotto.sparse.set_layer', core.set_layer, model, name, opts)
   return model
 end
@@ -113,7 +98,6 @@ function M.crossover_for(rows, cols, n) return call('lotto.sparse.crossover_for'
 
 --- set_crossover(rows, cols, n, density[, threads]): a calibrated entry (not saved until save_cache).
 function M.set_crossover(rows, cols, n, density, threads)
-  local T = require 'lotto.tensor'
   call('lotto.sparse.set_crossover', core.crossover_set, rows, cols, n, threads or T.get_threads(), density)
 end
 
@@ -131,11 +115,7 @@ local calib_keys = { batch = true, batches = true, reps = true, save = true, den
 -- kernels win; records them for auto dispatch and, with save, in the cache file.
 function M.calibrate_model(model, opts)
   check_model(model, 'calibrate_model')
-  opts = opts or {}
-  for k in pairs(opts) do
-    if not calib_keys[k] then error(("lotto.sparse.calibrate_model: unknown option '%s'"):format(tostring(k)), 2) end
-  end
-  local T = require 'lotto.tensor'
+  opts = U.check_options(opts, calib_keys, 'lotto.sparse.calibrate_model')
   local batches = opts.batches or { opts.batch or 60 }
   local out, seen = {}, {}
   for _, l in ipairs(core.layers(model)) do
@@ -153,7 +133,7 @@ function M.calibrate_model(model, opts)
   end
   if opts.save ~= false then
     local ok, err = core.cache_save()
-    if not ok then error('lotto.sparse.calibrate_model: ' .. err, 2) end
+    if not ok then U.fail('lotto.sparse.calibrate_model', err) end
   end
   return out
 end
@@ -165,8 +145,8 @@ end
 -- architecture in the metadata, so load(path) can rebuild it (lt_model_export in C).
 function M.export(model, path, metadata)
   check_model(model, 'export')
-  if type(path) ~= 'string' then error('lotto.sparse.export: path must be a string', 2) end
-  if metadata ~= nil and type(metadata) ~= 'table' then error('lotto.sparse.export: metadata must be a table', 2) end
+  if type(path) ~= 'string' then U.fail('lotto.sparse.export', 'path must be a string') end
+  if metadata ~= nil and type(metadata) ~= 'table' then U.fail('lotto.sparse.export', 'metadata must be a table') end
   local meta = {}
   for k, v in pairs(metadata or {}) do meta[tostring(k)] = tostring(v) end
   call('lotto.sparse.export', core.export, model, path, meta)
@@ -201,11 +181,9 @@ end
 -- export for inference (net:forward, net:evaluate, net:predict). Its weights cannot change, so the
 -- sparse layers build their CSR once.
 function M.load(path, opts)
-  if type(path) ~= 'string' then error('lotto.sparse.load: path must be a string', 2) end
-  opts = opts or {}
-  if opts.mode ~= nil and not MODES[opts.mode] then
-    error(("lotto.sparse.load: mode must be 'auto', 'dense' or 'sparse' (got %s)"):format(tostring(opts.mode)), 2)
-  end
+  if type(path) ~= 'string' then U.fail('lotto.sparse.load', 'path must be a string') end
+  opts = U.check_options(opts, { 'mode' }, 'lotto.sparse.load')
+  if opts.mode ~= nil then check_mode(opts.mode, 'lotto.sparse.load') end
   local model, err = core.import(path) -- lt_model_import: layers from the file's architecture, then the weights
   if not model then return nil, err end
   model:eval()

@@ -4,7 +4,8 @@
 local optim = require 'lotto.optim'
 local progress = require 'lotto.progress'
 local data_mod = require 'lotto.data'
-local now = require('lotto.core.optim').now
+local U = require 'lotto.util'
+local now = require('lotto.sys').now
 
 local M = {}
 
@@ -14,28 +15,10 @@ local fit_keys = {
   snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true,
 }
 
--- Raises at the first caller outside this file, so the message names the user's line.
-local SRC = debug.getinfo(1, 'S').source
-local function fail(msg)
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, 'S')
-    if not info then level = 0 break end
-    if info.source ~= SRC then break end
-    level = level + 1
-  end
-  error('lotto.train.fit: ' .. msg, level)
-end
+-- Raises at the first caller outside the library, so the message names the user's line.
+local function fail(msg) U.fail('lotto.train.fit', msg) end
 
-local function positive_int(opts, key, default)
-  local v = opts[key]
-  if v == nil then return default end
-  if math.type(v) ~= 'integer' and not (type(v) == 'number' and v == math.floor(v)) then
-    fail(("option '%s' must be an integer (got %s)"):format(key, tostring(v)))
-  end
-  if v < 1 then fail(("option '%s' must be >= 1 (got %s)"):format(key, tostring(v))) end
-  return math.tointeger(v)
-end
+local function positive_int(opts, key, default) return U.int_opt(opts, key, default, 1, 'lotto.train.fit') end
 
 local function is_nan_or_inf(x) return x ~= x or x == math.huge or x == -math.huge end
 
@@ -89,9 +72,7 @@ end
 function M.fit(model, data, opts)
   opts = opts or {}
   if type(data) ~= 'table' or data.train == nil then fail('data must be a table {train = ds, val = ds, test = ds}') end
-  for k in pairs(opts) do
-    if not fit_keys[k] then fail(("unknown option '%s'"):format(tostring(k))) end
-  end
+  U.check_options(opts, fit_keys, 'lotto.train.fit')
   local train_ds, val_ds, test_ds = data.train, data.val, data.test
   local batch = positive_int(opts, 'batch', 60)
   local eval_batch = positive_int(opts, 'eval_batch', 1000)

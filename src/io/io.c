@@ -1,4 +1,4 @@
-/* io.c: whole-file reads and atomic writes (temp file, fsync, rename).
+/* io.c: whole-file reads, atomic writes (temp file, fsync, rename) and mkdir -p.
  * Every file lotto writes that a later run reads (masks, weights, results)
  * goes through lt_afile so that a killed run never leaves a half-written file. */
 #define _POSIX_C_SOURCE 200809L
@@ -142,4 +142,25 @@ lt_status lt_io_write_atomic(const char *path, const void *data, size_t n) {
     return s;
   }
   return lt_afile_commit(&a);
+}
+
+lt_status lt_io_mkdirs(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) return lt_error(LT_EINVAL, "mkdirs: the path is empty or too long");
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    struct stat st;
+    if (mkdir(buf, 0755) != 0) {
+      int err = errno;
+      if (err != EEXIST) return lt_error(LT_EIO, "cannot create %s: %s", buf, strerror(err));
+      if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+        return lt_error(LT_EIO, "cannot create %s: %s", buf, strerror(ENOTDIR));
+    }
+    buf[i] = c;
+  }
+  return LT_OK;
 }

@@ -106,7 +106,7 @@ static int io_save(lua_State *L) {
       lua_pop(L, 1);
       if (s) return lt_raise(L, "save");
     }
-  if (lt_st_writer_commit(*w, path)) return lt_raise(L, "save");
+  if (lt_st_writer_commit(*w, path)) return lt_pushfail(L); /* the file system said no: nil, message */
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -198,11 +198,11 @@ static int io_info(lua_State *L) {
   return 2;
 }
 
-/* io.write_atomic(path, string) -> true; raises on I/O errors. */
+/* io.write_atomic(path, string) -> true, or nil, message (as lotto.fs.write_atomic). */
 static int io_write_atomic(lua_State *L) {
   size_t n;
   const char *path = luaL_checkstring(L, 1), *s = luaL_checklstring(L, 2, &n);
-  if (lt_io_write_atomic(path, s, n)) return lt_raise(L, "write_atomic");
+  if (lt_io_write_atomic(path, s, n)) return lt_pushfail(L);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -222,10 +222,10 @@ static const luaL_Reg funcs[] = {{"save", io_save},          {"load", io_load}, 
 
 static const lt_help_entry help[] = {
     {"save", "save(path, {name = tensor}[, {dtypes = {name = 'U8'|'I32'}, metadata = {k = 'v'}}]) -> true: "
-             "a safetensors file, written atomically; U8 stores nonzero as 1"},
+             "a safetensors file, written atomically; U8 stores nonzero as 1; nil, message if it cannot be written"},
     {"load", "load(path[, {i32 = 'table'}]) -> {name = tensor}, metadata, or nil, message; U8 masks load as 0/1"},
     {"info", "info(path) -> {name = {dtype =, shape =}}, metadata, or nil, message (converts no tensors)"},
-    {"write_atomic", "write_atomic(path, string) -> true: temp file, fsync, rename; raises on failure"},
+    {"write_atomic", "write_atomic(path, string) -> true | nil, message: temp file, fsync, rename"},
     {"read_file", "read_file(path) -> string, or nil, message"},
     {NULL, NULL}};
 

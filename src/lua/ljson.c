@@ -1,8 +1,7 @@
 /* ljson.c: lotto.json — deterministic JSON encoding (sorted keys, round-trip floats),
- * atomic file writes, crash-tolerant JSON lines, and the small POSIX file-system helper
- * set (json.fs) that the experiment store is built on. Decoding is ljson_decode.c. */
+ * crash-tolerant JSON lines, atomic file writes (the engine's lt_io_write_atomic).
+ * Decoding is ljson_decode.c; json.fs is lotto.fs (lfs.c), kept under this name too. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
@@ -16,6 +15,7 @@
 
 #include "lbind.h"
 #include "ljson.h"
+#include "lotto/io.h"
 
 #define ARRAY_MT LT_JSON_ARRAY_MT
 #define BUF_MT "lotto.json.buf"
@@ -361,37 +361,6 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-static void fsync_parent(const char *path) {
-  const char *slash = strrchr(path, '/');
-  char dir[4096];
-  if (!slash) strcpy(dir, ".");
-  else if (slash == path) strcpy(dir, "/");
-  else if ((size_t)(slash - path) < sizeof dir) memcpy(dir, path, slash - path), dir[slash - path] = 0;
-  else return;
-  int fd = open(dir, O_RDONLY);
-  if (fd >= 0) fsync(fd), close(fd);
-}
-
-/* Writes data to path.tmp.<pid>, fsyncs, renames over path: readers see old or new, never half. */
-static int write_atomic(lua_State *L, const char *path, const char *data, size_t n) {
-  const char *tmp = lua_pushfstring(L, "%s.tmp.%d", path, (int)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return push_errno(L, tmp);
-  if (write_all(fd, data, n) || fsync(fd)) {
-    int err = errno;
-    close(fd), unlink(tmp), errno = err;
-    return push_errno(L, path);
-  }
-  if (close(fd) || rename(tmp, path)) {
-    int err = errno;
-    unlink(tmp), errno = err;
-    return push_errno(L, path);
-  }
-  fsync_parent(path);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
 static int json_read(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   if (!push_file(L, path)) return push_errno(L, path);
@@ -408,7 +377,9 @@ static int json_write(lua_State *L) {
   luaL_checkany(L, 2);
   sbuf *b = encode_at(L, 2, opt_indent(L, 3));
   sb_lit(L, b, "\n");
-  return write_atomic(L, path, b->p, b->n);
+  if (lt_io_write_atomic(path, b->p, b->n)) return lt_pushfail(L);
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* Cuts a partial last line (a run killed mid-write) so the next record starts on its own line. */
@@ -475,111 +446,6 @@ static int json_read_lines(lua_State *L) {
   return 1;
 }
 
-/* ---- json.fs: the few POSIX calls the run store needs ---- */
-static int fs_exists(lua_State *L) {
-  struct stat st;
-  lua_pushboolean(L, stat(luaL_checkstring(L, 1), &st) == 0);
-  return 1;
-}
-
-static int fs_isdir(lua_State *L) {
-  struct stat st;
-  lua_pushboolean(L, stat(luaL_checkstring(L, 1), &st) == 0 && S_ISDIR(st.st_mode));
-  return 1;
-}
-
-static int fs_mkdir_p(lua_State *L) {
-  size_t n;
-  const char *path = luaL_checklstring(L, 1, &n);
-  char buf[4096];
-  luaL_argcheck(L, n > 0 && n < sizeof buf, 1, "path is empty or too long");
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] != '/' && buf[i] != 0) continue;
-    char c = buf[i];
-    buf[i] = 0;
-    struct stat st;
-    if (mkdir(buf, 0755) && (errno != EEXIST || stat(buf, &st) || !S_ISDIR(st.st_mode))) {
-      if (errno == EEXIST) errno = ENOTDIR;
-      return push_errno(L, buf);
-    }
-    buf[i] = c;
-  }
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Sorted array of the entries of a directory (without . and ..), or nil, message. */
-static int fs_listdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  lua_newtable(L);
-  int t = lua_gettop(L);
-  DIR *d = opendir(path);
-  if (!d) return push_errno(L, path);
-  lua_Integer n = 0;
-  for (struct dirent *de; (de = readdir(d));)
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) lua_pushstring(L, de->d_name), lua_rawseti(L, t, ++n);
-  closedir(d);
-  const char **names = lua_newuserdatauv(L, (n ? n : 1) * sizeof *names, 0);
-  for (lua_Integer i = 1; i <= n; i++) lua_rawgeti(L, t, i), names[i - 1] = lua_tostring(L, -1), lua_pop(L, 1);
-  qsort(names, n, sizeof *names, name_cmp);
-  lua_createtable(L, (int)n, 0);
-  for (lua_Integer i = 1; i <= n; i++) lua_pushstring(L, names[i - 1]), lua_rawseti(L, -2, i);
-  luaL_setmetatable(L, ARRAY_MT);
-  return 1;
-}
-
-static int fs_remove(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  if (remove(path)) return push_errno(L, path);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int rmtree(const char *path) {
-  struct stat st;
-  if (lstat(path, &st)) return errno == ENOENT ? 0 : -1;
-  if (!S_ISDIR(st.st_mode)) return unlink(path);
-  DIR *d = opendir(path);
-  if (!d) return -1;
-  size_t pl = strlen(path);
-  int rc = 0, err = 0;
-  for (struct dirent *de; rc == 0 && (de = readdir(d));) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    size_t nl = strlen(de->d_name);
-    char *child = malloc(pl + nl + 2);
-    if (!child) { rc = -1, err = ENOMEM; break; }
-    memcpy(child, path, pl), child[pl] = '/', memcpy(child + pl + 1, de->d_name, nl + 1);
-    if ((rc = rmtree(child))) err = errno;
-    free(child);
-  }
-  closedir(d);
-  if (rc) return errno = err, -1;
-  return rmdir(path);
-}
-
-/* Deletes a file or a whole directory tree (symlinks are removed, not followed).
- * A missing path is not an error. Refuses "", "/", "." and "..". */
-static int fs_remove_tree(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  luaL_argcheck(L, *path && strcmp(path, "/") && strcmp(base, ".") && strcmp(base, ".."), 1,
-                "refusing to remove this path");
-  if (rmtree(path)) return push_errno(L, path);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int fs_write_atomic(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  size_t n;
-  const char *s = luaL_checklstring(L, 2, &n);
-  return write_atomic(L, path, s, n);
-}
-
 static int json_array(lua_State *L) {
   if (lua_isnoneornil(L, 1)) lua_newtable(L);
   else luaL_checktype(L, 1, LUA_TTABLE), lua_settop(L, 1);
@@ -596,10 +462,6 @@ static const luaL_Reg json_funcs[] = {
     {"encode", json_encode}, {"decode", lt_json_decode}, {"read", json_read}, {"write", json_write},
     {"append_line", json_append_line}, {"read_lines", json_read_lines}, {"array", json_array}, {NULL, NULL}};
 
-static const luaL_Reg fs_funcs[] = {
-    {"exists", fs_exists}, {"isdir", fs_isdir}, {"mkdir_p", fs_mkdir_p}, {"listdir", fs_listdir},
-    {"remove", fs_remove}, {"remove_tree", fs_remove_tree}, {"write_atomic", fs_write_atomic}, {NULL, NULL}};
-
 static const lt_help_entry json_help[] = {
     {"encode", "json.encode(v [, {indent=true}]) -> string: keys sorted, floats round-trip, NaN/Inf -> null"},
     {"decode", "json.decode(s) -> value | nil, msg: null -> json.null; integral numbers -> integers; arrays marked"},
@@ -610,15 +472,7 @@ static const lt_help_entry json_help[] = {
     {"array", "json.array([t]) -> t marked to encode as an array, even when empty"},
     {NULL, NULL}};
 
-static const lt_help_entry fs_help[] = {
-    {"exists", "fs.exists(path) -> boolean"},
-    {"isdir", "fs.isdir(path) -> boolean"},
-    {"mkdir_p", "fs.mkdir_p(path) -> true | nil, msg: creates missing parents"},
-    {"listdir", "fs.listdir(dir) -> sorted names (no . and ..) | nil, msg"},
-    {"remove", "fs.remove(path) -> true | nil, msg: a file or an empty directory"},
-    {"remove_tree", "fs.remove_tree(path) -> true | nil, msg: recursive, symlinks not followed, missing is ok"},
-    {"write_atomic", "fs.write_atomic(path, string) -> true | nil, msg: temp file, fsync, rename"},
-    {NULL, NULL}};
+int luaopen_lotto_fs(lua_State *L);
 
 int luaopen_lotto_json(lua_State *L) {
   lt_newmeta(L, BUF_MT, (const luaL_Reg[]){{"__gc", sbuf_gc}, {NULL, NULL}}, NULL);
@@ -628,8 +482,7 @@ int luaopen_lotto_json(lua_State *L) {
   luaL_newlib(L, json_funcs);
   lua_pushlightuserdata(L, NULL), lua_setfield(L, -2, "null");
   luaL_getmetatable(L, ARRAY_MT), lua_setfield(L, -2, "array_mt");
-  luaL_newlib(L, fs_funcs);
-  lt_help_register(L, -1, NULL, fs_help);
+  luaL_requiref(L, "lotto.fs", luaopen_lotto_fs, 0); /* json.fs: the same table as lotto.fs */
   lua_setfield(L, -2, "fs");
   lt_help_register(L, -1, NULL, json_help);
   return 1;

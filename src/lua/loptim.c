@@ -1,14 +1,11 @@
 /* loptim.c: Lua binding of optimizers and learning-rate schedules, preloaded
  * as lotto.core.optim (lua/lotto/optim.lua builds the public lotto.optim on
- * it), plus the two host helpers the training loop needs: isatty and a
- * monotonic wall clock. An optimizer userdata keeps its bound tensors
+ * it). An optimizer userdata keeps its bound tensors
  * (values, grads, mask) alive as user values. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "lbind.h"
 #include "lotto/optim.h"
@@ -309,21 +306,6 @@ static int sched_tostring(lua_State *L) {
   return 1;
 }
 
-/* ---- host helpers ---- */
-
-static int optim_isatty(lua_State *L) {
-  lua_pushboolean(L, isatty((int)luaL_optinteger(L, 1, 1)));
-  return 1;
-}
-
-/* Monotonic wall-clock seconds (os.clock is CPU time, wrong with BLAS threads). */
-static int optim_now(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
-  return 1;
-}
-
 static const luaL_Reg optim_methods[] = {
     {"bind", optim_bind},     {"step", optim_step},   {"reset", optim_reset}, {"flush", optim_flush}, {"lr", optim_lr},
     {"set_lr", optim_set_lr}, {"steps", optim_steps}, {"kind", optim_kind},   {"moment", optim_moment},
@@ -333,8 +315,7 @@ static const luaL_Reg optim_meta[] = {
     {"__index", NULL},  {NULL, NULL}};
 static const luaL_Reg sched_methods[] = {{"lr", sched_lr}, {"kind", sched_kind}, {NULL, NULL}};
 static const luaL_Reg sched_meta[] = {{"__tostring", sched_tostring}, {"__index", NULL}, {NULL, NULL}};
-static const luaL_Reg funcs[] = {{"sgd", optim_sgd},       {"adam", optim_adam}, {"schedule", sched_new},
-                                 {"isatty", optim_isatty}, {"now", optim_now},   {NULL, NULL}};
+static const luaL_Reg funcs[] = {{"sgd", optim_sgd}, {"adam", optim_adam}, {"schedule", sched_new}, {NULL, NULL}};
 
 static const lt_help_entry optim_help[] = {
     {":step", "opt:step([values, grads[, mask]]): one update of the bound (or given) flat tensors; masked weights stay 0"},

@@ -105,7 +105,7 @@ checkerror(function() it:reset(-1) end, 'epoch must be >= 0')
 
 -- crafted MNIST-like IDX files, the labels gzip-free and images plain, through D.mnist{dir=}
 local dir = tmp .. '/test_data_lua_mnist'
-os.execute('mkdir -p ' .. dir)
+assert(lotto.fs.mkdir_p(dir))
 local function be32(v) return string.pack('>I4', v) end
 local function write(path, s)
   local f = assert(io.open(path, 'wb')); f:write(s); f:close()
@@ -146,7 +146,7 @@ os.remove(dir)
 
 -- crafted CIFAR-10 batches: one record per training file, two in the test file
 local cdir = tmp .. '/test_data_lua_cifar'
-os.execute('mkdir -p ' .. cdir)
+assert(lotto.fs.mkdir_p(cdir))
 local function record(label, v) return string.char(label) .. string.char(v):rep(1024) .. string.char(v + 1):rep(1024) .. string.char(v + 2):rep(1024) end
 for b = 1, 5 do write(cdir .. '/data_batch_' .. b .. '.bin', record(b, 10 * b)) end
 write(cdir .. '/test_batch.bin', record(0, 0) .. record(9, 100))

@@ -210,7 +210,7 @@ else
     T.check_eq(rec.rounds[1].configured, 60)
     T.check_eq(rec.rounds[1].trained, 20, 'lr 0: the second observation (iteration 20) finds the bird')
     T.check_eq(rec.saved_total, 80)
-    T.check(lotto.json.fs.exists(root .. '/eb/earlybird.json'), 'earlybird.json written')
+    T.check(lotto.fs.exists(root .. '/eb/earlybird.json'), 'earlybird.json written')
   end
 end
 

@@ -3,7 +3,7 @@
 -- and results.json free of timings (byte-identical across reruns).
 local E = lotto.experiment
 local json = lotto.json
-local fs = json.fs
+local fs = require 'lotto.fs'
 
 package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
 local C = require 'check'

@@ -1,7 +1,7 @@
 -- test_json.lua: lotto.json — deterministic encoding, round trips, decode errors,
--- atomic writes, JSON lines with a truncated tail, and the json.fs helpers.
+-- atomic writes, JSON lines with a truncated tail, and the lotto.fs helpers (also json.fs).
 local json = lotto.json
-local fs = json.fs
+local fs = require 'lotto.fs'
 
 package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
 local C = require 'check'
@@ -180,6 +180,15 @@ check(fs.remove_tree(tmp .. '/a') == true, 'remove_tree of a missing path is fin
 checkerror(function() fs.remove_tree('/') end, 'refusing', 'remove_tree refuses /')
 checkerror(function() fs.remove_tree(tmp .. '/..') end, 'refusing', 'remove_tree refuses ..')
 checkerror(function() fs.mkdir_p('') end, 'bad argument #1', 'mkdir_p of empty path')
+check(json.fs == fs, 'json.fs is lotto.fs')
+assert(fs.write_atomic(tmp .. '/plain.txt', 'x'))
+val, err = fs.mkdir_p(tmp .. '/plain.txt/sub')
+check(val == nil and err:find('cannot create', 1, true) and err:find('plain.txt', 1, true), 'mkdir_p through a file: nil, message: ' .. tostring(err))
+check(fs.read(tmp .. '/plain.txt') == 'x', 'read gives the bytes')
+val, err = fs.read(tmp .. '/none.txt')
+check(val == nil and err:find('none.txt', 1, true), 'read of a missing file: nil, message')
+val, err = fs.write_atomic(tmp .. '/nodir/x.txt', 'x')
+check(val == nil and err:find('cannot create', 1, true), 'write_atomic into a missing directory: nil, message')
 
 fs.remove_tree(tmp)
 C.report()

@@ -140,11 +140,11 @@ end
 -- ---- batchnorm: statistics recomputed from training batches --------------------------------
 do
   local m = mlp(true)
-  local bufs = lmc.bn_buffers(m)
+  local bufs = lotto.nn.bn_buffers(m)
   T.check_eq(#bufs, 1, 'one batchnorm layer')
   -- the reference: batch statistics of the first hidden layer, computed by hand over the
   -- same batches the loader gives
-  local used = lmc.reset_bn(m, data.train, { batches = 4, batch = 64 })
+  local used = lotto.nn.reset_bn_stats(m, data.train, { batches = 4, batch = 64 })
   T.check_eq(used, 4)
   local loader = lotto.data.loader(data.train, { batch = 64, seed = 1 })
   local p = m:parameters()
@@ -168,6 +168,12 @@ do
   end
   T.check_near(bufs[1].mean, mean, 1e-4, 'running mean = average batch mean')
   T.check_near(bufs[1].var, var, 1e-3, 'running var = average unbiased batch variance')
+  T.check_eq(m:reset_bn_stats(data.train, { batches = 4, batch = 64 }), 4, 'also a model method')
+  T.checkerror(function() lotto.nn.reset_bn_stats(m, data.train, { batchs = 4 }) end, "unknown option 'batchs' (did you mean 'batch")
+  local keep_mean, keep_var = bufs[1].mean:clone(), bufs[1].var:clone()
+  m:clear_bn_stats()
+  T.check(bufs[1].mean:abs():max() == 0 and bufs[1].var:sub(1):abs():max() == 0, 'clear_bn_stats: mean 0, var 1')
+  bufs[1].mean:copy(keep_mean); bufs[1].var:copy(keep_var)
 
   -- interpolation of a batchnorm model needs training data and restores the buffers
   local A = m:state()
@@ -198,7 +204,7 @@ do
   for _, c in ipairs(res.cells) do
     T.check(c.instability == c.instability and c.instability >= -1 and c.instability <= 1, 'finite instability')
   end
-  local fs = lotto.json.fs
+  local fs = lotto.fs
   T.check(fs.exists(dir .. '/dense_k10.json'), 'one file per cell')
   T.check(fs.exists(dir .. '/results.json'), 'results.json')
   if cfg.plots then

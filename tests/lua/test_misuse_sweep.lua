@@ -7,7 +7,7 @@ package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.p
 local C = require 'check'
 local T = lotto.tensor
 local tmp = (os.getenv('LOTTO_TEST_TMP') or '/tmp') .. '/misuse_sweep'
-lotto.json.fs.mkdir_p(tmp)
+lotto.fs.mkdir_p(tmp)
 
 local skip = {
   ['ticket.imp'] = true, ['ticket.one_shot'] = true, ['lmc.analyze'] = true, ['lmc.instability'] = true,
@@ -52,7 +52,7 @@ local function sweep(prefix, tbl, self)
 end
 
 for _, m in ipairs { 'tensor', 'rng', 'nn', 'optim', 'data', 'io', 'prune', 'sparse', 'json', 'train',
-                     'ticket', 'plot', 'experiment', 'lmc', 'earlybird', 'models' } do
+                     'ticket', 'plot', 'experiment', 'lmc', 'earlybird', 'models', 'fs', 'sys', 'util' } do
   local mod = lotto[m]
   C.check(type(mod) == 'table', 'module lotto.' .. m .. ' loads')
   if type(mod) == 'table' then sweep(m, mod) end

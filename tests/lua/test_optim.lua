@@ -143,7 +143,13 @@ do
   T.checkerror(function() optim.schedule{ lr = 1, gama = 3 } end, "unknown option 'gama'")
 end
 
-T.check(type(optim.now()) == 'number' and type(optim.isatty(1)) == 'boolean', 'host helpers')
+-- the host helpers live in lotto.sys (not in the optimizer module)
+local sys = require 'lotto.sys'
+local t0 = sys.now()
+T.check(type(t0) == 'number' and sys.now() >= t0, 'sys.now is a monotonic clock')
+T.check(type(sys.isatty(1)) == 'boolean', 'sys.isatty')
+T.checkerror(function() sys.isatty(-1) end, 'bad argument #1')
+T.check(optim.now == nil and optim.isatty == nil, 'lotto.optim holds optimizers only')
 -- subnormal flushing: on by default, a switch per optimizer. A single weight
 -- whose gradient was 1 once: the first moment 0.1 * 0.9^t is subnormal from
 -- t = 810, flushed to exactly 0 when on.

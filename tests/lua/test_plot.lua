@@ -3,7 +3,7 @@
 -- and the message when gnuplot is missing. Image checks are skipped without gnuplot.
 local P = lotto.plot
 local E = lotto.experiment
-local fs = lotto.json.fs
+local fs = lotto.fs
 
 local failures = 0
 local function check(cond, msg)

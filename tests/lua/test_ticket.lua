@@ -5,7 +5,7 @@
 package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
 local T = require 'check'
 local tensor, nn, data, prune, ticket, io_ = lotto.tensor, lotto.nn, lotto.data, lotto.prune, lotto.ticket, lotto.io
-local fs = lotto.json.fs
+local fs = lotto.fs
 
 local ROOT = (os.getenv('LOTTO_TEST_TMP') or '/tmp') .. '/test_ticket'
 assert(fs.remove_tree(ROOT))

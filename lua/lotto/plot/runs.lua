@@ -1,0 +1,222 @@
+-- lotto.plot.runs: the plots of a lottery-ticket run (a run directory, a run from
+-- lotto.experiment, or a results table): a metric against the weights remaining, one
+-- line per method (the ticket and the controls of lotto.ticket.controls, in their order
+-- and with their labels), early-stop iterations, training curves; plot.run draws them
+-- all, plus those added with plot.register. They add themselves to lotto.plot.
+local E = require 'lotto.experiment'
+local fs = require 'lotto.fs'
+local controls = require 'lotto.ticket.controls'
+local U = require 'lotto.util'
+local P = require 'lotto.plot.core'
+
+local EXT, tick = P.formats, P.tick
+
+-- Display names of the IMP methods: the ticket, then the controls' labels (read at
+-- each plot, so a control registered in lotto.ticket.controls shows here).
+local function label(m)
+  if m == 'ticket' then return 'winning ticket' end
+  local c = controls[m]
+  return type(c) == 'table' and c.label or m
+end
+
+-- 'early_stop_test_acc' -> 'early stop test accuracy'
+local function metric_label(m)
+  local words = {}
+  for w in m:gmatch('[^_]+') do words[#words + 1] = ({ acc = 'accuracy', val = 'validation', iter = 'iteration' })[w] or w end
+  return table.concat(words, ' ')
+end
+
+-- ---- plots of a run ------------------------------------------------------------------
+
+-- Accepts a run directory, a run (lotto.experiment), or a results table.
+local function load(src)
+  if type(src) == 'string' then
+    local run, err = E.load(src)
+    if not run then return nil, nil, err end
+    return run.results, run
+  elseif type(src) == 'table' and type(src.aggregate) == 'function' and src.dir then -- a run
+    if src.results then return src.results, src end
+    local res, err = src:aggregate()
+    if not res then return nil, nil, err end
+    return res, src
+  elseif type(src) == 'table' and type(src.aggregate) == 'table' then
+    return src, nil
+  end
+  U.raise('plot: expected a run directory, a run or a results table')
+end
+
+local function method_order(agg)
+  local seen, out = {}, {}
+  for _, a in ipairs(agg) do
+    for m in pairs(a.methods or {}) do seen[m] = true end
+  end
+  local known = { 'ticket' }
+  for _, c in ipairs(controls.names()) do known[#known + 1] = c end
+  for _, m in ipairs(known) do
+    if seen[m] then out[#out + 1], seen[m] = m, nil end
+  end
+  local rest = {}
+  for m in pairs(seen) do rest[#rest + 1] = m end
+  table.sort(rest)
+  for _, m in ipairs(rest) do out[#out + 1] = m end
+  return out
+end
+
+local function is_fraction(agg, metric)
+  for _, a in ipairs(agg) do
+    for _, st in pairs(a.methods or {}) do
+      if st[metric] and st[metric].max > 1 then return false end
+    end
+  end
+  return true
+end
+
+-- One line per method of `metric` (mean over replicates, min/max bars) vs % remaining.
+function P.metric_vs_sparsity(src, metric, opts)
+  opts = opts or {}
+  local res, run, err = load(src)
+  if not res then return nil, err end
+  local agg = res.aggregate or {}
+  local scale = (opts.percent ~= false and metric:find('acc') and is_fraction(agg, metric)) and 100 or 1
+  local series, xtics = {}, {}
+  for _, a in ipairs(agg) do
+    if type(a.remaining_pct) == 'number' then xtics[#xtics + 1] = a.remaining_pct end
+  end
+  for _, m in ipairs(method_order(agg)) do
+    local s = { name = label(m), x = {}, y = {}, lo = {}, hi = {} }
+    for _, a in ipairs(agg) do
+      local st = a.methods and a.methods[m] and a.methods[m][metric]
+      if st and type(a.remaining_pct) == 'number' then
+        local n = #s.x + 1
+        s.x[n], s.y[n] = a.remaining_pct, st.mean * scale
+        if opts.err == 'std' then
+          s.lo[n], s.hi[n] = (st.mean - st.std) * scale, (st.mean + st.std) * scale
+        else
+          s.lo[n], s.hi[n] = st.min * scale, st.max * scale
+        end
+      end
+    end
+    if opts.err == 'none' then s.lo, s.hi = nil, nil end
+    series[#series + 1] = s
+  end
+  local hline
+  local dense = res.dense and res.dense[metric]
+  if dense and opts.hline ~= false then hline = { y = dense.mean * scale, name = 'dense network (100% weights)' } end
+  local default_out = run and (run.dir .. '/plots/' .. (opts.name or metric)) or (opts.name or metric)
+  return P.lines {
+    out = opts.out or default_out, format = opts.format, print = opts.print, key = opts.key,
+    title = opts.title or ('%s: %s'):format(res.name or 'run', opts.what or metric_label(metric)),
+    xlabel = 'weights remaining (%)', ylabel = opts.ylabel or (metric_label(metric) .. (scale == 100 and ' (%)' or '')),
+    logx = true, reverse_x = true, xtics = xtics, series = series, hline = hline,
+  }
+end
+
+-- Test accuracy at early stopping vs % of weights remaining (Frankle & Carbin, Fig. 3).
+function P.accuracy_vs_sparsity(src, opts)
+  opts = opts or {}
+  local o = setmetatable({ name = 'accuracy_vs_sparsity', what = 'test accuracy at early stopping',
+    ylabel = 'test accuracy at early stop (%)' }, { __index = opts })
+  return P.metric_vs_sparsity(src, opts.metric or 'early_stop_test_acc', o)
+end
+
+-- Early-stopping iteration (minimum validation loss) vs % of weights remaining.
+function P.early_stop(src, opts)
+  opts = opts or {}
+  local o = setmetatable({ name = 'early_stop', what = 'iteration of early stopping (min. validation loss)',
+    ylabel = 'early-stop iteration', key = opts.key or 'outside right top', hline = false }, { __index = opts })
+  return P.metric_vs_sparsity(src, 'early_stop_iter', o)
+end
+
+-- Test accuracy vs training iteration for chosen rounds of one replicate (metrics.jsonl).
+function P.curves(src, opts)
+  opts = opts or {}
+  local res, run, err = load(src)
+  if not run then return nil, err or 'plot.curves: needs a run directory (metrics.jsonl)' end
+  local seed = opts.seed or run:replicates()[1]
+  if not seed then return nil, 'plot.curves: run has no replicates' end
+  local done = run:completed_rounds(seed)
+  local rounds = opts.rounds
+  if not rounds then
+    rounds = {}
+    for _, i in ipairs { 1, math.ceil((#done + 1) / 2), #done } do
+      if done[i] and done[i] ~= rounds[#rounds] then rounds[#rounds + 1] = done[i] end
+    end
+  end
+  local method, metric = opts.method or 'ticket', opts.metric or 'test_acc'
+  local series, percent = {}, metric:find('acc') and opts.percent ~= false
+  for _, k in ipairs(rounds) do
+    local recs = run:load_metrics(seed, k, method) or {}
+    local s = { x = {}, y = {}, style = 'lines' }
+    for _, r in ipairs(recs) do
+      if type(r.iter) == 'number' and type(r[metric]) == 'number' then
+        s.x[#s.x + 1], s.y[#s.y + 1] = r.iter, r[metric] * (percent and r[metric] <= 1 and 100 or 1)
+      end
+    end
+    local sum = run:load_summary(seed, k)
+    s.name = sum and type(sum.remaining_pct) == 'number' and ('%s%% remaining (round %d)'):format(tick(sum.remaining_pct), k)
+      or ('round %d'):format(k)
+    series[#series + 1] = s
+  end
+  return P.lines {
+    out = opts.out or (run.dir .. '/plots/curves_' .. method), format = opts.format, print = opts.print,
+    title = opts.title or ('%s: %s of the %s, replicate %s'):format(res.name or run.name, metric_label(metric), label(method), seed),
+    xlabel = 'training iteration', ylabel = metric_label(metric) .. (percent and ' (%)' or ''), yrange = opts.yrange,
+    key = opts.key or 'bottom right', series = series,
+  }
+end
+
+-- Extra plots for plot.run: fn(run, outdir, opts) -> path | nil, message.
+function P.register(name, fn) P.extra[name] = fn end
+
+-- Regenerates every plot of a run into <dir>/plots/ and prints what it wrote (unless
+-- opts.quiet; format 'dumb' prints the plots). Returns the list of images, or nil,
+-- message (data and scripts are still written when gnuplot is missing). Called by
+-- `lotto plot <dir> [png|svg|dumb]` with the extra words as strings.
+function P.run(dir, ...)
+  local opts = {}
+  for i = 1, select('#', ...) do
+    local a = select(i, ...)
+    if type(a) == 'table' then opts = a
+    elseif type(a) == 'string' then
+      local f = a:match('^%-%-format=(%a+)$') or a:match('^format=(%a+)$') or (EXT[a] and a)
+      if not f then return nil, ("plot: unknown argument '%s' (png, svg or dumb)"):format(a) end
+      opts.format = f
+    end
+  end
+  local run, err = E.load(dir)
+  if not run then return nil, err end
+  local outdir = run.dir .. '/plots'
+  local mok, merr = fs.mkdir_p(outdir)
+  if not mok then return nil, merr end
+  local files, errors = {}, {}
+  local function add(path, msg)
+    if path then files[#files + 1] = path
+    elseif msg and not msg:find('nothing to plot', 1, true) then errors[#errors + 1] = msg end -- e.g. no final_test_acc
+  end
+  local verbose = not opts.quiet
+  local o = { format = opts.format, print = verbose and opts.format == 'dumb' }
+  add(P.accuracy_vs_sparsity(run, setmetatable({ out = outdir .. '/accuracy_vs_sparsity' }, { __index = o })))
+  add(P.metric_vs_sparsity(run, 'final_test_acc', setmetatable({ out = outdir .. '/final_accuracy',
+    what = 'test accuracy at the end of training' }, { __index = o })))
+  add(P.early_stop(run, setmetatable({ out = outdir .. '/early_stop' }, { __index = o })))
+  local seed = run:replicates()[1]
+  if seed and fs.exists(run:round_path(seed, 0) .. '/metrics.jsonl') then
+    add(P.curves(run, setmetatable({ out = outdir .. '/curves_ticket' }, { __index = o })))
+  end
+  local names = {}
+  for name in pairs(P.extra) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do add(P.extra[name](run, outdir, o)) end
+  if #errors > 0 and errors[1]:find('gnuplot not found', 1, true) then
+    return nil, ('gnuplot not found: install gnuplot-nox (Debian) or gnuplot; data and scripts written to %s'):format(outdir)
+  elseif #files == 0 then
+    return nil, errors[1] or ('nothing to plot in ' .. run.dir)
+  end
+  if verbose then
+    for _, f in ipairs(files) do print('wrote ' .. f) end
+    for _, e in ipairs(errors) do print('skipped: ' .. e) end
+  end
+  return files, errors[1] and errors or nil
+end
+
+return P

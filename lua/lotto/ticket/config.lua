@@ -1,0 +1,140 @@
+-- lotto.ticket.config: the options of lotto.ticket.imp{...} with their defaults, their
+-- checks (every error names the option and what it must be), and what they build: the
+-- model and the data set of a run.
+local controls = require 'lotto.ticket.controls'
+local data = require 'lotto.data'
+local json = require 'lotto.json'
+local models = require 'lotto.models'
+local nn = require 'lotto.nn'
+local U = require 'lotto.util'
+
+local M = {}
+
+-- Every option of imp{...} and one_shot{...}, with its default. A script passes
+-- only what it changes.
+M.defaults = {
+  name = 'imp',             -- results go to <root>/<name>
+  root = 'runs',
+  model = 'lenet300',       -- a lotto.models name, or function(cfg) -> built model
+  model_opts = {},          -- passed to the zoo constructor (input, classes, width ...)
+  data = 'mnist',           -- 'mnist' | 'fashion_mnist' | 'cifar10', a {train=,val=,test=} table, or function(cfg)
+  data_opts = { val = 5000 },
+  init = 'glorot_normal',   -- initialiser of round 0 and of the reinit control
+  optimizer = { kind = 'adam', lr = 1.2e-3 }, -- lotto.optim.make options
+  schedule = false,         -- lotto.optim.schedule options, or false for a constant rate
+  loss = false,             -- 'xent' | 'mse'; false picks from the data set
+  batch = 60,
+  iterations = 5000,        -- training iterations per round (epochs = n overrides)
+  epochs = false,
+  eval_every = 500,
+  eval_batch = 1000,
+  seeds = { 1 },            -- one replicate per seed: init, data order and controls derive from it
+  rounds = 5,               -- pruning rounds after the dense round 0
+  target_density = false,   -- stop once the ticket's density is at or below this
+  prune = { rate = 0.2, output_rate = 0.1 }, -- lotto.prune.magnitude options, or function(model, round)
+  rewind = 0,               -- iteration to rewind to: 0 resets to θ0 (LTH), k > 0 is late resetting to θk
+  controls = { 'reinit' },  -- names in lotto.ticket.controls (reinit, permuted, random, sign, ...) trained beside each ticket
+  permuted_reinit = false,  -- the permuted control also gets a fresh init
+  source = false,           -- transfer: {run = dir, weights = 'init'|'rewind'|'fresh', reinit = {layers}}
+  earlybird = false,        -- {ratio =, window =, threshold =, every =}: rounds >= 1 stop once their
+                            -- masks settle (lotto.earlybird); every sets the observation interval
+  restart = false,          -- true: delete an existing run of this name first
+  plots = true,             -- draw the run's plots at the end
+  progress = 'auto',        -- progress bars: 'auto' when stdout is a terminal, true, false
+  verbose = true,           -- one line per round
+  threads = false,          -- OpenBLAS threads (false: leave as is)
+  -- Keys that may change when a run is resumed: they decide where to stop or how to
+  -- show progress, not what a completed round holds.
+  _volatile = { 'restart', 'plots', 'progress', 'verbose', 'threads', 'root', 'rounds', 'target_density', 'seeds' },
+}
+
+local function bad(msg) U.fail('lotto.ticket', msg) end
+
+local function is_int(v, lo) return math.type(v) == 'integer' and v >= (lo or 0) end
+
+-- Checks every option; errors name the option and what it must be.
+local function validate(cfg)
+  local function need(ok, key, what)
+    if not ok then bad(("option '%s' must be %s (got %s)"):format(key, what, tostring(cfg[key]))) end
+  end
+  need(type(cfg.name) == 'string' and cfg.name ~= '', 'name', 'a non-empty string')
+  need(type(cfg.model) == 'string' or type(cfg.model) == 'function', 'model', 'a lotto.models name or a function')
+  if type(cfg.model) == 'string' and not models[cfg.model] then
+    bad(("unknown model '%s'%s (%s)"):format(cfg.model, U.did_you_mean(cfg.model, models.names()),
+      table.concat(models.names(), ', ')))
+  end
+  local dt = type(cfg.data)
+  need(dt == 'string' or dt == 'function' or (dt == 'table' and cfg.data.train ~= nil), 'data',
+    "a data set name, a {train =, val =, test =} table or a function")
+  need(type(cfg.optimizer) == 'table', 'optimizer', "a table such as {kind = 'adam', lr = 1.2e-3}")
+  need(is_int(cfg.batch, 1), 'batch', 'a positive integer')
+  need(cfg.epochs == false or is_int(cfg.epochs, 1), 'epochs', 'false or a positive integer')
+  need(is_int(cfg.iterations, 1), 'iterations', 'a positive integer')
+  need(is_int(cfg.eval_every, 1), 'eval_every', 'a positive integer')
+  need(is_int(cfg.rounds, 0), 'rounds', 'a non-negative integer')
+  need(is_int(cfg.rewind, 0), 'rewind', 'a non-negative integer (an iteration)')
+  if not cfg.epochs and cfg.rewind >= cfg.iterations then
+    bad(("option 'rewind' (%d) must be below 'iterations' (%d)"):format(cfg.rewind, cfg.iterations))
+  end
+  local td = cfg.target_density
+  need(td == false or (type(td) == 'number' and td > 0 and td <= 1), 'target_density', 'false or a number in (0, 1]')
+  need(type(cfg.prune) == 'table' or type(cfg.prune) == 'function', 'prune', 'a lotto.prune.magnitude options table or a function(model, round)')
+  need(type(cfg.seeds) == 'table' and #cfg.seeds > 0, 'seeds', 'a non-empty list of integers')
+  for i, s in ipairs(cfg.seeds) do
+    if not is_int(s, 0) then bad(("option 'seeds'[%d] must be a non-negative integer (got %s)"):format(i, tostring(s))) end
+  end
+  need(type(cfg.controls) == 'table', 'controls', ('a list of names in lotto.ticket.controls (%s)'):format(
+    table.concat(controls.names(), ', ')))
+  for i, c in ipairs(cfg.controls) do
+    local ok, err = controls.check(c)
+    if not ok then bad(("%s in option 'controls'[%d]"):format(err, i)) end
+  end
+  need(cfg.progress == 'auto' or type(cfg.progress) == 'boolean', 'progress', "'auto', true or false")
+  need(cfg.earlybird == false or type(cfg.earlybird) == 'table', 'earlybird', 'false or a lotto.earlybird options table')
+  if cfg.source then
+    need(type(cfg.source) == 'table' and type(cfg.source.run) == 'string', 'source', "a table {run = 'runs/<name>', weights = 'init'|'rewind'|'fresh'}")
+    local w = cfg.source.weights or 'init'
+    if w ~= 'init' and w ~= 'rewind' and w ~= 'fresh' then bad(("option 'source.weights' must be 'init', 'rewind' or 'fresh' (got %s)"):format(tostring(w))) end
+  end
+end
+
+-- The options of a run: defaults overridden by opts, numbers made integers, checked.
+function M.merge(defaults, opts)
+  local out = U.merge(defaults, opts, 'lotto.ticket', 'see lotto.ticket.defaults')
+  if type(out.seeds) == 'number' then out.seeds = { out.seeds } end
+  for _, k in ipairs { 'batch', 'iterations', 'epochs', 'eval_every', 'eval_batch', 'rounds', 'rewind' } do
+    if type(out[k]) == 'number' and math.tointeger(out[k]) then out[k] = math.tointeger(out[k]) end
+  end
+  validate(out)
+  return out
+end
+
+function M.build_model(cfg)
+  if type(cfg.model) == 'function' then
+    local m = cfg.model(cfg)
+    if not nn.is_model(m) then bad("option 'model': the function did not return a lotto.nn model") end
+    return m
+  end
+  return models[cfg.model](cfg.model_opts)
+end
+
+-- Data sets loaded by name, kept for the next run in this process (a sweep of runs).
+local data_cache = {}
+
+function M.load_data(cfg)
+  local d = cfg.data
+  if type(d) == 'function' then d = d(cfg) end
+  if type(d) == 'table' then
+    if d.train == nil then bad("option 'data': the data table has no train set") end
+    return d
+  end
+  local key = d .. json.encode(cfg.data_opts or {})
+  if not data_cache[key] then
+    local ok, ds = pcall(data.load, d, cfg.data_opts)
+    if not ok then bad(("option 'data': %s"):format(U.strip(ds))) end
+    data_cache[key] = ds
+  end
+  return data_cache[key]
+end
+
+return M
