@@ -140,7 +140,7 @@ end
 
 -- ---- deployment -------------------------------------------------------------------
 
---- export(model, path[, metadata]) -> bytes: the pruned model as compact safetensors (kept
+--- export(model, path[, metadata]) -> bytes | nil, msg: the pruned model as compact safetensors (kept
 -- values F32 plus their positions as U8 gaps or a bitmap, biases and batchnorm dense) with the
 -- architecture in the metadata, so load(path) can rebuild it (lt_model_export in C).
 function M.export(model, path, metadata)
@@ -149,7 +149,8 @@ function M.export(model, path, metadata)
   if metadata ~= nil and type(metadata) ~= 'table' then U.fail('lotto.sparse.export', 'metadata must be a table') end
   local meta = {}
   for k, v in pairs(metadata or {}) do meta[tostring(k)] = tostring(v) end
-  call('lotto.sparse.export', core.export, model, path, meta)
+  local ok, err = call('lotto.sparse.export', core.export, model, path, meta)
+  if not ok then return nil, err end
   local f = io.open(path, 'rb')
   local size = f and f:seek('end')
   if f then f:close() end
@@ -207,7 +208,7 @@ if ok and type(help) == 'table' and help.register then
     load_cache = 'load_cache([path]) -> true | nil, msg: merge a crossover cache',
     save_cache = 'save_cache([path]) -> true | nil, msg: write the calibrated entries',
     calibrate_model = 'calibrate_model(model, {batch = 60 | batches =, reps = 5, save = true}) -> entries: measure crossovers',
-    export = 'export(model, path[, metadata]) -> bytes: compact sparse safetensors with the architecture',
+    export = 'export(model, path[, metadata]) -> bytes | nil, msg: compact sparse safetensors with the architecture',
     load = "load(path[, {mode =}]) -> net | nil, msg: inference model (net:forward, net:evaluate, net:predict)",
     prefer_sparse = 'prefer_sparse(rows, cols, batch, density[, cross]) -> boolean',
   })

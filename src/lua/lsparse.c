@@ -476,7 +476,9 @@ static int sp_export(lua_State *L) {
   size_t i = 0;
   for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) kv[i++] = lua_tostring(L, -2), kv[i++] = lua_tostring(L, -1);
   kv[i] = NULL;
-  if (lt_model_export(m, path, kv)) return lt_raise(L, "sparse.export");
+  lt_status st = lt_model_export(m, path, kv);
+  if (st == LT_EIO) return lt_pushfail(L); /* the file could not be written: nil, message */
+  if (st) return lt_raise(L, "sparse.export");
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -190,17 +190,7 @@ static lt_status make_parent(const char *path) {
   char *slash = strrchr(dir, '/');
   if (!slash || slash == dir) return LT_OK;
   *slash = '\0';
-  for (char *p = dir + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return lt_error(LT_EIO, "sparse cache: cannot create %s: %s", dir, strerror(errno));
-      if (!c) break;
-      *p = c;
-    }
-  }
-  return LT_OK;
+  return lt_io_mkdirs(dir);
 }
 
 lt_status lt_sparse_cache_save(const char *path) {

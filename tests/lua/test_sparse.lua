@@ -248,6 +248,10 @@ assert(io.open(cut, 'wb')):write(raw:sub(1, #raw - 100)):close()
 nothing, msg = sparse.load(cut)
 T.check(nothing == nil and msg ~= nil, 'a truncated file is refused: ' .. tostring(msg))
 T.checkerror(function() sparse.export(lenet, 3) end, 'path must be a string')
+do -- a file that cannot be written is an expected failure: nil, message (as io.open)
+  local bytes, why = sparse.export(lenet, '/nonexistent-dir/x.safetensors')
+  T.check(bytes == nil and type(why) == 'string' and why:find('nonexistent') ~= nil, tostring(why))
+end
 T.checkerror(function() sparse.load(path, { mode = 'fast' }) end, "mode must be 'auto'")
 
 T.report()
