@@ -119,6 +119,7 @@ local function draw(dir, s, cells, metric, fmt)
           local st = a.methods.ticket and a.methods.ticket[metric]
           if st and v ~= nil then
             rounds[a.round] = rounds[a.round] or { at = {}, pct = a.remaining_pct }
+            if rounds[a.round].pct ~= a.remaining_pct then rounds[a.round].pct = false end -- differs by cell
             local r = rounds[a.round].at
             r[v] = r[v] or { sum = 0, n = 0, lo = math.huge, hi = -math.huge }
             local e = r[v]
@@ -129,7 +130,8 @@ local function draw(dir, s, cells, metric, fmt)
       local ser = {}
       for _, k in ipairs(sorted(rounds)) do
         local r = rounds[k]
-        local sr = { name = ('round %d (%.3g%% weights)'):format(k, r.pct or 0), x = {}, y = {}, lo = {}, hi = {} }
+        local name = r.pct and ('round %d (%.3g%% weights)'):format(k, r.pct) or ('round %d'):format(k)
+        local sr = { name = name, x = {}, y = {}, lo = {}, hi = {} }
         for _, v in ipairs(sorted(r.at)) do
           local e = r.at[v]
           local n = #sr.x + 1

@@ -19,30 +19,39 @@ end
 
 local function write(unit, st) assert(json.write(unit.state_path, st, { indent = true })) end
 
--- Rounds of the unit's replicate with a summary (what a resumed unit keeps).
-function U.rounds_done(unit)
-  local rdir, n = unit.dir .. '/replicate_' .. unit.seed, 0
-  for _, name in ipairs(fs.listdir(rdir) or {}) do
-    if name:match('^round_%d+$') and fs.exists(rdir .. '/' .. name .. '/summary.json') then n = n + 1 end
-  end
-  return n
-end
-
 local function slurm_job()
   local job, task = os.getenv('SLURM_ARRAY_JOB_ID'), os.getenv('SLURM_ARRAY_TASK_ID')
   if job and task then return job .. '_' .. task end
   return os.getenv('SLURM_JOB_ID')
 end
 
--- Seconds spent inside the rounds (their summaries' `seconds`), to tell the per-unit
--- overhead (process start, data load, store writes) from the training.
-local function rounds_seconds(unit)
-  local t = json.read(unit.dir .. '/timing.json')
+-- Rounds of the unit's replicate with a summary, as a set of directory names.
+local function finished_rounds(unit)
+  local rdir, set = unit.dir .. '/replicate_' .. unit.seed, {}
+  for _, name in ipairs(fs.listdir(rdir) or {}) do
+    if name:match('^round_%d+$') and fs.exists(rdir .. '/' .. name .. '/summary.json') then set[name] = true end
+  end
+  return set
+end
+
+-- Seconds spent inside the rounds this attempt finished (their summaries' `seconds`),
+-- to tell the per-unit overhead (process start, data load, store writes) from training.
+local function rounds_seconds(unit, before)
   local sum = 0
-  for _, list in pairs(t and t.replicates or {}) do
-    for _, r in ipairs(list) do if type(r.seconds) == 'number' then sum = sum + r.seconds end end
+  for name in pairs(finished_rounds(unit)) do
+    if not before[name] then
+      local s = json.read(('%s/replicate_%d/%s/summary.json'):format(unit.dir, unit.seed, name))
+      if s and type(s.seconds) == 'number' then sum = sum + s.seconds end
+    end
   end
   return sum
+end
+
+-- How many rounds of the unit's replicate have a summary (what a resumed unit keeps).
+function U.rounds_done(unit)
+  local n = 0
+  for _ in pairs(finished_rounds(unit)) do n = n + 1 end
+  return n
 end
 
 local function last_line(msg)
@@ -72,12 +81,12 @@ function U.run(dir, id, opts)
   print(('unit %s: %s %s, %d thread%s, attempt %d%s'):format(id, s.driver, json.encode(unit.overrides), threads,
     threads == 1 and '' or 's', st.attempt, st.resumed_rounds > 0 and (', resuming after %d rounds'):format(st.resumed_rounds) or ''))
   io.stdout:flush()
-  local t0 = optim.now()
+  local before, t0 = finished_rounds(unit), optim.now()
   local ok, e = pcall(S.driver(s.driver), cfg)
   st.seconds = optim.now() - t0
   st.finished = os.time()
   if ok then
-    st.state, st.rounds_seconds = 'done', rounds_seconds(unit)
+    st.state, st.rounds_seconds = 'done', rounds_seconds(unit, before)
     st.overhead_seconds = st.seconds - st.rounds_seconds
     write(unit, st)
     print(('unit %s: done in %.2f s'):format(id, st.seconds))
