@@ -35,6 +35,7 @@ static const int SIGNUMS[] = {SIGTERM, SIGINT, SIGKILL, SIGCONT, 0};
  * parent, which decides what its workers get. stdout and stderr go to log (appended). */
 static int proc_spawn(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2); /* what follows pushes above the arguments */
   int n = (int)luaL_len(L, 1);
   luaL_argcheck(L, n >= 1, 1, "{program, args...} expected");
   const char *log = NULL;

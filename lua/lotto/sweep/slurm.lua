@@ -64,7 +64,7 @@ function M.script(s, dir, units, o)
   local adir, n = absolute(dir), #units
   local lines = { '#!/bin/bash',
     ('#SBATCH --job-name=%s'):format(o.job_name or ('lotto-' .. s.name)),
-    ('#SBATCH --array=0-%d%s'):format(n - 1, o.max_parallel and ('%%' .. o.max_parallel) or ''),
+    ('#SBATCH --array=0-%d%s'):format(n - 1, o.max_parallel and ('%' .. o.max_parallel) or ''),
     ('#SBATCH --cpus-per-task=%d'):format(o.cpus_per_task),
     ('#SBATCH --output=%s/slurm/%%A_%%a.log'):format(adir),
     '#SBATCH --open-mode=append',
