@@ -101,7 +101,7 @@ local function draw(dir, s, cells, metric, fmt)
   if #series > 0 then
     local tics = sorted(xs)
     add(P.lines { out = outdir .. '/accuracy_vs_density', format = fmt, print = false,
-      title = ('%s: %s of the ticket per cell (mean over seeds, min/max bars)'):format(s.name, metric:gsub('_', ' ')),
+      title = ('%s: ticket %s per cell (mean, min/max over seeds)'):format(s.name, metric:gsub('_', ' ')),
       xlabel = 'weights remaining (%)', ylabel = ylabel, logx = true, reverse_x = true, xtics = tics,
       key = 'outside right top', series = series })
   end

@@ -26,7 +26,8 @@ local function absolute(path)
   local p = io.popen('pwd')
   local cwd = p:read('l')
   p:close()
-  return (cwd .. '/' .. path):gsub('/%./', '/')
+  if path == '.' then return cwd end
+  return (cwd .. '/' .. path:gsub('^%./', ''))
 end
 
 -- Checks slurm = {...}; returns a copy with defaults (cpus_per_task = threads).
