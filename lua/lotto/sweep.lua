@@ -86,13 +86,22 @@ local function hash8(s)
   return ('%08x'):format(h)
 end
 
-local function show_value(v)
+local show_value
+function show_value(v)
   if math.type(v) == 'integer' then return tostring(v) end
   if type(v) == 'number' then
     local s = ('%.6g'):format(v)
     return tonumber(s) == v and s or ('%.17g'):format(v)
   end
-  if type(v) == 'table' then return json.encode(v) end
+  if type(v) == 'table' then -- a list of scalars reads as a+b+c, anything else as JSON
+    local parts = {}
+    for i, x in ipairs(v) do
+      if type(x) == 'table' then parts = nil; break end
+      parts[i] = show_value(x)
+    end
+    if parts and #parts == #v and next(v, #v > 0 and #v or nil) == nil then return table.concat(parts, '+') end
+    return json.encode(v)
+  end
   return tostring(v)
 end
 
