@@ -168,6 +168,13 @@ grep -q '"resumed_rounds": [1-9]' "$UNIT.state.json" || { cat "$UNIT.state.json"
 cmp "$T/local/tiny/results.json" "$T/cancel/tiny/results.json" || fail "results after cancel + resume differ from the local run"
 echo "scancel + resubmit: unit $TASK resumed ($(grep -o '"resumed_rounds": [0-9]*' "$UNIT.state.json")), results bit-identical"
 
+# Slurm's own record (job completion data: this cluster has no accounting database;
+# array tasks are listed by their own job ids)
+sacct -c -o JobID,JobName,State,ExitCode,Elapsed,NodeList 2>/dev/null > sacct.out
+cat sacct.out
+[ "$(grep -c ' COMPLETED ' sacct.out)" = 8 ] || fail "sacct -c: not 8 completed tasks (4 + 3 + the resumed one)"
+[ "$(grep -c ' CANCELLED ' sacct.out)" = 1 ] || fail "sacct -c: not 1 cancelled task"
+
 if [ "$FAILED" != 0 ]; then
   KEEP=1
   echo "logs kept in $T"

@@ -133,6 +133,8 @@ check(select(2, U.classify(units[3])):find('gone', 1, true), 'a dead worker is n
 check_eq(select(2, U.classify(units[4])), "lotto.ticket: option 'data': MNIST not found", 'the error line of a failed unit')
 check(select(2, U.classify(units[5])):find('interrupted after 2 rounds', 1, true), 'interrupted units resume')
 check(select(2, U.classify(units[7])):find('job 42_6 on node17', 1, true), 'a Slurm task is named by its job')
+check_eq(U.classify(units[7], nil, { ['42_5'] = true }), 'pending', 'a Slurm task that squeue no longer lists')
+check_eq(U.classify(units[7], nil, { ['42_6'] = true }), 'running', 'a Slurm task that squeue lists')
 local sv = U.survey(s2, dir)
 check(sv.done == 2 and sv.running == 2 and sv.failed == 1 and sv.pending == 4, 'survey counts')
 

@@ -106,8 +106,7 @@ function R.run(spec, opts)
   local todo, busy, done = {}, 0, 0
   for _, u in ipairs(all) do
     local st = U.read(u)
-    local state = U.classify(u, st or false)
-    if state == 'running' and st.job and live and not live[st.job] then state = 'pending' end
+    local state = U.classify(u, st or false, live)
     if state == 'done' then done = done + 1
     elseif state == 'running' then busy = busy + 1
     else todo[#todo + 1] = u end
@@ -133,7 +132,7 @@ function R.run(spec, opts)
       error('lotto.sweep: ' .. res.error, 0)
     end
   end
-  local sv = U.survey(s, dir)
+  local sv = U.survey(s, dir, live)
   out.done, out.failed, out.pending, out.running = sv.done, sv.failed, sv.pending, sv.running
   if t.collect ~= false then out.results, out.missing = require('lotto.sweep.collect').collect(dir, { quiet = t.quiet }) end
   return out

@@ -151,7 +151,7 @@ function M.wait(job, dir, say)
     local n = 0
     for _ in out:gmatch('%S+') do n = n + 1 end
     if not ok then n = 0 end -- an unknown (finished and purged) job id is an error for squeue
-    local sv = U.survey(S.load(dir), dir)
+    local sv = U.survey(S.load(dir), dir, M.live_jobs())
     local line = ('job %s: %d task%s queued or running; units %d done, %d running, %d failed, %d pending\n')
       :format(job, n, n == 1 and '' or 's', sv.done, sv.running, sv.failed, sv.pending)
     if line ~= last then say('%s', line); last = line end

@@ -104,8 +104,9 @@ function U.run(dir, id, opts)
   return 1
 end
 
--- What a unit is now: 'done' | 'running' | 'failed' | 'pending', with a note.
-function U.classify(unit, st)
+-- What a unit is now: 'done' | 'running' | 'failed' | 'pending', with a note. live: the
+-- set of Slurm tasks squeue lists (optional): a task gone from it is not running.
+function U.classify(unit, st, live)
   st = st == nil and U.read(unit) or st
   if not st then
     local n = U.rounds_done(unit)
@@ -118,15 +119,19 @@ function U.classify(unit, st)
   if st.host == proc.hostname() and st.pid and not proc.alive(st.pid) and not st.job then
     return 'pending', ('worker %d gone after %d rounds; resumes'):format(st.pid, U.rounds_done(unit))
   end
+  if st.job and live and not live[st.job] then
+    return 'pending', ('job %s ended without a word (killed?) after %d rounds; resumes'):format(st.job, U.rounds_done(unit))
+  end
   local where = st.job and ('job ' .. st.job) or ('pid ' .. tostring(st.pid))
   return 'running', ('%s on %s, %d rounds done'):format(where, tostring(st.host), U.rounds_done(unit))
 end
 
--- Counts and rows of every unit: {units = {{unit, state, note}}, done =, running =, failed =, pending =}.
-function U.survey(s, dir)
+-- Counts and rows of every unit: {units = {{unit, state, note}}, done =, running =, failed =,
+-- pending =}. live as in classify.
+function U.survey(s, dir, live)
   local out = { units = {}, done = 0, running = 0, failed = 0, pending = 0 }
   for _, u in ipairs(S.units(s, dir)) do
-    local state, note = U.classify(u)
+    local state, note = U.classify(u, nil, live)
     out[state] = out[state] + 1
     out.units[#out.units + 1] = { unit = u, state = state, note = note }
   end
@@ -137,7 +142,7 @@ end
 function U.status(dir)
   local s, err = S.load(dir)
   if not s then return nil, err end
-  local sv = U.survey(s, dir)
+  local sv = U.survey(s, dir, require('lotto.sweep.slurm').live_jobs())
   local w = 4
   for _, r in ipairs(sv.units) do w = math.max(w, #r.unit.id) end
   print(('sweep %s (%s, %d cells x %d seeds)'):format(dir, s.driver, #S.cells(s), #s.seeds))
