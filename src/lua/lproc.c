@@ -149,8 +149,8 @@ static int proc_wait(lua_State *L) {
 /* proc.kill(pid, 'TERM'|'INT'|'KILL'|'CONT'|'0'[, group]) -> true | nil, msg. */
 static int proc_kill(lua_State *L) {
   pid_t pid = (pid_t)luaL_checkinteger(L, 1);
-  int sig = SIGNUMS[luaL_checkoption(L, 2, "TERM", SIGNAMES)];
-  luaL_argcheck(L, pid > 0, 1, "a positive process id expected");
+  int sig = SIGNUMS[luaL_checkoption(L, 2, NULL, SIGNAMES)]; /* no default: say which */
+  luaL_argcheck(L, pid > 1, 1, "a process id above 1 expected");
   if (kill(lua_toboolean(L, 3) ? -pid : pid, sig) != 0) return push_errno(L, "kill");
   lua_pushboolean(L, 1);
   return 1;
