@@ -148,14 +148,14 @@ SWEEP_ROOT=$T/cancel "$LOTTO" sweep sweep.lua --backend slurm > cancel.out 2>&1 
 UNIT="$T/cancel/tiny/prune.rate=0.3/replicate_1"
 i=0
 until [ -f "$UNIT/replicate_1/round_1/summary.json" ]; do
-  i=$((i + 1)); [ $i -gt 600 ] && break; sleep 0.1
+  i=$((i + 1)); [ $i -gt 1800 ] && break; sleep 0.1
 done
 TASK=$(sed -n 's/.*"job": "\([0-9_]*\)".*/\1/p' "$UNIT.state.json")
 [ -n "$TASK" ] || fail "the unit never started under Slurm"
 scancel "$TASK"
 i=0
 until grep -q '"state": "interrupted"' "$UNIT.state.json" 2>/dev/null; do
-  i=$((i + 1)); [ $i -gt 300 ] && break; sleep 0.1
+  i=$((i + 1)); [ $i -gt 600 ] && break; sleep 0.1
 done
 grep -q '"state": "interrupted"' "$UNIT.state.json" || { cat "$UNIT.state.json"; fail "the cancelled unit did not record 'interrupted' (SIGTERM)"; }
 i=0; while [ $i -lt 1500 ] && [ -n "$(squeue -h)" ]; do sleep 0.2; i=$((i + 1)); done

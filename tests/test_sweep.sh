@@ -32,6 +32,13 @@ EOF
 "$LOTTO" sweep --help > help.out; rc=$?
 [ $rc = 0 ] && grep -q 'lotto sweep status' help.out && grep -q -- '--backend local|slurm' help.out || fail "lotto sweep --help"
 "$LOTTO" sweep > /dev/null 2>&1 && fail "lotto sweep without arguments should fail"
+for sub in status collect unit; do
+  "$LOTTO" sweep $sub --help | grep -q "lotto sweep $sub" || fail "lotto sweep $sub --help"
+done
+"$LOTTO" sweep nosuch.lua > nosuch.out 2>&1 && fail "a missing script should fail"
+grep -q 'nosuch.lua' nosuch.out || fail "a missing script is not named"
+"$LOTTO" sweep unit "$T/nothing" 'a/1' > unit.out 2>&1 && fail "unit of a missing sweep should fail"
+grep -q 'not a sweep directory' unit.out || { cat unit.out; fail "unit of a missing sweep: message"; }
 
 SWEEP_ROOT=$T/ref "$LOTTO" sweep sweep.lua --jobs 1 > ref.out 2>&1 || { cat ref.out; fail "serial sweep"; }
 grep -q '4 done, 0 failed' ref.out || { cat ref.out; fail "serial sweep summary"; }
@@ -44,7 +51,7 @@ stop_after_round() { # $1 signal, $2 round that must exist first
   pid=$!
   i=0
   until ls "$T"/par/tiny/*/replicate_*/replicate_*/round_$2/summary.json > /dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt 600 ] && break; sleep 0.05
+    i=$((i + 1)); [ $i -gt 3600 ] && break; sleep 0.05
   done
   kill -"$1" $pid
   wait $pid; rc=$?

@@ -57,8 +57,11 @@ function M.main(...)
     io.stdout:write(M.USAGE)
     return cmd == nil and 1 or 0
   end
+  if (cmd == 'status' or cmd == 'collect' or cmd == 'unit') and (args[2] == '-h' or args[2] == '--help') then
+    io.stdout:write(M.USAGE)
+    return 0
+  end
   if cmd == 'status' or cmd == 'collect' then
-    if args[2] == '-h' or args[2] == '--help' then io.stdout:write(M.USAGE); return 0 end
     if not args[2] then return fail(('%s needs the sweep directory (runs/<sweep>)'):format(cmd)) end
     if cmd == 'status' then
       local sv, err = require('lotto.sweep.state').status(args[2])

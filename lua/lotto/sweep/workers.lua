@@ -8,9 +8,8 @@ local U = require 'lotto.sweep.state'
 
 local W = {}
 
+-- stdout is a terminal (then the progress line is redrawn in place)
 local function isatty()
-  local ok, sys = pcall(require, 'lotto.sys')
-  if ok and type(sys) == 'table' and sys.isatty then return sys.isatty(1) end
   return os.getenv('TERM') ~= nil and os.getenv('TERM') ~= 'dumb' and os.execute('test -t 1') == true
 end
 
