@@ -10,6 +10,7 @@
 --   lotto examples/sweep_rewind.lua --backend slurm     one job-array task per unit
 --   lotto examples/sweep_rewind.lua --backend slurm --dry-run    print the batch script only
 --   lotto examples/sweep_rewind.lua --full              k in {0, 100, 500, 1000, 2000} x 5 seeds, paper scale
+--   lotto examples/sweep_rewind.lua --seeds 1           one seed: 4 units
 --   lotto sweep status runs/sweep_rewind                what is done, running, failed, pending
 --   lotto sweep collect runs/sweep_rewind               results.json and plots of what is done
 --
@@ -18,15 +19,22 @@
 local sweep = require 'lotto.sweep'
 
 local opts, rest = sweep.options(arg)
-local full = false
-for _, a in ipairs(rest) do
-  if a == '--full' then full = true
-  else error(('unknown argument %s (try --help)'):format(a), 0) end
+local full, nseeds = false, nil
+local i = 1
+while rest[i] do
+  if rest[i] == '--full' then full = true
+  elseif rest[i] == '--seeds' and math.tointeger(tonumber(rest[i + 1] or '')) then
+    nseeds = math.tointeger(tonumber(rest[i + 1])); i = i + 1
+  else error(('unknown argument %s (try --help)'):format(rest[i]), 0) end
+  i = i + 1
 end
 if opts.help then
-  print('usage: lotto examples/sweep_rewind.lua [--full] [sweep options]\n' .. require('lotto.sweep.run').USAGE)
+  print('usage: lotto examples/sweep_rewind.lua [--full] [--seeds N] [sweep options]\n'
+    .. '  --seeds N              seeds 1..N (default 2; 5 with --full)\n' .. require('lotto.sweep.run').USAGE)
   return
 end
+local seeds = {}
+for s = 1, nseeds or (full and 5 or 2) do seeds[s] = s end
 
 return sweep({
   name    = full and 'sweep_rewind_full' or 'sweep_rewind',
@@ -43,7 +51,7 @@ return sweep({
     controls   = {},
   },
   grid    = { rewind = full and { 0, 100, 500, 1000, 2000 } or { 0, 20, 100, 300 } },
-  seeds   = full and { 1, 2, 3, 4, 5 } or { 1, 2 },
+  seeds   = seeds,
   threads = 1,                       -- per unit; Slurm: --cpus-per-task
   slurm   = { time = full and '04:00:00' or '00:15:00', mem = '2G' },
 }, opts)

@@ -1,103 +1,37 @@
 #!/bin/sh
 # test_slurm.sh: the sweep's Slurm backend on a real one-node Slurm cluster that this
-# script starts in a temporary directory (munge key, slurm.conf naming this host with
-# its CPUs and memory, munged, slurmctld, slurmd, all with their pid and state files
-# there) and stops on exit, by pid. A tiny LeNet grid (2 cells x 2 seeds) runs with the
-# local backend, then as a job array; the collected results must be bit-identical. A
+# script starts in a temporary directory with scripts/slurm_local.sh (munge key,
+# slurm.conf naming this host with its CPUs and memory, munged, slurmctld, slurmd, all
+# with their pid and state files there) and stops on exit, by pid. A tiny LeNet grid
+# (2 cells x 2 seeds) runs with the local backend, then as a job array; the collected
+# results must be bit-identical. A
 # second submission has one running unit cancelled (scancel: SIGTERM), is resubmitted,
 # resumes that unit and must again match. Skipped (exit 77) where no cluster can start.
 LOTTO=$(cd "$(dirname "${1:-build/lotto}")" && pwd)/$(basename "${1:-build/lotto}")
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; FAILED=1; }
 
-[ "$(id -u)" = 0 ] || skip "starting munged, slurmctld and slurmd needs root"
-for c in munged slurmctld slurmd sbatch squeue scancel scontrol sinfo; do
-  command -v $c >/dev/null 2>&1 || skip "$c not found (make deps installs slurmctld slurmd slurm-client munge)"
-done
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 "$LOTTO" -e "os.exit(lotto.data.available('mnist') and 0 or 1)" || skip "MNIST not found (make data, or set LOTTO_DATA)"
-
 BASE=${LOTTO_TEST_TMP:-/tmp}
 mkdir -p "$BASE"
 T=$(mktemp -d "$(cd "$BASE" && pwd)/slurm.XXXXXX") || skip "no temporary directory"
 chmod 711 "$T"
-PIDS=""
 FAILED=0
 cleanup() {
-  if [ -n "$PIDS" ]; then
-    scancel --quiet --user "$(id -un)" 2>/dev/null   # our cluster only (SLURM_CONF)
-    i=0; while [ $i -lt 50 ] && [ -n "$(squeue -h 2>/dev/null)" ]; do sleep 0.2; i=$((i + 1)); done
-  fi
-  for p in $PIDS; do kill "$p" 2>/dev/null; done
-  for p in $PIDS; do
-    i=0; while [ $i -lt 50 ] && kill -0 "$p" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-    kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
-  done
-  [ "$FAILED" = 0 ] && [ -z "$KEEP" ] && rm -rf "$T"
+  sh "$SRC/scripts/slurm_local.sh" stop "$T/cluster"
+  [ "$FAILED" = 0 ] && [ -z "${KEEP:-}" ] && rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# ---- the cluster --------------------------------------------------------------------
-HOST=$(hostname -s)
-NODE=$(slurmd -C 2>/dev/null | head -1 | sed "s/^NodeName=[^ ]*/NodeName=$HOST NodeAddr=127.0.0.1/")
-case "$NODE" in NodeName=*CPUs=*) ;; *) skip "slurmd -C did not describe this node" ;; esac
-PORT=$((20000 + $$ % 20000))
-mkdir -p "$T/state" "$T/spool" "$T/munge"
-chmod 711 "$T/munge"
-dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 2>/dev/null
-chmod 400 "$T/munge/munge.key"
-cat > "$T/slurm.conf" <<EOF
-ClusterName=lottotest
-SlurmctldHost=$HOST(127.0.0.1)
-SlurmctldPort=$PORT
-SlurmdPort=$((PORT + 1))
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$T/munge/munge.socket
-StateSaveLocation=$T/state
-SlurmdSpoolDir=$T/spool
-SlurmctldPidFile=$T/slurmctld.pid
-SlurmdPidFile=$T/slurmd.pid
-SlurmctldLogFile=$T/slurmctld.log
-SlurmdLogFile=$T/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/filetxt
-JobCompLoc=$T/jobcomp.txt
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-ReturnToService=2
-KillWait=10
-MailProg=/bin/true
-$NODE State=UNKNOWN
-PartitionName=test Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
-EOF
-export SLURM_CONF="$T/slurm.conf"
-
-munged -F --force --socket="$T/munge/munge.socket" --key-file="$T/munge/munge.key" \
-  --pid-file="$T/munge/munged.pid" --log-file="$T/munge/munged.log" --seed-file="$T/munge/munged.seed" > "$T/munge/munged.out" 2>&1 &
-PIDS="$! $PIDS"
-i=0; while [ $i -lt 50 ] && [ ! -S "$T/munge/munge.socket" ]; do sleep 0.1; i=$((i + 1)); done
-[ -S "$T/munge/munge.socket" ] || skip "munged did not start: $(tail -2 "$T/munge/munged.log" 2>/dev/null)"
-slurmctld -D -i -f "$SLURM_CONF" > "$T/slurmctld.out" 2>&1 &
-PIDS="$! $PIDS"
-slurmd -D -f "$SLURM_CONF" -N "$HOST" > "$T/slurmd.out" 2>&1 &
-PIDS="$! $PIDS"
-i=0
-until sinfo -h -o %T 2>/dev/null | grep -q '^idle'; do
-  i=$((i + 1))
-  if [ $i -gt 150 ]; then
-    tail -5 "$T/slurmctld.log" "$T/slurmd.log" "$T/slurmctld.out" "$T/slurmd.out" 2>/dev/null
-    skip "the one-node cluster did not come up in 30 s (logs above)"
-  fi
-  sleep 0.2
-done
+# ---- the cluster (scripts/slurm_local.sh: root, munge and slurm daemons, or exit 77) --
+CONF=$(sh "$SRC/scripts/slurm_local.sh" start "$T/cluster")
+case $? in
+  0) eval "$CONF" ;;
+  77) KEEP=; FAILED=0; skip "no one-node Slurm cluster here (the reason is above)" ;;
+  *) FAILED=1; echo "FAIL: slurm_local.sh start"; exit 1 ;;
+esac
 echo "cluster up: $(sinfo -h -o '%P %D nodes %C cpus(A/I/O/T) %T')"
 
 # ---- the sweep ----------------------------------------------------------------------
