@@ -65,6 +65,7 @@ SWEEP_ROOT=$T/slurm "$LOTTO" sweep sweep.lua --backend slurm --wait > slurm.out 
 JOB=$(sed -n 's/^submitted job array \([0-9]*\).*/\1/p' slurm.out)
 [ -n "$JOB" ] || { cat slurm.out; fail "no job id printed"; }
 grep -q 'collected 4 of 4 units' slurm.out || { cat slurm.out; fail "slurm sweep did not collect 4 units"; }
+grep -q "job $JOB done [0-9.]* s after submission: 4 units done, 0 failed; per unit" slurm.out || { cat slurm.out; fail "no timing summary"; }
 cmp "$T/local/tiny/results.json" "$T/slurm/tiny/results.json" || fail "results.json of slurm and local differ"
 for u in 'prune.rate=0.3' 'prune.rate=0.5'; do
   for s in 1 2; do

@@ -115,9 +115,17 @@ function R.run(spec, opts)
     #s.seeds, #all, done, busy, #todo, reopened and ' (resumed)' or '')
   out.todo = #todo
   if backend == 'slurm' then
+    local now = require('lotto.optim').now
+    local t0 = now()
     if #todo > 0 then out.job = require('lotto.sweep.slurm').submit(s, dir, todo, slurm_opts, false, say) end
     if not t.wait then return out end
-    if out.job then require('lotto.sweep.slurm').wait(out.job, dir, say) end
+    if out.job then
+      local sv = require('lotto.sweep.slurm').wait(out.job, dir, say)
+      local _, mean, over = U.times(sv)
+      out.seconds = now() - t0
+      say('sweep %s: job %s done %.2f s after submission: %d units done, %d failed; per unit %.2f s mean, '
+        .. 'overhead %.0f ms mean (as the units measured them)\n', dir, out.job, out.seconds, sv.done, sv.failed, mean, 1000 * over)
+    end
   elseif #todo > 0 then
     local W = require 'lotto.sweep.workers'
     local res = W.run(dir, todo, { jobs = t.jobs, threads = s.threads, quiet = t.quiet })

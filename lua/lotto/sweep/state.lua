@@ -138,6 +138,19 @@ function U.survey(s, dir, live)
   return out
 end
 
+-- Per-unit times of the done units, as the units measured them: n, mean seconds, mean
+-- overhead (seconds outside the rounds: library and data load, store writes).
+function U.times(sv)
+  local n, sum, over = 0, 0, 0
+  for _, r in ipairs(sv.units) do
+    local st = r.state == 'done' and U.read(r.unit)
+    if st and type(st.seconds) == 'number' then
+      n, sum, over = n + 1, sum + st.seconds, over + (st.overhead_seconds or 0)
+    end
+  end
+  return n, n > 0 and sum / n or 0, n > 0 and over / n or 0
+end
+
 -- lotto sweep status <dir>: the table of units. Returns the survey, or nil, message.
 function U.status(dir)
   local s, err = S.load(dir)
