@@ -2,8 +2,8 @@
 # Installs the Debian packages lotto needs, only those missing.
 # As root through apt-get, otherwise through sudo; without apt, prints the list.
 # slurmctld slurmd slurm-client munge: the one-node Slurm cluster of tests/test_slurm.sh.
-PKGS="liblua5.4-dev libopenblas-dev libcjson-dev libcmocka-dev gnuplot-nox libreadline-dev zlib1g-dev cmake pkg-config
-      slurmctld slurmd slurm-client munge"
+PKGS="liblua5.4-dev libopenblas-dev libcjson-dev libcmocka-dev gnuplot-nox libreadline-dev zlib1g-dev cmake pkg-config \
+slurmctld slurmd slurm-client munge"
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "lotto: apt is not available here. Install these (or your system's equivalents):"
   echo "  Lua 5.4 (headers), OpenBLAS, cJSON, CMocka, gnuplot, readline, zlib, cmake, pkg-config"
