@@ -10,6 +10,11 @@
 --   runs/<sweep>/<cell>/replicate_<seed>.state.json   running | done | failed | interrupted
 --   runs/<sweep>/results.json, timing.json, plots/    written by collect
 --
+-- A driver is 'imp', 'one_shot' or 'module.function': a function that takes the base
+-- config with the cell's overrides plus name, root, seeds = {seed}, threads and
+-- restart = false, and writes its run to <root>/<name> in the run store's layout
+-- (lotto.experiment), which is what collect reads.
+--
 -- A unit is a whole IMP replicate (every round, ticket and controls), so units never
 -- depend on each other and never write the same file. Each unit writes only its own
 -- directory, state file and log; the launcher writes sweep.json and cell.json before any
