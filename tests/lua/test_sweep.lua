@@ -137,6 +137,14 @@ check_eq(U.classify(units[7], nil, { ['42_5'] = true }), 'pending', 'a Slurm tas
 check_eq(U.classify(units[7], nil, { ['42_6'] = true }), 'running', 'a Slurm task that squeue lists')
 local sv = U.survey(s2, dir)
 check(sv.done == 2 and sv.running == 2 and sv.failed == 1 and sv.pending == 4, 'survey counts')
+-- a unit running in another live process of this machine is not started twice
+local sleeper = proc.spawn { '/bin/sh', '-c', 'sleep 30' }
+state(units[9], { state = 'running', host = proc.hostname(), pid = sleeper })
+check_eq(U.run(dir, units[9].id), 1, 'a unit running here is refused')
+check_eq(U.read(units[9]).pid, sleeper, 'and its state is left alone')
+proc.kill(sleeper, 'KILL', true) -- the group: sh and its sleep
+proc.wait(sleeper)
+assert(fs.remove(units[9].state_path))
 
 -- ---- collect -------------------------------------------------------------------------
 local res, missing = S.collect(dir, { quiet = true, plots = false })

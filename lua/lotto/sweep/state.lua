@@ -72,6 +72,11 @@ function U.run(dir, id, opts)
   end
   local prev = U.read(unit)
   if prev and prev.state == 'done' then print(('unit %s is done already'):format(id)); return 0 end
+  if prev and prev.state == 'running' and prev.host == proc.hostname() and prev.pid ~= proc.pid()
+      and prev.pid and proc.alive(prev.pid) then -- two runs of one unit would write the same files
+    io.stderr:write(('lotto sweep unit: %s is running in process %d on this machine\n'):format(id, prev.pid))
+    return 1
+  end
   local threads = math.tointeger(tonumber(os.getenv('SLURM_CPUS_PER_TASK') or '')) or s.threads
   local cfg = S.unit_config(s, unit, threads)
   local st = { state = 'running', unit = id, host = proc.hostname(), pid = proc.pid(), job = slurm_job(),
