@@ -45,7 +45,7 @@ int lt_pushfail(lua_State *L) {
   return 2;
 }
 
-/* ---- protected calls and Ctrl-C ---- */
+/* ---- protected calls, Ctrl-C and SIGTERM ---- */
 
 static lua_State *volatile interrupted_L;
 
@@ -55,10 +55,13 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
   luaL_error(L, "interrupted!");
 }
 
-/* Signal handler: only async-signal-safe work (lua_sethook is designed for this). */
+/* Signal handler for SIGINT and SIGTERM (what Slurm sends at a time limit, on
+ * preemption and on scancel): only async-signal-safe work (lua_sethook is designed for
+ * this). The hook fires between Lua instructions, never inside a C call, so an atomic
+ * write in progress completes before the script unwinds. */
 static void on_sigint(int sig) {
   int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  signal(sig, SIG_DFL); /* a second Ctrl-C kills the process, as with lua */
+  signal(sig, SIG_DFL); /* a second one kills the process, as with lua */
   lt_interrupt_set();
   if (interrupted_L) lua_sethook(interrupted_L, stop_hook, mask, 1);
 }
@@ -75,7 +78,7 @@ static int msghandler(lua_State *L) {
 
 int lt_host_docall(lua_State *L, int narg, int nres) {
   int base = lua_gettop(L) - narg;
-  struct sigaction sa, old;
+  struct sigaction sa, old, oldterm;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
   lt_interrupt_clear();
@@ -84,8 +87,10 @@ int lt_host_docall(lua_State *L, int narg, int nres) {
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
+  sigaction(SIGTERM, &sa, &oldterm);
   int status = lua_pcall(L, narg, nres, base);
   sigaction(SIGINT, &old, NULL);
+  sigaction(SIGTERM, &oldterm, NULL);
   lua_sethook(L, NULL, 0, 0); /* a signal that came too late to fire must not hit the next call */
   interrupted_L = NULL;
   lua_remove(L, base);

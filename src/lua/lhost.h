@@ -10,8 +10,8 @@
 
 /* ---- lhost.c ---- */
 /* Calls the function below narg arguments with a traceback handler; while it runs,
- * SIGINT sets lt_interrupt_set() and a hook that raises "interrupted!" (a second
- * SIGINT kills, as with lua). Returns the lua_pcall status; on error the message is on top. */
+ * SIGINT or SIGTERM sets lt_interrupt_set() and a hook that raises "interrupted!" (a
+ * second one kills, as with lua). Returns the lua_pcall status; on error the message is on top. */
 int lt_host_docall(lua_State *L, int narg, int nres);
 /* Prints "lotto: <message on top>" to stderr and pops it when status != LUA_OK. */
 int lt_host_report(lua_State *L, int status);

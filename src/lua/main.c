@@ -1,7 +1,7 @@
 /* main.c: the lotto host: checks the BLAS kernel (re-executing once to select a better
  * one), parses the command line like lua (script, -e, -l, -i, -), sets up the Lua
  * state (libraries, paths, the `lotto` global, help) and runs scripts, the `plot`
- * subcommand or the REPL. */
+ * and `sweep` subcommands or the REPL. */
 #define _GNU_SOURCE
 #include <lauxlib.h>
 #include <lua.h>
@@ -20,6 +20,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: " LT_PROGNAME " [options] [script [args...]]\n"
           "       " LT_PROGNAME " plot <rundir> [args...]\n"
+          "       " LT_PROGNAME " sweep <script.lua> | status | collect | unit ... (" LT_PROGNAME " sweep --help)\n"
           "Options:\n"
           "  -e stat        execute string 'stat' (repeatable)\n"
           "  -l mod         require library 'mod' into global 'mod' (-l g=mod: into g)\n"
@@ -150,6 +151,24 @@ static int run_plot(lua_State *L, int argc, char **argv) {
   return 1;
 }
 
+/* lotto sweep ...: require('lotto.sweep.cli').main(args...) returns the exit status
+ * (0 done, 1 failed, 75 interrupted: resumable, as a Slurm requeue expects). */
+static int run_sweep(lua_State *L, int argc, char **argv) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "lotto.sweep.cli");
+  int st = lt_host_docall(L, 1, 1);
+  if (st == LUA_OK) {
+    lua_getfield(L, -1, "main");
+    for (int i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
+    st = lt_host_docall(L, argc - 2, 1);
+  }
+  if (st != LUA_OK) {
+    fprintf(stderr, "%s sweep: %s\n", LT_PROGNAME, lua_tostring(L, -1));
+    return EXIT_FAILURE;
+  }
+  return lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : (lua_toboolean(L, -1) ? 0 : EXIT_FAILURE);
+}
+
 /* Libraries, paths, `lotto` global and help; failures to load lotto only warn. */
 static void setup_state(lua_State *L) {
   luaL_openlibs(L);
@@ -187,6 +206,10 @@ static int pmain(lua_State *L) {
   if (argc >= 2 && strcmp(argv[1], "plot") == 0) {
     create_argtable(L, argc, argv, 1);
     lua_pushboolean(L, run_plot(L, argc, argv));
+    return 1;
+  }
+  if (argc >= 2 && strcmp(argv[1], "sweep") == 0) { /* an integer result: the exit status */
+    lua_pushinteger(L, run_sweep(L, argc, argv));
     return 1;
   }
   int flags = collect_args(argc, argv, &script);
@@ -264,9 +287,10 @@ int main(int argc, char **argv) {
   lua_pushinteger(L, argc);
   lua_pushlightuserdata(L, argv);
   int status = lua_pcall(L, 2, 1, 0);
-  int ok = status == LUA_OK && lua_toboolean(L, -1);
+  int code = status == LUA_OK && lua_toboolean(L, -1) ? EXIT_SUCCESS : EXIT_FAILURE;
+  if (status == LUA_OK && lua_isinteger(L, -1)) code = (int)lua_tointeger(L, -1);
   if (status != LUA_OK) lt_host_report(L, status);
   fflush(stdout);
   lua_close(L);
-  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+  return code;
 }
