@@ -137,12 +137,82 @@ end
 
 -- ---- opening a run ---------------------------------------------------------------
 
+-- config.json carries this tag: a directory is a run (that lotto may resume, clear or
+-- restart) only when its config.json says so. lotto never removes what it cannot prove
+-- it wrote.
+E.FORMAT = 'lotto.run/1'
+E.LOCK = 'lock'
+
+local function tagged(cfg)
+  local out = {}
+  for k, v in pairs(cfg) do out[k] = v end
+  out._format = E.FORMAT
+  return setmetatable(out, getmetatable(cfg))
+end
+
+local function untagged(cfg)
+  if type(cfg) ~= 'table' or cfg._format == nil then return cfg end
+  local out = {}
+  for k, v in pairs(cfg) do
+    if k ~= '_format' then out[k] = v end
+  end
+  return setmetatable(out, getmetatable(cfg))
+end
+
+-- What dir is: 'absent', 'empty' (nothing, or only a lock file), 'run' (config.json with
+-- the tag), or 'foreign' with a reason.
+local function classify(dir)
+  if not fs.exists(dir) then return 'absent' end
+  if not fs.isdir(dir) then return 'foreign', 'it is not a directory' end
+  local names = fs.listdir(dir)
+  if not names then return 'foreign', 'it cannot be listed' end
+  if #names == 0 or (#names == 1 and names[1] == E.LOCK) then return 'empty' end
+  local cpath = dir .. '/config.json'
+  if not fs.exists(cpath) then return 'foreign', 'it has no config.json' end
+  local ok, cfg = pcall(json.read, cpath)
+  if ok and type(cfg) == 'table' and cfg._format == E.FORMAT then return 'run' end
+  if ok and type(cfg) == 'table' then return 'foreign', ("its config.json has no _format = '" .. E.FORMAT .. "'") end
+  return 'foreign', 'its config.json cannot be read'
+end
+E.classify = classify
+
+-- Files named <file>.tmp.<pid> are atomic writes that never finished; under the run's
+-- lock every writer of this run is gone, so they are removed (in the run directory,
+-- its replicates and their rounds).
+local function remove_stale_temps(dir, depth)
+  for _, n in ipairs(fs.listdir(dir) or {}) do
+    local p = dir .. '/' .. n
+    if n:match('%.tmp%.%d+$') and not fs.isdir(p) then
+      fs.remove(p)
+    elseif depth > 0 and (n:match('^replicate_%d+$') or n:match('^round_%d+$')) and fs.isdir(p) then
+      remove_stale_temps(p, depth - 1)
+    end
+  end
+end
+
+-- Empties a run directory except for its lock file (held by this process).
+local function clear_run(dir)
+  for _, n in ipairs(fs.listdir(dir) or {}) do
+    if n ~= E.LOCK then
+      local ok, err = fs.remove_tree(dir .. '/' .. n)
+      if not ok then return nil, err end
+    end
+  end
+  return true
+end
+
 -- E.open{root = 'runs', name = 'lenet_imp', config = cfg, restart = false} -> run, or nil,
--- message when the directory cannot be written. Misuse and a changed config raise.
+-- message when the directory cannot be written or another process holds the run (the
+-- message names its pid). Misuse, a changed config and a directory that is not a run
+-- raise. The run holds <dir>/lock (flock) until run:close(), garbage collection or the
+-- process's end; stale temp files of killed writers are removed under it.
 function E.open(opts)
   if type(opts) ~= 'table' then U.raise("bad argument #1 to 'open' (table expected)") end
   U.check_options(opts, { 'root', 'name', 'config', 'restart' }, 'lotto.experiment.open')
   local root, name = opts.root or 'runs', opts.name
+  if type(root) ~= 'string' or root == '' then
+    U.raise("bad argument to 'open' (root must be a non-empty string, got " .. tostring(root) .. ')')
+  end
   if type(name) ~= 'string' or name == '' or not name:match('^[%w_%-%./]+$')
       or ('/' .. name .. '/'):find('/%.%.?/') or name:sub(1, 1) == '/' then
     U.raise("bad argument to 'open' (name must be a relative path of letters, digits, _ - . /, got "
@@ -150,20 +220,39 @@ function E.open(opts)
   end
   if opts.config ~= nil and type(opts.config) ~= 'table' then U.raise("bad argument to 'open' (config must be a table)") end
   local dir = root .. '/' .. name
-  if opts.restart then
-    local ok, err = fs.remove_tree(dir)
-    if not ok then return nil, err end
+  local kind, why = classify(dir)
+  if kind == 'foreign' then
+    U.raise(("'%s' exists and is not a lotto run (%s); lotto does not %s it: choose another name or root, "
+      .. 'or move it away yourself'):format(dir, why, opts.restart and 'remove' or 'write into'))
   end
+  local ok, err = fs.mkdir_p(dir)
+  if not ok then return nil, err end
+  local lock, lerr = fs.lock(dir .. '/' .. E.LOCK)
+  if not lock then return nil, lerr end
+  -- Under the lock: what another process did before we got it counts (check again).
+  kind, why = classify(dir)
+  if kind == 'foreign' then
+    lock:close()
+    U.raise(("'%s' is not a lotto run (%s)"):format(dir, why))
+  end
+  if opts.restart then
+    ok, err = clear_run(dir)
+    if not ok then lock:close() return nil, err end
+  end
+  remove_stale_temps(dir, 2)
   local new = canon(opts.config or {})
   local cpath = dir .. '/config.json'
   local resumed = fs.exists(cpath)
   if resumed then
-    local old, err = json.read(cpath)
+    local old, rerr = json.read(cpath)
     if not old then
-      U.raise(("run '%s' has an unreadable config (%s); use restart = true (or --restart) to start over"):format(dir, err))
+      lock:close()
+      U.raise(("run '%s' has an unreadable config (%s); use restart = true (or --restart) to start over"):format(dir, rerr))
     end
+    old = untagged(old)
     local diffs = config_diff(old, new, volatile_set(old, new), nil, {})
     if #diffs > 0 then
+      lock:close()
       local parts = {}
       for i = 1, math.min(3, #diffs) do
         parts[i] = ('%s: %s -> %s'):format(diffs[i].path, show(diffs[i].old), show(diffs[i].new))
@@ -173,10 +262,15 @@ function E.open(opts)
         .. 'or another name'):format(dir, table.concat(parts, ', ')))
     end
   end
-  local ok, err = fs.mkdir_p(dir)
-  if ok then ok, err = json.write(cpath, new, { indent = true }) end
-  if not ok then return nil, err end
-  return setmetatable({ root = root, name = name, dir = dir, config = new, resumed = resumed, _made = {} }, Run)
+  ok, err = json.write(cpath, tagged(new), { indent = true })
+  if not ok then lock:close() return nil, err end
+  return setmetatable({ root = root, name = name, dir = dir, config = new, resumed = resumed, _made = {},
+                        _lock = lock }, Run)
+end
+
+-- run:close(): releases the run's lock (another process may then open it).
+function Run:close()
+  if self._lock then self._lock:close() end
 end
 
 -- E.load(dir) -> run with run.results (aggregated from the summaries, else results.json)
@@ -185,6 +279,7 @@ function E.load(dir)
   dir = dir:gsub('(.)/+$', '%1')
   local config, err = json.read(dir .. '/config.json')
   if not config then return nil, ('not a run directory (%s)'):format(err) end
+  config = untagged(config)
   local root, name = dir:match('^(.*)/([^/]+)$')
   local run = setmetatable({ root = root or '.', name = name or dir, dir = dir, config = config, resumed = true, _made = {} }, Run)
   if #run:replicates() > 0 then

@@ -40,6 +40,9 @@ int lt_raise(lua_State *L, const char *what) {
 }
 
 int lt_pushfail(lua_State *L) {
+  /* An interrupted engine call (LT_EINTR, or any failure after Ctrl-C) is not an
+   * expected failure: it propagates, so the script stops and exits non-zero. */
+  if (lt_interrupted()) return luaL_error(L, "interrupted! (%s)", lt_errmsg());
   lua_pushnil(L);
   lua_pushstring(L, lt_errmsg());
   return 2;

@@ -8,6 +8,8 @@ local fs = require 'lotto.fs'
 local optim = require 'lotto.optim'
 local plot = require 'lotto.plot'
 local prune = require 'lotto.prune'
+local sparse = require 'lotto.sparse'
+local sys = require 'lotto.sys'
 local tensor = require 'lotto.tensor'
 local train = require 'lotto.train'
 local now = require('lotto.sys').now
@@ -249,21 +251,37 @@ function M.imp(opts)
     local ok, err = pcall(prune.magnitude, config.build_model(cfg), cfg.prune)
     if not ok then bad(("option 'prune': %s"):format(U.strip(err))) end
   end
-  -- A run without a completed round holds nothing to protect: a new config replaces it.
+  -- A run without a completed round holds nothing to protect: a new config replaces it
+  -- (E.open refuses a directory that is not a run, and holds the run's lock).
   local restart = cfg.restart or not has_rounds(cfg.root .. '/' .. cfg.name)
   local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = restart })
   if not ok or not run then bad(U.strip(ok and err or run)) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
-  for _, seed in ipairs(cfg.seeds) do
-    run_replicate(run, cfg, seed, data, src)
+  -- The dispatch crossovers are part of the run: a resumed run decides as it began.
+  local pok, restore = pcall(sparse.pin, run.dir .. '/crossover.json')
+  if not pok then
+    run:close()
+    bad(U.strip(restore))
+  end
+  local rok, rerr = pcall(function()
+    for _, seed in ipairs(cfg.seeds) do
+      run_replicate(run, cfg, seed, data, src)
+    end
+  end)
+  restore()
+  if not rok then
+    run:close()
+    error(rerr, 0)
   end
   local results, timing = assert(run:aggregate())
   assert(run:write_results(results, timing))
   if cfg.plots then
-    local pok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
-    if not pok then perr = files_ end
-    if not pok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) end
+    local plok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
+    if not plok and sys.interrupted() then error(files_, 0) end -- Ctrl-C is never swallowed
+    if not plok then perr = files_ end
+    if not plok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) end
   end
+  run:close()
   say(cfg, 'results: %s/results.json   plots: %s/plots/', run.dir, run.dir)
   return results, run
 end
