@@ -327,7 +327,39 @@ function Run:begin_round(seed, k)
   return self:round_dir(seed, k)
 end
 
-function Run:load_summary(seed, k) return json.read(self:round_path(seed, k) .. '/summary.json') end
+-- What a summary must be: an object with density in [0, 1], round (if given) = k, and
+-- runs = {method = {metric = number, ...}}. Returns nil or what is wrong.
+local function summary_problem(s, k)
+  if type(s) ~= 'table' or getmetatable(s) == json.array_mt or (next(s) ~= nil and #s > 0) then
+    return 'not a JSON object'
+  end
+  if s.round ~= nil and s.round ~= k then return ('round is %s, not %d'):format(tostring(s.round), k) end
+  if type(s.density) ~= 'number' or not (s.density >= 0 and s.density <= 1) then
+    return 'density must be a number in [0, 1]'
+  end
+  if s.remaining_pct ~= nil and type(s.remaining_pct) ~= 'number' then return 'remaining_pct must be a number' end
+  if type(s.runs) ~= 'table' or #s.runs > 0 then return 'runs must be an object {method = {metric = number}}' end
+  for m, r in pairs(s.runs) do
+    if type(r) ~= 'table' then return ('runs.%s must be an object'):format(tostring(m)) end
+    for metric, v in pairs(r) do
+      if type(v) ~= 'number' then return ('runs.%s.%s must be a number'):format(tostring(m), tostring(metric)) end
+    end
+  end
+end
+
+-- The summary of a completed round, checked; nil, message (naming the file and the fix)
+-- when it is missing or damaged.
+function Run:load_summary(seed, k)
+  local p = self:round_path(seed, k) .. '/summary.json'
+  local ok, s, err = pcall(json.read, p)
+  if ok and s == nil and not fs.exists(p) then return nil, err end
+  local why = not ok and U.strip(s) or (s == nil and err) or summary_problem(s, k)
+  if why then
+    return nil, ("%s is damaged (%s): delete %s to redo that round, or use restart = true"):format(p, why,
+      self:round_path(seed, k))
+  end
+  return s
+end
 
 function Run:write_summary(seed, k, tbl)
   if type(tbl) ~= 'table' then U.raise("bad argument #3 to 'write_summary' (table expected)") end

@@ -255,6 +255,7 @@ function M.analyze(opts)
     results.plots = files
     if #errs > 0 then say(cfg, 'plots: %s', errs[1]) end
   end
+  run:close()
   return results, dir
 end
 

@@ -211,8 +211,9 @@ local function run_replicate(run, cfg, seed, data, src)
   if not run:round_done(seed, 0) then dense_round(run, cfg, seed, data, model, get) end
   local thetak = files.load_values(run:replicate_dir(seed) .. '/rewind.safetensors', model)
   for k = 1, cfg.rounds do
-    local prev = run:load_summary(seed, k - 1)
-    if not prev then break end
+    if not run:round_done(seed, k - 1) then break end -- an earlier attempt stopped there
+    local prev, perr = run:load_summary(seed, k - 1)
+    if not prev then bad(perr) end
     if cfg.target_density and prev.density <= cfg.target_density + 1e-12 then break end
     if src and not src.run:round_done(seed, k) then
       say(cfg, 'seed %d: the source run has no round %d; stopping', seed, k)
@@ -273,7 +274,11 @@ function M.imp(opts)
     run:close()
     error(rerr, 0)
   end
-  local results, timing = assert(run:aggregate())
+  local results, timing = run:aggregate()
+  if not results then
+    run:close()
+    bad(timing)
+  end
   assert(run:write_results(results, timing))
   if cfg.plots then
     local plok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
