@@ -138,17 +138,31 @@ static void push_shape(lua_State *L, const lt_st_entry *e) {
   }
 }
 
-/* io.load(path[, {i32 = 'tensor'|'table'}]) -> {name = tensor}, metadata; or nil, message.
- * I32 entries load as float tensors (exact up to 2^24) unless i32 = 'table': a flat
- * row-major list of integers. U8/BOOL entries load as 0/1 float tensors. */
+/* The index of the first byte of a U8/BOOL entry that is neither 0 nor 1, or -1. */
+static long long first_non01(const lt_st_entry *e) {
+  if (e->dtype != LT_DT_U8 && e->dtype != LT_DT_BOOL) return -1;
+  for (size_t j = 0; j < e->numel; j++)
+    if (e->data[j] > 1) return (long long)j;
+  return -1;
+}
+
+/* io.load(path[, {i32 = 'tensor'|'table', u8 = 'mask'|'strict'}]) -> {name = tensor}, metadata;
+ * or nil, message. I32 entries load as float tensors (exact up to 2^24) unless i32 =
+ * 'table': a flat row-major list of integers. U8/BOOL entries load as 0/1 float tensors
+ * (any nonzero byte is 1); with u8 = 'strict' a byte other than 0 and 1 makes the file
+ * damaged (nil, message), as a run's own masks must be. */
 static int io_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  int i32_table = 0;
+  int i32_table = 0, strict = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_getfield(L, 2, "i32");
     static const char *const modes[] = {"tensor", "table", NULL};
     i32_table = luaL_checkoption(L, -1, "tensor", modes) == 1;
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "u8");
+    static const char *const u8modes[] = {"mask", "strict", NULL};
+    strict = luaL_checkoption(L, -1, "mask", u8modes) == 1;
     lua_pop(L, 1);
   }
   lt_st_file *f = open_boxed(L, path);
@@ -156,6 +170,13 @@ static int io_load(lua_State *L) {
   lua_createtable(L, 0, (int)lt_st_count(f));
   for (size_t i = 0; i < lt_st_count(f); i++) {
     const lt_st_entry *e = lt_st_entry_at(f, i);
+    long long bad = strict ? first_non01(e) : -1;
+    if (bad >= 0) {
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s: mask \"%s\" holds %d at index %d (a mask is 0 or 1)", path, e->name, (int)e->data[bad],
+                      (int)bad);
+      return 2;
+    }
     if (i32_table && e->dtype == LT_DT_I32) {
       int32_t *v = lua_newuserdatauv(L, (e->numel ? e->numel : 1) * sizeof *v, 0);
       lt_st_entry_read(e, v);
@@ -223,7 +244,8 @@ static const luaL_Reg funcs[] = {{"save", io_save},          {"load", io_load}, 
 static const lt_help_entry help[] = {
     {"save", "save(path, {name = tensor}[, {dtypes = {name = 'U8'|'I32'}, metadata = {k = 'v'}}]) -> true: "
              "a safetensors file, written atomically; U8 stores nonzero as 1; nil, message if it cannot be written"},
-    {"load", "load(path[, {i32 = 'table'}]) -> {name = tensor}, metadata, or nil, message; U8 masks load as 0/1"},
+    {"load", "load(path[, {i32 = 'table', u8 = 'strict'}]) -> {name = tensor}, metadata, or nil, message; U8 masks "
+             "load as 0/1 (strict: a byte other than 0/1 is an error)"},
     {"info", "info(path) -> {name = {dtype =, shape =}}, metadata, or nil, message (converts no tensors)"},
     {"write_atomic", "write_atomic(path, string) -> true | nil, message: temp file, fsync, rename"},
     {"read_file", "read_file(path) -> string, or nil, message"},

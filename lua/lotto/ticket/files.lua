@@ -111,7 +111,7 @@ end
 
 -- A file of a run being resumed: unreadable means the run is damaged (raises).
 function M.load_file(path)
-  local t, err = io_.load(path)
+  local t, err = io_.load(path, { u8 = 'strict' })
   if not t then bad(('cannot read %s: %s (delete the run or use restart = true)'):format(path, err)) end
   return t
 end
@@ -166,7 +166,7 @@ function M.load(dir, seed, k)
     { 'rewind', rd .. '/rewind.safetensors', 0, true },
     { 'final', run:round_path(seed, k) .. '/final.safetensors', 0, true },
   } do
-    local t, meta = io_.load(f[2])
+    local t, meta = io_.load(f[2], { u8 = 'strict' })
     if not t then return nil, ('lotto.ticket.load: %s'):format(meta) end
     local l, lerr = check_layout(t, meta, f[4])
     if l and want and l ~= want then l, lerr = nil, ('its layout differs from %s/init.safetensors'):format(rd) end
