@@ -291,27 +291,37 @@ static long import_in_child(const char *path, char *msg, size_t cap) {
   return grew;
 }
 
-/* A file of a few hundred bytes whose arch declares 2 x 4096 x 4096 weights (and a
- * conv of 512 x 512 x 7 x 7) but holds no tensors: refused on the first parameter,
- * before the model's buffers (200 MB) or a layer's own are allocated. */
+/* Files of a few hundred bytes whose arch declares 512^2 + 4096^2 weights, or a conv of
+ * 512 x 512 x 7 x 7, but which hold no tensors: refused on the first parameter, before
+ * the model's buffers (200 MB) or a layer's own are allocated; and one whose 2^27
+ * weights are all pruned ("empty"): more than its data can describe. */
 static void import_should_check_the_arch_against_the_tensors_before_allocating(void **state) {
   static const char *const archs[] = {
-      "{\"kind\":\"sequential\",\"children\":[{\"kind\":\"linear\",\"in\":4096,\"out\":4096},"
+      "{\"kind\":\"sequential\",\"children\":[{\"kind\":\"linear\",\"in\":512,\"out\":512},"
       "{\"kind\":\"linear\",\"in\":4096,\"out\":4096}]}",
       "{\"kind\":\"conv2d\",\"cin\":512,\"cout\":512,\"k\":7}",
+      /* every weight present as an "empty" (all pruned) layout: 2^27 positions from 8 bias floats */
+      "{\"kind\":\"linear\",\"in\":16777216,\"out\":8}",
   };
-  static const char *const inputs[] = {"[4096]", "[512,8,8]"};
-  for (int i = 0; i < 2; i++) {
+  static const char *const inputs[] = {"[512]", "[512,8,8]", "[16777216]"};
+  static const char *const why[] = {"no sparse layout for \"fc1.weight\"", "\"conv1.weight\"", "claims more positions"};
+  for (int i = 0; i < 3; i++) {
     const char *p = tmp_path("bomb.safetensors");
     lt_st_writer *w = lt_st_writer_new();
     assert_int_equal(lt_st_writer_meta(w, "format", "lotto.sparse"), LT_OK);
     assert_int_equal(lt_st_writer_meta(w, "lotto.arch", archs[i]), LT_OK);
     assert_int_equal(lt_st_writer_meta(w, "lotto.input", inputs[i]), LT_OK);
+    if (i == 2) {
+      float b[8] = {0};
+      assert_int_equal(lt_st_writer_meta(w, "fc1.weight.layout", "empty"), LT_OK);
+      assert_int_equal(lt_st_writer_meta(w, "fc1.weight.nnz", "0"), LT_OK);
+      assert_int_equal(lt_st_writer_add(w, "fc1.bias", LT_DT_F32, 1, (int64_t[]){8}, b), LT_OK);
+    }
     assert_int_equal(lt_st_writer_commit(w, p), LT_OK);
     lt_st_writer_free(w);
     char msg[1100];
     assert_true(import_in_child(p, msg, sizeof msg) < 24 * 1024);
-    assert_non_null(strstr(msg, "no sparse layout for"));
+    assert_non_null(strstr(msg, why[i]));
     assert_non_null(strstr(msg, p));
     expect_refused(p, ".weight");
     remove(p);

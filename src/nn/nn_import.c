@@ -15,6 +15,11 @@
 #include "nn/nn_impl.h"
 
 #define ARCH_MAX_DEPTH 64 /* deeper nesting is a corrupt file, not a model */
+/* A pruned weight's dense size is not in its data: an "empty" layout holds nothing and
+ * delta8 leaves trailing zeros unencoded (elsewhere each byte covers at most 255
+ * positions). The rebuilt model's pruned weights may hold at most this many positions
+ * per byte of tensor data (plus one KiB), so a small file cannot make a huge model. */
+#define IMPORT_POSITIONS_PER_BYTE 1024
 
 // Prefixes the current message with the path (and what), keeping the code.
 static lt_status fail_at(lt_status st, const char *path, const char *what) {
@@ -162,9 +167,15 @@ static lt_status check_one(const lt_st_file *f, const char *path, const lt_param
 
 // The build's check (lt_model_new_checked): every parameter the arch declares must be
 // in the file with its size before the model allocates anything for it.
-typedef struct { const lt_st_file *f; const char *path; } import_ctx;
+typedef struct { const lt_st_file *f; const char *path; size_t budget; } import_ctx;
 static lt_status check_declared(void *ctx, const lt_param *p, int trainable) {
-  const import_ctx *c = ctx;
+  import_ctx *c = ctx;
+  if (trainable && p->prunable) {
+    if (p->numel > c->budget)
+      return lt_error(LT_EFORMAT, "%s: \"%s\" claims more positions (%zu) than the file's data can describe", c->path,
+                      p->name, p->numel);
+    c->budget -= p->numel;
+  }
   return check_one(c->f, c->path, p, trainable);
 }
 
@@ -225,7 +236,9 @@ lt_status lt_model_import(lt_model **out, const char *path) {
     if (!j) st = lt_error(LT_EFORMAT, "%s: bad architecture metadata: lotto.arch is not JSON", path);
     else if (!root) st = fail_at(LT_EFORMAT, path, "cannot rebuild the model: ");
     cJSON_Delete(j);
-    import_ctx ctx = {f, path};
+    import_ctx ctx = {f, path, 1024};
+    for (size_t i = 0; i < lt_st_count(f); i++) ctx.budget += lt_st_entry_at(f, i)->nbytes;
+    ctx.budget *= IMPORT_POSITIONS_PER_BYTE;
     lt_model *m = root ? lt_model_new_checked(root, nd, shape, check_declared, &ctx) : NULL; // takes root
     if (root && !m) st = strncmp(lt_errmsg(), path, strlen(path)) == 0
                              ? LT_EFORMAT /* a parameter the file lacks: check_one's message names the path */
