@@ -155,9 +155,11 @@ static int ds_normalize(lua_State *L) {
   float *ms = lua_newuserdatauv(L, 2 * (size_t)nc * sizeof(float), 0);
   for (int k = 0; k < 2; k++) {
     luaL_checktype(L, 2 + k, LUA_TTABLE);
-    luaL_argcheck(L, luaL_len(L, 2 + k) == nc, 2 + k, lua_pushfstring(L, "expected %d values (one per channel)", nc));
+    /* raw: an __index/__len would run Lua code, which could free d */
+    luaL_argcheck(L, lua_rawlen(L, 2 + k) == (size_t)nc, 2 + k,
+                  lua_pushfstring(L, "expected %d values (one per channel)", nc));
     for (int c = 0; c < nc; c++) {
-      lua_geti(L, 2 + k, c + 1);
+      lua_rawgeti(L, 2 + k, c + 1);
       int ok;
       ms[k * nc + c] = (float)lua_tonumberx(L, -1, &ok);
       luaL_argcheck(L, ok, 2 + k, "values must be numbers");

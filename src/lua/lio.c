@@ -43,7 +43,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 /* The dtype requested for name in the dtypes table at index t (0 = none): default F32. */
 static lt_dtype dtype_for(lua_State *L, int t, const char *name) {
   if (!t) return LT_DT_F32;
-  lua_getfield(L, t, name);
+  lt_rawfield(L, t, name);
   lt_dtype dt = LT_DT_F32;
   if (!lua_isnil(L, -1)) {
     const char *s = lua_tostring(L, -1);
@@ -63,13 +63,13 @@ static int io_save(lua_State *L) {
   int dtypes = 0, meta = 0;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
-    if (lua_getfield(L, 3, "dtypes") != LUA_TNIL) {
+    if (lt_rawfield(L, 3, "dtypes") != LUA_TNIL) {
       luaL_argcheck(L, lua_istable(L, -1), 3, "dtypes must be a table");
       dtypes = lua_gettop(L);
     } else {
       lua_pop(L, 1);
     }
-    if (lua_getfield(L, 3, "metadata") != LUA_TNIL) {
+    if (lt_rawfield(L, 3, "metadata") != LUA_TNIL) {
       luaL_argcheck(L, lua_istable(L, -1), 3, "metadata must be a table");
       meta = lua_gettop(L);
     } else {
@@ -91,9 +91,10 @@ static int io_save(lua_State *L) {
   *w = lt_st_writer_new();
   if (!*w) return luaL_error(L, "save: out of memory");
   for (k = 0; k < n; k++) {
-    lua_getfield(L, 2, names[k]);
+    lt_dtype dt = dtype_for(L, dtypes, names[k]); /* before the tensor pointer is taken */
+    lt_rawfield(L, 2, names[k]);
     lt_tensor *t = lt_checktensor(L, -1);
-    if (lt_st_writer_add_tensor(*w, names[k], t, dtype_for(L, dtypes, names[k]))) return lt_raise(L, "save");
+    if (lt_st_writer_add_tensor(*w, names[k], t, dt)) return lt_raise(L, "save");
     lua_pop(L, 1);
   }
   if (meta)
@@ -156,11 +157,11 @@ static int io_load(lua_State *L) {
   int i32_table = 0, strict = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_getfield(L, 2, "i32");
+    lt_rawfield(L, 2, "i32");
     static const char *const modes[] = {"tensor", "table", NULL};
     i32_table = luaL_checkoption(L, -1, "tensor", modes) == 1;
     lua_pop(L, 1);
-    lua_getfield(L, 2, "u8");
+    lt_rawfield(L, 2, "u8");
     static const char *const u8modes[] = {"mask", "strict", NULL};
     strict = luaL_checkoption(L, -1, "mask", u8modes) == 1;
     lua_pop(L, 1);
