@@ -51,11 +51,11 @@ static int data_load_idx(lua_State *L) {
 
 static int data_load_cifar10(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_Integer n = luaL_len(L, 1);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 64, 1, "expected a list of 1 to 64 file names");
   const char *paths[64];
   for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, 1, i); /* the strings stay anchored in the table */
+    lua_rawgeti(L, 1, i); /* raw: the strings stay anchored in the table (an __index's would not) */
     luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "file names must be strings");
     paths[i - 1] = lua_tostring(L, -1);
     lua_pop(L, 1);

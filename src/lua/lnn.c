@@ -103,14 +103,16 @@ static int nn_dropout(lua_State *L) {
 // sequential({layer, ...}[, name]): takes the layers
 static int nn_sequential(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  int n = (int)luaL_len(L, 1);
+  /* raw reads: an __index could hand the second pass something else than the checked layers */
+  if (lua_rawlen(L, 1) > 1u << 20) luaL_argerror(L, 1, "too many layers");
+  int n = (int)lua_rawlen(L, 1);
   for (int i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
+    lua_rawgeti(L, 1, i);
     llayer *u = luaL_testudata(L, -1, LAYER_MT);
     if (!u) luaL_error(L, "bad argument #1 to 'sequential' (element %d is a %s, not a layer)", i, luaL_typename(L, -1));
     if (!u->l) luaL_error(L, "bad argument #1 to 'sequential' (element %d is a layer already used elsewhere)", i);
     for (int j = 1; j < i; j++) {
-      lua_geti(L, 1, j);
+      lua_rawgeti(L, 1, j);
       int same = lua_rawequal(L, -1, -2);
       lua_pop(L, 1);
       if (same) luaL_error(L, "bad argument #1 to 'sequential' (elements %d and %d are the same layer)", j, i);
@@ -122,7 +124,7 @@ static int nn_sequential(lua_State *L) {
   lt_layer **kids = malloc(sizeof *kids * (n > 0 ? n : 1));
   if (!kids) return luaL_error(L, "out of memory");
   for (int i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
+    lua_rawgeti(L, 1, i);
     llayer *u = lua_touserdata(L, -1);
     kids[i - 1] = u->l;
     u->l = NULL;

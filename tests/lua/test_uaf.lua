@@ -128,6 +128,16 @@ do
   survives('io.save, tensor freed by the options', function() io_.save(TMP .. '/y.safetensors', { w = t2 }, opts) end)
 end
 
+-- nn.sequential: a proxy list handing out a layer when checked and a tensor when taken
+do
+  local calls = 0
+  local list = setmetatable({}, { __len = function() return 1 end, __index = function()
+    calls = calls + 1
+    return calls == 1 and nn.relu() or tensor.zeros { 1 }
+  end })
+  survives('nn.sequential with a shifting proxy list', function() require('lotto.core.nn').sequential(list) end)
+end
+
 -- the metatables of engine objects are protected
 for _, x in ipairs { tensor.zeros { 1 }, mlp(), dataset(), lotto.rng.new(1), core_optim.sgd(1, 0.1) } do
   local mt = getmetatable(x)
