@@ -1,11 +1,13 @@
--- experiment.lua: the run store. runs/<name>/config.json, replicate_<seed>/round_<k>/
--- {metrics.jsonl, mask.safetensors, summary.json}, results.json and timing.json. A round
--- is complete when its summary.json exists (written last, atomically), so a killed run
--- resumes at the first round without one; results.json never holds timings.
+-- experiment.lua: the run store. runs/<name>/config.json (tagged as a run), lock,
+-- replicate_<seed>/round_<k>/{metrics.jsonl, mask.safetensors, summary.json},
+-- results.json and timing.json. A round is complete when its summary.json exists
+-- (written last, atomically), so a killed run resumes at the first round without one;
+-- one process holds a run at a time; results.json never holds timings.
 local json = require 'lotto.json'
 local tensor = require 'lotto.tensor'
 local fs = require 'lotto.fs'
 local U = require 'lotto.util'
+local G = require 'lotto.experiment.guard'
 
 local E = {}
 local Run = {}
@@ -137,69 +139,10 @@ end
 
 -- ---- opening a run ---------------------------------------------------------------
 
--- config.json carries this tag: a directory is a run (that lotto may resume, clear or
--- restart) only when its config.json says so. lotto never removes what it cannot prove
--- it wrote.
-E.FORMAT = 'lotto.run/1'
-E.LOCK = 'lock'
-
-local function tagged(cfg)
-  local out = {}
-  for k, v in pairs(cfg) do out[k] = v end
-  out._format = E.FORMAT
-  return setmetatable(out, getmetatable(cfg))
-end
-
-local function untagged(cfg)
-  if type(cfg) ~= 'table' or cfg._format == nil then return cfg end
-  local out = {}
-  for k, v in pairs(cfg) do
-    if k ~= '_format' then out[k] = v end
-  end
-  return setmetatable(out, getmetatable(cfg))
-end
-
--- What dir is: 'absent', 'empty' (nothing, or only a lock file), 'run' (config.json with
--- the tag), or 'foreign' with a reason.
-local function classify(dir)
-  if not fs.exists(dir) then return 'absent' end
-  if not fs.isdir(dir) then return 'foreign', 'it is not a directory' end
-  local names = fs.listdir(dir)
-  if not names then return 'foreign', 'it cannot be listed' end
-  if #names == 0 or (#names == 1 and names[1] == E.LOCK) then return 'empty' end
-  local cpath = dir .. '/config.json'
-  if not fs.exists(cpath) then return 'foreign', 'it has no config.json' end
-  local ok, cfg = pcall(json.read, cpath)
-  if ok and type(cfg) == 'table' and cfg._format == E.FORMAT then return 'run' end
-  if ok and type(cfg) == 'table' then return 'foreign', ("its config.json has no _format = '" .. E.FORMAT .. "'") end
-  return 'foreign', 'its config.json cannot be read'
-end
-E.classify = classify
-
--- Files named <file>.tmp.<pid> are atomic writes that never finished; under the run's
--- lock every writer of this run is gone, so they are removed (in the run directory,
--- its replicates and their rounds).
-local function remove_stale_temps(dir, depth)
-  for _, n in ipairs(fs.listdir(dir) or {}) do
-    local p = dir .. '/' .. n
-    if n:match('%.tmp%.%d+$') and not fs.isdir(p) then
-      fs.remove(p)
-    elseif depth > 0 and (n:match('^replicate_%d+$') or n:match('^round_%d+$')) and fs.isdir(p) then
-      remove_stale_temps(p, depth - 1)
-    end
-  end
-end
-
--- Empties a run directory except for its lock file (held by this process).
-local function clear_run(dir)
-  for _, n in ipairs(fs.listdir(dir) or {}) do
-    if n ~= E.LOCK then
-      local ok, err = fs.remove_tree(dir .. '/' .. n)
-      if not ok then return nil, err end
-    end
-  end
-  return true
-end
+E.FORMAT, E.LOCK = G.FORMAT, G.LOCK
+E.classify = G.classify
+local tagged, untagged, classify = G.tagged, G.untagged, G.classify
+local remove_stale_temps, clear_run = G.remove_stale_temps, G.clear_run
 
 -- E.open{root = 'runs', name = 'lenet_imp', config = cfg, restart = false} -> run, or nil,
 -- message when the directory cannot be written or another process holds the run (the
@@ -327,33 +270,13 @@ function Run:begin_round(seed, k)
   return self:round_dir(seed, k)
 end
 
--- What a summary must be: an object with density in [0, 1], round (if given) = k, and
--- runs = {method = {metric = number, ...}}. Returns nil or what is wrong.
-local function summary_problem(s, k)
-  if type(s) ~= 'table' or getmetatable(s) == json.array_mt or (next(s) ~= nil and #s > 0) then
-    return 'not a JSON object'
-  end
-  if s.round ~= nil and s.round ~= k then return ('round is %s, not %d'):format(tostring(s.round), k) end
-  if type(s.density) ~= 'number' or not (s.density >= 0 and s.density <= 1) then
-    return 'density must be a number in [0, 1]'
-  end
-  if s.remaining_pct ~= nil and type(s.remaining_pct) ~= 'number' then return 'remaining_pct must be a number' end
-  if type(s.runs) ~= 'table' or #s.runs > 0 then return 'runs must be an object {method = {metric = number}}' end
-  for m, r in pairs(s.runs) do
-    if type(r) ~= 'table' then return ('runs.%s must be an object'):format(tostring(m)) end
-    for metric, v in pairs(r) do
-      if type(v) ~= 'number' then return ('runs.%s.%s must be a number'):format(tostring(m), tostring(metric)) end
-    end
-  end
-end
-
 -- The summary of a completed round, checked; nil, message (naming the file and the fix)
 -- when it is missing or damaged.
 function Run:load_summary(seed, k)
   local p = self:round_path(seed, k) .. '/summary.json'
   local ok, s, err = pcall(json.read, p)
   if ok and s == nil and not fs.exists(p) then return nil, err end
-  local why = not ok and U.strip(s) or (s == nil and err) or summary_problem(s, k)
+  local why = not ok and U.strip(s) or (s == nil and err) or G.summary_problem(s, k)
   if why then
     return nil, ("%s is damaged (%s): delete %s to redo that round, or use restart = true"):format(p, why,
       self:round_path(seed, k))
@@ -504,15 +427,18 @@ end
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(E, {
-    open = "open{root = 'runs', name =, config =, restart = false} -> run | nil, msg: creates or resumes runs/<name>; a different config is an error",
+    open = "open{root = 'runs', name =, config =, restart = false} -> run | nil, msg: creates or resumes runs/<name> "
+      .. "and holds its lock (nil, msg naming the holder's pid); a different config, or a directory that is not a run, is an error",
+    classify = "classify(dir) -> 'absent' | 'empty' | 'run' | 'foreign', why: whether lotto may write or remove dir",
     load = 'load(dir) -> run with run.results | nil, msg: an existing run, for plotting',
     stats = 'stats(xs) -> {mean, std (n - 1), min, max, n}',
   })
   help.register(E, {
+    [':close'] = 'run:close(): releases the run lock (another process may open the run)',
     [':round_dir'] = 'run:round_dir(seed, k) -> path of replicate_<seed>/round_<k>, created',
     [':round_done'] = 'run:round_done(seed, k) -> true when summary.json of the round exists',
     [':begin_round'] = 'run:begin_round(seed, k) -> dir: deletes what an interrupted attempt left',
-    [':load_summary'] = 'run:load_summary(seed, k) -> table | nil, msg',
+    [':load_summary'] = 'run:load_summary(seed, k) -> table | nil, msg: checked (object, density, runs of numbers)',
     [':write_summary'] = 'run:write_summary(seed, k, tbl) -> path | nil, msg: atomic; marks the round complete',
     [':metrics_path'] = 'run:metrics_path(seed, k) -> path of the round metrics.jsonl',
     [':mask_path'] = 'run:mask_path(seed, k) -> path of the round mask.safetensors',
