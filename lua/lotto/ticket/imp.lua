@@ -236,6 +236,30 @@ local function has_rounds(dir)
   return false
 end
 
+-- The run, once open: replicates, results.json, plots. Returns the results.
+local function work(run, cfg, data, src)
+  -- The dispatch crossovers are part of the run: a resumed run decides as it began.
+  local pok, restore = pcall(sparse.pin, run.dir .. '/crossover.json')
+  if not pok then bad(U.strip(restore)) end
+  local rok, rerr = pcall(function()
+    for _, seed in ipairs(cfg.seeds) do
+      run_replicate(run, cfg, seed, data, src)
+    end
+  end)
+  restore()
+  if not rok then error(rerr, 0) end
+  local results, timing = run:aggregate()
+  if not results then bad(timing) end
+  assert(run:write_results(results, timing))
+  if cfg.plots then
+    local plok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
+    if not plok and sys.interrupted() then error(files_, 0) end -- Ctrl-C is never swallowed
+    if not plok then perr = files_ end
+    if not plok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) end
+  end
+  return results
+end
+
 -- lotto.ticket.imp{...}: iterative magnitude pruning with the options of
 -- lotto.ticket.defaults. Returns the aggregated results (as in results.json) and the run.
 function M.imp(opts)
@@ -258,35 +282,10 @@ function M.imp(opts)
   local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = restart })
   if not ok or not run then bad(U.strip(ok and err or run)) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
-  -- The dispatch crossovers are part of the run: a resumed run decides as it began.
-  local pok, restore = pcall(sparse.pin, run.dir .. '/crossover.json')
-  if not pok then
-    run:close()
-    bad(U.strip(restore))
-  end
-  local rok, rerr = pcall(function()
-    for _, seed in ipairs(cfg.seeds) do
-      run_replicate(run, cfg, seed, data, src)
-    end
-  end)
-  restore()
-  if not rok then
-    run:close()
-    error(rerr, 0)
-  end
-  local results, timing = run:aggregate()
-  if not results then
-    run:close()
-    bad(timing)
-  end
-  assert(run:write_results(results, timing))
-  if cfg.plots then
-    local plok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
-    if not plok and sys.interrupted() then error(files_, 0) end -- Ctrl-C is never swallowed
-    if not plok then perr = files_ end
-    if not plok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) end
-  end
+  -- Everything under the run's lock; an error releases it (the process may go on).
+  local rok, results = pcall(work, run, cfg, data, src)
   run:close()
+  if not rok then error(results, 0) end
   say(cfg, 'results: %s/results.json   plots: %s/plots/', run.dir, run.dir)
   return results, run
 end
