@@ -173,6 +173,9 @@ do
       'summary ' .. bad .. ': ' .. tostring(err):sub(1, 200))
     local r, lerr = E.load(root .. '/twice')
     T.check(r == nil and lerr:find('is damaged'), 'E.load reports it too')
+    local l = fs.lock(root .. '/twice/lock')
+    T.check(l ~= nil, 'the failed ticket.imp released the run lock')
+    if l then l:close() end
   end
   -- a mask byte flipped from 0 to 7 (the mask of round 2 is read to prune round 3)
   local root = ROOT .. '/flipped'
