@@ -112,6 +112,22 @@ do
   l:close()
   T.check(not l:held() and fs.lock(ROOT .. '/a.lock') ~= nil, 'released by close')
   T.checkerror(function() fs.lock({}) end, 'string expected')
+  -- released by the garbage collector, and by the kernel when the holder is killed
+  do local _ = assert(fs.lock(ROOT .. '/gc.lock')) end
+  collectgarbage()
+  collectgarbage()
+  local g = fs.lock(ROOT .. '/gc.lock')
+  T.check(g ~= nil, 'released by the collector')
+  if g then g:close() end
+  local exe = arg[-1] or 'lotto'
+  local code = ("local l = assert(lotto.fs.lock('%s/killed.lock')) io.open('%s/killed.ready', 'w'):close() "
+    .. "io.popen('kill -9 ' .. require('lotto.sys').pid()):close() while true do end"):format(ROOT, ROOT)
+  local ok9, how9, code9 = os.execute(("'%s' -e \"%s\" >/dev/null 2>&1"):format(exe, code))
+  T.check(not ok9 and (how9 == 'signal' and code9 == 9 or code9 == 128 + 9) and fs.exists(ROOT .. '/killed.ready'),
+    ('the holder was killed with SIGKILL (%s %s)'):format(how9, code9))
+  local k9 = fs.lock(ROOT .. '/killed.lock')
+  T.check(k9 ~= nil, 'a lock of a killed process is free')
+  if k9 then k9:close() end
   local nl, nerr = fs.lock(ROOT .. '/no/such/dir/lock')
   T.check(nl == nil and nerr:find('cannot open the lock'), 'lock in a missing directory: nil, message')
 end
