@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -252,6 +255,79 @@ static void import_should_survive_any_single_flipped_byte(void **state) {
   remove(path), remove(bad);
 }
 
+/* Imports path in a forked child; returns its peak RSS growth (KiB), its message in msg. */
+static long import_in_child(const char *path, char *msg, size_t cap) {
+  int fd[2];
+  assert_int_equal(pipe(fd), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(fd[0]);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long before = ru.ru_maxrss;
+    lt_model *m = NULL;
+    lt_status s = lt_model_import(&m, path);
+    getrusage(RUSAGE_SELF, &ru);
+    char out[1100];
+    int n = snprintf(out, sizeof out, "%ld %s", ru.ru_maxrss - before, s ? lt_errmsg() : "ok");
+    lt_model_free(m);
+    _exit(write(fd[1], out, (size_t)n) == n ? 0 : 2);
+  }
+  close(fd[1]);
+  char in[1100] = {0};
+  size_t got = 0;
+  ssize_t r;
+  while (got < sizeof in - 1 && (r = read(fd[0], in + got, sizeof in - 1 - got)) > 0) got += (size_t)r;
+  close(fd[0]);
+  int st;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  long grew = -1;
+  int used = 0;
+  assert_int_equal(sscanf(in, "%ld %n", &grew, &used) >= 1, 1);
+  snprintf(msg, cap, "%s", in + used);
+  print_message("peak RSS growth %ld KiB: %s\n", grew, msg);
+  return grew;
+}
+
+/* Files of a few hundred bytes whose arch declares 512^2 + 4096^2 weights, or a conv of
+ * 512 x 512 x 7 x 7, but which hold no tensors: refused on the first parameter, before
+ * the model's buffers (200 MB) or a layer's own are allocated; and one whose 2^27
+ * weights are all pruned ("empty"): more than its data can describe. */
+static void import_should_check_the_arch_against_the_tensors_before_allocating(void **state) {
+  static const char *const archs[] = {
+      "{\"kind\":\"sequential\",\"children\":[{\"kind\":\"linear\",\"in\":512,\"out\":512},"
+      "{\"kind\":\"linear\",\"in\":4096,\"out\":4096}]}",
+      "{\"kind\":\"conv2d\",\"cin\":512,\"cout\":512,\"k\":7}",
+      /* every weight present as an "empty" (all pruned) layout: 2^27 positions from 8 bias floats */
+      "{\"kind\":\"linear\",\"in\":16777216,\"out\":8}",
+  };
+  static const char *const inputs[] = {"[512]", "[512,8,8]", "[16777216]"};
+  static const char *const why[] = {"no sparse layout for \"fc1.weight\"", "\"conv1.weight\"", "claims more positions"};
+  for (int i = 0; i < 3; i++) {
+    const char *p = tmp_path("bomb.safetensors");
+    lt_st_writer *w = lt_st_writer_new();
+    assert_int_equal(lt_st_writer_meta(w, "format", "lotto.sparse"), LT_OK);
+    assert_int_equal(lt_st_writer_meta(w, "lotto.arch", archs[i]), LT_OK);
+    assert_int_equal(lt_st_writer_meta(w, "lotto.input", inputs[i]), LT_OK);
+    if (i == 2) {
+      float b[8] = {0};
+      assert_int_equal(lt_st_writer_meta(w, "fc1.weight.layout", "empty"), LT_OK);
+      assert_int_equal(lt_st_writer_meta(w, "fc1.weight.nnz", "0"), LT_OK);
+      assert_int_equal(lt_st_writer_add(w, "fc1.bias", LT_DT_F32, 1, (int64_t[]){8}, b), LT_OK);
+    }
+    assert_int_equal(lt_st_writer_commit(w, p), LT_OK);
+    lt_st_writer_free(w);
+    char msg[1100];
+    assert_true(import_in_child(p, msg, sizeof msg) < 24 * 1024);
+    assert_non_null(strstr(msg, why[i]));
+    assert_non_null(strstr(msg, p));
+    expect_refused(p, ".weight");
+    remove(p);
+  }
+}
+
 int main(void) {
   const char *t = getenv("LOTTO_TEST_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s", t && *t ? t : "/tmp");
@@ -260,6 +336,7 @@ int main(void) {
       cmocka_unit_test(import_should_refuse_missing_foreign_and_truncated_files),
       cmocka_unit_test(import_should_refuse_crafted_corrupt_files_naming_the_problem),
       cmocka_unit_test(import_should_survive_any_single_flipped_byte),
+      cmocka_unit_test(import_should_check_the_arch_against_the_tensors_before_allocating),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,13 @@
--- experiment.lua: the run store. runs/<name>/config.json, replicate_<seed>/round_<k>/
--- {metrics.jsonl, mask.safetensors, summary.json}, results.json and timing.json. A round
--- is complete when its summary.json exists (written last, atomically), so a killed run
--- resumes at the first round without one; results.json never holds timings.
+-- experiment.lua: the run store. runs/<name>/config.json (tagged as a run), lock,
+-- replicate_<seed>/round_<k>/{metrics.jsonl, mask.safetensors, summary.json},
+-- results.json and timing.json. A round is complete when its summary.json exists
+-- (written last, atomically), so a killed run resumes at the first round without one;
+-- one process holds a run at a time; results.json never holds timings.
 local json = require 'lotto.json'
 local tensor = require 'lotto.tensor'
 local fs = require 'lotto.fs'
 local U = require 'lotto.util'
+local G = require 'lotto.experiment.guard'
 
 local E = {}
 local Run = {}
@@ -137,12 +139,23 @@ end
 
 -- ---- opening a run ---------------------------------------------------------------
 
+E.FORMAT, E.LOCK = G.FORMAT, G.LOCK
+E.classify = G.classify
+local tagged, untagged, classify = G.tagged, G.untagged, G.classify
+local remove_stale_temps, clear_run = G.remove_stale_temps, G.clear_run
+
 -- E.open{root = 'runs', name = 'lenet_imp', config = cfg, restart = false} -> run, or nil,
--- message when the directory cannot be written. Misuse and a changed config raise.
+-- message when the directory cannot be written or another process holds the run (the
+-- message names its pid). Misuse, a changed config and a directory that is not a run
+-- raise. The run holds <dir>/lock (flock) until run:close(), garbage collection or the
+-- process's end; stale temp files of killed writers are removed under it.
 function E.open(opts)
   if type(opts) ~= 'table' then U.raise("bad argument #1 to 'open' (table expected)") end
   U.check_options(opts, { 'root', 'name', 'config', 'restart' }, 'lotto.experiment.open')
   local root, name = opts.root or 'runs', opts.name
+  if type(root) ~= 'string' or root == '' then
+    U.raise("bad argument to 'open' (root must be a non-empty string, got " .. tostring(root) .. ')')
+  end
   if type(name) ~= 'string' or name == '' or not name:match('^[%w_%-%./]+$')
       or ('/' .. name .. '/'):find('/%.%.?/') or name:sub(1, 1) == '/' then
     U.raise("bad argument to 'open' (name must be a relative path of letters, digits, _ - . /, got "
@@ -150,20 +163,39 @@ function E.open(opts)
   end
   if opts.config ~= nil and type(opts.config) ~= 'table' then U.raise("bad argument to 'open' (config must be a table)") end
   local dir = root .. '/' .. name
-  if opts.restart then
-    local ok, err = fs.remove_tree(dir)
-    if not ok then return nil, err end
+  local kind, why = classify(dir)
+  if kind == 'foreign' then
+    U.raise(("'%s' exists and is not a lotto run (%s); lotto does not %s it: choose another name or root, "
+      .. 'or move it away yourself'):format(dir, why, opts.restart and 'remove' or 'write into'))
   end
+  local ok, err = fs.mkdir_p(dir)
+  if not ok then return nil, err end
+  local lock, lerr = fs.lock(dir .. '/' .. E.LOCK)
+  if not lock then return nil, lerr end
+  -- Under the lock: what another process did before we got it counts (check again).
+  kind, why = classify(dir)
+  if kind == 'foreign' then
+    lock:close()
+    U.raise(("'%s' is not a lotto run (%s)"):format(dir, why))
+  end
+  if opts.restart then
+    ok, err = clear_run(dir)
+    if not ok then lock:close() return nil, err end
+  end
+  remove_stale_temps(dir, 2)
   local new = canon(opts.config or {})
   local cpath = dir .. '/config.json'
   local resumed = fs.exists(cpath)
   if resumed then
-    local old, err = json.read(cpath)
+    local old, rerr = json.read(cpath)
     if not old then
-      U.raise(("run '%s' has an unreadable config (%s); use restart = true (or --restart) to start over"):format(dir, err))
+      lock:close()
+      U.raise(("run '%s' has an unreadable config (%s); use restart = true (or --restart) to start over"):format(dir, rerr))
     end
+    old = untagged(old)
     local diffs = config_diff(old, new, volatile_set(old, new), nil, {})
     if #diffs > 0 then
+      lock:close()
       local parts = {}
       for i = 1, math.min(3, #diffs) do
         parts[i] = ('%s: %s -> %s'):format(diffs[i].path, show(diffs[i].old), show(diffs[i].new))
@@ -173,10 +205,15 @@ function E.open(opts)
         .. 'or another name'):format(dir, table.concat(parts, ', ')))
     end
   end
-  local ok, err = fs.mkdir_p(dir)
-  if ok then ok, err = json.write(cpath, new, { indent = true }) end
-  if not ok then return nil, err end
-  return setmetatable({ root = root, name = name, dir = dir, config = new, resumed = resumed, _made = {} }, Run)
+  ok, err = json.write(cpath, tagged(new), { indent = true })
+  if not ok then lock:close() return nil, err end
+  return setmetatable({ root = root, name = name, dir = dir, config = new, resumed = resumed, _made = {},
+                        _lock = lock }, Run)
+end
+
+-- run:close(): releases the run's lock (another process may then open it).
+function Run:close()
+  if self._lock then self._lock:close() end
 end
 
 -- E.load(dir) -> run with run.results (aggregated from the summaries, else results.json)
@@ -185,6 +222,7 @@ function E.load(dir)
   dir = dir:gsub('(.)/+$', '%1')
   local config, err = json.read(dir .. '/config.json')
   if not config then return nil, ('not a run directory (%s)'):format(err) end
+  config = untagged(config)
   local root, name = dir:match('^(.*)/([^/]+)$')
   local run = setmetatable({ root = root or '.', name = name or dir, dir = dir, config = config, resumed = true, _made = {} }, Run)
   if #run:replicates() > 0 then
@@ -232,7 +270,19 @@ function Run:begin_round(seed, k)
   return self:round_dir(seed, k)
 end
 
-function Run:load_summary(seed, k) return json.read(self:round_path(seed, k) .. '/summary.json') end
+-- The summary of a completed round, checked; nil, message (naming the file and the fix)
+-- when it is missing or damaged.
+function Run:load_summary(seed, k)
+  local p = self:round_path(seed, k) .. '/summary.json'
+  local ok, s, err = pcall(json.read, p)
+  if ok and s == nil and not fs.exists(p) then return nil, err end
+  local why = not ok and U.strip(s) or (s == nil and err) or G.summary_problem(s, k)
+  if why then
+    return nil, ("%s is damaged (%s): delete %s to redo that round, or use restart = true"):format(p, why,
+      self:round_path(seed, k))
+  end
+  return s
+end
 
 function Run:write_summary(seed, k, tbl)
   if type(tbl) ~= 'table' then U.raise("bad argument #3 to 'write_summary' (table expected)") end
@@ -377,15 +427,18 @@ end
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(E, {
-    open = "open{root = 'runs', name =, config =, restart = false} -> run | nil, msg: creates or resumes runs/<name>; a different config is an error",
+    open = "open{root = 'runs', name =, config =, restart = false} -> run | nil, msg: creates or resumes runs/<name> "
+      .. "and holds its lock (nil, msg naming the holder's pid); a different config, or a directory that is not a run, is an error",
+    classify = "classify(dir) -> 'absent' | 'empty' | 'run' | 'foreign', why: whether lotto may write or remove dir",
     load = 'load(dir) -> run with run.results | nil, msg: an existing run, for plotting',
     stats = 'stats(xs) -> {mean, std (n - 1), min, max, n}',
   })
   help.register(E, {
+    [':close'] = 'run:close(): releases the run lock (another process may open the run)',
     [':round_dir'] = 'run:round_dir(seed, k) -> path of replicate_<seed>/round_<k>, created',
     [':round_done'] = 'run:round_done(seed, k) -> true when summary.json of the round exists',
     [':begin_round'] = 'run:begin_round(seed, k) -> dir: deletes what an interrupted attempt left',
-    [':load_summary'] = 'run:load_summary(seed, k) -> table | nil, msg',
+    [':load_summary'] = 'run:load_summary(seed, k) -> table | nil, msg: checked (object, density, runs of numbers)',
     [':write_summary'] = 'run:write_summary(seed, k, tbl) -> path | nil, msg: atomic; marks the round complete',
     [':metrics_path'] = 'run:metrics_path(seed, k) -> path of the round metrics.jsonl',
     [':mask_path'] = 'run:mask_path(seed, k) -> path of the round mask.safetensors',

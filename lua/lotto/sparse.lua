@@ -107,6 +107,36 @@ M.cache_path = core.cache_path          -- () -> path | nil, msg
 M.load_cache = core.cache_load          -- ([path]) -> true | nil, msg (merges)
 M.save_cache = core.cache_save          -- ([path]) -> true | nil, msg (atomic)
 
+local function set_table(entries)
+  core.crossover_clear() -- also stops the cache file from being read later
+  for _, e in ipairs(entries) do core.crossover_set(e.rows, e.cols, e.n, e.threads, e.crossover) end
+end
+
+--- pin(path) -> restore: the crossovers a run decides by. If path exists (a resumed run),
+-- its entries replace the table in force; else the table in force (the machine's cache
+-- included) is written there. A calibration done between runs then never changes a run's
+-- dispatch decisions, hence its numbers. restore() puts the previous table back.
+function M.pin(path)
+  if type(path) ~= 'string' then U.fail('lotto.sparse.pin', 'expected a file path') end
+  core.crossover_get(1, 1, 1) -- reads the machine's cache if not read yet
+  local before = core.crossover_entries()
+  local function restore() set_table(before) end
+  local f = io.open(path, 'rb')
+  if f then
+    f:close()
+    core.crossover_clear()
+    local ok, err = core.cache_load(path)
+    if not ok then
+      restore()
+      U.fail('lotto.sparse.pin', ('%s: %s (delete it to pin the crossovers in force now)'):format(path, err))
+    end
+  else
+    local ok, err = core.cache_save(path)
+    if not ok then U.fail('lotto.sparse.pin', err) end
+  end
+  return restore
+end
+
 local calib_keys = { batch = true, batches = true, reps = true, save = true, densities = true }
 
 --- calibrate_model(model, {batch = 60 | batches = {60, 1000}, reps = 5, save = true, densities = {...}})
@@ -203,6 +233,7 @@ if ok and type(help) == 'table' and help.register then
     crossover_for = 'crossover_for(rows, cols, n) -> density, measured: the threshold auto uses now',
     set_crossover = 'set_crossover(rows, cols, n, density[, threads]): record a calibrated threshold',
     crossovers = 'crossovers() -> the calibrated entries {rows, cols, n, threads, crossover}',
+    pin = 'pin(path) -> restore(): a run decides by the crossovers in path (written from the table in force when absent)',
     clear_crossovers = 'clear_crossovers(): forget calibrated entries (the cache file is not read again)',
     cache_path = 'cache_path() -> $LOTTO_CACHE/crossover.json or ~/.cache/lotto/crossover.json',
     load_cache = 'load_cache([path]) -> true | nil, msg: merge a crossover cache',

@@ -51,6 +51,16 @@ lt_rng *lt_checkrng(lua_State *L, int i);
  * For nil/seed, fills *tmp and returns it. */
 lt_rng *lt_optrng(lua_State *L, int i, lt_rng *tmp);
 
+/* ---- options ---- */
+/* t[k] without metamethods (lua_getfield would run an __index): bindings read option
+ * tables raw, so no Lua code runs while they hold engine pointers, which that code
+ * could free (a <close> variable closed by coroutine.close). Returns the value's type. */
+static inline int lt_rawfield(lua_State *L, int t, const char *k) {
+  t = lua_absindex(L, t);
+  lua_pushstring(L, k);
+  return lua_rawget(L, t);
+}
+
 /* ---- errors ---- */
 /* Raises a Lua error with lt_errmsg() (prefixed by what, if not NULL). Never returns. */
 int lt_raise(lua_State *L, const char *what);

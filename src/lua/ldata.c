@@ -51,11 +51,11 @@ static int data_load_idx(lua_State *L) {
 
 static int data_load_cifar10(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_Integer n = luaL_len(L, 1);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 64, 1, "expected a list of 1 to 64 file names");
   const char *paths[64];
   for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, 1, i); /* the strings stay anchored in the table */
+    lua_rawgeti(L, 1, i); /* raw: the strings stay anchored in the table (an __index's would not) */
     luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "file names must be strings");
     paths[i - 1] = lua_tostring(L, -1);
     lua_pop(L, 1);
@@ -155,9 +155,11 @@ static int ds_normalize(lua_State *L) {
   float *ms = lua_newuserdatauv(L, 2 * (size_t)nc * sizeof(float), 0);
   for (int k = 0; k < 2; k++) {
     luaL_checktype(L, 2 + k, LUA_TTABLE);
-    luaL_argcheck(L, luaL_len(L, 2 + k) == nc, 2 + k, lua_pushfstring(L, "expected %d values (one per channel)", nc));
+    /* raw: an __index/__len would run Lua code, which could free d */
+    luaL_argcheck(L, lua_rawlen(L, 2 + k) == (size_t)nc, 2 + k,
+                  lua_pushfstring(L, "expected %d values (one per channel)", nc));
     for (int c = 0; c < nc; c++) {
-      lua_geti(L, 2 + k, c + 1);
+      lua_rawgeti(L, 2 + k, c + 1);
       int ok;
       ms[k * nc + c] = (float)lua_tonumberx(L, -1, &ok);
       luaL_argcheck(L, ok, 2 + k, "values must be numbers");

@@ -1,15 +1,18 @@
 /* lfs.c: lotto.fs — the few file-system calls the run store, the plots and the scripts
- * need: exists, isdir, mkdir_p, listdir, remove, remove_tree, read, write_atomic.
+ * need: exists, isdir, mkdir_p, listdir, remove, remove_tree, read, write_atomic, and
+ * lock (an exclusive flock on a file holding the owner's pid: one writer per run).
  * Writes and mkdir -p are the engine's (lt_io_write_atomic, lt_io_mkdirs, io/io.c).
  * Misuse (a non-string path, refusing to delete "/") raises; a failure of the file
  * system returns nil, "cannot <do> <path>: <reason>". lotto.json.fs is this table. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include "lotto/io.h"
 
 #define ARRAY_MT "lotto.json.array" /* so that an empty listing encodes as [] */
+#define LOCK_MT "lotto.fs.lock"
 
 static int push_errno(lua_State *L, const char *what, const char *path, int err) {
   lua_pushnil(L);
@@ -130,10 +134,83 @@ static int fs_write_atomic(lua_State *L) {
   return push_true(L);
 }
 
+
+/* ---- locks ------------------------------------------------------------------------ */
+
+/* A lock is an open descriptor holding flock(LOCK_EX) on its file; closing the handle
+ * (close, __close, __gc) or the death of the process releases it. The file keeps the
+ * holder's pid so that a refused process can say who holds it. */
+typedef struct { int fd; } fs_lock;
+
+static fs_lock *checklock(lua_State *L, int i) { return luaL_checkudata(L, i, LOCK_MT); }
+
+static int lock_close(lua_State *L) {
+  fs_lock *k = checklock(L, 1);
+  if (k->fd >= 0) close(k->fd); /* closing drops the flock */
+  k->fd = -1;
+  return 0;
+}
+
+static int lock_held(lua_State *L) {
+  lua_pushboolean(L, checklock(L, 1)->fd >= 0);
+  return 1;
+}
+
+static int lock_tostring(lua_State *L) {
+  lua_pushstring(L, checklock(L, 1)->fd >= 0 ? "lotto.fs.lock (held)" : "lotto.fs.lock (released)");
+  return 1;
+}
+
+/* The pid written in a lock file, or 0 when it holds none (yet). */
+static long lock_holder(int fd) {
+  char buf[32];
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *end;
+  long pid = strtol(buf, &end, 10);
+  return pid > 0 && (*end == '\n' || *end == '\0') ? pid : 0;
+}
+
+/* fs.lock(path) -> handle | nil, msg: creates path if needed and takes an exclusive
+ * flock without waiting; when another process holds it, the message names its pid. */
+static int fs_lock_(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  fs_lock *k = lua_newuserdatauv(L, sizeof *k, 0); /* before the descriptor: no leak on error */
+  k->fd = -1;
+  luaL_setmetatable(L, LOCK_MT);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return push_errno(L, "open the lock", path, errno);
+  while (flock(fd, LOCK_EX | LOCK_NB)) {
+    if (errno == EINTR) continue;
+    int err = errno;
+    long pid = err == EWOULDBLOCK ? lock_holder(fd) : 0;
+    close(fd);
+    lua_pushnil(L);
+    if (err != EWOULDBLOCK) lua_pushfstring(L, "cannot lock %s: %s", path, strerror(err));
+    else if (pid) lua_pushfstring(L, "%s is locked by process %d (another lotto is using this run)", path, (int)pid);
+    else lua_pushfstring(L, "%s is locked by another process (another lotto is using this run)", path);
+    return 2;
+  }
+  k->fd = fd;
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)n, 0) != n) {
+    int err = errno;
+    lock_close(L); /* the handle is at the top */
+    return push_errno(L, "write the lock", path, err);
+  }
+  return 1;
+}
+
+static const luaL_Reg lock_meta[] = {{"__gc", lock_close}, {"__close", lock_close}, {"__tostring", lock_tostring},
+                                     {NULL, NULL}};
+static const luaL_Reg lock_methods[] = {{"close", lock_close}, {"held", lock_held}, {NULL, NULL}};
+
 static const luaL_Reg fs_funcs[] = {
     {"exists", fs_exists}, {"isdir", fs_isdir},           {"mkdir_p", fs_mkdir_p}, {"listdir", fs_listdir},
     {"remove", fs_remove}, {"remove_tree", fs_remove_tree}, {"read", fs_read},     {"write_atomic", fs_write_atomic},
-    {NULL, NULL}};
+    {"lock", fs_lock_},    {NULL, NULL}};
 
 static const lt_help_entry fs_help[] = {
     {"exists", "exists(path) -> boolean"},
@@ -144,13 +221,17 @@ static const lt_help_entry fs_help[] = {
     {"remove_tree", "remove_tree(path) -> true | nil, msg: recursive, symlinks not followed, missing is ok"},
     {"read", "read(path) -> string | nil, msg: the whole file"},
     {"write_atomic", "write_atomic(path, string) -> true | nil, msg: temp file, fsync, rename"},
+    {"lock", "lock(path) -> handle | nil, msg: exclusive flock, the holder's pid in the file; "
+             "released by handle:close(), <close>, gc, or the process's death"},
     {NULL, NULL}};
 
 int luaopen_lotto_fs(lua_State *L) {
   luaL_newmetatable(L, ARRAY_MT); /* shared with lotto.json, whichever loads first */
   lua_pop(L, 1);
+  lt_newmeta(L, LOCK_MT, lock_meta, lock_methods);
+  lua_pop(L, 1);
   luaL_newlib(L, fs_funcs);
   lt_help_register(L, -1, NULL, fs_help);
-  lt_help_set(L, -1, "lotto.fs: file-system helpers (exists, mkdir_p, listdir, remove_tree, read, write_atomic)");
+  lt_help_set(L, -1, "lotto.fs: file-system helpers (exists, mkdir_p, listdir, remove_tree, read, write_atomic, lock)");
   return 1;
 }

@@ -26,6 +26,10 @@
 int lt_newmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
   if (!luaL_newmetatable(L, name)) return 0;
   if (meta) luaL_setfuncs(L, meta, 0);
+  /* getmetatable(obj) gives the type's name: a script cannot take __gc/__close or
+   * replace __index of an engine object (debug.getmetatable still can) */
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "__metatable");
   if (methods) {
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
@@ -40,6 +44,9 @@ int lt_raise(lua_State *L, const char *what) {
 }
 
 int lt_pushfail(lua_State *L) {
+  /* An interrupted engine call (LT_EINTR, or any failure after Ctrl-C) is not an
+   * expected failure: it propagates, so the script stops and exits non-zero. */
+  if (lt_interrupted()) return luaL_error(L, "interrupted! (%s)", lt_errmsg());
   lua_pushnil(L);
   lua_pushstring(L, lt_errmsg());
   return 2;

@@ -43,7 +43,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 /* The dtype requested for name in the dtypes table at index t (0 = none): default F32. */
 static lt_dtype dtype_for(lua_State *L, int t, const char *name) {
   if (!t) return LT_DT_F32;
-  lua_getfield(L, t, name);
+  lt_rawfield(L, t, name);
   lt_dtype dt = LT_DT_F32;
   if (!lua_isnil(L, -1)) {
     const char *s = lua_tostring(L, -1);
@@ -63,13 +63,13 @@ static int io_save(lua_State *L) {
   int dtypes = 0, meta = 0;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
-    if (lua_getfield(L, 3, "dtypes") != LUA_TNIL) {
+    if (lt_rawfield(L, 3, "dtypes") != LUA_TNIL) {
       luaL_argcheck(L, lua_istable(L, -1), 3, "dtypes must be a table");
       dtypes = lua_gettop(L);
     } else {
       lua_pop(L, 1);
     }
-    if (lua_getfield(L, 3, "metadata") != LUA_TNIL) {
+    if (lt_rawfield(L, 3, "metadata") != LUA_TNIL) {
       luaL_argcheck(L, lua_istable(L, -1), 3, "metadata must be a table");
       meta = lua_gettop(L);
     } else {
@@ -91,9 +91,10 @@ static int io_save(lua_State *L) {
   *w = lt_st_writer_new();
   if (!*w) return luaL_error(L, "save: out of memory");
   for (k = 0; k < n; k++) {
-    lua_getfield(L, 2, names[k]);
+    lt_dtype dt = dtype_for(L, dtypes, names[k]); /* before the tensor pointer is taken */
+    lt_rawfield(L, 2, names[k]);
     lt_tensor *t = lt_checktensor(L, -1);
-    if (lt_st_writer_add_tensor(*w, names[k], t, dtype_for(L, dtypes, names[k]))) return lt_raise(L, "save");
+    if (lt_st_writer_add_tensor(*w, names[k], t, dt)) return lt_raise(L, "save");
     lua_pop(L, 1);
   }
   if (meta)
@@ -138,17 +139,31 @@ static void push_shape(lua_State *L, const lt_st_entry *e) {
   }
 }
 
-/* io.load(path[, {i32 = 'tensor'|'table'}]) -> {name = tensor}, metadata; or nil, message.
- * I32 entries load as float tensors (exact up to 2^24) unless i32 = 'table': a flat
- * row-major list of integers. U8/BOOL entries load as 0/1 float tensors. */
+/* The index of the first byte of a U8/BOOL entry that is neither 0 nor 1, or -1. */
+static long long first_non01(const lt_st_entry *e) {
+  if (e->dtype != LT_DT_U8 && e->dtype != LT_DT_BOOL) return -1;
+  for (size_t j = 0; j < e->numel; j++)
+    if (e->data[j] > 1) return (long long)j;
+  return -1;
+}
+
+/* io.load(path[, {i32 = 'tensor'|'table', u8 = 'mask'|'strict'}]) -> {name = tensor}, metadata;
+ * or nil, message. I32 entries load as float tensors (exact up to 2^24) unless i32 =
+ * 'table': a flat row-major list of integers. U8/BOOL entries load as 0/1 float tensors
+ * (any nonzero byte is 1); with u8 = 'strict' a byte other than 0 and 1 makes the file
+ * damaged (nil, message), as a run's own masks must be. */
 static int io_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  int i32_table = 0;
+  int i32_table = 0, strict = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
-    lua_getfield(L, 2, "i32");
+    lt_rawfield(L, 2, "i32");
     static const char *const modes[] = {"tensor", "table", NULL};
     i32_table = luaL_checkoption(L, -1, "tensor", modes) == 1;
+    lua_pop(L, 1);
+    lt_rawfield(L, 2, "u8");
+    static const char *const u8modes[] = {"mask", "strict", NULL};
+    strict = luaL_checkoption(L, -1, "mask", u8modes) == 1;
     lua_pop(L, 1);
   }
   lt_st_file *f = open_boxed(L, path);
@@ -156,6 +171,13 @@ static int io_load(lua_State *L) {
   lua_createtable(L, 0, (int)lt_st_count(f));
   for (size_t i = 0; i < lt_st_count(f); i++) {
     const lt_st_entry *e = lt_st_entry_at(f, i);
+    long long bad = strict ? first_non01(e) : -1;
+    if (bad >= 0) {
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s: mask \"%s\" holds %d at index %d (a mask is 0 or 1)", path, e->name, (int)e->data[bad],
+                      (int)bad);
+      return 2;
+    }
     if (i32_table && e->dtype == LT_DT_I32) {
       int32_t *v = lua_newuserdatauv(L, (e->numel ? e->numel : 1) * sizeof *v, 0);
       lt_st_entry_read(e, v);
@@ -223,7 +245,8 @@ static const luaL_Reg funcs[] = {{"save", io_save},          {"load", io_load}, 
 static const lt_help_entry help[] = {
     {"save", "save(path, {name = tensor}[, {dtypes = {name = 'U8'|'I32'}, metadata = {k = 'v'}}]) -> true: "
              "a safetensors file, written atomically; U8 stores nonzero as 1; nil, message if it cannot be written"},
-    {"load", "load(path[, {i32 = 'table'}]) -> {name = tensor}, metadata, or nil, message; U8 masks load as 0/1"},
+    {"load", "load(path[, {i32 = 'table', u8 = 'strict'}]) -> {name = tensor}, metadata, or nil, message; U8 masks "
+             "load as 0/1 (strict: a byte other than 0/1 is an error)"},
     {"info", "info(path) -> {name = {dtype =, shape =}}, metadata, or nil, message (converts no tensors)"},
     {"write_atomic", "write_atomic(path, string) -> true | nil, message: temp file, fsync, rename"},
     {"read_file", "read_file(path) -> string, or nil, message"},

@@ -476,7 +476,7 @@ int luaopen_lotto_fs(lua_State *L);
 
 int luaopen_lotto_json(lua_State *L) {
   lt_newmeta(L, BUF_MT, (const luaL_Reg[]){{"__gc", sbuf_gc}, {NULL, NULL}}, NULL);
-  lt_newmeta(L, ARRAY_MT, NULL, NULL);
+  luaL_newmetatable(L, ARRAY_MT); /* a plain table metatable: scripts compare getmetatable(t) with it */
   lua_pop(L, 2);
   lt_json_decode_init(L);
   luaL_newlib(L, json_funcs);

@@ -103,14 +103,16 @@ static int nn_dropout(lua_State *L) {
 // sequential({layer, ...}[, name]): takes the layers
 static int nn_sequential(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  int n = (int)luaL_len(L, 1);
+  /* raw reads: an __index could hand the second pass something else than the checked layers */
+  if (lua_rawlen(L, 1) > 1u << 20) luaL_argerror(L, 1, "too many layers");
+  int n = (int)lua_rawlen(L, 1);
   for (int i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
+    lua_rawgeti(L, 1, i);
     llayer *u = luaL_testudata(L, -1, LAYER_MT);
     if (!u) luaL_error(L, "bad argument #1 to 'sequential' (element %d is a %s, not a layer)", i, luaL_typename(L, -1));
     if (!u->l) luaL_error(L, "bad argument #1 to 'sequential' (element %d is a layer already used elsewhere)", i);
     for (int j = 1; j < i; j++) {
-      lua_geti(L, 1, j);
+      lua_rawgeti(L, 1, j);
       int same = lua_rawequal(L, -1, -2);
       lua_pop(L, 1);
       if (same) luaL_error(L, "bad argument #1 to 'sequential' (elements %d and %d are the same layer)", j, i);
@@ -122,7 +124,7 @@ static int nn_sequential(lua_State *L) {
   lt_layer **kids = malloc(sizeof *kids * (n > 0 ? n : 1));
   if (!kids) return luaL_error(L, "out of memory");
   for (int i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
+    lua_rawgeti(L, 1, i);
     llayer *u = lua_touserdata(L, -1);
     kids[i - 1] = u->l;
     u->l = NULL;
@@ -331,11 +333,11 @@ static int model_load_state(lua_State *L) {
 
 // init([{seed =, rng =, weight =}] | rng | seed)
 static int model_init(lua_State *L) {
-  lt_model *m = lt_checkmodel(L, 1);
+  lt_checkmodel(L, 1); /* taken again below, after the options are read */
   lt_rng tmp, *r = NULL;
   int kind = LT_INIT_GLOROT_NORMAL;
   if (lua_istable(L, 2)) {
-    if (lua_getfield(L, 2, "weight") != LUA_TNIL) {
+    if (lt_rawfield(L, 2, "weight") != LUA_TNIL) {
       const char *s = lua_tostring(L, -1);
       kind = lt_init_kind_parse(s);
       if (kind < 0)
@@ -343,12 +345,12 @@ static int model_init(lua_State *L) {
                                                       "'kaiming_normal' or 'kaiming_uniform' (got %s)",
                                                    s ? s : luaL_typename(L, -1)));
     }
-    if (lua_getfield(L, 2, "rng") != LUA_TNIL) {
+    if (lt_rawfield(L, 2, "rng") != LUA_TNIL) {
       r = luaL_testudata(L, -1, LT_RNG_MT) ? lt_checkrng(L, lua_gettop(L)) : NULL;
       luaL_argcheck(L, r, 2, "rng must be a lotto.rng generator");
     } else {
       int ok;
-      lua_getfield(L, 2, "seed");
+      lt_rawfield(L, 2, "seed");
       lua_Integer seed = lua_isnil(L, -1) ? 0 : lua_tointegerx(L, -1, &ok);
       if (!lua_isnil(L, -1)) luaL_argcheck(L, ok, 2, "seed must be an integer");
       lt_rng_seed(&tmp, (uint64_t)seed, LT_STREAM_INIT);
@@ -363,6 +365,7 @@ static int model_init(lua_State *L) {
   } else {
     r = lt_checkrng(L, 2);
   }
+  lt_model *m = lt_checkmodel(L, 1);
   if (lt_model_init(m, r, (lt_init_kind)kind)) return lt_raise(L, "init");
   lua_settop(L, 1);
   return 1;
@@ -469,7 +472,7 @@ static int model_layers(lua_State *L) {
 
 static int checkbatch(lua_State *L, int i, int def) {
   if (lua_istable(L, i)) {
-    lua_getfield(L, i, "batch");
+    lt_rawfield(L, i, "batch");
     lua_Integer b = lua_isnil(L, -1) ? def : luaL_checkinteger(L, -1);
     lua_pop(L, 1);
     luaL_argcheck(L, b > 0 && b < (1 << 30), i, "batch must be a positive integer");
@@ -482,9 +485,9 @@ static int checkbatch(lua_State *L, int i, int def) {
 
 // evaluate(dataset[, {batch = 1000}]) -> loss, accuracy (NaN for regression)
 static int model_evaluate(lua_State *L) {
+  int batch = checkbatch(L, 3, 1000); /* options first: no Lua code runs once pointers are held */
   lt_model *m = lt_checkmodel(L, 1);
   lt_dataset *d = lt_checkdataset(L, 2);
-  int batch = checkbatch(L, 3, 1000);
   double loss, acc;
   if (lt_model_evaluate(m, d, batch, &loss, &acc)) return lt_raise(L, "evaluate");
   lua_pushnumber(L, loss);
@@ -494,9 +497,9 @@ static int model_evaluate(lua_State *L) {
 
 // evaluate_xy(x, y[, batch = 1000[, nclasses]]) -> loss, accuracy; nclasses defaults to 1 (labels) when y is 1-D
 static int model_evaluate_xy(lua_State *L) {
+  int batch = checkbatch(L, 4, 1000);
   lt_model *m = lt_checkmodel(L, 1);
   lt_tensor *x = lt_checktensor(L, 2), *y = lt_checktensor(L, 3);
-  int batch = checkbatch(L, 4, 1000);
   lua_Integer nc = luaL_optinteger(L, 5, y->ndim == 1 ? 1 : 0);
   double loss, acc;
   if (lt_model_evaluate_xy(m, x, y, (int)nc, batch, &loss, &acc)) return lt_raise(L, "evaluate");

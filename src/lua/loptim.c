@@ -112,20 +112,25 @@ static uint64_t owner_mask_version(lua_State *L, int i) {
 /* opt:step([values, grads [, mask]]): one update; without arguments uses the bound
  * tensors (and the bound model's mask version). */
 static int optim_step(lua_State *L) {
-  loptim *p = checkoptim(L, 1);
+  checkoptim(L, 1);
   int bound = lua_isnoneornil(L, 2);
   if (bound) {
     lua_settop(L, 1);
     for (int k = 0; k < 4; k++) lua_getiuservalue(L, 1, UV_VALUES + k);
     if (lua_isnil(L, 2)) return luaL_error(L, "optimizer step: no tensors bound (call opt:bind(values, grads, mask))");
   }
+  /* The owner's mask_version() is Lua code, which may free the optimizer or the
+   * tensors (a <close> variable, coroutine.close): it runs before any pointer is taken. */
+  int versioned = bound && !lua_isnoneornil(L, 4) && !lua_isnil(L, 5);
+  uint64_t version = versioned ? owner_mask_version(L, 5) : 0;
+  loptim *p = checkoptim(L, 1);
   lt_tensor *w = checkflat(L, 2, lt_optim_size(p->o), "values");
   lt_tensor *g = checkflat(L, 3, lt_optim_size(p->o), "grads");
   lt_tensor *m = lua_isnoneornil(L, 4) ? NULL : checkflat(L, 4, lt_optim_size(p->o), "mask");
   lt_status st;
-  if (bound && m && !lua_isnil(L, 5))
+  if (versioned)
     st = lt_optim_step_versioned(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), lt_optim_size(p->o),
-                                 owner_mask_version(L, 5));
+                                 version);
   else
     st = lt_optim_step(p->o, lt_tensor_data(w), lt_tensor_data(g), m ? lt_tensor_data(m) : NULL, lt_optim_size(p->o));
   if (st) return lt_raise(L, NULL);

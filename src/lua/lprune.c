@@ -74,10 +74,11 @@ static int p_global(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   double p = checkrate(L, 3);
   lt_score_mode mode = lua_toboolean(L, 4) ? LT_SCORE_RAW : LT_SCORE_ABS;
-  lua_Integer n = luaL_len(L, 1);
+  /* raw reads: an __index/__len would run Lua code while masks and scores are held */
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 1000000, 1, "expected a non-empty list of masks");
-  if (luaL_len(L, 2) != n)
-    luaL_argerror(L, 2, lua_pushfstring(L, "%I scores for %I masks", (LUAI_UACINT)luaL_len(L, 2), (LUAI_UACINT)n));
+  if ((lua_Integer)lua_rawlen(L, 2) != n)
+    luaL_argerror(L, 2, lua_pushfstring(L, "%I scores for %I masks", (LUAI_UACINT)lua_rawlen(L, 2), (LUAI_UACINT)n));
   /* arrays in userdata: freed by the collector even if a check below raises */
   lt_tensor **masks = lua_newuserdatauv(L, (size_t)n * sizeof *masks, 0);
   const lt_tensor **scores = lua_newuserdatauv(L, (size_t)n * sizeof *scores, 0);
@@ -85,13 +86,13 @@ static int p_global(lua_State *L) {
   lua_newtable(L); /* anchors contiguous copies of strided scores */
   int anchor = lua_gettop(L);
   for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
+    lua_rawgeti(L, 1, i);
     lt_tensor *m = lt_totensor(L, -1);
     if (!m) luaL_argerror(L, 1, lua_pushfstring(L, "masks[%I] is a %s, not a tensor", (LUAI_UACINT)i, luaL_typename(L, -1)));
     if (!lt_tensor_is_contiguous(m))
       luaL_argerror(L, 1, lua_pushfstring(L, "masks[%I] must be contiguous (it is changed in place)", (LUAI_UACINT)i));
     lua_pop(L, 1); /* still referenced by the masks table */
-    lua_geti(L, 2, i);
+    lua_rawgeti(L, 2, i);
     lt_tensor *s = lt_totensor(L, -1);
     if (!s) luaL_argerror(L, 2, lua_pushfstring(L, "scores[%I] is a %s, not a tensor", (LUAI_UACINT)i, luaL_typename(L, -1)));
     if (!lt_tensor_same_shape(m, s)) {
@@ -135,25 +136,25 @@ static int p_random(lua_State *L) {
 
 /* structured(mask, weight, p [, {dim = 1, norm = 'l1'|'l2'}]) -> units pruned */
 static int p_structured(lua_State *L) {
-  lt_tensor *m = checkmask(L, 1);
-  lt_tensor *w = checklike(L, 2, m, "weight");
   double p = checkrate(L, 3);
   lua_Integer dim = 1;
   lt_norm norm = LT_NORM_L1;
-  if (!lua_isnoneornil(L, 4)) {
+  if (!lua_isnoneornil(L, 4)) { /* options first and raw: then the tensors */
     luaL_checktype(L, 4, LUA_TTABLE);
-    if (lua_getfield(L, 4, "dim") != LUA_TNIL) {
+    if (lt_rawfield(L, 4, "dim") != LUA_TNIL) {
       int ok;
       dim = lua_tointegerx(L, -1, &ok);
       if (!ok) luaL_argerror(L, 4, "option dim must be an integer");
     }
-    if (lua_getfield(L, 4, "norm") != LUA_TNIL) {
+    if (lt_rawfield(L, 4, "norm") != LUA_TNIL) {
       const char *s = lua_tostring(L, -1);
       if (s && strcmp(s, "l2") == 0) norm = LT_NORM_L2;
       else if (!s || strcmp(s, "l1") != 0) luaL_argerror(L, 4, "option norm must be 'l1' or 'l2'");
     }
     lua_pop(L, 2);
   }
+  lt_tensor *m = checkmask(L, 1);
+  lt_tensor *w = checklike(L, 2, m, "weight");
   if (dim < 1 || dim > m->ndim)
     luaL_argerror(L, 4, lua_pushfstring(L, "dim %I out of range for a %d-D mask", (LUAI_UACINT)dim, m->ndim));
   int64_t units;

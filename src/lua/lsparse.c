@@ -304,9 +304,25 @@ static int prunable_layers(lua_State *L, lt_model *m, lt_layer ***out) {
 
 /* core.set_layer(model, name | nil, {mode =, crossover =, frozen =}): nil name = every prunable layer */
 static int sp_set_layer(lua_State *L) {
-  lt_model *m = lt_checkmodel(L, 1);
+  lt_checkmodel(L, 1);
   const char *name = luaL_optstring(L, 2, NULL);
   luaL_checktype(L, 3, LUA_TTABLE);
+  int mode = -1, frozen = -1;
+  double cross = 2;
+  if (lt_rawfield(L, 3, "mode") != LUA_TNIL) {
+    mode = lua_type(L, -1) == LUA_TSTRING ? lt_sparse_mode_parse(lua_tostring(L, -1)) : -1;
+    luaL_argcheck(L, mode >= 0, 3, "mode must be 'auto', 'dense' or 'sparse'");
+  }
+  if (lt_rawfield(L, 3, "crossover") != LUA_TNIL) {
+    if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto")) cross = -1;
+    else {
+      cross = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+      luaL_argcheck(L, cross >= 0 && cross <= 1, 3, "crossover must be a density in [0, 1] or 'auto'");
+    }
+  }
+  if (lt_rawfield(L, 3, "frozen") != LUA_TNIL) frozen = lua_toboolean(L, -1);
+  lua_pop(L, 3);
+  lt_model *m = lt_checkmodel(L, 1); /* after the options: nothing ran since */
   lt_layer *one[1], **ls = one;
   int n = 1;
   if (name) {
@@ -318,21 +334,6 @@ static int sp_set_layer(lua_State *L) {
   } else {
     n = prunable_layers(L, m, &ls);
   }
-  int mode = -1, frozen = -1;
-  double cross = 2;
-  if (lua_getfield(L, 3, "mode") != LUA_TNIL) {
-    mode = lua_type(L, -1) == LUA_TSTRING ? lt_sparse_mode_parse(lua_tostring(L, -1)) : -1;
-    luaL_argcheck(L, mode >= 0, 3, "mode must be 'auto', 'dense' or 'sparse'");
-  }
-  if (lua_getfield(L, 3, "crossover") != LUA_TNIL) {
-    if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto")) cross = -1;
-    else {
-      cross = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
-      luaL_argcheck(L, cross >= 0 && cross <= 1, 3, "crossover must be a density in [0, 1] or 'auto'");
-    }
-  }
-  if (lua_getfield(L, 3, "frozen") != LUA_TNIL) frozen = lua_toboolean(L, -1);
-  lua_pop(L, 3);
   for (int i = 0; i < n; i++) {
     if (mode >= 0) lt_layer_set_sparse_mode(ls[i], mode);
     if (cross <= 1) lt_layer_set_crossover(ls[i], cross);

@@ -64,11 +64,11 @@ static int64_t checksize(lua_State *L, int arg, int allow_minus1) {
 
 /* A shape from a table at i, or from integers at i.. (greedy: up to the top, else one). */
 static int getshape(lua_State *L, int i, int64_t shape[LT_MAXDIM], int greedy, int allow_minus1) {
-  if (lua_istable(L, i)) {
-    lua_Integer n = luaL_len(L, i);
+  if (lua_istable(L, i)) { /* raw: no __len/__index runs while the caller holds tensors */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, i);
     luaL_argcheck(L, n >= 1 && n <= LT_MAXDIM, i, "shape must have 1 to 4 sizes");
     for (int k = 0; k < n; k++) {
-      lua_geti(L, i, k + 1);
+      lua_rawgeti(L, i, k + 1);
       shape[k] = checksize(L, i, allow_minus1);
     }
     return (int)n;

@@ -57,6 +57,11 @@ static lt_status make_views(lt_param *p, int n, lt_tensor *values, lt_tensor *gr
 }
 
 lt_model *lt_model_new(lt_layer *root, int ndim, const int64_t *input_shape) {
+  return lt_model_new_checked(root, ndim, input_shape, NULL, NULL);
+}
+
+lt_model *lt_model_new_checked(lt_layer *root, int ndim, const int64_t *input_shape,
+                               lt_status (*check)(void *ctx, const lt_param *p, int trainable), void *ctx) {
   if (!root) return NULL;
   char s[96];
   if (ndim < 1 || ndim > LT_MAXDIM - 1) {
@@ -73,6 +78,7 @@ lt_model *lt_model_new(lt_layer *root, int ndim, const int64_t *input_shape) {
   lt_model *m = calloc(1, sizeof *m);
   lt_build b;
   lt_build_init(&b);
+  b.check = check, b.check_ctx = ctx;
   if (!m) {
     lt_layer_free(root);
     lt_error(LT_ENOMEM, "out of memory building a model");

@@ -40,7 +40,7 @@ lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim,
   p->numel = 1;
   for (int i = 0; i < ndim; i++) p->shape[i] = shape[i], p->numel *= (size_t)shape[i];
   p->layer = l;
-  return LT_OK;
+  return b->check ? b->check(b->check_ctx, p, trainable) : LT_OK;
 }
 
 void lt_build_set_init(lt_build *b, int trainable, float value) {

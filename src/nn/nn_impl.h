@@ -17,6 +17,10 @@ typedef struct lt_build {
   char scope[LT_NAME_MAX]; /* "" or "layer1.0." */
   struct { const char *prefix; int count; } cnt[LT_BUILD_COUNTERS];
   int ncnt;
+  /* Optional: called for every parameter as it is declared, before anything is
+   * allocated for it (lt_model_import checks it against the file). */
+  lt_status (*check)(void *ctx, const lt_param *p, int trainable);
+  void *check_ctx;
 } lt_build;
 void lt_build_init(lt_build *b);
 
@@ -124,6 +128,12 @@ struct lt_layer {
    * a layer reads it through this pointer, never by calling the model. */
   const uint64_t *mask_version;
 };
+
+/* lt_model_new with every parameter passed to check(ctx, p, trainable) as the layers
+ * declare it; a failing check stops the build before the model's buffers (or a
+ * layer's own) are allocated. Takes root, as lt_model_new does. */
+lt_model *lt_model_new_checked(lt_layer *root, int ndim, const int64_t *input_shape,
+                               lt_status (*check)(void *ctx, const lt_param *p, int trainable), void *ctx);
 
 /* Declares a parameter of l during build: suffix "weight"/"bias"; trainable 0
  * declares a non-trainable buffer instead (zero-filled; bind() may set it). */

@@ -1,7 +1,9 @@
 /* nn_import.c: reads the lotto.sparse export format (lotto/nn.h): rebuilds the
  * layer tree from "lotto.arch" through lt_layer_from_config (no layer kind is
- * named here), then fills values, masks and buffers. Every field of the file
- * is checked before anything is written; errors name the path. */
+ * named here), then fills values, masks and buffers. Every parameter the arch
+ * declares is checked against the file's tensors as it is declared, before the
+ * model allocates anything, and every field before anything is written; errors
+ * name the path. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +15,11 @@
 #include "nn/nn_impl.h"
 
 #define ARCH_MAX_DEPTH 64 /* deeper nesting is a corrupt file, not a model */
+/* A pruned weight's dense size is not in its data: an "empty" layout holds nothing and
+ * delta8 leaves trailing zeros unencoded (elsewhere each byte covers at most 255
+ * positions). The rebuilt model's pruned weights may hold at most this many positions
+ * per byte of tensor data (plus one KiB), so a small file cannot make a huge model. */
+#define IMPORT_POSITIONS_PER_BYTE 1024
 
 // Prefixes the current message with the path (and what), keeping the code.
 static lt_status fail_at(lt_status st, const char *path, const char *what) {
@@ -119,10 +126,12 @@ static lt_status fill_sparse(const lt_st_file *f, const char *path, const lt_par
   long long nnz = nnzs ? strtoll(nnzs, &end, 10) : -1;
   if (!layout || !nnzs || end == nnzs || *end || nnz < 0 || (unsigned long long)nnz > p->numel)
     return lt_error(LT_EFORMAT, "%s: no sparse layout for \"%s\" (is it a lotto.sparse file?)", path, p->name);
-  float *v = lt_tensor_data(p->value), *mk = lt_tensor_data(p->mask);
   if (!strcmp(layout, "empty")) {
     if (nnz) return lt_error(LT_EFORMAT, "%s: \"%s\": an empty layout with entries", path, p->name);
-    if (write) memset(v, 0, p->numel * sizeof *v), memset(mk, 0, p->numel * sizeof *mk);
+    if (write) {
+      memset(lt_tensor_data(p->value), 0, p->numel * sizeof(float));
+      memset(lt_tensor_data(p->mask), 0, p->numel * sizeof(float));
+    }
     return LT_OK;
   }
   snprintf(key, sizeof key, "%s.values", p->name);
@@ -134,7 +143,8 @@ static lt_status fill_sparse(const lt_st_file *f, const char *path, const lt_par
   const lt_st_entry *ei = lt_st_find(f, key);
   if (!ei || ei->dtype != LT_DT_U8 || (bitmap && ei->numel != (p->numel + 7) / 8))
     return lt_error(LT_EFORMAT, "%s: the index tensor of \"%s\" is missing or has the wrong size", path, p->name);
-  float *m = write ? mk : NULL;
+  float *mk = write ? lt_tensor_data(p->mask) : NULL, *v = write ? lt_tensor_data(p->value) : NULL;
+  float *m = mk;
   int64_t kept = bitmap ? lt_bitmap_decode(m, p->numel, ei->data) : lt_delta8_decode(m, p->numel, ei->data, ei->numel);
   if (kept < 0) return lt_error(LT_EFORMAT, "%s: \"%s\": a position is out of range", path, p->name);
   if (kept != nnz) return lt_error(LT_EFORMAT, "%s: \"%s\": the index and the values disagree", path, p->name);
@@ -145,6 +155,28 @@ static lt_status fill_sparse(const lt_st_file *f, const char *path, const lt_par
   for (size_t j = 0, k = 0; j < p->numel; j++) v[j] = mk[j] != 0.0f ? vals[k++] : 0.0f;
   free(vals);
   return LT_OK;
+}
+
+// Checks one parameter (trainable) or buffer against the file without writing it.
+static lt_status check_one(const lt_st_file *f, const char *path, const lt_param *p, int trainable) {
+  if (trainable && p->prunable) return fill_sparse(f, path, p, 0);
+  if (!f32_entry(f, p->name, p->numel))
+    return lt_error(LT_EFORMAT, "%s: no F32 tensor \"%s\" of the model's size", path, p->name);
+  return LT_OK;
+}
+
+// The build's check (lt_model_new_checked): every parameter the arch declares must be
+// in the file with its size before the model allocates anything for it.
+typedef struct { const lt_st_file *f; const char *path; size_t budget; } import_ctx;
+static lt_status check_declared(void *ctx, const lt_param *p, int trainable) {
+  import_ctx *c = ctx;
+  if (trainable && p->prunable) {
+    if (p->numel > c->budget)
+      return lt_error(LT_EFORMAT, "%s: \"%s\" claims more positions (%zu) than the file's data can describe", c->path,
+                      p->name, p->numel);
+    c->budget -= p->numel;
+  }
+  return check_one(c->f, c->path, p, trainable);
 }
 
 // Checks every tensor (write 0), then fills (write 1): a bad file leaves the model as it was.
@@ -204,8 +236,13 @@ lt_status lt_model_import(lt_model **out, const char *path) {
     if (!j) st = lt_error(LT_EFORMAT, "%s: bad architecture metadata: lotto.arch is not JSON", path);
     else if (!root) st = fail_at(LT_EFORMAT, path, "cannot rebuild the model: ");
     cJSON_Delete(j);
-    lt_model *m = root ? lt_model_new(root, nd, shape) : NULL; // takes root
-    if (root && !m) st = fail_at(LT_EFORMAT, path, "cannot rebuild the model: ");
+    import_ctx ctx = {f, path, 1024};
+    for (size_t i = 0; i < lt_st_count(f); i++) ctx.budget += lt_st_entry_at(f, i)->nbytes;
+    ctx.budget *= IMPORT_POSITIONS_PER_BYTE;
+    lt_model *m = root ? lt_model_new_checked(root, nd, shape, check_declared, &ctx) : NULL; // takes root
+    if (root && !m) st = strncmp(lt_errmsg(), path, strlen(path)) == 0
+                             ? LT_EFORMAT /* a parameter the file lacks: check_one's message names the path */
+                             : fail_at(LT_EFORMAT, path, "cannot rebuild the model: ");
     if (m && (st = fill(m, f, path))) lt_model_free(m);
     else *out = m;
   }

@@ -1,7 +1,9 @@
 /* fuzz_seeds.c: writes the seed corpora of the fuzz harnesses into DIR/<harness>/, from
  * files the project writes: safetensors through lt_st_writer (weights, masks, indices,
  * metadata as the run store writes them), JSON through lotto.json's encoder (documents
- * shaped like config.json, summary.json, results.json and metrics lines); IDX and CIFAR
+ * shaped like config.json, summary.json, results.json and metrics lines), sparse exports
+ * through lt_model_export (an MLP at three densities: bitmap, delta8 and empty layouts;
+ * a conv net with batchnorm and a residual block); IDX and CIFAR
  * files, which lotto only reads, are crafted small (plain and gzip) as the tests do.
  * usage: fuzz_seeds DIR */
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <zlib.h>
 
 #include "lotto/io.h"
+#include "lotto/nn.h"
 
 int luaopen_lotto_json(lua_State *L);
 
@@ -177,6 +180,33 @@ static void cifar_seeds(void) {
   put("cifar", "one-record", b, 2 + 3073);
 }
 
+/* Exports m with a deterministic pattern: values, and masks kept where (i % every) == 0
+ * (every = 0: all pruned). */
+static void export_seed(lt_model *m, const char *name, int every) {
+  if (!m) check(-1);
+  float *v = lt_tensor_data(lt_model_values(m)), *mk = lt_tensor_data(lt_model_masks(m));
+  for (size_t i = 0; i < lt_tensor_numel(lt_model_values(m)); i++)
+    v[i] = 0.01f * (float)(i % 97) - 0.4f, mk[i] = every > 0 && i % (size_t)every == 0;
+  lt_model_apply_mask(m);
+  check(lt_model_export(m, seed_path("sparse", name), NULL));
+}
+
+static void sparse_seeds(void) {
+  static const struct { const char *name; int every; } mlp[] = {{"mlp-bitmap", 2}, {"mlp-delta8", 17}, {"mlp-empty", 0}};
+  for (int k = 0; k < 3; k++) {
+    lt_layer *kids[] = {lt_flatten_new(), lt_linear_new(16, 12, 1), lt_relu_new(), lt_linear_new(12, 3, 1)};
+    lt_model *m = lt_model_new(lt_sequential_new(4, kids), 2, (int64_t[]){4, 4});
+    export_seed(m, mlp[k].name, mlp[k].every);
+    lt_model_free(m);
+  }
+  lt_layer *body_kids[] = {lt_conv2d_new(2, 2, 3, 1, 1, 0), lt_batchnorm_new(2), lt_relu_new()};
+  lt_layer *kids[] = {lt_conv2d_new(1, 2, 3, 1, 1, 1), lt_residual_new(lt_sequential_new(3, body_kids), NULL),
+                      lt_maxpool2d_new(2, 2), lt_flatten_new(), lt_linear_new(8, 3, 1)};
+  lt_model *m = lt_model_new(lt_sequential_new(5, kids), 3, (int64_t[]){1, 4, 4});
+  export_seed(m, "conv", 3);
+  lt_model_free(m);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2 || strcmp(argv[1], "--help") == 0) {
     printf("usage: fuzz_seeds DIR\nwrites the seed corpora of the fuzz harnesses into DIR/<harness>/\n");
@@ -191,5 +221,6 @@ int main(int argc, char **argv) {
   json_seeds();
   idx_seeds();
   cifar_seeds();
+  sparse_seeds();
   return 0;
 }

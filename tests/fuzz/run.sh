@@ -18,7 +18,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 passed=0
 failed=0
-for h in safetensors json idx cifar; do
+for h in safetensors json idx cifar sparse; do
   case $h in cifar) max=8192 ;; json) max=4096 ;; *) max=16384 ;; esac
   mkdir -p "$W/corpus/$h" "$W/artifacts/$h"
   log=$W/$h.log

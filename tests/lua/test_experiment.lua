@@ -98,11 +98,13 @@ check(blas and blas.library == 'OpenBLAS' and blas.kernel == lotto.tensor.blas_i
   and blas.forced ~= nil, 'timing.json records the BLAS library, version, kernel and threads')
 
 -- resume: same config (threads volatile) reopens; results stay byte-identical
+run:close() -- one writer per run, also within a process
 local run2 = E.open { root = root, name = 'lenet_imp', config = { lr = 0.0012, model = { arch = 'lenet', hidden = { 300, 100 } }, rate = 0.2, threads = 8, _volatile = { 'threads' } } }
 check(run2.resumed and run2:round_done(1, 2), 'resumed run sees completed rounds')
 run2:write_summary(1, 2, (function() local s = summary(1, 2); s.seconds = 99; return s end)())
 run2:write_results(run2:aggregate())
 check(slurp(run.dir .. '/results.json') == text, 'results.json byte-identical after a rerun with other timings and threads')
+run2:close()
 
 -- config mismatch names the differing keys
 local bad = { lr = 0.1, model = { arch = 'lenet', hidden = { 300, 100 } }, rate = 0.2 }

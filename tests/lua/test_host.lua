@@ -55,7 +55,8 @@ check(not pcall(H.set, nil, 'x'), 'help.set(nil) raises')
 
 if lotto.tensor then
   check(type(H.get(lotto.tensor.zeros)) == 'string', 'lotto.tensor.zeros is documented from C')
-  local mt = getmetatable(lotto.tensor.zeros{1})
+  local mt = debug.getmetatable(lotto.tensor.zeros{1})
+  check(getmetatable(lotto.tensor.zeros{1}) == "lotto.tensor", "the metatable is protected")
   check(type(H.get(mt)) == 'string', 'the tensor metatable is documented from C')
 end
 

@@ -67,7 +67,7 @@ end
 local function dataset()
   return lotto.data.from_tensors(T.randn({ 8, 3 }, 1), T.zeros({ 8 }), { classes = 2 })
 end
-local function methods(obj) return getmetatable(obj).__index end
+local function methods(obj) return debug.getmetatable(obj).__index end
 sweep('tensor:', methods(T.zeros({ 2, 3 })), function() return T.randn({ 2, 3 }, 1) end)
 sweep('model:', methods(model()), model)
 sweep('dataset:', methods(dataset()), dataset)
@@ -75,7 +75,7 @@ sweep('loader:', methods(lotto.data.loader(dataset(), { batch = 3 })), function(
 sweep('rng:', methods(lotto.rng.new(1)), function() return lotto.rng.new(1) end)
 local function opt() return lotto.optim.sgd(model(), { lr = 0.1 }) end
 local o = opt()
-if type(getmetatable(o).__index) == 'table' then sweep('optim:', getmetatable(o).__index, opt) end
+if type(debug.getmetatable(o).__index) == "table" then sweep("optim:", debug.getmetatable(o).__index, opt) end
 
 C.check(calls > 2000, ('swept %d calls'):format(calls))
 print(('%d calls, %d raised errors, no crash'):format(calls, errors))

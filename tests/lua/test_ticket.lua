@@ -295,7 +295,7 @@ do
   T.check(not fs.exists(ROOT .. '/e'), 'a wrong option fails before the run directory is made')
   -- a run without a completed round holds nothing: another config may replace it
   assert(fs.mkdir_p(ROOT .. '/fresh'))
-  assert(lotto.json.write(ROOT .. '/fresh/config.json', { name = 'fresh', batch = 7 }))
+  assert(lotto.json.write(ROOT .. '/fresh/config.json', { name = 'fresh', batch = 7, _format = 'lotto.run/1' }))
   local ok = pcall(ticket.imp, with { name = 'fresh', rounds = 0 })
   T.check(ok, 'an empty run is replaced')
   local _, err = ticket.load(ROOT .. '/imp', 9, 1)

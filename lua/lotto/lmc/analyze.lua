@@ -200,6 +200,8 @@ local function plot_all(cfg, dir, pdir, cells, subs)
   return files, errs
 end
 
+local analyze_run -- below: the work under the run lock
+
 --- lmc.analyze{...} (options and defaults: lotto.lmc.defaults) -> results, dir.
 -- For each subnetwork (the dense net and the IMP masks of imp.rounds) and each rewind
 -- point k: the instability of two copies trained from θk ⊙ mask. θk comes from one
@@ -220,6 +222,14 @@ function M.analyze(opts)
   table.sort(cfg.rewind)
   if type(cfg.train) ~= 'table' then fail('train must be a table of fit options') end
   local run = assert(E.open { root = cfg.root, name = cfg.name .. '/instability', config = cfg, restart = cfg.restart })
+  local ok, results, dir = pcall(analyze_run, cfg, run)
+  run:close() -- also on error: the process may open the run again
+  if not ok then error(results, 0) end
+  return results, dir
+end
+
+-- The analysis once its run is open (and locked): returns results, the run's directory.
+function analyze_run(cfg, run)
   local dir = run.dir
   local pdir = cfg.root .. '/' .. cfg.name .. '/plots'
   local model, data = build(cfg)

@@ -58,13 +58,50 @@ function M.save_mask(path, model)
   assert(io_.save(path, t, { dtypes = dt, metadata = layout(model) }))
 end
 
--- The flat tensor of named tensors read from a file written above; `fill` for the
--- parameters the file lacks (1 for masks: biases are never pruned). nil without layout.
+-- Mask values must be 0 or 1 (v * v == v holds for nothing else); returns the name of a
+-- tensor that breaks it, or nil.
+local function bad_mask(named)
+  for name, t in pairs(named) do
+    if t:numel() > 0 and t:mul(t):sub(t):abs():max() ~= 0 then return name end
+  end
+end
+M.bad_mask = bad_mask
+
+-- A file's layout checked against its tensors, before anything is allocated from it:
+-- entries {name, offset, numel} tile [0, numel) in order, each tensor of the file is an
+-- entry of that size, and (complete) every entry has its tensor. Returns the layout
+-- string and numel, or nil, message.
+local function check_layout(named, meta, complete)
+  local ok, l = pcall(json.decode, type(meta) == 'table' and meta.layout or '')
+  if not ok or type(l) ~= 'table' then return nil, 'no lotto.ticket layout in its metadata' end
+  local seen, off = {}, 0
+  for i, e in ipairs(l) do
+    if type(e) ~= 'table' or type(e[1]) ~= 'string' or math.type(e[2]) ~= 'integer' or math.type(e[3]) ~= 'integer'
+        or e[2] ~= off or e[3] < 0 then
+      return nil, ('layout entry %d is not {name, offset, numel} following the one before'):format(i)
+    end
+    local t = named[e[1]]
+    if t == nil and complete then return nil, ("no tensor '%s' (in its layout)"):format(e[1]) end
+    if t ~= nil and t:numel() ~= e[3] then
+      return nil, ("'%s' has %d values, its layout says %d"):format(e[1], t:numel(), e[3])
+    end
+    seen[e[1]] = true
+    off = off + e[3]
+  end
+  if math.tointeger(tonumber(meta.numel)) ~= off then
+    return nil, ('numel %s does not match its layout (%d values)'):format(tostring(meta.numel), off)
+  end
+  for name in pairs(named) do
+    if not seen[name] then return nil, ("tensor '%s' is not in its layout"):format(name) end
+  end
+  return meta.layout, off
+end
+
+-- The flat tensor of named tensors read from a file written above (layout checked);
+-- `fill` for the parameters the file lacks (1 for masks: biases are never pruned).
 local function flat_of(named, meta, fill)
-  local ok, l = pcall(json.decode, meta and meta.layout or '')
-  local n = meta and tonumber(meta.numel)
-  if not ok or type(l) ~= 'table' or not n then return nil end
-  local flat = tensor.full({ math.tointeger(n) }, fill)
+  local l = json.decode(meta.layout)
+  local flat = tensor.full({ math.tointeger(tonumber(meta.numel)) }, fill)
   for _, e in ipairs(l) do
     local t = named[e[1]]
     if t then flat:narrow(1, e[2] + 1, e[3]):copy(t:contiguous():reshape { e[3] }) end
@@ -74,7 +111,7 @@ end
 
 -- A file of a run being resumed: unreadable means the run is damaged (raises).
 function M.load_file(path)
-  local t, err = io_.load(path)
+  local t, err = io_.load(path, { u8 = 'strict' })
   if not t then bad(('cannot read %s: %s (delete the run or use restart = true)'):format(path, err)) end
   return t
 end
@@ -87,10 +124,18 @@ end
 
 -- Sets the model's masks from named masks (prunable parameters only).
 function M.set_masks(model, named, where)
+  local b = bad_mask(named)
+  if b then
+    bad(("%s: mask '%s' holds values other than 0 and 1 (delete that round's directory to redo it, or restart = true)")
+      :format(where, b))
+  end
   for _, p in ipairs(model:parameters()) do
     if p.prunable then
       local m = named[p.name]
-      if m == nil or m:numel() ~= p.numel then bad(("%s: no mask of %d values for '%s'"):format(where, p.numel, p.name)) end
+      if m == nil or m:numel() ~= p.numel then
+        bad(("%s: no mask of %d values for '%s' (delete that round's directory to redo it, or restart = true)"):format(
+          where, p.numel, p.name))
+      end
       p.mask:copy(m:contiguous():reshape(p.shape))
     end
   end
@@ -111,16 +156,26 @@ function M.load(dir, seed, k)
     return nil, ('%s has no completed round %d for seed %d (seeds: %s)'):format(dir, k, seed,
       table.concat(run:replicates(), ', '))
   end
-  local named, flat = {}, {}
+  -- init.safetensors holds every parameter: the other files must have its layout, so
+  -- nothing is allocated from sizes that no file backs.
+  local named, flat, want = {}, {}, nil
   local rd = run:replicate_dir(seed)
   for _, f in ipairs {
-    { 'mask', run:round_path(seed, k) .. '/mask.safetensors', 1 },
-    { 'init', rd .. '/init.safetensors', 0 },
-    { 'rewind', rd .. '/rewind.safetensors', 0 },
-    { 'final', run:round_path(seed, k) .. '/final.safetensors', 0 },
+    { 'init', rd .. '/init.safetensors', 0, true },
+    { 'mask', run:round_path(seed, k) .. '/mask.safetensors', 1, false },
+    { 'rewind', rd .. '/rewind.safetensors', 0, true },
+    { 'final', run:round_path(seed, k) .. '/final.safetensors', 0, true },
   } do
-    local t, meta = io_.load(f[2])
+    local t, meta = io_.load(f[2], { u8 = 'strict' })
     if not t then return nil, ('lotto.ticket.load: %s'):format(meta) end
+    local l, lerr = check_layout(t, meta, f[4])
+    if l and want and l ~= want then l, lerr = nil, ('its layout differs from %s/init.safetensors'):format(rd) end
+    if l and f[1] == 'mask' then
+      local b = bad_mask(t)
+      if b then l, lerr = nil, ("mask '%s' holds values other than 0 and 1"):format(b) end
+    end
+    if not l then return nil, ('lotto.ticket.load: %s: %s'):format(f[2], lerr) end
+    want = want or l
     named[f[1]], flat[f[1]] = t, flat_of(t, meta, f[3])
   end
   local summary, serr = run:load_summary(seed, k)

@@ -8,6 +8,8 @@ local fs = require 'lotto.fs'
 local optim = require 'lotto.optim'
 local plot = require 'lotto.plot'
 local prune = require 'lotto.prune'
+local sparse = require 'lotto.sparse'
+local sys = require 'lotto.sys'
 local tensor = require 'lotto.tensor'
 local train = require 'lotto.train'
 local now = require('lotto.sys').now
@@ -209,8 +211,9 @@ local function run_replicate(run, cfg, seed, data, src)
   if not run:round_done(seed, 0) then dense_round(run, cfg, seed, data, model, get) end
   local thetak = files.load_values(run:replicate_dir(seed) .. '/rewind.safetensors', model)
   for k = 1, cfg.rounds do
-    local prev = run:load_summary(seed, k - 1)
-    if not prev then break end
+    if not run:round_done(seed, k - 1) then break end -- an earlier attempt stopped there
+    local prev, perr = run:load_summary(seed, k - 1)
+    if not prev then bad(perr) end
     if cfg.target_density and prev.density <= cfg.target_density + 1e-12 then break end
     if src and not src.run:round_done(seed, k) then
       say(cfg, 'seed %d: the source run has no round %d; stopping', seed, k)
@@ -233,6 +236,30 @@ local function has_rounds(dir)
   return false
 end
 
+-- The run, once open: replicates, results.json, plots. Returns the results.
+local function work(run, cfg, data, src)
+  -- The dispatch crossovers are part of the run: a resumed run decides as it began.
+  local pok, restore = pcall(sparse.pin, run.dir .. '/crossover.json')
+  if not pok then bad(U.strip(restore)) end
+  local rok, rerr = pcall(function()
+    for _, seed in ipairs(cfg.seeds) do
+      run_replicate(run, cfg, seed, data, src)
+    end
+  end)
+  restore()
+  if not rok then error(rerr, 0) end
+  local results, timing = run:aggregate()
+  if not results then bad(timing) end
+  assert(run:write_results(results, timing))
+  if cfg.plots then
+    local plok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
+    if not plok and sys.interrupted() then error(files_, 0) end -- Ctrl-C is never swallowed
+    if not plok then perr = files_ end
+    if not plok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) end
+  end
+  return results
+end
+
 -- lotto.ticket.imp{...}: iterative magnitude pruning with the options of
 -- lotto.ticket.defaults. Returns the aggregated results (as in results.json) and the run.
 function M.imp(opts)
@@ -249,21 +276,16 @@ function M.imp(opts)
     local ok, err = pcall(prune.magnitude, config.build_model(cfg), cfg.prune)
     if not ok then bad(("option 'prune': %s"):format(U.strip(err))) end
   end
-  -- A run without a completed round holds nothing to protect: a new config replaces it.
+  -- A run without a completed round holds nothing to protect: a new config replaces it
+  -- (E.open refuses a directory that is not a run, and holds the run's lock).
   local restart = cfg.restart or not has_rounds(cfg.root .. '/' .. cfg.name)
   local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = restart })
   if not ok or not run then bad(U.strip(ok and err or run)) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
-  for _, seed in ipairs(cfg.seeds) do
-    run_replicate(run, cfg, seed, data, src)
-  end
-  local results, timing = assert(run:aggregate())
-  assert(run:write_results(results, timing))
-  if cfg.plots then
-    local pok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
-    if not pok then perr = files_ end
-    if not pok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) end
-  end
+  -- Everything under the run's lock; an error releases it (the process may go on).
+  local rok, results = pcall(work, run, cfg, data, src)
+  run:close()
+  if not rok then error(results, 0) end
   say(cfg, 'results: %s/results.json   plots: %s/plots/', run.dir, run.dir)
   return results, run
 end
