@@ -170,6 +170,29 @@ do
   T.check_eq(after['fc3'] - before['fc3'], 0, 'fc3 (unchanged) kept its CSR')
 end
 
+-- ---- RigL on a convolution, forced onto the sparse kernels: counts exact, training moves ----
+do
+  local x = tensor.randn({ 60, 2, 6, 6 }, 4)
+  local y = tensor.zeros { 60 }
+  for i = 1, 60 do y:set(i, x:get(i, 1, 3, 3) > 0 and 1 or 0) end
+  local ds = data.from_tensors(x, y, { classes = 2 })
+  local m = nn.model(nn.sequential { nn.conv2d(2, 8, 3, { padding = 1 }), nn.relu(), nn.flatten(), nn.linear(288, 2) },
+    { input = { 2, 6, 6 } })
+  m:init { seed = 1 }
+  sparse.set_layer(m, nil, { mode = 'sparse' })
+  local bad, before = 0, nil
+  local h = train.fit(m, { train = ds }, { optimizer = { kind = 'adam', lr = 1e-2 }, iterations = 30, batch = 10,
+    progress = false, dst = { kind = 'rigl', density = 0.3, every = 5, drop = 0.5 },
+    on_step = function(_, model)
+      local c = counts(model)
+      before = before or c
+      for k, v in pairs(c) do if v ~= before[k] then bad = bad + 1 end end
+    end })
+  T.check_eq(before[m:parameters()[1].name], 43, 'conv: 30% of 144 weights')
+  T.check_eq(bad, 0, 'conv: the counts stay exact through the RigL updates')
+  T.check(#h.dst >= 4 and h.dst[1].layers[1].grown > 0, 'conv: the weights were redrawn')
+end
+
 -- ---- errors name the key or the value ----
 T.checkerror(function() dst.check { kind = 'rigl', evry = 10 } end, "unknown option 'evry' (did you mean 'every'?)")
 T.checkerror(function() dst.check { kind = 'rgl' } end, "did you mean 'rigl'")
