@@ -12,7 +12,10 @@
 -- only the layers whose mask changed get a new mask version, so only they rebuild
 -- their sparse layout, and the optimizer's next step zeroes the moments of the
 -- dropped weights; a grown weight starts at 0 with zero moments (it comes from
--- the weights pruned before the update, whose moments are 0).
+-- the weights pruned before the update, whose moments are 0). RigL's dense gradient
+-- is one extra dense forward/backward on the step's batch, after the step, at update
+-- iterations only (model:step_loss_dense); in a model with batchnorm it also moves the
+-- running statistics once, and with dropout it draws one more mask.
 local core = require 'lotto.core.dst'
 local prune = require 'lotto.prune'
 local rng = require 'lotto.rng'

@@ -129,7 +129,10 @@ function M.fit(model, data, opts)
   local hist = { records = {}, snapshots = {}, iterations = 0 }
   local resumed
   if ckpt then
-    resumed = checkpoint.load(ckpt, model, opt)
+    local fs_ok = require('lotto.fs').exists(ckpt)
+    local err
+    resumed, err = checkpoint.load(ckpt, model, opt)
+    if fs_ok and not resumed then fail(("option 'checkpoint': %s (delete it to start over)"):format(err)) end
     if resumed then
       if math.type(resumed.iter) ~= 'integer' or resumed.iter > total then fail(("checkpoint '%s' does not belong to this run"):format(ckpt)) end
       start = resumed.iter
@@ -142,7 +145,7 @@ function M.fit(model, data, opts)
     if resumed then sparse.updates = resumed.dst or {} end
   end
   local bar = progress.new { total = math.max(total - start, 0), enabled = opts.progress, label = 'train' }
-  local t0 = now()
+  local t0 = now() - (resumed and tonumber(resumed.elapsed) or 0) -- a resumed run's clock goes on
   local it, epoch, stop = start, start // per_epoch, false
   local first = resumed and resumed.start or start
   local sum_loss, sum_correct, seen, nbatches = 0.0, 0, 0, 0
@@ -166,7 +169,7 @@ function M.fit(model, data, opts)
     if rec.val_acc then bar:set_acc(rec.val_acc, 'val') elseif rec.test_acc then bar:set_acc(rec.test_acc, 'test') end
     if on_eval and on_eval(rec, model) == 'stop' then stop = true end
     if ckpt and it % ckpt_every == 0 then
-      assert(checkpoint.save(ckpt, model, opt, { iter = it, start = first, records = hist.records,
+      assert(checkpoint.save(ckpt, model, opt, { iter = it, start = first, records = hist.records, elapsed = now() - t0,
         dst = sparse and sparse.updates or nil }))
     end
     bar:pause(now() - te)

@@ -69,4 +69,16 @@ for _, case in ipairs { 'rigl', 'gradual', 'set' } do
   T.check_eq(#hg.dst, #hw.dst, case .. ': mask updates recorded across the kill')
 end
 
+-- A checkpoint that cannot be read is an error naming it, never a silent fresh start.
+do
+  local bad = ROOT .. '/garbage.ckpt'
+  assert(lotto.io.write_atomic(bad, 'not a checkpoint'))
+  T.checkerror(function() run('set', bad) end, "option 'checkpoint'")
+  T.checkerror(function() run('set', bad) end, 'garbage.ckpt')
+  local other = ROOT .. '/other.ckpt' -- written by a smaller model
+  local m = nn.model(nn.sequential { nn.linear(10, 3) }, { input = { 10 } })
+  assert(lotto.checkpoint.save(other, m, lotto.optim.sgd(m, { lr = 0.1, momentum = 0.9 }), { iter = 10 }))
+  T.checkerror(function() run('set', other) end, 'the model has')
+end
+
 T.report()
