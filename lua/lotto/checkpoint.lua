@@ -57,4 +57,12 @@ function M.load(path, model, opt)
   return state
 end
 
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(M, {
+    save = 'save(path, model, opt, state) -> true | nil, message: values, masks, moments, steps and a JSON state, atomically',
+    load = 'load(path, model, opt) -> state | nil, message: restores values, masks, moments and steps in place',
+  })
+end
+
 return M

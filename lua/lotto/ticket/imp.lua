@@ -264,7 +264,13 @@ function M.imp(opts)
   end
   -- A run without a completed round holds nothing to protect: a new config replaces it.
   local restart = cfg.restart or not has_rounds(cfg.root .. '/' .. cfg.name)
-  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = restart })
+  -- the default reset is stored as no key at all, so runs written before the option resume
+  local stored = cfg
+  if cfg.reset == 'weights' then
+    stored = {}
+    for k, v in pairs(cfg) do if k ~= 'reset' then stored[k] = v end end
+  end
+  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = stored, restart = restart })
   if not ok or not run then bad(U.strip(ok and err or run)) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
   for _, seed in ipairs(cfg.seeds) do
