@@ -1,5 +1,5 @@
 -- lotto.checkpoint: the whole state of a training run in one safetensors file —
--- the model's values and masks, the optimizer's moments and step count, and a
+-- the model's values, masks and buffers (batchnorm statistics), the optimizer's moments and step count, and a
 -- JSON table of the loop's own state (iteration, history so far) — written
 -- atomically, so a killed run (lotto.train.fit{checkpoint = path}) resumes at
 -- the last checkpoint and ends bit-identical to an uninterrupted one.
@@ -12,6 +12,7 @@ local M = {}
 --- save(path, model, opt, state) -> true | nil, message. state: a JSON-able table.
 function M.save(path, model, opt, state)
   local t = { values = model:values(), masks = model:masks() }
+  for _, b in ipairs(model:buffers()) do t['buffer.' .. b.name] = b.value end -- batchnorm statistics
   if opt then
     for k = 1, 2 do
       local m = opt:moment(k)
@@ -41,6 +42,11 @@ function M.load(path, model, opt)
   end
   local state, err = json.decode(meta.state or '')
   if type(state) ~= 'table' then return nil, ("checkpoint '%s': bad state (%s)"):format(path, tostring(err)) end
+  for _, b in ipairs(model:buffers()) do
+    local v = t['buffer.' .. b.name]
+    if not v or v:numel() ~= b.numel then return nil, ("checkpoint '%s' has no buffer '%s' of this model"):format(path, b.name) end
+  end
+  for _, b in ipairs(model:buffers()) do b.value:copy(t['buffer.' .. b.name]:reshape(b.value:shape())) end
   model:values():copy(t.values)
   model:masks():copy(t.masks)
   model:mask_changed()

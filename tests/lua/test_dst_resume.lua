@@ -69,6 +69,24 @@ for _, case in ipairs { 'rigl', 'gradual', 'set' } do
   T.check_eq(#hg.dst, #hw.dst, case .. ': mask updates recorded across the kill')
 end
 
+-- Batchnorm statistics travel with the checkpoint (they are buffers, not values).
+do
+  local function bn() return nn.model(nn.sequential { nn.linear(4, 6), nn.batchnorm(6), nn.relu(), nn.linear(6, 2) }, { input = { 4 } }) end
+  local a, b = bn(), bn()
+  a:init { seed = 1 }
+  a:forward(tensor.randn({ 8, 4 }, 2), true)
+  local path = ROOT .. '/bn.ckpt'
+  assert(lotto.checkpoint.save(path, a, lotto.optim.adam(a, { lr = 0.1 }), { iter = 3 }))
+  T.check_eq(lotto.checkpoint.load(path, b, lotto.optim.adam(b, { lr = 0.1 })).iter, 3)
+  local worst, moved = 0, 0
+  for i, x in ipairs(a:buffers()) do
+    worst = math.max(worst, x.value:sub(b:buffers()[i].value):abs():max())
+    moved = moved + x.value:sub(b:buffers()[i].value:mul(0)):abs():sum()
+  end
+  T.check(moved > 0, 'the running statistics moved')
+  T.check_eq(worst, 0, 'running statistics restored exactly')
+end
+
 -- A checkpoint that cannot be read is an error naming it, never a silent fresh start.
 do
   local bad = ROOT .. '/garbage.ckpt'
