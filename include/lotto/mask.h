@@ -96,6 +96,24 @@ lt_status lt_mask_prune_structured(lt_tensor *mask, const lt_tensor *weight, dou
 lt_status lt_mask_prune_nm(lt_tensor *mask, const lt_tensor *score, int n, int m, lt_score_mode mode,
                            int64_t *pruned);
 
+/* ---- masks that change during training (src/mask/mask_dst.c) ---- */
+/* One drop/grow update of a layer (dynamic sparse training). Grows n_grow of
+ * the entries that are pruned BEFORE the update — the largest |grow_score|
+ * first (RigL: the dense gradient; sparse momentum: the momentum), or, with
+ * grow_score NULL, chosen uniformly with r (SET) — and drops the n_drop
+ * surviving entries of smallest |weight| (ties lower index first). Dropped and
+ * grown weights are written 0 in weight: a grown weight starts at zero, and a
+ * weight dropped now is never regrown in the same update. The surviving count
+ * changes by n_grow - n_drop exactly. mask, weight, grow_score: same shape.
+ * LT_EINVAL when n_drop > surviving or n_grow > pruned. */
+lt_status lt_mask_drop_grow(lt_tensor *mask, lt_tensor *weight, const lt_tensor *grow_score, int64_t n_drop,
+                            int64_t n_grow, lt_rng *r, int64_t *dropped, int64_t *grown);
+/* Prunes the survivors of smallest score until exactly keep survive (nothing
+ * when keep >= surviving: pruning never revives). Gradual pruning's exact
+ * per-layer counts. */
+lt_status lt_mask_prune_to(lt_tensor *mask, const lt_tensor *score, int64_t keep, lt_score_mode mode,
+                           int64_t *pruned);
+
 /* The count rule above, exposed so callers (and tests) agree with the pruners. */
 int64_t lt_mask_prune_count(double p, int64_t surviving);
 

@@ -232,6 +232,11 @@ void lt_model_apply_mask(lt_model *m);
 /* Tells the model its masks were written (sparse kernels rebuild lazily). */
 void lt_model_mask_changed(lt_model *m);
 uint64_t lt_model_mask_version(const lt_model *m);
+/* As lt_model_mask_changed when only the masks of parameters idx[0..n) (0-based
+ * lt_model_param indices) were written: the model's version moves, but only
+ * those parameters' layers see a new mask, so the others keep their CSR (no
+ * rebuild). LT_ERANGE for a bad index. */
+lt_status lt_model_mask_changed_params(lt_model *m, const int *idx, int n);
 /* Default training mode is on. */
 void lt_model_train(lt_model *m, int on);
 int lt_model_is_training(const lt_model *m);
@@ -290,6 +295,13 @@ lt_status lt_mse(double *loss, lt_tensor *dpred, const lt_tensor *pred, const lt
  * for MSE. ncorrect may be NULL (always 0 for MSE). */
 lt_status lt_model_step_loss(lt_model *m, const lt_tensor *x, const lt_tensor *y, lt_loss_kind kind,
                              double *loss, int64_t *ncorrect);
+/* As lt_model_step_loss (no accuracy), but every prunable weight gets its DENSE
+ * gradient: layers run dense for this call and pruned entries are not masked,
+ * so grads hold dL/dw at the pruned positions too (RigL's grow criterion).
+ * Masks, mask versions and sparse layouts are left as they were; do not step
+ * an optimizer on these grads without masking them. */
+lt_status lt_model_step_loss_dense(lt_model *m, const lt_tensor *x, const lt_tensor *y, lt_loss_kind kind,
+                                   double *loss);
 
 /* ---- evaluation (src/nn/evaluate.c) ---- */
 /* Mean loss and accuracy over the data set in eval mode, batch rows at a time

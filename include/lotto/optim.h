@@ -69,6 +69,11 @@ int lt_optim_describe(const lt_optim *o, char *buf, size_t n);
 /* Moment buffer k (0: SGD momentum / Adam m, 1: Adam v), length n, or NULL when
  * the optimizer has none. Owned by the optimizer; valid until its next step. */
 const float *lt_optim_moment(const lt_optim *o, int k);
+/* Restores moment k (0 or 1) from src (n floats, n = lt_optim_size) and the step
+ * count (Adam's bias correction, SGD's first step): with lt_optim_moment, an
+ * optimizer's whole state, for checkpoints. LT_EINVAL when it keeps no moment k. */
+lt_status lt_optim_set_moment(lt_optim *o, int k, const float *src, size_t n);
+lt_status lt_optim_set_steps(lt_optim *o, int64_t steps);
 
 /* ---- learning-rate schedules ----
  * lt_schedule_lr(s, it) is the rate for the step that follows `it` completed

@@ -5,6 +5,8 @@ local optim = require 'lotto.optim'
 local progress = require 'lotto.progress'
 local data_mod = require 'lotto.data'
 local U = require 'lotto.util'
+local checkpoint = require 'lotto.checkpoint'
+local dst = require 'lotto.dst'
 local now = require('lotto.sys').now
 
 local M = {}
@@ -13,6 +15,7 @@ local fit_keys = {
   optimizer = true, batch = true, epochs = true, iterations = true, seed = true, loss = true,
   schedule = true, eval_every = true, eval_batch = true, eval_at_start = true, on_eval = true,
   snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true,
+  dst = true, on_step = true, checkpoint = true, checkpoint_every = true,
 }
 
 -- Raises at the first caller outside the library, so the message names the user's line.
@@ -63,6 +66,13 @@ end
 --   snapshots = {iters}  model:state() copies at these iterations (0 = before training)
 --   progress        nil: a progress line when stdout is a terminal; true/false force it
 --   start_iteration = k  continue a run at iteration k (data order, schedule, counts)
+--   dst = {kind = 'rigl', ...}  masks that change during training (lotto.dst: static, set, rigl,
+--                   momentum, gradual); the history gets its updates as hist.dst
+--   on_step(it, model, x, y, opt)  called after each step (it = steps done)
+--   checkpoint = path  the run's state is saved there (atomically) at each evaluation whose
+--                   iteration is a multiple of checkpoint_every (default: every evaluation);
+--                   a run that finds the file resumes from it, bit-identical to an
+--                   uninterrupted run. The file is left in place at the end.
 -- History: records = {{iter, epoch, train_loss, train_acc, val_loss, val_acc, test_loss,
 -- test_acc, time}, ...}, final (the last record), early_stop (the record of minimum val
 -- loss: iter, val_loss, val_acc, test_loss, test_acc; nil without val), snapshots[iter],
@@ -109,10 +119,35 @@ function M.fit(model, data, opts)
     snap_at[it] = true
   end
 
+  local on_step = opts.on_step
+  if on_step ~= nil and type(on_step) ~= 'function' then fail("option 'on_step' must be a function(it, model, x, y, opt)") end
+  local sparse = opts.dst ~= nil and dst.new(model, opts.dst, total) or nil
+  local ckpt = opts.checkpoint
+  if ckpt ~= nil and type(ckpt) ~= 'string' then fail("option 'checkpoint' must be a file path") end
+  local ckpt_every = positive_int(opts, 'checkpoint_every', 1)
+
   local hist = { records = {}, snapshots = {}, iterations = 0 }
+  local resumed
+  if ckpt then
+    local fs_ok = require('lotto.fs').exists(ckpt)
+    local err
+    resumed, err = checkpoint.load(ckpt, model, opt)
+    if fs_ok and not resumed then fail(("option 'checkpoint': %s (delete it to start over)"):format(err)) end
+    if resumed then
+      if math.type(resumed.iter) ~= 'integer' or resumed.iter > total then fail(("checkpoint '%s' does not belong to this run"):format(ckpt)) end
+      start = resumed.iter
+      hist.records = resumed.records or {}
+      loader:reset(start // per_epoch, start % per_epoch)
+    end
+  end
+  if sparse then
+    sparse:begin(resumed ~= nil)
+    if resumed then sparse.updates = resumed.dst or {} end
+  end
   local bar = progress.new { total = math.max(total - start, 0), enabled = opts.progress, label = 'train' }
-  local t0 = now()
+  local t0 = now() - (resumed and tonumber(resumed.elapsed) or 0) -- a resumed run's clock goes on
   local it, epoch, stop = start, start // per_epoch, false
+  local first = resumed and resumed.start or start
   local sum_loss, sum_correct, seen, nbatches = 0.0, 0, 0, 0
   local last_eval_iter = -1
   local smooth          -- moving average of the batch loss, for the progress line
@@ -133,6 +168,10 @@ function M.fit(model, data, opts)
     last_eval_iter = it
     if rec.val_acc then bar:set_acc(rec.val_acc, 'val') elseif rec.test_acc then bar:set_acc(rec.test_acc, 'test') end
     if on_eval and on_eval(rec, model) == 'stop' then stop = true end
+    if ckpt and it % ckpt_every == 0 then
+      assert(checkpoint.save(ckpt, model, opt, { iter = it, start = first, records = hist.records, elapsed = now() - t0,
+        dst = sparse and sparse.updates or nil }))
+    end
     bar:pause(now() - te)
   end
 
@@ -142,9 +181,9 @@ function M.fit(model, data, opts)
 
   local function loop()
     model:train()
-    model:apply_mask()   -- masks are exact from the first forward on (and the optimizer relies on it)
+    if not resumed then model:apply_mask() end -- masks are exact from the first forward on (the optimizer relies on it)
     snapshot()
-    if opts.eval_at_start then record() end
+    if resumed then last_eval_iter = it elseif opts.eval_at_start then record() end
     while not stop and it < total do
       epoch = epoch + 1
       while not stop and it < total do
@@ -157,6 +196,8 @@ function M.fit(model, data, opts)
         end
         opt:step()
         it = it + 1
+        if sparse then sparse:after_step(it, xb, yb, opt, loss) end
+        if on_step then on_step(it, model, xb, yb, opt) end
         sum_loss, nbatches = sum_loss + l, nbatches + 1
         sum_correct, seen = sum_correct + (correct or 0), seen + xb:size(1)
         snapshot()
@@ -175,7 +216,9 @@ function M.fit(model, data, opts)
   if not ok then error(err, 0) end
 
   hist.iterations = it      -- the iteration reached (counted from 0 even with start_iteration)
-  hist.start = start
+  hist.start = first
+  hist.dst = sparse and sparse.updates or nil
+  hist.resumed_at = resumed and start or nil
   hist.epochs = epoch
   hist.seconds = now() - t0
   hist.final = hist.records[#hist.records]
@@ -192,7 +235,8 @@ if ok and type(help) == 'table' and help.register then
   help.register(M, {
     fit = 'fit(model, {train =, val =, test =}, {optimizer =, batch = 60, epochs = | iterations =, seed = 1, '
       .. "loss = 'xent'|'mse', schedule =, eval_every =, eval_batch = 1000, eval_at_start = false, on_eval = f(rec, model), "
-      .. 'snapshots = {iters}, progress =, max_iterations =}) -> hist {records, early_stop, final, snapshots, iterations, seconds}',
+      .. "snapshots = {iters}, progress =, max_iterations =, dst = {kind = 'rigl', ...}, on_step = f(it, model, x, y, opt), "
+      .. 'checkpoint = path, checkpoint_every =}) -> hist {records, early_stop, final, snapshots, iterations, seconds}',
   })
 end
 

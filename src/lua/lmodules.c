@@ -17,6 +17,7 @@ int luaopen_lotto_json(lua_State *L);
 int luaopen_lotto_fs(lua_State *L);
 int luaopen_lotto_sys(lua_State *L);
 int luaopen_lotto_proc(lua_State *L);
+int luaopen_lotto_dst(lua_State *L);
 
 static const luaL_Reg modules[] = {
     {"lotto.tensor", luaopen_lotto_tensor}, {"lotto.rng", luaopen_lotto_rng},
@@ -25,6 +26,7 @@ static const luaL_Reg modules[] = {
     {"lotto.core.prune", luaopen_lotto_prune}, {"lotto.core.sparse", luaopen_lotto_sparse}, {"lotto.json", luaopen_lotto_json},
     {"lotto.fs", luaopen_lotto_fs}, {"lotto.sys", luaopen_lotto_sys},
     {"lotto.proc", luaopen_lotto_proc},
+    {"lotto.core.dst", luaopen_lotto_dst},
     {NULL, NULL}};
 
 void lt_openlibs(lua_State *L) {

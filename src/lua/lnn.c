@@ -400,8 +400,29 @@ static int model_apply_mask(lua_State *L) {
   lua_settop(L, 1);
   return 1;
 }
+// mask_changed([names]): all layers, or only the layers of the named parameters
 static int model_mask_changed(lua_State *L) {
-  lt_model_mask_changed(lt_checkmodel(L, 1));
+  lt_model *m = lt_checkmodel(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    lt_model_mask_changed(m);
+    lua_settop(L, 1);
+    return 1;
+  }
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 2);
+  luaL_argcheck(L, n >= 0 && n <= lt_model_nparams(m), 2, "more names than parameters");
+  int *idx = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *idx, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 2, i);
+    const char *name = lua_tostring(L, -1);
+    const lt_param *p = name ? lt_model_param_find(m, name) : NULL;
+    if (!p) return luaL_argerror(L, 2, lua_pushfstring(L, "entry %d is not a parameter name (got %s)", (int)i, luaL_tolstring(L, -1, NULL)));
+    idx[i - 1] = -1;
+    for (int j = 0; j < lt_model_nparams(m); j++)
+      if (lt_model_param(m, j) == p) idx[i - 1] = j;
+    lua_pop(L, 1);
+  }
+  if (lt_model_mask_changed_params(m, idx, (int)n)) return lt_raise(L, "mask_changed");
   lua_settop(L, 1);
   return 1;
 }
@@ -528,6 +549,17 @@ static int model_step_loss(lua_State *L) {
   return 2;
 }
 
+// step_loss_dense(x, y[, loss]) -> loss: as step_loss, with the dense gradient of every prunable weight
+static int model_step_loss_dense(lua_State *L) {
+  lt_model *m = lt_checkmodel(L, 1);
+  lt_tensor *x = lt_checktensor(L, 2), *y = lt_checktensor(L, 3);
+  lt_loss_kind k = checkloss(L, 4);
+  double loss;
+  if (lt_model_step_loss_dense(m, x, y, k, &loss)) return lt_raise(L, "step_loss_dense");
+  lua_pushnumber(L, loss);
+  return 1;
+}
+
 /* ---- losses ---------------------------------------------------------------- */
 
 // cross_entropy(logits (B, C), labels (B)) -> loss, dlogits, ncorrect
@@ -590,7 +622,8 @@ static const luaL_Reg model_methods[] = {
     {"eval", model_eval},             {"is_training", model_is_training}, {"numel", model_numel},
     {"density", model_density},       {"input_shape", model_input_shape}, {"output_shape", model_output_shape},
     {"layers", model_layers},         {"evaluate", model_evaluate},   {"evaluate_xy", model_evaluate_xy},
-    {"step_loss", model_step_loss},   {"describe", model_tostring},   {NULL, NULL}};
+    {"step_loss", model_step_loss},   {"describe", model_tostring},   {"step_loss_dense", model_step_loss_dense},
+    {NULL, NULL}};
 static const luaL_Reg model_meta[] = {{"__gc", model_gc}, {"__close", model_gc}, {"__tostring", model_tostring},
                                       {"__index", NULL}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {
@@ -614,7 +647,8 @@ static const lt_help_entry model_help[] = {
     {":backward", "m:backward(dy) -> dx: accumulates parameter gradients of the last forward"},
     {":zero_grad", "m:zero_grad() -> m: sets every gradient to zero"},
     {":apply_mask", "m:apply_mask() -> m: values *= masks; pruned weights become exactly zero"},
-    {":mask_changed", "m:mask_changed() -> m: tell the model its masks were written (apply_mask does this)"},
+    {":mask_changed", "m:mask_changed([names]) -> m: tell the model its masks were written (apply_mask does this); "
+                      "with a list of parameter names only their layers rebuild their sparse layout"},
     {":train", "m:train([on]) -> m: training mode (batch statistics, dropout)"},
     {":eval", "m:eval() -> m: evaluation mode (running statistics, no dropout)"},
     {":numel", "m:numel([prunable_only]) -> number of parameters"},
@@ -623,6 +657,8 @@ static const lt_help_entry model_help[] = {
     {":evaluate", "m:evaluate(dataset[, {batch = 1000}]) -> loss, accuracy (NaN for regression), in eval mode"},
     {":evaluate_xy", "m:evaluate_xy(x, y[, batch[, nclasses]]) -> loss, accuracy on tensors"},
     {":step_loss", "m:step_loss(x, y[, 'xent'|'mse']) -> loss, ncorrect: zero_grad, forward, loss, backward in C"},
+    {":step_loss_dense", "m:step_loss_dense(x, y[, 'xent'|'mse']) -> loss: step_loss with the dense gradient of "
+                         "every prunable weight (pruned entries too; RigL's grow criterion); mask before stepping"},
     {":describe", "m:describe() -> the model as an indented tree (also tostring(m))"},
     {NULL, NULL}};
 

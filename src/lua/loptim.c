@@ -199,6 +199,29 @@ static int optim_moment(lua_State *L) {
   return 1;
 }
 
+/* opt:set_moment(k, t): restores moment k from a 1-D tensor of the optimizer's size. */
+static int optim_set_moment(lua_State *L) {
+  lt_optim *o = checkoptim(L, 1)->o;
+  lua_Integer k = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, k == 1 || k == 2, 2, "moment index must be 1 or 2");
+  lt_tensor *t = lt_checktensor(L, 3);
+  luaL_argcheck(L, lt_tensor_is_contiguous(t) && (size_t)lt_tensor_numel(t) == lt_optim_size(o), 3,
+                "expected a contiguous tensor with one value per parameter");
+  if (lt_optim_set_moment(o, (int)k - 1, lt_tensor_data(t), lt_optim_size(o))) return lt_raise(L, "set_moment");
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* opt:set_steps(n): the step count (with set_moment, a restored optimizer). */
+static int optim_set_steps(lua_State *L) {
+  lt_optim *o = checkoptim(L, 1)->o;
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 0, 2, "steps must be >= 0");
+  lt_optim_set_steps(o, (int64_t)n);
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int optim_tostring(lua_State *L) {
   loptim *p = luaL_checkudata(L, 1, OPTIM_MT);
   const lt_optim *o = p->o;
@@ -314,6 +337,7 @@ static int sched_tostring(lua_State *L) {
 static const luaL_Reg optim_methods[] = {
     {"bind", optim_bind},     {"step", optim_step},   {"reset", optim_reset}, {"flush", optim_flush}, {"lr", optim_lr},
     {"set_lr", optim_set_lr}, {"steps", optim_steps}, {"kind", optim_kind},   {"moment", optim_moment},
+    {"set_moment", optim_set_moment}, {"set_steps", optim_set_steps},
     {NULL, NULL}};
 static const luaL_Reg optim_meta[] = {
     {"__gc", optim_gc}, {"__close", optim_gc}, {"__tostring", optim_tostring}, {"__len", optim_len},
@@ -331,6 +355,8 @@ static const lt_help_entry optim_help[] = {
     {":set_lr", "opt:set_lr(x): change the learning rate (x >= 0)"},
     {":steps", "opt:steps() -> steps taken since creation or reset"},
     {":kind", "opt:kind() -> 'sgd', 'adam' or 'adamw'"},
+    {":set_moment", "opt:set_moment(k, t) -> opt: restore moment k (1 or 2) from a tensor of the optimizer's size"},
+    {":set_steps", "opt:set_steps(n) -> opt: restore the step count (Adam's bias correction)"},
     {":moment", "opt:moment(k) -> a copy of moment k (1: momentum / first moment, 2: second moment) or nil"},
     {":bind", "opt:bind(values, grads[, mask[, model]]) -> opt: the flat tensors step() updates (model: its mask version)"},
     {NULL, NULL}};

@@ -23,7 +23,8 @@ struct lt_model {
 
 static lt_status bind_tree(lt_model *m, lt_layer *l) {
   l->model = m;
-  l->mask_version = &m->mask_version;
+  l->own_mask_version = m->mask_version;
+  l->mask_version = &l->own_mask_version;
   if (l->ops->nchildren)
     for (int i = 0, n = l->ops->nchildren(l); i < n; i++) {
       lt_status st = bind_tree(m, l->ops->child(l, i));
@@ -185,8 +186,13 @@ uint64_t lt_model_mask_version(const lt_model *m) { return m->mask_version; }
 
 /* ---- masks and gradients -------------------------------------------------- */
 
-void lt_model_mask_changed(lt_model *m) {
-  m->mask_version++;
+static void stamp_tree(lt_layer *l, uint64_t v) {
+  l->own_mask_version = v;
+  if (l->ops->nchildren)
+    for (int i = 0, n = l->ops->nchildren(l); i < n; i++) stamp_tree(l->ops->child(l, i), v);
+}
+
+static void update_pruned(lt_model *m) {
   m->pruned = 0;
   for (int i = 0; i < m->nparams && !m->pruned; i++) {
     const lt_param *p = &m->params[i];
@@ -197,6 +203,22 @@ void lt_model_mask_changed(lt_model *m) {
         break;
       }
   }
+}
+
+void lt_model_mask_changed(lt_model *m) {
+  m->mask_version++;
+  stamp_tree(m->root, m->mask_version);
+  update_pruned(m);
+}
+
+lt_status lt_model_mask_changed_params(lt_model *m, const int *idx, int n) {
+  for (int i = 0; i < n; i++)
+    if (idx[i] < 0 || idx[i] >= m->nparams)
+      return lt_error(LT_ERANGE, "mask changed: parameter index %d out of range [0, %d)", idx[i], m->nparams);
+  m->mask_version++;
+  for (int i = 0; i < n; i++) m->params[idx[i]].layer->own_mask_version = m->mask_version;
+  update_pruned(m);
+  return LT_OK;
 }
 
 void lt_model_apply_mask(lt_model *m) {
@@ -211,9 +233,9 @@ void lt_model_apply_mask(lt_model *m) {
 // pruned ones are known to be zero (lt_layer_zero_grad_kept): at 5% density
 // that is a twentieth of the memset.
 static void zero_param_grad(lt_model *m, const lt_param *p) {
-  if (p->prunable && lt_layer_zero_grad_kept(p->layer, m->mask_version)) return;
+  if (p->prunable && lt_layer_zero_grad_kept(p->layer, *p->layer->mask_version)) return;
   memset(lt_tensor_data(p->grad), 0, sizeof(float) * p->numel);
-  if (p->prunable) lt_layer_grad_masked(p->layer, m->mask_version);
+  if (p->prunable) lt_layer_grad_masked(p->layer, *p->layer->mask_version);
 }
 
 void lt_model_zero_grad(lt_model *m) {
@@ -246,11 +268,11 @@ static void zero_grad_leftover(lt_model *m) {
 static void mask_grads(lt_model *m) {
   for (int i = 0; i < m->nparams; i++) {
     const lt_param *p = &m->params[i];
-    if (p->prunable && lt_layer_grad_clean(p->layer, m->mask_version)) continue;
+    if (p->prunable && lt_layer_grad_clean(p->layer, *p->layer->mask_version)) continue;
     float *g = lt_tensor_data(p->grad);
     const float *mk = lt_tensor_data(p->mask);
     for (size_t j = 0; j < p->numel; j++) g[j] *= mk[j];
-    if (p->prunable) lt_layer_grad_masked(p->layer, m->mask_version);
+    if (p->prunable) lt_layer_grad_masked(p->layer, *p->layer->mask_version);
   }
 }
 
@@ -322,5 +344,32 @@ lt_status lt_model_step_loss(lt_model *m, const lt_tensor *x, const lt_tensor *y
   zero_grad_deferred(m);
   st = step_loss(m, x, y, kind, loss, ncorrect);
   zero_grad_leftover(m);
+  return st;
+}
+
+/* The dense gradient (RigL's grow criterion): every dispatching layer runs
+ * dense for this one step and the gradients are not masked, so the pruned
+ * entries hold dL/dw as if they were alive (at w = 0). Masks, versions and the
+ * layers' CSR stay as they were; the layers' own modes are restored. */
+lt_status lt_model_step_loss_dense(lt_model *m, const lt_tensor *x, const lt_tensor *y, lt_loss_kind kind,
+                                   double *loss) {
+  int *modes = calloc((size_t)(m->nparams ? m->nparams : 1), sizeof *modes);
+  if (!modes) return lt_error(LT_ENOMEM, "dense gradient: out of memory");
+  for (int i = 0; i < m->nparams; i++) {
+    lt_layer *l = m->params[i].layer;
+    lt_spd_info info;
+    modes[i] = -1;
+    if (m->params[i].prunable && lt_layer_has_dispatch(l) && !lt_layer_sparse_info(l, &info)) {
+      modes[i] = (int)info.mode;
+      lt_layer_set_sparse_mode(l, LT_SPARSE_DENSE);
+    }
+  }
+  int pruned = m->pruned;
+  m->pruned = 0;
+  lt_status st = lt_model_step_loss(m, x, y, kind, loss, NULL);
+  m->pruned = pruned;
+  for (int i = 0; i < m->nparams; i++)
+    if (modes[i] >= 0) lt_layer_set_sparse_mode(m->params[i].layer, modes[i]);
+  free(modes);
   return st;
 }

@@ -124,9 +124,13 @@ struct lt_layer {
    * prunable weight runs on the sparse kernels (linear, conv2d); NULL for
    * the rest. The layer frees it. */
   lt_spd *spd;
-  /* The model's mask version (bumped whenever masks change), set at bind:
-   * a layer reads it through this pointer, never by calling the model. */
+  /* The mask version of this layer's parameters, set at bind to point at
+   * own_mask_version: a layer reads it through this pointer, never by calling
+   * the model. The model gives it its (global) version whenever this layer's
+   * masks change (all layers on lt_model_mask_changed, only the named ones on
+   * lt_model_mask_changed_params), so a layer whose mask stayed keeps its CSR. */
   const uint64_t *mask_version;
+  uint64_t own_mask_version;
 };
 
 /* lt_model_new with every parameter passed to check(ctx, p, trainable) as the layers

@@ -179,3 +179,19 @@ void lt_optim_free(lt_optim *o) {
   drop_kept(o);
   free(o);
 }
+
+lt_status lt_optim_set_moment(lt_optim *o, int k, const float *src, size_t n) {
+  float *dst = k == 0 ? o->m : k == 1 ? o->v : NULL;
+  if (!dst) return lt_error(LT_EINVAL, "%s keeps no moment %d", o->name, k + 1);
+  if (n != o->n) return lt_error(LT_ESHAPE, "optimizer moment: %zu values given, optimizer made for %zu", n, o->n);
+  sync_dense(o);
+  memcpy(dst, src, n * sizeof *dst);
+  if (o->kept) gather_compact(o);
+  return LT_OK;
+}
+
+lt_status lt_optim_set_steps(lt_optim *o, int64_t steps) {
+  if (steps < 0) return lt_error(LT_EINVAL, "optimizer: steps must be >= 0 (got %lld)", (long long)steps);
+  o->steps = steps;
+  return LT_OK;
+}

@@ -52,11 +52,13 @@ local function sweep(prefix, tbl, self)
 end
 
 for _, m in ipairs { 'tensor', 'rng', 'nn', 'optim', 'data', 'io', 'prune', 'sparse', 'json', 'train',
-                     'ticket', 'plot', 'experiment', 'lmc', 'earlybird', 'models', 'fs', 'sys', 'util', 'proc', 'sweep' } do
+                     'ticket', 'plot', 'experiment', 'lmc', 'earlybird', 'models', 'fs', 'sys', 'util', 'proc', 'sweep',
+                     'dst', 'checkpoint' } do
   local mod = lotto[m]
   C.check(type(mod) == 'table', 'module lotto.' .. m .. ' loads')
   if type(mod) == 'table' then sweep(m, mod) end
 end
+sweep('core.dst', require 'lotto.core.dst')
 
 -- methods, each call on a fresh object so that one misuse cannot poison the next
 local function model()

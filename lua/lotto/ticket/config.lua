@@ -10,6 +10,8 @@ local U = require 'lotto.util'
 
 local M = {}
 
+M.resets = { 'weights', 'lr', 'finetune' }
+
 -- Every option of imp{...} and one_shot{...}, with its default. A script passes
 -- only what it changes.
 M.defaults = {
@@ -33,6 +35,10 @@ M.defaults = {
   target_density = false,   -- stop once the ticket's density is at or below this
   prune = { rate = 0.2, output_rate = 0.1 }, -- lotto.prune.magnitude options, or function(model, round)
   rewind = 0,               -- iteration to rewind to: 0 resets to θ0 (LTH), k > 0 is late resetting to θk
+  reset = 'weights',        -- what a pruned round starts from: 'weights' (rewind the survivors to θk),
+                            -- 'lr' (learning-rate rewinding, Renda et al. 2020: keep the trained weights,
+                            -- replay the schedule from iteration k) or 'finetune' (keep the trained
+                            -- weights, train the same iterations at the schedule's final rate)
   controls = { 'reinit' },  -- names in lotto.ticket.controls (reinit, permuted, random, sign, ...) trained beside each ticket
   permuted_reinit = false,  -- the permuted control also gets a fresh init
   source = false,           -- transfer: {run = dir, weights = 'init'|'rewind'|'fresh', reinit = {layers}}
@@ -73,6 +79,7 @@ local function validate(cfg)
   need(is_int(cfg.eval_every, 1), 'eval_every', 'a positive integer')
   need(is_int(cfg.rounds, 0), 'rounds', 'a non-negative integer')
   need(is_int(cfg.rewind, 0), 'rewind', 'a non-negative integer (an iteration)')
+  U.one_of(cfg.reset, M.resets, "option 'reset'", 'lotto.ticket')
   if not cfg.epochs and cfg.rewind >= cfg.iterations then
     bad(("option 'rewind' (%d) must be below 'iterations' (%d)"):format(cfg.rewind, cfg.iterations))
   end

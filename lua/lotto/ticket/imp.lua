@@ -3,6 +3,7 @@
 -- ticket, stores everything in the run store (lotto.experiment) and resumes a killed
 -- run where it stopped; one_shot prunes once.
 local E = require 'lotto.experiment'
+local data_mod = require 'lotto.data'
 local earlybird = require 'lotto.earlybird'
 local fs = require 'lotto.fs'
 local optim = require 'lotto.optim'
@@ -48,6 +49,7 @@ function M.train(model, data, cfg, opts)
     snapshots = opts.snapshots,
     schedule = cfg.schedule and optim.schedule(cfg.schedule) or nil,
   }
+  if opts.lr then fit.schedule = function() return opts.lr end end
   if cfg.progress ~= 'auto' then fit.progress = cfg.progress end
   if (opts.start or 0) > 0 then fit.start_iteration = opts.start end
   if cfg.epochs then fit.epochs = cfg.epochs else fit.iterations = cfg.iterations end
@@ -56,6 +58,14 @@ function M.train(model, data, cfg, opts)
     fit.eval_every = cfg.earlybird.every or fit.eval_every
   end
   return train.fit(model, data, fit)
+end
+
+-- The learning rate of the last step of a full run (fine-tuning trains at it).
+local function final_lr(cfg, data)
+  local total = cfg.iterations
+  if cfg.epochs then total = cfg.epochs * data_mod.loader(data.train, { batch = cfg.batch }):batches_per_epoch() end
+  if cfg.schedule then return optim.schedule(cfg.schedule):lr(total - 1) end
+  return cfg.optimizer.lr or 1e-3
 end
 
 -- ---- the IMP driver -----------------------------------------------------------------
@@ -133,7 +143,7 @@ end
 
 -- Trains each control of cfg.controls from the ticket (mask, rewound to state) and
 -- records it in the round summary s.
-local function train_controls(run, cfg, seed, data, model, k, state, mask, start, s)
+local function train_controls(run, cfg, seed, data, model, k, state, mask, start, s, lr)
   for _, c in ipairs(cfg.controls) do
     ops.rewind(model, state, mask)
     local ctx = { state = state, mask = mask, seed = derived(seed, k, c), init = cfg.init, cfg = cfg,
@@ -144,7 +154,7 @@ local function train_controls(run, cfg, seed, data, model, k, state, mask, start
     if math.type(from) ~= 'integer' or from < 0 then
       bad(("control '%s': apply returned %s, not a start iteration (an integer >= 0, or nil)"):format(c, tostring(from)))
     end
-    local h = M.train(model, data, cfg, { data_seed = seed, start = from })
+    local h = M.train(model, data, cfg, { data_seed = seed, start = from, lr = lr })
     log_hist(run, seed, k, c, h)
     s.runs[c] = summarize(h)
   end
@@ -175,7 +185,10 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
       say(cfg, 'seed %d round %d: pruning removed no weight; stopping', seed, k)
       return false
     end
+    -- learning-rate rewinding and fine-tuning keep the trained survivors
+    if cfg.reset ~= 'weights' then state = model:state() end
   end
+  local lr = not get and cfg.reset == 'finetune' and final_lr(cfg, data) or nil
   local mask = model:masks():clone()
   run:begin_round(seed, k)
   files.save_mask(run:mask_path(seed, k), model)
@@ -183,13 +196,13 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
   s.remaining_pct = 100 * s.density
 
   ops.rewind(model, state, mask)
-  local hist = M.train(model, data, cfg, { data_seed = seed, start = start })
+  local hist = M.train(model, data, cfg, { data_seed = seed, start = start, lr = lr })
   log_hist(run, seed, k, 'ticket', hist)
   s.runs.ticket = summarize(hist)
   s.runs.ticket.trained_iterations = hist.iterations -- the iteration reached (early-bird stops sooner)
   local final = model:state()
 
-  train_controls(run, cfg, seed, data, model, k, state, mask, start, s)
+  train_controls(run, cfg, seed, data, model, k, state, mask, start, s, lr)
 
   model:masks():copy(mask)
   model:load_state(final)
@@ -279,7 +292,13 @@ function M.imp(opts)
   -- A run without a completed round holds nothing to protect: a new config replaces it
   -- (E.open refuses a directory that is not a run, and holds the run's lock).
   local restart = cfg.restart or not has_rounds(cfg.root .. '/' .. cfg.name)
-  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = restart })
+  -- the default reset is stored as no key at all, so runs written before the option resume
+  local stored = cfg
+  if cfg.reset == 'weights' then
+    stored = {}
+    for k, v in pairs(cfg) do if k ~= 'reset' then stored[k] = v end end
+  end
+  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = stored, restart = restart })
   if not ok or not run then bad(U.strip(ok and err or run)) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
   -- Everything under the run's lock; an error releases it (the process may go on).
