@@ -275,7 +275,9 @@ static int p_erk(lua_State *L) {
   double target = checkrate(L, 2);
   lua_Integer n = luaL_len(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 100000, 1, "expected a non-empty list of shapes");
-  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  int has_dense = !lua_isnoneornil(L, 3);
+  if (has_dense) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
   double *dens = lua_newuserdatauv(L, (size_t)n * sizeof *dens, 0);
   int64_t(*dims)[8] = lua_newuserdatauv(L, (size_t)n * sizeof *dims, 0);
   const int64_t **shapes = lua_newuserdatauv(L, (size_t)n * sizeof *shapes, 0);
@@ -299,7 +301,7 @@ static int p_erk(lua_State *L) {
     shapes[i - 1] = dims[i - 1];
     nd[i - 1] = (int)k;
     dense[i - 1] = 0;
-    if (!lua_isnoneornil(L, 3)) {
+    if (has_dense) {
       lua_geti(L, 3, i);
       dense[i - 1] = lua_toboolean(L, -1);
       lua_pop(L, 1);
