@@ -42,15 +42,15 @@ M.defaults = {
   method = 'snip',         -- 'snip' | 'grasp' | 'synflow' | 'magnitude' | 'random' | function(model, ctx)
   density = 0.1,           -- fraction of the selected prunable weights kept, in (0, 1]
   distribution = 'global', -- 'global' | 'uniform' | 'uniform_first_dense' | 'erk' | function(layers, density)
-  rounds = nil,            -- iterative rounds at density^(k/rounds); default: synflow 100, others 1
-  data = nil,              -- a data set (or {train = ds}) for snip and grasp
+  rounds = false,          -- iterative rounds at density^(k/rounds); default: synflow 100, others 1
+  data = false,            -- a data set (or {train = ds}) for snip and grasp
   batch = 100,             -- batch size of the scoring batches
   batches = 1,             -- how many batches the gradient is summed over
-  loss = nil,              -- 'xent' | 'mse' (default: from the data set's classes)
+  loss = false,            -- 'xent' | 'mse' (default: from the data set's classes)
   grasp_eps = 1e-3,        -- finite-difference step of the HVP, relative to |w| / |g|
   shuffle = false,         -- layer-wise shuffle ablation
   seed = 1,                -- data order, random scores and shuffling (pruning stream)
-  layers = nil,            -- names of the prunable parameters to prune (default: all)
+  layers = false,          -- names of the prunable parameters to prune (default: all)
 }
 
 -- ---- the model's prunable parameters, in the flat layout ----
@@ -266,14 +266,15 @@ function M.prune(model, opts)
     fail(('density must be a number in (0, 1] (got %s)'):format(tostring(o.density)))
   end
   local spec = type(method) == 'string' and M.methods[method] or {}
+  if o.rounds == false then o.rounds = nil end
   local rounds = U.int_opt(o, 'rounds', spec.rounds or 1, 1, WHERE)
   o.batch = U.int_opt(o, 'batch', 100, 1, WHERE)
   o.batches = U.int_opt(o, 'batches', 1, 1, WHERE)
   U.check_seed(o.seed, 'prune', 2)
   if type(o.grasp_eps) ~= 'number' or not (o.grasp_eps > 0) then fail('grasp_eps must be a number > 0') end
-  local layers = M.layers(model, o.layers)
+  local layers = M.layers(model, o.layers or nil)
   local ctx = { layers = layers, rng = rng.new(o.seed, rng.streams.prune), grasp_eps = o.grasp_eps }
-  if spec.data or (type(method) == 'function' and o.data ~= nil) then ctx.batches, ctx.loss = take_batches(o) end
+  if spec.data or (type(method) == 'function' and o.data) then ctx.batches, ctx.loss = take_batches(o) end
   local total = 0
   for _, e in ipairs(layers) do total = total + e.numel end
   for k = 1, rounds do
