@@ -242,7 +242,7 @@ local function take_batches(o)
   for i = 1, o.batches do
     local x, y = loader:next()
     if x == nil then break end
-    out[i] = { x, y }
+    out[i] = { x:clone(), y:clone() } -- the loader reuses its batch tensors
   end
   local loss = o.loss or ((ds:classes() or 0) > 0 and 'xent' or 'mse')
   return out, loss
