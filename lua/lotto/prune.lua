@@ -29,6 +29,9 @@ M.hamming = core.hamming               -- (a, b) -> differing entries, that / si
 M.overlap = core.overlap               -- (a, b) -> |a and b| / |a or b|, |a and b| / |a|
 M.check = core.check                   -- (mask) -> true | false, message
 M.apply = core.apply                   -- (weight, mask) -> weight with pruned entries 0
+M.keep_top = core.keep_top             -- (mask, score, keep[, raw]) -> pruned: keep the `keep` largest
+M.erk = core.erk                       -- (shapes, density[, dense]) -> ERK layer densities
+M.targeted_dropout = core.targeted_dropout -- (keep, weight, mask, gamma, alpha, rng[, units]) -> keep
 
 --- Global pruning of a set of layers: prune.global{masks = {...}, scores = {...}, p = 0.2, raw = false}.
 -- Scores are read as |score| unless raw. Returns pruned, guarded: the 1-based positions of

@@ -121,6 +121,14 @@ do -- ERK against the formula: d_l = eps (sum of dims) / (prod of dims), sum d_l
   rel_near(d[1], eps * 1084 / 235200, 1e-12, 'erk with a dense layer: the rest solved for the remainder')
   checkerror(function() core.erk(shapes, 0.1, { true }) end, 'dense layers alone')
   checkerror(function() core.erk({ { 3, 0 } }, 0.1) end, 'positive integer')
+  checkerror(function() core.erk({ 7 }, 0.1) end, 'not a shape table')
+  checkerror(function() core.erk({}, 0.1) end, 'non%-empty list')
+  checkerror(function() core.erk({ { 3, 4 } }, 1.5) end, 'must be in %[0, 1%]')
+  checkerror(function() core.keep_top(T.ones { 3 }, T.ones { 4 }, 1) end, "must have the mask's shape")
+  checkerror(function() core.keep_top(T.ones { 3 }, T.ones { 3 }, -2) end, 'keep must be >= 0')
+  checkerror(function() core.keep_top(T.full({ 3 }, 0.5), T.ones { 3 }, 1) end, 'only 0 and 1')
+  checkerror(function() core.targeted_dropout(T.ones { 3 }, T.ones { 3 }, T.ones { 2 }, 0.5, 0.5, 1) end, 'mask')
+  checkerror(function() core.targeted_dropout(T.ones { 3 }, T.ones { 3 }, T.ones { 3 }, 0.5, 0.5, 1, true) end, 'rows')
 end
 
 do -- keep_top keeps an exact count, largest first, ties to the higher index
