@@ -13,6 +13,8 @@
 --              (Wang et al. 2020). H g is a central finite difference of gradients,
 --              (grad(w + e v) - grad(w - e v)) / 2e with v = g and e = grasp_eps * |w| / |g|:
 --              two extra gradient passes, no double backward (the engine has none).
+--              As in the paper, the logits are divided by grasp_temperature (200) for
+--              cross-entropy losses.
 --   synflow    |w * dR/dw| with R = sum of the output of the net with |w| on an all-ones
 --              input (eval mode); `rounds` rounds at densities density^(k/rounds)
 --              (Tanaka et al. 2020). No data.
@@ -30,6 +32,7 @@
 local core = require 'lotto.core.prune'
 local tensor = require 'lotto.tensor'
 local data_mod = require 'lotto.data'
+local nn = require 'lotto.nn'
 local rng = require 'lotto.rng'
 local U = require 'lotto.util'
 
@@ -48,6 +51,7 @@ M.defaults = {
   batches = 1,             -- how many batches the gradient is summed over
   loss = false,            -- 'xent' | 'mse' (default: from the data set's classes)
   grasp_eps = 1e-3,        -- finite-difference step of the HVP, relative to |w| / |g|
+  grasp_temperature = 200, -- GraSP's logits are divided by this (the paper's T; cross-entropy only)
   shuffle = false,         -- layer-wise shuffle ablation
   seed = 1,                -- data order, random scores and shuffling (pruning stream)
   layers = false,          -- names of the prunable parameters to prune (default: all)
@@ -91,15 +95,25 @@ local function view(flat, e) return flat:narrow(1, e.offset + 1, e.numel):reshap
 -- ---- gradients ----
 
 -- The summed loss gradient over ctx.batches at the model's current values: a new flat tensor.
+-- ctx.temperature (cross-entropy only) divides the logits first, as GraSP does.
 local function gradient(model, ctx)
   local total
   model:train()
+  local T = ctx.temperature
   for _, b in ipairs(ctx.batches) do
-    model:step_loss(b[1], b[2], ctx.loss)
+    if T and T ~= 1 and ctx.loss == 'xent' then
+      model:zero_grad()
+      local _, dz = nn.cross_entropy(model:forward(b[1], true):div_(T), b[2])
+      model:backward(dz:div_(T))
+    else
+      model:step_loss(b[1], b[2], ctx.loss)
+    end
     if total then total:add_(model:grads()) else total = model:grads():clone() end
   end
   return total
 end
+
+M.gradient = gradient -- (model, {batches = {{x, y}}, loss =, temperature =}) -> flat gradient
 
 -- H v by a central difference of gradients at values theta (restored afterwards).
 local function hvp(model, ctx, theta, v, eps)
@@ -139,6 +153,7 @@ function scores.snip(model, ctx)
 end
 
 function scores.grasp(model, ctx)
+  ctx = setmetatable({ temperature = ctx.grasp_temperature }, { __index = ctx })
   local theta = model:state()
   local g = gradient(model, ctx):mul_(model:masks())
   local gn, wn = math.sqrt(g:dot(g)), math.sqrt(theta:dot(theta))
@@ -272,8 +287,12 @@ function M.prune(model, opts)
   o.batches = U.int_opt(o, 'batches', 1, 1, WHERE)
   U.check_seed(o.seed, 'prune', 2)
   if type(o.grasp_eps) ~= 'number' or not (o.grasp_eps > 0) then fail('grasp_eps must be a number > 0') end
+  if type(o.grasp_temperature) ~= 'number' or not (o.grasp_temperature > 0) then
+    fail('grasp_temperature must be a number > 0')
+  end
   local layers = M.layers(model, o.layers or nil)
-  local ctx = { layers = layers, rng = rng.new(o.seed, rng.streams.prune), grasp_eps = o.grasp_eps }
+  local ctx = { layers = layers, rng = rng.new(o.seed, rng.streams.prune), grasp_eps = o.grasp_eps,
+    grasp_temperature = o.grasp_temperature }
   if spec.data or (type(method) == 'function' and o.data) then ctx.batches, ctx.loss = take_batches(o) end
   local total = 0
   for _, e in ipairs(layers) do total = total + e.numel end
@@ -309,6 +328,7 @@ if ok and type(help) == 'table' and help.register then
     apply = 'apply(layers, scores, density, distribution) -> kept: cut the masks by scores (largest kept)',
     layers = 'layers(model[, names]) -> {{name, shape, numel, offset, p}}: the prunable parameters',
     synflow_scores = 'synflow_scores(model) -> scores, R: |w * dR/dw| with |w| and an all-ones input',
+    gradient = 'gradient(model, {batches = {{x, y}}, loss =, temperature =}) -> the summed flat loss gradient',
     hvp = 'hvp(model, {batches = {{x, y}}, loss =}, v, eps) -> H v by a central difference of gradients',
   })
 end

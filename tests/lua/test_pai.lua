@@ -76,6 +76,25 @@ do -- the HVP against finite differences of the loss: v^T (H v) = (L(w+hv) - 2L(
   end
 end
 
+do -- the tempered gradient (GraSP's T) against finite differences of the tempered loss
+  local m = nn.model(nn.sequential { nn.linear(4, 5), nn.relu(), nn.linear(5, 3) }, { input = { 4 } })
+  m:init { seed = 8 }
+  local x, y = T.randn({ 6, 4 }, 2), T.new { 0, 1, 2, 2, 1, 0 }
+  local theta = m:state()
+  local g = pai.gradient(m, { batches = { { x, y } }, loss = 'xent', temperature = 5 })
+  local function loss_at(t)
+    m:values():copy(t)
+    return (nn.cross_entropy(m:forward(x, true):div_(5), y))
+  end
+  local v = T.randn({ theta:numel() }, 4)
+  local h = 1e-3
+  local fd = (loss_at(theta:add(v:mul(h))) - loss_at(theta:sub(v:mul(h)))) / (2 * h)
+  m:values():copy(theta)
+  check(math.abs(v:dot(g) - fd) <= 1e-3 * math.abs(fd) + 1e-5, ('tempered gradient %.6g vs %.6g'):format(v:dot(g), fd))
+  local g1 = pai.gradient(m, { batches = { { x, y } }, loss = 'xent' })
+  check(math.abs(g1:dot(v) - 5 * 5 * g:dot(v)) > 1e-4, 'the temperature changes the gradient')
+end
+
 do -- SynFlow: |W1| ones = (2, 1), R = 2*2 + 3*1 = 7; scores |w dR/dw|; each layer sums to R
   local m = hand_net()
   local s, R = pai.synflow_scores(m)
