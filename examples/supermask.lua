@@ -8,17 +8,21 @@
 --   lotto examples/supermask.lua           2 seeds, 1500 training iterations, edge-popup 1 epoch
 --   lotto examples/supermask.lua --full    5 seeds, 10000 iterations, more densities, edge-popup 5 epochs
 --   options: --fashion (Fashion-MNIST)
-local usage = 'usage: lotto examples/supermask.lua [--full] [--fashion] [--help]'
-local full, fashion = false, false
-for _, a in ipairs(arg or {}) do
+local usage = 'usage: lotto examples/supermask.lua [--full] [--fashion] [--seeds n] [--iters n] [--help]'
+local o, i = {}, 1
+while arg and arg[i] do
+  local a, v = arg[i], math.tointeger(tonumber(arg[i + 1]))
   if a == '--help' or a == '-h' then print(usage) return
-  elseif a == '--full' then full = true elseif a == '--fashion' then fashion = true
+  elseif a == '--full' or a == '--fashion' then o[a:sub(3)] = true
+  elseif (a == '--seeds' or a == '--iters') and v and v >= 1 then o[a:sub(3)] = v; i = i + 1
   else error(usage, 0) end
+  i = i + 1
 end
-
+local full, fashion = o.full, o.fashion
 local sm, plot, json, fs = lotto.supermask, lotto.plot, lotto.json, lotto.fs
 local data = lotto.data.load(fashion and 'fashion_mnist' or 'mnist', { val = 5000 })
-local seeds = full and { 1, 2, 3, 4, 5 } or { 1, 2 }
+local seeds, iters = {}, o.iters or (full and 10000 or 1500)
+for s = 1, o.seeds or (full and 5 or 2) do seeds[s] = s end
 local densities = full and { 0.7, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02 } or { 0.5, 0.3, 0.2, 0.1, 0.05 }
 local popup_densities = full and { 0.7, 0.5, 0.3, 0.1, 0.05 } or { 0.5, 0.3, 0.1 }
 local criteria = { 'large_final', 'large_final_same_sign', 'magnitude_increase', 'random' }
@@ -38,7 +42,7 @@ for _, seed in ipairs(seeds) do
   m:init { seed = seed }
   local theta0 = m:state()
   local h = lotto.train.fit(m, data, { optimizer = { kind = 'adam', lr = 1.2e-3 }, batch = 60,
-    iterations = full and 10000 or 1500, seed = seed, progress = false, eval_every = full and 10000 or 1500 })
+    iterations = iters, seed = seed, progress = false, eval_every = iters })
   print(('seed %d: dense network trained to %.2f%%'):format(seed, 100 * h.final.test_acc))
   local final = m:state()
   for _, c in ipairs(criteria) do
