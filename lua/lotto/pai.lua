@@ -296,6 +296,9 @@ function M.prune(model, opts)
   if spec.data or (type(method) == 'function' and o.data) then ctx.batches, ctx.loss = take_batches(o) end
   local total = 0
   for _, e in ipairs(layers) do total = total + e.numel end
+  -- scoring passes run in training mode; batchnorm statistics are put back afterwards
+  local stats = {}
+  for i, b in ipairs(model:buffers()) do stats[i] = b.value:clone() end
   for k = 1, rounds do
     local d = o.density ^ (k / rounds)
     model:apply_mask()
@@ -304,6 +307,7 @@ function M.prune(model, opts)
     M.apply(layers, sc, d, o.distribution)
     model:apply_mask()
   end
+  for i, b in ipairs(model:buffers()) do b.value:copy(stats[i]) end
   if o.shuffle then
     for _, e in ipairs(layers) do core.permute(e.p.mask, ctx.rng) end
     model:apply_mask()

@@ -237,6 +237,22 @@ do -- a score of one's own; lotto.prune.at_init is the same function
   check(rep.method == 'custom', 'report names a custom method')
 end
 
+do -- a net with batchnorm, residual blocks and convolutions: every method reaches the density
+  local models = require 'lotto.models'
+  local img = data.from_tensors(T.randn({ 16, 3, 8, 8 }, 1), T.new { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5 },
+    { classes = 10 })
+  for _, method in ipairs { 'snip', 'grasp', 'synflow', 'magnitude', 'random' } do
+    local m = models.resnet20 { input = { 3, 8, 8 } }
+    m:init { seed = 1 }
+    local before = m:buffers()[1].value:clone()
+    local rep = pai.prune(m, { method = method, density = 0.1, data = img, batch = 16, rounds = 3 })
+    C.check_eq(flat(m:buffers()[1].value), flat(before), method .. ': batchnorm statistics as before')
+    check(rep.count == math.floor(0.1 * rep.total + 0.5) and prune.stats(m).count == rep.count,
+      ('resnet20 %s: %d of %d kept'):format(method, rep.count, rep.total))
+    check(m:is_training(), method .. ' leaves the model in training mode')
+  end
+end
+
 do -- misuse
   local m = lenet_small()
   checkerror(function() pai.prune(m, { method = 'snp', data = ds }) end, "did you mean 'snip'")
