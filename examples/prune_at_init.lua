@@ -74,7 +74,7 @@ for _, seed in ipairs(seeds) do
       if not o.noshuffle then
         local s = new_model(seed)
         s:masks():copy(m:masks())
-        pai.prune(s, { method = 'random', density = 1, shuffle = true, seed = seed }) -- shuffle only
+        lotto.prune.permute_model(s, { seed = seed }) -- the ticket's mask shuffled within each layer
         put('IMP shuffled', k, train(s, seed))
       end
       k = k + 1
