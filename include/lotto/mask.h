@@ -114,6 +114,31 @@ lt_status lt_mask_drop_grow(lt_tensor *mask, lt_tensor *weight, const lt_tensor 
 lt_status lt_mask_prune_to(lt_tensor *mask, const lt_tensor *score, int64_t keep, lt_score_mode mode,
                            int64_t *pruned);
 
+/* ---- pruning at initialization, supermasks, targeted dropout (mask_scores.c,
+ *      mask_erk.c) ---- */
+/* Keeps the `keep` highest-scored survivors of mask and prunes the rest (the same
+ * order as lt_mask_prune_local: the smallest score and lower index go first).
+ * keep >= surviving changes nothing. An exact count, for layer-wise distributions
+ * and the straight-through top-k of learned supermasks. */
+lt_status lt_mask_keep_top(lt_tensor *mask, const lt_tensor *score, int64_t keep, lt_score_mode mode,
+                           int64_t *pruned);
+
+/* ERK densities (Evci et al. 2020): density[l] = min(1, eps * sum(shape_l) / prod(shape_l))
+ * with eps such that sum_l density[l] * prod(shape_l) = target * sum_l prod(shape_l).
+ * Layers with dense[l] != 0 (dense may be NULL) are kept at 1; a free layer whose
+ * density would pass 1 is made dense and eps solved again (RigL's loop).
+ * shapes[l] has ndims[l] sizes. LT_EINVAL when the dense layers alone exceed target. */
+lt_status lt_mask_erk(double *density, const int64_t *const *shapes, const int *ndims, const int *dense, int n,
+                      double target);
+
+/* Targeted dropout (Gomez et al. 2019): keep := mask, then among the round(gamma *
+ * surviving) survivors with the smallest |weight| (units = 0) — or the round(gamma *
+ * alive units) rows with the smallest L2 norm (units = 1, rows are dim 0) — each is
+ * set to 0 in keep with probability alpha, drawn from r in index order.
+ * keep, weight, mask: same shape, contiguous; gamma, alpha in [0, 1]. */
+lt_status lt_mask_targeted_dropout(lt_tensor *keep, const lt_tensor *weight, const lt_tensor *mask, double gamma,
+                                   double alpha, int units, lt_rng *r);
+
 /* The count rule above, exposed so callers (and tests) agree with the pruners. */
 int64_t lt_mask_prune_count(double p, int64_t surviving);
 

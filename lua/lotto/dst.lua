@@ -48,12 +48,19 @@ local decays = { 'cosine', 'linear', 'constant' }
 
 --- Layer-wise density distributions: name -> function(layers, density) -> list of densities.
 -- 'uniform' gives every layer the same density (the count rounds per layer). Other
--- distributions (ERK ...) register here under their name.
+-- distributions register here under their name ('erk' is lotto.prune.erk, as in lotto.pai).
 M.distributions = {
   uniform = function(layers, density)
     local out = {}
     for i = 1, #layers do out[i] = density end
     return out
+  end,
+  -- Erdos-Renyi-Kernel (Evci et al. 2020): density of a layer proportional to
+  -- (sum of its dims) / (product of its dims), layers that would pass 1 kept dense.
+  erk = function(layers, density)
+    local shapes = {}
+    for i, e in ipairs(layers) do shapes[i] = e.shape end
+    return prune.erk(shapes, density)
   end,
 }
 

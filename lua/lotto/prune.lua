@@ -29,6 +29,9 @@ M.hamming = core.hamming               -- (a, b) -> differing entries, that / si
 M.overlap = core.overlap               -- (a, b) -> |a and b| / |a or b|, |a and b| / |a|
 M.check = core.check                   -- (mask) -> true | false, message
 M.apply = core.apply                   -- (weight, mask) -> weight with pruned entries 0
+M.keep_top = core.keep_top             -- (mask, score, keep[, raw]) -> pruned: keep the `keep` largest
+M.erk = core.erk                       -- (shapes, density[, dense]) -> ERK layer densities
+M.targeted_dropout = core.targeted_dropout -- (keep, weight, mask, gamma, alpha, rng[, units]) -> keep
 
 --- Global pruning of a set of layers: prune.global{masks = {...}, scores = {...}, p = 0.2, raw = false}.
 -- Scores are read as |score| unless raw. Returns pruned, guarded: the 1-based positions of
@@ -305,6 +308,11 @@ function M.permute_model(model, opts)
   return finish(model, rep)
 end
 
+--- Pruning at initialization: prune.at_init(model, {method = 'snip'|'grasp'|'synflow'|'magnitude'|
+-- 'random'|f, density =, distribution = 'global'|'uniform'|'uniform_first_dense'|'erk'|f, data =,
+-- shuffle =}) -> report. The methods, distributions and defaults live in lotto.pai.
+function M.at_init(model, opts) return require('lotto.pai').prune(model, opts) end
+
 --- Densities of the prunable weights: {overall, count, total, layers = {{name, density, count, total}}}.
 function M.stats(model)
   local _, prunable = params_of(model, 'stats')
@@ -341,6 +349,7 @@ if ok and type(help) == 'table' and help.register then
     structured_model = 'structured_model(model, {rate =, norm = "l1"|"l2", layers =}) -> report: prune whole neurons/channels',
     nm_model = 'nm_model(model, n, m [, {layers =}]) -> report: at most n of every m input weights survive',
     permute_model = 'permute_model(model, {seed =}) -> report: shuffle each layer mask (same density)',
+    at_init = "at_init(model, {method = 'snip', density =, distribution = 'erk', data =, shuffle =}) -> report (lotto.pai)",
     stats = 'stats(model) -> {overall, count, total, layers = {{name, density, count, total}}}',
     masks = 'masks(model) -> a flat copy of the mask buffer',
   })

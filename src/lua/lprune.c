@@ -255,11 +255,88 @@ static int p_apply(lua_State *L) {
   return 1;
 }
 
+/* keep_top(mask, score, keep [, raw]) -> pruned: keep the `keep` best-scored survivors
+ * (|score| unless raw). */
+static int p_keep_top(lua_State *L) {
+  lt_tensor *m = checkmask(L, 1);
+  lt_tensor *s = checklike(L, 2, m, "score");
+  lua_Integer keep = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, keep >= 0, 3, "keep must be >= 0");
+  lt_score_mode mode = lua_toboolean(L, 4) ? LT_SCORE_RAW : LT_SCORE_ABS;
+  int64_t pruned;
+  check(L, lt_mask_keep_top(m, s, (int64_t)keep, mode, &pruned), 1);
+  lua_pushinteger(L, pruned);
+  return 1;
+}
+
+/* erk(shapes, density [, dense]) -> {d1, d2, ...}: shapes a list of shape tables, dense a
+ * list of booleans (layers kept dense). */
+static int p_erk(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  double target = checkrate(L, 2);
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 100000, 1, "expected a non-empty list of shapes");
+  int has_dense = !lua_isnoneornil(L, 3);
+  if (has_dense) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  double *dens = lua_newuserdatauv(L, (size_t)n * sizeof *dens, 0);
+  int64_t(*dims)[8] = lua_newuserdatauv(L, (size_t)n * sizeof *dims, 0);
+  const int64_t **shapes = lua_newuserdatauv(L, (size_t)n * sizeof *shapes, 0);
+  int *nd = lua_newuserdatauv(L, (size_t)n * sizeof *nd, 0);
+  int *dense = lua_newuserdatauv(L, (size_t)n * sizeof *dense, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (lua_geti(L, 1, i) != LUA_TTABLE)
+      luaL_argerror(L, 1, lua_pushfstring(L, "shapes[%I] is a %s, not a shape table", (LUAI_UACINT)i, luaL_typename(L, -1)));
+    lua_Integer k = luaL_len(L, -1);
+    if (k < 1 || k > 8) luaL_argerror(L, 1, lua_pushfstring(L, "shapes[%I] must have 1 to 8 sizes", (LUAI_UACINT)i));
+    for (lua_Integer d = 1; d <= k; d++) {
+      lua_geti(L, -1, d);
+      int ok;
+      lua_Integer v = lua_tointegerx(L, -1, &ok);
+      if (!ok || v < 1)
+        luaL_argerror(L, 1, lua_pushfstring(L, "shapes[%I][%I] must be a positive integer", (LUAI_UACINT)i, (LUAI_UACINT)d));
+      dims[i - 1][d - 1] = v;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    shapes[i - 1] = dims[i - 1];
+    nd[i - 1] = (int)k;
+    dense[i - 1] = 0;
+    if (has_dense) {
+      lua_geti(L, 3, i);
+      dense[i - 1] = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  check(L, lt_mask_erk(dens, shapes, nd, dense, (int)n, target), 2);
+  lua_createtable(L, (int)n, 0);
+  for (lua_Integer i = 0; i < n; i++) {
+    lua_pushnumber(L, dens[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+/* targeted_dropout(keep, weight, mask, gamma, alpha, rng_or_seed [, units]) -> keep */
+static int p_targeted_dropout(lua_State *L) {
+  lt_tensor *k = checkmask(L, 1);
+  lt_tensor *w = checklike(L, 2, k, "weight");
+  lt_tensor *m = checklike(L, 3, k, "mask");
+  lua_Number gamma = luaL_checknumber(L, 4), alpha = luaL_checknumber(L, 5);
+  luaL_argcheck(L, gamma >= 0 && gamma <= 1, 4, "gamma must be in [0, 1]");
+  luaL_argcheck(L, alpha >= 0 && alpha <= 1, 5, "alpha must be in [0, 1]");
+  lt_rng tmp, *r = lt_optrng(L, 6, &tmp);
+  check(L, lt_mask_targeted_dropout(k, w, m, gamma, alpha, lua_toboolean(L, 7), r), 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"magnitude_mask", p_magnitude_mask}, {"score_mask", p_score_mask}, {"global", p_global},
     {"random", p_random}, {"structured", p_structured}, {"nm", p_nm}, {"permute", p_permute},
     {"count", p_count}, {"density", p_density}, {"hamming", p_hamming}, {"overlap", p_overlap},
-    {"check", p_check}, {"apply", p_apply},
+    {"check", p_check}, {"apply", p_apply}, {"keep_top", p_keep_top}, {"erk", p_erk},
+    {"targeted_dropout", p_targeted_dropout},
     {NULL, NULL}};
 
 static const lt_help_entry help[] = {
@@ -277,6 +354,12 @@ static const lt_help_entry help[] = {
     {"overlap", "overlap(a, b) -> jaccard, cover: |a and b| / |a or b| and |a and b| / |a| (1 for empty sets)"},
     {"check", "check(mask) -> true, or false and a message when an entry is not 0 or 1"},
     {"apply", "apply(weight, mask) -> weight: set pruned weights to 0 in place"},
+    {"keep_top", "keep_top(mask, score, keep [, raw]) -> pruned: keep the `keep` survivors with the largest "
+                 "|score| (score as given when raw), prune the rest"},
+    {"erk", "erk(shapes, density [, dense]) -> {d1, ...}: Erdos-Renyi-Kernel layer densities for an overall "
+            "density; dense[i] = true keeps layer i dense"},
+    {"targeted_dropout", "targeted_dropout(keep, weight, mask, gamma, alpha, rng_or_seed [, units]) -> keep: "
+                         "mask with each of the gamma lowest-|w| survivors (or rows) dropped with probability alpha"},
     {NULL, NULL}};
 
 int luaopen_lotto_prune(lua_State *L) {

@@ -214,4 +214,18 @@ do -- a distribution function gets the layers and its densities are used
   T.check_eq({ c['fc1.weight'], c['fc2.weight'], c['fc3.weight'] }, { 240, 120, 90 }, 'densities per layer from the function')
 end
 
+-- ERK as a DST initial distribution (lotto.prune.erk, shared with lotto.pai): the
+-- overall density is the target, small layers denser, a layer past 1 kept dense.
+do
+  local dst = require 'lotto.dst'
+  local layers = { { name = 'a', shape = { 300, 784 }, numel = 235200 }, { name = 'b', shape = { 100, 300 }, numel = 30000 },
+    { name = 'c', shape = { 10, 100 }, numel = 1000 } }
+  local d = dst.distributions.erk(layers, 0.1)
+  local kept = 0
+  for i, e in ipairs(layers) do kept = kept + d[i] * e.numel end
+  T.check_near(kept / 266200, 0.1, 1e-9)
+  T.check(d[1] < d[2] and d[3] == 1, 'ERK: smaller layers denser, the output layer dense')
+  -- by the formula: eps * (300 + 784) / (300 * 784) for the first layer, eps set by the total
+  T.check_near(d[1] / d[2], ((300 + 784) / (300 * 784)) / ((100 + 300) / (100 * 300)), 1e-9)
+end
 T.report()

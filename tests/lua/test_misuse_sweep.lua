@@ -53,7 +53,7 @@ end
 
 for _, m in ipairs { 'tensor', 'rng', 'nn', 'optim', 'data', 'io', 'prune', 'sparse', 'json', 'train',
                      'ticket', 'plot', 'experiment', 'lmc', 'earlybird', 'models', 'fs', 'sys', 'util', 'proc', 'sweep',
-                     'dst', 'checkpoint' } do
+                     'dst', 'checkpoint', 'pai', 'supermask', 'targeted_dropout' } do
   local mod = lotto[m]
   C.check(type(mod) == 'table', 'module lotto.' .. m .. ' loads')
   if type(mod) == 'table' then sweep(m, mod) end
