@@ -54,6 +54,8 @@ typedef struct lt_param lt_param; /* a named parameter, see lt_model_param */
  * over; lt_layer_free frees a layer that was never handed on. */
 lt_layer *lt_linear_new(int in, int out, int bias);            /* y (B, out) = x (B, in) W^T + b; W (out, in) */
 lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int bias); /* W (cout, cin, k, k) */
+/* Depthwise (groups = channels): one k x k filter per channel, W (C, 1, k, k), bias (C). */
+lt_layer *lt_dwconv2d_new(int channels, int k, int stride, int padding, int bias);
 lt_layer *lt_maxpool2d_new(int k, int stride);                 /* stride <= 0 means stride = k */
 lt_layer *lt_avgpool2d_new(int k, int stride);                 /* no padding; floor division */
 lt_layer *lt_global_avgpool_new(void);                         /* (B, C, H, W) -> (B, C) */
@@ -65,6 +67,8 @@ lt_layer *lt_flatten_new(void);                                /* (B, ...) -> (B
 lt_layer *lt_sequential_new(int n, lt_layer **children);
 /* out = relu(body(x) + shortcut(x)); shortcut NULL means identity. Takes both. */
 lt_layer *lt_residual_new(lt_layer *body, lt_layer *shortcut);
+/* out = cat(x, body(x)) along channels (DenseNet); the body keeps the other axes. Takes it. */
+lt_layer *lt_concat_new(lt_layer *body);
 void lt_layer_free(lt_layer *l); /* NULL is fine; only for layers not owned by a container/model */
 
 /* Sets a user-chosen name (e.g. "fc1"); otherwise the model assigns one.

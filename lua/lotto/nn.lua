@@ -36,6 +36,12 @@ function nn.conv2d(cin, cout, k, opts)
   return core.conv2d(cin, cout, k, opts.stride or 1, opts.padding or 0, opts.bias ~= false, opts.name)
 end
 
+--- dwconv2d(channels, k[, {stride = 1, padding = 0, bias = true, name =}]): depthwise (one k x k filter per channel), W (C, 1, k, k).
+function nn.dwconv2d(c, k, opts)
+  opts = options(opts, { stride = true, padding = true, bias = true, name = true }, 'dwconv2d')
+  return core.dwconv2d(c, k, opts.stride or 1, opts.padding or 0, opts.bias ~= false, opts.name)
+end
+
 local function pool(ctor, where)
   return function(k, stride, opts)
     if type(stride) == 'table' then stride, opts = nil, stride end
@@ -70,6 +76,12 @@ function nn.sequential(list)
     end
   end
   return core.sequential(list, list.name)
+end
+
+--- concat(body[, {name =}]): cat(x, body(x)) along channels (a DenseNet layer).
+function nn.concat(body, opts)
+  opts = options(opts, NAME, 'concat')
+  return core.concat(body, opts.name)
 end
 
 --- residual(body[, shortcut][, {name =}]): relu(body(x) + shortcut(x)); no shortcut = identity.
