@@ -243,6 +243,38 @@ int lt_model_is_training(const lt_model *m);
  *   Linear(784 -> 300, 235,500 params, 8.6% weights). Caller frees. */
 char *lt_model_describe(const lt_model *m);
 
+/* ---- shrinking and cost (src/nn/nn_shrink.c, nn_cost.c) ----
+ * lt_model_shrink builds a new dense model without the masked model's dead
+ * channels (a conv output channel or linear neuron whose weight row has no
+ * kept entry): the producer loses the rows, batchnorm and depthwise layers
+ * after it the channels, consumers the columns (a flatten's block of spatial
+ * columns). Channels joined by a residual add leave only when dead on every
+ * branch; concatenated channels are pruned independently; the model's
+ * outputs all stay. Weights, masks and batchnorm statistics of the survivors
+ * are copied. The caller frees *out. */
+typedef struct lt_shrink_info {
+  double dropped;        /* largest |bias| a removed channel carried: 0 means the same outputs */
+  size_t params_before, params_after;
+} lt_shrink_info;
+lt_status lt_model_shrink(const lt_model *m, lt_model **out, lt_shrink_info *info);
+/* Zeroes in m what its dead channels still carry (a dense layer's bias of a dead
+ * row; per-channel values after it: batchnorm's gamma, beta and running mean,
+ * a depthwise filter), so that lt_model_shrink gives the same outputs. */
+lt_status lt_model_shrink_clean(lt_model *m);
+
+/* Cost of a layer or model per sample, counting the multiply-adds of prunable
+ * weights (linear, conv, depthwise conv; batchnorm, pooling and activations
+ * are not counted, as ShrinkBench does): macs dense, macs_kept after masks;
+ * parameters; bytes of float32 parameters dense, and as lt_model_export
+ * stores them (kept values + the smaller of delta8 gaps and a bitmap). */
+typedef struct lt_cost {
+  int64_t macs, macs_kept, params, params_kept, bytes, bytes_sparse;
+} lt_cost;
+void lt_layer_cost(const lt_layer *l, lt_cost *c); /* adds l's own parameters (not its children's) to c */
+void lt_model_cost(const lt_model *m, lt_cost *c); /* sets c to the whole model's */
+/* 1 when l's channels are the rows of its prunable weight (linear, conv2d): what shrinking removes. */
+int lt_layer_has_channel_rows(const lt_layer *l);
+
 /* ---- export / import of pruned models (src/nn/nn_export.c, nn_import.c) ----
  * A compact safetensors file for deployment (the "lotto.sparse" format). Each
  * prunable weight is stored as its kept values (F32, row-major order,

@@ -10,6 +10,7 @@
 -- that still survive, so 20% of 10 prunes 2, then 20% of 8 prunes 2. Ties in
 -- score go lower index first; NaN scores are pruned first.
 local core = require 'lotto.core.prune'
+local channels = require 'lotto.channels'
 local tensor = require 'lotto.tensor'
 local U = require 'lotto.util'
 local rng = require 'lotto.rng'
@@ -277,6 +278,11 @@ function M.structured_model(model, opts)
   end
   return finish(model, rep)
 end
+
+-- Channel pruning that shrinks the model (lotto.channels): channels, shrink, cost.
+M.channels = channels.channels
+M.shrink = channels.shrink
+M.cost = channels.cost
 
 --- n:m sparsity (at most n of every m consecutive input weights) on every prunable
 -- weight with rows (linear, conv2d), or opts.layers, keeping the largest |w|.

@@ -618,7 +618,8 @@ static const luaL_Reg funcs[] = {
     {"batchnorm", nn_batchnorm}, {"dropout", nn_dropout},   {"flatten", nn_flatten},
     {"sequential", nn_sequential}, {"residual", nn_residual}, {"dwconv2d", nn_dwconv2d}, {"concat", nn_concat}, {"model", nn_model},
     {"cross_entropy", nn_cross_entropy}, {"mse", nn_mse},   {"is_model", nn_is_model},
-    {"is_layer", nn_is_layer}, {"arch", lt_nn_arch}, {"from_arch", lt_nn_from_arch}, {NULL, NULL}};
+    {"is_layer", nn_is_layer}, {"arch", lt_nn_arch}, {"from_arch", lt_nn_from_arch},
+    {"shrink", lt_nn_shrink}, {"shrink_clean", lt_nn_shrink_clean}, {"cost", lt_nn_cost}, {NULL, NULL}};
 
 static const lt_help_entry model_help[] = {
     {":parameters", "m:parameters() -> {{name, value, grad, mask, prunable, kind, layer, shape, offset (0-based), numel}, ...}"},

@@ -115,7 +115,7 @@ const lt_layer_ops lt_concat_ops = {
     .kind = "concat", .prefix = NULL, .is_container = 1, .build = concat_build,
     .forward = concat_forward, .backward = concat_backward, .describe = concat_describe,
     .nchildren = concat_nchildren, .child = concat_child, .free = concat_free,
-    .from_config = concat_from_config,
+    .from_config = concat_from_config, .join = LT_JOIN_CAT,
 };
 
 lt_layer *lt_concat_new(lt_layer *body) {

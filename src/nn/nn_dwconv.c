@@ -219,6 +219,7 @@ const lt_layer_ops lt_dwconv2d_ops = {
     .kind = "dwconv2d", .prefix = "dwconv", .build = dw_build, .forward = dw_forward,
     .backward = dw_backward, .describe = dw_describe, .free = dw_free,
     .config = dw_config, .from_config = dw_from_config, .prunable = 1,
+    .channels = LT_CH_EACH, .ch_in = "channels",
 };
 
 lt_layer *lt_dwconv2d_new(int channels, int k, int stride, int padding, int bias) {
