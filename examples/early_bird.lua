@@ -50,6 +50,7 @@ local eb = lotto.earlybird.new { ratio = opt.method == 'magnitude' and 0.7 or 0.
 local t0 = os.time()
 lotto.train.fit(model, { train = train }, { -- no val/test: observing costs one mask draw
   optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1,
+  bn_l1 = opt.method == 'channel' and 1e-4 or nil, -- network slimming: sparse bn scales to rank channels by
   eval_every = per_epoch // S.per_epoch_obs, on_eval = function(rec, m) eb:observe(m, rec.iter, rec.epoch) end })
 local _, dense_acc = model:evaluate(data.test)
 local final_mask = eb:draw(model) -- the ticket drawn after full training

@@ -110,4 +110,17 @@ function M.cost(model)
   return core.cost(model)
 end
 
+--- summary(model) -> {macs, macs_kept, macs_shrunk, speedup, bytes, bytes_sparse, bytes_shrunk}: what
+-- a run records per round: per-sample multiply-adds dense, after masks and after shrink(),
+-- the theoretical speed-up macs / macs_kept (ShrinkBench), and parameter bytes.
+function M.summary(model)
+  check_model(model, 'summary')
+  local c = core.cost(model)
+  local ok, small = pcall(core.shrink, model)
+  local s = ok and core.cost(small) or nil
+  return { macs = c.macs, macs_kept = c.macs_kept, macs_shrunk = s and s.macs, bytes = c.bytes,
+    bytes_sparse = c.bytes_sparse, bytes_shrunk = s and s.bytes,
+    speedup = c.macs_kept > 0 and c.macs / c.macs_kept or nil }
+end
+
 return M

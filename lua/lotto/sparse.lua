@@ -16,6 +16,7 @@
 --   local net = sparse.load('ticket.sparse.safetensors')  -- net:forward(x), net:evaluate(ds)
 --
 -- Kernels: local w = sparse.csr(weight, mask); w:matmul_t(x); w:backward_input(dy) ...
+local channels = require 'lotto.channels'
 local core = require 'lotto.core.sparse'
 local U = require 'lotto.util'
 local T = require 'lotto.tensor'
@@ -88,6 +89,12 @@ function M.report(model)
       l.path or '-', l.mode)
   end
   lines[#lines + 1] = '(* default crossover, not measured on this machine)'
+  local c = channels.summary(model)
+  local function mb(b) return b and ('%.2f MB'):format(b / 1e6) or '-' end
+  lines[#lines + 1] = ('MACs per sample: dense %d, after masks %d (theoretical speed-up %.2fx), after shrinking %s')
+    :format(c.macs, c.macs_kept, c.speedup or 0, c.macs_shrunk and tostring(c.macs_shrunk) or '-')
+  lines[#lines + 1] = ('parameters: dense %s, sparse export %s, shrunk %s'):format(mb(c.bytes), mb(c.bytes_sparse),
+    mb(c.bytes_shrunk))
   return table.concat(lines, '\n')
 end
 

@@ -137,6 +137,26 @@ do -- depthwise-separable block: the depthwise layer follows its input's channel
   check(c0.macs_kept > c1.macs, 'masks alone leave the consumers\' columns of dead channels')
 end
 
+do -- network slimming: train{bn_l1 = lambda} adds lambda * sign(gamma) to the batchnorm scales' gradient
+  local data = require 'lotto.data'
+  local train = require 'lotto.train'
+  local x = T.randn({ 4, 2, 3, 3 }, 7)
+  local ds = data.from_tensors(x, T.new({ 0, 1, 2, 1 }))
+  local function one_step(l1)
+    local m = nn.model(nn.sequential { nn.conv2d(2, 3, 3, { padding = 1 }), nn.batchnorm(3), nn.relu(),
+      nn.global_avgpool(), nn.linear(3, 3) }, { input = { 2, 3, 3 } })
+    m:init { seed = 8 }
+    train.fit(m, { train = ds }, { optimizer = { kind = 'sgd', lr = 0.1 }, batch = 4, iterations = 1, shuffle = false, loss = 'xent',
+      bn_l1 = l1 })
+    return param(m, 'bn1.weight').value
+  end
+  local plain, slim = one_step(nil), one_step(0.5)
+  -- gamma starts at 1: the penalty moves each scale by lr * lambda = 0.05 further down
+  check_near((plain - slim):max(), 0.05, 1e-6)
+  check_near((plain - slim):min(), 0.05, 1e-6)
+  checkerror(function() one_step(-1) end, 'bn_l1')
+end
+
 do -- misuse
   checkerror(function() prune.shrink(42) end, 'expected a model')
   local m = ready(nn.sequential { nn.flatten(), nn.linear(4, 3), nn.relu(), nn.linear(3, 2) }, { 4 }, 6)

@@ -36,6 +36,8 @@ M.defaults = {
   controls = { 'reinit' },  -- names in lotto.ticket.controls (reinit, permuted, random, sign, ...) trained beside each ticket
   permuted_reinit = false,  -- the permuted control also gets a fresh init
   source = false,           -- transfer: {run = dir, weights = 'init'|'rewind'|'fresh', reinit = {layers}}
+  bn_l1 = false,            -- L1 penalty on batchnorm scales (network slimming); 1e-4 by default
+                            -- when earlybird.method is 'channel'
   earlybird = false,        -- {ratio =, window =, threshold =, every =}: rounds >= 1 stop once their
                             -- masks settle (lotto.earlybird); every sets the observation interval
   restart = false,          -- true: delete an existing run of this name first
@@ -91,6 +93,7 @@ local function validate(cfg)
   end
   need(cfg.progress == 'auto' or type(cfg.progress) == 'boolean', 'progress', "'auto', true or false")
   need(cfg.earlybird == false or type(cfg.earlybird) == 'table', 'earlybird', 'false or a lotto.earlybird options table')
+  need(cfg.bn_l1 == false or (type(cfg.bn_l1) == 'number' and cfg.bn_l1 >= 0), 'bn_l1', 'false or a number >= 0')
   if cfg.source then
     need(type(cfg.source) == 'table' and type(cfg.source.run) == 'string', 'source', "a table {run = 'runs/<name>', weights = 'init'|'rewind'|'fresh'}")
     local w = cfg.source.weights or 'init'
