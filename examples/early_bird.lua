@@ -33,7 +33,10 @@ local S = ({ small = { n = 15000, epochs = 8, per_epoch_obs = 2, width = opt.mod
              full = { n = nil, epochs = 30, per_epoch_obs = 1 } })[opt.scale]
 local width = opt.width and (math.tointeger(tonumber(opt.width)) or tonumber(opt.width)) or S.width
 
-local data = lotto.data.load(opt.data, { val = 5000 })
+-- the CIFAR models (VGG, ResNet-20, MobileNet, DenseNet) take MNIST-family images padded to 3x32x32
+local cifar_model = opt.model:match('^vgg') or opt.model == 'resnet20' or opt.model == 'mobilenet' or opt.model == 'densenet40'
+local data = lotto.data.load(opt.data, (cifar_model and opt.data ~= 'cifar10') and { val = 5000, pad = 2, channels = 3 }
+  or { val = 5000 })
 local train = S.n and data.train:subset(math.min(S.n, data.train:size())) or data.train
 local input = data.train:x():shape(); table.remove(input, 1)
 local model = lotto.models[opt.model]({ input = input, width = width })

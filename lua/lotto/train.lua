@@ -13,6 +13,7 @@ local fit_keys = {
   optimizer = true, batch = true, epochs = true, iterations = true, seed = true, loss = true,
   schedule = true, eval_every = true, eval_batch = true, eval_at_start = true, on_eval = true,
   snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true, bn_l1 = true,
+  augment = true,
 }
 
 -- Raises at the first caller outside the library, so the message names the user's line.
@@ -101,7 +102,8 @@ function M.fit(model, data, opts)
   if opt == nil then fail("option 'optimizer' is required (lotto.optim.adam(model, {...}) or {kind = 'adam', lr = ...})") end
   if type(opt) == 'table' and getmetatable(opt) == nil then opt = optim.make(model, opt) end
 
-  local loader = data_mod.loader(train_ds, { batch = batch, seed = seed, shuffle = opts.shuffle ~= false })
+  local loader = data_mod.loader(train_ds, { batch = batch, seed = seed, shuffle = opts.shuffle ~= false,
+    augment = opts.augment })
   -- Length: iterations, or epochs of the loader (iterations win if both are given).
   local per_epoch = loader:batches_per_epoch()
   local iterations = positive_int(opts, 'iterations', nil)

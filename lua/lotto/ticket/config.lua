@@ -36,6 +36,7 @@ M.defaults = {
   controls = { 'reinit' },  -- names in lotto.ticket.controls (reinit, permuted, random, sign, ...) trained beside each ticket
   permuted_reinit = false,  -- the permuted control also gets a fresh init
   source = false,           -- transfer: {run = dir, weights = 'init'|'rewind'|'fresh', reinit = {layers}}
+  augment = false,          -- true: random crop (4 px) and flip of training images; or {crop =, flip =}
   bn_l1 = false,            -- L1 penalty on batchnorm scales (network slimming); 1e-4 by default
                             -- when earlybird.method is 'channel'
   earlybird = false,        -- {ratio =, window =, threshold =, every =}: rounds >= 1 stop once their

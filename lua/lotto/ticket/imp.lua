@@ -48,6 +48,7 @@ function M.train(model, data, cfg, opts)
     schedule = cfg.schedule and optim.schedule(cfg.schedule) or nil,
   }
   if cfg.progress ~= 'auto' then fit.progress = cfg.progress end
+  fit.augment = cfg.augment or nil
   fit.bn_l1 = cfg.bn_l1 or (cfg.earlybird and cfg.earlybird.method == 'channel' and 1e-4) or nil
   if (opts.start or 0) > 0 then fit.start_iteration = opts.start end
   if cfg.epochs then fit.epochs = cfg.epochs else fit.iterations = cfg.iterations end
