@@ -6,6 +6,7 @@ local data = require 'lotto.data'
 local json = require 'lotto.json'
 local models = require 'lotto.models'
 local nn = require 'lotto.nn'
+local presets = require 'lotto.presets'
 local U = require 'lotto.util'
 
 local M = {}
@@ -13,6 +14,8 @@ local M = {}
 -- Every option of imp{...} and one_shot{...}, with its default. A script passes
 -- only what it changes.
 M.defaults = {
+  preset = false,           -- a lotto.presets row (Frankle & Carbin: lenet, conv2, conv4, conv6, resnet20,
+                            -- vgg19) under the other options given: each given key wins
   name = 'imp',             -- results go to <root>/<name>
   root = 'runs',
   model = 'lenet300',       -- a lotto.models name, or function(cfg) -> built model
@@ -104,6 +107,12 @@ end
 
 -- The options of a run: defaults overridden by opts, numbers made integers, checked.
 function M.merge(defaults, opts)
+  if type(opts) == 'table' and opts.preset then
+    if type(opts.preset) ~= 'string' then bad(("option 'preset' must be a name in lotto.presets (got %s)"):format(type(opts.preset))) end
+    local ok, row = pcall(presets.options, opts.preset)
+    if not ok then bad(("option 'preset': %s"):format(U.strip(row):gsub('^lotto%.presets%.get: ', ''))) end
+    defaults = U.merge(defaults, row, 'lotto.ticket', 'preset')
+  end
   local out = U.merge(defaults, opts, 'lotto.ticket', 'see lotto.ticket.defaults')
   if type(out.seeds) == 'number' then out.seeds = { out.seeds } end
   for _, k in ipairs { 'batch', 'iterations', 'epochs', 'eval_every', 'eval_batch', 'rounds', 'rewind' } do
