@@ -25,6 +25,7 @@ local nn = require 'lotto.nn'
 local M = {}
 
 M.csr = core.csr             -- (weight, mask) -> csr userdata
+M.nm = core.nm               -- (weight, mask, n, m) -> n:m userdata: matmul_t, backward_input, weight_grad, todense
 M.bench = core.bench         -- (rows, cols, batch, density [, reps]) -> timings (microseconds)
 M.calibrate = core.calibrate -- (rows, cols, batch [, {densities=, reps=}]) -> crossover, timings
 M.crossover = core.crossover -- (rows, cols, batch) -> default crossover density

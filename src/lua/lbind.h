@@ -40,6 +40,10 @@ int lt_nn_shrink(lua_State *L);
 int lt_nn_shrink_clean(lua_State *L);
 int lt_nn_cost(lua_State *L);
 
+/* sparse.nm of lotto.core.sparse and its userdata's metatable (lsparse_nm.c). */
+int lt_sparse_nm(lua_State *L);
+int lt_sparse_nm_open(lua_State *L);
+
 /* ---- models (lnn.c) ---- */
 /* The model at index i (a lotto.nn.model userdata, not yet freed), or a Lua
  * error naming argument i. Borrowed: the userdata owns it. */

@@ -1,0 +1,46 @@
+-- test_nm.lua: the n:m binding (sparse.nm) against dense products on odd shapes, for
+-- 2:4, 1:4 and 4:8 masks drawn by prune.nm_model's rule, and its misuse.
+package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
+local C = require 'check'
+local T = require 'lotto.tensor'
+local sparse = require 'lotto.sparse'
+local cprune = require 'lotto.core.prune'
+local check, check_eq, checkerror = C.check, C.check_eq, C.checkerror
+
+local function maxdiff(a, b) return (a - b):abs():max() end
+
+for _, case in ipairs { { 2, 4, 7, 12, 5 }, { 1, 4, 3, 8, 9 }, { 4, 8, 5, 16, 3 }, { 2, 4, 1, 4, 1 } } do
+  local n, m, out, inp, B = table.unpack(case)
+  local w, mask = T.randn({ out, inp }, out * 7 + inp), T.ones { out, inp }
+  cprune.nm(mask, w, n, m)
+  local wm = w * mask
+  local a = sparse.nm(w, mask, n, m)
+  check_eq(a:shape(), { out, inp })
+  check_eq({ a:pattern() }, { n, m })
+  check(maxdiff(a:todense(), wm) == 0, 'todense is the masked weight')
+  local x, dy, b = T.randn({ B, inp }, 11), T.randn({ B, out }, 12), T.randn({ out }, 13)
+  local tag = ('%d:%d (%d, %d) batch %d'):format(n, m, out, inp, B)
+  check(maxdiff(a:matmul_t(x), x:matmul(wm:transpose())) < 1e-5, tag .. ' forward')
+  local yb = a:matmul_t(x, b)
+  check(maxdiff(yb:narrow(1, 1, 1):reshape { out }, x:narrow(1, 1, 1):matmul(wm:transpose()):reshape { out } + b) < 1e-5,
+    tag .. ' bias')
+  check(maxdiff(a:backward_input(dy), dy:matmul(wm)) < 1e-5, tag .. ' input gradient')
+  check(maxdiff(a:weight_grad(x, dy), dy:transpose():matmul(x) * mask) < 1e-5, tag .. ' weight gradient on the pattern')
+  a:refresh(w * 2)
+  check(maxdiff(a:todense(), wm * 2) < 1e-6, tag .. ' refresh')
+end
+
+do -- misuse
+  local w = T.randn({ 2, 8 }, 1)
+  checkerror(function() sparse.nm(w, T.ones { 2, 8 }, 2, 4) end, 'keep more than 2 of 4')
+  checkerror(function() sparse.nm(w, T.ones { 2, 8 }, 2, 3) end, 'divide')
+  checkerror(function() sparse.nm(w, T.ones { 2, 8 }, 5, 4) end, 'n must be')
+  checkerror(function() sparse.nm(w, T.ones { 3, 8 }, 2, 4) end, 'shape')
+  local mask = T.ones { 2, 8 }
+  cprune.nm(mask, w, 2, 4)
+  local a = sparse.nm(w, mask, 2, 4)
+  checkerror(function() a:matmul_t(T.zeros { 3, 7 }) end, 'x must be (B, 8)')
+  checkerror(function() a:weight_grad(T.zeros { 3, 8 }, T.zeros { 2, 2 }) end, "batch size")
+end
+
+C.report()
