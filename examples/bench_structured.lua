@@ -87,4 +87,30 @@ for _, name in ipairs(ORDER) do
       c0.macs / c1.macs))
   end
 end
+
+-- 2:4 against dense on GEMMs of the models' shapes (rows = output channels, cols = cin*3*3,
+-- columns = batch x output pixels): the n:m kernel (sparse.nm) against sgemm, 1 thread.
+-- Dispatch runs a layer on the faster of the two; today that is dense wherever this says so.
+print('\n2:4 kernel vs dense sgemm (1 thread, min ms):')
+T.set_threads(1)
+for _, g in ipairs { { 64, 576, 1024 }, { 128, 1152, 256 }, { 256, 2304, 64 }, { 512, 4608, 16 } } do
+  local rows, cols, n = g[1], math.max(4, math.floor(g[2] * width + 0.5) // 4 * 4), g[3] * batch // 64
+  rows = math.max(1, math.floor(rows * width + 0.5))
+  local w, mask = T.randn({ rows, cols }, 1), T.ones { rows, cols }
+  prune.nm(mask, w, 2, 4)
+  local a, wt, x = sparse.nm(w, mask, 2, 4), (w * mask):transpose():contiguous(), T.randn({ math.max(1, n), cols }, 2)
+  local function best(f)
+    f()
+    local b = math.huge
+    for _ = 1, reps do
+      local t0 = now()
+      f()
+      b = math.min(b, now() - t0)
+    end
+    return 1e3 * b
+  end
+  local dense, nm = best(function() return x:matmul(wt) end), best(function() return a:matmul_t(x) end)
+  print(('  (%4d x %4d) . (%4d cols): dense %7.3f ms, 2:4 %7.3f ms: 2:4 takes %.2fx dense'):format(rows, cols,
+    math.max(1, n), dense, nm, nm / dense))
+end
 T.set_threads(1)
