@@ -26,7 +26,7 @@ local SETS = {
   cifar10 = { title = 'CIFAR-10', sub = 'cifar-10-batches-bin', classes = 10,
               train = { 'data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin' },
               test = { 'test_batch.bin' },
-              fetch = 'extract https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz into the data directory or set LOTTO_DATA' },
+              fetch = 'run `make data CIFAR=1` (it downloads cifar-10-binary.tar.gz from www.cs.toronto.edu/~kriz) or set LOTTO_DATA' },
 }
 SETS['fashion-mnist'] = SETS.fashion_mnist
 SETS['cifar-10'] = SETS.cifar10
