@@ -137,6 +137,27 @@ do -- depthwise-separable block: the depthwise layer follows its input's channel
   check(c0.macs_kept > c1.macs, 'masks alone leave the consumers\' columns of dead channels')
 end
 
+do -- the targets' check: a shrunk LeNet-300-100 and Conv-2 predict what the masked models did
+  local models = require 'lotto.models'
+  for _, case in ipairs { { 'lenet300', {}, { 1, 28, 28 } }, { 'conv2', { width = 0.25, input = { 1, 28, 28 } }, { 1, 28, 28 } } } do
+    local m = models[case[1]](case[2])
+    m:init { seed = 9 }
+    prune.magnitude(m, { rate = 0.3 }) -- unstructured masks too: shrinking keeps them
+    prune.channels(m, { rate = 0.5 })
+    local small, info = prune.shrink(m)
+    check(info.exact, case[1] .. ' exact')
+    check(small:numel() < m:numel() / 2, case[1] .. ' at most half the parameters')
+    local x = T.randn({ 16, table.unpack(case[3]) }, 10)
+    local a, b = m:forward(x, false), small:forward(x, false)
+    check(maxdiff(a, b) < 1e-4, case[1] .. ' outputs')
+    check_eq(a:argmax(2):totable(), b:argmax(2):totable(), case[1] .. ' identical predictions')
+  end
+  -- LeNet-300-100 by hand: 150 and 50 neurons left, 784 inputs and 10 outputs stay
+  local m = models.lenet300()
+  prune.channels(m, { rate = 0.5 })
+  check_eq(prune.shrink(m):numel(), (784 * 150 + 150) + (150 * 50 + 50) + (50 * 10 + 10))
+end
+
 do -- network slimming: train{bn_l1 = lambda} adds lambda * sign(gamma) to the batchnorm scales' gradient
   local data = require 'lotto.data'
   local train = require 'lotto.train'
