@@ -4,7 +4,8 @@
 -- channel pruning at rate 0.5 (every conv loses half its output channels, and with them
 -- half the next one's inputs; lotto.prune.shrink builds the smaller dense model), with 1
 -- and 2 threads; then, for comparison, unstructured 50% (magnitude, the sparse kernels,
--- size as lotto.sparse.export stores it) and 2:4 (n:m kernels where dispatch picks them).
+-- size as lotto.sparse.export stores it) and 2:4 (mode 'nm': the n:m kernels, which auto
+-- dispatch does not pick while sgemm is faster; the GEMM comparison at the end says by how much).
 -- Weights are random: latency and size do not depend on training.
 --
 --   lotto examples/bench_structured.lua [--reps n] [--batch n] [--width w] [--models a,b]
@@ -77,7 +78,7 @@ for _, name in ipairs(ORDER) do
     local us = sparse.with_mode('auto', ms, u, x, 1)
     local nm = build(name)
     local ok = pcall(prune.nm_model, nm, 2, 4)
-    local nms = ok and sparse.with_mode('auto', ms, nm, x, 1) or nil
+    local nms = ok and sparse.with_mode('nm', ms, nm, x, 1) or nil -- the n:m kernels (auto would run sgemm)
     local L = LECTURE[name]
     print(('%-13s %5.1f -> %5.1f (%.2f) %6.1f -> %6.1f (%.2f) %6.1f -> %6.1f (%.2f) %5.1f / %7.1f  %5s / %7s | %.1f -> %.1f (%.2f), %.2f -> %.2f (%.2f)')
       :format(L[1], mb(c0.bytes), mb(c1.bytes), c1.bytes / c0.bytes, d1, s1, s1 / d1, d2, s2, s2 / d2,

@@ -36,7 +36,7 @@ local function check_model(m, where)
   if not U.is_model(m) then U.fail('lotto.sparse.' .. where, ('expected a model (got %s)'):format(type(m))) end
 end
 
-local MODES = { 'auto', 'dense', 'sparse' }
+local MODES = { 'auto', 'dense', 'sparse', 'nm' }
 local function check_mode(m, where) return U.one_of(m, MODES, 'mode', where) end
 
 --- Whether a (rows, cols) layer at this density and batch should run sparse,
@@ -62,7 +62,7 @@ end
 
 local layer_keys = { mode = true, crossover = true, frozen = true }
 
---- set_layer(model, name | nil, {mode = 'auto'|'dense'|'sparse', crossover = d | 'auto', frozen = bool})
+--- set_layer(model, name | nil, {mode = 'auto'|'dense'|'sparse'|'nm', crossover = d | 'auto', frozen = bool})
 -- A layer's own mode wins over the global one; crossover fixes its threshold; nil name = all.
 function M.set_layer(model, name, opts)
   check_model(model, 'set_layer')
@@ -203,7 +203,7 @@ end
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(M, {
-    mode = "mode(['auto'|'dense'|'sparse']) -> previous mode: global dispatch of linear/conv2d layers",
+    mode = "mode(['auto'|'dense'|'sparse'|'nm']) -> previous mode: global dispatch of linear/conv2d layers",
     with_mode = 'with_mode(m, f, ...) -> f(...) under mode m, restored afterwards',
     set_layer = "set_layer(model, name|nil, {mode =, crossover = d|'auto', frozen =}) -> model: per-layer dispatch",
     layers = 'layers(model) -> per prunable layer: density, nnz, crossover, path of the last forward, ...',

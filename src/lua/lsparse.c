@@ -271,9 +271,9 @@ static void setint(lua_State *L, const char *k, lua_Integer v) {
 }
 
 
-static const char *const mode_opts[] = {"auto", "dense", "sparse", NULL};
+static const char *const mode_opts[] = {"auto", "dense", "sparse", "nm", NULL};
 
-/* sparse.mode([m]) -> the mode before the call; m in 'auto', 'dense', 'sparse' sets it */
+/* sparse.mode([m]) -> the mode before the call; m in 'auto', 'dense', 'sparse', 'nm' sets it */
 static int sp_mode(lua_State *L) {
   lt_sparse_mode old = lt_sparse_get_mode();
   if (!lua_isnoneornil(L, 1)) lt_sparse_set_mode((lt_sparse_mode)luaL_checkoption(L, 1, NULL, mode_opts));
@@ -322,7 +322,7 @@ static int sp_set_layer(lua_State *L) {
   double cross = 2;
   if (lua_getfield(L, 3, "mode") != LUA_TNIL) {
     mode = lua_type(L, -1) == LUA_TSTRING ? lt_sparse_mode_parse(lua_tostring(L, -1)) : -1;
-    luaL_argcheck(L, mode >= 0, 3, "mode must be 'auto', 'dense' or 'sparse'");
+    luaL_argcheck(L, mode >= 0, 3, "mode must be 'auto', 'dense', 'sparse' or 'nm'");
   }
   if (lua_getfield(L, 3, "crossover") != LUA_TNIL) {
     if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto")) cross = -1;
@@ -359,8 +359,12 @@ static int sp_layers(lua_State *L) {
     lua_pushstring(L, lt_sparse_mode_name(f.mode));
     lua_setfield(L, -2, "mode");
     if (f.n > 0 || f.builds) {
-      lua_pushstring(L, f.sparse ? "sparse" : "dense");
+      lua_pushstring(L, !f.sparse ? "dense" : f.nm_n ? "n:m" : "sparse");
       lua_setfield(L, -2, "path");
+      if (f.sparse && f.nm_n) {
+        lua_pushfstring(L, "%d:%d", f.nm_n, f.nm_m);
+        lua_setfield(L, -2, "nm");
+      }
     }
     lua_pushnumber(L, f.density);
     lua_setfield(L, -2, "density");

@@ -30,6 +30,39 @@ for _, case in ipairs { { 2, 4, 7, 12, 5 }, { 1, 4, 3, 8, 9 }, { 4, 8, 5, 16, 3 
   check(maxdiff(a:todense(), wm * 2) < 1e-6, tag .. ' refresh')
 end
 
+do -- dispatch: mode 'nm' runs n:m masks on the n:m kernels (forward), CSR for the rest
+  local nn = require 'lotto.nn'
+  local prune = require 'lotto.prune'
+  local function net()
+    local m = nn.model(nn.sequential { nn.conv2d(2, 6, 3, { padding = 1 }), nn.relu(), nn.flatten(), nn.linear(6 * 16, 8),
+      nn.relu(), nn.linear(8, 3) }, { input = { 2, 4, 4 } })
+    m:init { seed = 3 }
+    return m
+  end
+  local x, y = T.randn({ 5, 2, 4, 4 }, 4), T.new({ 0, 1, 2, 1, 0 })
+  for _, nmp in ipairs { { 2, 4 }, { 1, 4 }, { 4, 8 } } do
+    local m = net()
+    prune.nm_model(m, nmp[1], nmp[2])
+    local dense = sparse.with_mode('dense', function() return m:forward(x, false) end)
+    local fast = sparse.with_mode('nm', function() return m:forward(x, false) end)
+    check(maxdiff(dense, fast) < 1e-5, ('%d:%d outputs as dense'):format(nmp[1], nmp[2]))
+    local paths = {}
+    for _, l in ipairs(sparse.layers(m)) do paths[#paths + 1] = (l.path or '-') .. ' ' .. (l.nm or '-') end
+    -- conv1's 18 inputs are not whole groups of 4 or 8: it runs on the CSR
+    check_eq(paths, { 'sparse -', 'n:m ' .. nmp[1] .. ':' .. nmp[2], 'n:m ' .. nmp[1] .. ':' .. nmp[2] })
+    -- a training step under 'nm' (gradients on the CSR) gives the dense step's gradients
+    m:step_loss(x, y)
+    local gd = m:grads():clone()
+    sparse.with_mode('nm', function() m:step_loss(x, y) end)
+    check(maxdiff(gd, m:grads()) < 1e-5, 'gradients as dense')
+  end
+  local m = net() -- not an n:m mask: 'nm' falls back to the CSR
+  prune.magnitude(m, { rate = 0.5 })
+  sparse.with_mode('nm', function() m:forward(x, false) end)
+  for _, l in ipairs(sparse.layers(m)) do check_eq(l.path, 'sparse', l.name .. ' on the CSR') end
+  checkerror(function() sparse.mode('n:m') end, "'sparse' or 'nm'")
+end
+
 do -- misuse
   local w = T.randn({ 2, 8 }, 1)
   checkerror(function() sparse.nm(w, T.ones { 2, 8 }, 2, 4) end, 'keep more than 2 of 4')
