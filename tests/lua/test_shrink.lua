@@ -56,6 +56,13 @@ do -- chain: linear layers (the LeNet case)
   check(again:load(path))
   os.remove(path)
   same_outputs(m, again, s, 101)
+  -- and through the deployment format (architecture + kept weights)
+  local sparse = require 'lotto.sparse'
+  check(sparse.export(small, path))
+  local net = sparse.load(path)
+  os.remove(path)
+  local x = T.randn(s, 106)
+  check(maxdiff(net:forward(x), m:forward(x, false)) < 1e-5, 'exported shrunk model')
 end
 
 do -- chain: conv, batchnorm, pool, flatten, linear (a channel's block of columns)
