@@ -292,6 +292,8 @@ if ok and type(help) == 'table' and help.register then
     dropout = 'dropout(p[, {seed = 0, name =}]) -> layer: inverted dropout in training, identity in eval',
     sequential = "sequential{layer, ..., name = 'layer1'} -> layer: in order; takes the layers; a name prefixes its children",
     residual = 'residual(body[, shortcut][, {name =}]) -> layer: relu(body(x) + shortcut(x)); no shortcut = identity',
+    dwconv2d = 'dwconv2d(channels, k[, {stride = 1, padding = 0, bias = true, name =}]) -> layer: depthwise conv, W (C, 1, k, k)',
+    concat = 'concat(body[, {name =}]) -> layer: cat(x, body(x)) along channels (a DenseNet layer)',
     model = 'model(net, {input = {C, H, W}}) -> model: checks shapes, names parameters (fc1.weight, ...), allocates',
     cross_entropy = 'cross_entropy(logits (B, C), labels (B)) -> loss, dlogits, ncorrect: mean softmax cross-entropy',
     mse = 'mse(pred, target) -> loss, dpred: mean squared error over all elements',
