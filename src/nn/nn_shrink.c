@@ -85,8 +85,8 @@ static void pin(ctx *c, int onode, int och) {
 
 // Records a node's kept inputs (copied) and outputs.
 static lt_status remember(node *d, const act *in, const act *out) {
-  if (!d->in && !(d->in = malloc(in->n ? in->n : 1))) return LT_ENOMEM;
-  if (!d->out && !(d->out = malloc(out->n ? out->n : 1))) return LT_ENOMEM;
+  if ((!d->in && !(d->in = malloc(in->n ? in->n : 1))) || (!d->out && !(d->out = malloc(out->n ? out->n : 1))))
+    return lt_error(LT_ENOMEM, "out of memory shrinking a model");
   d->nin = in->n, d->nout = out->n;
   memcpy(d->in, in->keep, in->n);
   memcpy(d->out, out->keep, out->n);

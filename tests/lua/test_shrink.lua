@@ -192,6 +192,11 @@ do -- misuse
   checkerror(function() prune.channels(m, { rate = 0.5, by = 'bn_' }) end, "did you mean 'bn'")
   checkerror(function() prune.channels(m, { rate = 0.5, by = 'bn' }) end, 'no batchnorm follows')
   checkerror(function() prune.channels(m, { rate = 0.5, layers = { 'fc9.weight' } }) end, 'fc9.weight')
+  -- a model whose output is a flattened conv: its dead channels would change the output's shape
+  local f = ready(nn.sequential { nn.conv2d(1, 2, 1), nn.flatten() }, { 1, 2, 2 }, 7)
+  param(f, 'conv1.weight').mask:select(1, 2):fill(0)
+  param(f, 'conv1.bias').value:fill(0)
+  checkerror(function() prune.shrink(f) end, "output would change shape")
 end
 
 C.report()
