@@ -48,18 +48,53 @@ local function bn_after(e)
   end
 end
 
---- channels(model, {rate =, by = 'l1'|'l2'|'bn', layers = {names}}) -> report: masks the
+-- Network slimming's global threshold (Liu et al. 2017): the rate of all live channels of the
+-- chosen layers with the smallest |gamma| go, wherever they are; each layer keeps its largest.
+local function prune_global(chosen, rate, where)
+  local pool = {}
+  for _, e in ipairs(chosen) do
+    local g = bn_after(e)
+    if not g then fail(where, ("by = 'bn': no batchnorm follows '%s'"):format(e.name)) end
+    local best, alive = nil, {}
+    for o = 1, e.rows do
+      if e.p.mask:select(1, o):sum() > 0 then
+        local v = math.abs(g.value:get(o))
+        alive[#alive + 1] = { e = e, o = o, v = v }
+        if not best or v > best.v then best = alive[#alive] end
+      end
+    end
+    for _, c in ipairs(alive) do
+      if c ~= best then pool[#pool + 1] = c end -- the layer's largest always stays
+    end
+    e.alive = #alive
+  end
+  local total = 0
+  for _, e in ipairs(chosen) do total = total + e.alive end
+  table.sort(pool, function(a, b)
+    if a.v ~= b.v then return a.v < b.v end
+    if a.e.name ~= b.e.name then return a.e.name < b.e.name end
+    return a.o < b.o
+  end)
+  for i = 1, math.min(#pool, math.floor(rate * total + 0.5)) do pool[i].e.p.mask:select(1, pool[i].o):fill(0) end
+end
+
+--- channels(model, {rate =, by = 'l1'|'l2'|'bn', scope = 'local'|'global', layers = {names}}) -> report: masks the
 -- weakest rate of each selected layer's output channels (default: every conv/linear weight
 -- but the last) and zeroes what the dead channels still carry (biases, batchnorm values
 -- on their way), so that shrink() computes the same outputs. by = 'bn' ranks by
--- |gamma| of that batchnorm (network slimming; train with train{bn_l1 = ...} first).
+-- |gamma| of that batchnorm (network slimming; train with train{bn_l1 = ...} first); with
+-- scope = 'global' the rate is of all their channels together, by one |gamma| threshold.
 function M.channels(model, opts)
   local where = 'channels'
   check_model(model, where)
-  opts = U.check_options(opts, { rate = true, by = true, layers = true }, 'lotto.prune.' .. where)
+  opts = U.check_options(opts, { rate = true, by = true, layers = true, scope = true }, 'lotto.prune.' .. where)
   local rate = opts.rate
   if type(rate) ~= 'number' or rate < 0 or rate > 1 then fail(where, 'rate must be a number in [0, 1]') end
   local by = U.one_of(opts.by or 'l1', BY, 'by', 'lotto.prune.' .. where)
+  local scope = U.one_of(opts.scope or 'local', { 'local', 'global' }, 'scope', 'lotto.prune.' .. where)
+  if scope == 'global' and by ~= 'bn' then
+    fail(where, "scope = 'global' compares batchnorm scales across layers: it needs by = 'bn'")
+  end
   local all, chosen = channel_layers(model), {}
   if opts.layers then
     local names = {}
@@ -72,15 +107,20 @@ function M.channels(model, opts)
     for i = 1, #all - 1 do chosen[i] = all[i] end
   end
   local rep = { layers = {} }
+  if scope == 'global' then
+    prune_global(chosen, rate, where)
+  end
   for _, e in ipairs(chosen) do
     local score, norm = e.p.value, by == 'bn' and 'l1' or by
-    if by == 'bn' then
+    if scope == 'global' then
+      -- masked above
+    elseif by == 'bn' then
       local g = bn_after(e)
       if not g then fail(where, ("by = 'bn': no batchnorm follows '%s'"):format(e.name)) end
       score = e.p.value:clone():fill(1)
       for o = 1, e.rows do score:select(1, o):fill(math.abs(g.value:get(o))) end
     end
-    cprune.structured(e.p.mask, score, rate, { dim = 1, norm = norm })
+    if scope == 'local' then cprune.structured(e.p.mask, score, rate, { dim = 1, norm = norm }) end
     local pruned = 0
     for o = 1, e.rows do
       if e.p.mask:select(1, o):sum() == 0 then pruned = pruned + 1 end

@@ -345,7 +345,7 @@ if ok and type(help) == 'table' and help.register then
     magnitude = 'magnitude(model, {rate =, rates =, kind_rates =, output_rate =, scope = "local"|"global", layers =, score =}) -> report',
     random_model = 'random_model(model, {rate =, ..., seed =}) -> report: random pruning at the magnitude rates',
     structured_model = 'structured_model(model, {rate =, norm = "l1"|"l2", layers =}) -> report: prune whole neurons/channels',
-    channels = 'channels(model, {rate =, by = "l1"|"l2"|"bn", layers =}) -> report: mask channels and zero what they carry, ready to shrink',
+    channels = 'channels(model, {rate =, by = "l1"|"l2"|"bn", scope = "local"|"global" (bn), layers =}) -> report: mask channels and zero what they carry, ready to shrink',
     shrink = 'shrink(model) -> smaller model, {exact, dropped, params_before, params_after}: dead channels removed',
     cost = 'cost(model) -> {macs, macs_kept, params, params_kept, bytes, bytes_sparse, layers}: per sample',
     nm_model = 'nm_model(model, n, m [, {layers =}]) -> report: at most n of every m input weights survive',

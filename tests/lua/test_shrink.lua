@@ -185,6 +185,26 @@ do -- network slimming: train{bn_l1 = lambda} adds lambda * sign(gamma) to the b
   checkerror(function() one_step(-1) end, 'bn_l1')
 end
 
+do -- network slimming's global threshold: the smallest |gamma| over both layers, each keeps its largest
+  local m = ready(nn.sequential { nn.conv2d(2, 4, 3, { padding = 1, bias = false }), nn.batchnorm(4), nn.relu(),
+    nn.conv2d(4, 4, 3, { padding = 1, bias = false }), nn.batchnorm(4), nn.relu(), nn.global_avgpool(),
+    nn.linear(4, 2) }, { 2, 4, 4 }, 11)
+  local g1, g2 = param(m, 'bn1.weight').value, param(m, 'bn2.weight').value
+  for i, v in ipairs { 0.1, 0.9, 0.05, -0.04 } do g1:set(i, v) end
+  for i, v in ipairs { 0.3, 0.02, 0.7, 0.6 } do g2:set(i, v) end
+  -- 8 channels, rate 0.5: 0.02 (bn2 #2), 0.04, 0.05, 0.1 (bn1 #4, #3, #1) go
+  local rep = prune.channels(m, { rate = 0.5, by = 'bn', scope = 'global' })
+  check_eq({ rep.layers[1].pruned, rep.layers[2].pruned }, { 3, 1 })
+  local w1, w2 = param(m, 'conv1.weight').mask, param(m, 'conv2.weight').mask
+  check_eq({ w1:select(1, 1):sum(), w1:select(1, 2):sum(), w1:select(1, 3):sum(), w1:select(1, 4):sum() }, { 0, 18, 0, 0 })
+  check_eq(w2:select(1, 2):sum(), 0)
+  check_eq(g1:get(1), 0) -- what the dead channels carried is zeroed: shrinking is exact
+  local small, info = prune.shrink(m)
+  check(info.exact)
+  check_eq(small:numel(), 2 * 1 * 9 + 2 + 1 * 3 * 9 + 6 + (3 * 2 + 2))
+  checkerror(function() prune.channels(m, { rate = 0.5, scope = 'global' }) end, "needs by = 'bn'")
+end
+
 do -- misuse
   checkerror(function() prune.shrink(42) end, 'expected a model')
   local m = ready(nn.sequential { nn.flatten(), nn.linear(4, 3), nn.relu(), nn.linear(3, 2) }, { 4 }, 6)
