@@ -43,6 +43,7 @@ struct lt_spd {
   int overwrite;           /* the next linear backward writes dw instead of adding */
   lt_nm *nm;               /* LT_SPARSE_NM: the mask as n:m, when it is one (forwards) */
   int nm_built, nm_stale;  /* nm holds this version's pattern; its values need a re-read */
+  int nm_n, nm_m;          /* that pattern (0: the mask fits none) */
   lt_spd_info info;
 };
 
@@ -179,18 +180,19 @@ static double decide_cross(lt_spd *d, int n) {
 static lt_status prepare_nm(lt_spd *d, const float *w, const float *mask, int rows, int cols) {
   static const int pat[][2] = {{1, 4}, {2, 4}, {4, 8}};
   if (d->nm_built) {
-    d->nm_stale = d->info.nm_n > 0 && !d->frozen;
-    return LT_OK;
+    d->nm_stale = d->nm_n > 0 && !d->frozen;
+  } else {
+    if (!d->nm && !(d->nm = lt_nm_new())) return lt_error(LT_ENOMEM, "sparse layer: out of memory for its n:m form");
+    d->nm_n = d->nm_m = 0;
+    for (int i = 0; i < 3 && !d->nm_n; i++) {
+      if (cols % pat[i][1]) continue;
+      lt_status st = lt_nm_build(d->nm, w, mask, rows, cols, pat[i][0], pat[i][1]);
+      if (st == LT_OK) d->nm_n = pat[i][0], d->nm_m = pat[i][1];
+      else if (st != LT_EINVAL) return st; /* EINVAL: the mask does not fit this pattern; try the next */
+    }
+    d->nm_built = 1, d->nm_stale = 0;
   }
-  if (!d->nm && !(d->nm = lt_nm_new())) return lt_error(LT_ENOMEM, "sparse layer: out of memory for its n:m form");
-  d->info.nm_n = d->info.nm_m = 0;
-  for (int i = 0; i < 3 && !d->info.nm_n; i++) {
-    if (cols % pat[i][1]) continue;
-    lt_status st = lt_nm_build(d->nm, w, mask, rows, cols, pat[i][0], pat[i][1]);
-    if (st == LT_OK) d->info.nm_n = pat[i][0], d->info.nm_m = pat[i][1];
-    else if (st != LT_EINVAL) return st; /* EINVAL: the mask does not fit this pattern; try the next */
-  }
-  d->nm_built = 1, d->nm_stale = 0;
+  d->info.nm_n = d->nm_n, d->info.nm_m = d->nm_m;
   return LT_OK;
 }
 

@@ -46,6 +46,13 @@ do -- dispatch: mode 'nm' runs n:m masks on the n:m kernels (forward), CSR for t
     local dense = sparse.with_mode('dense', function() return m:forward(x, false) end)
     local fast = sparse.with_mode('nm', function() return m:forward(x, false) end)
     check(maxdiff(dense, fast) < 1e-5, ('%d:%d outputs as dense'):format(nmp[1], nmp[2]))
+    -- after a CSR forward and changed weights, 'nm' again re-reads the values into its n:m form
+    sparse.with_mode('sparse', function() return m:forward(x, false) end)
+    m:values():mul_(2)
+    dense = sparse.with_mode('dense', function() return m:forward(x, false) end)
+    fast = sparse.with_mode('nm', function() return m:forward(x, false) end)
+    check(maxdiff(dense, fast) < 1e-4, ('%d:%d outputs as dense after a mode switch'):format(nmp[1], nmp[2]))
+    check_eq(sparse.layers(m)[2].path, 'n:m', 'back on the n:m kernels')
     local paths = {}
     for _, l in ipairs(sparse.layers(m)) do paths[#paths + 1] = (l.path or '-') .. ' ' .. (l.nm or '-') end
     -- conv1's 36 inputs (4 x 3 x 3) are not whole groups of 8: at 4:8 it runs on the CSR
