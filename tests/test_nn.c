@@ -257,6 +257,64 @@ static void nested_sequentials_gradients_should_match_finite_differences(void **
   lt_model_free(m);
 }
 
+static void depthwise_conv_with_stride_padding_and_bias_gradients_should_match_finite_differences(void **state) {
+  int64_t in[3] = {3, 7, 6};
+  lt_layer *k[] = {lt_dwconv2d_new(3, 3, 2, 1, 1), lt_dwconv2d_new(3, 2, 1, 0, 0)};
+  lt_model *m = seq_model(3, in, 2, k);
+  int64_t out[LT_MAXDIM];
+  assert_int_equal(lt_model_output_shape(m, out), 3);
+  assert_int_equal(out[0], 3);
+  assert_int_equal(out[1], 3); // (7 + 2 - 3) / 2 + 1 = 4, then 4 - 2 + 1
+  assert_int_equal(out[2], 2); // (6 + 2 - 3) / 2 + 1 = 3, then 3 - 2 + 1
+  randomize(m, 28);
+  gradcheck(m, 3, 29);
+  lt_model_free(m);
+}
+
+// A hand-worked depthwise output: channel c's filter sees only channel c.
+static void depthwise_conv_should_filter_each_channel_on_its_own(void **state) {
+  int64_t in[3] = {2, 2, 2};
+  lt_layer *k[] = {lt_dwconv2d_new(2, 2, 1, 0, 1)};
+  lt_model *m = seq_model(3, in, 1, k);
+  const lt_param *w = lt_model_param(m, 0), *b = lt_model_param(m, 1);
+  float wv[8] = {1, 2, 3, 4, -1, 0, 0, 1}, bv[2] = {0.5f, -2};
+  memcpy(lt_tensor_data(w->value), wv, sizeof wv);
+  memcpy(lt_tensor_data(b->value), bv, sizeof bv);
+  int64_t xs[4] = {1, 2, 2, 2};
+  lt_tensor *x = lt_tensor_new(4, xs), *y = NULL;
+  float xv[8] = {1, 1, 1, 1, 5, 6, 7, 8};
+  memcpy(lt_tensor_data(x), xv, sizeof xv);
+  assert_int_equal(lt_model_forward(m, x, &y, 0), LT_OK);
+  assert_int_equal(lt_tensor_numel(y), 2);
+  assert_float_equal(lt_tensor_data(y)[0], 10.5f, 1e-6); // 1+2+3+4 + 0.5
+  assert_float_equal(lt_tensor_data(y)[1], 1.0f, 1e-6);  // -5 + 8 - 2
+  lt_tensor_release(x);
+  lt_model_free(m);
+}
+
+static void concat_of_a_dense_layer_gradients_should_match_finite_differences(void **state) {
+  int64_t in[3] = {2, 4, 4};
+  lt_layer *b1[] = {lt_batchnorm_new(2), lt_relu_new(), lt_conv2d_new(2, 3, 3, 1, 1, 0)};
+  lt_layer *b2[] = {lt_batchnorm_new(5), lt_relu_new(), lt_conv2d_new(5, 3, 3, 1, 1, 0)};
+  lt_layer *k[] = {lt_concat_new(lt_sequential_new(3, b1)), lt_concat_new(lt_sequential_new(3, b2)),
+                   lt_conv2d_new(8, 2, 1, 1, 0, 1)};
+  lt_model *m = seq_model(3, in, 3, k);
+  int64_t out[LT_MAXDIM];
+  assert_int_equal(lt_model_output_shape(m, out), 3);
+  assert_int_equal(out[0], 2);
+  randomize(m, 30);
+  gradcheck(m, 3, 31);
+  lt_model_free(m);
+}
+
+static void concat_should_refuse_a_body_that_changes_the_spatial_shape(void **state) {
+  int64_t in[3] = {2, 4, 4};
+  lt_layer *k[] = {lt_concat_new(lt_conv2d_new(2, 3, 3, 1, 0, 0))};
+  lt_model *m = lt_model_new(lt_sequential_new(1, k), 3, in);
+  assert_null(m);
+  assert_non_null(strstr(lt_errmsg(), "keep every axis but the channels"));
+}
+
 /* ---- losses ---- */
 
 static void cross_entropy_gradient_should_match_finite_differences(void **state) {
@@ -346,6 +404,10 @@ int main(void) {
       cmocka_unit_test(residual_with_identity_shortcut_gradients_should_match_finite_differences),
       cmocka_unit_test(residual_with_projection_shortcut_gradients_should_match_finite_differences),
       cmocka_unit_test(nested_sequentials_gradients_should_match_finite_differences),
+      cmocka_unit_test(depthwise_conv_with_stride_padding_and_bias_gradients_should_match_finite_differences),
+      cmocka_unit_test(depthwise_conv_should_filter_each_channel_on_its_own),
+      cmocka_unit_test(concat_of_a_dense_layer_gradients_should_match_finite_differences),
+      cmocka_unit_test(concat_should_refuse_a_body_that_changes_the_spatial_shape),
       cmocka_unit_test(cross_entropy_gradient_should_match_finite_differences),
       cmocka_unit_test(cross_entropy_should_be_stable_and_count_correct_predictions),
       cmocka_unit_test(mse_gradient_should_match_finite_differences),

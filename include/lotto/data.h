@@ -90,5 +90,16 @@ int64_t lt_loader_batch_size(const lt_loader *l);
 /* The permutation of the current epoch (size(dataset) indices), owned by the loader. */
 const int64_t *lt_loader_order(const lt_loader *l);
 lt_dataset *lt_loader_dataset(const lt_loader *l); /* borrowed */
+/* Augments every batch served from now on with lt_augment_crop_flip(pad, flip)
+ * (pad 0 and flip 0: off), drawing from an lt_rng on LT_STREAM_AUGMENT seeded
+ * from (seed, epoch, batch): a reset loader sees the same images again. */
+lt_status lt_loader_set_augment(lt_loader *l, int pad, int flip);
+
+/* The standard CIFAR augmentation, in place on a contiguous batch x (B, C, H, W):
+ * each image becomes a random crop of itself zero-padded by pad on every side
+ * (a shift by dy, dx uniform in [-pad, pad]), then, when flip, mirrored left to
+ * right with probability 1/2. Draws three numbers from r per image (dy, dx,
+ * flip), in image order. */
+lt_status lt_augment_crop_flip(lt_tensor *x, int pad, int flip, lt_rng *r);
 
 #endif

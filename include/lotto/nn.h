@@ -54,6 +54,8 @@ typedef struct lt_param lt_param; /* a named parameter, see lt_model_param */
  * over; lt_layer_free frees a layer that was never handed on. */
 lt_layer *lt_linear_new(int in, int out, int bias);            /* y (B, out) = x (B, in) W^T + b; W (out, in) */
 lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int bias); /* W (cout, cin, k, k) */
+/* Depthwise (groups = channels): one k x k filter per channel, W (C, 1, k, k), bias (C). */
+lt_layer *lt_dwconv2d_new(int channels, int k, int stride, int padding, int bias);
 lt_layer *lt_maxpool2d_new(int k, int stride);                 /* stride <= 0 means stride = k */
 lt_layer *lt_avgpool2d_new(int k, int stride);                 /* no padding; floor division */
 lt_layer *lt_global_avgpool_new(void);                         /* (B, C, H, W) -> (B, C) */
@@ -65,6 +67,8 @@ lt_layer *lt_flatten_new(void);                                /* (B, ...) -> (B
 lt_layer *lt_sequential_new(int n, lt_layer **children);
 /* out = relu(body(x) + shortcut(x)); shortcut NULL means identity. Takes both. */
 lt_layer *lt_residual_new(lt_layer *body, lt_layer *shortcut);
+/* out = cat(x, body(x)) along channels (DenseNet); the body keeps the other axes. Takes it. */
+lt_layer *lt_concat_new(lt_layer *body);
 void lt_layer_free(lt_layer *l); /* NULL is fine; only for layers not owned by a container/model */
 
 /* Sets a user-chosen name (e.g. "fc1"); otherwise the model assigns one.
@@ -243,6 +247,38 @@ int lt_model_is_training(const lt_model *m);
 /* Indented tree with parameter counts and, once pruned, the weight density:
  *   Linear(784 -> 300, 235,500 params, 8.6% weights). Caller frees. */
 char *lt_model_describe(const lt_model *m);
+
+/* ---- shrinking and cost (src/nn/nn_shrink.c, nn_cost.c) ----
+ * lt_model_shrink builds a new dense model without the masked model's dead
+ * channels (a conv output channel or linear neuron whose weight row has no
+ * kept entry): the producer loses the rows, batchnorm and depthwise layers
+ * after it the channels, consumers the columns (a flatten's block of spatial
+ * columns). Channels joined by a residual add leave only when dead on every
+ * branch; concatenated channels are pruned independently; the model's
+ * outputs all stay. Weights, masks and batchnorm statistics of the survivors
+ * are copied. The caller frees *out. */
+typedef struct lt_shrink_info {
+  double dropped;        /* largest |bias| a removed channel carried: 0 means the same outputs */
+  size_t params_before, params_after;
+} lt_shrink_info;
+lt_status lt_model_shrink(const lt_model *m, lt_model **out, lt_shrink_info *info);
+/* Zeroes in m what its dead channels still carry (a dense layer's bias of a dead
+ * row; per-channel values after it: batchnorm's gamma, beta and running mean,
+ * a depthwise filter), so that lt_model_shrink gives the same outputs. */
+lt_status lt_model_shrink_clean(lt_model *m);
+
+/* Cost of a layer or model per sample, counting the multiply-adds of prunable
+ * weights (linear, conv, depthwise conv; batchnorm, pooling and activations
+ * are not counted, as ShrinkBench does): macs dense, macs_kept after masks;
+ * parameters; bytes of float32 parameters dense, and as lt_model_export
+ * stores them (kept values + the smaller of delta8 gaps and a bitmap). */
+typedef struct lt_cost {
+  int64_t macs, macs_kept, params, params_kept, bytes, bytes_sparse;
+} lt_cost;
+void lt_layer_cost(const lt_layer *l, lt_cost *c); /* adds l's own parameters (not its children's) to c */
+void lt_model_cost(const lt_model *m, lt_cost *c); /* sets c to the whole model's */
+/* 1 when l's channels are the rows of its prunable weight (linear, conv2d): what shrinking removes. */
+int lt_layer_has_channel_rows(const lt_layer *l);
 
 /* ---- export / import of pruned models (src/nn/nn_export.c, nn_import.c) ----
  * A compact safetensors file for deployment (the "lotto.sparse" format). Each

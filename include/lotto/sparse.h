@@ -192,10 +192,14 @@ typedef enum {
   LT_SPARSE_AUTO = 0,  /* by density against the crossover */
   LT_SPARSE_DENSE = 1, /* always sgemm */
   LT_SPARSE_FORCE = 2, /* always CSR ("sparse" in Lua) */
+  LT_SPARSE_NM = 3,    /* the sparse path, with forwards on the n:m kernels when the
+                        * mask keeps at most 1 of 4, 2 of 4 or 4 of 8 inputs (else CSR);
+                        * never chosen by AUTO: on the CPUs measured so far (see
+                        * examples/bench_structured.lua) sgemm is faster at 50% */
 } lt_sparse_mode;
 void lt_sparse_set_mode(lt_sparse_mode mode); /* global, process-wide; default AUTO */
 lt_sparse_mode lt_sparse_get_mode(void);
-const char *lt_sparse_mode_name(lt_sparse_mode mode); /* "auto", "dense", "sparse" */
+const char *lt_sparse_mode_name(lt_sparse_mode mode); /* "auto", "dense", "sparse", "nm" */
 int lt_sparse_mode_parse(const char *s);              /* the mode, or -1 for an unknown name */
 
 /* The density below which a (rows, cols) weight times (cols, n) runs sparse
@@ -232,6 +236,7 @@ typedef struct lt_spd_info {
   uint64_t builds;       /* CSR pattern builds */
   uint64_t refreshes;    /* value refreshes of the CSR */
   uint64_t tbuilds;      /* transpose builds */
+  int nm_n, nm_m;        /* the n:m pattern the forwards run on (LT_SPARSE_NM), 0 when none */
 } lt_spd_info;
 
 /* The row stride of the transposed activations of a batch of B: B rounded up

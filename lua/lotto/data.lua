@@ -7,6 +7,7 @@
 --   local it = D.loader(mnist.train, { batch = 60, seed = 1 })
 --   for xb, yb in it do ... end                  -- one epoch; xb, yb are overwritten by the next batch
 local core = require 'lotto.core.data'
+local tensor = require 'lotto.tensor'
 local U = require 'lotto.util'
 local fs = require 'lotto.fs'
 
@@ -25,7 +26,7 @@ local SETS = {
   cifar10 = { title = 'CIFAR-10', sub = 'cifar-10-batches-bin', classes = 10,
               train = { 'data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin' },
               test = { 'test_batch.bin' },
-              fetch = 'extract https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz into the data directory or set LOTTO_DATA' },
+              fetch = 'run `make data CIFAR=1` (it downloads cifar-10-binary.tar.gz from www.cs.toronto.edu/~kriz) or set LOTTO_DATA' },
 }
 SETS['fashion-mnist'] = SETS.fashion_mnist
 SETS['cifar-10'] = SETS.cifar10
@@ -91,11 +92,31 @@ local function check_opts(where, opts, allowed) return U.check_options(opts, all
 
 local function int_opt(where, opts, key, default, min) return U.int_opt(opts, key, default, min, 'lotto.data.' .. where) end
 
+-- ds with its images zero-padded by pad pixels on every side and, when channels is given,
+-- a one-channel image replicated to that many channels (28x28 MNIST -> 3x32x32 with pad = 2,
+-- channels = 3, for the models made for CIFAR-10).
+local function padded(ds, pad, channels, classes, where)
+  local x = ds:x()
+  local s = x:shape()
+  if #s ~= 4 then fail(where, "options 'pad' and 'channels' need images (N, C, H, W)") end
+  local C = channels or s[2]
+  if C ~= s[2] and s[2] ~= 1 then
+    fail(where, ("option 'channels' (%d) can only replicate a one-channel image (these have %d)"):format(C, s[2]))
+  end
+  local out = tensor.zeros { s[1], C, s[3] + 2 * pad, s[4] + 2 * pad }
+  for c = 1, C do
+    out:narrow(2, c, 1):narrow(3, pad + 1, s[3]):narrow(4, pad + 1, s[4]):copy(x:narrow(2, s[2] == 1 and 1 or c, 1))
+  end
+  return core.from_tensors(out, ds:y(), classes)
+end
+
 -- Loads train and test, splits off val, normalises; returns {train, val, test, ...}.
 local function load_set(name, opts)
   local where = name
-  opts = check_opts(where, opts, { dir = true, val = true, normalize = true })
+  opts = check_opts(where, opts, { dir = true, val = true, normalize = true, pad = true, channels = true })
   local set = SETS[name]
+  local pad = int_opt(where, opts, 'pad', 0, 0)
+  local channels = opts.channels ~= nil and int_opt(where, opts, 'channels', 1, 1) or nil
   local val = int_opt(where, opts, 'val', 5000, 0)
   local norm = opts.normalize or '01'
   if norm ~= '01' and norm ~= 'channel' then
@@ -118,6 +139,9 @@ local function load_set(name, opts)
     if full then test, err = core.load_cifar10(paths(set.test)) end
   end
   if not (full and test) then U.raise(('%s: %s'):format(set.title, err)) end
+  if pad > 0 or channels then
+    full, test = padded(full, pad, channels, set.classes, where), padded(test, pad, channels, set.classes, where)
+  end
   if val >= full:size() then
     fail(where, ("option 'val' (%d) must leave training rows (%d in total)"):format(val, full:size()))
   end
@@ -133,12 +157,22 @@ local function load_set(name, opts)
   return out
 end
 
--- D.mnist{dir =, val = 5000, normalize = '01'|'channel'} -> {train =, val =, test =, classes = 10, ...}
+-- D.mnist{dir =, val = 5000, normalize = '01'|'channel', pad = 0, channels =} -> {train =, val =, test =,
+-- classes = 10, ...}; pad = 2 makes 32x32 images (zeros around), channels = 3 replicates the grey channel.
 function D.mnist(opts) return load_set('mnist', opts) end
 -- D.fashion_mnist{...}: the same for data/fashion-mnist (gzipped IDX files).
 function D.fashion_mnist(opts) return load_set('fashion_mnist', opts) end
 -- D.cifar10{...}: data/cifar-10-batches-bin; x is (N, 3, 32, 32).
 function D.cifar10(opts) return load_set('cifar10', opts) end
+
+-- D.pad(ds, {pad = 2, channels =, classes = 10}) -> a new data set: images zero-padded by pad pixels
+-- on every side, a one-channel image replicated to channels (what load's pad and channels do).
+function D.pad(ds, opts)
+  opts = check_opts('pad', opts, { pad = true, channels = true, classes = true })
+  if not U.is_dataset(ds) then fail('pad', 'expected a data set') end
+  local ch = opts.channels ~= nil and int_opt('pad', opts, 'channels', 1, 1) or nil
+  return padded(ds, int_opt('pad', opts, 'pad', 0, 0), ch, int_opt('pad', opts, 'classes', ds:classes(), 0), 'pad')
+end
 
 -- D.load(name, opts): any of the above by name.
 function D.load(name, opts)
@@ -169,25 +203,42 @@ end
 -- it:next() -> xb, yb (reused: the next call overwrites them), or nil at the end of an
 -- epoch, after which the next epoch (reshuffled) begins; `for xb, yb in it do` runs one epoch.
 -- Epoch e's order depends only on (seed, e): it:reset(e[, batch]) resumes anywhere.
+-- augment = true (crop 4 and flip, the CIFAR standard) or {crop = pixels, flip = bool}: each
+-- batch's images are shifted by a random crop of their zero-padded selves and mirrored half the
+-- time, drawn from (seed, epoch, batch) on the loader's own stream (lotto.rng.streams.augment).
 function D.loader(ds, opts)
-  opts = check_opts('loader', opts, { batch = true, seed = true, shuffle = true, drop_last = true })
+  opts = check_opts('loader', opts, { batch = true, seed = true, shuffle = true, drop_last = true, augment = true })
   local batch = int_opt('loader', opts, 'batch', 60, 1)
   local seed = int_opt('loader', opts, 'seed', 1, math.mininteger)
-  return core.loader(ds, batch, seed, opts.shuffle ~= false, opts.drop_last == true)
+  local crop, flip = D.augment_options(opts.augment, 'loader')
+  return core.loader(ds, batch, seed, opts.shuffle ~= false, opts.drop_last == true, crop, flip)
+end
+
+-- augment option -> crop pixels, flip: nil/false (none), true (4, true) or {crop =, flip =}.
+function D.augment_options(a, where)
+  if a == nil or a == false then return 0, false end
+  if a == true then return 4, true end
+  if type(a) ~= 'table' then fail(where, "option 'augment' must be true, false or {crop = 4, flip = true}") end
+  check_opts(where .. '{augment}', a, { crop = true, flip = true })
+  local crop = int_opt(where, a, 'crop', 0, 0)
+  if crop > 64 then fail(where, "option 'augment.crop' must be in [0, 64]") end
+  if a.flip ~= nil and type(a.flip) ~= 'boolean' then fail(where, "option 'augment.flip' must be a boolean") end
+  return crop, a.flip == true
 end
 
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(D, {
-    mnist = "mnist{dir =, val = 5000, normalize = '01'|'channel'} -> {train, val, test}: val is the last val training rows",
+    mnist = "mnist{dir =, val = 5000, normalize = '01'|'channel', pad = 0, channels =} -> {train, val, test}: val is the last val training rows; pad = 2, channels = 3 give 3x32x32",
     fashion_mnist = "fashion_mnist{...} -> {train, val, test}: as mnist, from data/fashion-mnist",
     cifar10 = "cifar10{...} -> {train, val, test}: x (N, 3, 32, 32), from data/cifar-10-batches-bin",
     load = 'load(name, opts) -> {train, val, test}: mnist, fashion_mnist or cifar10 by name',
+    pad = 'pad(ds, {pad =, channels =}) -> ds: images zero-padded (and a grey channel replicated)',
     available = 'available(name) -> true when the files of data set name are present',
     find = 'find(name[, dir]) -> dir, or nil, message naming the directories searched',
     from_tensors = 'from_tensors(x, y, {classes = C}) -> ds: y class ids 0..C-1, or (N, k) targets with classes 0',
     sum_of_two = 'sum_of_two{n =, lo =, hi =, seed =} -> ds: x (n, 2) uniform, y = x1 + x2',
-    loader = 'loader(ds, {batch =, seed =, shuffle = true, drop_last = false}) -> it: it:next() -> xb, yb (reused) or nil',
+    loader = 'loader(ds, {batch =, seed =, shuffle = true, drop_last = false, augment = false|true|{crop =, flip =}}) -> it: it:next() -> xb, yb (reused) or nil',
   })
 end
 

@@ -184,8 +184,101 @@ function M.vgg11(opts) return vgg(VGG.vgg11, 'vgg11', opts) end
 function M.vgg16(opts) return vgg(VGG.vgg16, 'vgg16', opts) end
 function M.vgg19(opts) return vgg(VGG.vgg19, 'vgg19', opts) end
 
+-- conv (or depthwise) 3x3/1x1 + batchnorm + relu, no bias (the batchnorm has one).
+local function cbr(layers, cin, cout, k, stride)
+  layers[#layers + 1] = nn.conv2d(cin, cout, k, { stride = stride or 1, padding = k // 2, bias = false })
+  layers[#layers + 1] = nn.batchnorm(cout)
+  layers[#layers + 1] = nn.relu()
+end
+
+--- simplenet{input = {3, 32, 32}, classes = 10, width = 1}: SimpleNet (Hasanpour et al.
+-- 2016), the 13-layer plain conv net: 3x3 convs 64, 128 x3, pool, 128, 128, 256, pool,
+-- 256, 256, pool, 512, 1x1 2048, 1x1 256, pool, 256, each with batchnorm and relu, then
+-- global average pooling (the paper pools by max) and fc (5.5M params at width 1).
+function M.simplenet(opts)
+  local o = options(opts, { input = true, classes = true, width = true }, 'simplenet',
+    { input = CIFAR, classes = 10, width = 1 })
+  local cfg = { 64, 128, 128, 128, 'M', 128, 128, 256, 'M', 256, 256, 'M', 512, '2048', '256', 'M', 256 }
+  local layers, c, H = {}, o.input[1], math.min(o.input[2], o.input[3])
+  for _, v in ipairs(cfg) do
+    if v == 'M' then
+      H = H // 2
+      if H < 1 then fail('simplenet', 'input is too small for the four poolings (use 32x32)') end
+      layers[#layers + 1] = nn.maxpool2d(2)
+    else
+      local out = scaled(tonumber(v), o.width)
+      cbr(layers, c, out, type(v) == 'string' and 1 or 3)
+      c = out
+    end
+  end
+  layers[#layers + 1] = nn.global_avgpool()
+  layers[#layers + 1] = nn.linear(c, o.classes)
+  return nn.model(nn.sequential(layers), { input = o.input })
+end
+
+--- densenet40{input = {3, 32, 32}, classes = 10, growth = 12, depth = 40}: DenseNet
+-- (Huang et al. 2017) without bottlenecks or compression: conv 3x3 to 16 channels, three
+-- dense blocks of (depth - 4) / 3 layers bn-relu-conv3x3(growth) each concatenated to its
+-- input, transitions bn-relu-conv1x1-avgpool2, then bn-relu, global pool, fc (1.0M params).
+function M.densenet40(opts)
+  local o = options(opts, { input = true, classes = true, growth = true, depth = true }, 'densenet40',
+    { input = CIFAR, classes = 10, growth = 12, depth = 40 })
+  local k, n = o.growth, (o.depth - 4) // 3
+  if math.type(k) ~= 'integer' or k < 1 then fail('densenet40', 'option growth must be a positive integer') end
+  if math.type(o.depth) ~= 'integer' or n < 1 or (o.depth - 4) % 3 ~= 0 then
+    fail('densenet40', 'option depth must be 3n + 4 for an integer n >= 1 (40: n = 12)')
+  end
+  if math.min(o.input[2], o.input[3]) < 4 then fail('densenet40', 'input is too small for the two poolings (use 32x32)') end
+  local c = 16
+  local layers = { nn.conv2d(o.input[1], c, 3, { padding = 1, bias = false }) }
+  for block = 1, 3 do
+    local dense = { name = 'block' .. block }
+    for i = 1, n do
+      dense[i] = nn.concat(nn.sequential { nn.batchnorm(c), nn.relu(), nn.conv2d(c, k, 3, { padding = 1, bias = false }) })
+      c = c + k
+    end
+    layers[#layers + 1] = nn.sequential(dense)
+    if block < 3 then
+      layers[#layers + 1] = nn.sequential { name = 'trans' .. block, nn.batchnorm(c), nn.relu(),
+        nn.conv2d(c, c, 1, { bias = false }), nn.avgpool2d(2) }
+    end
+  end
+  layers[#layers + 1] = nn.batchnorm(c)
+  layers[#layers + 1] = nn.relu()
+  layers[#layers + 1] = nn.global_avgpool()
+  layers[#layers + 1] = nn.linear(c, o.classes)
+  return nn.model(nn.sequential(layers), { input = o.input })
+end
+
+--- mobilenet{input = {3, 32, 32}, classes = 10, width = 1}: MobileNet V1 (Howard et al.
+-- 2017) for 32x32 inputs: conv 3x3 32 (stride 1), then 13 depthwise-separable blocks
+-- (dw 3x3 + bn + relu, conv 1x1 + bn + relu) to 64, 128/2, 128, 256/2, 256, 512/2,
+-- 512 x5, 1024/2, 1024; global pool, fc (3.2M params at width 1).
+function M.mobilenet(opts)
+  local o = options(opts, { input = true, classes = true, width = true }, 'mobilenet',
+    { input = CIFAR, classes = 10, width = 1 })
+  local cfg = { 64, { 128, 2 }, 128, { 256, 2 }, 256, { 512, 2 }, 512, 512, 512, 512, 512, { 1024, 2 }, 1024 }
+  if math.min(o.input[2], o.input[3]) < 16 then fail('mobilenet', 'input is too small for the four strides (use 32x32)') end
+  local c = scaled(32, o.width)
+  local layers = {}
+  cbr(layers, o.input[1], c, 3)
+  for i, v in ipairs(cfg) do
+    local out, stride = scaled(type(v) == 'table' and v[1] or v, o.width), type(v) == 'table' and v[2] or 1
+    layers[#layers + 1] = nn.sequential { name = 'dws' .. i,
+      nn.dwconv2d(c, 3, { stride = stride, padding = 1, bias = false }), nn.batchnorm(c), nn.relu(),
+      nn.conv2d(c, out, 1, { bias = false }), nn.batchnorm(out), nn.relu() }
+    c = out
+  end
+  layers[#layers + 1] = nn.global_avgpool()
+  layers[#layers + 1] = nn.linear(c, o.classes)
+  return nn.model(nn.sequential(layers), { input = o.input })
+end
+
 --- names(): the zoo's model names.
-function M.names() return { 'lenet300', 'lenet5', 'conv2', 'conv4', 'conv6', 'resnet20', 'vgg11', 'vgg16', 'vgg19' } end
+function M.names()
+  return { 'lenet300', 'lenet5', 'conv2', 'conv4', 'conv6', 'resnet20', 'vgg11', 'vgg16', 'vgg19', 'simplenet',
+    'densenet40', 'mobilenet' }
+end
 
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
@@ -199,6 +292,9 @@ if ok and type(help) == 'table' and help.register then
     vgg11 = "vgg11{input = {3, 32, 32}, classes = 10, width = 1, pool = 'global'|'flatten'} -> model",
     vgg16 = "vgg16{...} -> model: CIFAR VGG-16 with batchnorm (14.7M)",
     vgg19 = "vgg19{...} -> model: CIFAR VGG-19 with batchnorm (20.0M)",
+    simplenet = 'simplenet{input = {3, 32, 32}, classes = 10, width = 1} -> model: SimpleNet, 13 conv layers (5.5M)',
+    densenet40 = 'densenet40{input = {3, 32, 32}, classes = 10, growth = 12, depth = 40} -> model: DenseNet-40 (1.0M)',
+    mobilenet = 'mobilenet{input = {3, 32, 32}, classes = 10, width = 1} -> model: MobileNet V1 (3.2M)',
     names = 'names() -> the zoo model names',
   })
 end

@@ -36,6 +36,12 @@ function nn.conv2d(cin, cout, k, opts)
   return core.conv2d(cin, cout, k, opts.stride or 1, opts.padding or 0, opts.bias ~= false, opts.name)
 end
 
+--- dwconv2d(channels, k[, {stride = 1, padding = 0, bias = true, name =}]): depthwise (one k x k filter per channel), W (C, 1, k, k).
+function nn.dwconv2d(c, k, opts)
+  opts = options(opts, { stride = true, padding = true, bias = true, name = true }, 'dwconv2d')
+  return core.dwconv2d(c, k, opts.stride or 1, opts.padding or 0, opts.bias ~= false, opts.name)
+end
+
 local function pool(ctor, where)
   return function(k, stride, opts)
     if type(stride) == 'table' then stride, opts = nil, stride end
@@ -70,6 +76,12 @@ function nn.sequential(list)
     end
   end
   return core.sequential(list, list.name)
+end
+
+--- concat(body[, {name =}]): cat(x, body(x)) along channels (a DenseNet layer).
+function nn.concat(body, opts)
+  opts = options(opts, NAME, 'concat')
+  return core.concat(body, opts.name)
 end
 
 --- residual(body[, shortcut][, {name =}]): relu(body(x) + shortcut(x)); no shortcut = identity.
@@ -280,6 +292,8 @@ if ok and type(help) == 'table' and help.register then
     dropout = 'dropout(p[, {seed = 0, name =}]) -> layer: inverted dropout in training, identity in eval',
     sequential = "sequential{layer, ..., name = 'layer1'} -> layer: in order; takes the layers; a name prefixes its children",
     residual = 'residual(body[, shortcut][, {name =}]) -> layer: relu(body(x) + shortcut(x)); no shortcut = identity',
+    dwconv2d = 'dwconv2d(channels, k[, {stride = 1, padding = 0, bias = true, name =}]) -> layer: depthwise conv, W (C, 1, k, k)',
+    concat = 'concat(body[, {name =}]) -> layer: cat(x, body(x)) along channels (a DenseNet layer)',
     model = 'model(net, {input = {C, H, W}}) -> model: checks shapes, names parameters (fc1.weight, ...), allocates',
     cross_entropy = 'cross_entropy(logits (B, C), labels (B)) -> loss, dlogits, ncorrect: mean softmax cross-entropy',
     mse = 'mse(pred, target) -> loss, dpred: mean squared error over all elements',

@@ -10,6 +10,7 @@
 -- that still survive, so 20% of 10 prunes 2, then 20% of 8 prunes 2. Ties in
 -- score go lower index first; NaN scores are pruned first.
 local core = require 'lotto.core.prune'
+local channels = require 'lotto.channels'
 local tensor = require 'lotto.tensor'
 local U = require 'lotto.util'
 local rng = require 'lotto.rng'
@@ -281,6 +282,11 @@ function M.structured_model(model, opts)
   return finish(model, rep)
 end
 
+-- Channel pruning that shrinks the model (lotto.channels): channels, shrink, cost.
+M.channels = channels.channels
+M.shrink = channels.shrink
+M.cost = channels.cost
+
 --- n:m sparsity (at most n of every m consecutive input weights) on every prunable
 -- weight with rows (linear, conv2d), or opts.layers, keeping the largest |w|.
 function M.nm_model(model, n, m, opts)
@@ -347,6 +353,9 @@ if ok and type(help) == 'table' and help.register then
     magnitude = 'magnitude(model, {rate =, rates =, kind_rates =, output_rate =, scope = "local"|"global", layers =, score =}) -> report',
     random_model = 'random_model(model, {rate =, ..., seed =}) -> report: random pruning at the magnitude rates',
     structured_model = 'structured_model(model, {rate =, norm = "l1"|"l2", layers =}) -> report: prune whole neurons/channels',
+    channels = 'channels(model, {rate =, by = "l1"|"l2"|"bn", scope = "local"|"global" (bn), layers =}) -> report: mask channels and zero what they carry, ready to shrink',
+    shrink = 'shrink(model) -> smaller model, {exact, dropped, params_before, params_after}: dead channels removed',
+    cost = 'cost(model) -> {macs, macs_kept, params, params_kept, bytes, bytes_sparse, layers}: per sample',
     nm_model = 'nm_model(model, n, m [, {layers =}]) -> report: at most n of every m input weights survive',
     permute_model = 'permute_model(model, {seed =}) -> report: shuffle each layer mask (same density)',
     at_init = "at_init(model, {method = 'snip', density =, distribution = 'erk', data =, shuffle =}) -> report (lotto.pai)",

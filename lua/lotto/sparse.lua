@@ -16,6 +16,7 @@
 --   local net = sparse.load('ticket.sparse.safetensors')  -- net:forward(x), net:evaluate(ds)
 --
 -- Kernels: local w = sparse.csr(weight, mask); w:matmul_t(x); w:backward_input(dy) ...
+local channels = require 'lotto.channels'
 local core = require 'lotto.core.sparse'
 local U = require 'lotto.util'
 local T = require 'lotto.tensor'
@@ -24,6 +25,7 @@ local nn = require 'lotto.nn'
 local M = {}
 
 M.csr = core.csr             -- (weight, mask) -> csr userdata
+M.nm = core.nm               -- (weight, mask, n, m) -> n:m userdata: matmul_t, backward_input, weight_grad, todense
 M.bench = core.bench         -- (rows, cols, batch, density [, reps]) -> timings (microseconds)
 M.calibrate = core.calibrate -- (rows, cols, batch [, {densities=, reps=}]) -> crossover, timings
 M.crossover = core.crossover -- (rows, cols, batch) -> default crossover density
@@ -34,7 +36,7 @@ local function check_model(m, where)
   if not U.is_model(m) then U.fail('lotto.sparse.' .. where, ('expected a model (got %s)'):format(type(m))) end
 end
 
-local MODES = { 'auto', 'dense', 'sparse' }
+local MODES = { 'auto', 'dense', 'sparse', 'nm' }
 local function check_mode(m, where) return U.one_of(m, MODES, 'mode', where) end
 
 --- Whether a (rows, cols) layer at this density and batch should run sparse,
@@ -60,7 +62,7 @@ end
 
 local layer_keys = { mode = true, crossover = true, frozen = true }
 
---- set_layer(model, name | nil, {mode = 'auto'|'dense'|'sparse', crossover = d | 'auto', frozen = bool})
+--- set_layer(model, name | nil, {mode = 'auto'|'dense'|'sparse'|'nm', crossover = d | 'auto', frozen = bool})
 -- A layer's own mode wins over the global one; crossover fixes its threshold; nil name = all.
 function M.set_layer(model, name, opts)
   check_model(model, 'set_layer')
@@ -88,6 +90,12 @@ function M.report(model)
       l.path or '-', l.mode)
   end
   lines[#lines + 1] = '(* default crossover, not measured on this machine)'
+  local c = channels.summary(model)
+  local function mb(b) return b and ('%.2f MB'):format(b / 1e6) or '-' end
+  lines[#lines + 1] = ('MACs per sample: dense %d, after masks %d (theoretical speed-up %.2fx), after shrinking %s')
+    :format(c.macs, c.macs_kept, c.speedup or 0, c.macs_shrunk and tostring(c.macs_shrunk) or '-')
+  lines[#lines + 1] = ('parameters: dense %s, sparse export %s, shrunk %s'):format(mb(c.bytes), mb(c.bytes_sparse),
+    mb(c.bytes_shrunk))
   return table.concat(lines, '\n')
 end
 
@@ -225,7 +233,7 @@ end
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(M, {
-    mode = "mode(['auto'|'dense'|'sparse']) -> previous mode: global dispatch of linear/conv2d layers",
+    mode = "mode(['auto'|'dense'|'sparse'|'nm']) -> previous mode: global dispatch of linear/conv2d layers",
     with_mode = 'with_mode(m, f, ...) -> f(...) under mode m, restored afterwards',
     set_layer = "set_layer(model, name|nil, {mode =, crossover = d|'auto', frozen =}) -> model: per-layer dispatch",
     layers = 'layers(model) -> per prunable layer: density, nnz, crossover, path of the last forward, ...',

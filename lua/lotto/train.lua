@@ -16,10 +16,24 @@ local fit_keys = {
   schedule = true, eval_every = true, eval_batch = true, eval_at_start = true, on_eval = true,
   snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true,
   dst = true, on_step = true, checkpoint = true, checkpoint_every = true,
+  bn_l1 = true, augment = true,
 }
 
 -- Raises at the first caller outside the library, so the message names the user's line.
 local function fail(msg) U.fail('lotto.train.fit', msg) end
+
+-- Network slimming (Liu et al. 2017): the batchnorm scales (gamma) and the subgradient
+-- lambda * sign(gamma) their L1 penalty adds to each step's gradient.
+local function bn_scales(model, lambda)
+  if lambda == nil or lambda == 0 then return nil end
+  if type(lambda) ~= 'number' or not (lambda > 0) then fail("option 'bn_l1' must be a number >= 0") end
+  local out = {}
+  for _, p in ipairs(model:parameters()) do
+    if p.kind == 'batchnorm' and p.name:match('%.weight$') then out[#out + 1] = p end
+  end
+  if #out == 0 then fail("option 'bn_l1': the model has no batchnorm layer") end
+  return out
+end
 
 local function positive_int(opts, key, default) return U.int_opt(opts, key, default, 1, 'lotto.train.fit') end
 
@@ -91,13 +105,15 @@ function M.fit(model, data, opts)
   local loss = loss_kind(opts, train_ds)
   local sched = schedule_fn(opts.schedule)
   local on_eval = opts.on_eval
+  local slim, lambda = bn_scales(model, opts.bn_l1), opts.bn_l1
   if on_eval ~= nil and type(on_eval) ~= 'function' then fail("option 'on_eval' must be a function(record, model)") end
 
   local opt = opts.optimizer
   if opt == nil then fail("option 'optimizer' is required (lotto.optim.adam(model, {...}) or {kind = 'adam', lr = ...})") end
   if type(opt) == 'table' and getmetatable(opt) == nil then opt = optim.make(model, opt) end
 
-  local loader = data_mod.loader(train_ds, { batch = batch, seed = seed, shuffle = opts.shuffle ~= false })
+  local loader = data_mod.loader(train_ds, { batch = batch, seed = seed, shuffle = opts.shuffle ~= false,
+    augment = opts.augment })
   -- Length: iterations, or epochs of the loader (iterations win if both are given).
   local per_epoch = loader:batches_per_epoch()
   local iterations = positive_int(opts, 'iterations', nil)
@@ -193,6 +209,9 @@ function M.fit(model, data, opts)
         local l, correct = model:step_loss(xb, yb, loss)
         if is_nan_or_inf(l) then
           error(('training diverged: loss is %s at iteration %d'):format(l ~= l and 'nan' or 'inf', it + 1), 0)
+        end
+        if slim then
+          for _, g in ipairs(slim) do g.grad:add_(g.value:sign():mul(lambda)) end
         end
         opt:step()
         it = it + 1

@@ -11,6 +11,7 @@ struct lt_loader {
   int64_t batch, n, nbatches;
   uint64_t seed;
   int shuffle, drop_last;
+  int aug_pad, aug_flip; /* lt_loader_set_augment */
   int64_t epoch, pos; /* epochs completed; next row of perm to serve */
   int64_t *perm;
   lt_tensor *xb, *yb;     /* full batches, min(batch, n) rows */
@@ -110,6 +111,13 @@ lt_status lt_loader_next(lt_loader *l, lt_tensor **xb, lt_tensor **yb) {
   lt_tensor *x = rows == l->xb->shape[0] ? l->xb : l->xp, *y = rows == l->xb->shape[0] ? l->yb : l->yp;
   lt_status s = lt_dataset_gather(l->d, l->perm + l->pos, rows, x, y);
   if (s) return s;
+  if (l->aug_pad || l->aug_flip) {
+    lt_rng r;
+    uint64_t b = (uint64_t)(l->pos / l->batch);
+    lt_rng_seed(&r, l->seed ^ ((uint64_t)l->epoch * 0x9e3779b97f4a7c15ULL) ^ (b * 0xbf58476d1ce4e5b9ULL),
+                LT_STREAM_AUGMENT);
+    if ((s = lt_augment_crop_flip(x, l->aug_pad, l->aug_flip, &r))) return s;
+  }
   l->pos += rows;
   prefetch_next(l);
   *xb = x;
@@ -124,6 +132,14 @@ lt_status lt_loader_reset(lt_loader *l, int64_t epoch, int64_t batch) {
   l->epoch = epoch;
   l->pos = batch * l->batch < l->n ? batch * l->batch : l->n;
   make_order(l);
+  return LT_OK;
+}
+
+lt_status lt_loader_set_augment(lt_loader *l, int pad, int flip) {
+  if (pad < 0 || pad > 64) return lt_error(LT_EINVAL, "loader: crop padding %d (need 0..64)", pad);
+  if ((pad || flip) && l->d->x->ndim != 4)
+    return lt_error(LT_ESHAPE, "loader: augmentation needs images (N, C, H, W)");
+  l->aug_pad = pad, l->aug_flip = flip != 0;
   return LT_OK;
 }
 

@@ -35,6 +35,14 @@ struct lt_layer *lt_takelayer(lua_State *L, int i);
 /* nn.arch / nn.from_arch of lotto.core.nn (lnn_arch.c). */
 int lt_nn_arch(lua_State *L);
 int lt_nn_from_arch(lua_State *L);
+/* nn.shrink / nn.cost of lotto.core.nn (lnn_shrink.c). */
+int lt_nn_shrink(lua_State *L);
+int lt_nn_shrink_clean(lua_State *L);
+int lt_nn_cost(lua_State *L);
+
+/* sparse.nm of lotto.core.sparse and its userdata's metatable (lsparse_nm.c). */
+int lt_sparse_nm(lua_State *L);
+int lt_sparse_nm_open(lua_State *L);
 
 /* ---- models (lnn.c) ---- */
 /* The model at index i (a lotto.nn.model userdata, not yet freed), or a Lua

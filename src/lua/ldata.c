@@ -228,6 +228,9 @@ static int data_loader(lua_State *L) {
   pushmeta(L, LT_LOADER_MT);
   lua_setmetatable(L, -2);
   if (lt_loader_new(&u->l, d, batch, (uint64_t)seed, shuffle, drop)) lt_raise(L, "loader");
+  lua_Integer crop = luaL_optinteger(L, 6, 0);
+  luaL_argcheck(L, crop >= 0 && crop <= 64, 6, "crop padding must be in [0, 64]");
+  if (lt_loader_set_augment(u->l, (int)crop, lua_toboolean(L, 7))) lt_raise(L, "loader");
   return 1;
 }
 

@@ -73,6 +73,18 @@ static int nn_conv2d(lua_State *L) {
   return setlayer(L, u, lt_conv2d_new(cin, cout, k, stride, (int)pad, bias), 7);
 }
 
+// dwconv2d(channels, k[, stride = 1[, padding = 0[, bias = true[, name]]]])
+static int nn_dwconv2d(lua_State *L) {
+  int c = checkpos(L, 1, "channels must be a positive integer");
+  int k = checkpos(L, 2, "kernel size must be a positive integer");
+  int stride = lua_isnoneornil(L, 3) ? 1 : checkpos(L, 3, "stride must be a positive integer");
+  lua_Integer pad = luaL_optinteger(L, 4, 0);
+  luaL_argcheck(L, pad >= 0 && pad < 1024, 4, "padding must be a non-negative integer");
+  int bias = lua_isnoneornil(L, 5) ? 1 : lua_toboolean(L, 5);
+  llayer *u = newlayer(L);
+  return setlayer(L, u, lt_dwconv2d_new(c, k, stride, (int)pad, bias), 6);
+}
+
 // maxpool2d(k[, stride = k[, name]]) / avgpool2d(...)
 static int pool(lua_State *L, lt_layer *(*ctor)(int, int)) {
   int k = checkpos(L, 1, "kernel size must be a positive integer");
@@ -146,6 +158,16 @@ static int nn_residual(lua_State *L) {
   b->l = NULL;
   if (s) s->l = NULL;
   return setlayer(L, box, lt_residual_new(body, sc), 3);
+}
+
+// concat(body[, name]): cat(x, body(x)) along channels; takes the body
+static int nn_concat(lua_State *L) {
+  llayer *b = checklayer(L, 1);
+  if (!lua_isnoneornil(L, 2)) luaL_checkstring(L, 2);
+  llayer *box = newlayer(L);
+  lt_layer *body = b->l;
+  b->l = NULL;
+  return setlayer(L, box, lt_concat_new(body), 2);
 }
 
 static int layer_gc(lua_State *L) {
@@ -630,9 +652,10 @@ static const luaL_Reg funcs[] = {
     {"linear", nn_linear},   {"conv2d", nn_conv2d},         {"maxpool2d", nn_maxpool2d},
     {"avgpool2d", nn_avgpool2d}, {"global_avgpool", nn_global_avgpool}, {"relu", nn_relu},
     {"batchnorm", nn_batchnorm}, {"dropout", nn_dropout},   {"flatten", nn_flatten},
-    {"sequential", nn_sequential}, {"residual", nn_residual}, {"model", nn_model},
+    {"sequential", nn_sequential}, {"residual", nn_residual}, {"dwconv2d", nn_dwconv2d}, {"concat", nn_concat}, {"model", nn_model},
     {"cross_entropy", nn_cross_entropy}, {"mse", nn_mse},   {"is_model", nn_is_model},
-    {"is_layer", nn_is_layer}, {"arch", lt_nn_arch}, {"from_arch", lt_nn_from_arch}, {NULL, NULL}};
+    {"is_layer", nn_is_layer}, {"arch", lt_nn_arch}, {"from_arch", lt_nn_from_arch},
+    {"shrink", lt_nn_shrink}, {"shrink_clean", lt_nn_shrink_clean}, {"cost", lt_nn_cost}, {NULL, NULL}};
 
 static const lt_help_entry model_help[] = {
     {":parameters", "m:parameters() -> {{name, value, grad, mask, prunable, kind, layer, shape, offset (0-based), numel}, ...}"},

@@ -126,7 +126,7 @@ static const luaL_Reg metamethods[] = {{"__tostring", rng_tostring}, {"__gc", rn
 
 static const lt_help_entry func_help[] = {
     {"new", "new(seed[, stream]) -> rng: a generator fixed by (seed, stream); stream defaults to 16 (user)"},
-    {"streams", "streams: {init=0, data=1, prune=2, dropout=3}, the stream numbers experiments use"},
+    {"streams", "streams: {init=0, data=1, prune=2, dropout=3, augment=4}, the stream numbers experiments use"},
     {NULL, NULL}};
 
 static const lt_help_entry method_help[] = {
@@ -139,10 +139,11 @@ static const lt_help_entry method_help[] = {
 
 int luaopen_lotto_rng(lua_State *L) {
   luaL_newlib(L, funcs);
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 5);
   static const struct { const char *name; int id; } streams[] = {
-      {"init", LT_STREAM_INIT}, {"data", LT_STREAM_DATA}, {"prune", LT_STREAM_PRUNE}, {"dropout", LT_STREAM_DROPOUT}};
-  for (int i = 0; i < 4; i++) {
+      {"init", LT_STREAM_INIT}, {"data", LT_STREAM_DATA}, {"prune", LT_STREAM_PRUNE}, {"dropout", LT_STREAM_DROPOUT},
+      {"augment", LT_STREAM_AUGMENT}};
+  for (int i = 0; i < 5; i++) {
     lua_pushinteger(L, streams[i].id);
     lua_setfield(L, -2, streams[i].name);
   }

@@ -271,9 +271,9 @@ static void setint(lua_State *L, const char *k, lua_Integer v) {
 }
 
 
-static const char *const mode_opts[] = {"auto", "dense", "sparse", NULL};
+static const char *const mode_opts[] = {"auto", "dense", "sparse", "nm", NULL};
 
-/* sparse.mode([m]) -> the mode before the call; m in 'auto', 'dense', 'sparse' sets it */
+/* sparse.mode([m]) -> the mode before the call; m in 'auto', 'dense', 'sparse', 'nm' sets it */
 static int sp_mode(lua_State *L) {
   lt_sparse_mode old = lt_sparse_get_mode();
   if (!lua_isnoneornil(L, 1)) lt_sparse_set_mode((lt_sparse_mode)luaL_checkoption(L, 1, NULL, mode_opts));
@@ -311,7 +311,7 @@ static int sp_set_layer(lua_State *L) {
   double cross = 2;
   if (lt_rawfield(L, 3, "mode") != LUA_TNIL) {
     mode = lua_type(L, -1) == LUA_TSTRING ? lt_sparse_mode_parse(lua_tostring(L, -1)) : -1;
-    luaL_argcheck(L, mode >= 0, 3, "mode must be 'auto', 'dense' or 'sparse'");
+    luaL_argcheck(L, mode >= 0, 3, "mode must be 'auto', 'dense', 'sparse' or 'nm'");
   }
   if (lt_rawfield(L, 3, "crossover") != LUA_TNIL) {
     if (lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "auto")) cross = -1;
@@ -360,8 +360,12 @@ static int sp_layers(lua_State *L) {
     lua_pushstring(L, lt_sparse_mode_name(f.mode));
     lua_setfield(L, -2, "mode");
     if (f.n > 0 || f.builds) {
-      lua_pushstring(L, f.sparse ? "sparse" : "dense");
+      lua_pushstring(L, !f.sparse ? "dense" : f.nm_n ? "n:m" : "sparse");
       lua_setfield(L, -2, "path");
+      if (f.sparse && f.nm_n) {
+        lua_pushfstring(L, "%d:%d", f.nm_n, f.nm_m);
+        lua_setfield(L, -2, "nm");
+      }
     }
     lua_pushnumber(L, f.density);
     lua_setfield(L, -2, "density");
@@ -507,7 +511,7 @@ static const luaL_Reg csr_methods[] = {
 static const luaL_Reg csr_meta[] = {
     {"__gc", csr_gc}, {"__close", csr_gc}, {"__tostring", csr_tostring}, {"__len", csr_nnz}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {
-    {"csr", sp_csr},         {"bench", sp_bench},   {"calibrate", sp_calibrate}, {"crossover", sp_crossover},
+    {"csr", sp_csr},         {"nm", lt_sparse_nm},  {"bench", sp_bench},   {"calibrate", sp_calibrate}, {"crossover", sp_crossover},
     {"mode", sp_mode},       {"set_layer", sp_set_layer}, {"layers", sp_layers},  {"crossover_get", sp_crossover_get},
     {"crossover_set", sp_crossover_set}, {"crossover_entries", sp_crossover_entries},
     {"crossover_clear", sp_crossover_clear}, {"cache_path", sp_cache_path}, {"cache_load", sp_cache_load},
@@ -515,6 +519,7 @@ static const luaL_Reg funcs[] = {
 
 static const lt_help_entry help[] = {
     {"csr", "sparse.csr(weight, mask) -> csr of weight (out, in) at mask's nonzeros (kept even where weight is 0)"},
+    {"nm", "sparse.nm(weight, mask, n, m) -> n:m weight (at most n of every m inputs kept): matmul_t, backward_input, weight_grad, todense"},
     {"bench", "sparse.bench(rows, cols, batch, density [, reps]) -> microseconds per call, dense sgemm vs CSR"},
     {"calibrate", "sparse.calibrate(rows, cols, batch [, {densities=, reps=}]) -> crossover density, timings"},
     {"crossover", "sparse.crossover(rows, cols, batch) -> default density below which sparse kernels win"},
@@ -532,6 +537,7 @@ int luaopen_lotto_sparse(lua_State *L) {
   lt_newmeta(L, LT_CSR_MT, csr_meta, csr_methods);
   lt_help_set(L, -1, "csr: a pruned weight in compressed sparse rows, with CSR kernels (lotto.sparse)");
   lua_pop(L, 1);
+  lt_sparse_nm_open(L);
   luaL_newlib(L, funcs);
   lt_help_register(L, -1, LT_CSR_MT, help);
   return 1;

@@ -213,6 +213,7 @@ const lt_layer_ops lt_batchnorm_ops = {
     .kind = "batchnorm", .prefix = "bn", .build = batchnorm_build, .bind = batchnorm_bind,
     .forward = batchnorm_forward, .backward = batchnorm_backward, .describe = batchnorm_describe,
     .free = batchnorm_free, .config = batchnorm_config, .from_config = batchnorm_from_config,
+    .channels = LT_CH_EACH, .ch_in = "n",
 };
 
 lt_layer *lt_batchnorm_new(int n) {

@@ -542,6 +542,7 @@ const lt_layer_ops lt_conv2d_ops = {
     .kind = "conv2d", .prefix = "conv", .build = conv_build, .forward = conv_forward,
     .backward = conv_backward, .describe = conv_describe, .free = conv_free,
     .config = conv_config, .from_config = conv_from_config, .prunable = 1,
+    .channels = LT_CH_DENSE, .ch_in = "cin", .ch_out = "cout",
 };
 
 lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int bias) {

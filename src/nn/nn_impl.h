@@ -63,7 +63,23 @@ typedef struct lt_layer_ops {
   lt_layer *(*from_config)(const lt_layer_config *c, int nchildren, lt_layer **children);
   /* Layers of this kind carry a prunable weight (lt_layer_prunable). */
   int prunable;
+  /* How the layer's output channels (first per-sample axis) follow from its
+   * input's, for shrinking (nn_shrink.c) and cost (nn_cost.c): LT_CH_PASS
+   * (no parameters; channel c out is channel c in, or a block of them when
+   * the layer widens the axis, as flatten does), LT_CH_DENSE (a weight
+   * (out, in, ...) whose rows are output channels; ch_in/ch_out name the
+   * config keys of the two counts) or LT_CH_EACH (every parameter and buffer
+   * is per channel, in = out; ch_in names the count's key). */
+  int channels;
+  const char *ch_in, *ch_out;
+  /* Containers: how children combine (LT_JOIN_CHAIN one after another,
+   * LT_JOIN_ADD branches on the same input added, a missing second branch
+   * being the identity; LT_JOIN_CAT cat(x, child(x)) along channels). */
+  int join;
 } lt_layer_ops;
+
+enum { LT_CH_PASS = 0, LT_CH_DENSE = 1, LT_CH_EACH = 2 };
+enum { LT_JOIN_CHAIN = 0, LT_JOIN_ADD = 1, LT_JOIN_CAT = 2 };
 
 /* The kinds lt_layer_from_config can build: one entry per ops table in
  * nn_kinds.c. A new layer adds its ops there; nothing else names it. */

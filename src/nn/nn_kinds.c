@@ -6,11 +6,13 @@
 #include "nn/nn_impl.h"
 
 extern const lt_layer_ops lt_linear_ops, lt_conv2d_ops, lt_maxpool2d_ops, lt_avgpool2d_ops, lt_global_avgpool_ops,
-    lt_relu_ops, lt_flatten_ops, lt_batchnorm_ops, lt_dropout_ops, lt_sequential_ops, lt_residual_ops;
+    lt_relu_ops, lt_flatten_ops, lt_batchnorm_ops, lt_dropout_ops, lt_sequential_ops, lt_residual_ops,
+    lt_dwconv2d_ops, lt_concat_ops;
 
 static const lt_layer_ops *const kinds[] = {
     &lt_linear_ops,  &lt_conv2d_ops,    &lt_maxpool2d_ops, &lt_avgpool2d_ops,  &lt_global_avgpool_ops, &lt_relu_ops,
     &lt_flatten_ops, &lt_batchnorm_ops, &lt_dropout_ops,   &lt_sequential_ops, &lt_residual_ops,
+    &lt_dwconv2d_ops, &lt_concat_ops,
 };
 #define NKINDS (int)(sizeof kinds / sizeof *kinds)
 

@@ -232,7 +232,7 @@ static lt_layer *linear_from_config(const lt_layer_config *c, int nchildren, lt_
 const lt_layer_ops lt_linear_ops = {
     .kind = "linear", .prefix = "fc", .build = linear_build, .forward = linear_forward,
     .backward = linear_backward, .describe = linear_describe, .free = linear_free, .overwrites_grads = 1,
-    .layout = LT_LAYOUT_ANY, .config = linear_config, .from_config = linear_from_config, .prunable = 1,
+    .layout = LT_LAYOUT_ANY, .config = linear_config, .from_config = linear_from_config, .prunable = 1, .channels = LT_CH_DENSE, .ch_in = "in", .ch_out = "out",
 };
 
 lt_layer *lt_linear_new(int in, int out, int bias) {

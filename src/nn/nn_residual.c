@@ -113,7 +113,7 @@ const lt_layer_ops lt_residual_ops = {
     .kind = "residual", .prefix = NULL, .is_container = 1, .build = residual_build,
     .forward = residual_forward, .backward = residual_backward, .describe = residual_describe,
     .nchildren = residual_nchildren, .child = residual_child, .free = residual_free,
-    .from_config = residual_from_config,
+    .from_config = residual_from_config, .join = LT_JOIN_ADD,
 };
 
 lt_layer *lt_residual_new(lt_layer *body, lt_layer *shortcut) {

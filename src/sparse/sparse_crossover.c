@@ -22,12 +22,12 @@ static atomic_int global_mode = LT_SPARSE_AUTO;
 void lt_sparse_set_mode(lt_sparse_mode mode) { atomic_store(&global_mode, (int)mode); }
 lt_sparse_mode lt_sparse_get_mode(void) { return (lt_sparse_mode)atomic_load(&global_mode); }
 
-static const char *const mode_names[] = {"auto", "dense", "sparse"};
+static const char *const mode_names[] = {"auto", "dense", "sparse", "nm"};
 const char *lt_sparse_mode_name(lt_sparse_mode mode) {
-  return mode >= LT_SPARSE_AUTO && mode <= LT_SPARSE_FORCE ? mode_names[mode] : "?";
+  return mode >= LT_SPARSE_AUTO && mode <= LT_SPARSE_NM ? mode_names[mode] : "?";
 }
 int lt_sparse_mode_parse(const char *s) {
-  for (int i = 0; s && i < 3; i++)
+  for (int i = 0; s && i < 4; i++)
     if (!strcmp(s, mode_names[i])) return i;
   return -1;
 }

@@ -5,6 +5,7 @@
  * transposed-activation buffers, and the layer products. */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,9 @@ struct lt_spd {
   int clean;               /* the weight gradient is zero off the mask of clean_version */
   uint64_t clean_version;
   int overwrite;           /* the next linear backward writes dw instead of adding */
+  lt_nm *nm;               /* LT_SPARSE_NM: the mask as n:m, when it is one (forwards) */
+  int nm_built, nm_stale;  /* nm holds this version's pattern; its values need a re-read */
+  int nm_n, nm_m;          /* that pattern (0: the mask fits none) */
   lt_spd_info info;
 };
 
@@ -62,6 +66,7 @@ void lt_spd_free(lt_spd *d) {
   if (!d) return;
   lt_csr_free(d->a);
   lt_csr_free(d->at);
+  lt_nm_free(d->nm);
   free(d->perm);
   free(d->xt);
   free(d->yt);
@@ -170,6 +175,27 @@ static double decide_cross(lt_spd *d, int n) {
   return d->cx;
 }
 
+/* LT_SPARSE_NM: the mask as the first of 1:4, 2:4, 4:8 that it fits (built once per
+ * mask version; values re-read at the next forward), else none (the CSR runs). */
+static lt_status prepare_nm(lt_spd *d, const float *w, const float *mask, int rows, int cols) {
+  static const int pat[][2] = {{1, 4}, {2, 4}, {4, 8}};
+  if (d->nm_built) {
+    d->nm_stale = d->nm_n > 0 && !d->frozen;
+  } else {
+    if (!d->nm && !(d->nm = lt_nm_new())) return lt_error(LT_ENOMEM, "sparse layer: out of memory for its n:m form");
+    d->nm_n = d->nm_m = 0;
+    for (int i = 0; i < 3 && !d->nm_n; i++) {
+      if (cols % pat[i][1]) continue;
+      lt_status st = lt_nm_build(d->nm, w, mask, rows, cols, pat[i][0], pat[i][1]);
+      if (st == LT_OK) d->nm_n = pat[i][0], d->nm_m = pat[i][1];
+      else if (st != LT_EINVAL) return st; /* EINVAL: the mask does not fit this pattern; try the next */
+    }
+    d->nm_built = 1, d->nm_stale = 0;
+  }
+  d->info.nm_n = d->nm_n, d->info.nm_m = d->nm_m;
+  return LT_OK;
+}
+
 lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows, int cols, int n,
                          uint64_t mask_version, int *sparse) {
   if (!d || !sparse || rows < 1 || cols < 1 || n < 0 || !w || !mask)
@@ -189,7 +215,14 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     d->info.crossover = c;
     s = d->info.density < c;
   } else {
-    s = m == LT_SPARSE_FORCE;
+    s = m == LT_SPARSE_FORCE || m == LT_SPARSE_NM;
+  }
+  if (!d->built) d->nm_built = 0;
+  if (s && m == LT_SPARSE_NM) {
+    lt_status st = prepare_nm(d, w, mask, rows, cols);
+    if (st) return st;
+  } else {
+    d->info.nm_n = d->info.nm_m = 0;
   }
   d->info.sparse = s, d->info.n = n;
   *sparse = s;
@@ -220,6 +253,10 @@ static void ensure_vals(lt_spd *d) {
  * the dense weight while the values are stale and one column chunk covers n
  * (several chunks would read each weight again per chunk). */
 static lt_status spmm_now(lt_spd *d, float *ct, int ldc, const float *bt, int ldb, int n, const float *bias) {
+  if (d->info.nm_n) { /* LT_SPARSE_NM with an n:m mask: the same product on the n:m kernels */
+    if (d->nm_stale) lt_nm_refresh(d->nm, d->wsrc), d->nm_stale = 0;
+    return lt_nm_forward_t(ct, ldc, d->nm, bt, ldb, n, bias);
+  }
   if (d->vstale && n <= 64) return lt_sp_spmm_w(ct, ldc, d->a, d->wsrc, d->a->cols, bt, ldb, n, bias);
   ensure_vals(d);
   return lt_csr_spmm_t(ct, ldc, d->a, bt, ldb, n, bias, 0);
@@ -325,6 +362,7 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
 
 lt_status lt_spd_conv_forward(lt_spd *d, float *y, const float *cols, const float *bias, int P) {
   if (!d->built) return lt_error(LT_EINVAL, "sparse conv forward: needs a sparse prepare");
+  if (d->info.nm_n) return spmm_now(d, y, P, cols, P, P, bias);
   ensure_vals(d);
   return lt_csr_spmm_t(y, P, d->a, cols, P, P, bias, 0);
 }

@@ -127,6 +127,23 @@ check(not have or (slurp(root .. '/heat.png') or ''):sub(2, 4) == 'PNG', 'heatma
 check(not pcall(P.heatmap, { out = root .. '/h2', matrix = { { 1, 2 }, { 3 } } }), 'ragged matrix is an error')
 check(not pcall(P.lines, { out = root .. '/x', format = 'gif', series = {} }), 'unknown format is an error')
 
+-- accuracy vs theoretical speed-up (each round's cost): x = mean speed-up, y = mean accuracy %
+check(select(2, P.accuracy_vs_speedup(run.dir, { out = root .. '/nosp' })):find('nothing to plot', 1, true),
+  'a run without costs has no speed-up plot')
+local run2 = E.open { root = root, name = 'speedup_plot', config = { rate = 0.2 } }
+for seed = 1, 2 do
+  for k = 0, 1 do
+    run2:write_summary(seed, k, { round = k, density = 1, remaining_pct = 100,
+      runs = { ticket = { early_stop_test_acc = 0.9 + 0.02 * k + 0.01 * seed } },
+      cost = { macs = 100, macs_kept = k == 0 and 100 or 25, speedup = k == 0 and 1 or 4 + seed } })
+  end
+end
+P.accuracy_vs_speedup(run2.dir, { out = root .. '/speedup' })
+local sp = read_dat(root .. '/speedup.dat')
+check(#sp == 1 and #sp[1].rows == 2, 'one line, one point per round')
+check(close(sp[1].rows[1][1], 1) and close(sp[1].rows[1][2], 91.5), 'round 0: speed-up 1, accuracy 91.5%')
+check(close(sp[1].rows[2][1], 5.5) and close(sp[1].rows[2][2], 93.5), 'round 1: mean speed-up 5.5, accuracy 93.5%')
+
 -- without gnuplot: data and script are still written, and the message says what to install
 local saved = P.gnuplot
 P.gnuplot = '/nonexistent/gnuplot'

@@ -36,7 +36,7 @@ end
 T.check_eq(sparse.mode(), 'auto')
 T.check_eq(sparse.mode('dense'), 'auto')
 T.check_eq(sparse.mode('auto'), 'dense')
-T.checkerror(function() sparse.mode('fast') end, "mode must be 'auto', 'dense' or 'sparse'")
+T.checkerror(function() sparse.mode('fast') end, "mode must be 'auto', 'dense', 'sparse' or 'nm'")
 T.checkerror(function() sparse.with_mode('sparse', function() error('boom') end) end, 'boom')
 T.check_eq(sparse.mode(), 'auto', 'with_mode restores the mode after an error')
 

@@ -201,6 +201,11 @@ do
   T.check_eq(t2.init, m:state(), 'flat θ0')
   m:masks():copy(t2.mask)
   T.check_near(m:density(), t2.summary.density, 1e-12, 'flat mask (biases kept)')
+  -- each round's cost: 5*16 + 16*12 + 12*3 = 308 multiply-adds dense, 20 + 48 + 20 kept in round 2
+  T.check_eq(t2.summary.cost.macs, 308, 'dense MACs in the summary')
+  T.check_eq(t2.summary.cost.macs_kept, 88, 'MACs after masks in the summary')
+  T.check_near(t2.summary.cost.speedup, 308 / 88, 1e-12, 'theoretical speed-up')
+  T.check_eq(res.replicates['2'][3].cost.macs_kept, 88, 'cost in results.json')
   T.check_eq(t2.final:mul(t2.mask), t2.final, 'flat final is 0 where pruned')
   local recs = run:load_metrics(1, 2)
   local methods = {}

@@ -165,6 +165,41 @@ function P.curves(src, opts)
   }
 end
 
+-- Test accuracy at early stopping vs the theoretical speed-up (dense MACs / MACs left,
+-- each round's cost in summary.json), as ShrinkBench recommends: the ticket, mean over
+-- replicates per round.
+function P.accuracy_vs_speedup(src, opts)
+  opts = opts or {}
+  local res, run, err = load(src)
+  if not res then return nil, err end
+  local metric = opts.metric or 'early_stop_test_acc'
+  local by = {}
+  for _, list in pairs(res.replicates or {}) do
+    for _, s in ipairs(list) do
+      local acc = s.runs and s.runs.ticket and s.runs.ticket[metric]
+      local sp = type(s.cost) == 'table' and s.cost.speedup
+      if type(acc) == 'number' and type(sp) == 'number' and type(s.round) == 'number' then
+        local b = by[s.round] or { n = 0, x = 0, y = 0 }
+        b.n, b.x, b.y = b.n + 1, b.x + sp, b.y + acc
+        by[s.round] = b
+      end
+    end
+  end
+  local rounds = {}
+  for k in pairs(by) do rounds[#rounds + 1] = k end
+  table.sort(rounds)
+  if #rounds == 0 then return nil, 'nothing to plot: no round records its cost (runs before costs were recorded)' end
+  local s = { name = label('ticket'), x = {}, y = {} }
+  for i, k in ipairs(rounds) do s.x[i], s.y[i] = by[k].x / by[k].n, 100 * by[k].y / by[k].n end
+  return P.lines {
+    out = opts.out or (run and (run.dir .. '/plots/accuracy_vs_speedup') or 'accuracy_vs_speedup'), format = opts.format,
+    print = opts.print, key = opts.key or 'bottom left',
+    title = opts.title or ('%s: %s vs theoretical speed-up'):format(res.name or 'run', metric_label(metric)),
+    xlabel = 'theoretical speed-up (dense MACs / remaining MACs)', ylabel = metric_label(metric) .. ' (%)',
+    logx = true, series = { s },
+  }
+end
+
 -- Extra plots for plot.run: fn(run, outdir, opts) -> path | nil, message.
 function P.register(name, fn) P.extra[name] = fn end
 
@@ -199,6 +234,7 @@ function P.run(dir, ...)
   add(P.metric_vs_sparsity(run, 'final_test_acc', setmetatable({ out = outdir .. '/final_accuracy',
     what = 'test accuracy at the end of training' }, { __index = o })))
   add(P.early_stop(run, setmetatable({ out = outdir .. '/early_stop' }, { __index = o })))
+  add(P.accuracy_vs_speedup(run, setmetatable({ out = outdir .. '/accuracy_vs_speedup' }, { __index = o })))
   local seed = run:replicates()[1]
   if seed and fs.exists(run:round_path(seed, 0) .. '/metrics.jsonl') then
     add(P.curves(run, setmetatable({ out = outdir .. '/curves_ticket' }, { __index = o })))

@@ -6,6 +6,7 @@ local data = require 'lotto.data'
 local json = require 'lotto.json'
 local models = require 'lotto.models'
 local nn = require 'lotto.nn'
+local presets = require 'lotto.presets'
 local U = require 'lotto.util'
 
 local M = {}
@@ -15,6 +16,8 @@ M.resets = { 'weights', 'lr', 'finetune' }
 -- Every option of imp{...} and one_shot{...}, with its default. A script passes
 -- only what it changes.
 M.defaults = {
+  preset = false,           -- a lotto.presets row (Frankle & Carbin: lenet, conv2, conv4, conv6, resnet20,
+                            -- vgg19) under the other options given: each given key wins
   name = 'imp',             -- results go to <root>/<name>
   root = 'runs',
   model = 'lenet300',       -- a lotto.models name, or function(cfg) -> built model
@@ -42,6 +45,9 @@ M.defaults = {
   controls = { 'reinit' },  -- names in lotto.ticket.controls (reinit, permuted, random, sign, ...) trained beside each ticket
   permuted_reinit = false,  -- the permuted control also gets a fresh init
   source = false,           -- transfer: {run = dir, weights = 'init'|'rewind'|'fresh', reinit = {layers}}
+  augment = false,          -- true: random crop (4 px) and flip of training images; or {crop =, flip =}
+  bn_l1 = false,            -- L1 penalty on batchnorm scales (network slimming); 1e-4 by default
+                            -- when earlybird.method is 'channel'
   earlybird = false,        -- {ratio =, window =, threshold =, every =}: rounds >= 1 stop once their
                             -- masks settle (lotto.earlybird); every sets the observation interval
   restart = false,          -- true: delete an existing run of this name first
@@ -98,6 +104,7 @@ local function validate(cfg)
   end
   need(cfg.progress == 'auto' or type(cfg.progress) == 'boolean', 'progress', "'auto', true or false")
   need(cfg.earlybird == false or type(cfg.earlybird) == 'table', 'earlybird', 'false or a lotto.earlybird options table')
+  need(cfg.bn_l1 == false or (type(cfg.bn_l1) == 'number' and cfg.bn_l1 >= 0), 'bn_l1', 'false or a number >= 0')
   if cfg.source then
     need(type(cfg.source) == 'table' and type(cfg.source.run) == 'string', 'source', "a table {run = 'runs/<name>', weights = 'init'|'rewind'|'fresh'}")
     local w = cfg.source.weights or 'init'
@@ -107,6 +114,12 @@ end
 
 -- The options of a run: defaults overridden by opts, numbers made integers, checked.
 function M.merge(defaults, opts)
+  if type(opts) == 'table' and opts.preset then
+    if type(opts.preset) ~= 'string' then bad(("option 'preset' must be a name in lotto.presets (got %s)"):format(type(opts.preset))) end
+    local ok, row = pcall(presets.options, opts.preset)
+    if not ok then bad(("option 'preset': %s"):format(U.strip(row):gsub('^lotto%.presets%.get: ', ''))) end
+    defaults = U.merge(defaults, row, 'lotto.ticket', 'preset')
+  end
   local out = U.merge(defaults, opts, 'lotto.ticket', 'see lotto.ticket.defaults')
   if type(out.seeds) == 'number' then out.seeds = { out.seeds } end
   for _, k in ipairs { 'batch', 'iterations', 'epochs', 'eval_every', 'eval_batch', 'rounds', 'rewind' } do

@@ -2,6 +2,7 @@
 -- round by round, trains the requested controls (lotto.ticket.controls) beside each
 -- ticket, stores everything in the run store (lotto.experiment) and resumes a killed
 -- run where it stopped; one_shot prunes once.
+local channels = require 'lotto.channels'
 local E = require 'lotto.experiment'
 local data_mod = require 'lotto.data'
 local earlybird = require 'lotto.earlybird'
@@ -51,6 +52,8 @@ function M.train(model, data, cfg, opts)
   }
   if opts.lr then fit.schedule = function() return opts.lr end end
   if cfg.progress ~= 'auto' then fit.progress = cfg.progress end
+  fit.augment = cfg.augment or nil
+  fit.bn_l1 = cfg.bn_l1 or (cfg.earlybird and cfg.earlybird.method == 'channel' and 1e-4) or nil
   if (opts.start or 0) > 0 then fit.start_iteration = opts.start end
   if cfg.epochs then fit.epochs = cfg.epochs else fit.iterations = cfg.iterations end
   if cfg.earlybird and opts.earlybird ~= false then
@@ -135,7 +138,7 @@ local function dense_round(run, cfg, seed, data, model, get)
   files.save_mask(run:mask_path(seed, 0), model)
   files.save_values(run:round_dir(seed, 0) .. '/final.safetensors', model, model:state())
   local s = { round = 0, density = 1.0, remaining_pct = 100.0, rewind = cfg.rewind, layers = layer_densities(model),
-              runs = { ticket = summarize(hist) }, seconds = now() - t0 }
+              runs = { ticket = summarize(hist) }, seconds = now() - t0, cost = channels.summary(model) }
   assert(run:write_summary(seed, 0, s))
   say(cfg, 'seed %d round 0: 100.0%% remaining  dense %s (early stop at %s)  %.1f s',
     seed, score(s.runs.ticket), tostring(s.runs.ticket.early_stop_iter), s.seconds)
@@ -192,7 +195,8 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
   local mask = model:masks():clone()
   run:begin_round(seed, k)
   files.save_mask(run:mask_path(seed, k), model)
-  local s = { round = k, density = model:density(), rewind = start, layers = layer_densities(model), runs = {} }
+  local s = { round = k, density = model:density(), rewind = start, layers = layer_densities(model), runs = {},
+              cost = channels.summary(model) }
   s.remaining_pct = 100 * s.density
 
   ops.rewind(model, state, mask)
