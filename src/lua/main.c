@@ -24,11 +24,13 @@ static void usage(FILE *f) {
           "  -e stat        execute string 'stat' (repeatable)\n"
           "  -l mod         require library 'mod' into global 'mod' (-l g=mod: into g)\n"
           "  -i             enter the interactive REPL after running the script\n"
-          "  -v, --version  show version information\n"
+          "  -v, --version  show version information (and a traceback with every error)\n"
           "  -h, --help     show this help\n"
           "  --             stop handling options\n"
           "  -              run stdin as a script and stop handling options\n"
           "With no arguments: the REPL when stdin is a terminal, else stdin as a script.\n"
+          "Every example and subcommand answers --help (lotto examples/lenet_imp.lua --help).\n"
+          "Errors print their message; LOTTO_TRACEBACK=1 (or -v) adds the traceback.\n"
           "Environment: LOTTO_LUA_PATH = directory holding lotto/*.lua (overrides the default).\n"
           "  OPENBLAS_CORETYPE = the BLAS kernel (default: OpenBLAS's choice, or lotto's when\n"
           "  OpenBLAS falls short of the CPU); LOTTO_BLAS=library keeps OpenBLAS's choice,\n"
@@ -139,10 +141,7 @@ static int run_plot(lua_State *L, int argc, char **argv) {
     for (int i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
     st = lt_host_docall(L, argc - 2, 2);
   }
-  if (st != LUA_OK) {
-    fprintf(stderr, "%s plot: %s\n", LT_PROGNAME, lua_tostring(L, -1));
-    return 0;
-  }
+  if (st != LUA_OK) return lt_host_report(L, st), 0; /* "lotto: plot: ...", a traceback only for bugs */
   if (!lua_toboolean(L, -2) && lua_isstring(L, -1)) { /* nil, message */
     fprintf(stderr, "%s plot: %s\n", LT_PROGNAME, lua_tostring(L, -1));
     return 0;
@@ -184,6 +183,7 @@ static int pmain(lua_State *L) {
   char **argv = (char **)lua_touserdata(L, 2);
   int script, ok = 1;
   setup_state(L);
+  lt_host_set_command(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "plot") == 0) {
     create_argtable(L, argc, argv, 1);
     lua_pushboolean(L, run_plot(L, argc, argv));
@@ -200,7 +200,11 @@ static int pmain(lua_State *L) {
     return 1;
   }
   if (flags & (HAS_V | HAS_I)) printf("%s\n", lt_host_version());
-  if (flags & HAS_V) lt_host_print_blas(stdout);
+  if (flags & HAS_V) {
+    lt_host_print_blas(stdout);
+    lua_pushboolean(L, 1); /* -v: tracebacks for user errors too */
+    lua_setfield(L, LUA_REGISTRYINDEX, "lotto.traceback");
+  }
   create_argtable(L, argc, argv, script);
   ok = run_options(L, argv, script);
   if (ok && script < argc) ok = run_script(L, argc, argv, script);

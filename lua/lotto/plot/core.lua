@@ -2,18 +2,19 @@
 -- templates from plots/, the .dat and .gp files written beside each image, gnuplot
 -- itself. Every plot writes <out>.dat (the numbers) and <out>.gp (filled from a
 -- template) beside the image, so `gnuplot <out>.gp` redraws it after restyling.
--- Formats: png, svg, dumb (text, for the REPL). This table is lotto.plot; the plots
+-- Formats: png, svg, pdf, dumb (text, for the REPL). This table is lotto.plot; the plots
 -- of a run (lotto.plot.runs) add themselves to it.
 local fs = require 'lotto.fs'
 local U = require 'lotto.util'
 
 local P = { gnuplot = os.getenv('LOTTO_GNUPLOT') or 'gnuplot', extra = {} }
 
-local EXT = { png = '.png', svg = '.svg', dumb = '.txt' }
+local EXT = { png = '.png', svg = '.svg', pdf = '.pdf', dumb = '.txt' }
 P.formats = EXT -- format -> extension of the image
 local TERMINAL = {
   png = "set terminal pngcairo size 900,600 noenhanced font 'Sans,12' linewidth 1.2",
   svg = "set terminal svg size 900,600 dynamic noenhanced font 'Sans,12' linewidth 1.2",
+  pdf = "set terminal pdfcairo size 6in,4in noenhanced font 'Sans,10' linewidth 1.2",
   dumb = 'set terminal dumb size 100,32 noenhanced',
 }
 -- ---- templates, gnuplot and files --------------------------------------------------
@@ -66,11 +67,11 @@ local function output(opts, default_out)
   if type(out) ~= 'string' or out == '' then U.raise("plot: option 'out' (output path without extension) is required") end
   local stem, ext = out:match('^(.*)%.(%a+)$')
   local format = opts.format
-  if stem and (ext == 'png' or ext == 'svg' or ext == 'txt') then
+  if stem and (ext == 'png' or ext == 'svg' or ext == 'pdf' or ext == 'txt') then
     out, format = stem, format or (ext == 'txt' and 'dumb' or ext)
   end
   format = format or 'png'
-  if not EXT[format] then U.raise(("plot: unknown format '%s' (png, svg or dumb)"):format(tostring(format))) end
+  if not EXT[format] then U.raise(("plot: unknown format '%s' (png, svg, pdf or dumb)"):format(tostring(format))) end
   local dir = out:match('^(.*)/[^/]*$')
   if dir and dir ~= '' then
     local ok, err = fs.mkdir_p(dir)

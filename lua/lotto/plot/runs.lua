@@ -3,6 +3,7 @@
 -- line per method (the ticket and the controls of lotto.ticket.controls, in their order
 -- and with their labels), early-stop iterations, training curves; plot.run draws them
 -- all, plus those added with plot.register. They add themselves to lotto.plot.
+local args = require 'lotto.args'
 local E = require 'lotto.experiment'
 local fs = require 'lotto.fs'
 local controls = require 'lotto.ticket.controls'
@@ -171,16 +172,33 @@ function P.register(name, fn) P.extra[name] = fn end
 -- Regenerates every plot of a run into <dir>/plots/ and prints what it wrote (unless
 -- opts.quiet; format 'dumb' prints the plots). Returns the list of images, or nil,
 -- message (data and scripts are still written when gnuplot is missing). Called by
--- `lotto plot <dir> [png|svg|dumb]` with the extra words as strings.
+-- `lotto plot <dir> [--format png|svg|pdf|dumb]`: the command line, parsed by lotto.args.
+local CLI = {
+  usage = 'lotto plot <rundir> [options]',
+  about = 'Draws every plot of a run (accuracy and early-stop iteration vs. weights remaining,\n'
+    .. 'training curves, and the plots the run registered) into <rundir>/plots/, each with\n'
+    .. 'its .dat and .gp beside the image for restyling. Takes seconds.',
+  positional = { { 'rundir', 'a run directory (runs/<name>), holding config.json' } },
+  options = { { 'format', 'png', 'image format', choices = { 'png', 'svg', 'pdf', 'dumb' } } },
+  more = true, -- `lotto plot runs/x svg` (the format as a bare word) still works
+}
+P.cli = CLI
+
+-- plot.run(dir[, opts]) from Lua; plot.run(word, ...) with only strings is the command line.
 function P.run(dir, ...)
   local opts = {}
-  for i = 1, select('#', ...) do
-    local a = select(i, ...)
-    if type(a) == 'table' then opts = a
-    elseif type(a) == 'string' then
-      local f = a:match('^%-%-format=(%a+)$') or a:match('^format=(%a+)$') or (EXT[a] and a)
-      if not f then return nil, ("plot: unknown argument '%s' (png, svg or dumb)"):format(a) end
-      opts.format = f
+  local n = select('#', ...)
+  if type(dir) == 'string' and (dir:sub(1, 1) == '-' or (n > 0 and type((...)) == 'string')) then
+    local o = args.parse({ dir, ... }, CLI)
+    dir, opts.format = o.rundir, o.format
+    if o[1] then
+      if not EXT[o[1]] then args.fail(CLI, ("unexpected argument '%s'"):format(o[1])) end
+      opts.format = o[1]
+    end
+  else
+    for i = 1, n do
+      local a = select(i, ...)
+      if type(a) == 'table' then opts = a end
     end
   end
   local run, err = E.load(dir)
