@@ -9,16 +9,27 @@
 --   lotto examples/early_bird.lua --model resnet20 --width 4 --method channel   (pruning channels by bn scale)
 --   lotto examples/early_bird.lua --data cifar10     when data/cifar-10-batches-bin is present
 --   lotto examples/early_bird.lua --imp              IMP of LeNet-300-100 whose rounds stop at their early bird
-local opt = { model = 'conv2', method = 'magnitude', scale = 'small', data = 'fashion_mnist' }
-local i, args = 1, arg or {}
-while i <= #args do
-  local a = args[i]
-  if a == '--full' then opt.scale = 'full'
-  elseif a == '--imp' then opt.imp = true
-  elseif a == '--model' or a == '--method' or a == '--width' or a == '--data' then opt[a:sub(3)] = args[i + 1]; i = i + 1
-  else error('usage: lotto examples/early_bird.lua [--full] [--model M] [--method magnitude|channel|neuron] [--width W] [--data D]', 0) end
-  i = i + 1
-end
+local opt = lotto.args.parse(arg, {
+  usage = 'lotto examples/early_bird.lua [options]',
+  about = 'You et al. (ICLR 2020), early-bird tickets: while the dense network trains, draw the mask\n'
+    .. 'pruning would give at each observation; once the last 5 masks are within a normalised\n'
+    .. 'Hamming distance of 0.1 the ticket has emerged. The early-bird ticket and the ticket drawn\n'
+    .. 'after full training are then retrained from θ0 with the same budget.',
+  scales = {
+    { '(default)', 'Conv-2 (width 1/4), Fashion-MNIST (15,000 images), 8 epochs', 'about 10 min' },
+    { '--full', 'full width, all 55,000 images, 30 epochs', 'about 2 days' },
+    { '--imp', 'IMP of LeNet-300-100 whose rounds stop at their early bird', 'about 1 min' },
+  },
+  options = {
+    { 'full', false, 'the paper scale' },
+    { 'imp', false, 'the IMP variant (lotto.ticket.imp{earlybird = ...})' },
+    { 'model', 'conv2', 'a lotto.models name (conv2, resnet20, vgg16 ...)' },
+    { 'method', 'magnitude', 'how masks are drawn', choices = { 'magnitude', 'channel', 'neuron' } },
+    { 'width', nil, 'width multiplier (default 0.25 for conv2 at the default scale)', type = 'number' },
+    { 'data', 'fashion_mnist', 'data set (cifar10 when data/cifar-10-batches-bin is present)' },
+  },
+})
+opt.scale = opt.full and 'full' or 'small'
 if opt.imp then -- lotto.ticket.imp stops each pruned round once its masks settle
   local _, run = lotto.ticket.imp { name = 'early_bird_imp', model = 'lenet300', data = 'mnist', iterations = 2000,
     eval_every = 500, rounds = 3, controls = {}, earlybird = { window = 5, threshold = 0.1, ratio = 0.2, every = 100 } }

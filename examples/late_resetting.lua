@@ -6,11 +6,18 @@
 --   lotto examples/late_resetting.lua            k = 0, 20, 100, 300; 2 seeds, 6 rounds, 600 iterations
 --   lotto examples/late_resetting.lua --full     k = 0, 100, 500, 1000, 2000; 5 seeds, 15 rounds, 20,000 iterations
 --   lotto examples/late_resetting.lua --restart  start over instead of resuming
-local full, restart = false, false
-for _, a in ipairs(arg or {}) do
-  if a == '--full' then full = true elseif a == '--restart' then restart = true
-  else error('usage: lotto examples/late_resetting.lua [--full] [--restart]', 0) end
-end
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/late_resetting.lua [options]',
+  about = 'Frankle et al. (2019), "Stabilizing the lottery ticket hypothesis": IMP of LeNet-300-100\n'
+    .. 'on MNIST rewinding the survivors to their values at iteration k of the dense run, for\n'
+    .. 'several k, against resetting to iteration 0. Resumes when rerun.',
+  scales = {
+    { '(default)', 'k = 0, 20, 100, 300; 2 seeds, 6 rounds, 600 iterations', 'about 5 min' },
+    { '--full', 'k = 0, 100, 500, 1000, 2000; 5 seeds, 15 rounds, 20,000 iterations', 'about 1 day' },
+  },
+  options = { { 'full', false, 'the paper scale' }, { 'restart', false, 'start over instead of resuming' } },
+})
+local full, restart = o.full, o.restart
 local ks = full and { 0, 100, 500, 1000, 2000 } or { 0, 20, 100, 300 }
 
 local runs = {}
