@@ -8,7 +8,6 @@
 --
 --   lotto examples/bench_sparse.lua [reps]        (default 20; the minimum is reported)
 local sparse, prune, T = lotto.sparse, lotto.prune, lotto.tensor
-print('BLAS: ' .. T.blas_info().summary)
 local now = lotto.sys.now
 local o = lotto.args.parse(arg, {
   usage = 'lotto examples/bench_sparse.lua [reps] [options]',
@@ -22,6 +21,7 @@ local o = lotto.args.parse(arg, {
 })
 local reps = math.tointeger(tonumber(o.reps))
 if not reps or reps < 1 then lotto.args.fail({ prog = 'examples/bench_sparse.lua' }, 'reps must be a positive integer') end
+print('BLAS: ' .. T.blas_info().summary)
 local tmp = (os.getenv('TMPDIR') or '/tmp') .. '/lotto_bench_sparse'
 lotto.fs.mkdir_p(tmp)
 

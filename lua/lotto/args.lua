@@ -149,7 +149,7 @@ function M.parse(argv, spec)
   local pos = spec.positional or {}
   for j, p in ipairs(pos) do
     if words[j] == nil and not p.optional then M.fail(spec, ('missing argument <%s>'):format(p[1])) end
-    out[p[1]] = words[j]
+    if words[j] ~= nil then out[p[1]] = words[j] end
   end
   if #words > #pos and not spec.more then
     M.fail(spec, ("unexpected argument '%s'"):format(words[#pos + 1]))
