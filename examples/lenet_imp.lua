@@ -54,6 +54,4 @@ print(('\nLeNet-300-100 on MNIST, %d seeds, %d iterations a round: test accuracy
 print(lotto.ticket.report(results, { methods = { 'ticket', 'reinit' } }))
 print('\nearly-stopping iteration (mean ± std)')
 print(lotto.ticket.report(results, { metric = 'early_stop_iter', methods = { 'ticket', 'reinit' }, format = '%.0f ± %.0f' }))
-print(('\nresults: %s/results.json\nplots:   %s/plots/accuracy_vs_sparsity.png, early_stop.png, curves_ticket.png')
-  :format(run.dir, run.dir))
 return results, run

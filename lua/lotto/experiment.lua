@@ -176,6 +176,7 @@ function E.open(opts)
   local ok, err = fs.mkdir_p(dir)
   if ok then ok, err = json.write(cpath, new, { indent = true }) end
   if not ok then return nil, err end
+  U.saved(('%s/config.json (no round complete yet)'):format(dir)) -- for the line printed on Ctrl-C
   return setmetatable({ root = root, name = name, dir = dir, config = new, resumed = resumed, _made = {} }, Run)
 end
 
@@ -239,6 +240,7 @@ function Run:write_summary(seed, k, tbl)
   local p = self:round_dir(seed, k) .. '/summary.json'
   local ok, err = json.write(p, tbl, { indent = true })
   if not ok then return nil, err end
+  U.saved(('%s/ up to seed %s round %s (a rerun resumes at the next round)'):format(self.dir, tostring(seed), tostring(k)))
   return p
 end
 

@@ -26,14 +26,41 @@ M.permute, M.random_mask = ops.permute, ops.random_mask
 M.named, M.load = files.named, files.load
 M.transfer = transfer.transfer
 
+-- Tidy CSV of results.aggregate: one row per round, method and metric (every metric of
+-- the summaries unless opts.metric names one), with mean, std, min, max and n.
+local function csv(results, opts)
+  local lines = { 'round,remaining_pct,method,metric,mean,std,min,max,n' }
+  for _, a in ipairs(results.aggregate) do
+    local ms = {}
+    for m in pairs(a.methods) do ms[#ms + 1] = m end
+    table.sort(ms)
+    for _, m in ipairs(ms) do
+      local keys = {}
+      for key, st in pairs(a.methods[m]) do
+        if type(st) == 'table' and st.mean and (not opts.metric or opts.metric == key) then keys[#keys + 1] = key end
+      end
+      table.sort(keys)
+      for _, key in ipairs(keys) do
+        local st = a.methods[m][key]
+        lines[#lines + 1] = ('%d,%.6g,%s,%s,%.9g,%.9g,%.9g,%.9g,%d'):format(a.round, a.remaining_pct, m, key,
+          st.mean, st.std, st.min, st.max, st.n or 0)
+      end
+    end
+  end
+  return table.concat(lines, '\n') .. '\n'
+end
+
 -- A text table of results (from imp): one row per round, one column per method (the
 -- ticket, then the controls in the order of lotto.ticket.controls), mean ± std over
--- replicates of opts.metric (default early_stop_test_acc, shown in %).
+-- replicates of opts.metric (default early_stop_test_acc, shown in %); the mean alone for
+-- one replicate. format = 'csv': a tidy CSV of every metric instead.
 function M.report(results, opts)
   opts = opts or {}
+  if opts.format == 'csv' then return csv(results, opts) end
   local metric = opts.metric or 'early_stop_test_acc'
   local scale = opts.scale or (metric:find('acc') and 100 or 1)
   local fmt = opts.format or (scale == 100 and '%.2f ± %.2f' or '%.4g ± %.2g')
+  local fmt1 = fmt:gsub('%s*±.*$', '')
   local methods = opts.methods
   if not methods then
     methods = {}
@@ -51,7 +78,8 @@ function M.report(results, opts)
     local cells = {}
     for i, m in ipairs(methods) do
       local st = a.methods[m] and a.methods[m][metric]
-      cells[i] = st and fmt:format(st.mean * scale, st.std * scale) or '-'
+      if st and (st.n or 2) <= 1 then cells[i] = fmt1:format(st.mean * scale)
+      else cells[i] = st and fmt:format(st.mean * scale, st.std * scale) or '-' end
     end
     lines[#lines + 1] = ('%-6d %9.2f%%' .. (' %20s'):rep(#methods)):format(a.round, a.remaining_pct, table.unpack(cells))
   end
@@ -75,7 +103,7 @@ if hok and type(help) == 'table' and help.register then
     transfer = "transfer(model, ticket, {weights = 'init'|'rewind'|'final'|'fresh', reinit = {layers}, seed =}) -> model",
     reinit_layers = 'reinit_layers(model, {names}, seed[, init]) -> model: fresh draws for these layers',
     named = 'named(model, flat[, prunable_only]) -> {name = view}: a flat tensor split by parameter',
-    report = "report(results[, {metric = 'early_stop_test_acc', methods =}]) -> text table",
+    report = "report(results[, {metric = 'early_stop_test_acc', methods =, format = '%.2f ± %.2f' | 'csv'}]) -> text table | tidy CSV",
     controls = 'controls: {name = {seed_offset =, label =, apply = function(model, ctx) -> start}}; '
       .. 'imp{controls = {names}} trains them; controls.names() lists them in order',
   })

@@ -13,6 +13,7 @@ local fit_keys = {
   optimizer = true, batch = true, epochs = true, iterations = true, seed = true, loss = true,
   schedule = true, eval_every = true, eval_batch = true, eval_at_start = true, on_eval = true,
   snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true,
+  progress_label = true, progress_after = true,
 }
 
 -- Raises at the first caller outside the library, so the message names the user's line.
@@ -61,7 +62,10 @@ end
 --   eval_batch = 1000
 --   on_eval(rec, model)  called at each evaluation; return 'stop' to stop early
 --   snapshots = {iters}  model:state() copies at these iterations (0 = before training)
---   progress        nil: a progress line when stdout is a terminal; true/false force it
+--   progress        nil: a progress bar on a terminal, a plain line every LOTTO_PROGRESS_SECONDS
+--                   (default 30) off one; true: the bar; false: nothing
+--   progress_label  what the bar calls this run (default 'train'; IMP: 'seed 1 · round 3/8 · reinit')
+--   progress_after  estimated seconds of the experiment left after this run (the bar's "all ETA")
 --   start_iteration = k  continue a run at iteration k (data order, schedule, counts)
 -- History: records = {{iter, epoch, train_loss, train_acc, val_loss, val_acc, test_loss,
 -- test_acc, time}, ...}, final (the last record), early_stop (the record of minimum val
@@ -110,7 +114,8 @@ function M.fit(model, data, opts)
   end
 
   local hist = { records = {}, snapshots = {}, iterations = 0 }
-  local bar = progress.new { total = math.max(total - start, 0), enabled = opts.progress, label = 'train' }
+  local bar = progress.new { total = math.max(total - start, 0), enabled = opts.progress,
+    label = opts.progress_label or 'train', after = opts.progress_after }
   local t0 = now()
   local it, epoch, stop = start, start // per_epoch, false
   local sum_loss, sum_correct, seen, nbatches = 0.0, 0, 0, 0
@@ -153,7 +158,8 @@ function M.fit(model, data, opts)
         if sched then opt:set_lr(sched(it)) end
         local l, correct = model:step_loss(xb, yb, loss)
         if is_nan_or_inf(l) then
-          error(('training diverged: loss is %s at iteration %d'):format(l ~= l and 'nan' or 'inf', it + 1), 0)
+          U.user_error(('training diverged: loss is %s at iteration %d (lower the learning rate?)')
+            :format(l ~= l and 'nan' or 'inf', it + 1))
         end
         opt:step()
         it = it + 1

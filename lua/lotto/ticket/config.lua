@@ -40,7 +40,7 @@ M.defaults = {
                             -- masks settle (lotto.earlybird); every sets the observation interval
   restart = false,          -- true: delete an existing run of this name first
   plots = true,             -- draw the run's plots at the end
-  progress = 'auto',        -- progress bars: 'auto' when stdout is a terminal, true, false
+  progress = 'auto',        -- 'auto': a bar on a terminal, a plain line every LOTTO_PROGRESS_SECONDS (30) off one; true: bar; false: none
   verbose = true,           -- one line per round
   threads = false,          -- OpenBLAS threads (false: leave as is)
   -- Keys that may change when a run is resumed: they decide where to stop or how to

@@ -47,6 +47,7 @@ function M.train(model, data, cfg, opts)
     schedule = cfg.schedule and optim.schedule(cfg.schedule) or nil,
   }
   if cfg.progress ~= 'auto' then fit.progress = cfg.progress end
+  fit.progress_label, fit.progress_after = opts.label, opts.after
   if (opts.start or 0) > 0 then fit.start_iteration = opts.start end
   if cfg.epochs then fit.epochs = cfg.epochs else fit.iterations = cfg.iterations end
   if cfg.earlybird and opts.earlybird ~= false then
@@ -57,6 +58,30 @@ function M.train(model, data, cfg, opts)
 end
 
 -- ---- the IMP driver -----------------------------------------------------------------
+
+-- The experiment's progress: trainings left and the time the finished ones took in this
+-- process, for the bar's label ("seed 1 · round 3/8 · reinit") and its experiment ETA.
+local track = { left = 0, n = 0, secs = 0 }
+
+local function count_left(run, cfg)
+  local left = 0
+  for _, seed in ipairs(cfg.seeds) do
+    for k = 0, cfg.rounds do
+      if not run:round_done(seed, k) then left = left + (k == 0 and 1 or 1 + #cfg.controls) end
+    end
+  end
+  return left
+end
+
+-- One training of the driver: M.train with the label and the experiment ETA.
+local function fit(model, data, cfg, opts, seed, k, method)
+  track.left = math.max(track.left - 1, 0)
+  opts.label = ('seed %d · round %d/%d · %s'):format(seed, k, cfg.rounds, method)
+  opts.after = track.n > 0 and track.left * track.secs / track.n or nil
+  local h = M.train(model, data, cfg, opts)
+  track.n, track.secs = track.n + 1, track.secs + (h.seconds or 0)
+  return h
+end
 
 local function log_hist(run, seed, k, method, hist)
   for _, r in ipairs(hist.records or {}) do
@@ -115,7 +140,8 @@ local function dense_round(run, cfg, seed, data, model, get)
       seed = derived(seed, 0, 'transfer'), mask = false })
   end
   local theta0 = model:state()
-  local hist = M.train(model, data, cfg, { data_seed = seed, snapshots = { cfg.rewind }, earlybird = false })
+  local hist = fit(model, data, cfg, { data_seed = seed, snapshots = { cfg.rewind }, earlybird = false }, seed, 0,
+    get and 'transfer' or 'dense')
   local thetak = hist.snapshots[cfg.rewind] or theta0
   log_hist(run, seed, 0, 'ticket', hist)
   files.save_values(rdir .. '/init.safetensors', model, theta0)
@@ -142,7 +168,7 @@ local function train_controls(run, cfg, seed, data, model, k, state, mask, start
     if math.type(from) ~= 'integer' or from < 0 then
       bad(("control '%s': apply returned %s, not a start iteration (an integer >= 0, or nil)"):format(c, tostring(from)))
     end
-    local h = M.train(model, data, cfg, { data_seed = seed, start = from })
+    local h = fit(model, data, cfg, { data_seed = seed, start = from }, seed, k, c)
     log_hist(run, seed, k, c, h)
     s.runs[c] = summarize(h)
   end
@@ -181,7 +207,7 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
   s.remaining_pct = 100 * s.density
 
   ops.rewind(model, state, mask)
-  local hist = M.train(model, data, cfg, { data_seed = seed, start = start })
+  local hist = fit(model, data, cfg, { data_seed = seed, start = start }, seed, k, 'ticket')
   log_hist(run, seed, k, 'ticket', hist)
   s.runs.ticket = summarize(hist)
   s.runs.ticket.trained_iterations = hist.iterations -- the iteration reached (early-bird stops sooner)
@@ -254,17 +280,19 @@ function M.imp(opts)
   local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = restart })
   if not ok or not run then bad(U.strip(ok and err or run)) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
+  track = { left = count_left(run, cfg), n = 0, secs = 0 }
   for _, seed in ipairs(cfg.seeds) do
     run_replicate(run, cfg, seed, data, src)
   end
   local results, timing = assert(run:aggregate())
   assert(run:write_results(results, timing))
+  local drawn = false
   if cfg.plots then
     local pok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
     if not pok then perr = files_ end
-    if not pok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) end
+    if not pok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) else drawn = true end
   end
-  say(cfg, 'results: %s/results.json   plots: %s/plots/', run.dir, run.dir)
+  say(cfg, 'results: %s/results.json%s', run.dir, drawn and ('   plots: ' .. run.dir .. '/plots/') or '')
   return results, run
 end
 
