@@ -158,8 +158,7 @@ function M.fit(model, data, opts)
         if sched then opt:set_lr(sched(it)) end
         local l, correct = model:step_loss(xb, yb, loss)
         if is_nan_or_inf(l) then
-          U.user_error(('training diverged: loss is %s at iteration %d (lower the learning rate?)')
-            :format(l ~= l and 'nan' or 'inf', it + 1))
+          U.user_error(('training diverged: loss is %s at iteration %d'):format(l ~= l and 'nan' or 'inf', it + 1))
         end
         opt:step()
         it = it + 1
