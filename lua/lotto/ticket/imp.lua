@@ -83,9 +83,11 @@ local function fit(model, data, cfg, opts, seed, k, method)
   return h
 end
 
-local function log_hist(run, seed, k, method, hist)
+-- Each row of metrics.jsonl names its seed, round, method and density, so the rows of a
+-- run concatenate into one tidy table without parsing paths.
+local function log_hist(run, seed, k, method, hist, density)
   for _, r in ipairs(hist.records or {}) do
-    local rec = { method = method }
+    local rec = { method = method, seed = seed, round = k, density = density }
     for key, v in pairs(r) do if key ~= 'time' then rec[key] = v end end
     assert(run:log_metric(seed, k, rec))
   end
@@ -143,7 +145,7 @@ local function dense_round(run, cfg, seed, data, model, get)
   local hist = fit(model, data, cfg, { data_seed = seed, snapshots = { cfg.rewind }, earlybird = false }, seed, 0,
     get and 'transfer' or 'dense')
   local thetak = hist.snapshots[cfg.rewind] or theta0
-  log_hist(run, seed, 0, 'ticket', hist)
+  log_hist(run, seed, 0, 'ticket', hist, 1.0)
   files.save_values(rdir .. '/init.safetensors', model, theta0)
   files.save_values(rdir .. '/rewind.safetensors', model, thetak)
   files.save_mask(run:mask_path(seed, 0), model)
@@ -169,7 +171,7 @@ local function train_controls(run, cfg, seed, data, model, k, state, mask, start
       bad(("control '%s': apply returned %s, not a start iteration (an integer >= 0, or nil)"):format(c, tostring(from)))
     end
     local h = fit(model, data, cfg, { data_seed = seed, start = from }, seed, k, c)
-    log_hist(run, seed, k, c, h)
+    log_hist(run, seed, k, c, h, s.density)
     s.runs[c] = summarize(h)
   end
 end
@@ -208,7 +210,7 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
 
   ops.rewind(model, state, mask)
   local hist = fit(model, data, cfg, { data_seed = seed, start = start }, seed, k, 'ticket')
-  log_hist(run, seed, k, 'ticket', hist)
+  log_hist(run, seed, k, 'ticket', hist, s.density)
   s.runs.ticket = summarize(hist)
   s.runs.ticket.trained_iterations = hist.iterations -- the iteration reached (early-bird stops sooner)
   local final = model:state()
