@@ -89,8 +89,11 @@ end
 local hok, help = pcall(require, 'lotto.help')
 if hok and type(help) == 'table' and help.register then
   help.register(M, {
-    imp = 'imp{name =, model =, data =, optimizer =, iterations =, rounds =, prune =, rewind =, controls =, seeds =, ...} -> results, run (see lotto.ticket.defaults)',
-    one_shot = 'one_shot{density = 0.2, ...} -> results, run: prune once to the density',
+    imp = 'imp{name =, model =, data =, optimizer =, iterations =, rounds =, prune =, rewind =, controls =, seeds =, ...} -> results, run\n'
+      .. 'Iterative magnitude pruning, resumable; results in <root>/<name>/ (docs/reference.md). Options:\n' .. config.describe(),
+    defaults = 'defaults: every option of imp{...} and one_shot{...} with its default; a script passes only what it changes\n'
+      .. config.describe(),
+    one_shot = 'one_shot{density = 0.2, ...} -> results, run: prune once to the density; the other options are those of imp (help(lotto.ticket.imp))',
     snapshot = 'snapshot(model) -> θ: a flat copy of the values',
     rewind = 'rewind(model, θ[, mask]) -> model: masks (if given), surviving weights = θ, pruned = 0',
     reinit = "reinit(model, seed[, init]) -> model: fresh draw, same mask",

@@ -197,7 +197,8 @@ if ok and type(help) == 'table' and help.register then
   help.register(M, {
     fit = 'fit(model, {train =, val =, test =}, {optimizer =, batch = 60, epochs = | iterations =, seed = 1, '
       .. "loss = 'xent'|'mse', schedule =, eval_every =, eval_batch = 1000, eval_at_start = false, on_eval = f(rec, model), "
-      .. 'snapshots = {iters}, progress =, max_iterations =}) -> hist {records, early_stop, final, snapshots, iterations, seconds}',
+      .. 'snapshots = {iters}, progress = nil|true|false, progress_label =, progress_after =, max_iterations =, shuffle = true, '
+      .. 'start_iteration = 0}) -> hist {records, early_stop, final, snapshots, iterations, seconds}',
   })
 end
 

@@ -207,6 +207,45 @@ function U.call(where, f, ...)
   return table.unpack(r, 2, r.n)
 end
 
+-- ---- option documentation ----
+
+-- A default as Lua source: 'x', 5, { 1, 2 }, { kind = 'adam', lr = 0.0012 }.
+local function show(v)
+  if type(v) == 'string' then return ("'%s'"):format(v) end
+  if type(v) ~= 'table' then return tostring(v) end
+  local parts = {}
+  if #v > 0 then
+    for _, x in ipairs(v) do parts[#parts + 1] = show(x) end
+  else
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    for _, k in ipairs(keys) do parts[#parts + 1] = k .. ' = ' .. show(v[k]) end
+  end
+  return #parts == 0 and '{}' or '{ ' .. table.concat(parts, ', ') .. ' }'
+end
+
+--- options_text(defaults, docs) -> one line per option, in the order of docs
+-- ({{key, meaning}, ...}): "  key = default  meaning". Keys of defaults that docs lack
+-- are listed last as "(undocumented)" so a new option shows up.
+function U.options_text(defaults, docs)
+  local lines, seen = {}, {}
+  local function add(k, text)
+    lines[#lines + 1] = ('  %-16s %-28s %s'):format(k, '= ' .. show(defaults[k]), text)
+  end
+  for _, d in ipairs(docs) do
+    seen[d[1]] = true
+    add(d[1], d[2])
+  end
+  local rest = {}
+  for k in pairs(defaults) do
+    if type(k) == 'string' and k:sub(1, 1) ~= '_' and not seen[k] then rest[#rest + 1] = k end
+  end
+  table.sort(rest)
+  for _, k in ipairs(rest) do add(k, '(undocumented)') end
+  return table.concat(lines, '\n')
+end
+
 -- ---- types ----
 
 U.is_tensor = tensor.is_tensor
@@ -255,6 +294,7 @@ if ok and type(help) == 'table' and help.register then
     did_you_mean = "did_you_mean(name, names) -> \" (did you mean 'x'?)\" or ''",
     check_options = "check_options(opts, allowed, where) -> opts | {}: unknown keys raise with a suggestion",
     merge = 'merge(defaults, opts, where[, what]) -> defaults overridden by opts; unknown keys raise',
+    options_text = 'options_text(defaults, {{key, meaning}}) -> "  key = default  meaning" lines',
     is_int = 'is_int(v[, lo]) -> true for an integral number >= lo',
     int_opt = 'int_opt(opts, key, default, min, where) -> integer option',
     number_opt = 'number_opt(opts, key, default, where) -> number option',
