@@ -13,6 +13,7 @@ local files = require 'lotto.ticket.files'
 local imp = require 'lotto.ticket.imp'
 local ops = require 'lotto.ticket.ops'
 local transfer = require 'lotto.ticket.transfer'
+local U = require 'lotto.util'
 
 local M = {}
 
@@ -25,6 +26,27 @@ M.reinit, M.sign_preserving_reinit, M.reinit_layers = ops.reinit, ops.sign_prese
 M.permute, M.random_mask = ops.permute, ops.random_mask
 M.named, M.load = files.named, files.load
 M.transfer = transfer.transfer
+
+-- The model of a stored round with its mask: built from the run's config (a zoo model),
+-- masks set, values = the trained ticket ('final', default), θ0 ('init') or θk ('rewind').
+-- Only the ticket's weights are stored; a control is rebuilt from them (lotto.ticket.controls).
+function M.model(dir, seed, k, weights)
+  weights = weights or 'final'
+  U.one_of(weights, { 'final', 'init', 'rewind' }, 'weights', 'lotto.ticket.model')
+  local t, err = files.load(dir, seed, k)
+  if not t then return nil, err end
+  if type(t.config.model) ~= 'string' or not require('lotto.models')[t.config.model] then
+    return nil, ('lotto.ticket.model: %s was made with a model function: build the model and use lotto.ticket.load'):format(dir)
+  end
+  local m = config.build_model(t.config)
+  if m:values():numel() ~= t.mask:numel() then
+    return nil, ('lotto.ticket.model: the files of %s do not fit model %s'):format(dir, t.config.model)
+  end
+  m:masks():copy(t.mask)
+  m:load_state(t[weights])
+  m:apply_mask()
+  return m, t
+end
 
 -- Tidy CSV of results.aggregate: one row per round, method and metric (every metric of
 -- the summaries unless opts.metric names one), with mean, std, min, max and n.
@@ -102,6 +124,7 @@ if hok and type(help) == 'table' and help.register then
     random_mask = 'random_mask(model, seed) -> model: random masks at the per-layer counts (masks only)',
     reset_buffers = 'reset_buffers(model) -> model: batchnorm running statistics to mean 0, var 1 (lotto.nn.clear_bn_stats)',
     train = 'train(model, data, cfg[, {start =, data_seed =, snapshots =, earlybird = false}]) -> history: a fresh optimizer from cfg',
+    model = "model(rundir, seed, round[, 'final'|'init'|'rewind']) -> model (mask set, weights of the ticket), ticket | nil, msg",
     load = 'load(rundir, seed, round) -> ticket {mask, init, rewind, final (flat), named = {...}, summary} | nil, msg',
     transfer = "transfer(model, ticket, {weights = 'init'|'rewind'|'final'|'fresh', reinit = {layers}, seed =}) -> model",
     reinit_layers = 'reinit_layers(model, {names}, seed[, init]) -> model: fresh draws for these layers',

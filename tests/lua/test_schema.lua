@@ -78,5 +78,20 @@ local one = { aggregate = { { round = 0, remaining_pct = 100,
 local txt = ticket.report(one)
 T.check(txt:find('90.00', 1, true) and not txt:find('±', 1, true), 'one seed: no ± 0.00: ' .. txt)
 
+-- lotto.ticket.model: a run made with a model function cannot be rebuilt by name
+local m, merr = ticket.model(run.dir, 1, 1)
+T.check(m == nil and tostring(merr):find('model function', 1, true), 'ticket.model names why: ' .. tostring(merr))
+local cls = { train = lotto.data.from_tensors(lotto.tensor.randn({ 32, 1, 2, 2 }, 1), lotto.tensor.zeros({ 32 }):add(1), { classes = 2 }) }
+-- a zoo model is rebuilt with its mask and the stored weights
+local r2, run2 = ticket.imp { name = 'schema_zoo', root = root, model = 'lenet300', model_opts = { input = { 1, 2, 2 }, classes = 2 },
+  data = cls, loss = 'xent', optimizer = { kind = 'sgd', lr = 0.05 }, batch = 16, iterations = 10, eval_every = 10,
+  rounds = 1, prune = { rate = 0.5 }, controls = {}, plots = false, verbose = false, progress = false }
+local zm, zt = ticket.model(run2.dir, 1, 1)
+T.check(zm ~= nil, 'ticket.model of a zoo run: ' .. tostring(zt))
+if zm then
+  T.check_near(zm:density(), zt.summary.density, 1e-12, 'the mask is set')
+  T.check_near((zm:values() - zt.final):abs():max(), 0, 0, 'the trained weights are loaded')
+end
+
 assert(fs.remove_tree(root))
 T.report()
