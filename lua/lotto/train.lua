@@ -87,6 +87,11 @@ function M.fit(model, data, opts)
   local on_eval = opts.on_eval
   if on_eval ~= nil and type(on_eval) ~= 'function' then fail("option 'on_eval' must be a function(record, model)") end
 
+  -- A model that was never initialised is all zeros and would train silently at chance.
+  local vals = model:values()
+  if vals:numel() > 0 and vals:abs():max() == 0 then
+    fail('the model is all zeros (never initialised): call model:init{seed = 1} first')
+  end
   local opt = opts.optimizer
   if opt == nil then fail("option 'optimizer' is required (lotto.optim.adam(model, {...}) or {kind = 'adam', lr = ...})") end
   if type(opt) == 'table' and getmetatable(opt) == nil then opt = optim.make(model, opt) end

@@ -78,6 +78,11 @@ local one = { aggregate = { { round = 0, remaining_pct = 100,
 local txt = ticket.report(one)
 T.check(txt:find('90.00', 1, true) and not txt:find('±', 1, true), 'one seed: no ± 0.00: ' .. txt)
 
+-- an uninitialised (all-zero) model is refused by train.fit, with the fix in the message
+T.checkerror(function()
+  lotto.train.fit(net(), data, { optimizer = { kind = 'sgd', lr = 0.1 }, iterations = 1, progress = false })
+end, 'all zeros %(never initialised%): call model:init')
+
 -- lotto.ticket.model: a run made with a model function cannot be rebuilt by name
 local m, merr = ticket.model(run.dir, 1, 1)
 T.check(m == nil and tostring(merr):find('model function', 1, true), 'ticket.model names why: ' .. tostring(merr))
