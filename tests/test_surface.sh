@@ -127,6 +127,14 @@ err_lines 1 'Ctrl-C'
 err_has "^lotto: interrupted; saved runs/long/ up to seed 1 round 0 .*; resume with: $LOTTO long.lua --x$" 'Ctrl-C'
 err_lacks 'traceback' 'Ctrl-C'
 
+# ---- the REPL ends on exit() and quit, as python and R users type ----
+for word in 'exit()' quit; do
+  printf '%s\nprint(12345)\n' "$word" | "$LOTTO" -i >"$TMP/out" 2>"$TMP/err"
+  rc=$?
+  rc_is 0 "REPL $word"
+  grep -q 12345 "$TMP/out" && fail "REPL $word: the session went on"
+done
+
 [ $fails -eq 0 ] && echo "test_surface.sh: all passed" && exit 0
 echo "test_surface.sh: $fails failed"
 exit 1

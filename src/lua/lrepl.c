@@ -177,6 +177,17 @@ static int try_compile(lua_State *L) {
   return -1;
 }
 
+/* "exit", "quit", "exit()" or "quit()", blanks around allowed. */
+static int is_quit(const char *line) {
+  while (*line == ' ' || *line == '\t') line++;
+  size_t n = strlen(line);
+  while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\n' || line[n - 1] == ';')) n--;
+  static const char *const words[] = {"exit", "quit", "exit()", "quit()"};
+  for (int i = 0; i < 4; i++)
+    if (n == strlen(words[i]) && strncmp(line, words[i], n) == 0) return 1;
+  return 0;
+}
+
 /* Reads and compiles one chunk. Returns LUA_OK (function on top), a Lua error status
  * (message on top), or READ_EOF / READ_CANCEL as negative values -100 / -101. */
 #define CHUNK_EOF (-100)
@@ -185,6 +196,10 @@ static int read_chunk(lua_State *L) {
   char *line = NULL;
   int rc = read_line(PROMPT, &line);
   if (rc != READ_LINE) return rc == READ_EOF ? CHUNK_EOF : CHUNK_CANCEL;
+  if (is_quit(line)) { /* what python and R users type to leave */
+    free(line);
+    return CHUNK_EOF;
+  }
   if (line[0] == '=') lua_pushfstring(L, "return %s", line + 1); /* lua 5.1 habit */
   else lua_pushstring(L, line);
   free(line);
@@ -263,7 +278,7 @@ void lt_repl_run(lua_State *L) {
     rl_catch_signals = 0; /* our handler decides what Ctrl-C means */
     history_start();
     lt_repl_complete_init(L);
-    printf("help() for help, Ctrl-D to quit\n");
+    printf("help() for help, Ctrl-D or exit() to quit\n");
   }
   /* installed for the whole session, so no Ctrl-C between two lines can kill it */
   struct sigaction sa, old;
