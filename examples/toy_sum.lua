@@ -90,6 +90,6 @@ print(('test RMSE on [1, 2) (mean of %d seed%s):'):format(#run:replicates(), #ru
 print(('  winning ticket      %.3g  (%.2f%% of the weights)'):format(out.ticket, t.summary.remaining_pct))
 print(('  reinitialised       %.3g'):format(out.reinit))
 print(('  permuted mask       %.3g'):format(out.permuted))
-print('(the ticket and the reinitialised mask both solve the toy; the permuted mask is the one that fails)')
 print(('  full model          %.3g'):format(out.full))
+print('(the ticket and the reinitialised mask both solve the toy; the permuted mask is the one that fails)')
 return out
