@@ -145,6 +145,22 @@ P.gnuplot = saved
 check(none == nil and msg:find('gnuplot not found: install gnuplot-nox (Debian) or gnuplot', 1, true), 'missing gnuplot message: ' .. tostring(msg))
 check(msg and msg:find(root .. '/nognu.dat', 1, true) and fs.exists(root .. '/nognu.gp'), 'data and script written anyway')
 
+-- a directory of runs (late_resetting/rewind_<k>): lotto plot draws each and one comparison
+for _, k in ipairs { 100, 20 } do
+  local g = E.open { root = root .. '/group', name = 'rewind_' .. k, config = { rewind = k } }
+  for kk = 0, 1 do
+    g:write_summary(1, kk, { round = kk, density = 0.8 ^ kk, remaining_pct = 100 * 0.8 ^ kk,
+      runs = { ticket = { early_stop_test_acc = 0.9 + k / 10000 + kk / 100 } } })
+  end
+  assert(g:write_results(assert(g:aggregate())))
+end
+local subs = P.subruns(root .. '/group')
+check(#subs == 2 and subs[1] == 'rewind_20' and subs[2] == 'rewind_100', 'sub-runs in numeric order')
+P.run(root .. '/group', { quiet = true })
+local cmp = read_dat(root .. '/group/plots/compare.dat')
+check(#cmp == 2 and cmp[1].name == 'rewind_20: winning ticket' and close(cmp[2].rows[2][2], 100 * (0.9 + 0.01 + 0.01)),
+  'comparison: one series per run and method, labelled by the run')
+
 fs.remove_tree(root)
 if failures > 0 then
   io.stderr:write(failures, ' check(s) failed\n')

@@ -217,6 +217,79 @@ function P.curves(src, opts)
   }
 end
 
+-- ---- groups of runs (late_resetting/rewind_<k>, transfer/<name>) ---------------------
+
+-- The runs directly under dir (directories holding config.json), sorted by name with
+-- numbers in numeric order (rewind_20 before rewind_100).
+function P.subruns(dir)
+  local out = {}
+  for _, name in ipairs(fs.listdir(dir) or {}) do
+    if fs.isdir(dir .. '/' .. name) and fs.exists(dir .. '/' .. name .. '/config.json') then out[#out + 1] = name end
+  end
+  local function key(n) return n:gsub('%d+', function(d) return ('%012d'):format(tonumber(d)) end) end
+  table.sort(out, function(a, b) return key(a) < key(b) end)
+  return out
+end
+
+-- One figure over the runs of a group: `metric` of every method of every run, vs %
+-- remaining, labelled "<run>: <method>" (mean ± std over the seeds).
+function P.compare(dir, opts)
+  opts = opts or {}
+  local metric = opts.metric or 'early_stop_test_acc'
+  local series, xtics, seen, nseeds = {}, {}, {}, 0
+  local subs = opts.runs or P.subruns(dir)
+  local percent = metric:find('acc') ~= nil
+  for _, name in ipairs(subs) do
+    local run = E.load(dir .. '/' .. name)
+    local agg = run and run.results and run.results.aggregate or {}
+    for _, m in ipairs(method_order(agg)) do
+      local s = { name = ('%s: %s'):format(name, label(m)), x = {}, y = {}, lo = {}, hi = {} }
+      for _, a in ipairs(agg) do
+        local st = a.methods[m] and a.methods[m][metric]
+        if st and type(a.remaining_pct) == 'number' then
+          local sc = percent and st.max <= 1 and 100 or 1
+          local lo, hi = bars(st, opts.err or 'std')
+          s.x[#s.x + 1], s.y[#s.y + 1], s.lo[#s.lo + 1], s.hi[#s.hi + 1] = a.remaining_pct, st.mean * sc, lo * sc, hi * sc
+          if not seen[a.remaining_pct] then seen[a.remaining_pct] = true; xtics[#xtics + 1] = a.remaining_pct end
+          nseeds = math.max(nseeds, st.n or 0)
+        end
+      end
+      if #s.x > 0 then series[#series + 1] = s end
+    end
+  end
+  if #series == 0 then return nil, 'nothing to plot in ' .. dir end
+  for i, s in ipairs(series) do s.xshift = 10 ^ ((i - (#series + 1) / 2) * 0.004) end
+  table.sort(xtics, function(a, b) return a > b end)
+  return P.lines {
+    out = opts.out or (dir .. '/plots/compare'), format = opts.format, print = opts.print,
+    title = opts.title or metric_label(metric) .. ' (runs of ' .. dir:gsub('/+$', ''):match('[^/]+$') .. ')',
+    caption = ('runs under %s · %s'):format(dir, nseeds > 1 and ('%s over %d seeds'):format(ERR_TEXT[opts.err or 'std'], nseeds)
+      or '1 seed'),
+    xlabel = 'weights remaining (%)', ylabel = metric_label(metric) .. (percent and ' (%)' or ''),
+    logx = true, reverse_x = true, xtics = xtics, series = series, key = 'outside right top',
+  }
+end
+
+-- plot.run on a directory of runs: every run's plots, then the comparison figure.
+function P.run_group(dir, subs, opts)
+  local files, errors = {}, {}
+  for _, name in ipairs(subs) do
+    local f, e = P.run(dir .. '/' .. name, setmetatable({ quiet = true }, { __index = opts }))
+    for _, x in ipairs(f or {}) do files[#files + 1] = x end
+    if not f then errors[#errors + 1] = e end
+  end
+  local mok, merr = fs.mkdir_p(dir .. '/plots')
+  if not mok then return nil, merr end
+  local img, err = P.compare(dir, { format = opts.format })
+  if img then files[#files + 1] = img else errors[#errors + 1] = err end
+  if #files == 0 then return nil, errors[1] or ('nothing to plot in ' .. dir) end
+  if not opts.quiet then
+    for _, f in ipairs(files) do print('wrote ' .. f) end
+    for _, e in ipairs(errors) do print('skipped: ' .. tostring(e)) end
+  end
+  return files, errors[1] and errors or nil
+end
+
 -- Extra plots for plot.run: fn(run, outdir, opts) -> path | nil, message.
 function P.register(name, fn) P.extra[name] = fn end
 
@@ -229,7 +302,8 @@ local CLI = {
   about = 'Draws every plot of a run (accuracy and early-stop iteration vs. weights remaining,\n'
     .. 'training curves, and the plots the run registered) into <rundir>/plots/, each with\n'
     .. 'its .dat and .gp beside the image for restyling. Takes seconds.',
-  positional = { { 'rundir', 'a run directory (runs/<name>), holding config.json' } },
+  positional = { { 'rundir', 'a run directory (runs/<name>, holding config.json), or a directory of runs\n'
+    .. '                        (late_resetting/, transfer/): their plots and one comparison figure' } },
   options = { { 'format', 'png', 'image format', choices = { 'png', 'svg', 'pdf', 'dumb' } } },
   more = true, -- `lotto plot runs/x svg` (the format as a bare word) still works
 }
@@ -253,7 +327,11 @@ function P.run(dir, ...)
     end
   end
   local run, err = E.load(dir)
-  if not run then return nil, err end
+  if not run then
+    local subs = P.subruns(dir)
+    if #subs > 0 then return P.run_group(dir, subs, opts) end
+    return nil, err
+  end
   local outdir = run.dir .. '/plots'
   local mok, merr = fs.mkdir_p(outdir)
   if not mok then return nil, merr end
