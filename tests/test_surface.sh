@@ -65,6 +65,25 @@ done
 run plot nosuch --fromat=svg
 err_has "did you mean '--format'" 'lotto plot: a typo of --format'
 
+# ---- lotto run <config>: a Lua config (functions allowed), a JSON one (data only) ----
+run run --help
+rc_is 0 'lotto run --help'
+out_has '^usage: lotto run <config.lua \| config.json>' 'lotto run --help'
+cat >cfg.lua <<'EOF'
+local toy = function(seed) return lotto.data.sum_of_two { n = 32, seed = seed } end
+return { name = 'cfgtoy', loss = 'mse', optimizer = { kind = 'sgd', lr = 0.05 }, batch = 16, iterations = 20,
+  eval_every = 10, rounds = 1, prune = { rate = 0.5 }, controls = {}, plots = false, progress = false,
+  model = function() return lotto.nn.model(lotto.nn.sequential { lotto.nn.linear(2, 8), lotto.nn.linear(8, 1) }, { input = { 2 } }) end,
+  data = function() return { train = toy(1), val = toy(2), test = toy(3) } end }
+EOF
+run run cfg.lua
+rc_is 0 'lotto run cfg.lua'
+out_has '^1 +50\.[0-9]+%' 'lotto run prints the results table'
+[ -f runs/cfgtoy/replicate_1/round_1/summary.json ] || fail 'lotto run cfg.lua: no round 1'
+run run runs/cfgtoy/config.json
+rc_is 1 'lotto run of a config.json holding functions'
+err_has "option '(model|data)' was a Lua function, which JSON cannot hold" 'lotto run config.json with functions'
+
 # ---- user errors: one line, no traceback; tracebacks when asked and for bugs ----
 cat >typo.lua <<'EOF'
 lotto.ticket.imp { name = 'typo', model = 'lenet300', data = { train = lotto.data.sum_of_two { n = 8 } },
