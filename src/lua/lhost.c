@@ -126,6 +126,7 @@ static char command[2048];
 /* Appends s to command, single-quoted when it holds anything a shell would read. */
 static void add_word(const char *s) {
   size_t n = strlen(command);
+  if (n + 8 >= sizeof command) return; /* a very long command line: the hint is cut short */
   int plain = *s != '\0';
   for (const char *p = s; *p; p++)
     if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%", *p)) plain = 0;
