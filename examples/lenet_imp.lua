@@ -34,6 +34,7 @@ local S = ({
 
 local results, run = lotto.ticket.imp {
   name       = S.name,
+  description = 'LeNet-300-100 on MNIST, IMP (Frankle & Carbin 2019)',
   model      = 'lenet300',
   data       = 'mnist', data_opts = { val = 5000 },   -- 5,000 training images held out for early stopping
   init       = 'glorot_normal',

@@ -96,8 +96,8 @@ local function caption(res, run, how, agg)
 end
 
 -- The title: the experiment's description when it has one, else what is plotted.
-local function title_of(res, what)
-  local d = res.config and res.config.description
+local function title_of(res, what, run)
+  local d = (run and run.config and run.config.description) or (res.config and res.config.description)
   return (type(d) == 'string' and d ~= '') and ('%s: %s'):format(d, what) or what
 end
 
@@ -137,7 +137,7 @@ function P.metric_vs_sparsity(src, metric, opts)
   local default_out = run and (run.dir .. '/plots/' .. (opts.name or metric)) or (opts.name or metric)
   return P.lines {
     out = opts.out or default_out, format = opts.format, print = opts.print, key = opts.key,
-    title = opts.title or title_of(res, opts.what or metric_label(metric)),
+    title = opts.title or title_of(res, opts.what or metric_label(metric), run),
     caption = opts.caption or caption(res, run, how, agg),
     xlabel = 'weights remaining (%)', ylabel = opts.ylabel or (metric_label(metric) .. (scale == 100 and ' (%)' or '')),
     logx = true, logy = opts.logy, reverse_x = true, xtics = xtics, series = series, hline = hline,
@@ -211,7 +211,7 @@ function P.curves(src, opts)
     or ('seed %s'):format(tostring(seeds[1])))
   return P.lines {
     out = opts.out or (run.dir .. '/plots/curves_' .. method), format = opts.format, print = opts.print,
-    title = opts.title or title_of(res, what), caption = opts.caption or cap,
+    title = opts.title or title_of(res, what, run), caption = opts.caption or cap,
     xlabel = 'training iteration', ylabel = metric_label(metric) .. (percent and ' (%)' or ''), yrange = opts.yrange,
     key = opts.key or 'bottom right', series = series,
   }

@@ -14,6 +14,7 @@ local M = {}
 -- only what it changes.
 M.defaults = {
   name = 'imp',             -- results go to <root>/<name>
+  description = false,      -- a sentence for the plot titles (the run name goes in small print)
   root = 'runs',
   model = 'lenet300',       -- a lotto.models name, or function(cfg) -> built model
   model_opts = {},          -- passed to the zoo constructor (input, classes, width ...)
@@ -45,7 +46,8 @@ M.defaults = {
   threads = false,          -- OpenBLAS threads (false: leave as is)
   -- Keys that may change when a run is resumed: they decide where to stop or how to
   -- show progress, not what a completed round holds.
-  _volatile = { 'restart', 'plots', 'progress', 'verbose', 'threads', 'root', 'rounds', 'target_density', 'seeds' },
+  _volatile = { 'restart', 'plots', 'progress', 'verbose', 'threads', 'root', 'rounds', 'target_density', 'seeds',
+                'description' },
 }
 
 -- What each option means, in the order help(lotto.ticket.imp) and docs/reference.md
@@ -53,6 +55,7 @@ M.defaults = {
 M.docs = {
   { 'name', 'results go to <root>/<name> (may contain /)' },
   { 'root', 'directory of the run store' },
+  { 'description', 'false, or a sentence that titles the plots (the run name goes in small print)' },
   { 'model', "a lotto.models name ('lenet300', 'conv2', 'resnet20' ...) or function(cfg) -> model" },
   { 'model_opts', 'options of the zoo constructor (input, classes, width ...)' },
   { 'data', "'mnist' | 'fashion_mnist' | 'cifar10', a {train =, val =, test =} table, or function(cfg)" },
