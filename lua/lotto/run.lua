@@ -75,4 +75,13 @@ function M.main(...)
   return results, run
 end
 
+local hok, help = pcall(require, 'lotto.help')
+if hok and type(help) == 'table' and help.register then
+  help.register(M, {
+    load = 'load(path) -> the options table of a .lua or .json config file | nil, msg',
+    main = "main(config[, '--restart', '--seeds', '1,2', ...]): what `lotto run` does",
+  })
+  help.set(M, 'lotto.run: `lotto run <config.lua | config.json>`, an experiment from a config file')
+end
+
 return M
