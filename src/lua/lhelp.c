@@ -50,6 +50,8 @@ void lt_help_set(lua_State *L, int i, const char *text) { set_entry(L, i, NULL, 
 static void push_methods(lua_State *L, int mt) {
   if (lua_getfield(L, mt, "__index") != LUA_TTABLE) {
     lua_pop(L, 1);
+    if (lua_getfield(L, mt, "__methods") == LUA_TTABLE) return; /* __index is a function (tensor) */
+    lua_pop(L, 1);
     lua_pushvalue(L, mt); /* classes written in Lua often keep methods in the metatable */
   }
 }
