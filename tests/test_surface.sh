@@ -154,6 +154,39 @@ for word in 'exit()' quit; do
   grep -q 12345 "$TMP/out" && fail "REPL $word: the session went on"
 done
 
+# ---- REPL history: a statement typed over three lines comes back whole with the up arrow ----
+if command -v python3 >/dev/null 2>&1; then
+  cat >pty_hist.py <<'EOF'
+import os, pty, sys, time, select
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1]])
+def read_for(t):
+    out, end = b'', time.time() + t
+    while time.time() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try: out += os.read(fd, 4096)
+            except OSError: break
+    return out
+def wait_for(s, t=20):
+    out, end = b'', time.time() + t
+    while s not in out and time.time() < end: out += read_for(0.1)
+    return out
+wait_for(b'lotto> ')
+for line in (b'for i = 1, 2 do', b'  print(i * 111)', b'end'):
+    os.write(fd, line + b'\r'); wait_for(b'> ')
+wait_for(b'222')
+wait_for(b'lotto> ', 2)
+os.write(fd, b'\x1b[A\r')
+out = wait_for(b'222')
+os.write(fd, b'\x04'); read_for(0.5)
+sys.exit(0 if b'222' in out and b'error' not in out else 1)
+EOF
+  python3 pty_hist.py "$LOTTO" || fail 'REPL history: the up arrow did not bring back the whole for loop'
+else
+  echo "test_surface.sh: python3 not found, REPL history check skipped"
+fi
+
 [ $fails -eq 0 ] && echo "test_surface.sh: all passed" && exit 0
 echo "test_surface.sh: $fails failed"
 exit 1

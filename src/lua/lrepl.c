@@ -111,6 +111,8 @@ static int read_plain(const char *prompt, char **out) {
   return READ_LINE;
 }
 
+static int lines_added; /* history entries added since read_chunk began */
+
 /* Reads a line (malloc'd, no newline); Ctrl-C clears it (the REPL's SIGINT handler is
  * on_prompt_sigint except while lt_host_docall runs code). */
 static int read_line(const char *prompt, char **out) {
@@ -118,6 +120,7 @@ static int read_line(const char *prompt, char **out) {
   int rc = use_readline ? read_tty(prompt, out) : read_plain(prompt, out);
   if (rc == READ_LINE && use_readline && (*out)[0] != '\0') {
     add_history(*out);
+    lines_added++;
     if (history_path[0] && append_history(1, history_path) != 0) history_path[0] = '\0';
   }
   return rc;
@@ -192,7 +195,41 @@ static int is_quit(const char *line) {
  * (message on top), or READ_EOF / READ_CANCEL as negative values -100 / -101. */
 #define CHUNK_EOF (-100)
 #define CHUNK_CANCEL (-101)
+/* The last n history entries become one (joined by newlines), so a statement typed over
+ * several lines comes back whole with the up arrow. The file keeps one line each. */
+static void join_history(int n) {
+  if (!use_readline || n < 2 || n > history_length) return;
+  size_t len = 0;
+  for (int i = history_length - n; i < history_length; i++) {
+    HIST_ENTRY *h = history_get(history_base + i);
+    len += (h && h->line ? strlen(h->line) : 0) + 1;
+  }
+  char *all = malloc(len + 1);
+  if (!all) return;
+  all[0] = '\0';
+  for (int i = history_length - n; i < history_length; i++) {
+    HIST_ENTRY *h = history_get(history_base + i);
+    if (i > history_length - n) strcat(all, "\n");
+    if (h && h->line) strcat(all, h->line);
+  }
+  for (int k = 0; k < n; k++) {
+    HIST_ENTRY *h = remove_history(history_length - 1);
+    if (h) free_history_entry(h);
+  }
+  add_history(all);
+  free(all);
+}
+
+static int read_chunk_lines(lua_State *L);
+
 static int read_chunk(lua_State *L) {
+  lines_added = 0;
+  int st = read_chunk_lines(L);
+  join_history(lines_added);
+  return st;
+}
+
+static int read_chunk_lines(lua_State *L) {
   char *line = NULL;
   int rc = read_line(PROMPT, &line);
   if (rc != READ_LINE) return rc == READ_EOF ? CHUNK_EOF : CHUNK_CANCEL;
