@@ -65,8 +65,10 @@ end
 local dir = runs[1].run.root .. '/late_resetting' .. (full and '_full' or '')
 local ticks = {} -- one tick per density
 for _, a in ipairs(runs[1].results.aggregate) do ticks[#ticks + 1] = a.remaining_pct end
+for i, s in ipairs(series) do s.xshift = 10 ^ ((i - (#series + 1) / 2) * 0.006) end -- bars side by side
 local img, err = lotto.plot.lines {
   out = dir .. '/late_resetting', title = 'LeNet-300-100 on MNIST: late resetting',
+  caption = ('runs under %s · mean ± std over %d seeds'):format(dir, #runs[1].run:replicates()),
   xlabel = 'weights remaining (%)', ylabel = 'test accuracy at early stop (%)',
   logx = true, reverse_x = true, key = 'bottom left', series = series, xtics = ticks,
 }

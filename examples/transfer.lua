@@ -77,8 +77,10 @@ end
 if sgd then table.remove(series); table.remove(series) end -- the plot is about Fashion-MNIST
 local ticks = {} -- one tick per density
 for _, a in ipairs(moved.results.aggregate) do ticks[#ticks + 1] = a.remaining_pct end
+for i, s in ipairs(series) do s.xshift = 10 ^ ((i - (#series + 1) / 2) * 0.006) end -- bars side by side
 local img, err = lotto.plot.lines {
   out = mnist.run.root .. '/' .. tag .. 'transfer', title = 'LeNet-300-100: MNIST tickets on Fashion-MNIST',
+  caption = ('runs under %s/%s · mean ± std over %d seeds'):format(mnist.run.root, tag, #moved.run:replicates()),
   xlabel = 'weights remaining (%)', ylabel = 'Fashion-MNIST test accuracy at early stop (%)',
   logx = true, reverse_x = true, key = 'bottom left', series = series, xtics = ticks,
 }
