@@ -8,9 +8,18 @@
 -- could keep them.
 local sparse = require 'lotto.sparse'
 local T = require 'lotto.tensor'
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/bench_kernels.lua [reps] [options]',
+  about = 'Microseconds per call of the three layer kernels (fwd, bwd, weight gradient), dense\n'
+    .. 'OpenBLAS sgemm against CSR, over densities, LeNet-300-100 shapes, batch 60 and 64, 1 and\n'
+    .. '2 threads (minimum over repetitions). A benchmark: run it on an otherwise idle machine.',
+  positional = { { 'reps', 'repetitions (same as --reps)', optional = true } },
+  scales = { { '(default)', '30 repetitions', 'about 1 min' } },
+  options = { { 'reps', 30, 'repetitions (the minimum is reported)' } },
+})
+local reps = math.tointeger(tonumber(o.reps))
+if not reps or reps < 1 then lotto.args.fail({ prog = 'examples/bench_kernels.lua' }, 'reps must be a positive integer') end
 print('BLAS: ' .. T.blas_info().summary)
-
-local reps = tonumber(arg and arg[1]) or 30
 local shapes = { { 784, 300 }, { 300, 100 }, { 100, 10 } } -- {in, out}
 local densities = { 1.0, 0.5, 0.2, 0.1, 0.036, 0.019 }
 local batches = { 60, 64 }

@@ -8,9 +8,20 @@
 --
 --   lotto examples/bench_sparse.lua [reps]        (default 20; the minimum is reported)
 local sparse, prune, T = lotto.sparse, lotto.prune, lotto.tensor
-print('BLAS: ' .. T.blas_info().summary)
 local now = lotto.sys.now
-local reps = tonumber(arg and arg[1]) or 20
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/bench_sparse.lua [reps] [options]',
+  about = 'What a found ticket costs to ship and to run: file size (dense save against\n'
+    .. 'lotto.sparse.export) and inference time per batch of 64 (dense against the exported\n'
+    .. 'model), 1 and 2 threads, over densities; then the dispatch crossover. A benchmark: run it\n'
+    .. 'on an otherwise idle machine.',
+  positional = { { 'reps', 'repetitions (same as --reps)', optional = true } },
+  scales = { { '(default)', '20 repetitions', 'about 2 min' } },
+  options = { { 'reps', 20, 'repetitions (the minimum is reported)' } },
+})
+local reps = math.tointeger(tonumber(o.reps))
+if not reps or reps < 1 then lotto.args.fail({ prog = 'examples/bench_sparse.lua' }, 'reps must be a positive integer') end
+print('BLAS: ' .. T.blas_info().summary)
 local tmp = (os.getenv('TMPDIR') or '/tmp') .. '/lotto_bench_sparse'
 lotto.fs.mkdir_p(tmp)
 

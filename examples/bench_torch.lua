@@ -11,23 +11,28 @@
 -- PyTorch: Debian's python3-torch (sudo apt-get install python3-torch); `make deps`
 -- does not install it. --python (or LOTTO_PYTHON) picks the interpreter; the default
 -- is /usr/bin/python3 (where Debian's package lives), else python3 on the PATH.
-local usage = 'usage: lotto bench_torch.lua [--threads n] [--iters n] [--conv-iters n] [--rounds n] '
-  .. '[--only lenet|conv] [--python path]'
-local threads, iters, conv_iters, rounds, only, python = 1, 200, 5, 5, nil, os.getenv('LOTTO_PYTHON')
-local i = 1
-while arg and arg[i] do
-  local a, v = arg[i], arg[i + 1]
-  local n = math.tointeger(tonumber(v))
-  if a == '--help' or a == '-h' then print(usage) return
-  elseif a == '--threads' and n and n >= 1 then threads = n
-  elseif a == '--iters' and n and n >= 1 then iters = n
-  elseif a == '--conv-iters' and n and n >= 1 then conv_iters = n
-  elseif a == '--rounds' and n and n >= 1 then rounds = n
-  elseif a == '--only' and (v == 'lenet' or v == 'conv') then only = v
-  elseif a == '--python' and v then python = v
-  else error(usage, 0) end
-  i = i + 2
+local spec = {
+  usage = 'lotto examples/bench_torch.lua [options]',
+  about = 'lotto against PyTorch on the same CPU in the same run: LeNet-300-100 and Conv-2 training\n'
+    .. 'steps, batch 60, Adam, same batches and threads, alternating round by round. Without\n'
+    .. 'PyTorch (Debian: python3-torch) it says so and prints lotto\'s figures. A benchmark: run\n'
+    .. 'it on an otherwise idle machine.',
+  scales = { { '(default)', '5 rounds of 200 LeNet and 5 Conv-2 iterations', 'about 2 min' } },
+  options = {
+    { 'threads', 1, 'threads of both sides' },
+    { 'iters', 200, 'LeNet iterations per round' },
+    { 'conv-iters', 5, 'Conv-2 iterations per round' },
+    { 'rounds', 5, 'rounds (the minimum is reported)' },
+    { 'only', nil, 'one model only', type = 'string', choices = { 'lenet', 'conv' } },
+    { 'python', nil, 'the Python interpreter (default $LOTTO_PYTHON, /usr/bin/python3, python3)', type = 'string' },
+  },
+}
+local o = lotto.args.parse(arg, spec)
+for _, k in ipairs { 'threads', 'iters', 'conv-iters', 'rounds' } do
+  if math.type(o[k]) ~= 'integer' or o[k] < 1 then lotto.args.fail(spec, ("option '--%s' must be a positive integer"):format(k)) end
 end
+local threads, iters, conv_iters, rounds, only = o.threads, o.iters, o['conv-iters'], o.rounds, o.only
+local python = o.python or os.getenv('LOTTO_PYTHON')
 local T, now, B, K = lotto.tensor, lotto.sys.now, 60, 10
 T.set_threads(threads)
 print('BLAS: ' .. T.blas_info().summary)

@@ -7,11 +7,18 @@
 --   lotto examples/conv_imp.lua             quarter width, 2 seeds, 4 rounds of 300 iterations
 --   lotto examples/conv_imp.lua --full      paper scale (lotto.presets.conv2): full width, 5 seeds, 15 rounds
 --   lotto examples/conv_imp.lua --restart   start over instead of resuming
-local full, restart = false, false
-for _, a in ipairs(arg or {}) do
-  if a == '--full' then full = true elseif a == '--restart' then restart = true
-  else error('usage: lotto examples/conv_imp.lua [--full] [--restart]', 0) end
-end
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/conv_imp.lua [options]',
+  about = 'Frankle & Carbin (2019), Fig. 5: IMP of Conv-2 on CIFAR-10 when data/cifar-10-batches-bin\n'
+    .. 'is present, else Fashion-MNIST; winning tickets against random reinitialisation.\n'
+    .. 'Resumes when rerun.',
+  scales = {
+    { '(default)', 'quarter width, 2 seeds, 4 rounds of 300 iterations', 'about 5 min' },
+    { '--full', 'paper scale: full width, 5 seeds, 15 rounds, 20,000 iterations', 'weeks (a cluster job)' },
+  },
+  options = { { 'full', false, 'the paper scale' }, { 'restart', false, 'start over instead of resuming' } },
+})
+local full, restart = o.full, o.restart
 local set = lotto.data.available('cifar10') and 'cifar10' or 'fashion_mnist'
 local input = set == 'cifar10' and { 3, 32, 32 } or { 1, 28, 28 }
 
@@ -46,4 +53,3 @@ local names = {}
 for n in pairs(layers) do names[#names + 1] = n end
 table.sort(names)
 for _, n in ipairs(names) do print(('  %-12s %6.2f%%'):format(n, 100 * layers[n])) end
-print(('\nresults: %s/results.json   plots: %s/plots/'):format(run.dir, run.dir))

@@ -9,19 +9,32 @@
 --   lotto examples/early_bird.lua --model resnet20 --width 4 --method channel   (pruning channels by bn scale)
 --   lotto examples/early_bird.lua --data cifar10     when data/cifar-10-batches-bin is present
 --   lotto examples/early_bird.lua --imp              IMP of LeNet-300-100 whose rounds stop at their early bird
-local opt = { model = 'conv2', method = 'magnitude', scale = 'small', data = 'fashion_mnist' }
-local i, args = 1, arg or {}
-while i <= #args do
-  local a = args[i]
-  if a == '--full' then opt.scale = 'full'
-  elseif a == '--imp' then opt.imp = true
-  elseif a == '--model' or a == '--method' or a == '--width' or a == '--data' then opt[a:sub(3)] = args[i + 1]; i = i + 1
-  else error('usage: lotto examples/early_bird.lua [--full] [--model M] [--method magnitude|channel|neuron] [--width W] [--data D]', 0) end
-  i = i + 1
-end
+local opt = lotto.args.parse(arg, {
+  usage = 'lotto examples/early_bird.lua [options]',
+  about = 'You et al. (ICLR 2020), early-bird tickets: while the dense network trains, draw the mask\n'
+    .. 'pruning would give at each observation; once the last 5 masks are within a normalised\n'
+    .. 'Hamming distance of 0.1 the ticket has emerged. The early-bird ticket and the ticket drawn\n'
+    .. 'after full training are then retrained from θ0 with the same budget. Results in\n'
+    .. 'runs/early_bird_<model>_<method>_<scale>/; a killed run resumes at the next stage when rerun.',
+  scales = {
+    { '(default)', 'Conv-2 (width 1/4), Fashion-MNIST (15,000 images), 8 epochs', 'about 10 min' },
+    { '--full', 'full width, all 55,000 images, 30 epochs', 'about 2 days' },
+    { '--imp', 'IMP of LeNet-300-100 whose rounds stop at their early bird', 'about 1 min' },
+  },
+  options = {
+    { 'full', false, 'the paper scale' },
+    { 'imp', false, 'the IMP variant (lotto.ticket.imp{earlybird = ...})' },
+    { 'model', 'conv2', 'a lotto.models name (conv2, resnet20, vgg16 ...)' },
+    { 'method', 'magnitude', 'how masks are drawn', choices = { 'magnitude', 'channel', 'neuron' } },
+    { 'width', nil, 'width multiplier (default 0.25 for conv2 at the default scale)', type = 'number' },
+    { 'data', 'fashion_mnist', 'data set (cifar10 when data/cifar-10-batches-bin is present)' },
+    { 'restart', false, 'start over instead of resuming' },
+  },
+})
+opt.scale = opt.full and 'full' or 'small'
 if opt.imp then -- lotto.ticket.imp stops each pruned round once its masks settle
   local _, run = lotto.ticket.imp { name = 'early_bird_imp', model = 'lenet300', data = 'mnist', iterations = 2000,
-    eval_every = 500, rounds = 3, controls = {}, earlybird = { window = 5, threshold = 0.1, ratio = 0.2, every = 100 } }
+    eval_every = 500, rounds = 3, controls = {}, restart = opt.restart, earlybird = { window = 5, threshold = 0.1, ratio = 0.2, every = 100 } }
   local rec = lotto.earlybird.savings(run.dir) -- also written to <run>/earlybird.json
   for _, r in ipairs(rec.rounds) do
     print(('round %d (%.1f%% weights): trained %d of %d iterations'):format(r.round, 100 * r.density, r.trained, r.configured))
@@ -44,56 +57,84 @@ local batch, lr = 60, 1e-3
 local per_epoch = math.ceil(train:size() / batch)
 local T = S.epochs * per_epoch
 model:init { seed = 1 }
-local theta0 = model:state()
+
+-- The run store: the search (round 0) and each retraining (rounds 1, 2) are saved as
+-- they finish, so a killed run resumes at the next stage.
+local name = ('early_bird_%s_%s_%s'):format(opt.model, opt.method, opt.scale)
+local run = assert(lotto.experiment.open { root = 'runs', name = name, restart = opt.restart,
+  config = { model = opt.model, method = opt.method, scale = opt.scale, width = width or false, data = opt.data,
+             train_images = train:size(), epochs = S.epochs, batch = batch, lr = lr } })
+if run.resumed then print('resuming ' .. run.dir) end
+local saved = run:round_dir(1, 0) .. '/tickets.safetensors'
+local t0 = os.time()
 
 -- 1. Search: train the dense net in full, drawing a mask at every observation. An
 -- early-bird run (lotto.earlybird.callback as on_eval) would stop at eb.found_at.
-local eb = lotto.earlybird.new { ratio = opt.method == 'magnitude' and 0.7 or 0.5, window = 5, threshold = 0.1,
-                                 method = opt.method, scope = 'global' }
-local t0 = os.time()
-lotto.train.fit(model, { train = train }, { -- no val/test: observing costs one mask draw
-  optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1,
-  bn_l1 = opt.method == 'channel' and 1e-4 or nil, -- network slimming: sparse bn scales to rank channels by
-  eval_every = per_epoch // S.per_epoch_obs, on_eval = function(rec, m) eb:observe(m, rec.iter, rec.epoch) end })
-local _, dense_acc = model:evaluate(data.test)
-local final_mask = eb:draw(model) -- the ticket drawn after full training
-assert(eb.found, 'no early-bird ticket within the training budget: raise epochs or the threshold')
+if not run:round_done(1, 0) then
+  run:begin_round(1, 0)
+  local theta0 = model:state()
+  local eb = lotto.earlybird.new { ratio = opt.method == 'magnitude' and 0.7 or 0.5, window = 5, threshold = 0.1,
+                                   method = opt.method, scope = 'global' }
+  lotto.train.fit(model, { train = train }, { -- no val/test: observing costs one mask draw
+    optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1, progress_label = 'search (dense)',
+    bn_l1 = opt.method == 'channel' and 1e-4 or nil, -- network slimming: sparse bn scales to rank channels by
+    eval_every = per_epoch // S.per_epoch_obs, on_eval = function(rec, m) eb:observe(m, rec.iter, rec.epoch) end })
+  local _, dense_acc = model:evaluate(data.test)
+  local final_mask = eb:draw(model) -- the ticket drawn after full training
+  if not eb.found then
+    lotto.util.user_error('no early-bird ticket within the training budget: raise --epochs (--full) or the threshold')
+  end
+  local function model_masks(mask) -- the model's masks once the ticket is applied
+    model:masks():fill(1)
+    eb:apply(model, mask)
+    return model:masks():clone()
+  end
+  assert(lotto.io.save(saved, { theta0 = theta0, earlybird = model_masks(eb.mask), full = model_masks(final_mask) }))
+  local rec = eb:record()
+  rec.mask_distance_eb_vs_full = lotto.earlybird.distance(eb.mask, final_mask)
+  rec.test_acc = { dense = dense_acc }
+  assert(run:write_summary(1, 0, rec))
+  eb:plot { out = run.dir .. '/plots/earlybird', title = ('%s on %s'):format(opt.model, opt.data), per_epoch = per_epoch }
+end
+local rec = assert(run:load_summary(1, 0))
+local tickets = assert(lotto.io.load(saved))
 
 -- 2. Retrain each ticket from θ0 (masks applied), same data order and budget.
-local function retrain(mask)
-  model:masks():fill(1)
-  model:load_state(theta0)
-  eb:apply(model, mask)
-  local r = lotto.train.fit(model, { train = train, test = data.test }, {
-    optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1, eval_every = T })
-  return r.final.test_acc, model:density()
+local function retrain(k, which)
+  if not run:round_done(1, k) then
+    run:begin_round(1, k)
+    model:masks():copy(tickets[which])
+    model:load_state(tickets.theta0)
+    model:apply_mask()
+    local r = lotto.train.fit(model, { train = train, test = data.test }, {
+      optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1, eval_every = T,
+      progress_label = 'retrain ' .. which .. ' ticket' })
+    assert(run:write_summary(1, k, { ticket = which, test_acc = r.final.test_acc, density = model:density() }))
+  end
+  local s = assert(run:load_summary(1, k))
+  return s.test_acc, s.density
 end
-local eb_acc, eb_density = retrain(eb.mask)
-local full_acc, full_density = retrain(final_mask)
+local eb_acc, eb_density = retrain(1, 'earlybird')
+local full_acc, full_density = retrain(2, 'full')
 
-local found = eb.found_at
-local saved = T - found.iter
-local rec = eb:record()
+local found = rec.found_at
+local saved_iters = T - found.iter
 rec.model, rec.data, rec.train_images, rec.iterations_configured, rec.iterations_to_draw = opt.model, opt.data, train:size(), T, found.iter
-rec.iterations_saved, rec.saved_fraction = saved, saved / T
+rec.iterations_saved, rec.saved_fraction = saved_iters, saved_iters / T
 rec.found_epoch = found.iter / per_epoch
-rec.test_acc = { dense = dense_acc, earlybird_ticket = eb_acc, full_ticket = full_acc }
+rec.test_acc = { dense = rec.test_acc.dense, earlybird_ticket = eb_acc, full_ticket = full_acc }
 rec.density = { earlybird_ticket = eb_density, full_ticket = full_density }
-rec.mask_distance_eb_vs_full = lotto.earlybird.distance(eb.mask, final_mask)
-local dir = ('runs/early_bird_%s_%s_%s'):format(opt.model, opt.method, opt.scale)
-assert(lotto.fs.mkdir_p(dir))
-assert(lotto.json.write(dir .. '/earlybird.json', rec, { indent = true }))
-local files = eb:plot { out = dir .. '/earlybird', title = ('%s on %s'):format(opt.model, opt.data), per_epoch = per_epoch } or {}
+assert(lotto.json.write(run.dir .. '/earlybird.json', rec, { indent = true }))
 
 print(('\n%s (width %s) on %s (%d training images), %s pruning of %.0f%%, window %d, threshold %.2f, %d s')
-  :format(opt.model, tostring(width or 1), opt.data, train:size(), opt.method, 100 * eb.ratio, eb.window, eb.threshold, os.time() - t0))
+  :format(opt.model, tostring(width or 1), opt.data, train:size(), opt.method, 100 * rec.ratio, rec.window, rec.threshold, os.time() - t0))
 print(('early-bird ticket drawn at epoch %.1f (iteration %d of %d): %d search iterations saved (%.0f%%)')
-  :format(rec.found_epoch, found.iter, T, saved, 100 * saved / T))
+  :format(rec.found_epoch, found.iter, T, saved_iters, 100 * saved_iters / T))
 print(('mask distance between the early-bird ticket and the ticket after full training: %.3f')
   :format(rec.mask_distance_eb_vs_full))
 print(('%-32s %10s %14s'):format('', 'weights', 'test accuracy'))
-print(('%-32s %9.1f%% %13.2f%%'):format('dense, trained in full', 100, 100 * dense_acc))
+print(('%-32s %9.1f%% %13.2f%%'):format('dense, trained in full', 100, 100 * rec.test_acc.dense))
 print(('%-32s %9.1f%% %13.2f%%'):format('early-bird ticket, retrained', 100 * eb_density, 100 * eb_acc))
 print(('%-32s %9.1f%% %13.2f%%'):format('ticket after full training, retr.', 100 * full_density, 100 * full_acc))
-print(('\nrecord: %s/earlybird.json\nplots:  %s'):format(dir, table.concat(files, ', ')))
+print(('\nrecord: %s/earlybird.json\nplots:  %s/plots/earlybird_*'):format(run.dir, run.dir))
 return rec

@@ -8,16 +8,24 @@
 --   lotto examples/instability.lua --full          paper scale (24K iterations, IMP rewound to each k)
 --   lotto examples/instability.lua --model conv2   Conv-2 (or resnet20, lenet5, vgg16 ...); --width 0.25
 --   lotto examples/instability.lua --restart       start over instead of resuming
-local opt = { model = 'lenet300', scale = 'small', restart = false }
-local i, args = 1, arg or {}
-while i <= #args do
-  local a = args[i]
-  if a == '--full' then opt.scale = 'full'
-  elseif a == '--restart' then opt.restart = true
-  elseif a == '--model' or a == '--data' or a == '--width' then opt[a:sub(3)] = args[i + 1]; i = i + 1
-  else error('usage: lotto examples/instability.lua [--full] [--model NAME] [--data NAME] [--width W] [--restart]', 0) end
-  i = i + 1
-end
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/instability.lua [options]',
+  about = 'Frankle et al. (ICML 2020), linear mode connectivity: two copies trained from θk with\n'
+    .. 'different data orders; instability = rise in test error along the line between them.\n'
+    .. 'The dense net and IMP subnetworks, at several rewind points k. Resumes when rerun.',
+  scales = {
+    { '(default)', 'LeNet-300-100, MNIST, 2,000 iterations, k = 0, 100, 500', 'about 5 min' },
+    { '--full', 'paper scale (24K iterations, IMP rewound to each k)', 'about 1 day (LeNet)' },
+  },
+  options = {
+    { 'full', false, 'the paper scale' },
+    { 'model', 'lenet300', 'lenet300, conv2, lenet5, resnet20, vgg16 ...' },
+    { 'data', nil, 'data set (default: the paper\'s for the model)', type = 'string' },
+    { 'width', nil, 'width multiplier of conv models, e.g. 0.25', type = 'number' },
+    { 'restart', false, 'start over instead of resuming' },
+  },
+})
+local opt = { model = o.model, data = o.data, width = o.width, scale = o.full and 'full' or 'small', restart = o.restart }
 
 -- Per model: data set, optimizer and batch of the papers; small/full lengths and rewind points.
 local conv = { data = 'mnist', optimizer = { kind = 'adam', lr = 2e-4 }, batch = 60,
@@ -31,7 +39,7 @@ local M = ({
                small = { T = 2000, rewind = { 0, 100, 500 }, rounds = { 3, 7, 12 }, imp_T = 1000 },
                full = { T = 24000, rewind = { 0, 25, 100, 500, 2000 }, rounds = { 3, 7, 12 } } },
   lenet5 = conv, conv2 = conv, conv4 = conv, conv6 = conv, resnet20 = sgd, vgg11 = sgd, vgg16 = sgd, vgg19 = sgd,
-})[opt.model] or error('unknown model ' .. tostring(opt.model), 0)
+})[opt.model] or lotto.util.user_error(('examples/instability.lua: unknown model %s (lenet300, lenet5, conv2, conv4, conv6, resnet20, vgg11, vgg16, vgg19)'):format(tostring(opt.model)))
 local data_name = opt.data or M.data
 if data_name == 'cifar10' and not lotto.data.available('cifar10') then data_name = 'fashion_mnist' end
 local S = M[opt.scale]

@@ -6,11 +6,18 @@
 --   lotto examples/late_resetting.lua            k = 0, 20, 100, 300; 2 seeds, 6 rounds, 600 iterations
 --   lotto examples/late_resetting.lua --full     k = 0, 100, 500, 1000, 2000; 5 seeds, 15 rounds, 20,000 iterations
 --   lotto examples/late_resetting.lua --restart  start over instead of resuming
-local full, restart = false, false
-for _, a in ipairs(arg or {}) do
-  if a == '--full' then full = true elseif a == '--restart' then restart = true
-  else error('usage: lotto examples/late_resetting.lua [--full] [--restart]', 0) end
-end
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/late_resetting.lua [options]',
+  about = 'Frankle et al. (2019), "Stabilizing the lottery ticket hypothesis": IMP of LeNet-300-100\n'
+    .. 'on MNIST rewinding the survivors to their values at iteration k of the dense run, for\n'
+    .. 'several k, against resetting to iteration 0. Resumes when rerun.',
+  scales = {
+    { '(default)', 'k = 0, 20, 100, 300; 2 seeds, 6 rounds, 600 iterations', 'about 5 min' },
+    { '--full', 'k = 0, 100, 500, 1000, 2000; 5 seeds, 15 rounds, 20,000 iterations', 'about 1 day' },
+  },
+  options = { { 'full', false, 'the paper scale' }, { 'restart', false, 'start over instead of resuming' } },
+})
+local full, restart = o.full, o.restart
 local ks = full and { 0, 100, 500, 1000, 2000 } or { 0, 20, 100, 300 }
 
 local runs = {}
@@ -58,8 +65,10 @@ end
 local dir = runs[1].run.root .. '/late_resetting' .. (full and '_full' or '')
 local ticks = {} -- one tick per density
 for _, a in ipairs(runs[1].results.aggregate) do ticks[#ticks + 1] = a.remaining_pct end
+for i, s in ipairs(series) do s.xshift = 10 ^ ((i - (#series + 1) / 2) * 0.006) end -- bars side by side
 local img, err = lotto.plot.lines {
   out = dir .. '/late_resetting', title = 'LeNet-300-100 on MNIST: late resetting',
+  caption = ('runs under %s · mean ± std over %d seeds'):format(dir, #runs[1].run:replicates()),
   xlabel = 'weights remaining (%)', ylabel = 'test accuracy at early stop (%)',
   logx = true, reverse_x = true, key = 'bottom left', series = series, xtics = ticks,
 }

@@ -2,17 +2,24 @@
 -- on MNIST with Adam 1.2e-3, batch 60, 5,000 validation images held out.
 -- Prints validation and test accuracy after each epoch, then the early-stop point.
 --
---   lotto examples/train_lenet.lua            -- 3 epochs (about 97.5-98% test accuracy)
---   lotto examples/train_lenet.lua 20         -- 20 epochs
+--   lotto examples/train_lenet.lua            -- 3 epochs (about 97.5% test accuracy)
+--   lotto examples/train_lenet.lua 20         -- 20 epochs (or --epochs 20)
 --   lotto examples/train_lenet.lua 3 --threads 2
-local epochs, threads = 3, nil
-local i = 1
-while arg and arg[i] do
-  if arg[i] == '--threads' then threads = tonumber(arg[i + 1]); i = i + 1
-  elseif tonumber(arg[i]) then epochs = math.tointeger(tonumber(arg[i])) or epochs
-  else error('usage: lotto train_lenet.lua [epochs] [--threads n]', 0) end
-  i = i + 1
-end
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/train_lenet.lua [epochs] [options]',
+  about = 'The dense baseline of Frankle & Carbin (2019): LeNet-300-100 on MNIST, Adam 1.2e-3,\n'
+    .. 'batch 60, 5,000 validation images held out. Prints validation and test accuracy after\n'
+    .. 'each epoch, then the early-stop point. 3 epochs reach about 97.5% test accuracy\n'
+    .. '(97.4-97.7% over seeds 1-4).',
+  positional = { { 'epochs', 'number of epochs (same as --epochs)', optional = true } },
+  scales = { { '(default)', '3 epochs', 'about 30 s' }, { '20', '20 epochs', 'about 3 min' } },
+  options = {
+    { 'epochs', 3, 'number of epochs' },
+    { 'threads', nil, 'OpenBLAS threads (default: as many as cores)', type = 'number' },
+  },
+})
+local epochs, threads = math.tointeger(tonumber(o.epochs)), o.threads
+if not epochs or epochs < 1 then lotto.args.fail({ prog = 'examples/train_lenet.lua' }, 'epochs must be a positive integer') end
 if threads then lotto.tensor.set_threads(threads) end
 
 local data = lotto.data.mnist{ val = 5000 }   -- a clear error naming `make data` if MNIST is missing

@@ -7,11 +7,22 @@
 --   lotto examples/transfer.lua --full     5 seeds, 15 rounds of 20%, 20,000 iterations
 --   lotto examples/transfer.lua --sgd      add Adam -> SGD (momentum 0.9) on MNIST
 --   lotto examples/transfer.lua --restart  start over instead of resuming
-local full, restart, sgd = false, false, false
-for _, a in ipairs(arg or {}) do
-  if a == '--full' then full = true elseif a == '--restart' then restart = true elseif a == '--sgd' then sgd = true
-  else error('usage: lotto examples/transfer.lua [--full] [--sgd] [--restart]', 0) end
-end
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/transfer.lua [options]',
+  about = 'Do winning tickets transfer? Masks and θ0 found by IMP on MNIST, trained on\n'
+    .. 'Fashion-MNIST (LeNet-300-100), against a random mask of the same per-layer density and\n'
+    .. 'the ticket IMP finds on Fashion-MNIST itself. Resumes when rerun.',
+  scales = {
+    { '(default)', '2 seeds, 5 rounds of 30%, 600 iterations', 'about 3 min' },
+    { '--full', '5 seeds, 15 rounds of 20%, 20,000 iterations', 'about 1 day' },
+  },
+  options = {
+    { 'full', false, 'the paper scale' },
+    { 'sgd', false, 'also Adam tickets trained with SGD (momentum 0.9) on MNIST' },
+    { 'restart', false, 'start over instead of resuming' },
+  },
+})
+local full, restart, sgd = o.full, o.restart, o.sgd
 local tag = full and 'transfer_full/' or 'transfer/'
 
 local function imp(name, o)
@@ -66,8 +77,10 @@ end
 if sgd then table.remove(series); table.remove(series) end -- the plot is about Fashion-MNIST
 local ticks = {} -- one tick per density
 for _, a in ipairs(moved.results.aggregate) do ticks[#ticks + 1] = a.remaining_pct end
+for i, s in ipairs(series) do s.xshift = 10 ^ ((i - (#series + 1) / 2) * 0.006) end -- bars side by side
 local img, err = lotto.plot.lines {
   out = mnist.run.root .. '/' .. tag .. 'transfer', title = 'LeNet-300-100: MNIST tickets on Fashion-MNIST',
+  caption = ('runs under %s/%s · mean ± std over %d seeds'):format(mnist.run.root, tag, #moved.run:replicates()),
   xlabel = 'weights remaining (%)', ylabel = 'Fashion-MNIST test accuracy at early stop (%)',
   logx = true, reverse_x = true, key = 'bottom left', series = series, xtics = ticks,
 }

@@ -10,6 +10,7 @@ data = base . '.dat'
 set output base . '@EXT@'
 
 set title '@TITLE@' font ',14'
+@CAPTION@
 set xlabel '@XLABEL@'
 set ylabel '@YLABEL@'
 set key @KEY@ box opaque samplen 3 spacing 1.2

@@ -15,7 +15,7 @@ fail() {
 }
 
 "$LOTTO" "$SRC/examples/bench_torch.lua" --help >"$TMP/out" 2>&1 || fail "--help exited non-zero"
-grep -q '^usage: lotto bench_torch.lua' "$TMP/out" || fail "--help prints no usage"
+grep -q '^usage: lotto examples/bench_torch.lua' "$TMP/out" || fail "--help prints no usage"
 "$LOTTO" "$SRC/examples/bench_torch.lua" --rounds 0 >"$TMP/out" 2>&1 && fail "--rounds 0 accepted"
 
 # an interpreter that does not exist: the no-PyTorch path, whatever this machine has

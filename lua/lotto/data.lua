@@ -54,7 +54,35 @@ local function files_present(set, dir)
   return true
 end
 
--- Candidate directories: $LOTTO_DATA/<sub>, ./data/<sub>, <source root>/data/<sub>.
+-- The command that fetches MNIST and Fashion-MNIST where this lotto runs: `make data` in
+-- a source tree, the installed fetch script otherwise.
+local function fetch_command()
+  local root = rawget(_G, 'LOTTO_ROOT') or os.getenv('LOTTO_SOURCE_DIR')
+  if root and fs.exists(root .. '/Makefile') and fs.exists(root .. '/scripts/fetch_data.sh') then
+    return ('make -C %s data'):format(root)
+  elseif root and fs.exists(root .. '/scripts/fetch_data.sh') then
+    return ('sh %s/scripts/fetch_data.sh'):format(root)
+  end
+  return 'make data (in the lotto source tree)'
+end
+
+-- The files a set needs under its directory, for messages.
+local function layout(set)
+  local names = {}
+  if set.idx then
+    for _, part in ipairs { set.idx.train, set.idx.test } do
+      for _, f in ipairs(part) do names[#names + 1] = f .. '[.gz]' end
+    end
+  else
+    for _, list in ipairs { set.train, set.test } do
+      for _, f in ipairs(list) do names[#names + 1] = f end
+    end
+  end
+  return ('<data>/%s/{%s}'):format(set.sub, table.concat(names, ', '))
+end
+
+-- Candidate directories: $LOTTO_DATA/<sub> alone when LOTTO_DATA is set (a wrong
+-- LOTTO_DATA is an error, not a silent fall-back); else ./data/<sub>, <source root>/data/<sub>.
 local function candidates(set)
   local out, seen = {}, {}
   local function add(base)
@@ -63,7 +91,11 @@ local function candidates(set)
       if not seen[d] then seen[d] = true; out[#out + 1] = d end
     end
   end
-  add(os.getenv('LOTTO_DATA'))
+  local env = os.getenv('LOTTO_DATA')
+  if env and env ~= '' then
+    add(env)
+    return out, env
+  end
   add('./data')
   local root = rawget(_G, 'LOTTO_ROOT') or os.getenv('LOTTO_SOURCE_DIR')
   if root and root ~= '' then add(root .. '/data') end
@@ -77,12 +109,18 @@ function D.find(name, dir)
     return nil, ("unknown data set '%s' (mnist, fashion_mnist, cifar10)%s"):format(tostring(name),
       U.did_you_mean(name, { 'mnist', 'fashion_mnist', 'cifar10' }))
   end
-  local dirs = dir and { dir } or candidates(set)
+  local dirs, env
+  if dir then dirs = { dir } else dirs, env = candidates(set) end
   for _, d in ipairs(dirs) do
     if files_present(set, d) then return d end
   end
+  local fetch = set.idx and ('run `%s`%s'):format(fetch_command(), env and '' or ' or set LOTTO_DATA') or set.fetch
+  if env then
+    return nil, ('%s not found under LOTTO_DATA=%s: expected %s (with <data> = %s); %s'):format(set.title, env,
+      layout(set), env, fetch)
+  end
   local also = #dirs > 1 and (' (also searched: ' .. table.concat(dirs, ', ', 2) .. ')') or ''
-  return nil, ('%s not found in %s%s: %s'):format(set.title, dirs[1], also, set.fetch)
+  return nil, ('%s not found in %s%s: expected %s; %s'):format(set.title, dirs[1], also, layout(set), fetch)
 end
 
 -- D.available(name) -> true when the data set's files are present.

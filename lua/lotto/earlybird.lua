@@ -357,4 +357,20 @@ function M.savings(dir)
   return rec
 end
 
+local hok, help = pcall(require, 'lotto.help')
+if hok and type(help) == 'table' and help.register then
+  help.register(M, {
+    new = "new{ratio = 0.5, window = 5, threshold = 0.1, method = 'magnitude', scope = 'global', every = nil} -> eb\n"
+      .. '  ratio      fraction of the weights (or channels, neurons) a drawn mask prunes\n'
+      .. '  window     number of consecutive masks compared\n'
+      .. '  threshold  the ticket has emerged when all of them are within this normalised Hamming distance\n'
+      .. "  method     'magnitude' (weights), 'channel' (batchnorm scales), 'neuron' (row norms)\n"
+      .. "  scope      'global' (one threshold) or 'local' (per layer)\n"
+      .. '  every      iterations between observations (read by lotto.ticket and callback)',
+    distance = 'distance(a, b) -> normalised Hamming distance of two masks, count',
+    callback = 'callback(model, opts[, inner]) -> on_eval for lotto.train.fit: observes and stops at the early bird',
+    savings = 'savings(run_dir) -> record | nil, msg: trained against configured iterations per round (earlybird.json)',
+  })
+end
+
 return M

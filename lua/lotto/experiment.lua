@@ -207,6 +207,7 @@ function E.open(opts)
   end
   ok, err = json.write(cpath, tagged(new), { indent = true })
   if not ok then lock:close() return nil, err end
+  U.saved(('%s/config.json (no round complete yet)'):format(dir)) -- for the line printed on Ctrl-C
   return setmetatable({ root = root, name = name, dir = dir, config = new, resumed = resumed, _made = {},
                         _lock = lock }, Run)
 end
@@ -289,6 +290,7 @@ function Run:write_summary(seed, k, tbl)
   local p = self:round_dir(seed, k) .. '/summary.json'
   local ok, err = json.write(p, tbl, { indent = true })
   if not ok then return nil, err end
+  U.saved(('%s/ up to seed %s round %s (a rerun resumes at the next round)'):format(self.dir, tostring(seed), tostring(k)))
   return p
 end
 

@@ -28,8 +28,9 @@ if ok and type(help) == 'table' and help.register then
     barrier = "barrier(curve[, key = 'error']) -> max along the path - mean of the endpoints",
     instability = 'instability{model =, state = θk, mask =, data =, train = {...}, seeds = {1, 2}, start = k, ...} '
       .. '-> {instability, errors, curve, states, histories, loss_barrier}',
-    analyze = 'analyze{name =, model =, data =, train =, rewind = {k...}, dense =, imp =, ...} -> results, dir '
-      .. '(see lotto.lmc.defaults)',
+    analyze = 'analyze{name =, model =, data =, train =, rewind = {k...}, dense =, imp =, ...} -> results, dir\n'
+      .. 'Instability of the dense net and IMP subnetworks at each rewind point. Options:\n' .. analyze.describe(),
+    defaults = 'defaults: every option of analyze{...} with its default\n' .. analyze.describe(),
   })
 end
 

@@ -17,6 +17,7 @@ local fit_keys = {
   snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true,
   dst = true, on_step = true, checkpoint = true, checkpoint_every = true,
   bn_l1 = true, augment = true,
+  progress_label = true, progress_after = true,
 }
 
 -- Raises at the first caller outside the library, so the message names the user's line.
@@ -78,7 +79,10 @@ end
 --   eval_batch = 1000
 --   on_eval(rec, model)  called at each evaluation; return 'stop' to stop early
 --   snapshots = {iters}  model:state() copies at these iterations (0 = before training)
---   progress        nil: a progress line when stdout is a terminal; true/false force it
+--   progress        nil: a progress bar on a terminal, a plain line every LOTTO_PROGRESS_SECONDS
+--                   (default 30) off one; true: the bar; false: nothing
+--   progress_label  what the bar calls this run (default 'train'; IMP: 'seed 1 · round 3/8 · reinit')
+--   progress_after  estimated seconds of the experiment left after this run (the bar's "all ETA")
 --   start_iteration = k  continue a run at iteration k (data order, schedule, counts)
 --   dst = {kind = 'rigl', ...}  masks that change during training (lotto.dst: static, set, rigl,
 --                   momentum, gradual); the history gets its updates as hist.dst
@@ -108,6 +112,11 @@ function M.fit(model, data, opts)
   local slim, lambda = bn_scales(model, opts.bn_l1), opts.bn_l1
   if on_eval ~= nil and type(on_eval) ~= 'function' then fail("option 'on_eval' must be a function(record, model)") end
 
+  -- A model that was never initialised is all zeros and would train silently at chance.
+  local vals = model:values()
+  if vals:numel() > 0 and vals:abs():max() == 0 then
+    fail('the model is all zeros (never initialised): call model:init{seed = 1} first')
+  end
   local opt = opts.optimizer
   if opt == nil then fail("option 'optimizer' is required (lotto.optim.adam(model, {...}) or {kind = 'adam', lr = ...})") end
   if type(opt) == 'table' and getmetatable(opt) == nil then opt = optim.make(model, opt) end
@@ -160,7 +169,8 @@ function M.fit(model, data, opts)
     sparse:begin(resumed ~= nil)
     if resumed then sparse.updates = resumed.dst or {} end
   end
-  local bar = progress.new { total = math.max(total - start, 0), enabled = opts.progress, label = 'train' }
+  local bar = progress.new { total = math.max(total - start, 0), enabled = opts.progress,
+    label = opts.progress_label or 'train', after = opts.progress_after }
   local t0 = now() - (resumed and tonumber(resumed.elapsed) or 0) -- a resumed run's clock goes on
   local it, epoch, stop = start, start // per_epoch, false
   local first = resumed and resumed.start or start
@@ -208,7 +218,7 @@ function M.fit(model, data, opts)
         if sched then opt:set_lr(sched(it)) end
         local l, correct = model:step_loss(xb, yb, loss)
         if is_nan_or_inf(l) then
-          error(('training diverged: loss is %s at iteration %d'):format(l ~= l and 'nan' or 'inf', it + 1), 0)
+          U.user_error(('training diverged: loss is %s at iteration %d'):format(l ~= l and 'nan' or 'inf', it + 1))
         end
         if slim then
           for _, g in ipairs(slim) do g.grad:add_(g.value:sign():mul(lambda)) end
@@ -254,7 +264,7 @@ if ok and type(help) == 'table' and help.register then
   help.register(M, {
     fit = 'fit(model, {train =, val =, test =}, {optimizer =, batch = 60, epochs = | iterations =, seed = 1, '
       .. "loss = 'xent'|'mse', schedule =, eval_every =, eval_batch = 1000, eval_at_start = false, on_eval = f(rec, model), "
-      .. "snapshots = {iters}, progress =, max_iterations =, dst = {kind = 'rigl', ...}, on_step = f(it, model, x, y, opt), "
+      .. "snapshots = {iters}, progress = nil|true|false, progress_label =, progress_after =, max_iterations =, shuffle = true, start_iteration = 0, dst = {kind = 'rigl', ...}, on_step = f(it, model, x, y, opt), "
       .. 'checkpoint = path, checkpoint_every =}) -> hist {records, early_stop, final, snapshots, iterations, seconds}',
   })
 end

@@ -31,14 +31,45 @@ local function user_level()
   end
 end
 
+-- Errors raised here are user errors (a typo, a bad value, a missing file): the host
+-- prints their message without a traceback unless LOTTO_TRACEBACK=1 or -v asks for one.
+-- It recognises them by the registry field below, which holds the last such message.
+local REG = debug.getregistry()
+
 --- fail(where, msg): raises "<where>: <msg>" at the user's line (outside lua/lotto).
 function U.fail(where, msg)
   msg = tostring(msg)
-  error(where ~= nil and (tostring(where) .. ': ' .. msg) or msg, user_level())
+  msg = where ~= nil and (tostring(where) .. ': ' .. msg) or msg
+  REG['lotto.user_error'] = msg
+  error(msg, user_level())
 end
 
 --- raise(msg): raises msg as given at the user's line (for messages already prefixed).
-function U.raise(msg) error(tostring(msg), user_level()) end
+function U.raise(msg)
+  msg = tostring(msg)
+  REG['lotto.user_error'] = msg
+  error(msg, user_level())
+end
+
+--- user_error(msg): raises msg as a user error with no position (a usage error of a
+-- command line, where the line of the script says nothing).
+function U.user_error(msg)
+  msg = tostring(msg)
+  REG['lotto.user_error'] = msg
+  error(msg, 0)
+end
+
+--- traceback(on): on = true shows tracebacks of user errors too (what -v and
+-- LOTTO_TRACEBACK=1 do); returns whether they are shown.
+function U.traceback(on)
+  if on ~= nil then REG['lotto.traceback'] = on and true or nil end
+  local env = os.getenv('LOTTO_TRACEBACK')
+  return REG['lotto.traceback'] == true or (env ~= nil and env ~= '' and env ~= '0')
+end
+
+--- saved(text): what a long run has stored so far, for the line printed on Ctrl-C
+-- ("runs/x: seed 1 rounds 0-2 complete"); nil clears it.
+function U.saved(text) REG['lotto.saved'] = text end
 
 --- strip(msg) -> msg without the leading "file:line: " position of a Lua error.
 function U.strip(msg) return (tostring(msg):gsub('^[^:\n]*:%d+: ', '')) end
@@ -176,6 +207,45 @@ function U.call(where, f, ...)
   return table.unpack(r, 2, r.n)
 end
 
+-- ---- option documentation ----
+
+-- A default as Lua source: 'x', 5, { 1, 2 }, { kind = 'adam', lr = 0.0012 }.
+local function show(v)
+  if type(v) == 'string' then return ("'%s'"):format(v) end
+  if type(v) ~= 'table' then return tostring(v) end
+  local parts = {}
+  if #v > 0 then
+    for _, x in ipairs(v) do parts[#parts + 1] = show(x) end
+  else
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    for _, k in ipairs(keys) do parts[#parts + 1] = k .. ' = ' .. show(v[k]) end
+  end
+  return #parts == 0 and '{}' or '{ ' .. table.concat(parts, ', ') .. ' }'
+end
+
+--- options_text(defaults, docs) -> one line per option, in the order of docs
+-- ({{key, meaning}, ...}): "  key = default  meaning". Keys of defaults that docs lack
+-- are listed last as "(undocumented)" so a new option shows up.
+function U.options_text(defaults, docs)
+  local lines, seen = {}, {}
+  local function add(k, text)
+    lines[#lines + 1] = ('  %-16s %-28s %s'):format(k, '= ' .. show(defaults[k]), text)
+  end
+  for _, d in ipairs(docs) do
+    seen[d[1]] = true
+    add(d[1], d[2])
+  end
+  local rest = {}
+  for k in pairs(defaults) do
+    if type(k) == 'string' and k:sub(1, 1) ~= '_' and not seen[k] then rest[#rest + 1] = k end
+  end
+  table.sort(rest)
+  for _, k in ipairs(rest) do add(k, '(undocumented)') end
+  return table.concat(lines, '\n')
+end
+
 -- ---- types ----
 
 U.is_tensor = tensor.is_tensor
@@ -216,11 +286,15 @@ if ok and type(help) == 'table' and help.register then
   help.register(U, {
     fail = 'fail(where, msg): raises "where: msg" at the first line outside the lotto library',
     raise = 'raise(msg): raises msg at the first line outside the lotto library',
+    user_error = 'user_error(msg): raises msg (no position, no traceback): a usage error',
+    traceback = 'traceback([on]) -> boolean: whether user errors show a traceback (-v, LOTTO_TRACEBACK=1)',
+    saved = 'saved(text): what a long run has stored so far, printed with the resume command on Ctrl-C',
     strip = 'strip(msg) -> msg without its leading "file:line: "',
     closest = 'closest(name, names) -> the most similar name (one or two edits, or a prefix) or nil',
     did_you_mean = "did_you_mean(name, names) -> \" (did you mean 'x'?)\" or ''",
     check_options = "check_options(opts, allowed, where) -> opts | {}: unknown keys raise with a suggestion",
     merge = 'merge(defaults, opts, where[, what]) -> defaults overridden by opts; unknown keys raise',
+    options_text = 'options_text(defaults, {{key, meaning}}) -> "  key = default  meaning" lines',
     is_int = 'is_int(v[, lo]) -> true for an integral number >= lo',
     int_opt = 'int_opt(opts, key, default, min, where) -> integer option',
     number_opt = 'number_opt(opts, key, default, where) -> number option',

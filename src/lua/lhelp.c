@@ -50,6 +50,8 @@ void lt_help_set(lua_State *L, int i, const char *text) { set_entry(L, i, NULL, 
 static void push_methods(lua_State *L, int mt) {
   if (lua_getfield(L, mt, "__index") != LUA_TTABLE) {
     lua_pop(L, 1);
+    if (lua_getfield(L, mt, "__methods") == LUA_TTABLE) return; /* __index is a function (tensor) */
+    lua_pop(L, 1);
     lua_pushvalue(L, mt); /* classes written in Lua often keep methods in the metatable */
   }
 }
@@ -141,10 +143,12 @@ static void print_entry(lua_State *L, int i, const char *indent, const char *nam
   int top = lua_gettop(L);
   get_text(L, i, HELP_TEXTS);
   const char *text = lua_tostring(L, -1);
+  /* in a listing (indent), a long text shows its first line: help(f) shows the rest */
+  int n = text ? (*indent ? (int)strcspn(text, "\n") : (int)strlen(text)) : 0;
   if (name == NULL && get_text(L, i, HELP_NAMES)) name = lua_tostring(L, -1);
   if (text == NULL) printf("%s%s\n", indent, name ? name : "?");
-  else if (name == NULL || names_itself(text, name)) printf("%s%s\n", indent, text);
-  else printf("%s%-*s  %s\n", indent, width, name, text);
+  else if (name == NULL || names_itself(text, name)) printf("%s%.*s\n", indent, n, text);
+  else printf("%s%-*s  %.*s\n", indent, width, name, n, text);
   lua_settop(L, top);
 }
 

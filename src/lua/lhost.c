@@ -73,11 +73,38 @@ static void on_sigint(int sig) {
   if (interrupted_L) lua_sethook(interrupted_L, stop_hook, mask, 1);
 }
 
+/* Whether every error shows a traceback: LOTTO_TRACEBACK=1, or -v (lotto.util.traceback). */
+static int traceback_wanted(lua_State *L) {
+  const char *env = getenv("LOTTO_TRACEBACK");
+  if (env && *env && strcmp(env, "0") != 0) return 1;
+  int on = lua_getfield(L, LUA_REGISTRYINDEX, "lotto.traceback") == LUA_TBOOLEAN && lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return on;
+}
+
+/* A user error is one raised through lotto.util (fail/raise), which keeps its message in
+ * the registry: the error message ends with it (error() may have prefixed a position). */
+static int is_user_error(lua_State *L, const char *msg) {
+  int yes = 0;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "lotto.user_error") == LUA_TSTRING) {
+    size_t lu, lm = strlen(msg);
+    const char *u = lua_tolstring(L, -1, &lu);
+    yes = lu > 0 && lu <= lm && memcmp(msg + lm - lu, u, lu) == 0;
+  }
+  lua_pop(L, 1);
+  return yes;
+}
+
+/* User errors and Ctrl-C get their message only; real bugs get a traceback. */
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
     msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  if (!traceback_wanted(L) && (lt_interrupted() || is_user_error(L, msg))) {
+    lua_pushstring(L, msg);
+    return 1;
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
@@ -104,8 +131,59 @@ int lt_host_docall(lua_State *L, int narg, int nres) {
   return status;
 }
 
+/* ---- the command line, for the resume hint printed on Ctrl-C ---- */
+
+static char command[2048];
+
+/* Appends s to command, single-quoted when it holds anything a shell would read. */
+static void add_word(const char *s) {
+  size_t n = strlen(command);
+  if (n + 8 >= sizeof command) return; /* a very long command line: the hint is cut short */
+  int plain = *s != '\0';
+  for (const char *p = s; *p; p++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%", *p)) plain = 0;
+  if (n) command[n++] = ' ';
+  if (plain) {
+    snprintf(command + n, sizeof command - n, "%s", s);
+    return;
+  }
+  if (n < sizeof command - 1) command[n++] = '\'';
+  for (const char *p = s; *p && n < sizeof command - 5; p++) {
+    if (*p == '\'') {
+      memcpy(command + n, "'\\''", 4);
+      n += 4;
+    } else {
+      command[n++] = *p;
+    }
+  }
+  if (n < sizeof command - 1) command[n++] = '\'';
+  command[n < sizeof command ? n : sizeof command - 1] = '\0';
+}
+
+void lt_host_set_command(int argc, char **argv) {
+  command[0] = '\0';
+  for (int i = 0; i < argc; i++)
+    if (i == 0 || strcmp(argv[i], "--restart") != 0) add_word(argv[i]); /* resuming must not start over */
+}
+
+/* One line for Ctrl-C: what the run stored (lotto.util.saved) and the command that resumes. */
+static void report_interrupt(lua_State *L) {
+  const char *saved = NULL;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "lotto.saved") == LUA_TSTRING) saved = lua_tostring(L, -1);
+  if (saved && command[0])
+    fprintf(stderr, "%s: interrupted; saved %s; resume with: %s\n", LT_PROGNAME, saved, command);
+  else
+    fprintf(stderr, "%s: interrupted\n", LT_PROGNAME);
+  lua_pop(L, 1);
+}
+
 int lt_host_report(lua_State *L, int status) {
-  if (status != LUA_OK) {
+  if (status != LUA_OK && lt_interrupted() && !traceback_wanted(L)) {
+    fflush(stdout);
+    report_interrupt(L);
+    fflush(stderr);
+    lua_pop(L, 1);
+  } else if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     fflush(stdout);
     fprintf(stderr, "%s: %s\n", LT_PROGNAME, msg ? msg : "(error object is not a string)");

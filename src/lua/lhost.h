@@ -13,8 +13,12 @@
  * SIGINT or SIGTERM sets lt_interrupt_set() and a hook that raises "interrupted!" (a
  * second one kills, as with lua). Returns the lua_pcall status; on error the message is on top. */
 int lt_host_docall(lua_State *L, int narg, int nres);
-/* Prints "lotto: <message on top>" to stderr and pops it when status != LUA_OK. */
+/* Prints "lotto: <message on top>" to stderr and pops it when status != LUA_OK; after
+ * Ctrl-C, one line instead: what the run saved and the command that resumes it. User
+ * errors (raised through lotto.util) carry no traceback unless LOTTO_TRACEBACK=1 or -v. */
 int lt_host_report(lua_State *L, int status);
+/* Remembers the command line (without --restart) for the resume hint of lt_host_report. */
+void lt_host_set_command(int argc, char **argv);
 /* Prepends the lotto Lua directories to package.path and sets the globals
  * LOTTO_VERSION and LOTTO_ROOT (the dir holding lua/ and plots/; nil if not found). */
 void lt_host_setpaths(lua_State *L);

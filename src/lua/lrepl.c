@@ -111,6 +111,8 @@ static int read_plain(const char *prompt, char **out) {
   return READ_LINE;
 }
 
+static int lines_added; /* history entries added since read_chunk began */
+
 /* Reads a line (malloc'd, no newline); Ctrl-C clears it (the REPL's SIGINT handler is
  * on_prompt_sigint except while lt_host_docall runs code). */
 static int read_line(const char *prompt, char **out) {
@@ -118,6 +120,7 @@ static int read_line(const char *prompt, char **out) {
   int rc = use_readline ? read_tty(prompt, out) : read_plain(prompt, out);
   if (rc == READ_LINE && use_readline && (*out)[0] != '\0') {
     add_history(*out);
+    lines_added++;
     if (history_path[0] && append_history(1, history_path) != 0) history_path[0] = '\0';
   }
   return rc;
@@ -177,14 +180,63 @@ static int try_compile(lua_State *L) {
   return -1;
 }
 
+/* "exit", "quit", "exit()" or "quit()", blanks around allowed. */
+static int is_quit(const char *line) {
+  while (*line == ' ' || *line == '\t') line++;
+  size_t n = strlen(line);
+  while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\n' || line[n - 1] == ';')) n--;
+  static const char *const words[] = {"exit", "quit", "exit()", "quit()"};
+  for (int i = 0; i < 4; i++)
+    if (n == strlen(words[i]) && strncmp(line, words[i], n) == 0) return 1;
+  return 0;
+}
+
 /* Reads and compiles one chunk. Returns LUA_OK (function on top), a Lua error status
  * (message on top), or READ_EOF / READ_CANCEL as negative values -100 / -101. */
 #define CHUNK_EOF (-100)
 #define CHUNK_CANCEL (-101)
+/* The last n history entries become one (joined by newlines), so a statement typed over
+ * several lines comes back whole with the up arrow. The file keeps one line each. */
+static void join_history(int n) {
+  if (!use_readline || n < 2 || n > history_length) return;
+  size_t len = 0;
+  for (int i = history_length - n; i < history_length; i++) {
+    HIST_ENTRY *h = history_get(history_base + i);
+    len += (h && h->line ? strlen(h->line) : 0) + 1;
+  }
+  char *all = malloc(len + 1);
+  if (!all) return;
+  all[0] = '\0';
+  for (int i = history_length - n; i < history_length; i++) {
+    HIST_ENTRY *h = history_get(history_base + i);
+    if (i > history_length - n) strcat(all, "\n");
+    if (h && h->line) strcat(all, h->line);
+  }
+  for (int k = 0; k < n; k++) {
+    HIST_ENTRY *h = remove_history(history_length - 1);
+    if (h) free_history_entry(h);
+  }
+  add_history(all);
+  free(all);
+}
+
+static int read_chunk_lines(lua_State *L);
+
 static int read_chunk(lua_State *L) {
+  lines_added = 0;
+  int st = read_chunk_lines(L);
+  join_history(lines_added);
+  return st;
+}
+
+static int read_chunk_lines(lua_State *L) {
   char *line = NULL;
   int rc = read_line(PROMPT, &line);
   if (rc != READ_LINE) return rc == READ_EOF ? CHUNK_EOF : CHUNK_CANCEL;
+  if (is_quit(line)) { /* what python and R users type to leave */
+    free(line);
+    return CHUNK_EOF;
+  }
   if (line[0] == '=') lua_pushfstring(L, "return %s", line + 1); /* lua 5.1 habit */
   else lua_pushstring(L, line);
   free(line);
@@ -263,7 +315,7 @@ void lt_repl_run(lua_State *L) {
     rl_catch_signals = 0; /* our handler decides what Ctrl-C means */
     history_start();
     lt_repl_complete_init(L);
-    printf("help() for help, Ctrl-D to quit\n");
+    printf("help() for help, Ctrl-D or exit() to quit\n");
   }
   /* installed for the whole session, so no Ctrl-C between two lines can kill it */
   struct sigaction sa, old;

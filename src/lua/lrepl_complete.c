@@ -67,8 +67,12 @@ static void add_keys(lua_State *L, int idx, const char *base, size_t baselen, co
     }
   }
   if (depth < 4 && lua_getmetatable(L, idx)) {
-    if (lua_getfield(L, -1, "__index") == LUA_TTABLE)
+    if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
       add_keys(L, -1, base, baselen, prefix, methods, depth + 1);
+    } else { /* an __index function keeps its methods in __methods (tensor) */
+      lua_pop(L, 1);
+      if (lua_getfield(L, -1, "__methods") == LUA_TTABLE) add_keys(L, -1, base, baselen, prefix, methods, depth + 1);
+    }
     lua_pop(L, 2);
   }
 }

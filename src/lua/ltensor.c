@@ -543,8 +543,35 @@ static const luaL_Reg metamethods[] = {
 
 /* Pushes the metatable, creating it on first use (bindings may push tensors before
  * `lotto.tensor` is required). */
+/* t[i]: for integer keys, row i (a view) of a tensor of 2 or more dims, or element i
+ * of a 1-D tensor (1-based, checked); other keys are methods. The methods table stays
+ * reachable as __methods for help and completion. */
+static int m_index(lua_State *L) {
+  if (lua_isinteger(L, 2)) {
+    lt_tensor *t = lt_checktensor(L, 1);
+    lua_Integer i = lua_tointeger(L, 2);
+    if (i < 1 || i > t->shape[0])
+      return luaL_error(L, "index %d out of range 1..%d (dim 1)", (int)i, (int)t->shape[0]);
+    if (t->ndim == 1) {
+      int64_t idx[1] = {i - 1};
+      lua_pushnumber(L, lt_tensor_get(t, idx));
+    } else {
+      lt_pushtensor(L, lt_tensor_select(t, 0, i - 1));
+    }
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
 static void pushmeta(lua_State *L) {
-  lt_newmeta(L, LT_TENSOR_MT, metamethods, methods);
+  if (!lt_newmeta(L, LT_TENSOR_MT, metamethods, methods)) return;
+  lua_getfield(L, -1, "__index");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__methods");
+  lua_pushcclosure(L, m_index, 1);
+  lua_setfield(L, -2, "__index");
 }
 
 static const lt_help_entry func_help[] = {
@@ -615,7 +642,7 @@ static const lt_help_entry method_help[] = {
 int luaopen_lotto_tensor(lua_State *L) {
   luaL_newlib(L, funcs);
   pushmeta(L);
-  lua_getfield(L, -1, "__index");
+  lua_getfield(L, -1, "__methods");
   lt_help_register(L, lua_gettop(L), LT_TENSOR_MT, method_help);
   lua_pop(L, 1);
   lt_help_set(L, -1, "tensor: a float32 array of 1 to 4 dims (lotto.tensor); #t is its number of elements");

@@ -19,17 +19,20 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: " LT_PROGNAME " [options] [script [args...]]\n"
-          "       " LT_PROGNAME " plot <rundir> [args...]\n"
+          "       " LT_PROGNAME " plot <rundir> [options]           (lotto plot --help)\n"
+          "       " LT_PROGNAME " run <config.lua|config.json> [options]  (lotto run --help)\n"
           "       " LT_PROGNAME " sweep <script.lua> | status | collect | unit ... (" LT_PROGNAME " sweep --help)\n"
           "Options:\n"
           "  -e stat        execute string 'stat' (repeatable)\n"
           "  -l mod         require library 'mod' into global 'mod' (-l g=mod: into g)\n"
           "  -i             enter the interactive REPL after running the script\n"
-          "  -v, --version  show version information\n"
+          "  -v, --version  show version information (and a traceback with every error)\n"
           "  -h, --help     show this help\n"
           "  --             stop handling options\n"
           "  -              run stdin as a script and stop handling options\n"
           "With no arguments: the REPL when stdin is a terminal, else stdin as a script.\n"
+          "Every example and subcommand answers --help (lotto examples/lenet_imp.lua --help).\n"
+          "Errors print their message; LOTTO_TRACEBACK=1 (or -v) adds the traceback.\n"
           "Environment: LOTTO_LUA_PATH = directory holding lotto/*.lua (overrides the default).\n"
           "  OPENBLAS_CORETYPE = the BLAS kernel (default: OpenBLAS's choice, or lotto's when\n"
           "  OpenBLAS falls short of the CPU); LOTTO_BLAS=library keeps OpenBLAS's choice,\n"
@@ -122,30 +125,30 @@ static int run_script(lua_State *L, int argc, char **argv, int script) {
   return lt_host_report(L, st) == LUA_OK;
 }
 
-/* lotto plot <rundir> [...]: require('lotto.plot').run(rundir, ...). */
+/* lotto plot <rundir> [...]: require('lotto.plot').run(rundir, ...);
+ * lotto run <config> [...]: require('lotto.run').main(config, ...). */
 static int run_plot(lua_State *L, int argc, char **argv) {
+  int is_run = strcmp(argv[1], "run") == 0;
   if (argc < 3) {
-    fprintf(stderr, "usage: %s plot <rundir> [args...]\n", LT_PROGNAME);
+    fprintf(stderr, "usage: %s %s\n", LT_PROGNAME,
+            is_run ? "run <config.lua | config.json> [options] (--help)" : "plot <rundir> [options] (--help)");
     return 0;
   }
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "lotto.plot");
+  lua_pushstring(L, is_run ? "lotto.run" : "lotto.plot");
   int st = lt_host_docall(L, 1, 1);
   if (st == LUA_OK) {
-    lua_getfield(L, -1, "run");
+    lua_getfield(L, -1, is_run ? "main" : "run");
     if (!lua_isfunction(L, -1)) {
-      fprintf(stderr, "%s plot: module lotto.plot has no run function\n", LT_PROGNAME);
+      fprintf(stderr, "%s %s: the module has no entry function\n", LT_PROGNAME, argv[1]);
       return 0;
     }
     for (int i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
     st = lt_host_docall(L, argc - 2, 2);
   }
-  if (st != LUA_OK) {
-    fprintf(stderr, "%s plot: %s\n", LT_PROGNAME, lua_tostring(L, -1));
-    return 0;
-  }
+  if (st != LUA_OK) return lt_host_report(L, st), 0; /* "lotto: plot: ...", a traceback only for bugs */
   if (!lua_toboolean(L, -2) && lua_isstring(L, -1)) { /* nil, message */
-    fprintf(stderr, "%s plot: %s\n", LT_PROGNAME, lua_tostring(L, -1));
+    fprintf(stderr, "%s %s: %s\n", LT_PROGNAME, argv[1], lua_tostring(L, -1));
     return 0;
   }
   return 1;
@@ -203,7 +206,8 @@ static int pmain(lua_State *L) {
   char **argv = (char **)lua_touserdata(L, 2);
   int script, ok = 1;
   setup_state(L);
-  if (argc >= 2 && strcmp(argv[1], "plot") == 0) {
+  lt_host_set_command(argc, argv);
+  if (argc >= 2 && (strcmp(argv[1], "plot") == 0 || strcmp(argv[1], "run") == 0)) {
     create_argtable(L, argc, argv, 1);
     lua_pushboolean(L, run_plot(L, argc, argv));
     return 1;
@@ -223,7 +227,11 @@ static int pmain(lua_State *L) {
     return 1;
   }
   if (flags & (HAS_V | HAS_I)) printf("%s\n", lt_host_version());
-  if (flags & HAS_V) lt_host_print_blas(stdout);
+  if (flags & HAS_V) {
+    lt_host_print_blas(stdout);
+    lua_pushboolean(L, 1); /* -v: tracebacks for user errors too */
+    lua_setfield(L, LUA_REGISTRYINDEX, "lotto.traceback");
+  }
   create_argtable(L, argc, argv, script);
   ok = run_options(L, argv, script);
   if (ok && script < argc) ok = run_script(L, argc, argv, script);

@@ -69,7 +69,10 @@ end
 local function dataset()
   return lotto.data.from_tensors(T.randn({ 8, 3 }, 1), T.zeros({ 8 }), { classes = 2 })
 end
-local function methods(obj) return debug.getmetatable(obj).__index end
+local function methods(obj)
+  local mt = debug.getmetatable(obj)
+  return type(mt.__index) == 'table' and mt.__index or mt.__methods -- tensors index rows with a function
+end
 sweep('tensor:', methods(T.zeros({ 2, 3 })), function() return T.randn({ 2, 3 }, 1) end)
 sweep('model:', methods(model()), model)
 sweep('dataset:', methods(dataset()), dataset)

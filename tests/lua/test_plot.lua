@@ -75,16 +75,24 @@ else
   check(files == nil and err:find('gnuplot not found', 1, true), 'plot.run reports the missing gnuplot')
 end
 
--- the .dat numbers are the aggregate: mean x100 with min/max bars, x = % remaining
+-- the .dat numbers are the aggregate: mean x100 with ± std bars (the default), x = % remaining;
+-- seeds 1 and 2 sit at a -/+ 0.001, so std = sqrt(2 * 0.001^2 / 1) = 0.0014142
 local blocks = read_dat(pdir .. '/accuracy_vs_sparsity.dat')
 check(#blocks == 2 and blocks[1].name == 'winning ticket' and blocks[2].name == 'random reinit', 'one block per method, ticket first')
 local t = blocks[1].rows
 check(#t == 3 and close(t[1][1], 100) and close(t[2][1], 80) and close(t[3][1], 64), 'x = percent remaining')
-check(close(t[2][2], 98.5) and close(t[2][3], 98.4) and close(t[2][4], 98.6), 'y = mean %, bars = min/max')
+check(close(t[2][2], 98.5) and close(t[2][3], 98.5 - 0.141421356) and close(t[2][4], 98.5 + 0.141421356), 'y = mean %, bars = ± std')
 check(close(blocks[2].rows[3][2], 95), 'reinit at 64%')
 check(slurp(pdir .. '/accuracy_vs_sparsity.dat'):find('# hline: 98 dense', 1, true), 'dense accuracy as hline')
 local es = read_dat(pdir .. '/early_stop.dat')
-check(close(es[1].rows[3][2], 3150) and close(es[1].rows[3][3], 3100) and close(es[1].rows[3][4], 3200), 'early-stop iterations')
+check(close(es[1].rows[3][2], 3150) and close(es[1].rows[3][3], 3150 - 70.71067812) and close(es[1].rows[3][4], 3150 + 70.71067812),
+  'early-stop iterations, ± std (3100 and 3200)')
+P.early_stop(run.dir, { err = 'minmax', out = root .. '/es_minmax' })
+local mm = read_dat(root .. '/es_minmax.dat')
+check(mm[1] and close(mm[1].rows[3][3], 3100) and close(mm[1].rows[3][4], 3200), "err = 'minmax': bars from min to max")
+P.early_stop(run.dir, { err = 'ci95', out = root .. '/es_ci' })
+local ci = read_dat(root .. '/es_ci.dat')
+check(ci[1] and close(ci[1].rows[3][4], 3150 + 1.96 * 70.71067812 / math.sqrt(2)), "err = 'ci95': 1.96 std / sqrt(n)")
 local cv = read_dat(pdir .. '/curves_ticket.dat')
 check(#cv == 3 and cv[3].name == '64% remaining (round 2)' and close(cv[3].rows[7][2], 99), 'curves: one line per round, labelled')
 
@@ -94,7 +102,9 @@ check(gp:find('set logscale x', 1, true), 'log x axis')
 local a, b = gp:match('set xrange %[([%d%.e+-]+):([%d%.e+-]+)%]')
 check(a and tonumber(a) > 100 and tonumber(b) < 64, 'x range reversed (100 on the left): ' .. tostring(a) .. ':' .. tostring(b))
 check(gp:find("ARG0", 1, true) and gp:find("data = base . '.dat'", 1, true), 'script finds its .dat beside itself')
-check(gp:find("set title 'lenet_plot: test accuracy at early stopping'", 1, true), 'title')
+check(gp:find("set title 'test accuracy at early stopping'", 1, true), 'title: what is plotted')
+check(gp:find("run " .. run.dir .. " · mean ± std over 2 seeds'", 1, true), 'caption: the run, the bars, the number of seeds')
+check(gp:find('using ($1*', 1, true), 'series shifted apart on x')
 check(gp:find("set xlabel 'weights remaining (%)'", 1, true), 'x label')
 check(gp:find("title 'winning ticket'", 1, true) and gp:find('yerrorlines', 1, true), 'legend entries with error bars')
 
@@ -106,7 +116,7 @@ if have then
 
   -- dumb terminal: text returned, contains the title
   local text = P.accuracy_vs_sparsity(run.dir, { format = 'dumb', out = root .. '/acc', print = false })
-  check(type(text) == 'string' and text:find('lenet_plot: test accuracy at early stopping', 1, true), 'dumb output has the title')
+  check(type(text) == 'string' and text:find('test accuracy at early stopping', 1, true), 'dumb output has the title')
   check(text and text:find('winning ticket', 1, true) and text:find('100', 1, true), 'dumb output has legend and ticks')
   local svg = P.early_stop(run, { out = root .. '/es.svg' })
   check(svg == root .. '/es.svg' and (slurp(svg) or ''):find('<svg', 1, true), 'svg output from the extension')
@@ -151,6 +161,22 @@ local none, msg = P.accuracy_vs_sparsity(run.dir, { out = root .. '/nognu' })
 P.gnuplot = saved
 check(none == nil and msg:find('gnuplot not found: install gnuplot-nox (Debian) or gnuplot', 1, true), 'missing gnuplot message: ' .. tostring(msg))
 check(msg and msg:find(root .. '/nognu.dat', 1, true) and fs.exists(root .. '/nognu.gp'), 'data and script written anyway')
+
+-- a directory of runs (late_resetting/rewind_<k>): lotto plot draws each and one comparison
+for _, k in ipairs { 100, 20 } do
+  local g = E.open { root = root .. '/group', name = 'rewind_' .. k, config = { rewind = k } }
+  for kk = 0, 1 do
+    g:write_summary(1, kk, { round = kk, density = 0.8 ^ kk, remaining_pct = 100 * 0.8 ^ kk,
+      runs = { ticket = { early_stop_test_acc = 0.9 + k / 10000 + kk / 100 } } })
+  end
+  assert(g:write_results(assert(g:aggregate())))
+end
+local subs = P.subruns(root .. '/group')
+check(#subs == 2 and subs[1] == 'rewind_20' and subs[2] == 'rewind_100', 'sub-runs in numeric order')
+P.run(root .. '/group', { quiet = true })
+local cmp = read_dat(root .. '/group/plots/compare.dat')
+check(#cmp == 2 and cmp[1].name == 'rewind_20: winning ticket' and close(cmp[2].rows[2][2], 100 * (0.9 + 0.01 + 0.01)),
+  'comparison: one series per run and method, labelled by the run')
 
 fs.remove_tree(root)
 if failures > 0 then

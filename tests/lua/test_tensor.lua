@@ -171,4 +171,14 @@ T.check(tensor.zeros(0):sum() == 0, 'empty tensors are allowed')
 local big = tostring(tensor.zeros(1000, 1000))
 T.check(#big < 1000 and big:find('...', 1, true) and big:find('min 0', 1, true), 'big tensor summary is short')
 
+-- t[i]: a row of a 2-D tensor (a view), an element of a 1-D one, an error out of range
+local rows = tensor.new{{1, 2, 3}, {4, 5, 6}}
+T.check_eq(rows[2]:totable(), {4, 5, 6}, 't[2] is the second row')
+T.check_eq(rows[2][3], 6, 't[2][3] is an element')
+rows[1]:fill(9)
+T.check_eq(rows:get(1, 2), 9, 'the row is a view')
+T.checkerror(function() return rows[3] end, 'index 3 out of range 1..2')
+T.checkerror(function() return rows[0] end, 'out of range')
+T.check(rows.sum ~= nil and rows.nosuch == nil, 'string keys are still methods')
+
 T.report()

@@ -43,6 +43,36 @@ M.defaults = {
 }
 
 
+-- What each option of analyze{...} means, in the order help and docs/reference.md list them.
+M.docs = {
+  { 'name', 'results go to <root>/<name>/instability, plots to <root>/<name>/plots' },
+  { 'root', 'directory of the run store' },
+  { 'model', 'a lotto.models name or function(cfg) -> model' },
+  { 'model_opts', 'options of the zoo constructor' },
+  { 'data', 'a data set name, a {train =, val =, test =} table, or function(cfg)' },
+  { 'data_opts', 'options of the data set loader' },
+  { 'init', 'initialiser of θ0' },
+  { 'seed', 'init seed and data order of the trajectory θ0 -> θk' },
+  { 'train', 'the training of each copy: {optimizer =, batch =, iterations =, schedule = ...}' },
+  { 'rewind', 'the rewind points k (iterations) where the two copies start' },
+  { 'dense', 'analyse the dense network' },
+  { 'imp', 'IMP subnetworks: false, {run = dir, seed =, rounds = {3, 7}} (a stored run), or {rounds =, prune =, rewind =, per_rewind = false} (run here)' },
+  { 'seeds', 'data-order seeds of the two copies' },
+  { 'points', 'points on the line between the two trained copies' },
+  { 'split', "the split the error is measured on ('test' or 'val')" },
+  { 'bn_reset', 'recompute batchnorm statistics at each interpolated point' },
+  { 'restart', 'true: delete an existing analysis of this name first' },
+  { 'plots', 'draw the plots at the end' },
+  { 'progress', 'progress bars' },
+  { 'verbose', 'one line per cell' },
+}
+
+--- describe() -> the options of analyze{...} with defaults and meanings.
+function M.describe()
+  return U.options_text(M.defaults, M.docs) .. '\nKeys that may change when an analysis resumes: '
+    .. table.concat(M.defaults._volatile, ', ') .. '.'
+end
+
 local function say(cfg, fmt, ...)
   if cfg.verbose then io.stdout:write(fmt:format(...), '\n'); io.stdout:flush() end
 end

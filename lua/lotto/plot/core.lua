@@ -2,18 +2,19 @@
 -- templates from plots/, the .dat and .gp files written beside each image, gnuplot
 -- itself. Every plot writes <out>.dat (the numbers) and <out>.gp (filled from a
 -- template) beside the image, so `gnuplot <out>.gp` redraws it after restyling.
--- Formats: png, svg, dumb (text, for the REPL). This table is lotto.plot; the plots
+-- Formats: png, svg, pdf, dumb (text, for the REPL). This table is lotto.plot; the plots
 -- of a run (lotto.plot.runs) add themselves to it.
 local fs = require 'lotto.fs'
 local U = require 'lotto.util'
 
 local P = { gnuplot = os.getenv('LOTTO_GNUPLOT') or 'gnuplot', extra = {} }
 
-local EXT = { png = '.png', svg = '.svg', dumb = '.txt' }
+local EXT = { png = '.png', svg = '.svg', pdf = '.pdf', dumb = '.txt' }
 P.formats = EXT -- format -> extension of the image
 local TERMINAL = {
   png = "set terminal pngcairo size 900,600 noenhanced font 'Sans,12' linewidth 1.2",
   svg = "set terminal svg size 900,600 dynamic noenhanced font 'Sans,12' linewidth 1.2",
+  pdf = "set terminal pdfcairo size 6in,4in noenhanced font 'Sans,10' linewidth 1.2",
   dumb = 'set terminal dumb size 100,32 noenhanced',
 }
 -- ---- templates, gnuplot and files --------------------------------------------------
@@ -66,11 +67,11 @@ local function output(opts, default_out)
   if type(out) ~= 'string' or out == '' then U.raise("plot: option 'out' (output path without extension) is required") end
   local stem, ext = out:match('^(.*)%.(%a+)$')
   local format = opts.format
-  if stem and (ext == 'png' or ext == 'svg' or ext == 'txt') then
+  if stem and (ext == 'png' or ext == 'svg' or ext == 'pdf' or ext == 'txt') then
     out, format = stem, format or (ext == 'txt' and 'dumb' or ext)
   end
   format = format or 'png'
-  if not EXT[format] then U.raise(("plot: unknown format '%s' (png, svg or dumb)"):format(tostring(format))) end
+  if not EXT[format] then U.raise(("plot: unknown format '%s' (png, svg, pdf or dumb)"):format(tostring(format))) end
   local dir = out:match('^(.*)/[^/]*$')
   if dir and dir ~= '' then
     local ok, err = fs.mkdir_p(dir)
@@ -168,7 +169,13 @@ function P.lines(spec)
       dat[#dat + 1] = ('# series %d: %s'):format(index, s.name or ('series ' .. i))
       for _, r in ipairs(rows) do dat[#dat + 1] = r end
       local style = has_err and 'yerrorlines' or s.style or 'linespoints'
-      plots[#plots + 1] = ("data index %d using 1:2%s with %s lt %d title '%s'"):format(index,
+      -- s.xshift: a factor on x (log axes) or an offset, so series at the same x do not
+      -- hide each other's error bars; the .dat keeps the true x.
+      local xcol = '1'
+      if type(s.xshift) == 'number' and s.xshift ~= (spec.logx and 1 or 0) then
+        xcol = spec.logx and ('($1*%s)'):format(num(s.xshift)) or ('($1+%s)'):format(num(s.xshift))
+      end
+      plots[#plots + 1] = ("data index %d using %s:2%s with %s lt %d title '%s'"):format(index, xcol,
         has_err and ':3:4' or '', style, i, gpq(s.name or ('series ' .. i)))
       index = index + 1
     end
@@ -182,6 +189,8 @@ function P.lines(spec)
   local wok, werr = write_file(base .. '.dat', table.concat(dat, '\n') .. '\n')
   if not wok then return nil, werr end
   return render(base, format, 'lines', {
+    CAPTION = spec.caption and ("set bmargin 5\nset label 101 '%s' at screen 0.01, screen 0.02 left font ',9' tc rgb '#555555'")
+      :format(gpq(spec.caption)) or '',
     TITLE = gpq(spec.title or ''), XLABEL = gpq(spec.xlabel or 'x'), YLABEL = gpq(spec.ylabel or 'y'),
     KEY = spec.key or 'bottom left', XAXIS = xaxis(spec, xs), YAXIS = (spec.logy and 'set logscale y 10\n' or '')
       .. (spec.yrange and ('set yrange [%s:%s]'):format(num(spec.yrange[1]), num(spec.yrange[2])) or ''),
@@ -224,6 +233,8 @@ function P.heatmap(spec)
     plot = plot .. ", \\\n     data matrix using 1:2:(sprintf('%.2g', $3)):(labelcolor($3)) with labels tc rgb variable notitle"
   end
   return render(base, format, 'heatmap', {
+    CAPTION = spec.caption and ("set bmargin 5\nset label 101 '%s' at screen 0.01, screen 0.02 left font ',9' tc rgb '#555555'")
+      :format(gpq(spec.caption)) or '',
     TITLE = gpq(spec.title or ''), XLABEL = gpq(spec.xlabel or ''), YLABEL = gpq(spec.ylabel or ''),
     CBLABEL = gpq(spec.cblabel or ''), NCOLS = ncols, NROWS = #m, VMIN = num(vmin), VMAX = num(vmax),
     CBRANGE = spec.cbrange and ('set cbrange [%s:%s]'):format(num(spec.cbrange[1]), num(spec.cbrange[2])) or '',

@@ -19,6 +19,7 @@ M.defaults = {
   preset = false,           -- a lotto.presets row (Frankle & Carbin: lenet, conv2, conv4, conv6, resnet20,
                             -- vgg19) under the other options given: each given key wins
   name = 'imp',             -- results go to <root>/<name>
+  description = false,      -- a sentence for the plot titles (the run name goes in small print)
   root = 'runs',
   model = 'lenet300',       -- a lotto.models name, or function(cfg) -> built model
   model_opts = {},          -- passed to the zoo constructor (input, classes, width ...)
@@ -52,13 +53,59 @@ M.defaults = {
                             -- masks settle (lotto.earlybird); every sets the observation interval
   restart = false,          -- true: delete an existing run of this name first
   plots = true,             -- draw the run's plots at the end
-  progress = 'auto',        -- progress bars: 'auto' when stdout is a terminal, true, false
+  progress = 'auto',        -- 'auto': a bar on a terminal, a plain line every LOTTO_PROGRESS_SECONDS (30) off one; true: bar; false: none
   verbose = true,           -- one line per round
   threads = false,          -- OpenBLAS threads (false: leave as is)
   -- Keys that may change when a run is resumed: they decide where to stop or how to
   -- show progress, not what a completed round holds.
-  _volatile = { 'restart', 'plots', 'progress', 'verbose', 'threads', 'root', 'rounds', 'target_density', 'seeds' },
+  _volatile = { 'restart', 'plots', 'progress', 'verbose', 'threads', 'root', 'rounds', 'target_density', 'seeds',
+                'description' },
 }
+
+-- What each option means, in the order help(lotto.ticket.imp) and docs/reference.md
+-- list them (tests/lua/test_ticket_docs.lua checks that every default is here).
+M.docs = {
+  { 'name', 'results go to <root>/<name> (may contain /)' },
+  { 'root', 'directory of the run store' },
+  { 'description', 'false, or a sentence that titles the plots (the run name goes in small print)' },
+  { 'model', "a lotto.models name ('lenet300', 'conv2', 'resnet20' ...) or function(cfg) -> model" },
+  { 'model_opts', 'options of the zoo constructor (input, classes, width ...)' },
+  { 'data', "'mnist' | 'fashion_mnist' | 'cifar10', a {train =, val =, test =} table, or function(cfg)" },
+  { 'data_opts', 'options of the data set loader (val = rows held out for early stopping, normalize)' },
+  { 'init', 'initialiser of round 0 and of the reinit control (glorot_normal, kaiming_normal ...)' },
+  { 'optimizer', "lotto.optim.make options: {kind = 'sgd'|'adam'|'adamw', lr =, momentum =, weight_decay = ...}" },
+  { 'schedule', 'lotto.optim.schedule options (e.g. warmup, step decay), or false for a constant rate' },
+  { 'loss', "'xent' | 'mse'; false picks from the data set (classes -> xent)" },
+  { 'batch', 'batch size' },
+  { 'iterations', 'training iterations per round (ignored when epochs is set)' },
+  { 'epochs', 'false, or epochs per round instead of iterations' },
+  { 'eval_every', 'iterations between evaluations (val and test); early stopping = min val loss' },
+  { 'eval_batch', 'batch size of evaluations' },
+  { 'seeds', 'one replicate per seed: init, data order and controls derive from it (may grow on resume)' },
+  { 'rounds', 'pruning rounds after the dense round 0 (may grow on resume)' },
+  { 'target_density', 'false, or stop once the ticket density is at or below this (may change on resume)' },
+  { 'prune', 'lotto.prune.magnitude options {rate =, output_rate =, rates =, scope =}, or function(model, round)' },
+  { 'rewind', 'iteration to rewind survivors to: 0 resets to θ0 (LTH); k > 0 is late resetting to θk' },
+  { 'controls', 'baselines trained beside each ticket: names in lotto.ticket.controls (reinit, permuted, random, sign)' },
+  { 'permuted_reinit', 'the permuted control also gets a fresh init (else it keeps θ0)' },
+  { 'source', "transfer: {run = 'runs/<name>', weights = 'init'|'rewind'|'fresh', reinit = {layers}}: take each round's mask from a stored run" },
+  { 'earlybird', 'false, or {ratio =, window =, threshold =, every =}: pruned rounds stop once their masks settle' },
+  { 'restart', 'true: delete an existing run of this name first (else a killed run resumes)' },
+  { 'plots', 'draw the run plots at the end' },
+  { 'progress', "'auto': a bar on a terminal, a plain line every LOTTO_PROGRESS_SECONDS (30) off one; true; false" },
+  { 'verbose', 'one line per round' },
+  { 'threads', 'OpenBLAS threads (false: leave as is)' },
+}
+
+--- describe() -> the options of imp{...} with defaults and meanings, and the keys that may
+-- change when a run resumes.
+function M.describe()
+  return U.options_text(M.defaults, M.docs) .. '\n'
+    .. 'Keys that may change when a run resumes (they decide where to stop or how to report, not\n'
+    .. 'what a finished round holds): ' .. table.concat(M.defaults._volatile, ', ') .. '.\n'
+    .. 'So a finished run grows by rerunning it with more seeds or more rounds; any other change\n'
+    .. 'is refused unless restart = true.'
+end
 
 local function bad(msg) U.fail('lotto.ticket', msg) end
 

@@ -54,6 +54,7 @@ function M.train(model, data, cfg, opts)
   if cfg.progress ~= 'auto' then fit.progress = cfg.progress end
   fit.augment = cfg.augment or nil
   fit.bn_l1 = cfg.bn_l1 or (cfg.earlybird and cfg.earlybird.method == 'channel' and 1e-4) or nil
+  fit.progress_label, fit.progress_after = opts.label, opts.after
   if (opts.start or 0) > 0 then fit.start_iteration = opts.start end
   if cfg.epochs then fit.epochs = cfg.epochs else fit.iterations = cfg.iterations end
   if cfg.earlybird and opts.earlybird ~= false then
@@ -73,9 +74,35 @@ end
 
 -- ---- the IMP driver -----------------------------------------------------------------
 
-local function log_hist(run, seed, k, method, hist)
+-- The experiment's progress: trainings left and the time the finished ones took in this
+-- process, for the bar's label ("seed 1 · round 3/8 · reinit") and its experiment ETA.
+local track = { left = 0, n = 0, secs = 0 }
+
+local function count_left(run, cfg)
+  local left = 0
+  for _, seed in ipairs(cfg.seeds) do
+    for k = 0, cfg.rounds do
+      if not run:round_done(seed, k) then left = left + (k == 0 and 1 or 1 + #cfg.controls) end
+    end
+  end
+  return left
+end
+
+-- One training of the driver: M.train with the label and the experiment ETA.
+local function fit(model, data, cfg, opts, seed, k, method)
+  track.left = math.max(track.left - 1, 0)
+  opts.label = ('seed %d · round %d/%d · %s'):format(seed, k, cfg.rounds, method)
+  opts.after = track.n > 0 and track.left * track.secs / track.n or nil
+  local h = M.train(model, data, cfg, opts)
+  track.n, track.secs = track.n + 1, track.secs + (h.seconds or 0)
+  return h
+end
+
+-- Each row of metrics.jsonl names its seed, round, method and density, so the rows of a
+-- run concatenate into one tidy table without parsing paths.
+local function log_hist(run, seed, k, method, hist, density)
   for _, r in ipairs(hist.records or {}) do
-    local rec = { method = method }
+    local rec = { method = method, seed = seed, round = k, density = density }
     for key, v in pairs(r) do if key ~= 'time' then rec[key] = v end end
     assert(run:log_metric(seed, k, rec))
   end
@@ -130,9 +157,10 @@ local function dense_round(run, cfg, seed, data, model, get)
       seed = derived(seed, 0, 'transfer'), mask = false })
   end
   local theta0 = model:state()
-  local hist = M.train(model, data, cfg, { data_seed = seed, snapshots = { cfg.rewind }, earlybird = false })
+  local hist = fit(model, data, cfg, { data_seed = seed, snapshots = { cfg.rewind }, earlybird = false }, seed, 0,
+    get and 'transfer' or 'dense')
   local thetak = hist.snapshots[cfg.rewind] or theta0
-  log_hist(run, seed, 0, 'ticket', hist)
+  log_hist(run, seed, 0, 'ticket', hist, 1.0)
   files.save_values(rdir .. '/init.safetensors', model, theta0)
   files.save_values(rdir .. '/rewind.safetensors', model, thetak)
   files.save_mask(run:mask_path(seed, 0), model)
@@ -157,8 +185,8 @@ local function train_controls(run, cfg, seed, data, model, k, state, mask, start
     if math.type(from) ~= 'integer' or from < 0 then
       bad(("control '%s': apply returned %s, not a start iteration (an integer >= 0, or nil)"):format(c, tostring(from)))
     end
-    local h = M.train(model, data, cfg, { data_seed = seed, start = from, lr = lr })
-    log_hist(run, seed, k, c, h)
+    local h = fit(model, data, cfg, { data_seed = seed, start = from, lr = lr }, seed, k, c)
+    log_hist(run, seed, k, c, h, s.density)
     s.runs[c] = summarize(h)
   end
 end
@@ -200,8 +228,8 @@ local function prune_round(run, cfg, seed, data, model, k, thetak, get)
   s.remaining_pct = 100 * s.density
 
   ops.rewind(model, state, mask)
-  local hist = M.train(model, data, cfg, { data_seed = seed, start = start, lr = lr })
-  log_hist(run, seed, k, 'ticket', hist)
+  local hist = fit(model, data, cfg, { data_seed = seed, start = start, lr = lr }, seed, k, 'ticket')
+  log_hist(run, seed, k, 'ticket', hist, s.density)
   s.runs.ticket = summarize(hist)
   s.runs.ticket.trained_iterations = hist.iterations -- the iteration reached (early-bird stops sooner)
   local final = model:state()
@@ -268,13 +296,14 @@ local function work(run, cfg, data, src)
   local results, timing = run:aggregate()
   if not results then bad(timing) end
   assert(run:write_results(results, timing))
+  local drawn = false
   if cfg.plots then
     local plok, files_, perr = pcall(plot.run, run.dir, { quiet = true })
     if not plok and sys.interrupted() then error(files_, 0) end -- Ctrl-C is never swallowed
     if not plok then perr = files_ end
-    if not plok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) end
+    if not plok or not files_ then say(cfg, 'plots not drawn: %s', tostring(perr)) else drawn = true end
   end
-  return results
+  return results, drawn
 end
 
 -- lotto.ticket.imp{...}: iterative magnitude pruning with the options of
@@ -305,11 +334,12 @@ function M.imp(opts)
   local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = stored, restart = restart })
   if not ok or not run then bad(U.strip(ok and err or run)) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
+  track = { left = count_left(run, cfg), n = 0, secs = 0 }
   -- Everything under the run's lock; an error releases it (the process may go on).
-  local rok, results = pcall(work, run, cfg, data, src)
+  local rok, results, drawn = pcall(work, run, cfg, data, src)
   run:close()
   if not rok then error(results, 0) end
-  say(cfg, 'results: %s/results.json   plots: %s/plots/', run.dir, run.dir)
+  say(cfg, 'results: %s/results.json%s', run.dir, drawn and ('   plots: ' .. run.dir .. '/plots/') or '')
   return results, run
 end
 
