@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages lotto needs, only those missing.
 # As root through apt-get, otherwise through sudo; without apt, prints the list.
-PKGS="liblua5.4-dev libopenblas-dev libcjson-dev libcmocka-dev gnuplot-nox libreadline-dev zlib1g-dev cmake pkg-config"
+PKGS="liblua5.4-dev libopenblas-dev libcjson-dev libcmocka-dev gnuplot-nox libreadline-dev zlib1g-dev cmake pkg-config python3-numpy python3-scipy"
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "lotto: apt is not available here. Install these (or your system's equivalents):"
-  echo "  Lua 5.4 (headers), OpenBLAS, cJSON, CMocka, gnuplot, readline, zlib, cmake, pkg-config"
+  echo "  Lua 5.4 (headers), OpenBLAS, cJSON, CMocka, gnuplot, readline, zlib, cmake, pkg-config,"
+  echo "  NumPy and SciPy for Python 3 (make data converts the Planetoid graphs with them)"
   echo "  Debian names: $PKGS"
   exit 0
 fi
