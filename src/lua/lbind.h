@@ -27,6 +27,10 @@ int lt_checkshape(lua_State *L, int i, int64_t shape[LT_MAXDIM]);
  * error naming argument i. Borrowed: the userdata owns it. */
 struct lt_model *lt_checkmodel(lua_State *L, int i);
 
+/* ---- graphs (lgraph.c) ---- */
+/* The graph at index i (a lotto.graph userdata), or a Lua error naming argument i. Borrowed. */
+struct lt_graph *lt_checkgraph(lua_State *L, int i);
+
 /* ---- rng (lrng.c) ---- */
 lt_rng *lt_checkrng(lua_State *L, int i);
 /* Optional generator at i: an rng userdata, an integer seed (stream LT_STREAM_USER), or nil.

@@ -14,12 +14,14 @@ int luaopen_lotto_io(lua_State *L);
 int luaopen_lotto_prune(lua_State *L);
 int luaopen_lotto_sparse(lua_State *L);
 int luaopen_lotto_json(lua_State *L);
+int luaopen_lotto_graph(lua_State *L);
 
 static const luaL_Reg modules[] = {
     {"lotto.tensor", luaopen_lotto_tensor}, {"lotto.rng", luaopen_lotto_rng},
     {"lotto.core.nn", luaopen_lotto_nn},    {"lotto.core.optim", luaopen_lotto_optim},
     {"lotto.core.data", luaopen_lotto_data}, {"lotto.io", luaopen_lotto_io},
     {"lotto.core.prune", luaopen_lotto_prune}, {"lotto.core.sparse", luaopen_lotto_sparse}, {"lotto.json", luaopen_lotto_json},
+    {"lotto.core.graph", luaopen_lotto_graph},
     {NULL, NULL}};
 
 void lt_openlibs(lua_State *L) {

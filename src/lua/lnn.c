@@ -10,6 +10,7 @@
 
 #include "lbind.h"
 #include "ldata.h"
+#include "lotto/graph.h"
 #include "lotto/nn.h"
 
 #define LAYER_MT "lotto.nn.layer"
@@ -98,6 +99,15 @@ static int nn_dropout(lua_State *L) {
   luaL_argcheck(L, p >= 0 && p < 1, 1, "dropout probability must be in [0, 1)");
   lua_Integer seed = luaL_optinteger(L, 2, 0);
   return setlayer(L, newlayer(L), lt_dropout_new((float)p, (uint64_t)seed), 3);
+}
+
+// gcn(graph, in, out[, bias = true[, name]]): graph layers take the graph's nodes as the batch
+static int nn_gcn(lua_State *L) {
+  lt_graph *g = lt_checkgraph(L, 1);
+  int in = checkpos(L, 2, "input size must be a positive integer");
+  int out = checkpos(L, 3, "output size must be a positive integer");
+  int bias = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
+  return setlayer(L, newlayer(L), lt_gcn_new(g, in, out, bias), 5);
 }
 
 // sequential({layer, ...}[, name]): takes the layers
@@ -572,7 +582,7 @@ static const luaL_Reg funcs[] = {
     {"batchnorm", nn_batchnorm}, {"dropout", nn_dropout},   {"flatten", nn_flatten},
     {"sequential", nn_sequential}, {"residual", nn_residual}, {"model", nn_model},
     {"cross_entropy", nn_cross_entropy}, {"mse", nn_mse},   {"is_model", nn_is_model},
-    {"is_layer", nn_is_layer}, {NULL, NULL}};
+    {"is_layer", nn_is_layer}, {"gcn", nn_gcn}, {NULL, NULL}};
 
 static const lt_help_entry model_help[] = {
     {":parameters", "m:parameters() -> {{name, value, grad, mask, prunable, kind, layer, shape, offset (0-based), numel}, ...}"},

@@ -1,0 +1,31 @@
+/* graph_layer.c: helpers the graph layers share (graph_layer.h): the node-set batch check
+ * and the bias forward and backward. */
+#include <stdlib.h>
+
+#include "graph/graph_layer.h"
+
+lt_status lt_graph_layer_check_batch(const lt_layer *l, const lt_graph *g, const lt_tensor *x) {
+  if (x->ndim != 2 || x->shape[0] != g->n || !lt_tensor_is_contiguous(x))
+    return lt_error(LT_ESHAPE, "%s (%s) takes the features of all %lld nodes of its graph as one contiguous batch "
+                    "(%lld, features), got %s (%lld rows)", l->name, l->ops->kind, (long long)g->n, (long long)g->n,
+                    x->ndim == 2 ? "a 2-D tensor" : "another rank", (long long)x->shape[0]);
+  return LT_OK;
+}
+
+void lt_graph_layer_add_bias(float *y, const float *b, int64_t N, int64_t F) {
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t f = 0; f < F; f++) y[i * F + f] += b[f];
+}
+
+void lt_graph_layer_bias_grad(float *db, const float *dy, int64_t N, int64_t F) {
+  double *s = calloc((size_t)F, sizeof *s);
+  if (!s) { /* fall back to float sums rather than lose the gradient */
+    for (int64_t i = 0; i < N; i++)
+      for (int64_t f = 0; f < F; f++) db[f] += dy[i * F + f];
+    return;
+  }
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t f = 0; f < F; f++) s[f] += dy[i * F + f];
+  for (int64_t f = 0; f < F; f++) db[f] += (float)s[f];
+  free(s);
+}
