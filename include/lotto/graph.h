@@ -111,7 +111,5 @@ lt_layer *lt_gat_new(lt_graph *g, int in, int out, int heads, int concat);
 /* GIN (Xu et al.): z_i = (1 + eps) x_i + sum_j a_ij x_j, y = relu(z W1 + b1) W2 + b2,
  * W1 (in, hidden), W2 (hidden, out); eps trainable (starts at 0). */
 lt_layer *lt_gin_new(lt_graph *g, int in, int hidden, int out);
-/* The graph of a graph layer (borrowed), NULL for other layers. */
-lt_graph *lt_layer_graph(const lt_layer *l);
 
 #endif

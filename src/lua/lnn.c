@@ -110,6 +110,25 @@ static int nn_gcn(lua_State *L) {
   return setlayer(L, newlayer(L), lt_gcn_new(g, in, out, bias), 5);
 }
 
+// gat(graph, in, out[, heads = 1[, concat = true[, name]]])
+static int nn_gat(lua_State *L) {
+  lt_graph *g = lt_checkgraph(L, 1);
+  int in = checkpos(L, 2, "input size must be a positive integer");
+  int out = checkpos(L, 3, "output size must be a positive integer");
+  int heads = lua_isnoneornil(L, 4) ? 1 : checkpos(L, 4, "heads must be a positive integer");
+  int concat = lua_isnoneornil(L, 5) ? 1 : lua_toboolean(L, 5);
+  return setlayer(L, newlayer(L), lt_gat_new(g, in, out, heads, concat), 6);
+}
+
+// gin(graph, in, hidden, out[, name])
+static int nn_gin(lua_State *L) {
+  lt_graph *g = lt_checkgraph(L, 1);
+  int in = checkpos(L, 2, "input size must be a positive integer");
+  int hidden = checkpos(L, 3, "hidden size must be a positive integer");
+  int out = checkpos(L, 4, "output size must be a positive integer");
+  return setlayer(L, newlayer(L), lt_gin_new(g, in, hidden, out), 5);
+}
+
 // sequential({layer, ...}[, name]): takes the layers
 static int nn_sequential(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -582,7 +601,8 @@ static const luaL_Reg funcs[] = {
     {"batchnorm", nn_batchnorm}, {"dropout", nn_dropout},   {"flatten", nn_flatten},
     {"sequential", nn_sequential}, {"residual", nn_residual}, {"model", nn_model},
     {"cross_entropy", nn_cross_entropy}, {"mse", nn_mse},   {"is_model", nn_is_model},
-    {"is_layer", nn_is_layer}, {"gcn", nn_gcn}, {NULL, NULL}};
+    {"is_layer", nn_is_layer}, {"gcn", nn_gcn}, {"gat", nn_gat}, {"gin", nn_gin},
+    {NULL, NULL}};
 
 static const lt_help_entry model_help[] = {
     {":parameters", "m:parameters() -> {{name, value, grad, mask, prunable, kind, layer, shape, offset (0-based), numel}, ...}"},
