@@ -38,8 +38,8 @@ static lt_graph *random_graph(uint64_t seed, int64_t *pairs_out, int64_t *ne) {
   return g;
 }
 
-static lt_model *model_of(lt_layer *l) {
-  int64_t in[1] = {F};
+static lt_model *model_in(lt_layer *l, int64_t F_in) {
+  int64_t in[1] = {F_in};
   lt_model *m = lt_model_new(l, 1, in);
   if (!m) fail_msg("model: %s", lt_errmsg());
   lt_rng r;
@@ -48,6 +48,7 @@ static lt_model *model_of(lt_layer *l) {
   for (size_t i = 0; i < lt_model_numel(m, 0); i++) v[i] = lt_rng_uniform(&r, -1.0f, 1.0f);
   return m;
 }
+static lt_model *model_of(lt_layer *l) { return model_in(l, F); }
 
 static double probe(lt_model *m, lt_tensor *x, const float *r) {
   lt_tensor *y;
@@ -69,12 +70,16 @@ static void check_fd(const char *what, int64_t i, float *v, float grad, lt_model
     fail_msg("%s[%lld]: gradient %.6f, finite difference %.6f", what, (long long)i, grad, fd);
 }
 
-/* Checks dx, every parameter and every edge weight of a one-layer model over g. */
-static void gradcheck(lt_layer *l, lt_graph *g) {
-  lt_model *m = model_of(l);
+/* Checks dx, every parameter and every edge weight of a one-layer model over g, with F_in input
+ * features; sparse: all but every 17th feature zero (6% nonzero: the CSR path of x W^T). */
+static void gradcheck_x(lt_layer *l, lt_graph *g, int64_t F_in, int sparse) {
+  lt_model *m = model_in(l, F_in);
   lt_rng rr;
   lt_rng_seed(&rr, 5, LT_STREAM_USER);
-  lt_tensor *x = lt_tensor_rand(2, (int64_t[]){N, F}, &rr, -1, 1);
+  lt_tensor *x = lt_tensor_rand(2, (int64_t[]){N, F_in}, &rr, -1, 1);
+  if (sparse)
+    for (int64_t i = 0; i < N * F_in; i++)
+      if (i % 17) lt_tensor_data(x)[i] = 0;
   lt_tensor *y;
   if (lt_model_forward(m, x, &y, 1)) fail_msg("forward: %s", lt_errmsg());
   size_t ny = lt_tensor_numel(y);
@@ -86,8 +91,8 @@ static void gradcheck(lt_layer *l, lt_graph *g) {
   lt_graph_zero_grad(g);
   probe(m, x, r);
   if (lt_model_backward(m, dy, &dx)) fail_msg("backward: %s", lt_errmsg());
-  float *dxc = malloc(sizeof *dxc * N * F);
-  memcpy(dxc, lt_tensor_data(dx), sizeof *dxc * N * F);
+  float *dxc = malloc(sizeof *dxc * N * F_in);
+  memcpy(dxc, lt_tensor_data(dx), sizeof *dxc * N * F_in);
   size_t np = lt_model_numel(m, 0);
   float *gc = malloc(sizeof *gc * np);
   memcpy(gc, lt_tensor_data(lt_model_grads(m)), sizeof *gc * np);
@@ -95,7 +100,7 @@ static void gradcheck(lt_layer *l, lt_graph *g) {
   float *dw = malloc(sizeof *dw * (size_t)E);
   memcpy(dw, lt_tensor_data(lt_graph_weight_grad(g)), sizeof *dw * (size_t)E);
 
-  for (int64_t i = 0; i < N * F; i++) check_fd("dx", i, lt_tensor_data(x) + i, dxc[i], m, x, r);
+  for (int64_t i = 0; i < N * F_in; i++) check_fd("dx", i, lt_tensor_data(x) + i, dxc[i], m, x, r);
   float *v = lt_tensor_data(lt_model_values(m));
   for (size_t i = 0; i < np; i++) check_fd("param", (int64_t)i, v + i, gc[i], m, x, r);
   float *w = lt_tensor_data(lt_graph_weight(g));
@@ -106,6 +111,38 @@ static void gradcheck(lt_layer *l, lt_graph *g) {
   free(r), free(dxc), free(gc), free(dw);
   lt_tensor_release(x), lt_tensor_release(dy);
   lt_model_free(m);
+}
+static void gradcheck(lt_layer *l, lt_graph *g) { gradcheck_x(l, g, F, 0); }
+
+/* x W^T over the nonzeros of a sparse x gives the forward and gradients of the dense product. */
+static void sparse_features_should_match_finite_differences(void **state) {
+  lt_graph *g = random_graph(7, NULL, NULL);
+  gradcheck_x(lt_gcn_new(g, 34, 3, 1), g, 34, 1);
+  gradcheck_x(lt_gat_new(g, 34, 3, 2, 1), g, 34, 1);
+  /* the same model on the same x, once forced dense by one more nonzero feature per row, and
+   * once sparse with that feature's weights zero: equal outputs */
+  lt_model *m = model_in(lt_gcn_new(g, 34, 3, 1), 34);
+  const lt_param *w = lt_model_param(m, 0);
+  lt_rng rr;
+  lt_rng_seed(&rr, 8, LT_STREAM_USER);
+  lt_tensor *xs = lt_tensor_rand(2, (int64_t[]){N, 34}, &rr, -1, 1), *xd = lt_tensor_new2(N, 34), *y;
+  for (int64_t i = 0; i < N * 34; i++)
+    if (i % 17) lt_tensor_data(xs)[i] = 0;
+  for (int o = 0; o < 3; o++)
+    for (int f = 1; f < 34; f++)
+      if (f % 17 && f != 1) lt_tensor_data(w->value)[o * 34 + f] = 0; /* feature 1 stays live */
+  float ys[N * 3];
+  assert_int_equal(lt_model_forward(m, xs, &y, 0), LT_OK);
+  memcpy(ys, lt_tensor_data(y), sizeof ys);
+  lt_tensor_copy(xd, xs);
+  for (int64_t i = 0; i < N; i++)
+    for (int f = 2; f < 34; f++)
+      if (f % 17) lt_tensor_data(xd)[i * 34 + f] = 1; /* weights 0: same product, dense path */
+  assert_int_equal(lt_model_forward(m, xd, &y, 0), LT_OK);
+  for (int i = 0; i < N * 3; i++) assert_true(fabsf(ys[i] - lt_tensor_data(y)[i]) < 1e-5f);
+  lt_tensor_release(xs), lt_tensor_release(xd);
+  lt_model_free(m);
+  lt_graph_release(g);
 }
 
 static void gcn_gradients_should_match_finite_differences(void **state) {
@@ -196,6 +233,7 @@ int main(void) {
       cmocka_unit_test(gcn_gradients_should_match_finite_differences),
       cmocka_unit_test(gat_gradients_should_match_finite_differences),
       cmocka_unit_test(gin_gradients_should_match_finite_differences),
+      cmocka_unit_test(sparse_features_should_match_finite_differences),
       cmocka_unit_test(gat_should_leave_masked_edges_out_of_the_softmax),
       cmocka_unit_test(graph_layers_should_refuse_a_batch_that_is_not_the_node_set),
       cmocka_unit_test(pruned_gcn_weights_should_stay_zero),

@@ -19,6 +19,7 @@ typedef struct {
   lt_tensor *h, *y, *dh, *dx;           /* (N, H out), (N, Y), (N, H out), (N, in) */
   float *st, *z, *alpha, *dz, *ge, *dst; /* (N, 2H) s|t, (nnz, H) x3, (nnz), (N, 2H) ds|dt */
   int64_t cap_n, cap_nnz;
+  lt_graph_xw xw;                       /* x W^T, sparse when x is */
 } gat;
 
 enum { P_W, P_SRC, P_DST, P_B };
@@ -120,8 +121,8 @@ static lt_status gat_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int
   if ((st = lt_layer_buffer(&p->h, 2, hs)) || (st = lt_layer_buffer(&p->y, 2, ys))) return st;
   float *h = lt_tensor_data(p->h);
   const int H = p->heads, O = p->out, HO = ho(p);
-  lt_gemm(0, 1, (int)N, HO, p->in, 1.0f, lt_tensor_data(x), p->in, lt_tensor_data(l->params[P_W].value), p->in, 0.0f,
-          h, HO);
+  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), lt_tensor_data(l->params[P_W].value), N, p->in, HO)))
+    return st;
   lt_graph_normalize(g); /* refreshes g->a, the effective edge weights */
   const float *as = lt_tensor_data(l->params[P_SRC].value), *ad = lt_tensor_data(l->params[P_DST].value);
   for (int64_t i = 0; i < N; i++)
@@ -231,8 +232,8 @@ static lt_status gat_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
     }
   lt_graph_adjacency_backward(g, p->ge);
   float *dh = lt_tensor_data(p->dh);
-  lt_gemm(1, 0, HO, p->in, (int)N, 1.0f, dh, HO, lt_tensor_data(p->x), p->in, 1.0f,
-          lt_tensor_data(l->params[P_W].grad), p->in);
+  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[P_W].grad), dh, lt_tensor_data(p->x), N, p->in, HO);
+  if (st) return st;
   if (need_dx) {
     lt_gemm(0, 0, (int)N, p->in, HO, 1.0f, dh, HO, lt_tensor_data(l->params[P_W].value), p->in, 0.0f,
             lt_tensor_data(p->dx), p->in);
@@ -253,6 +254,7 @@ static void gat_free(lt_layer *l) {
   lt_graph_release(p->g);
   lt_tensor_release(p->h), lt_tensor_release(p->y), lt_tensor_release(p->dh), lt_tensor_release(p->dx);
   free(p->st), free(p->z), free(p->alpha), free(p->dz), free(p->ge), free(p->dst);
+  lt_graph_xw_free(&p->xw);
   free(p);
 }
 

@@ -12,6 +12,7 @@ typedef struct {
   int in, out, bias;
   const lt_tensor *x;   /* borrowed from the forward, read by the backward */
   lt_tensor *h, *y, *dh, *dx;
+  lt_graph_xw xw;       /* x W^T, sparse when x is */
 } gcn;
 
 static lt_status gcn_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
@@ -40,7 +41,7 @@ static lt_status gcn_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int
   float *h = lt_tensor_data(p->h), *yd = lt_tensor_data(p->y);
   const float *W = lt_tensor_data(l->params[0].value);
   /* x W^T first: the product over the edges then runs on out (< in) features */
-  lt_gemm(0, 1, (int)N, p->out, p->in, 1.0f, lt_tensor_data(x), p->in, W, p->in, 0.0f, h, p->out);
+  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), W, N, p->in, p->out))) return st;
   lt_graph_propagate(p->g, yd, h, p->out);
   if (p->bias) lt_graph_layer_add_bias(yd, lt_tensor_data(l->params[1].value), N, p->out);
   p->x = x;
@@ -58,8 +59,8 @@ static lt_status gcn_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
   float *dh = lt_tensor_data(p->dh);
   if (p->bias) lt_graph_layer_bias_grad(lt_tensor_data(l->params[1].grad), g, N, p->out);
   lt_graph_propagate_backward(p->g, dh, g, lt_tensor_data(p->h), p->out);
-  lt_gemm(1, 0, p->out, p->in, (int)N, 1.0f, dh, p->out, lt_tensor_data(p->x), p->in, 1.0f,
-          lt_tensor_data(l->params[0].grad), p->in);
+  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[0].grad), dh, lt_tensor_data(p->x), N, p->in, p->out);
+  if (st) return st;
   if (need_dx) {
     lt_gemm(0, 0, (int)N, p->in, p->out, 1.0f, dh, p->out, W, p->in, 0.0f, lt_tensor_data(p->dx), p->in);
     *dx = p->dx;
@@ -81,6 +82,7 @@ static void gcn_free(lt_layer *l) {
   lt_tensor_release(p->y);
   lt_tensor_release(p->dh);
   lt_tensor_release(p->dx);
+  lt_graph_xw_free(&p->xw);
   free(p);
 }
 
