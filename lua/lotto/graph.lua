@@ -91,13 +91,12 @@ end
 -- better validation accuracy (default: never).
 function G.fit(model, d, opts)
   opts = options('fit', opts, { epochs = true, lr = true, weight_decay = true, optimizer = true, on_epoch = true,
-                                patience = true, graph = true, before_step = true })
+                                patience = true })
   local epochs = opts.epochs or 200
   local opt = opts.optimizer or optim.adam(model, { lr = opts.lr or 0.01, weight_decay = opts.weight_decay or 5e-4 })
   local h = { epochs = {}, best = { epoch = 0, val_acc = -1, val_loss = math.huge } }
   local since = 0
   for e = 1, epochs do
-    if opts.before_step then opts.before_step(e) end
     local loss = core.step(model, d.x, d.y, d.train)
     opt:step()
     local tr, _, va, vl, te = core.evaluate(model, d.x, d.y, d.train, d.val, d.test)

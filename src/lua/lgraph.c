@@ -122,7 +122,14 @@ static int64_t *check_ids(lua_State *L, int i, int64_t *n) {
   int64_t *ids = malloc(sizeof *ids * (size_t)*n);
   if (!ids) luaL_error(L, "out of memory");
   const float *d = lt_tensor_data(t);
-  for (int64_t r = 0; r < *n; r++) ids[r] = (int64_t)d[r];
+  for (int64_t r = 0; r < *n; r++) {
+    if (!(d[r] >= 0 && d[r] < 2147483648.0f && d[r] == (float)(int64_t)d[r])) {
+      free(ids);
+      luaL_argerror(L, i, lua_pushfstring(L, "node id %f at position %d is not a non-negative integer", (double)d[r],
+                                          (int)r + 1));
+    }
+    ids[r] = (int64_t)d[r];
+  }
   return ids;
 }
 

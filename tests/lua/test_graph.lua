@@ -51,6 +51,9 @@ T.check(tostring(m):find('GCN%(4 %-> 3, 4 nodes, 100.0%% edges') ~= nil, 'descri
 local labels = tensor.new { 0, 1, 1, 0 }
 T.checkerror(function() G.step(m, eye, tensor.new { 0, 1 }, tensor.new { 0 }) end, 'one label per node')
 T.checkerror(function() G.step(m, eye, labels, tensor.new { 4 }) end, 'node 4 outside 0..3')
+T.checkerror(function() G.step(m, eye, labels, tensor.new { 1.5 }) end, 'node id 1.5.* is not a non%-negative integer')
+T.checkerror(function() G.evaluate(m, eye, labels, tensor.new { -1 }) end, 'not a non%-negative integer')
+T.checkerror(function() G.fit(m, { x = eye }, { epoch = 3 }) end, "unknown option 'epoch'")
 T.checkerror(function() G.step(m, eye, tensor.new { 0, 1, 2, 0 }, tensor.new { 2 }) end, 'node 2 has label 2')
 local loss = G.step(m, eye, labels, tensor.new { 0, 1 })
 T.check(loss > 0 and loss < 5, 'step loss ' .. loss)
