@@ -160,7 +160,11 @@ local function search(cfg, d, model, g)
   local theta = values:clone()
   local sm = tensor.ones { values:numel() }         -- soft weight mask (1 on non-prunable entries)
   local trainable = tensor.zeros { values:numel() } -- the soft mask moves on kept prunable weights only
-  for _, p in ipairs(prunables(model)) do view(trainable, p):copy(p.mask) end
+  local fixed = tensor.ones { values:numel() }      -- and stays 1 on the rest (biases, attention, eps)
+  for _, p in ipairs(prunables(model)) do
+    view(trainable, p):copy(p.mask)
+    view(fixed, p):fill(0)
+  end
   local gm = tensor.zeros { values:numel() }
   g:weight():fill(1)
   local mlr = cfg.mask_lr or cfg.lr
@@ -177,6 +181,7 @@ local function search(cfg, d, model, g)
     grads:mul_(sm)
     g:grad():add_(g:weight():sign():mul_(cfg.s1))
     ot:step(); om:step(); og:step()
+    sm:add_(fixed) -- the optimizer zeroes what its mask excludes: back to 1 off the prunable weights
     g:weight():clamp_(0, math.huge) -- degrees stay >= 1 (self-loop): the normalisation stays finite
     values:copy(theta):mul_(sm)
     local _, _, va, vl = G.evaluate(model, d.x, d.y, d.train, d.val)

@@ -84,6 +84,20 @@ T.check_near(eres.aggregate[2].methods.ticket.graph_density.mean, 57 / 60, 1e-9,
 local wres = U.run(cfg(ROOT .. '/wonly', 1, { seeds = { 1 }, prune_graph = 0, controls = {} }))
 T.check_eq(wres.aggregate[2].methods.ticket.graph_density.mean, 1.0, 'weights-only: all edges kept')
 
+-- ---- the search trains θ ⊙ m_θ with m_θ on the prunable weights only: biases stay live ----
+do
+  local model = G.model(d, { kind = 'gcn', hidden = 8, seed = 5 })
+  local c = { epochs = 10, lr = 0.02, weight_decay = 0, s1 = 1e-2, s2 = 1e-2, prune_graph = 0.05, prune_weight = 0.2 }
+  local wm, em = U.search(c, d, model, d.graph)
+  local bias = 0
+  for _, p in ipairs(model:parameters()) do
+    if not p.prunable then bias = bias + p.value:abs():sum() end
+  end
+  T.check(bias > 1e-3, 'biases trained during the search (sum |b| = ' .. bias .. ')')
+  T.check_eq({ em:sum(), wm:sum() }, { 57.0, 38.0 + 13.0 + 8 + 2 }, 'drawn masks: 57 edges, 51 weights + biases')
+  d.graph:mask():fill(1)
+end
+
 -- ---- misuse ----
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown option 'bogus'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
