@@ -74,6 +74,12 @@ static void check_fd(const char *what, int64_t i, float *v, float grad, lt_model
  * features; sparse: all but every 17th feature zero (6% nonzero: the CSR path of x W^T). */
 static void gradcheck_x(lt_layer *l, lt_graph *g, int64_t F_in, int sparse) {
   lt_model *m = model_in(l, F_in);
+  if (sparse > 1) { /* and W pruned to 1 in 5 (the CSR path of W^T); kept weight 85 exactly 0 */
+    const lt_param *w = lt_model_param(m, 0);
+    for (size_t k = 0; k < w->numel; k++) lt_tensor_data(w->mask)[k] = k % 5 == 0;
+    lt_model_apply_mask(m);
+    lt_tensor_data(w->value)[85] = 0;
+  }
   lt_rng rr;
   lt_rng_seed(&rr, 5, LT_STREAM_USER);
   lt_tensor *x = lt_tensor_rand(2, (int64_t[]){N, F_in}, &rr, -1, 1);
@@ -94,6 +100,8 @@ static void gradcheck_x(lt_layer *l, lt_graph *g, int64_t F_in, int sparse) {
   float *dxc = malloc(sizeof *dxc * N * F_in);
   memcpy(dxc, lt_tensor_data(dx), sizeof *dxc * N * F_in);
   size_t np = lt_model_numel(m, 0);
+  if (sparse > 1) /* a kept weight at 0 is not frozen: feature 17 is live in every row */
+    assert_true(lt_tensor_data(lt_model_param(m, 0)->grad)[85] != 0.0f);
   float *gc = malloc(sizeof *gc * np);
   memcpy(gc, lt_tensor_data(lt_model_grads(m)), sizeof *gc * np);
   int64_t E = lt_graph_nedges(g);
@@ -119,6 +127,7 @@ static void sparse_features_should_match_finite_differences(void **state) {
   lt_graph *g = random_graph(7, NULL, NULL);
   gradcheck_x(lt_gcn_new(g, 34, 3, 1), g, 34, 1);
   gradcheck_x(lt_gat_new(g, 34, 3, 2, 1), g, 34, 1);
+  gradcheck_x(lt_gcn_new(g, 34, 3, 1), g, 34, 2);
   /* the same model on the same x, once forced dense by one more nonzero feature per row, and
    * once sparse with that feature's weights zero: equal outputs */
   lt_model *m = model_in(lt_gcn_new(g, 34, 3, 1), 34);

@@ -121,7 +121,8 @@ static lt_status gat_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int
   if ((st = lt_layer_buffer(&p->h, 2, hs)) || (st = lt_layer_buffer(&p->y, 2, ys))) return st;
   float *h = lt_tensor_data(p->h);
   const int H = p->heads, O = p->out, HO = ho(p);
-  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), lt_tensor_data(l->params[P_W].value), N, p->in, HO)))
+  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), lt_tensor_data(l->params[P_W].value),
+                                 lt_tensor_data(l->params[P_W].mask), N, p->in, HO)))
     return st;
   lt_graph_normalize(g); /* refreshes g->a, the effective edge weights */
   const float *as = lt_tensor_data(l->params[P_SRC].value), *ad = lt_tensor_data(l->params[P_DST].value);

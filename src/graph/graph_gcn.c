@@ -41,7 +41,7 @@ static lt_status gcn_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int
   float *h = lt_tensor_data(p->h), *yd = lt_tensor_data(p->y);
   const float *W = lt_tensor_data(l->params[0].value);
   /* x W^T first: the product over the edges then runs on out (< in) features */
-  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), W, N, p->in, p->out))) return st;
+  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), W, lt_tensor_data(l->params[0].mask), N, p->in, p->out))) return st;
   lt_graph_propagate(p->g, yd, h, p->out);
   if (p->bias) lt_graph_layer_add_bias(yd, lt_tensor_data(l->params[1].value), N, p->out);
   p->x = x;
