@@ -41,7 +41,7 @@ local results, run = lotto.ugs.run {
   hidden = o.hidden or (o.model == 'gat' and 8 or o.model == 'gin' and 64 or 512),
   epochs = o.epochs, rounds = o.rounds, seeds = seeds,
   prune_graph = o.weights_only and 0 or 0.05,   -- p_g: 5% of the remaining edges per round
-  prune_weight = o.graph_only and 0 or 0.2,     -- p_θ: 20% of each layer's remaining weights
+  prune_weight = o.graph_only and 0 or 0.2,     -- p_θ: 20% of the remaining weights (global)
   controls = { 'random' },                      -- RP: random edges and weights, same counts
   earlybird = o.earlybird and { threshold = 0.01, window = 5 } or false,
   restart = o.restart, threads = o.threads,

@@ -6,8 +6,8 @@
 --              (the graph's edge weights) and a soft weight mask m_θ (θ ⊙ m_θ in the forward),
 --              both starting at 1, with L1 penalties s1 |m_g| and s2 |m_θ|; take the soft masks
 --              of the best-validation epoch (or of the early-bird epoch), prune prune_graph of
---              the remaining edges and prune_weight of each layer's remaining weights by
---              soft-mask magnitude; then rewind the weights to θ0 and train the ticket (hard
+--              the remaining edges and prune_weight of the remaining weights (one global
+--              threshold, or per layer) by soft-mask magnitude; then rewind the weights to θ0 and train the ticket (hard
 --              masks, edge weights 1). Controls: 'random' (the paper's RP: random edges and
 --              weights at the ticket's per-layer counts). Ablations: prune_graph = 0 (weights
 --              only) or prune_weight = 0 (graph only).
@@ -38,7 +38,9 @@ M.defaults = {
   s1 = 1e-2,                -- L1 on the graph mask
   s2 = 1e-2,                -- L1 on the weight mask
   prune_graph = 0.05,       -- p_g: fraction of the remaining edges pruned per round
-  prune_weight = 0.2,       -- p_θ: fraction of each layer's remaining weights pruned per round
+  prune_weight = 0.2,       -- p_θ: fraction of the remaining weights pruned per round
+  weight_scope = 'global',  -- 'global': one threshold over all layers (the authors' code);
+                            -- 'layer': p_θ of each layer's remaining weights
   rounds = 20,
   seeds = { 1 },
   controls = { 'random' },  -- 'random': RP at the ticket's sparsities
@@ -68,6 +70,9 @@ local function merge(opts)
     if type(cfg[k]) ~= 'number' or cfg[k] < 0 then bad(("option '%s' must be a number >= 0"):format(k)) end
   end
   if cfg.prune_graph >= 1 or cfg.prune_weight >= 1 then bad('prune rates must be below 1') end
+  if cfg.weight_scope ~= 'global' and cfg.weight_scope ~= 'layer' then
+    bad(("option 'weight_scope' must be 'global' or 'layer' (got %s)"):format(tostring(cfg.weight_scope)))
+  end
   for _, k in ipairs { 'epochs', 'rounds', 'hidden' } do
     if math.type(cfg[k]) ~= 'integer' or cfg[k] < (k == 'rounds' and 0 or 1) then
       bad(("option '%s' must be a positive integer"):format(k))
@@ -149,7 +154,13 @@ local function draw(cfg, model, g, sm, gw)
   local wmask, emask = model:masks():clone(), g:mask():clone()
   if cfg.prune_graph > 0 then prune.magnitude_mask(emask, gw, cfg.prune_graph) end
   if cfg.prune_weight > 0 then
-    for _, p in ipairs(prunables(model)) do prune.magnitude_mask(view(wmask, p), view(sm, p), cfg.prune_weight) end
+    local ms, ss = {}, {}
+    for i, p in ipairs(prunables(model)) do ms[i], ss[i] = view(wmask, p), view(sm, p) end
+    if cfg.weight_scope == 'global' then
+      prune.global { masks = ms, scores = ss, p = cfg.prune_weight }
+    else
+      for i = 1, #ms do prune.magnitude_mask(ms[i], ss[i], cfg.prune_weight) end
+    end
   end
   return wmask, emask
 end
@@ -316,6 +327,7 @@ function M.run(opts)
 end
 
 M.search = search
+M.draw = draw
 M.macs = macs
 
 local hok, help = pcall(require, 'lotto.help')

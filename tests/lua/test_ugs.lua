@@ -34,7 +34,7 @@ T.check_eq(d.graph:nedges(), 60, 'crafted graph: 60 edges')
 
 local function cfg(root, rounds, extra)
   local c = { name = 'ugs', root = root, data = d, hidden = 8, epochs = 12, rounds = rounds, seeds = { 1, 2 },
-              verbose = false, plots = false, lr = 0.02 }
+              verbose = false, plots = false, lr = 0.02, weight_scope = 'layer' }
   for k, v in pairs(extra or {}) do c[k] = v end
   return c
 end
@@ -80,6 +80,24 @@ local s = assert(json.read(ROOT .. '/eb/ugs/replicate_1/round_1/summary.json'))
 T.check_eq(s.search.earlybird_epoch, 3, 'early bird at epoch 3')
 T.check_near(eres.aggregate[2].methods.ticket.graph_density.mean, 57 / 60, 1e-9, 'early-bird ticket pruned as usual')
 
+-- ---- global weight pruning (the default): one threshold over both layers ----
+do
+  local model = G.model(d, { kind = 'gcn', hidden = 8, seed = 5 })
+  local ps = {}
+  for _, p in ipairs(model:parameters()) do if p.prunable then ps[#ps + 1] = p end end
+  local sm = tensor.ones { model:values():numel() }
+  sm:narrow(1, ps[1].offset + 1, ps[1].numel):fill(0.5) -- layer 1 (48 weights) scores below layer 2 (16)
+  sm:narrow(1, ps[2].offset + 1, ps[2].numel):fill(2)
+  local function kept(wm, p) return wm:narrow(1, p.offset + 1, p.numel):sum() end
+  local wm = U.draw({ prune_graph = 0, prune_weight = 0.2, weight_scope = 'global' }, model, d.graph, sm, d.graph:weight())
+  T.check_eq({ kept(wm, ps[1]), kept(wm, ps[2]) }, { 35.0, 16.0 }, 'global: all 13 pruned from the lower-scored layer')
+  wm = U.draw({ prune_graph = 0, prune_weight = 0.2, weight_scope = 'layer' }, model, d.graph, sm, d.graph:weight())
+  T.check_eq({ kept(wm, ps[1]), kept(wm, ps[2]) }, { 38.0, 13.0 }, 'layer: 10 and 3')
+end
+local gres = U.run(cfg(ROOT .. '/global', 1, { seeds = { 1 }, weight_scope = 'global' }))
+T.check_near(gres.aggregate[2].methods.ticket.weight_density.mean, 51 / 64, 1e-9, 'global run: 51 of 64 weights kept')
+T.check_near(gres.aggregate[2].methods.random.weight_density.mean, 51 / 64, 1e-9, 'random control at the same count')
+
 -- ---- ablation: weights only keeps every edge ----
 local wres = U.run(cfg(ROOT .. '/wonly', 1, { seeds = { 1 }, prune_graph = 0, controls = {} }))
 T.check_eq(wres.aggregate[2].methods.ticket.graph_density.mean, 1.0, 'weights-only: all edges kept')
@@ -87,7 +105,8 @@ T.check_eq(wres.aggregate[2].methods.ticket.graph_density.mean, 1.0, 'weights-on
 -- ---- the search trains θ ⊙ m_θ with m_θ on the prunable weights only: biases stay live ----
 do
   local model = G.model(d, { kind = 'gcn', hidden = 8, seed = 5 })
-  local c = { epochs = 10, lr = 0.02, weight_decay = 0, s1 = 1e-2, s2 = 1e-2, prune_graph = 0.05, prune_weight = 0.2 }
+  local c = { epochs = 10, lr = 0.02, weight_decay = 0, s1 = 1e-2, s2 = 1e-2, prune_graph = 0.05, prune_weight = 0.2,
+              weight_scope = 'layer' }
   local wm, em = U.search(c, d, model, d.graph)
   local bias = 0
   for _, p in ipairs(model:parameters()) do
@@ -102,6 +121,7 @@ end
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown option 'bogus'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { controls = { 'reinit' } })) end, "unknown control 'reinit'")
+T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { weight_scope = 'net' })) end, "'weight_scope' must be 'global' or 'layer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { data = 'pubmed' })) end, "option 'data' must be 'cora', 'citeseer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/full', 2, { s1 = 0.5 })) end, 'different config')
 json.fs.remove_tree(ROOT)
