@@ -4,11 +4,12 @@
 # slurmctld slurmd slurm-client munge: the one-node Slurm cluster of tests/test_slurm.sh.
 # `deps.sh fuzz` adds what `make fuzz` needs: clang and libFuzzer.
 PKGS="liblua5.4-dev libopenblas-dev libcjson-dev libcmocka-dev gnuplot-nox libreadline-dev zlib1g-dev cmake pkg-config \
-slurmctld slurmd slurm-client munge"
+slurmctld slurmd slurm-client munge python3-numpy python3-scipy"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libfuzzer-14-dev"
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "lotto: apt is not available here. Install these (or your system's equivalents):"
   echo "  Lua 5.4 (headers), OpenBLAS, cJSON, CMocka, gnuplot, readline, zlib, cmake, pkg-config"
+  echo "  NumPy and SciPy for Python 3 (make data converts the Planetoid graphs with them)"
   echo "  (and for the Slurm test and backend: Slurm's slurmctld, slurmd, client commands and munge)"
   [ "${1:-}" = fuzz ] && echo "  and for make fuzz: clang with libFuzzer"
   echo "  Debian names: $PKGS"

@@ -10,6 +10,9 @@
 # are fetched into a staging directory and each is checked against its known SHA-256:
 # only files that match are installed, the others are removed (also a stale copy in
 # the data directory), and the script exits non-zero naming them.
+#   Planetoid Cora and Citeseer: the raw release from $LOTTO_PLANETOID_RAW, else
+#   ../shared/data/planetoid beside the repository, else downloaded (network), converted by
+#   scripts/planetoid.py (NumPy + SciPy, `make deps`) into planetoid/<name>.safetensors.
 set -u
 DATA=${LOTTO_DATA:-$(pwd)/data}
 FASHION_DIR=${LOTTO_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
@@ -116,8 +119,49 @@ fetch_cifar() {
   done
 }
 
+PLANETOID_URL=https://raw.githubusercontent.com/kimiyoung/planetoid/master/data
+PLANETOID_SUMS="2ac30345d95c9ec933a817ee0bdd6a5f077f8c184a20e696910192d534414668  ind.citeseer.allx
+f704b2d986dde6c2669934de1f3ae5696a6cf9455c0f6b2646a2d135ea0a1c95  ind.citeseer.ally
+d79a4ef9d3e7169aee8946145f6b7306e35bc79bffad26346cfb94e10e9912a7  ind.citeseer.graph
+2af990671580b6b2df5d158d1038f8292e30c9cd821b5453f399659b25b723d4  ind.citeseer.test.index
+539a8906a2da97628d212f2fdd668c109a8b3f0d36574b59e5d3fd5b5303da21  ind.citeseer.tx
+55e5bd1ba1e733a04598753ad1a8d57957f4b8f89e74519f41f4f4938767e4ce  ind.citeseer.ty
+d20de19150741e555de0ed037195630fc194114ebc7fd72ced62810148aa22f6  ind.citeseer.x
+8ba87e515d8e3ee3cf52f6d2c5b86aa73f11ecad825a808455209ec26cd54924  ind.citeseer.y
+9419ba2f26f5c35243db64aba110e0f35a04851609e0dc5433450676ca6b8543  ind.cora.allx
+2b998f5cc7fedc86e7f97ca2498f47a1ffc1462c29e2d578b23bf3f62b6e7d71  ind.cora.ally
+58f13302f39dde8852dad6fe6d15b89b077b6d7f837626bce671ef80344b383d  ind.cora.graph
+297ce89af2b51a6a194181c7dbe1796c6a1cf9cd9349a88383b1b1e227867875  ind.cora.test.index
+b9afbaa4a400df991f6f02ef677e1e44da55ffc04801fd02f9e673987829226a  ind.cora.tx
+41f5ac76596a1699cc33f53084a2419e92961c42bb75f36fc38e616d348532ad  ind.cora.ty
+23cfa55d91c6f624233f5eb7b6e3f141f1bd2b2ae39608a63cf5d084bb27baab  ind.cora.x
+94465c14eb53e04ca262198dcbb2521ee8af60fb3f3d546cd6ca24a511b0e7d1  ind.cora.y"
+
+fetch_planetoid() {
+  d="$DATA/planetoid"
+  if [ -f "$d/cora.safetensors" ] && [ -f "$d/citeseer.safetensors" ]; then
+    echo "lotto: Planetoid (Cora, Citeseer) present in $d"; return 0
+  fi
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  raw=${LOTTO_PLANETOID_RAW:-}
+  if [ -z "$raw" ] && [ -d "$root/../shared/data/planetoid" ]; then raw="$root/../shared/data/planetoid"; fi
+  if [ -z "$raw" ]; then
+    raw="$TMP/planetoid"; mkdir -p "$raw"
+    echo "lotto: downloading the raw Planetoid files from $PLANETOID_URL (needs a network)"
+    for f in $(printf '%s\n' "$PLANETOID_SUMS" | awk '{print $2}'); do
+      curl -fsSL "$PLANETOID_URL/$f" -o "$raw/$f" || break
+    done
+  fi
+  verify "$raw" "$PLANETOID_SUMS" || {
+    echo "lotto: raw Planetoid files in $raw are missing or fail their checksum" >&2; return 1; }
+  py=/usr/bin/python3; [ -x "$py" ] || py=python3
+  mkdir -p "$d" && "$py" "$root/scripts/planetoid.py" "$raw" "$d" cora citeseer || {
+    echo "lotto: converting Planetoid failed (NumPy and SciPy are needed: make deps)" >&2; return 1; }
+}
+
 rc=0
 fetch_mnist || rc=1
 fetch_fashion || rc=1
 if [ "${CIFAR:-0}" = 1 ]; then fetch_cifar || rc=1; fi
+fetch_planetoid || rc=1
 exit $rc

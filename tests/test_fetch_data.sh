@@ -28,7 +28,7 @@ chmod +x "$T/bin/npm" "$T/bin/apt-get" "$T/bin/curl"
 echo "a stale, corrupt copy" > "$T/data/mnist/train-labels-idx1-ubyte"
 echo "a stale, corrupt copy" > "$T/data/fashion-mnist/t10k-labels-idx1-ubyte.gz"
 
-PATH="$T/bin:$PATH" LOTTO_DATA="$T/data" LOTTO_FASHION_DIR="$T/no-local-copy" \
+PATH="$T/bin:$PATH" LOTTO_DATA="$T/data" LOTTO_FASHION_DIR="$T/no-local-copy" LOTTO_PLANETOID_RAW="$T/no-planetoid" \
   sh "$SRC/scripts/fetch_data.sh" > "$T/out" 2>&1
 rc=$?
 fails=0
@@ -45,7 +45,7 @@ grep -q "fails its checksum" "$T/out" || fail "no message names the failed files
 
 # CIFAR=1: the CIFAR-10 archive (junk from the stub) fails its MD5, nothing is installed
 : > "$T/urls"
-PATH="$T/bin:$PATH" LOTTO_DATA="$T/data" LOTTO_FASHION_DIR="$T/no-local-copy" CIFAR=1 \
+PATH="$T/bin:$PATH" LOTTO_DATA="$T/data" LOTTO_FASHION_DIR="$T/no-local-copy" LOTTO_PLANETOID_RAW="$T/no-planetoid" CIFAR=1 \
   sh "$SRC/scripts/fetch_data.sh" > "$T/out" 2>&1
 [ $? -ne 0 ] || fail "CIFAR=1: exit status 0 although the archive failed its checksum"
 grep -q '^https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz$' "$T/urls" || fail "CIFAR=1: the archive was not fetched over https"

@@ -15,6 +15,7 @@
  *   sparse.h   CSR and n:m formats and kernels; dense/sparse dispatch
  *   data.h     data sets (IDX, CIFAR-10, synthetic), splits, normalisation, loaders
  *   io.h       safetensors read/write, atomic files
+ *   graph.h    graphs with edge masks and soft edge weights; GCN, GAT, GIN layers
  *
  * A worked example, training one step of a two-layer net:
  *
@@ -43,5 +44,6 @@
 #include "lotto/sparse.h"
 #include "lotto/data.h"
 #include "lotto/io.h"
+#include "lotto/graph.h"
 
 #endif

@@ -1,4 +1,4 @@
--- lotto.data: data sets (MNIST, Fashion-MNIST, CIFAR-10, synthetic, from tensors)
+-- lotto.data: data sets (MNIST, Fashion-MNIST, CIFAR-10, Planetoid graphs, synthetic, from tensors)
 -- and seeded batch loaders. Files are parsed in C (lotto.core.data); this file
 -- finds them, splits off validation rows and normalises.
 --
@@ -218,6 +218,86 @@ function D.load(name, opts)
   return load_set(name, opts)
 end
 
+-- ---- graphs: the Planetoid citation sets (Cora, Citeseer), converted by `make data` ----
+local PLANETOID = {
+  cora = { title = 'Cora', file = 'cora.safetensors' },
+  citeseer = { title = 'Citeseer', file = 'citeseer.safetensors' },
+}
+local PLANETOID_FETCH = 'run `make data` (it converts the raw Planetoid files; needs python3-numpy and '
+  .. 'python3-scipy from `make deps`) or set LOTTO_DATA'
+
+-- D.planetoid_path(name[, dir]) -> the converted file of Cora or Citeseer, or nil, message.
+function D.planetoid_path(name, dir)
+  local set = PLANETOID[name]
+  if not set then return nil, ("unknown graph data set '%s' (cora, citeseer)"):format(tostring(name)) end
+  local dirs = dir and { dir } or candidates { sub = 'planetoid' }
+  for _, d in ipairs(dirs) do
+    if exists(d .. '/' .. set.file) then return d .. '/' .. set.file end
+  end
+  local also = #dirs > 1 and (' (also searched: ' .. table.concat(dirs, ', ', 2) .. ')') or ''
+  return nil, ('%s not found in %s%s: %s'):format(set.title, dirs[1], also, PLANETOID_FETCH)
+end
+
+-- Every entry of a converted file: dtype, rank, and which dims must agree.
+local PLANETOID_ENTRIES = {
+  features = { 'F32', 2 }, labels = { 'I32', 1 }, edges = { 'I32', 2 },
+  train = { 'I32', 1 }, val = { 'I32', 1 }, test = { 'I32', 1 },
+}
+
+-- D.read_planetoid(path) -> g, or nil, message: the converted file checked through
+-- (dtypes, shapes, label and index ranges), so a damaged file is a message, not a crash.
+function D.read_planetoid(path)
+  local io_ = require 'lotto.io'
+  local info, meta = io_.info(path)
+  if not info then return nil, meta end
+  local function bad(fmt, ...) return nil, ('%s: ' .. fmt):format(path, ...) end
+  for key, want in pairs(PLANETOID_ENTRIES) do
+    local e = info[key]
+    if not e then return bad("entry '%s' is missing (not a lotto Planetoid file?)", key) end
+    if e.dtype ~= want[1] or #e.shape ~= want[2] then
+      return bad("entry '%s' is %s with %d dims, expected %s with %d", key, e.dtype, #e.shape, want[1], want[2])
+    end
+  end
+  local n, f = info.features.shape[1], info.features.shape[2]
+  if info.labels.shape[1] ~= n then return bad('labels has %d rows, features %d', info.labels.shape[1], n) end
+  if info.edges.shape[2] ~= 2 then return bad('edges must be (E, 2), got (%d, %d)', info.edges.shape[1], info.edges.shape[2]) end
+  local classes = math.tointeger(tonumber(meta.classes or ''))
+  if not classes or classes < 1 then return bad("metadata 'classes' is missing or not a positive integer") end
+  local t, err = io_.load(path)
+  if not t then return nil, err end
+  if t.labels:min() < -1 or t.labels:max() >= classes then
+    return bad('labels outside -1..%d', classes - 1)
+  end
+  for _, key in ipairs { 'edges', 'train', 'val', 'test' } do
+    if t[key]:min() < 0 or t[key]:max() >= n then return bad("entry '%s' holds node ids outside 0..%d", key, n - 1) end
+  end
+  for _, key in ipairs { 'train', 'val', 'test' } do
+    -- every split node is labelled (the padded Citeseer nodes are in no split)
+    for i = 1, t[key]:numel() do
+      if t.labels:get(math.tointeger(t[key]:get(i)) + 1) < 0 then
+        return bad("entry '%s' holds the unlabelled node %d", key, math.tointeger(t[key]:get(i)))
+      end
+    end
+  end
+  return { name = meta.name, x = t.features, y = t.labels, edges = t.edges, train = t.train, val = t.val,
+           test = t.test, nodes = n, features = f, classes = classes, path = path }
+end
+
+-- D.planetoid('cora'|'citeseer' or {name =, dir =}) -> g = {x = (N, F) features, y = (N) class ids
+-- (-1: unlabelled), edges = (E, 2) undirected node pairs, train/val/test = node ids, nodes, features,
+-- classes, name, path}. Node ids are 0-based, as in the file. Raises naming `make data` when absent.
+function D.planetoid(opts)
+  if type(opts) == 'string' then opts = { name = opts } end
+  opts = check_opts('planetoid', opts, { name = true, dir = true })
+  local name = opts.name or 'cora'
+  local path, err = D.planetoid_path(name, opts.dir)
+  if not path then fail('planetoid', err, 2) end
+  local g
+  g, err = D.read_planetoid(path)
+  if not g then fail('planetoid', err, 2) end
+  return g
+end
+
 -- D.from_tensors(x, y, {classes = C}) -> ds: y holds class ids 0..C-1 as floats (N), or
 -- (N, k) targets when classes is 0/nil. Shares storage with x and y when they are contiguous.
 function D.from_tensors(x, y, opts)
@@ -276,6 +356,9 @@ if ok and type(help) == 'table' and help.register then
     find = 'find(name[, dir]) -> dir, or nil, message naming the directories searched',
     from_tensors = 'from_tensors(x, y, {classes = C}) -> ds: y class ids 0..C-1, or (N, k) targets with classes 0',
     sum_of_two = 'sum_of_two{n =, lo =, hi =, seed =} -> ds: x (n, 2) uniform, y = x1 + x2',
+    planetoid = "planetoid('cora'|'citeseer' or {name =, dir =}) -> g: x (N, F), y (N), edges (E, 2), train/val/test node ids",
+    planetoid_path = 'planetoid_path(name[, dir]) -> path of the converted file, or nil, message naming `make data`',
+    read_planetoid = 'read_planetoid(path) -> g, or nil, message: a converted Planetoid file, checked',
     loader = 'loader(ds, {batch =, seed =, shuffle = true, drop_last = false, augment = false|true|{crop =, flip =}}) -> it: it:next() -> xb, yb (reused) or nil',
   })
 end

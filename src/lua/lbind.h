@@ -53,6 +53,10 @@ struct lt_model *lt_checkmodel(lua_State *L, int i);
  * an error in between leaks nothing. */
 struct lt_model **lt_pushmodelbox(lua_State *L);
 
+/* ---- graphs (lgraph.c) ---- */
+/* The graph at index i (a lotto.graph userdata), or a Lua error naming argument i. Borrowed. */
+struct lt_graph *lt_checkgraph(lua_State *L, int i);
+
 /* ---- rng (lrng.c) ---- */
 lt_rng *lt_checkrng(lua_State *L, int i);
 /* Optional generator at i: an rng userdata, an integer seed (stream LT_STREAM_USER), or nil.

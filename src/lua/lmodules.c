@@ -18,6 +18,7 @@ int luaopen_lotto_fs(lua_State *L);
 int luaopen_lotto_sys(lua_State *L);
 int luaopen_lotto_proc(lua_State *L);
 int luaopen_lotto_dst(lua_State *L);
+int luaopen_lotto_graph(lua_State *L);
 
 static const luaL_Reg modules[] = {
     {"lotto.tensor", luaopen_lotto_tensor}, {"lotto.rng", luaopen_lotto_rng},
@@ -27,6 +28,7 @@ static const luaL_Reg modules[] = {
     {"lotto.fs", luaopen_lotto_fs}, {"lotto.sys", luaopen_lotto_sys},
     {"lotto.proc", luaopen_lotto_proc},
     {"lotto.core.dst", luaopen_lotto_dst},
+    {"lotto.core.graph", luaopen_lotto_graph},
     {NULL, NULL}};
 
 void lt_openlibs(lua_State *L) {

@@ -10,6 +10,7 @@
 
 #include "lbind.h"
 #include "ldata.h"
+#include "lotto/graph.h"
 #include "lotto/nn.h"
 
 #define LAYER_MT "lotto.nn.layer"
@@ -110,6 +111,34 @@ static int nn_dropout(lua_State *L) {
   luaL_argcheck(L, p >= 0 && p < 1, 1, "dropout probability must be in [0, 1)");
   lua_Integer seed = luaL_optinteger(L, 2, 0);
   return setlayer(L, newlayer(L), lt_dropout_new((float)p, (uint64_t)seed), 3);
+}
+
+// gcn(graph, in, out[, bias = true[, name]]): graph layers take the graph's nodes as the batch
+static int nn_gcn(lua_State *L) {
+  lt_graph *g = lt_checkgraph(L, 1);
+  int in = checkpos(L, 2, "input size must be a positive integer");
+  int out = checkpos(L, 3, "output size must be a positive integer");
+  int bias = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
+  return setlayer(L, newlayer(L), lt_gcn_new(g, in, out, bias), 5);
+}
+
+// gat(graph, in, out[, heads = 1[, concat = true[, name]]])
+static int nn_gat(lua_State *L) {
+  lt_graph *g = lt_checkgraph(L, 1);
+  int in = checkpos(L, 2, "input size must be a positive integer");
+  int out = checkpos(L, 3, "output size must be a positive integer");
+  int heads = lua_isnoneornil(L, 4) ? 1 : checkpos(L, 4, "heads must be a positive integer");
+  int concat = lua_isnoneornil(L, 5) ? 1 : lua_toboolean(L, 5);
+  return setlayer(L, newlayer(L), lt_gat_new(g, in, out, heads, concat), 6);
+}
+
+// gin(graph, in, hidden, out[, name])
+static int nn_gin(lua_State *L) {
+  lt_graph *g = lt_checkgraph(L, 1);
+  int in = checkpos(L, 2, "input size must be a positive integer");
+  int hidden = checkpos(L, 3, "hidden size must be a positive integer");
+  int out = checkpos(L, 4, "output size must be a positive integer");
+  return setlayer(L, newlayer(L), lt_gin_new(g, in, hidden, out), 5);
 }
 
 // sequential({layer, ...}[, name]): takes the layers
@@ -654,7 +683,7 @@ static const luaL_Reg funcs[] = {
     {"batchnorm", nn_batchnorm}, {"dropout", nn_dropout},   {"flatten", nn_flatten},
     {"sequential", nn_sequential}, {"residual", nn_residual}, {"dwconv2d", nn_dwconv2d}, {"concat", nn_concat}, {"model", nn_model},
     {"cross_entropy", nn_cross_entropy}, {"mse", nn_mse},   {"is_model", nn_is_model},
-    {"is_layer", nn_is_layer}, {"arch", lt_nn_arch}, {"from_arch", lt_nn_from_arch},
+    {"is_layer", nn_is_layer}, {"gcn", nn_gcn}, {"gat", nn_gat}, {"gin", nn_gin}, {"arch", lt_nn_arch}, {"from_arch", lt_nn_from_arch},
     {"shrink", lt_nn_shrink}, {"shrink_clean", lt_nn_shrink_clean}, {"cost", lt_nn_cost}, {NULL, NULL}};
 
 static const lt_help_entry model_help[] = {

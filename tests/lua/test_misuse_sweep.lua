@@ -13,7 +13,7 @@ local skip = {
   ['ticket.imp'] = true, ['ticket.one_shot'] = true, ['lmc.analyze'] = true, ['lmc.instability'] = true,
   ['sparse.calibrate'] = true, ['sparse.calibrate_model'] = true, ['sparse.bench'] = true,
   ['data.mnist'] = true, ['data.fashion_mnist'] = true, ['data.cifar10'] = true, ['data.load'] = true,
-  ['plot.run'] = true, ['earlybird.savings'] = true,
+  ['plot.run'] = true, ['earlybird.savings'] = true, ['ugs.run'] = true,
 }
 local bad = {
   {}, { nil }, { 1 }, { -1 }, { 0 }, { 1e300 }, { 0 / 0 }, { 'x' }, { true }, { {} }, { { 1, 'a' } },
@@ -53,7 +53,8 @@ end
 
 for _, m in ipairs { 'tensor', 'rng', 'nn', 'optim', 'data', 'io', 'prune', 'sparse', 'json', 'train',
                      'ticket', 'plot', 'experiment', 'lmc', 'earlybird', 'models', 'fs', 'sys', 'util', 'proc', 'sweep',
-                     'dst', 'checkpoint', 'pai', 'supermask', 'targeted_dropout' } do
+                     'dst', 'checkpoint', 'pai', 'supermask', 'targeted_dropout',
+                     'graph', 'ugs', 'ugs_plot' } do
   local mod = lotto[m]
   C.check(type(mod) == 'table', 'module lotto.' .. m .. ' loads')
   if type(mod) == 'table' then sweep(m, mod) end
@@ -78,6 +79,8 @@ sweep('model:', methods(model()), model)
 sweep('dataset:', methods(dataset()), dataset)
 sweep('loader:', methods(lotto.data.loader(dataset(), { batch = 3 })), function() return lotto.data.loader(dataset(), { batch = 3 }) end)
 sweep('rng:', methods(lotto.rng.new(1)), function() return lotto.rng.new(1) end)
+local function graph() return lotto.graph.new(3, T.new { { 0, 1 }, { 1, 2 } }) end
+sweep('graph:', methods(graph()), graph)
 local function opt() return lotto.optim.sgd(model(), { lr = 0.1 }) end
 local o = opt()
 if type(debug.getmetatable(o).__index) == "table" then sweep("optim:", debug.getmetatable(o).__index, opt) end

@@ -1,0 +1,115 @@
+/* lotto/graph.h: graphs for graph neural networks (GCN, GAT, GIN) and graph
+ * lottery tickets (UGS: pruning the edges and the weights together).
+ *
+ * An lt_graph is an undirected graph of n nodes stored as a symmetric CSR
+ * matrix with a self-loop on every node. Each undirected edge k (the k-th
+ * pair given to lt_graph_new) has a 0/1 mask m_k and a trainable soft weight
+ * w_k (initially 1) with its gradient; both directions of the edge share
+ * them, so the adjacency stays symmetric. The effective adjacency is
+ *     a_uv = m_k w_k for edge k = {u, v},  a_ii = 1 (self-loops: not masked),
+ * and GCN propagates with its symmetric normalisation, recomputed from the
+ * current mask and weights at every forward:
+ *     A_hat = D^-1/2 A D^-1/2,  D_ii = sum_j a_ij  (a degree <= 0 gives a zero row).
+ *
+ *   int64_t pairs[] = {0, 1, 1, 2, 2, 3};                // edges 0-1, 1-2, 2-3
+ *   lt_graph *g; lt_graph_new(&g, 4, 3, pairs);
+ *   lt_graph_propagate(g, y, x, F);                     // y (4, F) = A_hat x
+ *   lt_graph_zero_grad(g);
+ *   lt_graph_propagate_backward(g, dx, dy, x, F);       // dx = A_hat dy, dL/dw accumulated
+ *   float *dw = lt_tensor_data(lt_graph_weight_grad(g)); // (3)
+ *   lt_graph_release(g);
+ *
+ * Graph layers (lt_gcn_new, lt_gat_new, lt_gin_new) hold a reference to a
+ * graph and take the whole node set as their batch: x is (n, features).
+ * All kernels split rows over the worker pool in fixed parts (results
+ * depend on the thread count only through that split: none for these
+ * kernels, each row is computed by one thread in a fixed order). */
+#ifndef LOTTO_GRAPH_H
+#define LOTTO_GRAPH_H
+
+#include <stdint.h>
+
+#include "lotto/nn.h"
+#include "lotto/status.h"
+#include "lotto/tensor.h"
+
+typedef struct lt_graph lt_graph;
+
+/* ---- the graph ---- */
+/* n nodes, nedges undirected edges pairs[2k], pairs[2k+1] (0-based, u != v, each pair at
+ * most once in either orientation). LT_EINVAL naming the edge on a self-loop, an id outside
+ * [0, n) or a duplicate. Mask 1 and weight 1 on every edge, gradient 0. Release with
+ * lt_graph_release. */
+lt_status lt_graph_new(lt_graph **out, int64_t n, int64_t nedges, const int64_t *pairs);
+lt_graph *lt_graph_retain(lt_graph *g);
+void lt_graph_release(lt_graph *g); /* NULL is fine */
+int64_t lt_graph_nodes(const lt_graph *g);
+int64_t lt_graph_nedges(const lt_graph *g);  /* undirected edges (no self-loops) */
+int64_t lt_graph_nnz(const lt_graph *g);     /* stored entries: 2 * nedges + nodes */
+/* Per-edge tensors (nedges), borrowed views of the graph's storage: write into them freely
+ * (the next forward reads them). weight: the soft weights w; grad: dL/dw, ACCUMULATED by
+ * the backward passes (masked edges get 0); mask: 0/1. */
+lt_tensor *lt_graph_weight(lt_graph *g);
+lt_tensor *lt_graph_weight_grad(lt_graph *g);
+lt_tensor *lt_graph_mask(lt_graph *g);
+void lt_graph_zero_grad(lt_graph *g);
+/* Edges whose mask is 1, and that count over nedges (1 for an edgeless graph). */
+int64_t lt_graph_kept(const lt_graph *g);
+double lt_graph_density(const lt_graph *g);
+/* The pair of edge k (0 <= k < nedges). */
+void lt_graph_edge(const lt_graph *g, int64_t k, int64_t *u, int64_t *v);
+/* CSR structure, borrowed: rowptr (n + 1), col (nnz) sorted within each row, eid (nnz)
+ * the undirected edge of each entry or -1 for a self-loop, rev (nnz) the entry (j, i)
+ * of entry (i, j). */
+void lt_graph_csr(const lt_graph *g, const int64_t **rowptr, const int32_t **col, const int32_t **eid,
+                  const int64_t **rev);
+
+/* ---- GCN propagation: y = A_hat x ---- */
+/* Recomputes the effective adjacency a (nnz), the D^-1/2 of every node and the normalised
+ * coefficients c_ij = d_i a_ij d_j (nnz) from the current mask and weights. lt_graph_propagate
+ * calls it; the backward uses the values of the last call. Returns borrowed arrays. */
+const float *lt_graph_normalize(lt_graph *g);
+const float *lt_graph_adjacency(const lt_graph *g); /* a of the last lt_graph_normalize */
+/* y (n, F) = A_hat x, x (n, F), both contiguous row-major; renormalises first. */
+void lt_graph_propagate(lt_graph *g, float *y, const float *x, int64_t F);
+/* Backward of the last lt_graph_propagate on x: dx (n, F) = A_hat dy (NULL: skipped), and
+ * dL/dw += (through c, including the degrees) for every kept edge. */
+void lt_graph_propagate_backward(lt_graph *g, float *dx, const float *dy, const float *x, int64_t F);
+
+/* ---- raw kernels over g's pattern (graph layers use them) ---- */
+/* y (n, F) = C x with C_ij = coef[e] for the entry e = (i, j). */
+void lt_graph_spmm(const lt_graph *g, const float *coef, float *y, const float *x, int64_t F);
+/* y (n, F) = C^T x (coef read through rev). */
+void lt_graph_spmm_t(const lt_graph *g, const float *coef, float *y, const float *x, int64_t F);
+/* ge[e] = <a[i, :], b[j, :]> for every entry e = (i, j); a, b (n, F) with row strides lda, ldb. */
+void lt_graph_sddmm(const lt_graph *g, float *ge, const float *a, int64_t lda, const float *b, int64_t ldb,
+                    int64_t F);
+/* dL/dw += for every kept edge k = {u, v}: m_k (ge[(u,v)] + ge[(v,u)]), given ge = dL/da per
+ * entry of the effective adjacency (self-loop entries ignored). */
+void lt_graph_adjacency_backward(lt_graph *g, const float *ge);
+
+/* ---- node-level losses and features ---- */
+/* Softmax cross-entropy over the rows idx[0..n) of logits (N, C), mean over those rows;
+ * labels (N) class ids as floats. dlogits (N, C) or NULL: rows in idx get their gradient,
+ * every other row 0. ncorrect may be NULL. LT_ERANGE naming the node on an index outside
+ * [0, N) or a label that is not a class. */
+lt_status lt_graph_node_loss(double *loss, float *dlogits, int64_t *ncorrect, const float *logits,
+                             const float *labels, int64_t N, int64_t C, const int64_t *idx, int64_t n);
+/* x (N, F) rows scaled to sum 1 in place (Kipf & Welling's feature preprocessing); rows
+ * summing to 0 stay 0. */
+void lt_graph_row_normalize(float *x, int64_t N, int64_t F);
+
+/* ---- graph layers (src/graph/graph_*.c): each holds a reference to g ----
+ * The batch of x is the node set: (n, in). Weights are prunable ("weight"), biases not. */
+/* GCN (Kipf & Welling): y = A_hat (x W) + b, W (in, out). */
+lt_layer *lt_gcn_new(lt_graph *g, int in, int out, int bias);
+/* GAT (Velickovic et al.): heads heads of out features each, attention
+ * e_ij = LeakyReLU_0.2(a_src . h_i + a_dst . h_j), h = x W, softmax over the kept
+ * neighbours of i (and i itself), y_i = sum_j alpha_ij a_ij h_j (+ b): heads
+ * concatenated (concat = 1, y (n, heads * out)) or averaged (y (n, out)). */
+lt_layer *lt_gat_new(lt_graph *g, int in, int out, int heads, int concat);
+/* GIN (Xu et al.): z_i = (1 + eps) x_i + sum_j a_ij x_j, y = relu(z W1 + b1) W2 + b2,
+ * W1 (in, hidden), W2 (hidden, out); eps trainable (starts at 0). */
+lt_layer *lt_gin_new(lt_graph *g, int in, int hidden, int out);
+
+#endif

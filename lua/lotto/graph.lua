@@ -1,0 +1,128 @@
+-- lotto.graph: graphs and graph neural networks (GCN, GAT, GIN) on node classification.
+-- The numbers live in C (lotto.core.graph, the graph layers of lotto.core.nn); this file
+-- loads a Planetoid set with its graph, builds the usual models and trains them full-batch.
+--
+--   local G = lotto.graph
+--   local d = G.planetoid 'cora'                       -- x row-normalised, d.graph built
+--   local model = G.model(d, { kind = 'gcn', hidden = 16, seed = 1 })
+--   local h = G.fit(model, d, { epochs = 200, lr = 0.01, weight_decay = 5e-4 })
+--   print(h.best.val_acc, h.best.test_acc)             -- test accuracy at the best validation epoch
+local core = require 'lotto.core.graph'
+local data = require 'lotto.data'
+local nn = require 'lotto.nn'
+local optim = require 'lotto.optim'
+
+local G = {}
+
+local function fail(where, msg, level) error(('lotto.graph.%s: %s'):format(where, msg), (level or 1) + 1) end
+
+local function options(where, o, allowed)
+  if o == nil then return {} end
+  if type(o) ~= 'table' then fail(where, ('options must be a table (got %s)'):format(type(o)), 3) end
+  for k in pairs(o) do
+    if not allowed[k] then fail(where, ("unknown option '%s'"):format(tostring(k)), 3) end
+  end
+  return o
+end
+
+G.new = core.new
+G.is_graph = core.is_graph
+G.node_loss = core.node_loss
+G.row_normalize = core.row_normalize
+G.step = core.step
+G.evaluate = core.evaluate
+
+-- G.planetoid('cora'|'citeseer' or {name =, dir =, normalize = true}) -> d: lotto.data.planetoid's
+-- table plus d.graph (all edges kept, weights 1); x rows scaled to sum 1 unless normalize = false
+-- (Kipf & Welling's preprocessing).
+function G.planetoid(opts)
+  if type(opts) == 'string' then opts = { name = opts } end
+  opts = options('planetoid', opts, { name = true, dir = true, normalize = true })
+  local d = data.planetoid { name = opts.name, dir = opts.dir }
+  d.graph = core.new(d.nodes, d.edges)
+  if opts.normalize ~= false then core.row_normalize(d.x) end
+  return d
+end
+
+local KINDS = { gcn = true, gat = true, gin = true }
+
+-- G.model(d, {kind = 'gcn'|'gat'|'gin', hidden =, dropout =, heads =, out_heads =, seed =, graph =})
+-- -> an initialised model over d.graph (or graph =), input (features), output (classes):
+--   gcn: dropout, GCN(F -> hidden), relu, dropout, GCN(hidden -> C)       (hidden 16, dropout 0.5)
+--   gat: dropout, GAT(F -> hidden x heads, concat), relu, dropout, GAT(-> C, out_heads averaged)
+--        (hidden 8, heads 8, out_heads 1, dropout 0.6; relu where the paper has ELU)
+--   gin: dropout, GIN(F -> hidden -> hidden), relu, dropout, GIN(hidden -> hidden -> C) (hidden 64)
+-- seed draws the Glorot-normal weights and the dropout streams.
+function G.model(d, opts)
+  opts = options('model', opts, { kind = true, hidden = true, dropout = true, heads = true, out_heads = true,
+                                  seed = true, graph = true })
+  if type(d) ~= 'table' or not d.x then fail('model', 'expected a graph data set (lotto.graph.planetoid)', 2) end
+  local kind = opts.kind or 'gcn'
+  if not KINDS[kind] then fail('model', ("kind must be 'gcn', 'gat' or 'gin' (got %s)"):format(tostring(kind)), 2) end
+  local g = opts.graph or d.graph
+  if not core.is_graph(g) then fail('model', 'no graph: d.graph or option graph = must be a lotto graph', 2) end
+  local F, C, seed = d.features, d.classes, opts.seed or 1
+  local p = opts.dropout or (kind == 'gat' and 0.6 or 0.5)
+  local layers
+  if kind == 'gcn' then
+    local h = opts.hidden or 16
+    layers = { nn.dropout(p, { seed = seed }), nn.gcn(g, F, h), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
+               nn.gcn(g, h, C) }
+  elseif kind == 'gat' then
+    local h, heads, oh = opts.hidden or 8, opts.heads or 8, opts.out_heads or 1
+    layers = { nn.dropout(p, { seed = seed }), nn.gat(g, F, h, { heads = heads }), nn.relu(),
+               nn.dropout(p, { seed = seed + 1 }), nn.gat(g, h * heads, C, { heads = oh, concat = false }) }
+  else
+    local h = opts.hidden or 64
+    layers = { nn.dropout(p, { seed = seed }), nn.gin(g, F, h, h), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
+               nn.gin(g, h, h, C) }
+  end
+  local m = nn.model(nn.sequential(layers), { input = { F } })
+  m:init { seed = seed, weight = 'glorot_normal' }
+  return m
+end
+
+-- G.fit(model, d, {epochs = 200, lr = 0.01, weight_decay = 5e-4, optimizer =, on_epoch =, patience =})
+-- -> h = {best = {epoch, val_acc, val_loss, test_acc, train_acc}, epochs = {...}, state = best values}:
+-- full-batch Adam on d.train; each epoch evaluates train/val/test in eval mode and keeps the
+-- epoch with the best validation accuracy (ties: lower validation loss). optimizer overrides
+-- the Adam built from lr and weight_decay; on_epoch(e, row) is called after each epoch (it may
+-- step other parameters, e.g. edge masks); patience stops after that many epochs without a
+-- better validation accuracy (default: never).
+function G.fit(model, d, opts)
+  opts = options('fit', opts, { epochs = true, lr = true, weight_decay = true, optimizer = true, on_epoch = true,
+                                patience = true })
+  local epochs = opts.epochs or 200
+  local opt = opts.optimizer or optim.adam(model, { lr = opts.lr or 0.01, weight_decay = opts.weight_decay or 5e-4 })
+  local h = { epochs = {}, best = { epoch = 0, val_acc = -1, val_loss = math.huge } }
+  local since = 0
+  for e = 1, epochs do
+    local loss = core.step(model, d.x, d.y, d.train)
+    opt:step()
+    local tr, _, va, vl, te = core.evaluate(model, d.x, d.y, d.train, d.val, d.test)
+    local row = { epoch = e, loss = loss, train_acc = tr, val_acc = va, val_loss = vl, test_acc = te }
+    h.epochs[e] = row
+    if opts.on_epoch then opts.on_epoch(e, row) end
+    local b = h.best
+    if va > b.val_acc or (va == b.val_acc and vl < b.val_loss) then
+      h.best = row
+      h.state = model:state()
+      since = 0
+    else
+      since = since + 1
+      if opts.patience and since >= opts.patience then break end
+    end
+  end
+  return h
+end
+
+local ok, help = pcall(require, 'lotto.help')
+if ok and type(help) == 'table' and help.register then
+  help.register(G, {
+    planetoid = "planetoid('cora'|'citeseer' or {name =, dir =, normalize = true}) -> d with d.graph, x row-normalised",
+    model = "model(d, {kind = 'gcn'|'gat'|'gin', hidden =, dropout =, heads =, seed =}) -> initialised model over d.graph",
+    fit = 'fit(model, d, {epochs = 200, lr = 0.01, weight_decay = 5e-4}) -> h: h.best = the best-validation epoch',
+  })
+end
+
+return G

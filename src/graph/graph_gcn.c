@@ -1,0 +1,103 @@
+/* graph_gcn.c: the GCN layer (Kipf & Welling 2017): y = A_hat (x W^T) + b over a graph's
+ * nodes, A_hat the symmetric normalisation of the masked, weighted adjacency (graph_adj.c).
+ * The backward reaches the features, W, b and the graph's edge weights. Holds a reference
+ * to its graph; its params are views into the model's flat buffers. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "graph/graph_layer.h"
+
+typedef struct {
+  lt_graph *g;
+  int in, out, bias;
+  const lt_tensor *x;   /* borrowed from the forward, read by the backward */
+  lt_tensor *h, *y, *dh, *dx;
+  lt_graph_xw xw;       /* x W^T, sparse when x is */
+} gcn;
+
+static lt_status gcn_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
+                           const lt_layer **producer) {
+  gcn *p = l->priv;
+  if (ndim != 1 || in[0] != p->in) {
+    char e[32];
+    snprintf(e, sizeof e, "(%d)", p->in);
+    return lt_layer_shape_error(l, e, *producer, ndim, in);
+  }
+  int64_t ws[2] = {p->out, p->in}, bs[1] = {p->out};
+  lt_status st = lt_build_param(b, l, "weight", 2, ws, 1, 1);
+  if (!st && p->bias) st = lt_build_param(b, l, "bias", 1, bs, 0, 1);
+  *out_ndim = 1;
+  out[0] = p->out;
+  *producer = l;
+  return st;
+}
+
+static lt_status gcn_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
+  gcn *p = l->priv;
+  lt_status st = lt_graph_layer_check_batch(l, p->g, x);
+  if (st) return st;
+  int64_t N = x->shape[0], hs[2] = {N, p->out};
+  if ((st = lt_layer_buffer(&p->h, 2, hs)) || (st = lt_layer_buffer(&p->y, 2, hs))) return st;
+  float *h = lt_tensor_data(p->h), *yd = lt_tensor_data(p->y);
+  const float *W = lt_tensor_data(l->params[0].value);
+  /* x W^T first: the product over the edges then runs on out (< in) features */
+  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), W, lt_tensor_data(l->params[0].mask), N, p->in, p->out))) return st;
+  lt_graph_propagate(p->g, yd, h, p->out);
+  if (p->bias) lt_graph_layer_add_bias(yd, lt_tensor_data(l->params[1].value), N, p->out);
+  p->x = x;
+  *y = p->y;
+  return LT_OK;
+}
+
+static lt_status gcn_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
+  gcn *p = l->priv;
+  int64_t N = dy->shape[0], hs[2] = {N, p->out}, xs[2] = {N, p->in};
+  lt_status st = lt_layer_buffer(&p->dh, 2, hs);
+  if (!st && need_dx) st = lt_layer_buffer(&p->dx, 2, xs);
+  if (st) return st;
+  const float *g = lt_tensor_data(dy), *W = lt_tensor_data(l->params[0].value);
+  float *dh = lt_tensor_data(p->dh);
+  if (p->bias) lt_graph_layer_bias_grad(lt_tensor_data(l->params[1].grad), g, N, p->out);
+  lt_graph_propagate_backward(p->g, dh, g, lt_tensor_data(p->h), p->out);
+  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[0].grad), dh, lt_tensor_data(p->x), N, p->in, p->out);
+  if (st) return st;
+  if (need_dx) {
+    lt_gemm(0, 0, (int)N, p->in, p->out, 1.0f, dh, p->out, W, p->in, 0.0f, lt_tensor_data(p->dx), p->in);
+    *dx = p->dx;
+  }
+  return LT_OK;
+}
+
+static int gcn_describe(const lt_layer *l, char *buf, size_t n) {
+  const gcn *p = l->priv;
+  return snprintf(buf, n, "GCN(%d -> %d, %lld nodes, %.1f%% edges)", p->in, p->out, (long long)lt_graph_nodes(p->g),
+                  100.0 * lt_graph_density(p->g));
+}
+
+static void gcn_free(lt_layer *l) {
+  gcn *p = l->priv;
+  if (!p) return;
+  lt_graph_release(p->g);
+  lt_tensor_release(p->h);
+  lt_tensor_release(p->y);
+  lt_tensor_release(p->dh);
+  lt_tensor_release(p->dx);
+  lt_graph_xw_free(&p->xw);
+  free(p);
+}
+
+static const lt_layer_ops gcn_ops = {
+    .kind = "gcn", .prefix = "gcn", .build = gcn_build, .forward = gcn_forward,
+    .backward = gcn_backward, .describe = gcn_describe, .free = gcn_free,
+};
+
+lt_layer *lt_gcn_new(lt_graph *g, int in, int out, int bias) {
+  if (!g) return lt_error(LT_EINVAL, "gcn: no graph"), NULL;
+  if (in < 1 || out < 1) return lt_error(LT_EINVAL, "gcn: sizes must be positive (got %d -> %d)", in, out), NULL;
+  gcn *p = calloc(1, sizeof *p);
+  if (!p) return lt_error(LT_ENOMEM, "gcn: out of memory"), NULL;
+  p->in = in, p->out = out, p->bias = bias != 0;
+  lt_layer *l = lt_layer_alloc(&gcn_ops, p);
+  if (l) p->g = lt_graph_retain(g);
+  return l;
+}
