@@ -6,21 +6,19 @@
 --
 --   lotto examples/bench_graph.lua                  -- 20 epochs per cell, best of 3
 --   lotto examples/bench_graph.lua --epochs 50 --reps 5 --data citeseer
-local USAGE = [[
-usage: lotto examples/bench_graph.lua [--data cora|citeseer] [--epochs n] [--reps n] [--hidden n]
-Times GCN training epochs (ms) at 1 and 2 threads for edge densities 100/50/20% and weight
-densities 100/20%, and A_hat H sparse (CSR) against dense (sgemm with the N x N A_hat).]]
-local o = { data = 'cora', epochs = 20, reps = 3, hidden = 512 }
-local i = 1
-while arg and arg[i] do
-  local a, v = arg[i], arg[i + 1]
-  if a == '--help' or a == '-h' then print(USAGE) return end
-  local key = ({ ['--data'] = 'data', ['--epochs'] = 'epochs', ['--reps'] = 'reps', ['--hidden'] = 'hidden' })[a]
-  if not key or v == nil then io.stderr:write(USAGE, '\n') os.exit(2) end
-  o[key] = key == 'data' and v or math.tointeger(tonumber(v))
-  if o[key] == nil then io.stderr:write(USAGE, '\n') os.exit(2) end
-  i = i + 2
-end
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/bench_graph.lua [options]',
+  about = 'Times full-batch GCN training epochs (ms) at 1 and 2 threads for edge densities 100/50/20%\n'
+    .. 'and weight densities 100/20%, and A_hat H sparse (CSR) against dense (sgemm with the N x N\n'
+    .. 'A_hat). A benchmark, not a test: run it alone on a quiet machine.',
+  scales = { { '(default)', 'Cora, 20 epochs per cell, best of 3', 'a few minutes' } },
+  options = {
+    { 'data', 'cora', 'data set', choices = { 'cora', 'citeseer' } },
+    { 'epochs', 20, 'training epochs per timed repetition', integer = true, min = 1 },
+    { 'reps', 3, 'repetitions (the best is reported)', integer = true, min = 1 },
+    { 'hidden', 512, 'hidden units of the GCN', integer = true, min = 1 },
+  },
+})
 
 local G, T, prune, optim = lotto.graph, lotto.tensor, lotto.prune, lotto.optim
 local now = optim.now

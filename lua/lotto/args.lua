@@ -12,7 +12,7 @@
 --     options = {
 --       { 'full', false, 'paper scale' },                      -- a flag: --full
 --       { 'format', 'png', 'plot format', choices = { 'png', 'svg', 'pdf' } },
---       { 'seeds', 2, 'number of seeds', short = 's' },        -- a number: --seeds 3, -s 3
+--       { 'seeds', 2, 'number of seeds', short = 's', integer = true, min = 1 }, -- --seeds 3, -s 3
 --     },
 --     positional = { { 'rundir', 'a run directory' } },      -- required, in order
 --   })
@@ -80,7 +80,12 @@ local function convert(spec, opt, v)
   if kind(opt) == 'number' then
     local n = tonumber(v)
     if not n then M.fail(spec, ("option '--%s' needs a number (got '%s')"):format(opt[1], v)) end
-    return math.tointeger(n) or n
+    n = math.tointeger(n) or n
+    if opt.integer and math.type(n) ~= 'integer' then
+      M.fail(spec, ("option '--%s' needs a whole number (got '%s')"):format(opt[1], v))
+    end
+    if opt.min and n < opt.min then M.fail(spec, ("option '--%s' must be at least %s (got '%s')"):format(opt[1], opt.min, v)) end
+    return n
   end
   if opt.choices then
     local ok = false
@@ -161,7 +166,7 @@ end
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(M, {
-    parse = 'parse(arg, {usage =, about =, scales =, options = {{name, default, text, short =, choices =}}, positional =}) -> values',
+    parse = 'parse(arg, {usage =, about =, scales =, options = {{name, default, text, short =, choices =, integer =, min =}}, positional =}) -> values',
     help = 'help(spec) -> the text --help prints',
     fail = 'fail(spec, msg): a one-line usage error naming the command',
   })

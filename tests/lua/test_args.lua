@@ -21,6 +21,7 @@ local spec = {
     { 'format', 'png', 'image format', choices = { 'png', 'svg', 'pdf' } },
     { 'seeds', 2, 'number of seeds', short = 's' },
     { 'lr', nil, 'learning rate', type = 'number' },
+    { 'reps', 3, 'repetitions', integer = true, min = 1 },
   },
   positional = { { 'rundir', 'a run', optional = true } },
 }
@@ -50,6 +51,10 @@ T.check(not m:find('\n'), 'one line')
 T.check_eq(debug.getregistry()['lotto.user_error'], m, 'a user error (the host prints no traceback)')
 T.check_match(err_of({ '--format', 'svgg' }), "must be one of png, svg, pdf %(got 'svgg'%) %(did you mean 'svg'%?%)", 'a choice')
 T.check_match(err_of({ '--seeds', 'two' }), "option '%-%-seeds' needs a number %(got 'two'%)", 'a number')
+T.check_eq(A.parse({ '--reps=1' }, spec).reps, 1, 'an integer at its minimum')
+T.check_match(err_of({ '--reps', '2.5' }), "option '%-%-reps' needs a whole number %(got '2%.5'%)", 'integer = true')
+T.check_match(err_of({ '--reps=0' }), "option '%-%-reps' must be at least 1 %(got '0'%)", 'min = 1')
+T.check_eq(A.parse({ '--seeds', '2.5' }, spec).seeds, 2.5, 'a number without integer = true may be fractional')
 T.check_match(err_of({ '--seeds' }), "option '%-%-seeds' needs a value", 'a missing value')
 T.check_match(err_of({ '--full=yes' }), "option '%-%-full' takes no value", 'a flag with a value')
 T.check_match(err_of({ 'a', 'b' }), "unexpected argument 'b'", 'too many words')
