@@ -8,16 +8,23 @@
 --   lotto examples/supermask.lua           2 seeds, 1500 training iterations, edge-popup 1 epoch
 --   lotto examples/supermask.lua --full    5 seeds, 10000 iterations, more densities, edge-popup 5 epochs
 --   options: --fashion (Fashion-MNIST)
-local usage = 'usage: lotto examples/supermask.lua [--full] [--fashion] [--seeds n] [--iters n] [--help]'
-local o, i = {}, 1
-while arg and arg[i] do
-  local a, v = arg[i], math.tointeger(tonumber(arg[i + 1]))
-  if a == '--help' or a == '-h' then print(usage) return
-  elseif a == '--full' or a == '--fashion' then o[a:sub(3)] = true
-  elseif (a == '--seeds' or a == '--iters') and v and v >= 1 then o[a:sub(3)] = v; i = i + 1
-  else error(usage, 0) end
-  i = i + 1
-end
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/supermask.lua [options]',
+  about = 'Zhou et al. (2019): masks from the initial and final weights of a trained LeNet-300-100\n'
+    .. '(large final, same sign, magnitude increase, random) put on the initial weights or on a\n'
+    .. 'signed constant and evaluated without training; beside them, masks learned on frozen random\n'
+    .. 'weights by edge-popup (Ramanujan et al. 2020). Results in runs/supermask[_full]/.',
+  scales = {
+    { '(default)', '2 seeds, 1500 training iterations, edge-popup 1 epoch', 'a few minutes' },
+    { '--full', '5 seeds, 10000 iterations, more densities, edge-popup 5 epochs', 'about 1 h' },
+  },
+  options = {
+    { 'full', false, 'the larger scale' },
+    { 'fashion', false, 'Fashion-MNIST instead of MNIST' },
+    { 'seeds', nil, 'number of seeds (default 2; 5 with --full)', type = 'number', integer = true, min = 1 },
+    { 'iters', nil, 'training iterations (default 1500; 10000 with --full)', type = 'number', integer = true, min = 1 },
+  },
+})
 local full, fashion = o.full, o.fashion
 local sm, plot, json, fs = lotto.supermask, lotto.plot, lotto.json, lotto.fs
 local data = lotto.data.load(fashion and 'fashion_mnist' or 'mnist', { val = 5000 })
