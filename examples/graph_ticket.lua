@@ -8,28 +8,35 @@
 --   lotto examples/graph_ticket.lua --full             paper scale: 20 rounds, 5 seeds
 --   lotto examples/graph_ticket.lua --data citeseer --model gat --earlybird
 -- A killed run resumes where it stopped when started again (--restart starts over).
-local USAGE = [[
-usage: lotto examples/graph_ticket.lua [--data cora|citeseer] [--model gcn|gat|gin] [--full]
-         [--rounds n] [--seeds n] [--epochs n] [--hidden n] [--earlybird] [--graph-only | --weights-only]
-         [--restart] [--threads n]
-UGS graph lottery tickets against random pruning. Defaults: GCN with 512 hidden units, Adam
-(lr 0.008, weight decay 8e-5 on Cora; 0.01, 5e-4 on Citeseer), 200 epochs per training,
-s1 = s2 = 1e-2, 1 seed, 5 rounds (--full: 5 seeds, 20 rounds). --graph-only / --weights-only
-are the ablations that prune one side only. Results: runs/graph_<data>_<model>[_...]/.]]
-local o = { data = 'cora', model = 'gcn', rounds = 5, seeds = 1 }
-local i = 1
-while arg and arg[i] do
-  local a, v = arg[i], arg[i + 1]
-  local num = ({ ['--rounds'] = 'rounds', ['--seeds'] = 'seeds', ['--epochs'] = 'epochs', ['--hidden'] = 'hidden',
-                 ['--threads'] = 'threads' })[a]
-  if a == '--help' or a == '-h' then print(USAGE) return
-  elseif a == '--full' then o.rounds, o.seeds = 20, 5; i = i + 1
-  elseif a == '--restart' or a == '--earlybird' or a == '--graph-only' or a == '--weights-only' then
-    o[a:sub(3):gsub('-', '_')] = true; i = i + 1
-  elseif (a == '--data' or a == '--model') and v then o[a:sub(3)] = v; i = i + 2
-  elseif num and math.tointeger(tonumber(v)) then o[num] = math.tointeger(tonumber(v)); i = i + 2
-  else io.stderr:write(USAGE, '\n') os.exit(2) end
-end
+local spec = {
+  usage = 'lotto examples/graph_ticket.lua [options]',
+  about = 'UGS graph lottery tickets against random pruning (Chen et al. 2021). Defaults: GCN with 512\n'
+    .. 'hidden units, Adam (lr 0.008, weight decay 8e-5 on Cora; 0.01, 5e-4 on Citeseer), 200 epochs\n'
+    .. 'per training, s1 = s2 = 1e-2. --graph-only / --weights-only are the ablations that prune one\n'
+    .. 'side only. A killed run resumes when started again. Results: runs/graph_<data>_<model>[_...]/.',
+  scales = {
+    { '(default)', 'GCN on Cora, 1 seed, 5 rounds', 'a few minutes' },
+    { '--full', 'paper scale: 5 seeds, 20 rounds', 'about 2 h' },
+  },
+  options = {
+    { 'data', 'cora', 'data set', choices = { 'cora', 'citeseer' } },
+    { 'model', 'gcn', 'graph network', choices = { 'gcn', 'gat', 'gin' } },
+    { 'full', false, 'paper scale: 20 rounds, 5 seeds (--rounds and --seeds still win)' },
+    { 'rounds', nil, 'pruning rounds (default 5; 20 with --full)', type = 'number', integer = true, min = 1 },
+    { 'seeds', nil, 'number of seeds (default 1; 5 with --full)', type = 'number', integer = true, min = 1 },
+    { 'epochs', nil, 'epochs per training (default 200)', type = 'number', integer = true, min = 1 },
+    { 'hidden', nil, 'hidden units (default 512 for gcn, 8 for gat, 64 for gin)', type = 'number', integer = true, min = 1 },
+    { 'earlybird', false, 'draw the ticket early (early-bird, threshold 0.01, window 5)' },
+    { 'graph-only', false, 'prune edges only (ablation)' },
+    { 'weights-only', false, 'prune weights only (ablation)' },
+    { 'restart', false, 'start over instead of resuming' },
+    { 'threads', nil, 'OpenBLAS threads (default: as many as cores)', type = 'number', integer = true, min = 1 },
+  },
+}
+local o = lotto.args.parse(arg, spec)
+if o['graph-only'] and o['weights-only'] then lotto.args.fail(spec, '--graph-only and --weights-only exclude each other') end
+o.graph_only, o.weights_only = o['graph-only'], o['weights-only']
+o.rounds, o.seeds = o.rounds or (o.full and 20 or 5), o.seeds or (o.full and 5 or 1)
 local seeds = {}
 for s = 1, o.seeds do seeds[s] = s end
 local suffix = (o.graph_only and '_graph_only' or '') .. (o.weights_only and '_weights_only' or '')
