@@ -18,21 +18,38 @@
 -- last completed round. Slurm settings (partition, account, ...) go in slurm = {...}.
 local sweep = require 'lotto.sweep'
 
-local opts, rest = sweep.options(arg)
-local full, nseeds = false, nil
-local i = 1
-while rest[i] do
-  if rest[i] == '--full' then full = true
-  elseif rest[i] == '--seeds' and math.tointeger(tonumber(rest[i + 1] or '')) then
-    nseeds = math.tointeger(tonumber(rest[i + 1])); i = i + 1
-  else error(('unknown argument %s (try --help)'):format(rest[i]), 0) end
-  i = i + 1
-end
-if opts.help then
-  print('usage: lotto examples/sweep_rewind.lua [--full] [--seeds N] [sweep options]\n'
-    .. '  --seeds N              seeds 1..N (default 2; 5 with --full)\n' .. require('lotto.sweep.run').USAGE)
-  return
-end
+-- The sweep options (lotto.sweep.options reads the same names) are declared here too, so
+-- --help lists them and a typo gets a suggestion; they go to sweep{...} below.
+local o = lotto.args.parse(arg, {
+  usage = 'lotto examples/sweep_rewind.lua [options]',
+  about = 'Late resetting as a sweep (Frankle et al. 2019): IMP of LeNet-300-100 on MNIST rewinding to\n'
+    .. 'iteration k, one unit per (k, seed), run as worker processes here or as a Slurm job array,\n'
+    .. 'collected into runs/sweep_rewind[_full]/. Rerunning resumes; see also\n'
+    .. '`lotto sweep status runs/sweep_rewind` and `lotto sweep collect runs/sweep_rewind`.',
+  scales = {
+    { '(default)', 'k in {0, 20, 100, 300} x 2 seeds: 8 units, 5 rounds of 600 iterations', 'a few minutes' },
+    { '--full', 'k in {0, 100, 500, 1000, 2000} x 5 seeds, 15 rounds of 20,000 iterations',
+      'about 12 h here; Slurm tasks of up to 4 h' },
+  },
+  options = {
+    { 'full', false, 'the paper scale' },
+    { 'seeds', nil, 'seeds 1..N (default 2; 5 with --full)', type = 'number', integer = true, min = 1, metavar = 'N' },
+    { 'backend', 'local', 'where units run: worker processes here or a Slurm job array', choices = { 'local', 'slurm' } },
+    { 'jobs', nil, 'local: units at a time (default: cores / threads per unit)', type = 'number', integer = true,
+      min = 1, metavar = 'N' },
+    { 'threads', nil, 'threads per unit (default 1; Slurm: cpus-per-task)', type = 'number', integer = true, min = 1,
+      metavar = 'N' },
+    { 'dry-run', false, 'slurm: print the batch script and the units, submit nothing' },
+    { 'wait', false, 'slurm: wait for the job array, then collect' },
+    { 'restart', false, "delete the sweep's store and start over" },
+    { 'no-collect', false, 'do not collect after a local run' },
+    { 'quiet', false, 'no progress lines from the sweep' },
+  },
+})
+local full, nseeds = o.full, o.seeds
+local opts = { backend = o.backend, jobs = o.jobs, threads = o.threads, dry_run = o['dry-run'] or nil,
+  wait = o.wait or nil, restart = o.restart or nil, quiet = o.quiet or nil }
+if o['no-collect'] then opts.collect = false end
 local seeds = {}
 for s = 1, nseeds or (full and 5 or 2) do seeds[s] = s end
 
