@@ -21,7 +21,7 @@ local o = lotto.args.parse(arg, {
 })
 
 local G, T, prune, optim = lotto.graph, lotto.tensor, lotto.prune, lotto.optim
-local now = optim.now
+local now = lotto.sys.now
 local d = G.planetoid(o.data)
 local g = d.graph
 
