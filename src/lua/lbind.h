@@ -26,6 +26,9 @@ int lt_checkshape(lua_State *L, int i, int64_t shape[LT_MAXDIM]);
 /* The layer of the layer userdata at index i (borrowed), NULL when i holds
  * something else; raises when the layer was handed on to a container. */
 struct lt_layer *lt_testlayer(lua_State *L, int i);
+/* The layer constructors of lotto.nn (lnn_layers.c) and the layer metatable. */
+extern const luaL_Reg lt_nn_layer_funcs[];
+void lt_nn_open_layers(lua_State *L);
 /* Pushes an empty layer userdata and returns its slot: a layer stored there
  * belongs to the userdata until a container or model takes it. */
 struct lt_layer **lt_pushlayerbox(lua_State *L);
