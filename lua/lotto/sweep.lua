@@ -19,6 +19,7 @@
 -- depend on each other and never write the same file. Each unit writes only its own
 -- directory, state file and log; the launcher writes sweep.json and cell.json before any
 -- unit starts; collect reads only units whose state says done.
+local util = require 'lotto.util'
 local json = require 'lotto.json'
 local fs = require 'lotto.fs'
 
@@ -33,7 +34,7 @@ S.OPTIONS = {
 -- Driver options a sweep sets per unit: a base config may not hold them.
 local RESERVED = { name = 'name', root = 'root', seeds = 'seeds', threads = 'threads', restart = 'restart' }
 
-local function bad(msg, ...) error('lotto.sweep: ' .. msg:format(...), 0) end
+local function bad(msg, ...) util.user_error('lotto.sweep: ' .. msg:format(...)) end
 
 -- ---- small helpers ------------------------------------------------------------------
 

@@ -137,7 +137,7 @@ function R.run(spec, opts)
         out.interrupted = true
         return out
       end
-      error('lotto.sweep: ' .. res.error, 0)
+      require('lotto.util').user_error('lotto.sweep: ' .. res.error)
     end
   end
   local sv = U.survey(s, dir, live)

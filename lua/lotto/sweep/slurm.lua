@@ -5,6 +5,7 @@
 -- or a rerun of the sweep resumes it. Units are whole replicates, so no task depends on
 -- another (a transfer sweep whose source is another sweep can wait for it through
 -- slurm = {dependency = 'afterok:<job>'}).
+local util = require 'lotto.util'
 local json = require 'lotto.json'
 local proc = require 'lotto.proc'
 local fs = require 'lotto.fs'
@@ -18,7 +19,7 @@ M.OPTIONS = {
   requeue = false, dependency = 'dependency', job_name = 'job-name', constraint = 'constraint',
 }
 
-local function bad(msg, ...) error('lotto.sweep: ' .. msg:format(...), 0) end
+local function bad(msg, ...) util.user_error('lotto.sweep: ' .. msg:format(...)) end
 local function shq(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local function absolute(path)
