@@ -66,8 +66,9 @@ for _, m in ipairs(methods) do
     for _, a in ipairs(accs) do mean = mean + a / #accs end
     for _, a in ipairs(accs) do var = var + (a - mean) ^ 2 / math.max(#accs - 1, 1) end
     secs = secs / #seeds
-    print(('%-16s %7.1f%% %9.2f%% %9.2f ± %.2f %12.2f'):format(m.name, 100 * d, 100 * overall, 100 * mean,
-      100 * math.sqrt(var), secs))
+    local acc = #accs > 1 and ('%9.2f ± %.2f'):format(100 * mean, 100 * math.sqrt(var)) -- one seed: no spread
+      or ('%9.2f       '):format(100 * mean)
+    print(('%-16s %7.1f%% %9.2f%% %s %12.2f'):format(m.name, 100 * d, 100 * overall, acc, secs))
     for _, x in ipairs(m.dst and { d } or densities) do -- dense: a flat line across the densities
       s.x[#s.x + 1], s.y[#s.y + 1], s.err[#s.err + 1] = 100 * x, 100 * mean, 100 * math.sqrt(var)
       t.x[#t.x + 1], t.y[#t.y + 1] = 100 * x, secs
