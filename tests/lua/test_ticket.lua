@@ -307,4 +307,11 @@ do
   T.check(err and err:find('no completed round 1 for seed 9', 1, true), 'load names what is missing: ' .. tostring(err))
 end
 
+-- a diverged training names its seed, round and method (issue: the error said none of them)
+do
+  local ok, err = pcall(ticket.imp, with { name = 'diverges', rounds = 1, seeds = { 3 }, controls = {},
+    optimizer = { kind = 'sgd', lr = 1e30 }, restart = true })
+  T.check(not ok and tostring(err):find('training diverged', 1, true) ~= nil, tostring(err))
+  T.check(tostring(err):find('(seed 3, round 0, dense)', 1, true) ~= nil, 'the message names seed, round and method: ' .. tostring(err))
+end
 T.report()

@@ -93,7 +93,15 @@ local function fit(model, data, cfg, opts, seed, k, method)
   track.left = math.max(track.left - 1, 0)
   opts.label = ('seed %d · round %d/%d · %s'):format(seed, k, cfg.rounds, method)
   opts.after = track.n > 0 and track.left * track.secs / track.n or nil
-  local h = M.train(model, data, cfg, opts)
+  local ok, h = pcall(M.train, model, data, cfg, opts)
+  if not ok then
+    local msg = tostring(h)
+    -- a diverged training says which one: seed, round and method (the rest propagates as it is)
+    if msg:find('training diverged', 1, true) then
+      U.user_error(('lotto.ticket: %s (seed %d, round %d, %s)'):format(U.strip(msg), seed, k, method))
+    end
+    error(h, 0)
+  end
   track.n, track.secs = track.n + 1, track.secs + (h.seconds or 0)
   return h
 end
