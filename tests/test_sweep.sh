@@ -93,5 +93,20 @@ SWEEP_ROOT=$T/par "$LOTTO" sweep changed.lua > changed.out 2>&1 && fail "a chang
 grep -q 'different config (base.batch: 60 -> 50)' changed.out || { cat changed.out; fail "changed base message"; }
 "$LOTTO" sweep status "$T/nothing" > /dev/null 2>&1 && fail "status of a missing sweep should fail"
 
+# A second attempt at a unit whose run another process holds (a requeued Slurm task beside
+# its first attempt) exits 75 (try again), says so, and leaves the first one's status alone.
+SWEEP_ROOT=$T/lk "$LOTTO" sweep sweep.lua --jobs 1 > lk.out 2>&1 &
+lkpid=$!
+st="$T/lk/tiny/prune.rate=0.3/replicate_1.state.json"
+for i in $(seq 1 600); do
+  [ -f "$T/lk/tiny/prune.rate=0.3/replicate_1/lock" ] && grep -q '"running"' "$st" 2>/dev/null && break
+  sleep 0.1
+done
+"$LOTTO" sweep unit "$T/lk/tiny" 'prune.rate=0.3/1' > lk2.out 2>&1; rc=$?
+[ $rc = 75 ] || fail "a second attempt at a locked unit should exit 75, got $rc: $(cat lk2.out)"
+grep -q -e 'locked by process' -e 'is running in process' lk2.out || fail "the second attempt does not say who holds the unit: $(cat lk2.out)"
+grep -q '"running"' "$st" || fail "the second attempt changed the first one's status: $(cat "$st")"
+kill -TERM $lkpid 2>/dev/null; wait $lkpid 2>/dev/null
+
 [ $fails = 0 ] && echo PASS
 [ $fails = 0 ]

@@ -140,7 +140,7 @@ check(sv.done == 2 and sv.running == 2 and sv.failed == 1 and sv.pending == 4, '
 -- a unit running in another live process of this machine is not started twice
 local sleeper = proc.spawn { '/bin/sh', '-c', 'sleep 30' }
 state(units[9], { state = 'running', host = proc.hostname(), pid = sleeper })
-check_eq(U.run(dir, units[9].id), 1, 'a unit running here is refused')
+check_eq(U.run(dir, units[9].id), 75, 'a unit running here is refused: try again later (75)')
 check_eq(U.read(units[9]).pid, sleeper, 'and its state is left alone')
 proc.kill(sleeper, 'KILL', true) -- the group: sh and its sleep
 proc.wait(sleeper)

@@ -59,7 +59,8 @@ local function last_line(msg)
   return (first:gsub('^lotto%.sweep: ', ''))
 end
 
--- Runs one unit of the sweep in dir; returns the exit status (0, 1 or 75).
+-- Runs one unit of the sweep in dir; returns the exit status (0, 1 or 75: interrupted, or
+-- another attempt holds the unit; either way a rerun or requeue goes on).
 function U.run(dir, id, opts)
   opts = opts or {}
   local s, err = S.load(dir)
@@ -74,8 +75,8 @@ function U.run(dir, id, opts)
   if prev and prev.state == 'done' then print(('unit %s is done already'):format(id)); return 0 end
   if prev and prev.state == 'running' and prev.host == proc.hostname() and prev.pid ~= proc.pid()
       and prev.pid and proc.alive(prev.pid) then -- two runs of one unit would write the same files
-    io.stderr:write(('lotto sweep unit: %s is running in process %d on this machine\n'):format(id, prev.pid))
-    return 1
+    io.stderr:write(('lotto sweep unit: %s is running in process %d on this machine; try again later\n'):format(id, prev.pid))
+    return U.EXIT_INTERRUPTED -- another attempt holds it: not a failure of this unit
   end
   local threads = math.tointeger(tonumber(os.getenv('SLURM_CPUS_PER_TASK') or '')) or s.threads
   local cfg = S.unit_config(s, unit, threads)
@@ -101,6 +102,13 @@ function U.run(dir, id, opts)
     st.state, st.rounds_done = 'interrupted', U.rounds_done(unit)
     write(unit, st)
     io.stderr:write(('unit %s: interrupted after %d rounds; a rerun resumes it\n'):format(id, st.rounds_done))
+    return U.EXIT_INTERRUPTED
+  end
+  if tostring(e):find('is locked by process', 1, true) then
+    -- another attempt (a requeued Slurm task beside its first one, a second launcher) holds
+    -- the unit's run: its status stays as it was, and this attempt asks to be tried again
+    if prev then write(unit, prev) end
+    io.stderr:write(('unit %s: %s; try again later\n'):format(id, last_line(e)))
     return U.EXIT_INTERRUPTED
   end
   st.state, st.error = 'failed', last_line(e)
