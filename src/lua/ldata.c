@@ -13,11 +13,6 @@ static void pushmeta(lua_State *L, const char *name);
 
 /* ---- data sets ---- */
 
-lt_dataset *lt_todataset(lua_State *L, int i) {
-  lt_dataset **p = luaL_testudata(L, i, LT_DATASET_MT);
-  return p ? *p : NULL;
-}
-
 lt_dataset *lt_checkdataset(lua_State *L, int i) {
   lt_dataset **p = luaL_checkudata(L, i, LT_DATASET_MT);
   luaL_argcheck(L, *p != NULL, i, "data set has been freed");

@@ -12,7 +12,6 @@
 
 /* The data set at index i, or a Lua error naming argument i. Borrowed: retain it to keep it. */
 lt_dataset *lt_checkdataset(lua_State *L, int i);
-lt_dataset *lt_todataset(lua_State *L, int i); /* NULL when not a data set */
 /* Pushes a userdata holding d; takes over the caller's reference. d == NULL raises lt_errmsg(). */
 void lt_pushdataset(lua_State *L, lt_dataset *d);
 
