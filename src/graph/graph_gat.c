@@ -31,13 +31,10 @@ static int kept(const lt_graph *g, const float *m, int64_t e) { return g->eid[e]
 static lt_status gat_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                            const lt_layer **producer) {
   gat *p = l->priv;
-  if (ndim != 1 || in[0] != p->in) {
-    char e[32];
-    snprintf(e, sizeof e, "(%d)", p->in);
-    return lt_layer_shape_error(l, e, *producer, ndim, in);
-  }
+  lt_status st = lt_layer_expect_features(l, p->in, *producer, ndim, in);
+  if (st) return st;
   int64_t ws[2] = {ho(p), p->in}, as[2] = {p->heads, p->out}, bs[1] = {ydim(p)};
-  lt_status st = lt_build_param(b, l, "weight", 2, ws, 1, 1);
+  st = lt_build_param(b, l, "weight", 2, ws, 1, 1);
   if (!st) st = lt_build_param(b, l, "att_src", 2, as, 0, 1);
   if (!st) st = lt_build_param(b, l, "att_dst", 2, as, 0, 1);
   if (!st) st = lt_build_param(b, l, "bias", 1, bs, 0, 1);

@@ -21,13 +21,10 @@ enum { P_W1, P_B1, P_W2, P_B2, P_EPS };
 static lt_status gin_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                            const lt_layer **producer) {
   gin *p = l->priv;
-  if (ndim != 1 || in[0] != p->in) {
-    char e[32];
-    snprintf(e, sizeof e, "(%d)", p->in);
-    return lt_layer_shape_error(l, e, *producer, ndim, in);
-  }
+  lt_status st = lt_layer_expect_features(l, p->in, *producer, ndim, in);
+  if (st) return st;
   int64_t w1[2] = {p->hidden, p->in}, b1[1] = {p->hidden}, w2[2] = {p->out, p->hidden}, b2[1] = {p->out}, e[1] = {1};
-  lt_status st = lt_build_param(b, l, "weight", 2, w1, 1, 1);
+  st = lt_build_param(b, l, "weight", 2, w1, 1, 1);
   if (!st) st = lt_build_param(b, l, "bias", 1, b1, 0, 1);
   if (!st) st = lt_build_param(b, l, "weight2", 2, w2, 1, 1);
   if (!st) st = lt_build_param(b, l, "bias2", 1, b2, 0, 1);

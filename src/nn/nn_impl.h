@@ -168,6 +168,9 @@ lt_status lt_build_child(lt_build *b, lt_layer *child, int ndim, const int64_t *
 /* Formats "fc2 (linear 300 -> 100) expects input (300) but conv1 produces (64, 26, 26)". */
 lt_status lt_layer_shape_error(const lt_layer *l, const char *expected, const lt_layer *producer, int ndim,
                                const int64_t *in);
+/* The build check of a layer on feature vectors: LT_OK when the per-sample
+ * input is (n), else lt_layer_shape_error with "(n)". */
+lt_status lt_layer_expect_features(const lt_layer *l, int n, const lt_layer *producer, int ndim, const int64_t *in);
 /* Allocates a layer with ops and priv (takes priv; frees it with free() on failure). */
 lt_layer *lt_layer_alloc(const lt_layer_ops *ops, void *priv);
 /* Ensures *buf is a contiguous tensor of the given shape. Reuses its storage

@@ -117,4 +117,11 @@ lt_status lt_layer_shape_error(const lt_layer *l, const char *expected, const lt
   return lt_error(LT_ESHAPE, "%s (%s) expects input %s but the model input is %s", l->name, what, expected, got);
 }
 
+lt_status lt_layer_expect_features(const lt_layer *l, int n, const lt_layer *producer, int ndim, const int64_t *in) {
+  if (ndim == 1 && in[0] == n) return LT_OK;
+  char e[32];
+  snprintf(e, sizeof e, "(%d)", n);
+  return lt_layer_shape_error(l, e, producer, ndim, in);
+}
+
 /* ---- describe ------------------------------------------------------------- */
