@@ -47,6 +47,13 @@ int lt_nn_cost(lua_State *L);
 int lt_sparse_nm(lua_State *L);
 int lt_sparse_nm_open(lua_State *L);
 
+/* ---- mask arguments (lprune.c) ---- */
+/* A tensor written in place: contiguous, or an error naming argument i and what. */
+lt_tensor *lt_checkinplace(lua_State *L, int i, const char *what);
+/* A read-only tensor shaped like mask (the error names both shapes); a strided
+ * one is copied, the copy left on the stack so the collector owns it. */
+lt_tensor *lt_checklike(lua_State *L, int i, const lt_tensor *mask, const char *what);
+
 /* ---- models (lnn.c) ---- */
 /* The model at index i (a lotto.nn.model userdata, not yet freed), or a Lua
  * error naming argument i. Borrowed: the userdata owns it. */

@@ -17,35 +17,12 @@ static int argfail(lua_State *L, int arg) {
   return luaL_argerror(L, arg, lua_pushstring(L, msg));
 }
 
-/* A tensor written in place: contiguous. */
-static lt_tensor *checkinplace(lua_State *L, int i, const char *what) {
-  lt_tensor *t = lt_checktensor(L, i);
-  if (!lt_tensor_is_contiguous(t)) luaL_argerror(L, i, lua_pushfstring(L, "%s must be contiguous (it is changed in place)", what));
-  return t;
-}
-
-/* A read-only tensor shaped like mask; a strided one is copied (left on the stack). */
-static lt_tensor *checklike(lua_State *L, int i, const lt_tensor *mask, const char *what) {
-  lt_tensor *t = lt_checktensor(L, i);
-  if (!lt_tensor_same_shape(t, mask)) {
-    char a[64], b[64];
-    lt_tensor_shape_str(mask, a, sizeof a);
-    lt_tensor_shape_str(t, b, sizeof b);
-    luaL_argerror(L, i, lua_pushfstring(L, "%s %s must have the mask's shape %s", what, b, a));
-  }
-  if (!lt_tensor_is_contiguous(t)) {
-    t = lt_tensor_contiguous(t);
-    lt_pushtensor(L, t);
-  }
-  return t;
-}
-
 /* drop_grow(mask, weight, grow_score | nil, n_drop, n_grow [, rng_or_seed]) -> dropped, grown */
 static int d_drop_grow(lua_State *L) {
-  lt_tensor *m = checkinplace(L, 1, "mask");
-  lt_tensor *w = checkinplace(L, 2, "weight");
+  lt_tensor *m = lt_checkinplace(L, 1, "mask");
+  lt_tensor *w = lt_checkinplace(L, 2, "weight");
   if (!lt_tensor_same_shape(w, m)) luaL_argerror(L, 2, "weight must have the mask's shape");
-  lt_tensor *g = lua_isnoneornil(L, 3) ? NULL : checklike(L, 3, m, "grow score");
+  lt_tensor *g = lua_isnoneornil(L, 3) ? NULL : lt_checklike(L, 3, m, "grow score");
   lua_Integer nd = luaL_checkinteger(L, 4), ng = luaL_checkinteger(L, 5);
   luaL_argcheck(L, nd >= 0, 4, "n_drop must be >= 0");
   luaL_argcheck(L, ng >= 0, 5, "n_grow must be >= 0");
@@ -63,8 +40,8 @@ static int d_drop_grow(lua_State *L) {
 
 /* prune_to(mask, score, keep [, raw]) -> pruned: smallest |score| (or score, raw) first */
 static int d_prune_to(lua_State *L) {
-  lt_tensor *m = checkinplace(L, 1, "mask");
-  lt_tensor *s = checklike(L, 2, m, "score");
+  lt_tensor *m = lt_checkinplace(L, 1, "mask");
+  lt_tensor *s = lt_checklike(L, 2, m, "score");
   lua_Integer keep = luaL_checkinteger(L, 3);
   luaL_argcheck(L, keep >= 0, 3, "keep must be >= 0");
   int64_t pruned;

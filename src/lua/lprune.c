@@ -22,16 +22,18 @@ static void check(lua_State *L, lt_status st, int arg) {
   if (st != LT_OK) argfail(L, arg);
 }
 
-/* A mask argument: a contiguous tensor (it is written in place). */
-static lt_tensor *checkmask(lua_State *L, int i) {
-  lt_tensor *m = lt_checktensor(L, i);
-  luaL_argcheck(L, lt_tensor_is_contiguous(m), i, "mask must be contiguous (it is changed in place)");
-  return m;
+/* A tensor argument written in place: contiguous (lbind.h). */
+lt_tensor *lt_checkinplace(lua_State *L, int i, const char *what) {
+  lt_tensor *t = lt_checktensor(L, i);
+  if (!lt_tensor_is_contiguous(t)) luaL_argerror(L, i, lua_pushfstring(L, "%s must be contiguous (it is changed in place)", what));
+  return t;
 }
+
+static lt_tensor *checkmask(lua_State *L, int i) { return lt_checkinplace(L, i, "mask"); }
 
 /* A read-only tensor shaped like mask; a strided one is copied (the copy is left
  * on the stack so the collector owns it). */
-static lt_tensor *checklike(lua_State *L, int i, const lt_tensor *mask, const char *what) {
+lt_tensor *lt_checklike(lua_State *L, int i, const lt_tensor *mask, const char *what) {
   lt_tensor *t = lt_checktensor(L, i);
   if (!lt_tensor_same_shape(t, mask)) {
     char a[64], b[64];
@@ -54,7 +56,7 @@ static double checkrate(lua_State *L, int i) {
 
 static int prune_local(lua_State *L, lt_score_mode mode, const char *what) {
   lt_tensor *m = checkmask(L, 1);
-  lt_tensor *s = checklike(L, 2, m, what);
+  lt_tensor *s = lt_checklike(L, 2, m, what);
   double p = checkrate(L, 3);
   int64_t pruned;
   check(L, lt_mask_prune_local(m, s, p, mode, &pruned), 1);
@@ -154,7 +156,7 @@ static int p_structured(lua_State *L) {
     lua_pop(L, 2);
   }
   lt_tensor *m = checkmask(L, 1);
-  lt_tensor *w = checklike(L, 2, m, "weight");
+  lt_tensor *w = lt_checklike(L, 2, m, "weight");
   if (dim < 1 || dim > m->ndim)
     luaL_argerror(L, 4, lua_pushfstring(L, "dim %I out of range for a %d-D mask", (LUAI_UACINT)dim, m->ndim));
   int64_t units;
@@ -166,7 +168,7 @@ static int p_structured(lua_State *L) {
 /* nm(mask, score, n, m [, raw]) -> pruned */
 static int p_nm(lua_State *L) {
   lt_tensor *mk = checkmask(L, 1);
-  lt_tensor *s = checklike(L, 2, mk, "score");
+  lt_tensor *s = lt_checklike(L, 2, mk, "score");
   lua_Integer n = luaL_checkinteger(L, 3), m = luaL_checkinteger(L, 4);
   luaL_argcheck(L, m >= 1 && m <= 1 << 20, 4, "group size m must be in [1, 2^20]");
   if (n < 0 || n > m) luaL_argerror(L, 3, lua_pushfstring(L, "n = %I must be in [0, m = %I]", (LUAI_UACINT)n, (LUAI_UACINT)m));
@@ -203,7 +205,7 @@ static void checkpair(lua_State *L, lt_tensor **a, lt_tensor **b) {
     *a = lt_tensor_contiguous(*a);
     lt_pushtensor(L, *a);
   }
-  *b = checklike(L, 2, *a, "second mask");
+  *b = lt_checklike(L, 2, *a, "second mask");
 }
 
 /* hamming(a, b) -> count, normalised */
@@ -249,7 +251,7 @@ static int p_check(lua_State *L) {
 static int p_apply(lua_State *L) {
   lt_tensor *w = lt_checktensor(L, 1);
   luaL_argcheck(L, lt_tensor_is_contiguous(w), 1, "weight must be contiguous (it is changed in place)");
-  lt_tensor *m = checklike(L, 2, w, "mask");
+  lt_tensor *m = lt_checklike(L, 2, w, "mask");
   check(L, lt_mask_apply(w, m), 2);
   lua_settop(L, 1);
   return 1;
@@ -259,7 +261,7 @@ static int p_apply(lua_State *L) {
  * (|score| unless raw). */
 static int p_keep_top(lua_State *L) {
   lt_tensor *m = checkmask(L, 1);
-  lt_tensor *s = checklike(L, 2, m, "score");
+  lt_tensor *s = lt_checklike(L, 2, m, "score");
   lua_Integer keep = luaL_checkinteger(L, 3);
   luaL_argcheck(L, keep >= 0, 3, "keep must be >= 0");
   lt_score_mode mode = lua_toboolean(L, 4) ? LT_SCORE_RAW : LT_SCORE_ABS;
@@ -320,8 +322,8 @@ static int p_erk(lua_State *L) {
 /* targeted_dropout(keep, weight, mask, gamma, alpha, rng_or_seed [, units]) -> keep */
 static int p_targeted_dropout(lua_State *L) {
   lt_tensor *k = checkmask(L, 1);
-  lt_tensor *w = checklike(L, 2, k, "weight");
-  lt_tensor *m = checklike(L, 3, k, "mask");
+  lt_tensor *w = lt_checklike(L, 2, k, "weight");
+  lt_tensor *m = lt_checklike(L, 3, k, "mask");
   lua_Number gamma = luaL_checknumber(L, 4), alpha = luaL_checknumber(L, 5);
   luaL_argcheck(L, gamma >= 0 && gamma <= 1, 4, "gamma must be in [0, 1]");
   luaL_argcheck(L, alpha >= 0 && alpha <= 1, 5, "alpha must be in [0, 1]");
