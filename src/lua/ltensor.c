@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "lbind.h"
+#include "ltensor_impl.h"
 #include "lotto/blas.h"
 
 static void pushmeta(lua_State *L);
@@ -13,7 +14,7 @@ static void pushmeta(lua_State *L);
 /* ---- the userdata ---- */
 
 /* A new tensor userdata holding NULL, metatable set: fill it before anything can fail. */
-static lt_tensor **newslot(lua_State *L) {
+lt_tensor **lt_newtensorslot(lua_State *L) {
   lt_tensor **p = lua_newuserdatauv(L, sizeof *p, 0);
   *p = NULL;
   pushmeta(L);
@@ -34,19 +35,19 @@ lt_tensor *lt_checktensor(lua_State *L, int i) {
 
 void lt_pushtensor(lua_State *L, lt_tensor *t) {
   if (!t) lt_raise(L, NULL);
-  lt_tensor **p = newslot(L);
+  lt_tensor **p = lt_newtensorslot(L);
   *p = t;
 }
 
 /* Pushes a new zero tensor shaped like t (or shape); raises on failure. */
-static lt_tensor *pushnew(lua_State *L, int ndim, const int64_t *shape) {
-  lt_tensor **p = newslot(L);
+lt_tensor *lt_pushnewtensor(lua_State *L, int ndim, const int64_t *shape) {
+  lt_tensor **p = lt_newtensorslot(L);
   *p = lt_tensor_new(ndim, shape);
   if (!*p) lt_raise(L, NULL);
   return *p;
 }
 
-static void check(lua_State *L, lt_status st) {
+void lt_checkstatus(lua_State *L, lt_status st) {
   if (st != LT_OK) lt_raise(L, NULL);
 }
 
@@ -87,7 +88,7 @@ static int getshape(lua_State *L, int i, int64_t shape[LT_MAXDIM], int greedy, i
 int lt_checkshape(lua_State *L, int i, int64_t shape[LT_MAXDIM]) { return getshape(L, i, shape, 1, 0); }
 
 /* A 1-based dim argument, returned 0-based. */
-static int checkdim(lua_State *L, int arg, const lt_tensor *t) {
+int lt_checkdim(lua_State *L, int arg, const lt_tensor *t) {
   lua_Integer d = luaL_checkinteger(L, arg);
   if (d < 1 || d > t->ndim)
     luaL_argerror(L, arg, lua_pushfstring(L, "dim %I out of range for a %d-D tensor", (LUAI_UACINT)d, t->ndim));
@@ -108,14 +109,14 @@ static int64_t checkindex(lua_State *L, int arg, const lt_tensor *t, int d) {
 static int t_zeros(lua_State *L) {
   int64_t s[LT_MAXDIM];
   int nd = lt_checkshape(L, 1, s);
-  pushnew(L, nd, s);
+  lt_pushnewtensor(L, nd, s);
   return 1;
 }
 
 static int t_ones(lua_State *L) {
   int64_t s[LT_MAXDIM];
   int nd = lt_checkshape(L, 1, s);
-  lt_tensor_fill(pushnew(L, nd, s), 1.0f);
+  lt_tensor_fill(lt_pushnewtensor(L, nd, s), 1.0f);
   return 1;
 }
 
@@ -123,7 +124,7 @@ static int t_full(lua_State *L) {
   int64_t s[LT_MAXDIM];
   int nd = getshape(L, 1, s, 0, 0);
   float v = (float)luaL_checknumber(L, 2);
-  lt_tensor_fill(pushnew(L, nd, s), v);
+  lt_tensor_fill(lt_pushnewtensor(L, nd, s), v);
   return 1;
 }
 
@@ -173,7 +174,7 @@ static int t_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int64_t s[LT_MAXDIM];
   int nd = nested_shape(L, s);
-  lt_tensor *t = pushnew(L, nd, s);
+  lt_tensor *t = lt_pushnewtensor(L, nd, s);
   size_t k = 0;
   lua_pushvalue(L, 1);
   nested_fill(L, t, 0, lt_tensor_data(t), &k);
@@ -189,7 +190,7 @@ static int t_random(lua_State *L, int normal) {
   double a = luaL_optnumber(L, 3, 0.0), b = luaL_optnumber(L, 4, 1.0);
   if (!normal) luaL_argcheck(L, a <= b, 4, "need lo <= hi");
   if (normal) luaL_argcheck(L, b >= 0, 4, "std must be >= 0");
-  lt_tensor **p = newslot(L);
+  lt_tensor **p = lt_newtensorslot(L);
   *p = normal ? lt_tensor_randn(nd, s, r, (float)a, (float)b) : lt_tensor_rand(nd, s, r, (float)a, (float)b);
   if (!*p) lt_raise(L, NULL);
   return 1;
@@ -264,14 +265,14 @@ static int m_set(lua_State *L) {
 
 static int m_copy(lua_State *L) {
   lt_tensor *t = lt_checktensor(L, 1), *s = lt_checktensor(L, 2);
-  check(L, lt_tensor_copy(t, s));
+  lt_checkstatus(L, lt_tensor_copy(t, s));
   lua_settop(L, 1);
   return 1;
 }
 
 static int m_clone(lua_State *L) {
   lt_tensor *t = lt_checktensor(L, 1);
-  lt_tensor **p = newslot(L);
+  lt_tensor **p = lt_newtensorslot(L);
   if (!(*p = lt_tensor_clone(t))) lt_raise(L, NULL);
   return 1;
 }
@@ -300,125 +301,11 @@ static int m_totable(lua_State *L) {
   return 1;
 }
 
-/* ---- arithmetic ---- */
-
-/* t op x, x a tensor or a number; into a new tensor, or into t when inplace. */
-static int arith(lua_State *L, lt_binop op, int inplace) {
-  lt_tensor *t = lt_checktensor(L, 1), *u = NULL;
-  int isnum = lua_type(L, 2) == LUA_TNUMBER;
-  if (!isnum && !(u = lt_totensor(L, 2))) return luaL_typeerror(L, 2, "tensor or number");
-  lt_tensor *out = t;
-  if (inplace) lua_pushvalue(L, 1);
-  else out = pushnew(L, t->ndim, t->shape);
-  check(L, isnum ? lt_tensor_binop_scalar(out, t, (float)lua_tonumber(L, 2), op) : lt_tensor_binop(out, t, u, op));
-  return 1;
-}
-
-static int m_add(lua_State *L) { return arith(L, LT_ADD, 0); }
-static int m_sub(lua_State *L) { return arith(L, LT_SUB, 0); }
-static int m_mul(lua_State *L) { return arith(L, LT_MUL, 0); }
-static int m_div(lua_State *L) { return arith(L, LT_DIV, 0); }
-static int m_add_(lua_State *L) { return arith(L, LT_ADD, 1); }
-static int m_sub_(lua_State *L) { return arith(L, LT_SUB, 1); }
-static int m_mul_(lua_State *L) { return arith(L, LT_MUL, 1); }
-static int m_div_(lua_State *L) { return arith(L, LT_DIV, 1); }
-
-/* Metamethods: a number on the left means n op t, computed as fill(n) op t. */
-static int meta_arith(lua_State *L, lt_binop op) {
-  if (lua_type(L, 1) != LUA_TNUMBER) return arith(L, op, 0);
-  float n = (float)lua_tonumber(L, 1);
-  lt_tensor *t = lt_checktensor(L, 2);
-  lt_tensor *out = pushnew(L, t->ndim, t->shape);
-  lt_tensor_fill(out, n);
-  check(L, lt_tensor_binop(out, out, t, op));
-  return 1;
-}
-static int mm_add(lua_State *L) { return meta_arith(L, LT_ADD); }
-static int mm_sub(lua_State *L) { return meta_arith(L, LT_SUB); }
-static int mm_mul(lua_State *L) { return meta_arith(L, LT_MUL); }
-static int mm_div(lua_State *L) { return meta_arith(L, LT_DIV); }
-
-static int unop(lua_State *L, lt_unop op, int inplace) {
-  lt_tensor *t = lt_checktensor(L, 1), *out = t;
-  if (inplace) lua_pushvalue(L, 1);
-  else out = pushnew(L, t->ndim, t->shape);
-  check(L, lt_tensor_unop(out, t, op));
-  return 1;
-}
-static int mm_unm(lua_State *L) { return unop(L, LT_NEG, 0); }
-static int m_abs(lua_State *L) { return unop(L, LT_ABS, 0); }
-static int m_sign(lua_State *L) { return unop(L, LT_SIGN, 0); }
-static int m_sqrt(lua_State *L) { return unop(L, LT_SQRT, 0); }
-static int m_exp(lua_State *L) { return unop(L, LT_EXP, 0); }
-static int m_log(lua_State *L) { return unop(L, LT_LOG, 0); }
-static int m_neg(lua_State *L) { return unop(L, LT_NEG, 0); }
-static int m_relu(lua_State *L) { return unop(L, LT_RELU, 0); }
-static int m_abs_(lua_State *L) { return unop(L, LT_ABS, 1); }
-static int m_sign_(lua_State *L) { return unop(L, LT_SIGN, 1); }
-static int m_sqrt_(lua_State *L) { return unop(L, LT_SQRT, 1); }
-static int m_exp_(lua_State *L) { return unop(L, LT_EXP, 1); }
-static int m_log_(lua_State *L) { return unop(L, LT_LOG, 1); }
-static int m_neg_(lua_State *L) { return unop(L, LT_NEG, 1); }
-static int m_relu_(lua_State *L) { return unop(L, LT_RELU, 1); }
-
-static int clamp(lua_State *L, int inplace) {
-  lt_tensor *t = lt_checktensor(L, 1), *out = t;
-  double lo = luaL_checknumber(L, 2), hi = luaL_checknumber(L, 3);
-  luaL_argcheck(L, lo <= hi, 3, "need lo <= hi");
-  if (inplace) lua_pushvalue(L, 1);
-  else out = pushnew(L, t->ndim, t->shape);
-  check(L, lt_tensor_clamp(out, t, (float)lo, (float)hi));
-  return 1;
-}
-static int m_clamp(lua_State *L) { return clamp(L, 0); }
-static int m_clamp_(lua_State *L) { return clamp(L, 1); }
-
-/* ---- reductions ---- */
-
-static int reduce(lua_State *L, lt_reduce op) {
-  lt_tensor *t = lt_checktensor(L, 1);
-  if (lua_isnoneornil(L, 2)) {
-    switch (op) {
-    case LT_RSUM: lua_pushnumber(L, lt_tensor_sum(t)); break;
-    case LT_RMEAN: lua_pushnumber(L, lt_tensor_mean(t)); break;
-    case LT_RMIN: lua_pushnumber(L, lt_tensor_min(t)); break;
-    case LT_RMAX: lua_pushnumber(L, lt_tensor_max(t)); break;
-    case LT_RARGMAX: lua_pushinteger(L, (lua_Integer)lt_tensor_argmax(t) + 1); break;
-    }
-    return 1;
-  }
-  int d = checkdim(L, 2, t);
-  lt_tensor **p = newslot(L);
-  if (!(*p = lt_tensor_reduce_dim(t, d, op))) lt_raise(L, NULL);
-  if (op == LT_RARGMAX) check(L, lt_tensor_binop_scalar(*p, *p, 1.0f, LT_ADD));
-  return 1;
-}
-static int m_sum(lua_State *L) { return reduce(L, LT_RSUM); }
-static int m_mean(lua_State *L) { return reduce(L, LT_RMEAN); }
-static int m_min(lua_State *L) { return reduce(L, LT_RMIN); }
-static int m_max(lua_State *L) { return reduce(L, LT_RMAX); }
-static int m_argmax(lua_State *L) { return reduce(L, LT_RARGMAX); }
-
-static int m_dot(lua_State *L) {
-  lt_tensor *t = lt_checktensor(L, 1), *u = lt_checktensor(L, 2);
-  double v;
-  check(L, lt_tensor_dot(t, u, &v));
-  lua_pushnumber(L, v);
-  return 1;
-}
-
-static int m_matmul(lua_State *L) {
-  lt_tensor *t = lt_checktensor(L, 1), *u = lt_checktensor(L, 2);
-  lt_tensor **p = newslot(L);
-  check(L, lt_tensor_matmul(p, t, u));
-  return 1;
-}
-
 /* ---- views ---- */
 
 static int m_narrow(lua_State *L) {
   lt_tensor *t = lt_checktensor(L, 1);
-  int d = checkdim(L, 2, t);
+  int d = lt_checkdim(L, 2, t);
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
   luaL_argcheck(L, start >= 1 && start <= t->shape[d] + 1, 3,
                 lua_pushfstring(L, "start %I out of range for dim %d of size %I", (LUAI_UACINT)start, d + 1,
@@ -432,7 +319,7 @@ static int m_narrow(lua_State *L) {
 
 static int m_select(lua_State *L) {
   lt_tensor *t = lt_checktensor(L, 1);
-  int d = checkdim(L, 2, t);
+  int d = lt_checkdim(L, 2, t);
   int64_t i = checkindex(L, 3, t, d);
   lt_pushtensor(L, lt_tensor_select(t, d, i));
   return 1;
@@ -441,7 +328,7 @@ static int m_select(lua_State *L) {
 static int m_transpose(lua_State *L) {
   lt_tensor *t = lt_checktensor(L, 1);
   luaL_argcheck(L, t->ndim >= 2 || !lua_isnoneornil(L, 2), 1, "transpose of a 1-D tensor needs explicit dims");
-  int d0 = lua_isnoneornil(L, 2) ? 0 : checkdim(L, 2, t), d1 = lua_isnoneornil(L, 3) ? 1 : checkdim(L, 3, t);
+  int d0 = lua_isnoneornil(L, 2) ? 0 : lt_checkdim(L, 2, t), d1 = lua_isnoneornil(L, 3) ? 1 : lt_checkdim(L, 3, t);
   lt_pushtensor(L, lt_tensor_transpose(t, d0, d1));
   return 1;
 }
@@ -484,7 +371,7 @@ static int m_shape(lua_State *L) {
 static int m_size(lua_State *L) {
   lt_tensor *t = lt_checktensor(L, 1);
   if (lua_isnoneornil(L, 2)) pushshape(L, t);
-  else lua_pushinteger(L, t->shape[checkdim(L, 2, t)]);
+  else lua_pushinteger(L, t->shape[lt_checkdim(L, 2, t)]);
   return 1;
 }
 
@@ -527,18 +414,11 @@ static const luaL_Reg funcs[] = {
 
 static const luaL_Reg methods[] = {
     {"get", m_get}, {"set", m_set}, {"copy", m_copy}, {"clone", m_clone}, {"fill", m_fill},
-    {"totable", m_totable}, {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div},
-    {"add_", m_add_}, {"sub_", m_sub_}, {"mul_", m_mul_}, {"div_", m_div_}, {"abs", m_abs},
-    {"sign", m_sign}, {"sqrt", m_sqrt}, {"exp", m_exp}, {"log", m_log}, {"neg", m_neg},
-    {"relu", m_relu}, {"abs_", m_abs_}, {"sign_", m_sign_}, {"sqrt_", m_sqrt_}, {"exp_", m_exp_},
-    {"log_", m_log_}, {"neg_", m_neg_}, {"relu_", m_relu_}, {"clamp", m_clamp}, {"clamp_", m_clamp_},
-    {"sum", m_sum}, {"mean", m_mean}, {"min", m_min}, {"max", m_max}, {"argmax", m_argmax},
-    {"dot", m_dot}, {"matmul", m_matmul}, {"narrow", m_narrow}, {"select", m_select},
+    {"totable", m_totable}, {"narrow", m_narrow}, {"select", m_select},
     {"reshape", m_reshape}, {"transpose", m_transpose}, {"contiguous", m_contiguous}, {"is_contiguous", m_is_contiguous},
     {"shape", m_shape}, {"size", m_size}, {"dim", m_dim}, {"numel", m_numel}, {NULL, NULL}};
 
 static const luaL_Reg metamethods[] = {
-    {"__add", mm_add}, {"__sub", mm_sub}, {"__mul", mm_mul}, {"__div", mm_div}, {"__unm", mm_unm},
     {"__len", m_numel}, {"__tostring", mm_tostring}, {"__gc", mm_gc}, {"__close", mm_gc}, {NULL, NULL}};
 
 /* Pushes the metatable, creating it on first use (bindings may push tensors before
@@ -567,7 +447,9 @@ static int m_index(lua_State *L) {
 
 static void pushmeta(lua_State *L) {
   if (!lt_newmeta(L, LT_TENSOR_MT, metamethods, methods)) return;
+  luaL_setfuncs(L, lt_tensor_math_meta, 0); /* __add, __sub, ... (ltensor_math.c) */
   lua_getfield(L, -1, "__index");
+  luaL_setfuncs(L, lt_tensor_math_methods, 0);
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__methods");
   lua_pushcclosure(L, m_index, 1);
