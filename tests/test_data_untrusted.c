@@ -19,6 +19,21 @@
 #include <zlib.h>
 
 #include "lotto/data.h"
+#include "child_rss.h"
+
+typedef struct { const char *images, *labels; } idx_pair;
+static lt_status load_idx(const void *arg) {
+  const idx_pair *p = arg;
+  lt_dataset *d = NULL;
+  lt_status s = lt_dataset_load_idx(&d, p->images, p->labels, 10);
+  lt_dataset_release(d);
+  return s;
+}
+/* Loads images + labels in a forked child; returns its peak RSS growth (KiB), its message in msg. */
+static long load_idx_in_child(const char *images, const char *labels, char *msg, size_t cap) {
+  idx_pair p = {images, labels};
+  return rss_growth_in_child(load_idx, &p, msg, cap);
+}
 
 static char tmpdir[1024];
 
@@ -61,46 +76,7 @@ static void expect_error(lt_status got, const char *fragment, const char *path) 
   if (path) assert_non_null(strstr(lt_errmsg(), path));
 }
 
-static long maxrss_kb(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
-}
 
-/* Loads images + labels in a forked child; returns the child's peak RSS growth in KiB and
- * copies its status message into msg. */
-static long load_idx_in_child(const char *images, const char *labels, char *msg, size_t cap) {
-  int fd[2];
-  assert_int_equal(pipe(fd), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fd[0]);
-    long before = maxrss_kb();
-    lt_dataset *d = NULL;
-    lt_status s = lt_dataset_load_idx(&d, images, labels, 10);
-    long grew = maxrss_kb() - before;
-    char out[1100];
-    int n = snprintf(out, sizeof out, "%ld %d %s", grew, (int)s, s ? lt_errmsg() : "ok");
-    if (write(fd[1], out, (size_t)n) != n) _exit(2);
-    lt_dataset_release(d);
-    _exit(0);
-  }
-  close(fd[1]);
-  char in[1100] = {0};
-  size_t got = 0;
-  ssize_t r;
-  while (got < sizeof in - 1 && (r = read(fd[0], in + got, sizeof in - 1 - got)) > 0) got += (size_t)r;
-  close(fd[0]);
-  int st;
-  assert_int_equal(waitpid(pid, &st, 0), pid);
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-  long grew = -1;
-  int consumed = 0;
-  assert_int_equal(sscanf(in, "%ld %*d %n", &grew, &consumed) >= 1, 1);
-  snprintf(msg, cap, "%s", in + consumed);
-  return grew;
-}
 
 /* 8192 images of 64x64 = 32 MiB of zeros in a ~32 KB .gz, beside a label file whose magic
  * is wrong. Reading the images first would cost 32 MiB of bytes + 128 MiB of floats. */

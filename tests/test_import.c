@@ -19,6 +19,7 @@
 
 #include "lotto/io.h"
 #include "lotto/nn.h"
+#include "child_rss.h"
 
 static char tmpdir[512];
 static const char *tmp_path(const char *name) {
@@ -256,40 +257,13 @@ static void import_should_survive_any_single_flipped_byte(void **state) {
 }
 
 /* Imports path in a forked child; returns its peak RSS growth (KiB), its message in msg. */
-static long import_in_child(const char *path, char *msg, size_t cap) {
-  int fd[2];
-  assert_int_equal(pipe(fd), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fd[0]);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    long before = ru.ru_maxrss;
-    lt_model *m = NULL;
-    lt_status s = lt_model_import(&m, path);
-    getrusage(RUSAGE_SELF, &ru);
-    char out[1100];
-    int n = snprintf(out, sizeof out, "%ld %s", ru.ru_maxrss - before, s ? lt_errmsg() : "ok");
-    lt_model_free(m);
-    _exit(write(fd[1], out, (size_t)n) == n ? 0 : 2);
-  }
-  close(fd[1]);
-  char in[1100] = {0};
-  size_t got = 0;
-  ssize_t r;
-  while (got < sizeof in - 1 && (r = read(fd[0], in + got, sizeof in - 1 - got)) > 0) got += (size_t)r;
-  close(fd[0]);
-  int st;
-  assert_int_equal(waitpid(pid, &st, 0), pid);
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-  long grew = -1;
-  int used = 0;
-  assert_int_equal(sscanf(in, "%ld %n", &grew, &used) >= 1, 1);
-  snprintf(msg, cap, "%s", in + used);
-  print_message("peak RSS growth %ld KiB: %s\n", grew, msg);
-  return grew;
+static lt_status import_model(const void *path) {
+  lt_model *m = NULL;
+  lt_status s = lt_model_import(&m, path);
+  lt_model_free(m);
+  return s;
 }
+static long import_in_child(const char *path, char *msg, size_t cap) { return rss_growth_in_child(import_model, path, msg, cap); }
 
 /* Files of a few hundred bytes whose arch declares 512^2 + 4096^2 weights, or a conv of
  * 512 x 512 x 7 x 7, but which hold no tensors: refused on the first parameter, before

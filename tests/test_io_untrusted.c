@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lotto/io.h"
+#include "child_rss.h"
 
 static char tmpdir[1024];
 
@@ -46,44 +47,15 @@ static void write_sparse(const char *path, const char *json, long total) {
   fclose(f);
 }
 
-static long maxrss_kb(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
-}
 
 /* Opens path in a forked child; returns its peak RSS growth (KiB), its message in msg. */
-static long open_in_child(const char *path, char *msg, size_t cap) {
-  int fd[2];
-  assert_int_equal(pipe(fd), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    close(fd[0]);
-    long before = maxrss_kb();
-    lt_st_file *f = NULL;
-    lt_status s = lt_st_open(&f, path);
-    char out[1100];
-    int n = snprintf(out, sizeof out, "%ld %s", maxrss_kb() - before, s ? lt_errmsg() : "ok");
-    lt_st_close(f);
-    _exit(write(fd[1], out, (size_t)n) == n ? 0 : 2);
-  }
-  close(fd[1]);
-  char in[1100] = {0};
-  size_t got = 0;
-  ssize_t r;
-  while (got < sizeof in - 1 && (r = read(fd[0], in + got, sizeof in - 1 - got)) > 0) got += (size_t)r;
-  close(fd[0]);
-  int st;
-  assert_int_equal(waitpid(pid, &st, 0), pid);
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-  long grew = -1;
-  int used = 0;
-  assert_int_equal(sscanf(in, "%ld %n", &grew, &used) >= 1, 1);
-  snprintf(msg, cap, "%s", in + used);
-  print_message("peak RSS growth %ld KiB: %s\n", grew, msg);
-  return grew;
+static lt_status open_st(const void *path) {
+  lt_st_file *f = NULL;
+  lt_status s = lt_st_open(&f, path);
+  lt_st_close(f);
+  return s;
 }
+static long open_in_child(const char *path, char *msg, size_t cap) { return rss_growth_in_child(open_st, path, msg, cap); }
 
 static void safetensors_sizes_should_be_checked_before_the_data_is_read(void **state) {
   const char *p = tmp_path("sparse.safetensors");
