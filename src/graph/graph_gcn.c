@@ -17,16 +17,8 @@ typedef struct {
 
 static lt_status gcn_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                            const lt_layer **producer) {
-  gcn *p = l->priv;
-  lt_status st = lt_layer_expect_features(l, p->in, *producer, ndim, in);
-  if (st) return st;
-  int64_t ws[2] = {p->out, p->in}, bs[1] = {p->out};
-  st = lt_build_param(b, l, "weight", 2, ws, 1, 1);
-  if (!st && p->bias) st = lt_build_param(b, l, "bias", 1, bs, 0, 1);
-  *out_ndim = 1;
-  out[0] = p->out;
-  *producer = l;
-  return st;
+  const gcn *p = l->priv;
+  return lt_build_dense(b, l, p->in, p->out, p->bias, ndim, in, out_ndim, out, producer);
 }
 
 static lt_status gcn_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {

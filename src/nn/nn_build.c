@@ -49,6 +49,19 @@ void lt_build_set_init(lt_build *b, int trainable, float value) {
   if (n > 0) arr[n - 1].init = value;
 }
 
+lt_status lt_build_dense(lt_build *b, lt_layer *l, int in, int out, int bias, int ndim, const int64_t *in_shape,
+                         int *out_ndim, int64_t *out_shape, const lt_layer **producer) {
+  lt_status st = lt_layer_expect_features(l, in, *producer, ndim, in_shape);
+  if (st) return st;
+  int64_t ws[2] = {out, in}, bs[1] = {out};
+  st = lt_build_param(b, l, "weight", 2, ws, 1, 1);
+  if (!st && bias) st = lt_build_param(b, l, "bias", 1, bs, 0, 1);
+  *out_ndim = 1;
+  out_shape[0] = out;
+  *producer = l;
+  return st;
+}
+
 lt_status lt_build_child(lt_build *b, lt_layer *l, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                          const lt_layer **producer) {
   const lt_layer_ops *o = l->ops;

@@ -162,6 +162,11 @@ lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim,
 /* Sets the value lt_model_init gives the parameter (trainable) or buffer
  * (!trainable) declared last; 0 unless set. */
 void lt_build_set_init(lt_build *b, int trainable, float value);
+/* The build of a layer y (out) = x (in) W^T (+ b): checks the input is (in),
+ * declares "weight" (out, in), prunable, and "bias" (out) when bias, and makes
+ * the layer the producer of its (out) output (linear, gcn). */
+lt_status lt_build_dense(lt_build *b, lt_layer *l, int in, int out, int bias, int ndim, const int64_t *in_shape,
+                         int *out_ndim, int64_t *out_shape, const lt_layer **producer);
 /* Recurses into a child during build (containers use it so naming and layout stay in order). */
 lt_status lt_build_child(lt_build *b, lt_layer *child, int ndim, const int64_t *in, int *out_ndim,
                          int64_t *out, const lt_layer **producer);
