@@ -163,5 +163,8 @@ rc=0
 fetch_mnist || rc=1
 fetch_fashion || rc=1
 if [ "${CIFAR:-0}" = 1 ]; then fetch_cifar || rc=1; fi
-fetch_planetoid || rc=1
+# Planetoid is for the graph tickets only: without it (no raw files here and no network)
+# the other data sets still count as fetched; the graph tests report themselves skipped
+# and the graph examples say how to get it.
+fetch_planetoid || echo "lotto: Planetoid (Cora, Citeseer) not installed: the graph tests are skipped and the graph examples need it; set LOTTO_PLANETOID_RAW to the raw files, or run make data with a network" >&2
 exit $rc
