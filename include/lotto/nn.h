@@ -158,6 +158,11 @@ lt_status lt_layer_set_frozen(lt_layer *l, int frozen);
 lt_status lt_layer_sparse_info(const lt_layer *l, lt_spd_info *info);
 /* 1 when the layer has dispatch (a prunable weight on the sparse kernels). */
 int lt_layer_has_dispatch(const lt_layer *l);
+/* After a sparse forward and a backward that wrote its weight gradient
+ * (lt_model_step_loss): its kept weights and their gradients, compact in position
+ * order, for an optimizer step (lt_optim_step_segments); 1 and the pointers (owned
+ * by the layer, valid until its next forward), else 0. Once per backward. */
+int lt_layer_compact(lt_layer *l, float **val, const float **grad, size_t *nnz);
 
 /* ---- model ---- */
 /* Builds a model for per-sample input shape (e.g. {1, 28, 28} or {784}).

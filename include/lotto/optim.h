@@ -48,6 +48,22 @@ lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask
  * which enforces it. mask NULL is a plain dense step. */
 lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const float *mask, size_t n,
                                   uint64_t mask_version);
+/* A parameter whose kept weights and gradients are also held compact, in position
+ * order (a sparse layer's CSR values and its weight gradient on the pattern). */
+typedef struct lt_optim_seg {
+  size_t offset, numel; /* the parameter's range in the flat buffers */
+  float *val;           /* its nnz kept weights, compact: read and written */
+  const float *grad;    /* their gradients, compact */
+  size_t nnz;
+} lt_optim_seg;
+/* As lt_optim_step_versioned, with the kept weights of segs (in increasing offset,
+ * not overlapping) updated from their compact copies: one contiguous pass, the new
+ * values written to both val and w. The compact copies must equal w and g at the kept
+ * positions (the step right after a model's step, nothing written in between). A
+ * segment whose nnz is not the mask's count there, a new mask version or an optimizer
+ * without kept positions falls back to lt_optim_step_versioned: same results. */
+lt_status lt_optim_step_segments(lt_optim *o, float *w, const float *g, const float *mask, size_t n,
+                                 uint64_t mask_version, const lt_optim_seg *segs, int nsegs);
 #define LT_OPTIM_SPARSE_DENSITY 0.12 /* measured: below it the index loop wins for Adam and SGD */
 
 /* Zeroes the moments and the step count (rewinding a ticket starts a fresh optimizer). */

@@ -223,7 +223,8 @@ function M.fit(model, data, opts)
         if slim then
           for _, g in ipairs(slim) do g.grad:add_(g.value:sign():mul(lambda)) end
         end
-        opt:step()
+        -- nothing touched the grads since step_loss: sparse layers step from their compact copies
+        if slim or not opt.step_after_loss then opt:step() else opt:step_after_loss() end
         it = it + 1
         if sparse then sparse:after_step(it, xb, yb, opt, loss) end
         if on_step then on_step(it, model, xb, yb, opt) end

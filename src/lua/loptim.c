@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lbind.h"
+#include "lotto/nn.h"
 #include "lotto/optim.h"
 
 #define OPTIM_MT "lotto.optim"
@@ -109,9 +110,21 @@ static uint64_t owner_mask_version(lua_State *L, int i) {
   return (uint64_t)v;
 }
 
-/* opt:step([values, grads [, mask]]): one update; without arguments uses the bound
- * tensors (and the bound model's mask version). */
-static int optim_step(lua_State *L) {
+/* The compact copies of the bound model's sparse layers (lt_layer_compact), in
+ * offset order, at most max; their count. */
+static int model_segments(lt_model *m, lt_optim_seg *segs, int max) {
+  int n = 0;
+  for (int i = 0; i < lt_model_nparams(m) && n < max; i++) {
+    const lt_param *p = lt_model_param(m, i);
+    lt_optim_seg s = {p->offset, p->numel, NULL, NULL, 0};
+    if (!p->prunable || !lt_layer_compact(p->layer, &s.val, &s.grad, &s.nnz)) continue;
+    if (n && s.offset < segs[n - 1].offset + segs[n - 1].numel) continue; /* out of order: the indexed step */
+    segs[n++] = s;
+  }
+  return n;
+}
+
+static int step(lua_State *L, int compact) {
   checkoptim(L, 1);
   int bound = lua_isnoneornil(L, 2);
   if (bound) {
@@ -128,13 +141,31 @@ static int optim_step(lua_State *L) {
   lt_tensor *g = checkflat(L, 3, lt_optim_size(p->o), "grads");
   lt_tensor *m = lua_isnoneornil(L, 4) ? NULL : checkflat(L, 4, lt_optim_size(p->o), "mask");
   lt_status st;
-  if (versioned)
+  if (versioned && compact && luaL_testudata(L, 5, "lotto.nn.model")) {
+    lt_optim_seg segs[64];
+    int nsegs = model_segments(lt_checkmodel(L, 5), segs, 64);
+    st = lt_optim_step_segments(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), lt_optim_size(p->o),
+                                version, segs, nsegs);
+  } else if (versioned) {
     st = lt_optim_step_versioned(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), lt_optim_size(p->o),
                                  version);
-  else
+  } else {
     st = lt_optim_step(p->o, lt_tensor_data(w), lt_tensor_data(g), m ? lt_tensor_data(m) : NULL, lt_optim_size(p->o));
+  }
   if (st) return lt_raise(L, NULL);
   return 0;
+}
+
+/* opt:step([values, grads [, mask]]): one update; without arguments uses the bound
+ * tensors (and the bound model's mask version). */
+static int optim_step(lua_State *L) { return step(L, 0); }
+
+/* opt:step_after_loss(): the bound step right after model:step_loss, nothing written
+ * to the values or grads in between: the sparse layers' kept weights are updated
+ * from their compact copies (no gather); the same results as opt:step(). */
+static int optim_step_after_loss(lua_State *L) {
+  luaL_argcheck(L, lua_gettop(L) == 1, 2, "step_after_loss takes no arguments (it updates the bound tensors)");
+  return step(L, 1);
 }
 
 /* opt:flush([on]) -> whether subnormals were flushed to zero during steps; sets it when on is given */
@@ -335,7 +366,8 @@ static int sched_tostring(lua_State *L) {
 }
 
 static const luaL_Reg optim_methods[] = {
-    {"bind", optim_bind},     {"step", optim_step},   {"reset", optim_reset}, {"flush", optim_flush}, {"lr", optim_lr},
+    {"bind", optim_bind},     {"step", optim_step},
+    {"step_after_loss", optim_step_after_loss},   {"reset", optim_reset}, {"flush", optim_flush}, {"lr", optim_lr},
     {"set_lr", optim_set_lr}, {"steps", optim_steps}, {"kind", optim_kind},   {"moment", optim_moment},
     {"set_moment", optim_set_moment}, {"set_steps", optim_set_steps},
     {NULL, NULL}};

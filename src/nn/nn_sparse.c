@@ -50,6 +50,11 @@ lt_status lt_layer_sparse_info(const lt_layer *l, lt_spd_info *info) {
   return LT_OK;
 }
 
+int lt_layer_compact(lt_layer *l, float **val, const float **grad, size_t *nnz) {
+  if (!l || !l->spd || !l->mask_version) return 0;
+  return lt_spd_compact(l->spd, *l->mask_version, val, grad, nnz);
+}
+
 int lt_layer_grad_clean(const lt_layer *l, uint64_t mask_version) { return lt_spd_grad_clean(l->spd, mask_version); }
 
 void lt_layer_grad_masked(lt_layer *l, uint64_t mask_version) { lt_spd_grad_masked(l->spd, mask_version); }

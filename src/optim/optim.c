@@ -138,7 +138,47 @@ lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const f
     return LT_OK;
   }
   unsigned c = lt_flush_begin(o->flush);
-  o->ops->step_kept(o, w, g);
+  o->ops->step_kept(o, w, g, 0, o->nkept);
+  lt_flush_end(c);
+  o->dense_stale = 1;
+  o->steps++;
+  return LT_OK;
+}
+
+/* First j with kept[j] >= pos. */
+static size_t kept_lower(const lt_optim *o, size_t pos) {
+  size_t lo = 0, hi = o->nkept;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (o->kept[mid] < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+lt_status lt_optim_step_segments(lt_optim *o, float *w, const float *g, const float *mask, size_t n,
+                                 uint64_t mask_version, const lt_optim_seg *segs, int nsegs) {
+  if (!o || !w || !g || nsegs < 0 || (nsegs && !segs)) return lt_error(LT_EINVAL, "optimizer step: NULL argument");
+  if (!mask || !o->kept || !o->kept_valid || o->kept_version != mask_version || !o->ops->step_compact || !nsegs)
+    return lt_optim_step_versioned(o, w, g, mask, n, mask_version);
+  if (n != o->n)
+    return lt_error(LT_ESHAPE, "optimizer step: %zu parameters given, optimizer made for %zu", n, o->n);
+  for (int s = 0; s < nsegs; s++)
+    if (segs[s].offset + segs[s].numel > n || (s && segs[s].offset < segs[s - 1].offset + segs[s - 1].numel) ||
+        (segs[s].nnz && (!segs[s].val || !segs[s].grad)))
+      return lt_error(LT_EINVAL, "optimizer step: segment %d lies outside the parameters or overlaps another", s + 1);
+  unsigned c = lt_flush_begin(o->flush);
+  size_t j = 0; /* kept positions before j are done */
+  for (int s = 0; s < nsegs; s++) {
+    const lt_optim_seg *sg = &segs[s];
+    size_t j0 = kept_lower(o, sg->offset), j1 = kept_lower(o, sg->offset + sg->numel);
+    if (j1 - j0 != sg->nnz) continue; /* not this mask's pattern: the indexed step takes it */
+    if (j0 > j) o->ops->step_kept(o, w, g, j, j0);
+    o->ops->step_compact(o, sg->val, sg->grad, j0, sg->nnz);
+    for (size_t k = 0; k < sg->nnz; k++) w[o->kept[j0 + k]] = sg->val[k]; /* the dense values stay the truth */
+    j = j1;
+  }
+  if (j < o->nkept) o->ops->step_kept(o, w, g, j, o->nkept);
   lt_flush_end(c);
   o->dense_stale = 1;
   o->steps++;

@@ -185,18 +185,18 @@ static void adam_step(lt_optim *o, float *w, const float *g, const float *mask) 
   else lt_pool_run(j.nparts, adam_part, &j);
 }
 
-/* The kept weights only, VW at a time: their moments are compact (o->cm, o->cv,
- * streamed), weights and gradients are gathered into a vector and the new
- * weights scattered back, so the arithmetic runs at vector speed. */
-static void adam_step_kept(lt_optim *o, float *w, const float *g) {
+/* The kept weights j0..j1 only, VW at a time: their moments are compact (o->cm,
+ * o->cv, streamed), weights and gradients are gathered into a vector and the new
+ * weights scattered back, so the arithmetic runs at vector speed. Each lane is
+ * computed on its own, so how the kept weights fall into vectors changes no bit. */
+static void adam_step_kept(lt_optim *o, float *w, const float *g, size_t j0, size_t j1) {
   const adam_k k = adam_consts(o);
   const uint32_t *restrict kept = o->kept;
   float *restrict cm = o->cm, *restrict cv = o->cv;
-  const size_t nk = o->nkept;
   float wb[VW], gb[VW], mb[VW], vb[VW];
-  for (size_t j = 0; j < nk; j += VW) {
+  for (size_t j = j0; j < j1; j += VW) {
     const uint32_t *ix = kept + j;
-    size_t t = nk - j < VW ? nk - j : VW;
+    size_t t = j1 - j < VW ? j1 - j : VW;
     if (t == VW) {
       for (int l = 0; l < VW; l++) wb[l] = w[ix[l]], gb[l] = g[ix[l]];
       vf mi = vld(cm + j), vi = vld(cv + j);
@@ -220,12 +220,41 @@ static void adam_step_kept(lt_optim *o, float *w, const float *g) {
   }
 }
 
+/* Kept weights given compact (a sparse layer's values and gradients in position
+ * order): the same arithmetic as adam_step_kept over four contiguous streams. */
+static void adam_step_compact(lt_optim *o, float *wc, const float *gc, size_t j0, size_t cnt) {
+  const adam_k k = adam_consts(o);
+  float *restrict cm = o->cm + j0, *restrict cv = o->cv + j0;
+  size_t j = 0;
+  for (; j + VW <= cnt; j += VW) {
+    vf mi = vld(cm + j), vi = vld(cv + j);
+    vst(wc + j, adam_vec(&k, vld(wc + j), vld(gc + j), &mi, &vi));
+    vst(cm + j, mi);
+    vst(cv + j, vi);
+  }
+  if (j < cnt) {
+    float wb[VW] = {0}, gb[VW] = {0}, mb[VW] = {0}, vb[VW] = {0};
+    size_t t = cnt - j;
+    memcpy(wb, wc + j, t * sizeof(float));
+    memcpy(gb, gc + j, t * sizeof(float));
+    memcpy(mb, cm + j, t * sizeof(float));
+    memcpy(vb, cv + j, t * sizeof(float));
+    vf mi = vld(mb), vi = vld(vb);
+    vst(wb, adam_vec(&k, vld(wb), vld(gb), &mi, &vi));
+    vst(mb, mi);
+    vst(vb, vi);
+    memcpy(wc + j, wb, t * sizeof(float));
+    memcpy(cm + j, mb, t * sizeof(float));
+    memcpy(cv + j, vb, t * sizeof(float));
+  }
+}
+
 static int adam_describe(const lt_optim *o, char *buf, size_t n) {
   return snprintf(buf, n, "%s(%zu params, lr=%g, betas=(%g, %g), eps=%g, weight_decay=%g)", o->adamw ? "AdamW" : "Adam",
                   o->n, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
 }
 
-static const lt_optim_ops adam_ops = {.step = adam_step, .step_kept = adam_step_kept, .describe = adam_describe};
+static const lt_optim_ops adam_ops = {.step = adam_step, .step_kept = adam_step_kept, .step_compact = adam_step_compact, .describe = adam_describe};
 
 lt_optim *lt_optim_adam_new(size_t n, float lr, float beta1, float beta2, float eps,
                             float weight_decay, int adamw) {

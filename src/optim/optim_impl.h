@@ -26,9 +26,12 @@ typedef struct lt_optim_ops {
   /* w (n) from g (n) over all n weights; mask (n) 0/1 or NULL (all kept). A
    * masked weight is written 0 with its moments 0. Arguments are checked. */
   void (*step)(lt_optim *o, float *w, const float *g, const float *mask);
-  /* Only the o->nkept positions o->kept; their moments are the compact
-   * o->cm, o->cv (the dense ones are synced on demand by optim.c). */
-  void (*step_kept)(lt_optim *o, float *w, const float *g);
+  /* Only the kept positions o->kept[j0..j1); their moments are the compact
+   * o->cm, o->cv at the same j (the dense ones are synced on demand by optim.c). */
+  void (*step_kept)(lt_optim *o, float *w, const float *g, size_t j0, size_t j1);
+  /* The same for kept positions j0..j0+cnt whose weights and gradients are given
+   * compact (wc, gc: cnt floats in position order): contiguous, no indices. */
+  void (*step_compact)(lt_optim *o, float *wc, const float *gc, size_t j0, size_t cnt);
   int (*describe)(const lt_optim *o, char *buf, size_t n);
 } lt_optim_ops;
 

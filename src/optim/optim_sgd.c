@@ -42,21 +42,30 @@ static void sgd_step(lt_optim *o, float *w, const float *g, const float *mask) {
     sgd_loop(o->n, w, g, NULL, NULL, lr, wd, mu, 0, first, 0);
 }
 
-static void sgd_step_kept(lt_optim *o, float *w, const float *g) {
-  const float lr = o->lr, wd = o->weight_decay, mu = o->momentum;
+/* One kept weight (w, g) with its compact momentum slot buf (NULL: none). */
+static inline float sgd_one(const lt_optim *o, float w, float g, float *buf, int first) {
+  const float mu = o->momentum;
+  float d = g + o->weight_decay * w;
+  if (buf) {
+    float b = first ? d : mu * *buf + d;
+    *buf = b;
+    d = o->nesterov ? d + mu * b : b;
+  }
+  return w - o->lr * d;
+}
+
+static void sgd_step_kept(lt_optim *o, float *w, const float *g, size_t j0, size_t j1) {
   const int first = o->steps == 0;
   const uint32_t *kept = o->kept;
-  float *buf = o->m ? o->cm : NULL;
-  for (size_t k = 0; k < o->nkept; k++) {
+  for (size_t k = j0; k < j1; k++) {
     const uint32_t i = kept[k];
-    float d = g[i] + wd * w[i];
-    if (buf) {
-      float b = first ? d : mu * buf[k] + d;
-      buf[k] = b;
-      d = o->nesterov ? d + mu * b : b;
-    }
-    w[i] -= lr * d;
+    w[i] = sgd_one(o, w[i], g[i], o->m ? o->cm + k : NULL, first);
   }
+}
+
+static void sgd_step_compact(lt_optim *o, float *wc, const float *gc, size_t j0, size_t cnt) {
+  const int first = o->steps == 0;
+  for (size_t k = 0; k < cnt; k++) wc[k] = sgd_one(o, wc[k], gc[k], o->m ? o->cm + j0 + k : NULL, first);
 }
 
 static int sgd_describe(const lt_optim *o, char *buf, size_t n) {
@@ -64,7 +73,7 @@ static int sgd_describe(const lt_optim *o, char *buf, size_t n) {
                   o->nesterov ? ", nesterov" : "", o->weight_decay);
 }
 
-static const lt_optim_ops sgd_ops = {.step = sgd_step, .step_kept = sgd_step_kept, .describe = sgd_describe};
+static const lt_optim_ops sgd_ops = {.step = sgd_step, .step_kept = sgd_step_kept, .step_compact = sgd_step_compact, .describe = sgd_describe};
 
 lt_optim *lt_optim_sgd_new(size_t n, float lr, float momentum, int nesterov, float weight_decay) {
   if (lt_optim_check_lr_wd("sgd", lr, weight_decay)) return NULL;

@@ -41,6 +41,7 @@ struct lt_spd {
   int clean;               /* the weight gradient is zero off the mask of clean_version */
   uint64_t clean_version;
   int overwrite;           /* the next linear backward writes dw instead of adding */
+  int gfresh;              /* g holds the weight gradient the last backward wrote (lt_spd_compact) */
   lt_nm *nm;               /* LT_SPARSE_NM: the mask as n:m, when it is one (forwards) */
   int nm_built, nm_stale;  /* nm holds this version's pattern; its values need a re-read */
   int nm_n, nm_m;          /* that pattern (0: the mask fits none) */
@@ -225,6 +226,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     d->info.nm_n = d->info.nm_m = 0;
   }
   d->info.sparse = s, d->info.n = n;
+  d->gfresh = 0;
   *sparse = s;
   if (!s) return LT_OK;
   d->wsrc = w;
@@ -257,7 +259,12 @@ static lt_status spmm_now(lt_spd *d, float *ct, int ldc, const float *bt, int ld
     if (d->nm_stale) lt_nm_refresh(d->nm, d->wsrc), d->nm_stale = 0;
     return lt_nm_forward_t(ct, ldc, d->nm, bt, ldb, n, bias);
   }
-  if (d->vstale && n <= 64) return lt_sp_spmm_w(ct, ldc, d->a, d->wsrc, d->a->cols, bt, ldb, n, bias);
+  if (d->vstale && n <= 64 && n > 0) {
+    /* the values are read from the dense weight and stored in passing: fresh afterwards */
+    lt_status st = lt_sp_spmm_w(ct, ldc, d->a, d->wsrc, d->a->cols, bt, ldb, n, bias, d->a->val);
+    if (!st) d->vstale = 0;
+    return st;
+  }
   ensure_vals(d);
   return lt_csr_spmm_t(ct, ldc, d->a, bt, ldb, n, bias, 0);
 }
@@ -348,6 +355,7 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
     memset(d->g, 0, (size_t)a->nnz * sizeof *d->g);
     if ((st = lt_csr_sddmm_t(d->g, a, dyt, ldd, d->xin, d->xin_ld, B))) return st;
     run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
+    d->gfresh = overwrite; /* added to older gradients, g alone is not dw */
   }
   if (!dx) return LT_OK;
   const lt_csr *at;
@@ -386,6 +394,16 @@ lt_status lt_spd_conv_backward_image(lt_spd *d, float *dcols, const float *dy, c
 lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw) {
   run_pass(d->a, PASS_SCATTER, dw, d->g);
   return LT_OK;
+}
+
+int lt_spd_compact(lt_spd *d, uint64_t mask_version, float **val, const float **grad, size_t *nnz) {
+  if (!d || !d->built || !d->info.sparse || d->info.nm_n || d->frozen || d->version != mask_version || d->vstale ||
+      !d->gfresh)
+    return 0;
+  *val = d->a->val, *grad = d->g, *nnz = (size_t)d->a->nnz;
+  d->gfresh = 0;   /* handed out once */
+  d->tfresh = 0;   /* the caller writes the values: the transpose re-reads them */
+  return 1;
 }
 
 /* ---- per-layer settings through the layer (lotto/nn.h) -------------------- */

@@ -37,6 +37,13 @@ void lt_spd_grad_overwrite(lt_spd *d);
 lt_status lt_spd_prepare(lt_spd *d, const float *w,    // w is (rows, cols)
                          const float *mask,            // mask is (rows, cols)
                          int rows, int cols, int n, uint64_t mask_version, int *sparse);
+/* The kept weights and their gradient, compact in position order (the CSR's
+ * values and the gradient on its pattern), when both equal the dense ones: the
+ * values were read at this mask version's last forward, the gradient written
+ * (not added) by the backward after it, and nothing asked since. 1 and the
+ * pointers then (the caller may write new values to *val, the dense ones too),
+ * else 0. */
+int lt_spd_compact(lt_spd *d, uint64_t mask_version, float **val, const float **grad, size_t *nnz);
 /* The transpose of the last prepare's CSR (built or refreshed on demand). Borrowed. */
 lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at);
 /* Linear layer on activations after a sparse prepare: y = x W^T + bias

@@ -38,9 +38,10 @@ typedef struct sp_mm {
 void lt_sp_mm_rows(const sp_mm *p, int r0, int r1);
 /* lt_csr_spmm_t with the weights read from the dense w (rows, ldw) at the
  * pattern's positions instead of a's values (no accumulate): a layer whose
- * values change every step skips refreshing them. */
+ * values change every step skips a separate refresh. vals (nnz) or NULL: the
+ * weights read are stored there in passing (a's values, refreshed for free). */
 lt_status lt_sp_spmm_w(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb,
-                       int n, const float *bias);
+                       int n, const float *bias, float *vals);
 /* One row's sampled dot products over columns [0, w):
  * g[k] += sum_j dy[j] * xt[ci[k] * ldx + j] for k in [0, cnt). room: floats
  * that may be read from the start of each xt row (>= w; the row stride left). */

@@ -33,7 +33,9 @@ static inline __m256 weight(const int FROMW, const float *v, const int32_t *ci, 
 static inline __attribute__((always_inline)) void mm_chunk(const int NV, const int TAIL, const int FROMW, float *c,
                                                            const int32_t *ci, const float *v, int cnt,
                                                            const float *bt, size_t ldb, __m256i tm, int t,
-                                                           float b0, int accumulate) {
+                                                           float b0, int accumulate, float *vo) {
+  if (FROMW && vo) /* the row's weights, compact: the CSR values refreshed in passing */
+    for (int k = 0; k < cnt; k++) vo[k] = v[ci[k]];
   __m256 a[8];
   float tmp[8];
 #pragma GCC unroll 8
@@ -83,7 +85,7 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
 }
 
 /* wd (rows, ldw) or NULL: when given, the weights are wd[r * ldw + ci[k]], not p->v. */
-static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, int r0, int r1) {
+static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, float *vout, int r0, int r1) {
   for (int c0 = 0; c0 < p->n; c0 += 64) {
     int w = p->n - c0 < 64 ? p->n - c0 : 64;
     int nv = (w + 7) / 8, t = w - 8 * (nv - 1);
@@ -95,17 +97,18 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, int r0, int r1)
       const int32_t s = p->rowptr[r], cnt = p->rowptr[r + 1] - s;
       const int32_t *ci = p->ci + s;
       const float *v = fromw ? wd + (size_t)r * ldw : p->v + s, *bt = p->bt + c0;
+      float *vo = fromw && vout && c0 == 0 ? vout + s : NULL;
       float *c = p->ct + (size_t)r * p->ldc + c0, b0 = p->bias ? p->bias[r] : 0.0f;
       const size_t ldb = p->ldb;
       const int acc = p->accumulate;
       switch (sel) {
 #define SP_CASE(n)                                                                                 \
-  case 6 * n: mm_chunk(n, TAIL_NONE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;          \
-  case 6 * n + 1: mm_chunk(n, TAIL_NONE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;      \
-  case 6 * n + 2: mm_chunk(n, TAIL_WHOLE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;     \
-  case 6 * n + 3: mm_chunk(n, TAIL_WHOLE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;     \
-  case 6 * n + 4: mm_chunk(n, TAIL_MASKED, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;    \
-  case 6 * n + 5: mm_chunk(n, TAIL_MASKED, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc); break;
+  case 6 * n: mm_chunk(n, TAIL_NONE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;          \
+  case 6 * n + 1: mm_chunk(n, TAIL_NONE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;      \
+  case 6 * n + 2: mm_chunk(n, TAIL_WHOLE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;     \
+  case 6 * n + 3: mm_chunk(n, TAIL_WHOLE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;     \
+  case 6 * n + 4: mm_chunk(n, TAIL_MASKED, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;    \
+  case 6 * n + 5: mm_chunk(n, TAIL_MASKED, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;
         SP_CASE(1) SP_CASE(2) SP_CASE(3) SP_CASE(4) SP_CASE(5) SP_CASE(6) SP_CASE(7) SP_CASE(8)
 #undef SP_CASE
       }
@@ -113,7 +116,7 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, int r0, int r1)
   }
 }
 
-void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) { mm_rows(p, NULL, 0, r0, r1); }
+void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) { mm_rows(p, NULL, 0, NULL, r0, r1); }
 
 static inline float hsum(__m256 a) {
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -180,7 +183,7 @@ void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const 
 
 #else /* portable scalar path */
 
-static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, int r0, int r1) {
+static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, float *vout, int r0, int r1) {
   for (int c0 = 0; c0 < p->n; c0 += 64) {
     int w = p->n - c0 < 64 ? p->n - c0 : 64;
     for (int r = r0; r < r1; r++) {
@@ -189,6 +192,7 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, int r0, int r1)
       for (int32_t k = p->rowptr[r]; k < p->rowptr[r + 1]; k++) {
         const float *x = p->bt + (size_t)p->ci[k] * p->ldb + c0;
         float v = wd ? wd[(size_t)r * ldw + p->ci[k]] : p->v[k];
+        if (wd && vout && c0 == 0) vout[k] = v;
         for (int j = 0; j < w; j++) a[j] += v * x[j];
       }
       memcpy(c, a, (size_t)w * sizeof *c);
@@ -196,7 +200,7 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, int r0, int r1)
   }
 }
 
-void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) { mm_rows(p, NULL, 0, r0, r1); }
+void lt_sp_mm_rows(const sp_mm *p, int r0, int r1) { mm_rows(p, NULL, 0, NULL, r0, r1); }
 
 void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt, size_t ldx,
                    int w, size_t room) {
@@ -225,21 +229,22 @@ typedef struct mm_job {
   sp_mm mm;
   const float *w; /* the dense weight, or NULL: the CSR values */
   size_t ldw;
+  float *vout;    /* with w: the weights read, stored compact (or NULL) */
   int bounds[LT_POOL_MAXPARTS + 1];
 } mm_job;
 
 static void mm_part(void *arg, int p) {
   mm_job *j = arg;
-  mm_rows(&j->mm, j->w, j->ldw, j->bounds[p], j->bounds[p + 1]);
+  mm_rows(&j->mm, j->w, j->ldw, j->vout, j->bounds[p], j->bounds[p + 1]);
 }
 
 static lt_status spmm(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb, int n,
-                      const float *bias, int accumulate) {
+                      const float *bias, int accumulate, float *vout) {
   if (!a || n < 0 || ldc < n || ldb < n || (!ct && a->rows && n) || (!bt && a->nnz && n))
     return lt_error(LT_EINVAL, "lt_csr_spmm_t: bad arguments (n %d, ldc %d, ldb %d)", n, ldc, ldb);
   if (n == 0 || a->rows == 0) return LT_OK;
   mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate}, w, (size_t)ldw,
-              {0}};
+              w ? vout : NULL, {0}};
   int np = lt_pool_nparts((double)(a->nnz + a->rows) * n, a->rows);
   lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
   lt_pool_run(np, mm_part, &j);
@@ -248,13 +253,13 @@ static lt_status spmm(float *ct, int ldc, const lt_csr *a, const float *w, int l
 
 lt_status lt_csr_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n,
                         const float *bias, int accumulate) {
-  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, accumulate);
+  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, accumulate, NULL);
 }
 
 lt_status lt_sp_spmm_w(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb,
-                       int n, const float *bias) {
+                       int n, const float *bias, float *vals) {
   if (!w || ldw < a->cols) return lt_error(LT_EINVAL, "lt_sp_spmm_w: no dense weight (ldw %d)", ldw);
-  return spmm(ct, ldc, a, w, ldw, bt, ldb, n, bias, 0);
+  return spmm(ct, ldc, a, w, ldw, bt, ldb, n, bias, 0, vals);
 }
 
 typedef struct dot_job {
