@@ -34,8 +34,6 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
                                                            const int32_t *ci, const float *v, int cnt,
                                                            const float *bt, size_t ldb, __m256i tm, int t,
                                                            float b0, int accumulate, float *vo) {
-  if (FROMW && vo) /* the row's weights, compact: the CSR values refreshed in passing */
-    for (int k = 0; k < cnt; k++) vo[k] = v[ci[k]];
   __m256 a[8];
   float tmp[8];
 #pragma GCC unroll 8
@@ -56,6 +54,7 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
     for (; k + 4 <= cnt; k += 4) {
       const float *x0 = bt + (size_t)ci[k] * ldb, *x1 = bt + (size_t)ci[k + 1] * ldb;
       const float *x2 = bt + (size_t)ci[k + 2] * ldb, *x3 = bt + (size_t)ci[k + 3] * ldb;
+      if (FROMW && vo) vo[k] = v[ci[k]], vo[k + 1] = v[ci[k + 1]], vo[k + 2] = v[ci[k + 2]], vo[k + 3] = v[ci[k + 3]];
       a[0] = _mm256_fmadd_ps(weight(FROMW, v, ci, k), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x0, tm), a[0]);
       b1 = _mm256_fmadd_ps(weight(FROMW, v, ci, k + 1), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x1, tm), b1);
       b2 = _mm256_fmadd_ps(weight(FROMW, v, ci, k + 2), load_tail(TAIL == TAIL_MASKED ? TAIL_MASKED : TAIL_NONE, x2, tm), b2);
@@ -66,6 +65,7 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
   for (; k < cnt; k++) {
     const float *x = bt + (size_t)ci[k] * ldb;
     __m256 w = weight(FROMW, v, ci, k);
+    if (FROMW && vo) vo[k] = _mm256_cvtss_f32(w);
 #pragma GCC unroll 8
     for (int j = 0; j < NV; j++) {
       /* TAIL_WHOLE: the extra lanes only reach lanes that are never stored */
@@ -97,6 +97,7 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, float *vout, in
       const int32_t s = p->rowptr[r], cnt = p->rowptr[r + 1] - s;
       const int32_t *ci = p->ci + s;
       const float *v = fromw ? wd + (size_t)r * ldw : p->v + s, *bt = p->bt + c0;
+      /* the weights read are stored compact too: the CSR values refreshed in passing */
       float *vo = fromw && vout && c0 == 0 ? vout + s : NULL;
       float *c = p->ct + (size_t)r * p->ldc + c0, b0 = p->bias ? p->bias[r] : 0.0f;
       const size_t ldb = p->ldb;
