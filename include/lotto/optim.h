@@ -44,8 +44,12 @@ lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask
  * LT_OPTIM_SPARSE_DENSITY of the weights are kept, a step touches only the kept
  * weights, so a 5% ticket's step costs a fraction of a dense one. Masked weights and
  * their moments must stay zero between steps (lt_model_apply_mask after writing
- * values or masks bumps the version); a new version costs one full masked step,
- * which enforces it. mask NULL is a plain dense step. */
+ * values or masks bumps the version). A new version from one sparse mask to another
+ * (dynamic sparse training) touches only the changed positions and scans the mask:
+ * a dropped weight is written 0 with zero moments, a grown one starts from its
+ * (zero) moments; other new versions cost one full masked step, which enforces the
+ * contract (so does the first after lt_optim_step without a mask or
+ * lt_optim_set_moment). mask NULL is a plain dense step. */
 lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const float *mask, size_t n,
                                   uint64_t mask_version);
 /* A parameter whose kept weights and gradients are also held compact, in position
@@ -66,6 +70,10 @@ lt_status lt_optim_step_segments(lt_optim *o, float *w, const float *g, const fl
                                  uint64_t mask_version, const lt_optim_seg *segs, int nsegs);
 #define LT_OPTIM_SPARSE_DENSITY 0.12 /* measured: below it the index loop wins for Adam and SGD */
 
+/* How lt_optim_step_versioned took new mask versions so far: rebuilds (the kept
+ * positions of the old mask were listed and the new one is as sparse: only the
+ * changed positions were touched, plus one scan of the mask) and full masked steps. */
+void lt_optim_mask_counts(const lt_optim *o, uint64_t *rebuilds, uint64_t *full_steps);
 /* Zeroes the moments and the step count (rewinding a ticket starts a fresh optimizer). */
 void lt_optim_reset(lt_optim *o);
 lt_status lt_optim_set_lr(lt_optim *o, float lr); /* lr >= 0 and finite */

@@ -168,6 +168,16 @@ static int optim_step_after_loss(lua_State *L) {
   return step(L, 1);
 }
 
+/* opt:mask_counts() -> rebuilds, full: how the bound step took new mask versions
+ * (incrementally, or with a full masked step); see lt_optim_mask_counts. */
+static int optim_mask_counts(lua_State *L) {
+  uint64_t r, f;
+  lt_optim_mask_counts(checkoptim(L, 1)->o, &r, &f);
+  lua_pushinteger(L, (lua_Integer)r);
+  lua_pushinteger(L, (lua_Integer)f);
+  return 2;
+}
+
 /* opt:flush([on]) -> whether subnormals were flushed to zero during steps; sets it when on is given */
 static int optim_flush(lua_State *L) {
   lt_optim *o = checkoptim(L, 1)->o;
@@ -368,7 +378,7 @@ static int sched_tostring(lua_State *L) {
 static const luaL_Reg optim_methods[] = {
     {"bind", optim_bind},     {"step", optim_step},
     {"step_after_loss", optim_step_after_loss},   {"reset", optim_reset}, {"flush", optim_flush}, {"lr", optim_lr},
-    {"set_lr", optim_set_lr}, {"steps", optim_steps}, {"kind", optim_kind},   {"moment", optim_moment},
+    {"set_lr", optim_set_lr}, {"steps", optim_steps}, {"mask_counts", optim_mask_counts}, {"kind", optim_kind},   {"moment", optim_moment},
     {"set_moment", optim_set_moment}, {"set_steps", optim_set_steps},
     {NULL, NULL}};
 static const luaL_Reg optim_meta[] = {

@@ -91,6 +91,7 @@ lt_status lt_optim_step(lt_optim *o, float *w, const float *g, const float *mask
   sync_dense(o);
   drop_kept(o);
   full_step(o, w, g, mask);
+  o->moments_unknown = mask == NULL; /* unmasked: every weight may carry moments */
   return LT_OK;
 }
 
@@ -119,6 +120,65 @@ static lt_status build_kept(lt_optim *o, const float *mask, uint64_t version) {
   return LT_OK;
 }
 
+/* A new mask version while the kept positions of the old one are listed and the
+ * new mask is as sparse: the list is rebuilt in one scan of the mask, the compact
+ * moments of weights kept by both carried over, a grown weight's taken from the
+ * dense ones (zero: masked weights carry none), and a dropped weight written 0
+ * with zero moments. Masked weights outside the old list are zero with zero
+ * moments already (the contract of lt_optim_step_versioned), so this is the full
+ * masked step's result at the cost of the changed positions plus the scan.
+ * 1: done; 0: not applicable (the caller takes the full step); < 0: error. */
+static int rebuild_kept(lt_optim *o, float *w, const float *mask, uint64_t version) {
+  const size_t n = o->n;
+  if (!o->kept || o->kept_all || o->moments_unknown) return 0;
+  size_t nk = (size_t)lt_count_nonzero(mask, n);
+  if ((double)nk > LT_OPTIM_SPARSE_DENSITY * (double)n) return 0;
+  size_t c = nk ? nk : 1;
+  uint32_t *kept = malloc(c * sizeof *kept);
+  float *cm = o->m ? malloc(c * sizeof *cm) : NULL, *cv = o->v ? malloc(c * sizeof *cv) : NULL;
+  if (!kept || (o->m && !cm) || (o->v && !cv)) {
+    free(kept), free(cm), free(cv);
+    lt_error(LT_ENOMEM, "optimizer: out of memory for %zu kept positions", nk);
+    return -1;
+  }
+  const uint32_t *u = (const uint32_t *)(const void *)mask; /* nonzero: any bit but the sign */
+  size_t j = 0, k = 0;
+  for (size_t i0 = 0; i0 < n; i0 += 16) {
+    size_t i1 = i0 + 16 < n ? i0 + 16 : n;
+    uint32_t any = 0;
+    for (size_t i = i0; i < i1; i++) any |= u[i] << 1;
+    if (!any) continue; /* most blocks of a sparse mask */
+    for (size_t i = i0; i < i1; i++) {
+      if (!(u[i] << 1)) continue;
+      for (; j < o->nkept && o->kept[j] < i; j++) { /* dropped */
+        uint32_t p = o->kept[j];
+        w[p] = 0.0f;
+        if (o->m) o->m[p] = 0.0f;
+        if (o->v) o->v[p] = 0.0f;
+      }
+      int both = j < o->nkept && o->kept[j] == i;
+      if (cm) cm[k] = both ? o->cm[j] : o->m[i];
+      if (cv) cv[k] = both ? o->cv[j] : o->v[i];
+      j += both;
+      kept[k++] = (uint32_t)i;
+    }
+  }
+  for (; j < o->nkept; j++) {
+    uint32_t p = o->kept[j];
+    w[p] = 0.0f;
+    if (o->m) o->m[p] = 0.0f;
+    if (o->v) o->v[p] = 0.0f;
+  }
+  int stale = o->dense_stale;
+  drop_kept(o);
+  o->kept = kept, o->cm = cm, o->cv = cv, o->nkept = nk;
+  o->dense_stale = stale; /* the dense moments of carried weights are as old as before */
+  o->kept_version = version;
+  o->kept_valid = 1;
+  o->rebuilds++;
+  return 1;
+}
+
 lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const float *mask, size_t n,
                                   uint64_t mask_version) {
   if (!o || !w || !g) return lt_error(LT_EINVAL, "optimizer step: NULL argument");
@@ -126,12 +186,18 @@ lt_status lt_optim_step_versioned(lt_optim *o, float *w, const float *g, const f
     return lt_error(LT_ESHAPE, "optimizer step: %zu parameters given, optimizer made for %zu", n, o->n);
   if (!mask) return lt_optim_step(o, w, g, NULL, n);
   if (!o->kept_valid || o->kept_version != mask_version) {
-    sync_dense(o);
-    lt_status st = build_kept(o, mask, mask_version);
-    if (st) return st;
-    full_step(o, w, g, mask); /* full pass: masked weights and moments to zero */
-    if (o->kept) gather_compact(o);
-    return LT_OK;
+    int r = o->kept_valid ? rebuild_kept(o, w, mask, mask_version) : 0;
+    if (r < 0) return LT_ENOMEM;
+    if (r == 0) {
+      sync_dense(o);
+      lt_status st = build_kept(o, mask, mask_version);
+      if (st) return st;
+      full_step(o, w, g, mask); /* full pass: masked weights and moments to zero */
+      o->moments_unknown = 0;
+      o->full_steps++;
+      if (o->kept) gather_compact(o);
+      return LT_OK;
+    }
   }
   if (!o->kept) {
     full_step(o, w, g, o->kept_all ? NULL : mask);
@@ -185,6 +251,11 @@ lt_status lt_optim_step_segments(lt_optim *o, float *w, const float *g, const fl
   return LT_OK;
 }
 
+void lt_optim_mask_counts(const lt_optim *o, uint64_t *rebuilds, uint64_t *full_steps) {
+  if (rebuilds) *rebuilds = o->rebuilds;
+  if (full_steps) *full_steps = o->full_steps;
+}
+
 void lt_optim_reset(lt_optim *o) {
   if (!o) return;
   if (o->m) memset(o->m, 0, o->n * sizeof(float));
@@ -227,6 +298,7 @@ lt_status lt_optim_set_moment(lt_optim *o, int k, const float *src, size_t n) {
   sync_dense(o);
   memcpy(dst, src, n * sizeof *dst);
   if (o->kept) gather_compact(o);
+  o->moments_unknown = 1; /* masked weights may have moments now: the next new mask takes a full step */
   return LT_OK;
 }
 

@@ -56,6 +56,9 @@ struct lt_optim {
   float *cm, *cv;    /* (nkept) the moments m, v of the kept positions, compact, while kept is in use */
   int dense_stale;   /* m, v at the kept positions are older than cm, cv (lt_optim_moment syncs) */
   int flush;         /* flush subnormals to zero during steps (default 1, lt_optim_set_flush) */
+  int moments_unknown; /* masked weights may carry moments (an unmasked step, set_moment): a new
+                        * mask version takes the full masked step, not the incremental rebuild */
+  uint64_t rebuilds, full_steps; /* how new mask versions were taken (lt_optim_stats) */
 };
 
 /* A zeroed optimizer with nmoments (0, 1 or 2) zeroed moment buffers of n

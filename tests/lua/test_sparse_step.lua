@@ -67,4 +67,53 @@ sparse.with_mode('sparse', function()
 end)
 
 T.checkerror(function() optim.adam(model(), {}):step_after_loss(1) end, 'no arguments')
+
+-- A mask that changes (drop some kept weights, grow some pruned ones, as SET and RigL do)
+-- is taken incrementally by the versioned step, with the same bits as a full masked step
+-- at every step: the dropped weights 0 with zero moments, the grown ones starting at 0.
+for _, spec in ipairs(specs) do
+  local n, keep = 3000, 120
+  local mask = tensor.zeros { n }
+  for i = 1, keep do mask:set(1 + (i * 37) % n, 1) end
+  local wa = tensor.randn({ n }, 5):mul_(mask)
+  local wb = wa:clone()
+  local version = 1
+  local owner = { mask_version = function() return version end }
+  local mk = spec.kind == 'sgd' and optim.sgd or optim.adam
+  local o = {}
+  for k, v in pairs(spec) do if k ~= 'kind' then o[k] = v end end
+  if spec.kind == 'adamw' then o.adamw = true end
+  local g = tensor.zeros { n }
+  local function make(w)
+    local t = { params = w, grads = g, mask = mask }
+    for k, v in pairs(o) do t[k] = v end
+    return mk(t)
+  end
+  local oa, ob = make(wa), make(wb)
+  oa:bind(wa, g, mask, owner)
+  local state = 11
+  for it = 1, 40 do
+    g:copy(tensor.randn({ n }, 100 + it))
+    oa:step()                -- versioned: incremental on a new version
+    ob:step(wb, g, mask)     -- the full masked step every time
+    if it % 5 == 0 then      -- drop 10 kept, grow 10 pruned, as the DST updates do
+      local dropped, grown = 0, 0
+      while dropped < 10 or grown < 10 do
+        state = (state * 1103515245 + 12345) % 2147483648
+        local i = 1 + state % n
+        if mask:get(i) == 1 and dropped < 10 then
+          mask:set(i, 0); wa:set(i, 0); wb:set(i, 0); dropped = dropped + 1
+        elseif mask:get(i) == 0 and grown < 10 then
+          mask:set(i, 1); grown = grown + 1
+        end
+      end
+      version = version + 1
+    end
+  end
+  T.check(same(wa, wb), spec.kind .. ': incremental mask updates give the full masked step\'s values')
+  T.check(same(oa:moment(1), ob:moment(1)), spec.kind .. ': and its first moments')
+  if spec.kind ~= 'sgd' then T.check(same(oa:moment(2), ob:moment(2)), spec.kind .. ': and second moments') end
+  local rebuilds, full = oa:mask_counts()
+  T.check_eq({ rebuilds, full }, { 7, 1 }, spec.kind .. ': 7 mask changes taken incrementally after one full step')
+end
 T.report()
