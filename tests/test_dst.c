@@ -106,6 +106,57 @@ static void drop_grow_should_refuse_impossible_counts_untouched(void **state) {
   expect(m, want_m, 4, "mask");
 }
 
+/* Reference: the n_drop survivors of smallest |w| and the n_grow pruned entries of
+ * largest |g| (ties: lower index first), by sorting everything. */
+typedef struct { float k; int i; } ent;
+static int by_key(const void *a, const void *b) {
+  const ent *x = a, *y = b;
+  if (x->k != y->k) return x->k < y->k ? -1 : 1;
+  return (x->i > y->i) - (x->i < y->i);
+}
+
+static void drop_grow_should_select_exactly_on_large_layers(void **state) {
+  /* large enough for the sampled candidate pass, with many ties in both keys */
+  enum { N = 40000 };
+  float *m = malloc(N * sizeof *m), *w = malloc(N * sizeof *w), *g = malloc(N * sizeof *g);
+  float *wm = malloc(N * sizeof *wm), *ww = malloc(N * sizeof *ww);
+  ent *e = malloc(N * sizeof *e);
+  uint64_t x = 88172645463325252ull;
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < N; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      m[i] = (x % 100) < 5 ? 1.0f : 0.0f;
+      w[i] = m[i] * (float)((int)(x >> 20) % 2001 - 1000) / 64.0f;
+      g[i] = (float)((int)(x >> 40) % 3001 - 1500) / (round == 2 ? 1e30f : 16.0f); /* round 2: many zeros */
+    }
+    int alive = 0;
+    for (int i = 0; i < N; i++) alive += m[i] != 0.0f;
+    int nd = alive * 3 / 10, ng = nd;
+    memcpy(wm, m, N * sizeof *m);
+    memcpy(ww, w, N * sizeof *w);
+    int c = 0; /* grow: dead by descending |g| */
+    for (int i = 0; i < N; i++)
+      if (m[i] == 0.0f) e[c].k = -fabsf(g[i]), e[c].i = i, c++;
+    qsort(e, (size_t)c, sizeof *e, by_key);
+    int *grown = malloc((size_t)ng * sizeof *grown);
+    for (int j = 0; j < ng; j++) grown[j] = e[j].i;
+    c = 0; /* drop: alive by ascending |w| */
+    for (int i = 0; i < N; i++)
+      if (m[i] != 0.0f) e[c].k = fabsf(w[i]), e[c].i = i, c++;
+    qsort(e, (size_t)c, sizeof *e, by_key);
+    for (int j = 0; j < nd; j++) wm[e[j].i] = 0.0f, ww[e[j].i] = 0.0f;
+    for (int j = 0; j < ng; j++) wm[grown[j]] = 1.0f, ww[grown[j]] = 0.0f;
+    free(grown);
+    wrap a, b, s;
+    int64_t shape[2] = {200, N / 200};
+    assert_int_equal(lt_mask_drop_grow(wrapn(&a, m, 2, shape), wrapn(&b, w, 2, shape), wrapn(&s, g, 2, shape), nd, ng,
+                                       NULL, NULL, NULL), LT_OK);
+    expect(m, wm, N, "mask");
+    expect(w, ww, N, "weight");
+  }
+  free(m), free(w), free(g), free(wm), free(ww), free(e);
+}
+
 static void prune_to_should_keep_exactly_the_largest(void **state) {
   float m[6] = {1, 1, 1, 1, 1, 0}, s[6] = {-6, 1, 5, -2, 3, 100};
   wrap wm, ws;
@@ -128,6 +179,7 @@ int main(void) {
       cmocka_unit_test(drop_grow_should_grow_at_random_among_the_pruned_only),
       cmocka_unit_test(drop_grow_should_change_the_count_by_grow_minus_drop),
       cmocka_unit_test(drop_grow_should_refuse_impossible_counts_untouched),
+      cmocka_unit_test(drop_grow_should_select_exactly_on_large_layers),
       cmocka_unit_test(prune_to_should_keep_exactly_the_largest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

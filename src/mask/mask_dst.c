@@ -4,12 +4,69 @@
  * selection uses the pruners' (score, index) order, so a run is the same on
  * every machine. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "mask/mask_internal.h"
 
 /* Candidates to grow, packed so that ascending order is DESCENDING score (ties:
  * lower index first; NaN last). */
 static inline uint64_t grow_key(float s) { return ~(uint64_t)mask_score_key(s, LT_SCORE_ABS) & 0xffffffffu; }
+
+/* Key of entry i: growth candidates by descending |grow score|, drop candidates by
+ * ascending |weight| (both: lower index first on ties). */
+static inline uint32_t entry_key(const float *s, int64_t i, int grow) {
+  uint32_t u;
+  memcpy(&u, s + i, sizeof u);
+  u &= 0x7fffffffu;
+  /* mask_score_key(s, LT_SCORE_ABS) without branches: NaN 0, -0 as +0 */
+  uint32_t key = u <= 0x7f800000u ? (u | 0x80000000u) : 0u;
+  return grow ? ~key : key;
+}
+
+static size_t pack_all(uint64_t *e, const float *m, float want, const float *s, int grow, int64_t n) {
+  size_t c = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (m[i] == want) e[c++] = mask_pack(entry_key(s, i, grow), i);
+  return c;
+}
+
+/* Packs into e the entries with mask value `want` (total of them) among which
+ * mask_select(e, count, k) finds the k of smallest key over all of them: a sample
+ * of every 61st position gives a key threshold a little above the k-th, one pass
+ * packs the entries at or below it, and if fewer than k came (an unlucky sample)
+ * all are packed. Either way the k smallest are in e, so the selection is the same
+ * as over all, in one pass over the arrays instead of one per key byte. */
+static size_t pack_candidates(uint64_t *e, const float *m, float want, const float *s, int grow, int64_t n,
+                              int64_t total, int64_t k) {
+  enum { STRIDE = 61 };
+  if (k * 16 > total || total < 64 * STRIDE) return pack_all(e, m, want, s, grow, n);
+  size_t ns = 0, cap = (size_t)(n / STRIDE + 1);
+  uint64_t *smp = malloc(cap * sizeof *smp);
+  if (!smp) return pack_all(e, m, want, s, grow, n);
+  for (int64_t i = 0; i < n; i += STRIDE)
+    if (m[i] == want) smp[ns] = mask_pack(entry_key(s, i, grow), (int64_t)ns), ns++;
+  if (ns < 32) {
+    free(smp);
+    return pack_all(e, m, want, s, grow, n);
+  }
+  /* twice the expected share plus a margin of samples: the largest of the q smallest */
+  size_t q = (size_t)((double)ns * 2.0 * (double)k / (double)total) + 16;
+  uint32_t thr = UINT32_MAX;
+  if (q < ns) {
+    mask_select(smp, ns, q);
+    uint64_t mx = 0;
+    for (size_t j = 0; j < q; j++) mx = smp[j] > mx ? smp[j] : mx;
+    thr = (uint32_t)(mx >> 32);
+  }
+  free(smp);
+  size_t c = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (m[i] == want) {
+      uint32_t key = entry_key(s, i, grow);
+      if (key <= thr) e[c++] = mask_pack(key, i);
+    }
+  return (int64_t)c >= k ? c : pack_all(e, m, want, s, grow, n);
+}
 
 lt_status lt_mask_drop_grow(lt_tensor *mask, lt_tensor *weight, const lt_tensor *grow_score, int64_t n_drop,
                             int64_t n_grow, lt_rng *r, int64_t *dropped, int64_t *grown) {
@@ -33,37 +90,40 @@ lt_status lt_mask_drop_grow(lt_tensor *mask, lt_tensor *weight, const lt_tensor 
                     (long long)dead);
   size_t cap = (size_t)(alive > dead ? alive : dead);
   uint64_t *e = malloc((cap ? cap : 1) * sizeof *e);
-  if (!e) return lt_error(LT_ENOMEM, "%s: out of memory for %zu entries", fn, cap);
-  /* grow first (over the old dead set), remembering the positions, then drop */
-  int64_t c = 0;
+  int64_t *gpos = malloc((size_t)(n_grow ? n_grow : 1) * sizeof *gpos);
+  if (!e || !gpos) {
+    free(e), free(gpos);
+    return lt_error(LT_ENOMEM, "%s: out of memory for %zu entries", fn, cap);
+  }
+  /* grow first (over the old dead set), remembering the positions, then drop among
+   * the old survivors, then revive the grown ones */
   if (n_grow > 0) {
-    for (int64_t i = 0; i < n; i++)
-      if (m[i] == 0.0f) e[c++] = g ? mask_pack((uint32_t)grow_key(g[i]), i) : (uint64_t)i;
     if (g) {
-      mask_select(e, (size_t)c, (size_t)n_grow);
+      size_t c = pack_candidates(e, m, 0.0f, g, 1, n, dead, n_grow);
+      mask_select(e, c, (size_t)n_grow);
     } else { /* partial Fisher-Yates: the first n_grow of a uniform shuffle */
+      int64_t c = 0;
+      for (int64_t i = 0; i < n; i++)
+        if (m[i] == 0.0f) e[c++] = (uint64_t)i;
       for (int64_t i = 0; i < n_grow; i++) {
         int64_t j = i + (int64_t)lt_rng_below(r, (uint64_t)(c - i));
         uint64_t t = e[i];
         e[i] = e[j], e[j] = t;
       }
     }
+    for (int64_t i = 0; i < n_grow; i++) gpos[i] = mask_pos(e[i]);
   }
-  /* mark grown positions 2 for now: they must not count as alive for the drop */
-  for (int64_t i = 0; i < n_grow; i++) m[mask_pos(e[i])] = 2.0f;
   if (n_drop > 0) {
-    c = 0;
-    for (int64_t i = 0; i < n; i++)
-      if (m[i] == 1.0f) e[c++] = mask_pack(mask_score_key(w[i], LT_SCORE_ABS), i);
-    mask_select(e, (size_t)c, (size_t)n_drop);
+    size_t c = pack_candidates(e, m, 1.0f, w, 0, n, alive, n_drop);
+    mask_select(e, c, (size_t)n_drop);
     for (int64_t i = 0; i < n_drop; i++) {
       int64_t p = mask_pos(e[i]);
       m[p] = 0.0f, w[p] = 0.0f;
     }
   }
-  for (int64_t i = 0; i < n; i++)
-    if (m[i] == 2.0f) m[i] = 1.0f, w[i] = 0.0f; /* a grown weight starts at zero */
+  for (int64_t i = 0; i < n_grow; i++) m[gpos[i]] = 1.0f, w[gpos[i]] = 0.0f; /* a grown weight starts at zero */
   free(e);
+  free(gpos);
   if (dropped) *dropped = n_drop;
   if (grown) *grown = n_grow;
   return LT_OK;
