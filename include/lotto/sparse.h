@@ -171,6 +171,14 @@ lt_status lt_sparse_calibrate(double *crossover, lt_sparse_timing *t, const doub
                               int rows, int cols, int batch, int reps);
 /* A default without measuring, fitted to this engine's kernels on AVX2. */
 double lt_sparse_crossover(int rows, int cols, int batch);
+/* The same cost model with a machine's two rates: dense time per multiply-add (ns;
+ * LT_SPARSE_DENSE_MAC_NS where the default was fitted) and the sparse kernels' time
+ * relative to that machine's (1.0 there). */
+#define LT_SPARSE_DENSE_MAC_NS 0.020
+double lt_sparse_crossover_model(int rows, int cols, int batch, double dense_mac_ns, double sparse_scale);
+/* Measures the two rates on this machine, BLAS kernel and lt_get_threads() (a few
+ * dozen ms): what auto dispatch uses for shapes with no calibrated entry. */
+lt_status lt_sparse_calibrate_machine(double *dense_mac_ns, double *sparse_scale);
 
 /* ---- dispatch: dense or CSR per layer and per call (src/sparse/sparse_dispatch.c) ----
  * A prunable layer (linear, conv2d) owns an lt_spd. Before each forward it
@@ -204,12 +212,25 @@ int lt_sparse_mode_parse(const char *s);              /* the mode, or -1 for an 
 
 /* The density below which a (rows, cols) weight times (cols, n) runs sparse
  * with the current lt_get_threads(): a calibrated entry for this shape and
- * thread count at the nearest n (log scale), else the heuristic. *measured
- * (may be NULL) says which. Loads the default cache on first use. */
+ * thread count at the nearest n (log scale), else the cost model with this
+ * machine's rates for the BLAS kernel in use (lt_blas_corename) and thread count,
+ * else the heuristic. *measured (may be NULL): 1 for a calibrated entry, 2 for the
+ * machine's rates, 0 for the heuristic. Loads the default cache on first use; a
+ * malformed cache is reported on stderr and replaced. Without rates for this
+ * (kernel, threads) and with auto calibration on, measures them once
+ * (lt_sparse_calibrate_machine) and writes them to the cache. */
 double lt_sparse_crossover_get(int rows, int cols, int n, int *measured);
+/* Auto calibration on (1, the default unless LOTTO_CALIBRATE=0) or off; returns the
+ * previous setting. A run that decides by a pinned table turns it off. */
+int lt_sparse_set_autocalibrate(int on);
+/* The machine rates in the table: set (replace for the same kernel name and
+ * threads), count, entry i. kernel: at most 63 characters. */
+lt_status lt_sparse_machine_set(const char *kernel, int threads, double dense_mac_ns, double sparse_scale);
+int lt_sparse_machine_count(void);
+lt_status lt_sparse_machine_entry(int i, const char **kernel, int *threads, double *dense_mac_ns, double *sparse_scale);
 /* Adds or replaces a calibrated entry. LT_EINVAL on bad sizes or density outside [0, 1]. */
 lt_status lt_sparse_crossover_set(int rows, int cols, int n, int threads, double density);
-/* Forgets all entries; the default cache is not read again until lt_sparse_cache_load. */
+/* Forgets all entries (and machine rates); the default cache is not read again until lt_sparse_cache_load. */
 void lt_sparse_crossover_clear(void);
 int lt_sparse_crossover_count(void);
 /* Entry i (0-based) or LT_ERANGE. */

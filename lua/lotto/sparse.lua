@@ -101,8 +101,29 @@ end
 
 -- ---- crossovers ---------------------------------------------------------------
 
---- crossover_for(rows, cols, n) -> density, measured: what auto uses for this product now.
+--- crossover_for(rows, cols, n) -> density, measured, source: what auto uses for this product now;
+-- source 'shape' (a calibrated entry), 'machine' (the cost model at this machine's measured rates
+-- for the BLAS kernel and thread count in use) or 'default' (the model's built-in rates).
 function M.crossover_for(rows, cols, n) return call('lotto.sparse.crossover_for', core.crossover_get, rows, cols, n) end
+
+M.machines = core.machine_entries       -- () -> {{blas, threads, dense_ns_per_mac, sparse_scale}}
+--- autocalibrate([on]) -> previous: measure this machine's rates on the first auto decision that
+-- has none for the BLAS kernel and thread count in use (on by default; LOTTO_CALIBRATE=0 turns it off).
+M.autocalibrate = core.autocalibrate
+--- calibrate_machine{save = true} -> dense_ns_per_mac, sparse_scale: measure this machine's rates now
+-- (a few dozen ms) and record them for the BLAS kernel and thread count in use.
+function M.calibrate_machine(opts)
+  opts = U.check_options(opts, { save = true }, 'lotto.sparse.calibrate_machine')
+  local d, sc = call('lotto.sparse.calibrate_machine', core.calibrate_machine)
+  local kernel = T.blas_info().kernel
+  if kernel == nil or kernel == '' then kernel = 'generic' end -- as the engine names it
+  call('lotto.sparse.calibrate_machine', core.machine_set, kernel, T.get_threads(), d, sc)
+  if opts.save ~= false then
+    local ok, err = core.cache_save()
+    if not ok then U.fail('lotto.sparse.calibrate_machine', err) end
+  end
+  return d, sc
+end
 
 --- set_crossover(rows, cols, n, density[, threads]): a calibrated entry (not saved until save_cache).
 function M.set_crossover(rows, cols, n, density, threads)
@@ -115,24 +136,31 @@ M.cache_path = core.cache_path          -- () -> path | nil, msg
 M.load_cache = core.cache_load          -- ([path]) -> true | nil, msg (merges)
 M.save_cache = core.cache_save          -- ([path]) -> true | nil, msg (atomic)
 
-local function set_table(entries)
+local function set_table(entries, machines)
   core.crossover_clear() -- also stops the cache file from being read later
   for _, e in ipairs(entries) do core.crossover_set(e.rows, e.cols, e.n, e.threads, e.crossover) end
+  for _, m in ipairs(machines or {}) do core.machine_set(m.blas, m.threads, m.dense_ns_per_mac, m.sparse_scale) end
 end
 
 --- pin(path) -> restore: the crossovers a run decides by. If path exists (a resumed run),
--- its entries replace the table in force; else the table in force (the machine's cache
--- included) is written there. A calibration done between runs then never changes a run's
--- dispatch decisions, hence its numbers. restore() puts the previous table back.
+-- its entries and machine rates replace the table in force and nothing is measured while
+-- pinned; else the table in force (the machine's cache and, measured now if missing, this
+-- machine's rates for the BLAS kernel and thread count in use) is written there. A
+-- calibration done between runs then never changes a run's dispatch decisions, hence its
+-- numbers. restore() puts the previous table and auto calibration setting back.
 function M.pin(path)
   if type(path) ~= 'string' then U.fail('lotto.sparse.pin', 'expected a file path') end
-  core.crossover_get(1, 1, 1) -- reads the machine's cache if not read yet
-  local before = core.crossover_entries()
-  local function restore() set_table(before) end
+  core.crossover_get(1, 1, 1) -- reads the machine's cache if not read yet, measures the rates if missing
+  local before, machines, auto = core.crossover_entries(), core.machine_entries(), core.autocalibrate()
+  local function restore()
+    set_table(before, machines)
+    core.autocalibrate(auto)
+  end
   local f = io.open(path, 'rb')
   if f then
     f:close()
     core.crossover_clear()
+    core.autocalibrate(false) -- the run's file alone decides, as when it was written
     local ok, err = core.cache_load(path)
     if not ok then
       restore()
@@ -238,7 +266,10 @@ if ok and type(help) == 'table' and help.register then
     set_layer = "set_layer(model, name|nil, {mode =, crossover = d|'auto', frozen =}) -> model: per-layer dispatch",
     layers = 'layers(model) -> per prunable layer: density, nnz, crossover, path of the last forward, ...',
     report = 'report(model) -> text table of densities, crossovers and dispatch paths',
-    crossover_for = 'crossover_for(rows, cols, n) -> density, measured: the threshold auto uses now',
+    crossover_for = "crossover_for(rows, cols, n) -> density, measured, source ('shape'|'machine'|'default'): the threshold auto uses now",
+    machines = 'machines() -> the measured rates {blas, threads, dense_ns_per_mac, sparse_scale} per BLAS kernel and thread count',
+    autocalibrate = 'autocalibrate([on]) -> previous: measure the rates on first use for a new BLAS kernel or thread count (default on; LOTTO_CALIBRATE=0 off)',
+    calibrate_machine = 'calibrate_machine{save = true} -> dense_ns_per_mac, sparse_scale: measure and record the rates now',
     set_crossover = 'set_crossover(rows, cols, n, density[, threads]): record a calibrated threshold',
     crossovers = 'crossovers() -> the calibrated entries {rows, cols, n, threads, crossover}',
     pin = 'pin(path) -> restore(): a run decides by the crossovers in path (written from the table in force when absent)',

@@ -404,6 +404,60 @@ static int sp_crossover_get(lua_State *L) {
                                      checkdimarg(L, 3, "n must be 1..2^24"), &measured);
   lua_pushnumber(L, d);
   lua_pushboolean(L, measured);
+  lua_pushstring(L, measured == 1 ? "shape" : measured == 2 ? "machine" : "default");
+  return 3;
+}
+
+/* core.machine_entries() -> {{blas, threads, dense_ns_per_mac, sparse_scale}, ...} */
+static int sp_machine_entries(lua_State *L) {
+  int n = lt_sparse_machine_count();
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    const char *k;
+    int t;
+    double d, sc;
+    if (lt_sparse_machine_entry(i, &k, &t, &d, &sc)) break;
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, k);
+    lua_setfield(L, -2, "blas");
+    lua_pushinteger(L, t);
+    lua_setfield(L, -2, "threads");
+    lua_pushnumber(L, d);
+    lua_setfield(L, -2, "dense_ns_per_mac");
+    lua_pushnumber(L, sc);
+    lua_setfield(L, -2, "sparse_scale");
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+/* core.machine_set(blas, threads, dense_ns_per_mac, sparse_scale) */
+static int sp_machine_set(lua_State *L) {
+  const char *k = luaL_checkstring(L, 1);
+  int t = checkdimarg(L, 2, "threads must be >= 1");
+  if (lt_sparse_machine_set(k, t, luaL_checknumber(L, 3), luaL_checknumber(L, 4))) return lt_raise(L, "sparse.machine_set");
+  return 0;
+}
+
+/* core.autocalibrate([on]) -> the previous setting (sets it when on is given) */
+static int sp_autocalibrate(lua_State *L) {
+  int was;
+  if (lua_isnoneornil(L, 1)) {
+    was = lt_sparse_set_autocalibrate(1);
+    lt_sparse_set_autocalibrate(was);
+  } else {
+    was = lt_sparse_set_autocalibrate(lua_toboolean(L, 1));
+  }
+  lua_pushboolean(L, was);
+  return 1;
+}
+
+/* core.calibrate_machine() -> dense_ns_per_mac, sparse_scale (measured now, not recorded) */
+static int sp_calibrate_machine(lua_State *L) {
+  double d, sc;
+  if (lt_sparse_calibrate_machine(&d, &sc)) return lt_raise(L, "sparse.calibrate_machine");
+  lua_pushnumber(L, d);
+  lua_pushnumber(L, sc);
   return 2;
 }
 
@@ -515,7 +569,8 @@ static const luaL_Reg funcs[] = {
     {"mode", sp_mode},       {"set_layer", sp_set_layer}, {"layers", sp_layers},  {"crossover_get", sp_crossover_get},
     {"crossover_set", sp_crossover_set}, {"crossover_entries", sp_crossover_entries},
     {"crossover_clear", sp_crossover_clear}, {"cache_path", sp_cache_path}, {"cache_load", sp_cache_load},
-    {"cache_save", sp_cache_save}, {"export", sp_export}, {"import", sp_import}, {"fill", sp_fill}, {NULL, NULL}};
+    {"cache_save", sp_cache_save}, {"machine_entries", sp_machine_entries}, {"machine_set", sp_machine_set},
+    {"autocalibrate", sp_autocalibrate}, {"calibrate_machine", sp_calibrate_machine}, {"export", sp_export}, {"import", sp_import}, {"fill", sp_fill}, {NULL, NULL}};
 
 static const lt_help_entry help[] = {
     {"csr", "sparse.csr(weight, mask) -> csr of weight (out, in) at mask's nonzeros (kept even where weight is 0)"},

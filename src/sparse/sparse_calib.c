@@ -140,15 +140,47 @@ lt_status lt_sparse_calibrate(double *crossover, lt_sparse_timing *t, const doub
  * efficiency at high density (less reuse of each activation row per output
  * row than sgemm gets), hence the 0.88. Measured crossovers at batch 16-256
  * were 0.12 (100 -> 10) to 0.45 (300 -> 100); this lands within about 0.1 of
- * them. A calibrated value (lt_sparse_calibrate) should be preferred. */
-double lt_sparse_crossover(int rows, int cols, int batch) {
-  if (rows < 1 || cols < 1 || batch < 1) return 0.0;
+ * them. On another machine, BLAS kernel or thread count the two rates differ:
+ * lt_sparse_calibrate_machine measures them (dense_mac_ns, sparse_scale). */
+double lt_sparse_crossover_model(int rows, int cols, int batch, double dense_mac_ns, double sparse_scale) {
+  if (rows < 1 || cols < 1 || batch < 1 || !(dense_mac_ns > 0) || !(sparse_scale > 0)) return 0.0;
   double macs = (double)rows * cols * batch;
   int nv = batch >= 64 ? 8 : (batch + 7) / 8;
   double chunks = (batch + 63) / 64;
-  double dense_ns = 3 * (0.020 * macs + 400);
+  double dense_ns = 3 * (dense_mac_ns * macs + 400);
   double fixed_ns = 3 * (300 + 0.11 * batch * (double)(rows + cols) + 2.0 * chunks * (rows + cols));
-  double slope_ns = (double)rows * cols * chunks * 3 * (0.35 + 0.275 * nv);
+  double slope_ns = sparse_scale * (double)rows * cols * chunks * 3 * (0.35 + 0.275 * nv);
   double d = 0.88 * (dense_ns - fixed_ns) / slope_ns;
   return d < 0 ? 0.0 : d > 1 ? 1.0 : d;
+}
+
+double lt_sparse_crossover(int rows, int cols, int batch) {
+  return lt_sparse_crossover_model(rows, cols, batch, LT_SPARSE_DENSE_MAC_NS, 1.0);
+}
+
+/* The two rates of the model from a training step of LeNet-300-100's first two
+ * layer shapes at batch 60, dense and at 5% density: the dense multiply-add
+ * time net of the per-call cost, and the sparse time net of its fixed part over
+ * the model's. A few dozen milliseconds. */
+lt_status lt_sparse_calibrate_machine(double *dense_mac_ns, double *sparse_scale) {
+  static const int shapes[][3] = {{300, 784, 60}, {100, 300, 60}};
+  double dsum = 0, ssum = 0;
+  for (int i = 0; i < 2; i++) {
+    int R = shapes[i][0], C = shapes[i][1], B = shapes[i][2];
+    lt_sparse_timing t;
+    lt_status st = lt_sparse_bench(&t, R, C, B, 0.05, 7);
+    if (st) return st;
+    double macs = (double)R * C * B, nnz = t.density * R * C, chunks = (B + 63) / 64;
+    int nv = B >= 64 ? 8 : (B + 7) / 8;
+    double dense_ns = 1e3 * (t.dense_fwd + t.dense_bwd_in + t.dense_wgrad);
+    double sparse_ns = 1e3 * (t.sparse_fwd + t.sparse_bwd_in + t.sparse_wgrad);
+    double fixed_ns = 3 * (300 + 0.11 * B * (double)(R + C) + 2.0 * chunks * (R + C));
+    double d = (dense_ns / 3 - 400) / macs;
+    double sc = (sparse_ns - fixed_ns) / (nnz * chunks * 3 * (0.35 + 0.275 * nv));
+    dsum += d > 1e-4 ? d : 1e-4;
+    ssum += sc > 0.05 ? sc : 0.05;
+  }
+  *dense_mac_ns = dsum / 2;
+  *sparse_scale = ssum / 2 < 50 ? ssum / 2 : 50;
+  return LT_OK;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lotto/blas.h"
 #include "lotto/io.h"
 #include "lotto/sparse.h"
 #include "sparse/sparse_dispatch.h" /* lt_sparse_crossover_generation */
@@ -35,14 +36,22 @@ int lt_sparse_mode_parse(const char *s) {
 /* ---- the crossover table -------------------------------------------------- */
 
 #define XMAX 512
+#define MMAX 32
 typedef struct { int rows, cols, n, threads; double d; } xentry;
+/* a machine's rates for one BLAS kernel and thread count (lt_sparse_calibrate_machine) */
+typedef struct { char kernel[64]; int threads; double dense_ns, scale; } mentry;
 static struct {
   pthread_mutex_t mu;
   xentry e[XMAX];
   int count;
+  mentry m[MMAX];
+  int mcount;
+  int autocal;          /* 1 on, 0 off, -1 not yet read from LOTTO_CALIBRATE */
   int tried;            /* the default cache was read (or clear() said not to) */
   atomic_uint gen;      /* bumps on every change, so layers can cache lookups */
-} xt = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} xt = {.mu = PTHREAD_MUTEX_INITIALIZER, .autocal = -1};
+/* one calibration at a time (not under xt.mu: it runs kernels for a while) */
+static pthread_mutex_t calib_mu = PTHREAD_MUTEX_INITIALIZER;
 
 unsigned lt_sparse_crossover_generation(void) { return atomic_load(&xt.gen); }
 
@@ -77,6 +86,7 @@ lt_status lt_sparse_crossover_set(int rows, int cols, int n, int threads, double
 void lt_sparse_crossover_clear(void) {
   pthread_mutex_lock(&xt.mu);
   xt.count = 0;
+  xt.mcount = 0;
   xt.tried = 1;
   atomic_fetch_add(&xt.gen, 1);
   pthread_mutex_unlock(&xt.mu);
@@ -98,13 +108,114 @@ lt_status lt_sparse_crossover_entry(int i, int *rows, int *cols, int *n, int *th
   return st;
 }
 
+/* ---- a machine's rates -------------------------------------------------- */
+
+static int valid_machine(const char *kernel, int threads, double dense_ns, double scale) {
+  return kernel && strlen(kernel) < 64 && threads >= 1 && dense_ns > 0 && dense_ns < 1e3 && scale > 0 && scale < 1e3;
+}
+
+static lt_status machine_set_locked(const char *kernel, int threads, double dense_ns, double scale) {
+  for (int i = 0; i < xt.mcount; i++) {
+    mentry *e = &xt.m[i];
+    if (e->threads == threads && !strcmp(e->kernel, kernel)) {
+      e->dense_ns = dense_ns, e->scale = scale;
+      return LT_OK;
+    }
+  }
+  if (xt.mcount == MMAX) return lt_error(LT_ERANGE, "sparse crossover: machine table is full (%d entries)", MMAX);
+  mentry *e = &xt.m[xt.mcount++];
+  snprintf(e->kernel, sizeof e->kernel, "%s", kernel);
+  e->threads = threads, e->dense_ns = dense_ns, e->scale = scale;
+  return LT_OK;
+}
+
+lt_status lt_sparse_machine_set(const char *kernel, int threads, double dense_mac_ns, double sparse_scale) {
+  if (!valid_machine(kernel, threads, dense_mac_ns, sparse_scale))
+    return lt_error(LT_EINVAL, "sparse machine rates: need a kernel name (< 64 characters), threads >= 1 and "
+                    "rates in (0, 1000) (got %s, %d, %g, %g)", kernel ? kernel : "NULL", threads, dense_mac_ns,
+                    sparse_scale);
+  pthread_mutex_lock(&xt.mu);
+  lt_status st = machine_set_locked(kernel, threads, dense_mac_ns, sparse_scale);
+  atomic_fetch_add(&xt.gen, 1);
+  pthread_mutex_unlock(&xt.mu);
+  return st;
+}
+
+int lt_sparse_machine_count(void) {
+  pthread_mutex_lock(&xt.mu);
+  int n = xt.mcount;
+  pthread_mutex_unlock(&xt.mu);
+  return n;
+}
+
+lt_status lt_sparse_machine_entry(int i, const char **kernel, int *threads, double *dense_mac_ns, double *sparse_scale) {
+  pthread_mutex_lock(&xt.mu);
+  lt_status st = LT_OK;
+  if (i < 0 || i >= xt.mcount) st = lt_error(LT_ERANGE, "sparse machine entry %d of %d", i, xt.mcount);
+  else *kernel = xt.m[i].kernel, *threads = xt.m[i].threads, *dense_mac_ns = xt.m[i].dense_ns, *sparse_scale = xt.m[i].scale;
+  pthread_mutex_unlock(&xt.mu);
+  return st;
+}
+
+int lt_sparse_set_autocalibrate(int on) {
+  pthread_mutex_lock(&xt.mu);
+  if (xt.autocal < 0) {
+    const char *e = getenv("LOTTO_CALIBRATE");
+    xt.autocal = !(e && !strcmp(e, "0"));
+  }
+  int was = xt.autocal;
+  xt.autocal = on != 0;
+  pthread_mutex_unlock(&xt.mu);
+  return was;
+}
+
+/* This kernel's name: OpenBLAS's core name, "generic" when it names none. */
+static const char *kernel_name(void) {
+  const char *k = lt_blas_corename();
+  return k && *k ? k : "generic";
+}
+
+/* The rates for (kernel, threads): found (1), or measured now and cached (1) when
+ * auto calibration is on, else 0. */
+static int machine_rates(int threads, double *dense_ns, double *scale) {
+  const char *kernel = kernel_name();
+  for (int pass = 0; pass < 2; pass++) {
+    int autocal;
+    pthread_mutex_lock(&xt.mu);
+    for (int i = 0; i < xt.mcount; i++)
+      if (xt.m[i].threads == threads && !strcmp(xt.m[i].kernel, kernel)) {
+        *dense_ns = xt.m[i].dense_ns, *scale = xt.m[i].scale;
+        pthread_mutex_unlock(&xt.mu);
+        return 1;
+      }
+    if (xt.autocal < 0) {
+      const char *e = getenv("LOTTO_CALIBRATE");
+      xt.autocal = !(e && !strcmp(e, "0"));
+    }
+    autocal = xt.autocal;
+    pthread_mutex_unlock(&xt.mu);
+    if (!autocal || pass) return 0;
+    pthread_mutex_lock(&calib_mu); /* another thread may have measured meanwhile: look again after */
+    int have = 0;
+    pthread_mutex_lock(&xt.mu);
+    for (int i = 0; i < xt.mcount; i++) have |= xt.m[i].threads == threads && !strcmp(xt.m[i].kernel, kernel);
+    pthread_mutex_unlock(&xt.mu);
+    double d, sc;
+    if (!have && lt_sparse_calibrate_machine(&d, &sc) == LT_OK && lt_sparse_machine_set(kernel, threads, d, sc) == LT_OK)
+      (void)lt_sparse_cache_save(NULL); /* best effort: an unwritable cache means measuring again next time */
+    pthread_mutex_unlock(&calib_mu);
+  }
+  return 0;
+}
+
 double lt_sparse_crossover_get(int rows, int cols, int n, int *measured) {
   int tried;
   pthread_mutex_lock(&xt.mu);
   tried = xt.tried;
   xt.tried = 1;
   pthread_mutex_unlock(&xt.mu);
-  if (!tried) (void)lt_sparse_cache_load(NULL); /* a missing or bad cache leaves the heuristic */
+  if (!tried && lt_sparse_cache_load(NULL) == LT_EFORMAT) /* a missing cache is the usual first run */
+    fprintf(stderr, "lotto: %s; measuring the sparse crossover again (the file will be replaced)\n", lt_errmsg());
   int threads = lt_get_threads();
   double best = INFINITY, d = -1;
   pthread_mutex_lock(&xt.mu);
@@ -116,8 +227,17 @@ double lt_sparse_crossover_get(int rows, int cols, int n, int *measured) {
     if (dist < best) best = dist, d = e->d;
   }
   pthread_mutex_unlock(&xt.mu);
-  if (measured) *measured = d >= 0;
-  return d >= 0 ? d : lt_sparse_crossover(rows, cols, n);
+  if (d >= 0) {
+    if (measured) *measured = 1;
+    return d;
+  }
+  double dense_ns, scale;
+  if (machine_rates(threads, &dense_ns, &scale)) {
+    if (measured) *measured = 2;
+    return lt_sparse_crossover_model(rows, cols, n, dense_ns, scale);
+  }
+  if (measured) *measured = 0;
+  return lt_sparse_crossover(rows, cols, n);
 }
 
 /* ---- the cache file ------------------------------------------------------- */
@@ -157,6 +277,28 @@ lt_status lt_sparse_cache_load(const char *path) {
     cJSON_Delete(root);
     return lt_error(LT_EFORMAT, "%s: not a lotto crossover cache (no \"entries\" array)", path);
   }
+  /* the machines' rates (optional: files written before them have none) */
+  mentry mt[MMAX];
+  int mk = 0;
+  const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "machines"), *me;
+  if (ms && !cJSON_IsArray(ms)) {
+    cJSON_Delete(root);
+    return lt_error(LT_EFORMAT, "%s: \"machines\" is not an array", path);
+  }
+  cJSON_ArrayForEach(me, ms) {
+    const cJSON *kn = cJSON_GetObjectItemCaseSensitive(me, "blas"), *dn = cJSON_GetObjectItemCaseSensitive(me, "dense_ns_per_mac"),
+                *sc = cJSON_GetObjectItemCaseSensitive(me, "sparse_scale");
+    mentry x;
+    if (mk == MMAX || !cJSON_IsString(kn) || !json_int(me, "threads", &x.threads) || !cJSON_IsNumber(dn) ||
+        !cJSON_IsNumber(sc) || !valid_machine(kn->valuestring, x.threads, dn->valuedouble, sc->valuedouble)) {
+      cJSON_Delete(root);
+      return lt_error(LT_EFORMAT, "%s: machine %d is not {blas, threads >= 1, dense_ns_per_mac, sparse_scale in (0, 1000)}",
+                      path, mk + 1);
+    }
+    snprintf(x.kernel, sizeof x.kernel, "%s", kn->valuestring);
+    x.dense_ns = dn->valuedouble, x.scale = sc->valuedouble;
+    mt[mk++] = x;
+  }
   xentry tmp[XMAX];
   int k = 0;
   const cJSON *e;
@@ -175,6 +317,7 @@ lt_status lt_sparse_cache_load(const char *path) {
   pthread_mutex_lock(&xt.mu);
   st = LT_OK;
   for (int i = 0; i < k && !st; i++) st = set_locked(tmp[i].rows, tmp[i].cols, tmp[i].n, tmp[i].threads, tmp[i].d);
+  for (int i = 0; i < mk && !st; i++) st = machine_set_locked(mt[i].kernel, mt[i].threads, mt[i].dense_ns, mt[i].scale);
   xt.tried = 1;
   atomic_fetch_add(&xt.gen, 1);
   pthread_mutex_unlock(&xt.mu);
@@ -201,8 +344,9 @@ lt_status lt_sparse_cache_save(const char *path) {
     path = def;
   }
   if ((st = make_parent(path))) return st;
-  cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "entries");
-  int ok = root && arr && cJSON_AddStringToObject(root, "format", "lotto.crossover") != NULL;
+  cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "entries"),
+        *marr = cJSON_AddArrayToObject(root, "machines");
+  int ok = root && arr && marr && cJSON_AddStringToObject(root, "format", "lotto.crossover") != NULL;
   pthread_mutex_lock(&xt.mu);
   for (int i = 0; ok && i < xt.count; i++) {
     const xentry *e = &xt.e[i];
@@ -210,6 +354,13 @@ lt_status lt_sparse_cache_save(const char *path) {
     ok = o && cJSON_AddItemToArray(arr, o) && cJSON_AddNumberToObject(o, "rows", e->rows) &&
          cJSON_AddNumberToObject(o, "cols", e->cols) && cJSON_AddNumberToObject(o, "n", e->n) &&
          cJSON_AddNumberToObject(o, "threads", e->threads) && cJSON_AddNumberToObject(o, "crossover", e->d);
+  }
+  for (int i = 0; ok && i < xt.mcount; i++) {
+    const mentry *e = &xt.m[i];
+    cJSON *o = cJSON_CreateObject();
+    ok = o && cJSON_AddItemToArray(marr, o) && cJSON_AddStringToObject(o, "blas", e->kernel) &&
+         cJSON_AddNumberToObject(o, "threads", e->threads) && cJSON_AddNumberToObject(o, "dense_ns_per_mac", e->dense_ns) &&
+         cJSON_AddNumberToObject(o, "sparse_scale", e->scale);
   }
   pthread_mutex_unlock(&xt.mu);
   char *text = ok ? cJSON_Print(root) : NULL;
