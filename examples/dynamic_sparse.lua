@@ -5,7 +5,8 @@
 -- network, at 10% and 2% of the hidden layers' weights (the 1,000 output weights stay
 -- dense). Each method is one config table, lotto.train.fit{dst = {...}}. Prints test
 -- accuracy and training seconds per epoch (mask updates included, evaluation not)
--- beside each, and plots both against the density.
+-- beside each, and plots both against the density. The speed comparison at one density
+-- with SNIP beside RigL, and the cost of one update, is examples/bench_dst.lua.
 --
 --   lotto examples/dynamic_sparse.lua          2 epochs, 1 seed
 --   lotto examples/dynamic_sparse.lua --full   20 epochs, 3 seeds

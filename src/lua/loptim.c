@@ -390,6 +390,9 @@ static const luaL_Reg funcs[] = {{"sgd", optim_sgd}, {"adam", optim_adam}, {"sch
 
 static const lt_help_entry optim_help[] = {
     {":step", "opt:step([values, grads[, mask]]): one update of the bound (or given) flat tensors; masked weights stay 0"},
+    {":step_after_loss", "opt:step_after_loss(): opt:step() right after model:step_loss, nothing written in between: "
+                         "sparse layers step from their compact copies (same results, fewer passes)"},
+    {":mask_counts", "opt:mask_counts() -> rebuilds, full: new mask versions taken incrementally / by a full masked step"},
     {":flush", "opt:flush([on]) -> was: subnormal moments and updates flushed to 0 during steps (default true; "
                "false rounds exactly as PyTorch, slower when moments decay into the subnormal range)"},
     {":reset", "opt:reset(): zero the moments and the step count (a fresh optimizer, e.g. after rewinding)"},
