@@ -5,6 +5,9 @@
  * every machine. */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "mask/mask_internal.h"
 
@@ -23,31 +26,116 @@ static inline uint32_t entry_key(const float *s, int64_t i, int grow) {
   return grow ? ~key : key;
 }
 
-static size_t pack_all(uint64_t *e, const float *m, float want, const float *s, int grow, int64_t n) {
-  size_t c = 0;
-  for (int64_t i = 0; i < n; i++)
-    if (m[i] == want) e[c++] = mask_pack(entry_key(s, i, grow), i);
-  return c;
+/* The candidates of a selection, in a buffer sized to what is packed: a few more
+ * than k usually, all `total` entries when that is needed (page faults of a large
+ * fresh buffer at every update cost more than the selection). */
+typedef struct { uint64_t *e; size_t n, cap; } cands;
+
+static int reserve(cands *c, size_t need) {
+  if (need <= c->cap) return 1;
+  size_t cap = c->cap ? c->cap : 1024;
+  while (cap < need) cap *= 2;
+  uint64_t *e = realloc(c->e, cap * sizeof *e);
+  if (!e) return 0;
+  c->e = e, c->cap = cap;
+  return 1;
 }
 
-/* Packs into e the entries with mask value `want` (total of them) among which
- * mask_select(e, count, k) finds the k of smallest key over all of them: a sample
+static inline uint32_t bits_of(const float *p) {
+  uint32_t u;
+  memcpy(&u, p, sizeof u);
+  return u;
+}
+
+/* Appends the entries i with mask value want (GROW: 0, with keys of descending
+ * |s|; else 1, ascending |w|) and key <= thr; stops where fewer than 32 places are
+ * left (the caller grows c) and returns the position reached. Blocks of 32 without
+ * a hit, most of a sparse mask, cost one branch-free, integer-only (vectorised) test. */
+static inline __attribute__((always_inline)) int64_t pack_range_k(const int GROW, cands *c, const float *m,
+                                                                  const float *s, int64_t i0, int64_t n, uint32_t thr) {
+  for (; i0 < n; i0 += 32) {
+    int64_t i1 = i0 + 32 < n ? i0 + 32 : n;
+    uint32_t hit = i1 - i0 < 32; /* a partial last block: just look */
+#if defined(__AVX2__)
+    if (!hit) {
+      const __m256i vthr = _mm256_set1_epi32((int)thr), abs = _mm256_set1_epi32(0x7fffffff);
+      const __m256i inf = _mm256_set1_epi32(0x7f800000), top = _mm256_set1_epi32((int)0x80000000u);
+      const __m256i one = _mm256_set1_epi32(0x3f800000), zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
+      __m256i acc = zero;
+      for (int j = 0; j < 4; j++) {
+        __m256i mu = _mm256_loadu_si256((const __m256i *)(m + i0 + 8 * j));
+        __m256i u = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(s + i0 + 8 * j)), abs);
+        __m256i valid = _mm256_cmpeq_epi32(_mm256_max_epu32(u, inf), inf); /* not NaN */
+        __m256i key = _mm256_and_si256(_mm256_or_si256(u, top), valid);
+        if (GROW) key = _mm256_xor_si256(key, ones);
+        __m256i le = _mm256_cmpeq_epi32(_mm256_max_epu32(key, vthr), vthr); /* key <= thr, unsigned */
+        __m256i is = GROW ? _mm256_cmpeq_epi32(_mm256_slli_epi32(mu, 1), zero) : _mm256_cmpeq_epi32(mu, one);
+        acc = _mm256_or_si256(acc, _mm256_and_si256(is, le));
+      }
+      hit = !_mm256_testz_si256(acc, acc);
+    }
+#else
+    if (!hit) {
+      uint32_t mu[32], su[32];
+      memcpy(mu, m + i0, sizeof mu);
+      memcpy(su, s + i0, sizeof su);
+      for (int j = 0; j < 32; j++) {
+        uint32_t u = su[j] & 0x7fffffffu;
+        uint32_t key = u <= 0x7f800000u ? (u | 0x80000000u) : 0u; /* as entry_key */
+        key = GROW ? ~key : key;
+        uint32_t is = GROW ? (mu[j] << 1) == 0 : mu[j] == 0x3f800000u; /* 0 (or -0) / exactly 1 */
+        hit |= is & (key <= thr);
+      }
+    }
+#endif
+    if (!hit) continue;
+    if (c->cap - c->n < 32) return i0;
+    for (int64_t i = i0; i < i1; i++) {
+      uint32_t key = entry_key(s, i, GROW);
+      if (m[i] == (GROW ? 0.0f : 1.0f) && key <= thr) c->e[c->n++] = mask_pack(key, i);
+    }
+  }
+  return n;
+}
+
+static int64_t pack_range(cands *c, const float *m, float want, const float *s, int grow, int64_t i0, int64_t n,
+                          uint32_t thr) {
+  (void)want; /* grow: the pruned (0); drop: the kept (1) */
+  return grow ? pack_range_k(1, c, m, s, i0, n, thr) : pack_range_k(0, c, m, s, i0, n, thr);
+}
+
+/* pack_range over all of [0, n), growing c as needed. 0: ENOMEM. */
+static int pack_thr(cands *c, const float *m, float want, const float *s, int grow, int64_t n, uint32_t thr,
+                    size_t start_cap) {
+  if (!reserve(c, start_cap + 32)) return 0;
+  c->n = 0;
+  for (int64_t i = 0; (i = pack_range(c, m, want, s, grow, i, n, thr)) < n;)
+    if (!reserve(c, c->cap * 2)) return 0;
+  return 1;
+}
+
+static int pack_all(cands *c, const float *m, float want, const float *s, int grow, int64_t n, int64_t total) {
+  return pack_thr(c, m, want, s, grow, n, UINT32_MAX, (size_t)total);
+}
+
+/* Packs into c the entries with mask value `want` (total of them) among which
+ * mask_select(c->e, c->n, k) finds the k of smallest key over all of them: a sample
  * of every 61st position gives a key threshold a little above the k-th, one pass
  * packs the entries at or below it, and if fewer than k came (an unlucky sample)
- * all are packed. Either way the k smallest are in e, so the selection is the same
- * as over all, in one pass over the arrays instead of one per key byte. */
-static size_t pack_candidates(uint64_t *e, const float *m, float want, const float *s, int grow, int64_t n,
-                              int64_t total, int64_t k) {
+ * all are packed. Either way the k smallest are in c, so the selection is the same
+ * as over all, in one pass over the arrays instead of one per key byte. 0: ENOMEM. */
+static int pack_candidates(cands *c, const float *m, float want, const float *s, int grow, int64_t n,
+                           int64_t total, int64_t k) {
   enum { STRIDE = 61 };
-  if (k * 16 > total || total < 64 * STRIDE) return pack_all(e, m, want, s, grow, n);
+  if (k * 16 > total || total < 64 * STRIDE) return pack_all(c, m, want, s, grow, n, total);
   size_t ns = 0, cap = (size_t)(n / STRIDE + 1);
   uint64_t *smp = malloc(cap * sizeof *smp);
-  if (!smp) return pack_all(e, m, want, s, grow, n);
+  if (!smp) return pack_all(c, m, want, s, grow, n, total);
   for (int64_t i = 0; i < n; i += STRIDE)
     if (m[i] == want) smp[ns] = mask_pack(entry_key(s, i, grow), (int64_t)ns), ns++;
   if (ns < 32) {
     free(smp);
-    return pack_all(e, m, want, s, grow, n);
+    return pack_all(c, m, want, s, grow, n, total);
   }
   /* twice the expected share plus a margin of samples: the largest of the q smallest */
   size_t q = (size_t)((double)ns * 2.0 * (double)k / (double)total) + 16;
@@ -59,13 +147,8 @@ static size_t pack_candidates(uint64_t *e, const float *m, float want, const flo
     thr = (uint32_t)(mx >> 32);
   }
   free(smp);
-  size_t c = 0;
-  for (int64_t i = 0; i < n; i++)
-    if (m[i] == want) {
-      uint32_t key = entry_key(s, i, grow);
-      if (key <= thr) e[c++] = mask_pack(key, i);
-    }
-  return (int64_t)c >= k ? c : pack_all(e, m, want, s, grow, n);
+  if (!pack_thr(c, m, want, s, grow, n, thr, (size_t)(3 * k) + 1024)) return 0;
+  return (int64_t)c->n >= k ? 1 : pack_all(c, m, want, s, grow, n, total);
 }
 
 lt_status lt_mask_drop_grow(lt_tensor *mask, lt_tensor *weight, const lt_tensor *grow_score, int64_t n_drop,
@@ -88,45 +171,46 @@ lt_status lt_mask_drop_grow(lt_tensor *mask, lt_tensor *weight, const lt_tensor 
   if (n_grow < 0 || n_grow > dead)
     return lt_error(LT_EINVAL, "%s: cannot grow %lld weights, only %lld are pruned", fn, (long long)n_grow,
                     (long long)dead);
-  size_t cap = (size_t)(alive > dead ? alive : dead);
-  uint64_t *e = malloc((cap ? cap : 1) * sizeof *e);
+  cands c = {NULL, 0, 0};
   int64_t *gpos = malloc((size_t)(n_grow ? n_grow : 1) * sizeof *gpos);
-  if (!e || !gpos) {
-    free(e), free(gpos);
-    return lt_error(LT_ENOMEM, "%s: out of memory for %zu entries", fn, cap);
-  }
+  if (!gpos) return lt_error(LT_ENOMEM, "%s: out of memory for %lld entries", fn, (long long)n_grow);
   /* grow first (over the old dead set), remembering the positions, then drop among
    * the old survivors, then revive the grown ones */
   if (n_grow > 0) {
     if (g) {
-      size_t c = pack_candidates(e, m, 0.0f, g, 1, n, dead, n_grow);
-      mask_select(e, c, (size_t)n_grow);
+      if (!pack_candidates(&c, m, 0.0f, g, 1, n, dead, n_grow)) goto nomem;
+      mask_select(c.e, c.n, (size_t)n_grow);
     } else { /* partial Fisher-Yates: the first n_grow of a uniform shuffle */
-      int64_t c = 0;
+      if (!reserve(&c, (size_t)dead)) goto nomem;
+      int64_t k = 0;
       for (int64_t i = 0; i < n; i++)
-        if (m[i] == 0.0f) e[c++] = (uint64_t)i;
+        if (m[i] == 0.0f) c.e[k++] = (uint64_t)i;
       for (int64_t i = 0; i < n_grow; i++) {
-        int64_t j = i + (int64_t)lt_rng_below(r, (uint64_t)(c - i));
-        uint64_t t = e[i];
-        e[i] = e[j], e[j] = t;
+        int64_t j = i + (int64_t)lt_rng_below(r, (uint64_t)(k - i));
+        uint64_t t = c.e[i];
+        c.e[i] = c.e[j], c.e[j] = t;
       }
     }
-    for (int64_t i = 0; i < n_grow; i++) gpos[i] = mask_pos(e[i]);
+    for (int64_t i = 0; i < n_grow; i++) gpos[i] = mask_pos(c.e[i]);
   }
   if (n_drop > 0) {
-    size_t c = pack_candidates(e, m, 1.0f, w, 0, n, alive, n_drop);
-    mask_select(e, c, (size_t)n_drop);
+    if (!pack_candidates(&c, m, 1.0f, w, 0, n, alive, n_drop)) goto nomem;
+    mask_select(c.e, c.n, (size_t)n_drop);
     for (int64_t i = 0; i < n_drop; i++) {
-      int64_t p = mask_pos(e[i]);
+      int64_t p = mask_pos(c.e[i]);
       m[p] = 0.0f, w[p] = 0.0f;
     }
   }
   for (int64_t i = 0; i < n_grow; i++) m[gpos[i]] = 1.0f, w[gpos[i]] = 0.0f; /* a grown weight starts at zero */
-  free(e);
+  free(c.e);
   free(gpos);
   if (dropped) *dropped = n_drop;
   if (grown) *grown = n_grow;
   return LT_OK;
+nomem: /* nothing written yet: the selections come before any change */
+  free(c.e);
+  free(gpos);
+  return lt_error(LT_ENOMEM, "%s: out of memory for the candidates", fn);
 }
 
 lt_status lt_mask_prune_to(lt_tensor *mask, const lt_tensor *score, int64_t keep, lt_score_mode mode,
