@@ -248,10 +248,10 @@ end
 function D:update(it, x, y, opt, loss)
   local c, model = self.cfg, self.model
   local f = M.drop_fraction(it, c)
-  local drops, scores = {}, {}
+  local drops, scores, alive = {}, {}, {}
   for i, e in ipairs(self.layers) do
-    local alive = prune.count(e.p.mask)
-    drops[i] = math.min(round(f * alive), e.numel - alive)
+    alive[i] = prune.count(e.p.mask)
+    drops[i] = math.min(round(f * alive[i]), e.numel - alive[i])
   end
   local grows = drops
   if c.kind == 'rigl' then
@@ -268,7 +268,7 @@ function D:update(it, x, y, opt, loss)
   for i, e in ipairs(self.layers) do
     local d, g = core.drop_grow(e.p.mask, e.p.value, scores[i], drops[i], grows[i], r)
     if d > 0 or g > 0 then names[#names + 1] = e.name end
-    rec.layers[i] = { name = e.name, dropped = d, grown = g, count = prune.count(e.p.mask) }
+    rec.layers[i] = { name = e.name, dropped = d, grown = g, count = alive[i] - d + g } -- exact: no second count
   end
   changed(self, names)
   if c.kind == 'rigl' then model:zero_grad() end -- the dense gradient must not reach a step
