@@ -58,10 +58,12 @@ static inline __attribute__((always_inline)) int64_t pack_range_k(const int GROW
     uint32_t hit = i1 - i0 < 32; /* a partial last block: just look */
 #if defined(__AVX2__)
     if (!hit) {
+      /* keys and tests 8 at a time; the selected lanes are written straight from
+       * the vectors (set bits of a movemask), in increasing position */
+      if (c->cap - c->n < 32) return i0;
       const __m256i vthr = _mm256_set1_epi32((int)thr), abs = _mm256_set1_epi32(0x7fffffff);
       const __m256i inf = _mm256_set1_epi32(0x7f800000), top = _mm256_set1_epi32((int)0x80000000u);
       const __m256i one = _mm256_set1_epi32(0x3f800000), zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
-      __m256i acc = zero;
       for (int j = 0; j < 4; j++) {
         __m256i mu = _mm256_loadu_si256((const __m256i *)(m + i0 + 8 * j));
         __m256i u = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(s + i0 + 8 * j)), abs);
@@ -70,9 +72,16 @@ static inline __attribute__((always_inline)) int64_t pack_range_k(const int GROW
         if (GROW) key = _mm256_xor_si256(key, ones);
         __m256i le = _mm256_cmpeq_epi32(_mm256_max_epu32(key, vthr), vthr); /* key <= thr, unsigned */
         __m256i is = GROW ? _mm256_cmpeq_epi32(_mm256_slli_epi32(mu, 1), zero) : _mm256_cmpeq_epi32(mu, one);
-        acc = _mm256_or_si256(acc, _mm256_and_si256(is, le));
+        unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(is, le)));
+        if (!bits) continue;
+        uint32_t kb[8];
+        _mm256_storeu_si256((__m256i *)kb, key);
+        for (; bits; bits &= bits - 1) {
+          int l = __builtin_ctz(bits);
+          c->e[c->n++] = mask_pack(kb[l], i0 + 8 * j + l);
+        }
       }
-      hit = !_mm256_testz_si256(acc, acc);
+      continue;
     }
 #else
     if (!hit) {
