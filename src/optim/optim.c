@@ -143,13 +143,12 @@ static int rebuild_kept(lt_optim *o, float *w, const float *mask, uint64_t versi
   }
   const uint32_t *u = (const uint32_t *)(const void *)mask; /* nonzero: any bit but the sign */
   size_t j = 0, k = 0;
-  for (size_t i0 = 0; i0 < n; i0 += 16) {
-    size_t i1 = i0 + 16 < n ? i0 + 16 : n;
-    uint32_t any = 0;
-    for (size_t i = i0; i < i1; i++) any |= u[i] << 1;
-    if (!any) continue; /* most blocks of a sparse mask */
-    for (size_t i = i0; i < i1; i++) {
-      if (!(u[i] << 1)) continue;
+  for (size_t i0 = 0; i0 < n; i0 += 32) {
+    size_t len = n - i0 < 32 ? n - i0 : 32;
+    uint32_t bits = 0; /* the block's kept positions, walked by their set bits (no branch per weight) */
+    for (size_t l = 0; l < len; l++) bits |= (uint32_t)((u[i0 + l] << 1) != 0) << l;
+    for (; bits; bits &= bits - 1) {
+      size_t i = i0 + (size_t)__builtin_ctz(bits);
       for (; j < o->nkept && o->kept[j] < i; j++) { /* dropped */
         uint32_t p = o->kept[j];
         w[p] = 0.0f;
