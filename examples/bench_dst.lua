@@ -5,9 +5,9 @@
 -- density (5% by default); the step of a 3.6% IMP ticket with the optimizer on the sparse
 -- layers' compact copies against the indexed step; then the cost of one RigL drop/grow
 -- update against one dense training step, for the whole network and for the first layer
--- alone. The three trainings
--- alternate, rep after rep, in one process, so a busy machine slows them alike; the
--- minimum over reps is reported. The figures are process CPU time with --clock cpu.
+-- alone. The three trainings alternate, rep after rep, in one process, so a busy machine
+-- slows them alike; the minimum over reps is reported. The figures are process CPU time
+-- with --clock cpu (the default).
 --
 --   lotto examples/bench_dst.lua [--density 0.05] [--threads 1] [--reps 3] [--iters 1000]
 local o = lotto.args.parse(arg, {
