@@ -85,10 +85,15 @@ static void conv_paths_should_match_the_definition_and_not_depend_on_threads(voi
       {8, 16, 3, 2, 1, 13, 8},  // strided: im2col
       {32, 32, 1, 1, 0, 10, 8}, // 1x1: direct
       {8, 8, 3, 1, 0, 9, 12},   // rows without padding
+      {16, 16, 3, 1, 1, 6, 8},  // Winograd, in groups
+      {16, 24, 3, 1, 1, 9, 4},  // Winograd, odd size: part tiles
+      {24, 16, 3, 1, 1, 8, 4},  // Winograd, more channels in than out
   };
-  int saved = lt_get_threads();
-  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-    const geo *g = &cases[c];
+  int saved = lt_get_threads(), wino = lt_conv2d_winograd(-1);
+  for (size_t c = 0; c < 2 * sizeof cases / sizeof *cases; c++) {
+    // every case on the default paths, then with Winograd off (the GEMM path of its layers)
+    lt_conv2d_winograd(c < sizeof cases / sizeof *cases);
+    const geo *g = &cases[c % (sizeof cases / sizeof *cases)];
     lt_model *m = one_layer(lt_conv2d_new(g->cin, g->cout, g->k, g->stride, g->pad, 1), g->cin, g->H, g->H);
     int OH = (g->H + 2 * g->pad - g->k) / g->stride + 1, OW = OH;
     lt_rng rng;
@@ -128,6 +133,7 @@ static void conv_paths_should_match_the_definition_and_not_depend_on_threads(voi
     lt_model_free(m);
   }
   lt_set_threads(saved);
+  lt_conv2d_winograd(wino);
 }
 
 static void maxpool2_should_pick_the_first_of_equal_maxima(void **state) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "nn/nn_impl.h"
+#include "nn/conv_winograd.h" // lt_wino_*: Winograd F(2x2, 3x3)
 #include "lotto/sparse.h"
 #include "core/pool.h" // lt_pool_run, LT_POOL_MAXPARTS, LT_POOL_MIN_WORK: the worker pool
 
@@ -31,6 +32,7 @@
  *   (ResNet-20's 16-channel stage: 3.6 against 4.9 ms/image/step). */
 enum { CONV_IM2COL, CONV_DIRECT, CONV_ROWS };
 #define ROWS_MIN_CIN 2
+#define WINO_MIN_C 16 // both channel counts; fewer make the 16 GEMMs too shallow
 
 typedef struct {
   int cin, cout, k, stride, pad, bias;
@@ -39,6 +41,8 @@ typedef struct {
   const lt_tensor *x;
   lt_tensor *y, *dx;
   float *wr;         // ROWS: W as (k, cout, cin*k) for the forward, flipped as (k, cin, cout*k) for dx
+  int wino;          // 3x3, stride 1, padding 1: forward and dx by Winograd (when lt_conv2d_winograd allows)
+  float *wu;         // wino: W transformed, (16, cout, cin) for the forward, then (16, cin, cout) for dx
   lt_spd *sp;        // sparse state: CSR of W as (cout, K)
   int sparse;        // the last forward ran sparse
 } conv2d;
@@ -54,7 +58,15 @@ typedef struct {
   size_t cap;
   int zeros[7]; // (g, C, H, W, k, pad, OWr) of unfold_rows; all 0: none
 } scratch;
-static _Thread_local scratch unfold_buf, group_buf, partial_buf;
+static _Thread_local scratch unfold_buf, group_buf, partial_buf, wino_buf;
+
+/* Winograd for the layers that can take it: on unless switched off (for a
+ * comparison with the GEMM path, or rounding identical to an older run's). */
+static atomic_int winograd_on = 1;
+
+int lt_conv2d_winograd(int on) {
+  return on < 0 ? atomic_load(&winograd_on) : atomic_exchange(&winograd_on, on != 0);
+}
 
 // keep_zeros 0: the caller will write anything there (forget the zeros)
 static float *scratch_get(scratch *s, size_t n, int keep_zeros) {
@@ -185,7 +197,8 @@ static void group_forward(const conv2d *p, float *y, const float *x, int g, cons
  * overwritten. W is (cout, K); wf is p->wr's flipped half (ROWS); tmp holds
  * g * max(cout * P, cin * H * W) floats. */
 static void group_backward(const conv2d *p, float *dx, float *dw, float *db, const float *dy, const float *x, int g,
-                           const float *W, const float *wf, float *buf, float *tmp, int first) {
+                           const float *W, const float *wf, const float *uf, float *buf, float *tmp, float *wbuf,
+                           int first) {
   const int P = p->OH * p->OW, K = p->cin * p->k * p->k, N = P * g;
   const float beta = first ? 0.0f : 1.0f;
   const float *d = dy; // (cout, N): dy, or a group's dy side by side
@@ -214,7 +227,9 @@ static void group_backward(const conv2d *p, float *dx, float *dw, float *db, con
     unfold_rows(&unfold_buf, x, g, p->cin, p->H, p->W, k, p->pad, p->OW);
     for (int ki = 0; ki < k; ki++)
       lt_gemm(0, 1, p->cout, Kr, N, 1.0f, d, N, buf + (size_t)ki * gw, ld, beta, dw + (size_t)ki * p->cout * Kr, Kr);
-    if (dx) {
+    if (dx && uf) {
+      lt_wino_conv(dx, dy, g, p->cout, p->cin, p->H, p->W, uf, NULL, wbuf);
+    } else if (dx) {
       // dx = conv(dy padded by q, flipped kernel): stride 1, output exactly (H, W)
       const int q = k - 1 - p->pad, Kq = p->cout * k, gW = g * p->W, ldq = (p->OH + 2 * q) * gW, HgW = p->H * gW;
       float *out = g == 1 ? dx : tmp; // the grouped dy in tmp is used up
@@ -249,6 +264,8 @@ typedef struct {
   int group;                        // images per group (forward; most per group in backward)
   int nchunks;                      // backward
   const float *x, *w, *wf, *b, *dy; // w: W or p->wr
+  const float *uf;                  // wino: the transformed kernel of dx (backward), or NULL
+  int wino;                         // forward by Winograd (w is then p->wu)
   float *y, *dx;
   float *dw, *db;                   // backward: nchunks sums of dw_n and cout floats
   size_t dw_n;
@@ -269,6 +286,24 @@ static int group_size(const conv2d *p, int B) {
   if (p->method != CONV_ROWS || B < 2 || P >= GROUP_BELOW) return 1;
   int g = ceil_div(GROUP_COLS, P), most = ceil_div(B, MIN_ITEMS);
   return g < most ? g : most;
+}
+
+/* Images per Winograd group in the forward: enough for WINO_TILES tiles, at least
+ * MIN_ITEMS groups. */
+#define WINO_TILES 192
+static int wino_group(const conv2d *p, int B) {
+  int tiles = ((p->OH + 1) / 2) * ((p->OW + 1) / 2), g = ceil_div(WINO_TILES, tiles), most = ceil_div(B, MIN_ITEMS);
+  g = g < most ? g : most;
+  return g > 1 ? g : 1;
+}
+
+// This thread's Winograd buffer for g images (NULL + j->failed on ENOMEM).
+static float *part_wino(conv_job *j, int g) {
+  const conv2d *p = j->p;
+  float *w = scratch_get(&wino_buf, lt_wino_scratch(g, p->cin > p->cout ? p->cin : p->cout,
+                                                    p->cin > p->cout ? p->cin : p->cout, p->H, p->W), 0);
+  if (!w) atomic_store(&j->failed, 1);
+  return w;
 }
 
 // This thread's unfold and group buffers for groups of up to g images (NULL + j->failed on ENOMEM).
@@ -295,20 +330,22 @@ static int part_buffers(conv_job *j, int g, float **buf, float **tmp) {
 static void forward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf, *tmp;
-  if (!part_buffers(j, j->group, &buf, &tmp)) return;
+  float *buf = NULL, *tmp = NULL;
+  if (j->wino ? !(buf = part_wino(j, j->group)) : !part_buffers(j, j->group, &buf, &tmp)) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int gi, ng = ceil_div(j->B, j->group); (gi = atomic_fetch_add(&j->next, 1)) < ng;) {
     int b = gi * j->group, g = j->B - b < j->group ? j->B - b : j->group;
-    group_forward(p, j->y + b * out_img, j->x + b * in_img, g, j->w, j->b, buf, tmp);
+    if (j->wino) lt_wino_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf);
+    else group_forward(p, j->y + b * out_img, j->x + b * in_img, g, j->w, j->b, buf, tmp);
   }
 }
 
 static void backward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf, *tmp;
+  float *buf, *tmp, *wbuf = NULL;
   if (!part_buffers(j, j->group, &buf, &tmp)) return;
+  if (j->uf && !(wbuf = part_wino(j, j->group))) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->nchunks;) {
     int b0 = (int)((int64_t)c * j->B / j->nchunks), b1 = (int)((int64_t)(c + 1) * j->B / j->nchunks);
@@ -316,7 +353,7 @@ static void backward_part(void *arg, int part) {
     for (int b = b0; b < b1; b += j->group) {
       int g = b1 - b < j->group ? b1 - b : j->group;
       group_backward(p, j->dx ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img, g, j->w,
-                     j->wf, buf, tmp, b == b0);
+                     j->wf, j->uf, buf, tmp, wbuf, b == b0);
     }
   }
 }
@@ -359,6 +396,11 @@ static lt_status conv_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   if (p->k == 1 && p->stride == 1 && p->pad == 0) p->method = CONV_DIRECT;
   else if (p->stride == 1 && p->pad < p->k && p->cin >= ROWS_MIN_CIN) p->method = CONV_ROWS;
   else p->method = CONV_IM2COL;
+  p->wino = p->method == CONV_ROWS && p->k == 3 && p->pad == 1 && p->cin >= WINO_MIN_C && p->cout >= WINO_MIN_C;
+  free(p->wu);
+  p->wu = NULL;
+  if (p->wino && !(p->wu = malloc(sizeof(float) * 32 * p->cout * p->cin)))
+    return lt_error(LT_ENOMEM, "out of memory for %s's weight layout", l->name);
   if (p->method == CONV_ROWS) {
     free(p->wr);
     if (!(p->wr = malloc(sizeof(float) * 2 * p->cout * K)))
@@ -397,9 +439,14 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
                       l->mask_version ? *l->mask_version : 0, &p->sparse);
   if (st) return st;
   if (!p->sparse) {
-    if (p->method == CONV_ROWS) repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
     conv_job j = {.p = p, .B = B, .group = group_size(p, B), .x = a, .w = p->method == CONV_ROWS ? p->wr : W,
                   .b = bias, .y = o};
+    if (p->wino && lt_conv2d_winograd(-1)) {
+      lt_wino_weights(p->wu, W, p->cout, p->cin, 0);
+      j.wino = 1, j.w = p->wu, j.group = wino_group(p, B);
+    } else if (p->method == CONV_ROWS) {
+      repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
+    }
     j.nparts = conv_nparts(p, B, ceil_div(B, j.group));
     if ((st = run_parts(&j, forward_part, l->name))) return st;
     *y = p->y;
@@ -480,7 +527,10 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     float *part = scratch_get(&partial_buf, (size_t)j.nchunks * (j.dw_n + dbn), 0);
     if (!part) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
     j.dw = part, j.db = p->bias ? part + (size_t)j.nchunks * j.dw_n : NULL;
-    if (p->method == CONV_ROWS) {
+    if (need_dx && p->wino && lt_conv2d_winograd(-1)) {
+      j.uf = p->wu + (size_t)16 * p->cout * p->cin;
+      lt_wino_weights(p->wu + (size_t)16 * p->cout * p->cin, W, p->cout, p->cin, 1);
+    } else if (p->method == CONV_ROWS) {
       repack_weights(p->wr + j.dw_n, W, p->cout, p->cin, p->k, 1);
       j.wf = p->wr + j.dw_n;
     }
@@ -524,6 +574,7 @@ static void conv_free(lt_layer *l) {
   lt_tensor_release(p->y);
   lt_tensor_release(p->dx);
   free(p->wr);
+  free(p->wu);
   lt_spd_free(p->sp);
   free(p);
 }
