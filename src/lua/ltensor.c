@@ -509,6 +509,7 @@ static const lt_help_entry method_help[] = {
     {":argmax", "t:argmax([dim]) -> 1-based flat index, or a tensor of 1-based indices along dim"},
     {":dot", "t:dot(u) -> number: sum of t * u (same number of elements)"},
     {":matmul", "t:matmul(u) -> tensor: matrix product via OpenBLAS ((m,k) x (k,n) or (m,k) x (k))"},
+    {":gemm_", "c:gemm_(a, b[, ta, tb, alpha = 1, beta = 0]) -> c: c = alpha op(a) op(b) + beta c in place, 2-D contiguous"},
     {":narrow", "t:narrow(dim, start, len) -> view: elements start..start+len-1 of dim, sharing storage"},
     {":select", "t:select(dim, i) -> view: slice i of dim, one dim fewer, sharing storage"},
     {":transpose", "t:transpose([d1, d2]) -> view: dims d1 and d2 (default 1 and 2) swapped, sharing storage"},
