@@ -85,9 +85,9 @@ static void conv_paths_should_match_the_definition_and_not_depend_on_threads(voi
       {8, 16, 3, 2, 1, 13, 8},  // strided: im2col
       {32, 32, 1, 1, 0, 10, 8}, // 1x1: direct
       {8, 8, 3, 1, 0, 9, 12},   // rows without padding
-      {16, 16, 3, 1, 1, 6, 8},  // Winograd, in groups
-      {16, 24, 3, 1, 1, 9, 4},  // Winograd, odd size: part tiles
-      {24, 16, 3, 1, 1, 8, 4},  // Winograd, more channels in than out
+      {64, 64, 3, 1, 1, 16, 8},   // Winograd, in groups of 2
+      {128, 64, 3, 1, 1, 9, 2},   // Winograd, odd size: part tiles
+      {64, 128, 3, 1, 1, 17, 2},  // Winograd, more channels out than in
   };
   int saved = lt_get_threads(), wino = lt_conv2d_winograd(-1);
   for (size_t c = 0; c < 2 * sizeof cases / sizeof *cases; c++) {

@@ -32,7 +32,14 @@
  *   (ResNet-20's 16-channel stage: 3.6 against 4.9 ms/image/step). */
 enum { CONV_IM2COL, CONV_DIRECT, CONV_ROWS };
 #define ROWS_MIN_CIN 2
-#define WINO_MIN_C 16 // both channel counts; fewer make the 16 GEMMs too shallow
+/* Winograd where it measured faster (forward + backward of one layer, batch 60,
+ * 1 thread, Zen 3, min of 7 alternating runs, GEMM-path time / Winograd time):
+ * 64 channels at 28x28 1.06, 32x32 1.14; 128 at 16x16 1.17; 256 at 8x8 1.12; but
+ * 16 channels at 32x32 0.81, 32 at 16x16 0.87, 64 at 8x8 0.81, 512 at 4x4 0.96
+ * (2x2: 0.65). The 16 GEMMs are only cin deep, and small images give short ones:
+ * 64+ channels in and out, 64+ outputs per image, 256+ below 128 channels in. */
+#define WINO_MIN_C 64 // both channel counts
+#define WINO_MIN_OUT 64 // outputs per image (8x8)
 
 typedef struct {
   int cin, cout, k, stride, pad, bias;
@@ -197,8 +204,7 @@ static void group_forward(const conv2d *p, float *y, const float *x, int g, cons
  * overwritten. W is (cout, K); wf is p->wr's flipped half (ROWS); tmp holds
  * g * max(cout * P, cin * H * W) floats. */
 static void group_backward(const conv2d *p, float *dx, float *dw, float *db, const float *dy, const float *x, int g,
-                           const float *W, const float *wf, const float *uf, float *buf, float *tmp, float *wbuf,
-                           int first) {
+                           const float *W, const float *wf, float *buf, float *tmp, int first) {
   const int P = p->OH * p->OW, K = p->cin * p->k * p->k, N = P * g;
   const float beta = first ? 0.0f : 1.0f;
   const float *d = dy; // (cout, N): dy, or a group's dy side by side
@@ -227,9 +233,7 @@ static void group_backward(const conv2d *p, float *dx, float *dw, float *db, con
     unfold_rows(&unfold_buf, x, g, p->cin, p->H, p->W, k, p->pad, p->OW);
     for (int ki = 0; ki < k; ki++)
       lt_gemm(0, 1, p->cout, Kr, N, 1.0f, d, N, buf + (size_t)ki * gw, ld, beta, dw + (size_t)ki * p->cout * Kr, Kr);
-    if (dx && uf) {
-      lt_wino_conv(dx, dy, g, p->cout, p->cin, p->H, p->W, uf, NULL, wbuf);
-    } else if (dx) {
+    if (dx) {
       // dx = conv(dy padded by q, flipped kernel): stride 1, output exactly (H, W)
       const int q = k - 1 - p->pad, Kq = p->cout * k, gW = g * p->W, ldq = (p->OH + 2 * q) * gW, HgW = p->H * gW;
       float *out = g == 1 ? dx : tmp; // the grouped dy in tmp is used up
@@ -345,16 +349,19 @@ static void backward_part(void *arg, int part) {
   const conv2d *p = j->p;
   float *buf, *tmp, *wbuf = NULL;
   if (!part_buffers(j, j->group, &buf, &tmp)) return;
-  if (j->uf && !(wbuf = part_wino(j, j->group))) return;
+  // Winograd's dx: a chunk's images at once (the most a chunk has), its GEMMs wider than a group's
+  if (j->uf && !(wbuf = part_wino(j, ceil_div(j->B, j->nchunks)))) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->nchunks;) {
     int b0 = (int)((int64_t)c * j->B / j->nchunks), b1 = (int)((int64_t)(c + 1) * j->B / j->nchunks);
     float *dw = j->dw + c * j->dw_n, *db = j->db ? j->db + (size_t)c * p->cout : NULL;
     for (int b = b0; b < b1; b += j->group) {
       int g = b1 - b < j->group ? b1 - b : j->group;
-      group_backward(p, j->dx ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img, g, j->w,
-                     j->wf, j->uf, buf, tmp, wbuf, b == b0);
+      group_backward(p, j->dx && !j->uf ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img,
+                     g, j->w, j->wf, buf, tmp, b == b0);
     }
+    if (j->dx && j->uf)
+      lt_wino_conv(j->dx + b0 * in_img, j->dy + b0 * out_img, b1 - b0, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf);
   }
 }
 
@@ -396,7 +403,8 @@ static lt_status conv_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   if (p->k == 1 && p->stride == 1 && p->pad == 0) p->method = CONV_DIRECT;
   else if (p->stride == 1 && p->pad < p->k && p->cin >= ROWS_MIN_CIN) p->method = CONV_ROWS;
   else p->method = CONV_IM2COL;
-  p->wino = p->method == CONV_ROWS && p->k == 3 && p->pad == 1 && p->cin >= WINO_MIN_C && p->cout >= WINO_MIN_C;
+  p->wino = p->method == CONV_ROWS && p->k == 3 && p->pad == 1 && p->cin >= WINO_MIN_C && p->cout >= WINO_MIN_C &&
+            p->OH * p->OW >= WINO_MIN_OUT && !(p->cin < 128 && p->OH * p->OW < 256);
   free(p->wu);
   p->wu = NULL;
   if (p->wino && !(p->wu = malloc(sizeof(float) * 32 * p->cout * p->cin)))
