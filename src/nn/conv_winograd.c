@@ -11,10 +11,12 @@
 #include "nn/conv_winograd.h"
 #include "nn/nn_impl.h" // lt_gemm
 
-size_t lt_wino_scratch(int g, int C, int M, int H, int W) {
+size_t lt_wino_scratch(int g, int C, int H, int W) {
   const size_t TH = (size_t)(H + 1) / 2, TW = (size_t)(W + 1) / 2, T = (size_t)g * TH * TW;
-  return 16 * T * ((size_t)C + (size_t)M) + (2 * TH + 2) * 2 * (TW + 1) + 8 * (TW + 1);
+  return 16 * T * (size_t)C + (2 * TH + 2) * 2 * (TW + 1) + 8 * (TW + 1);
 }
+
+size_t lt_wino_products(int g, int M, int H, int W) { return (size_t)16 * g * ((H + 1) / 2) * ((W + 1) / 2) * M; }
 
 // U (16, m, n) from W (cout, cin, 3, 3): U[e] = (G w G^T)[e / 4][e % 4]
 void lt_wino_weights(float *U, const float *W, int cout, int cin, int flipped) {
@@ -87,8 +89,10 @@ static void input_tiles(float *restrict V, float *restrict P, const float *x, in
     }
 }
 
-// y (g, M, H, W) from the products Mb (16, M, T): A^T m A per tile, plus b; tmp holds 4 (TW + 1) floats
-static void output_tiles(float *y, const float *restrict Mb, const float *b, int g, int M, int H, int W, float *tmp) {
+/* y (g, M, H, W) from the products Mb (16, M, T): A^T m A per tile, plus b; tmp holds
+ * 4 (TW + 1) floats. Mb is left zero, for the next call's GEMMs to add to (beta 1):
+ * zeroing as it is read spares OpenBLAS's separate zeroing pass (beta 0). */
+static void output_tiles(float *y, float *restrict Mb, const float *b, int g, int M, int H, int W, float *tmp) {
   const int TH = (H + 1) / 2, TW = (W + 1) / 2, L = TW + 1;
   const size_t Ti = (size_t)TH * TW, T = g * Ti, es = (size_t)M * T;
   float *restrict y00 = tmp, *restrict y01 = tmp + L, *restrict y10 = y01 + L, *restrict y11 = y10 + L;
@@ -97,7 +101,7 @@ static void output_tiles(float *y, const float *restrict Mb, const float *b, int
       const float bo = b ? b[o] : 0.0f;
       float *restrict yo = y + ((size_t)i * M + o) * H * W;
       for (int th = 0; th < TH; th++) {
-        const float *restrict m = Mb + (size_t)o * T + i * Ti + (size_t)th * TW;
+        float *m = Mb + (size_t)o * T + i * Ti + (size_t)th * TW;
         const float *restrict m0 = m, *restrict m1 = m + 4 * es, *restrict m2 = m + 8 * es, *restrict m3 = m + 12 * es;
         for (int tw = 0; tw < TW; tw++) { // A^T m over the rows (s), then A over the columns
           const float s00 = m0[tw] + m1[tw] + m2[tw], s10 = m1[tw] - m2[tw] - m3[tw];
@@ -108,6 +112,10 @@ static void output_tiles(float *y, const float *restrict Mb, const float *b, int
           const float s13 = m1[3 * es + tw] - m2[3 * es + tw] - m3[3 * es + tw];
           y00[tw] = s00 + s01 + s02 + bo, y01[tw] = s01 - s02 - s03 + bo;
           y10[tw] = s10 + s11 + s12 + bo, y11[tw] = s11 - s12 - s13 + bo;
+        }
+        for (int e = 0; e < 16; e++) {
+          float *restrict z = m + e * es;
+          for (int tw = 0; tw < TW; tw++) z[tw] = 0.0f;
         }
         float *restrict r0 = yo + (size_t)2 * th * W, *restrict r1 = r0 + W;
         for (int tw = 0; tw < W / 2; tw++) r0[2 * tw] = y00[tw], r0[2 * tw + 1] = y01[tw];
@@ -121,13 +129,13 @@ static void output_tiles(float *y, const float *restrict Mb, const float *b, int
 }
 
 void lt_wino_conv(float *y, const float *x, int g, int C, int M, int H, int W, const float *U, const float *b,
-                  float *buf) {
+                  float *buf, float *Mb) {
   const size_t T = (size_t)g * ((H + 1) / 2) * ((W + 1) / 2);
-  float *V = buf, *Mb = V + 16 * (size_t)C * T, *P = Mb + 16 * (size_t)M * T;
+  float *V = buf, *P = V + 16 * (size_t)C * T;
   const size_t Lp = (size_t)(2 * ((H + 1) / 2) + 2) * 2 * ((W + 1) / 2 + 1); // P's two planes, then a temporary
   input_tiles(V, P, x, g, C, H, W);
   for (int e = 0; e < 16; e++)
-    lt_gemm(0, 0, M, (int)T, C, 1.0f, U + (size_t)e * M * C, C, V + (size_t)e * C * T, (int)T, 0.0f,
+    lt_gemm(0, 0, M, (int)T, C, 1.0f, U + (size_t)e * M * C, C, V + (size_t)e * C * T, (int)T, 1.0f,
             Mb + (size_t)e * M * T, (int)T);
   output_tiles(y, Mb, b, g, M, H, W, P + Lp);
 }

@@ -65,7 +65,7 @@ typedef struct {
   size_t cap;
   int zeros[7]; // (g, C, H, W, k, pad, OWr) of unfold_rows; all 0: none
 } scratch;
-static _Thread_local scratch unfold_buf, group_buf, partial_buf, wino_buf;
+static _Thread_local scratch unfold_buf, group_buf, partial_buf, wino_buf, wino_mb;
 
 /* Winograd for the layers that can take it: on unless switched off (for a
  * comparison with the GEMM path, or rounding identical to an older run's). */
@@ -82,6 +82,7 @@ static float *scratch_get(scratch *s, size_t n, int keep_zeros) {
     if (!q) return NULL;
     free(s->p);
     s->p = q, s->cap = n;
+    if (s == &wino_mb) memset(q, 0, sizeof(float) * n); // kept zero by lt_wino_conv
     keep_zeros = 0;
   }
   if (!keep_zeros) memset(s->zeros, 0, sizeof s->zeros);
@@ -302,12 +303,13 @@ static int wino_group(const conv2d *p, int B) {
 }
 
 // This thread's Winograd buffer for g images (NULL + j->failed on ENOMEM).
-static float *part_wino(conv_job *j, int g) {
+static float *part_wino(conv_job *j, int g, float **mb) {
   const conv2d *p = j->p;
-  float *w = scratch_get(&wino_buf, lt_wino_scratch(g, p->cin > p->cout ? p->cin : p->cout,
-                                                    p->cin > p->cout ? p->cin : p->cout, p->H, p->W), 0);
-  if (!w) atomic_store(&j->failed, 1);
-  return w;
+  int c = p->cin > p->cout ? p->cin : p->cout;
+  float *w = scratch_get(&wino_buf, lt_wino_scratch(g, c, p->H, p->W), 0);
+  *mb = w ? scratch_get(&wino_mb, lt_wino_products(g, c, p->H, p->W), 0) : NULL;
+  if (!*mb) atomic_store(&j->failed, 1);
+  return *mb ? w : NULL;
 }
 
 // This thread's unfold and group buffers for groups of up to g images (NULL + j->failed on ENOMEM).
@@ -334,12 +336,12 @@ static int part_buffers(conv_job *j, int g, float **buf, float **tmp) {
 static void forward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf = NULL, *tmp = NULL;
-  if (j->wino ? !(buf = part_wino(j, j->group)) : !part_buffers(j, j->group, &buf, &tmp)) return;
+  float *buf = NULL, *tmp = NULL, *mb = NULL;
+  if (j->wino ? !(buf = part_wino(j, j->group, &mb)) : !part_buffers(j, j->group, &buf, &tmp)) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int gi, ng = ceil_div(j->B, j->group); (gi = atomic_fetch_add(&j->next, 1)) < ng;) {
     int b = gi * j->group, g = j->B - b < j->group ? j->B - b : j->group;
-    if (j->wino) lt_wino_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf);
+    if (j->wino) lt_wino_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
     else group_forward(p, j->y + b * out_img, j->x + b * in_img, g, j->w, j->b, buf, tmp);
   }
 }
@@ -347,10 +349,10 @@ static void forward_part(void *arg, int part) {
 static void backward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf, *tmp, *wbuf = NULL;
+  float *buf, *tmp, *wbuf = NULL, *mb = NULL;
   if (!part_buffers(j, j->group, &buf, &tmp)) return;
   // Winograd's dx: a chunk's images at once (the most a chunk has), its GEMMs wider than a group's
-  if (j->uf && !(wbuf = part_wino(j, ceil_div(j->B, j->nchunks)))) return;
+  if (j->uf && !(wbuf = part_wino(j, ceil_div(j->B, j->nchunks), &mb))) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->nchunks;) {
     int b0 = (int)((int64_t)c * j->B / j->nchunks), b1 = (int)((int64_t)(c + 1) * j->B / j->nchunks);
@@ -361,7 +363,7 @@ static void backward_part(void *arg, int part) {
                      g, j->w, j->wf, buf, tmp, b == b0);
     }
     if (j->dx && j->uf)
-      lt_wino_conv(j->dx + b0 * in_img, j->dy + b0 * out_img, b1 - b0, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf);
+      lt_wino_conv(j->dx + b0 * in_img, j->dy + b0 * out_img, b1 - b0, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
   }
 }
 
