@@ -215,27 +215,10 @@ static int t_get_threads(lua_State *L) {
   return 1;
 }
 
-/* {library, version, kernel, threads, cpu, cpu_isa, forced, check, config, summary}:
- * forced is 'lotto', 'user', 'fallback' or false (lotto/blas.h). */
+/* {library, version, kernel, threads, cpu, cpu_isa, forced, check, config, summary}
+ * (lt_pushblasinfo, lsys.c: also sys.info().blas). */
 static int t_blas_info(lua_State *L) {
-  lt_blas_info b;
-  lt_blas_info_get(&b);
-  lua_createtable(L, 0, 10);
-  const char *str[][2] = {{"library", b.library}, {"version", b.version}, {"kernel", b.kernel}, {"cpu", b.cpu},
-                          {"cpu_isa", b.cpu_isa}, {"check", b.check}, {"config", b.config}};
-  for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
-    lua_pushstring(L, str[i][1]);
-    lua_setfield(L, -2, str[i][0]);
-  }
-  lua_pushinteger(L, b.threads);
-  lua_setfield(L, -2, "threads");
-  if (b.forced) lua_pushstring(L, b.forced);
-  else lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "forced");
-  lua_pushfstring(L, "%s %s, kernel %s%s%s, %d thread%s; CPU %s, %s", b.library, b.version, b.kernel,
-                  b.forced ? " forced by " : "", b.forced ? b.forced : "", b.threads, b.threads == 1 ? "" : "s", b.cpu,
-                  b.cpu_isa);
-  lua_setfield(L, -2, "summary");
+  lt_pushblasinfo(L);
   return 1;
 }
 
