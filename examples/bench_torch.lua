@@ -113,8 +113,9 @@ local function lotto_steps(p, n)
   return now() - t0, os.clock() - c0
 end
 
--- LeNet's GEMM floor: the GEMMs of one step in the shapes nn_linear runs (forward x W^T + b,
--- weight gradient dy^T x, input gradient dy W but not into the first layer), n times
+-- LeNet's GEMM floor: the GEMMs of one step as nn_linear calls them in a training step (forward
+-- x W^T onto the bias, beta 1; weight gradient dy^T x overwriting the gradient, beta 0; input
+-- gradient dy W, not into the first layer), n times
 local floor_ops
 do
   local dims, ops = { 784, 300, 100, 10 }, {}
@@ -123,7 +124,7 @@ do
   for i = 1, 3 do
     local W, dW, dY = T.rand({ dims[i + 1], dims[i] }, 20 + i), T.zeros{ dims[i + 1], dims[i] }, T.rand({ B, dims[i + 1] }, 30 + i)
     ops[#ops + 1] = function() acts[i + 1]:gemm_(acts[i], W, false, true, 1, 1) end
-    ops[#ops + 1] = function() dW:gemm_(dY, acts[i], true, false, 1, 1) end
+    ops[#ops + 1] = function() dW:gemm_(dY, acts[i], true, false, 1, 0) end
     if i > 1 then ops[#ops + 1] = function() acts[i]:gemm_(dY, W) end end
   end
   floor_ops = ops
@@ -196,17 +197,17 @@ local function round(p, th, r, acc)
   local scale = p.per == 'step' and 1e3 / p.iters or 1e3 / (p.iters * B)
   local floor = p.key == 'lenet'
   local lw, lc = lotto_steps(p, p.iters)
-  local bw
+  local bw, bc
   if floor then
-    bw = floor_steps(p.iters)
+    bw, bc = floor_steps(p.iters)
   else
     local was = lotto.nn.winograd(false)
-    bw = lotto_steps(p, p.iters)
+    bw, bc = lotto_steps(p, p.iters)
     lotto.nn.winograd(was)
   end
-  local rb = floor and lw / bw or bw / lw
-  local line = ('%5d %7d  %8.3f  %10.3f  %10.2f'):format(r, th, lw * scale, bw * scale, rb)
-  acc.lotto[#acc.lotto + 1], acc.base[#acc.base + 1] = lw * scale, rb
+  local rb, rbc = floor and lw / bw or bw / lw, floor and lc / bc or bc / lc
+  local line = ('%5d %7d  %8.3f  %10.3f  %8.2f %6.2f'):format(r, th, lw * scale, bw * scale, rb, rbc)
+  acc.lotto[#acc.lotto + 1], acc.base[#acc.base + 1], acc.base_cpu[#acc.base_cpu + 1] = lw * scale, rb, rbc
   if have_torch then
     local tw, tc = torch_steps(th, p, p.iters)
     acc.torch[#acc.torch + 1], acc.cpu[#acc.cpu + 1] = tw / lw, tc / lc
@@ -218,27 +219,28 @@ end
 -- one model: `rounds` rounds, each going through the thread counts in turn
 local function measure(p)
   print(('\n%s, %s, batch %d, Adam: ms per %s over %d iteration(s)'):format(p.title, p.src, B, p.per, p.iters))
-  print('round threads     lotto  ' .. (p.key == 'lenet' and ' GEMM floor  lotto/floor' or 'Winograd off  off/on ')
+  print('round threads     lotto  ' .. (p.key == 'lenet' and ' GEMM floor lotto/floor (CPU)' or 'Winograd off  off/on  (CPU)')
     .. (have_torch and '   PyTorch  PyTorch/lotto  (CPU time)' or ''))
   local res = {}
   for _, th in ipairs(thread_list) do
     T.set_threads(th)
     lotto_steps(p, 1) -- warm-up of this thread count's buffers
     if have_torch then torch_steps(th, p, 1) end
-    res[th] = { lotto = {}, base = {}, torch = {}, cpu = {} }
+    res[th] = { lotto = {}, base = {}, base_cpu = {}, torch = {}, cpu = {} }
   end
   for r = 1, rounds do
     for _, th in ipairs(thread_list) do round(p, th, r, res[th]) end
   end
   for _, th in ipairs(thread_list) do
     local a = res[th]
-    a.lotto, a.base = median(a.lotto), median(a.base)
+    a.lotto, a.base, a.base_cpu = median(a.lotto), median(a.base), median(a.base_cpu)
     a.torch, a.cpu = have_torch and median(a.torch), have_torch and median(a.cpu)
-    local line = ('median %5d  %8.3f  %10s  %10.2f'):format(th, a.lotto, '', a.base)
+    local line = ('median %5d  %8.3f  %10s  %8.2f %6.2f'):format(th, a.lotto, '', a.base, a.base_cpu)
     if have_torch then line = line .. ('  %8s  %12.2fx  %10.2fx'):format('', a.torch, a.cpu) end
     print(line)
     if p.key == 'lenet' then
-      print(('  %d thread(s): an epoch of 1000 steps takes lotto %.2f s, %.2fx its GEMM floor'):format(th, a.lotto, a.base))
+      print(('  %d thread(s): an epoch of 1000 steps takes lotto %.2f s, %.2fx its GEMM floor (%.2fx in CPU time)'):format(
+        th, a.lotto, a.base, a.base_cpu))
     end
   end
   return res

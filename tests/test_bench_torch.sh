@@ -26,8 +26,8 @@ rc=$?
 [ "$rc" = 0 ] || fail "without PyTorch the benchmark exited $rc"
 grep -q '^BLAS: OpenBLAS .*kernel ' "$TMP/out" || fail "no BLAS header"
 grep -q 'not found; lotto figures alone.*apt-get install python3-torch' "$TMP/out" || fail "no install hint"
-grep -qE '^median +1 +[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+$' "$TMP/out" || fail "no lotto figures"
-grep -q 'GEMM floor  lotto/floor' "$TMP/out" || fail "no GEMM floor beside LeNet"
+grep -qE '^median +1 +[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+ +[0-9]+\.[0-9]+$' "$TMP/out" || fail "no lotto figures"
+grep -q 'GEMM floor lotto/floor' "$TMP/out" || fail "no GEMM floor beside LeNet"
 grep -q 'epoch of 1000 steps takes lotto .* its GEMM floor' "$TMP/out" || fail "no epoch against the floor"
 grep -q 'Winograd off' "$TMP/out" || fail "no GEMM-path baseline beside Conv-2"
 "$LOTTO" "$SRC/examples/bench_torch.lua" --only lenet,nosuch >"$TMP/out" 2>&1 && fail "--only nosuch accepted"
@@ -40,7 +40,7 @@ if "$PY" -c 'import torch' >/dev/null 2>&1; then
   "$LOTTO" "$SRC/examples/bench_torch.lua" --only lenet,conv --threads 1 --iters 2 --conv-iters 1 --rounds 1 \
     --python "$PY" >"$TMP/out" 2>&1 || fail "with PyTorch the benchmark exited $?"
   grep -q '^PyTorch [0-9].*1 thread(s)' "$TMP/out" || fail "no PyTorch header"
-  n=$(grep -cE '^median +1 +[0-9.]+ +[0-9.]+ +[0-9.]+x +[0-9.]+x$' "$TMP/out")
+  n=$(grep -cE '^median +1 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+x +[0-9.]+x$' "$TMP/out")
   [ "$n" = 2 ] || fail "expected two median lines with PyTorch ratios, got $n"
 else
   echo "no PyTorch for $PY: the comparison path is not checked (apt-get install python3-torch)"
