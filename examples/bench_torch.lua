@@ -21,7 +21,7 @@ local spec = {
     .. 'with LeNet\'s GEMM floor and lotto\'s GEMM-path convolutions (Winograd off) as baselines.\n'
     .. 'Without PyTorch (Debian: python3-torch) it says so and prints lotto\'s figures. A benchmark:\n'
     .. 'run it on an otherwise idle machine.',
-  scales = { { '(default)', '5 rounds, 1 and 2 threads, all four models', 'about 5 min' } },
+  scales = { { '(default)', '5 rounds, 1 and 2 threads, all four models', 'about 8 min' } },
   options = {
     { 'threads', '1,2', 'thread counts, comma-separated (each side uses the same)', type = 'string' },
     { 'iters', 200, 'LeNet iterations per round' },
