@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """bench_torch.py: the PyTorch half of bench_torch.lua. A worker: it loads the batches
-lotto wrote (a safetensors file: <model>_x (K*B, 1, 28, 28) and <model>_y (K, B)), then
-runs training steps on request, so that lotto's and PyTorch's steps alternate in one
-run. Protocol: the first line it writes is "ready <torch version> <threads> <blas>" or
-"notorch <reason>"; then for each request line "lenet <iters>" or "conv <iters>" on
-stdin it replies "ok <seconds>" (wall clock of the iters steps); "quit" ends it.
+lotto wrote (a safetensors file: <model>_x (K*B, C, H, W) and <model>_y (K, B) for the
+models lotto asks for: lenet, conv, resnet20, vgg19), then runs training steps on
+request, so that lotto's and PyTorch's steps alternate in one run. Protocol: the first
+line it writes is "ready <torch version> <threads> <blas>" or "notorch <reason>"; then
+for each request line "<model> <iters>" on stdin it replies "ok <wall> <cpu>" (seconds
+of the iters steps: wall clock and process CPU time); "quit" ends it.
 
 Thread settings come from the environment, set before torch is imported
 (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS; bench_torch.lua sets them), and so does the
@@ -50,7 +51,39 @@ def models(torch):
         nn.Conv2d(1, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(64 * 14 * 14, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10),
     )
-    return {"lenet": lenet, "conv": conv}
+
+    class Block(nn.Module):  # lotto.models' basic block: projection shortcut (option B) on a change
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+            )
+            self.short = None
+            if stride != 1 or cin != cout:
+                self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            return torch.relu(self.body(x) + (x if self.short is None else self.short(x)))
+
+    layers, cin = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
+    for stage in range(3):
+        cout = 16 << stage
+        for b in range(3):
+            layers.append(Block(cin, cout, 2 if b == 0 and stage > 0 else 1))
+            cin = cout
+    resnet20 = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+    layers, c = [], 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU()]
+            c = v
+    vgg19 = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10))
+    return {"lenet": lenet, "conv": conv, "resnet20": resnet20, "vgg19": vgg19}
 
 
 def main(argv):
@@ -70,14 +103,15 @@ def main(argv):
         pass
     torch.manual_seed(1)
     data = read_safetensors(argv[1], torch)
-    nets = models(torch)
+    nets = {k: m for k, m in models(torch).items() if k + "_x" in data}
     opts = {k: torch.optim.Adam(m.parameters(), lr=1e-3) for k, m in nets.items()}
     loss_fn = torch.nn.CrossEntropyLoss()
-    pos = {"lenet": 0, "conv": 0}
+    pos = {k: 0 for k in nets}
 
     def steps(kind, n):
         y = data[kind + "_y"].long()
-        x = data[kind + "_x"].reshape(y.shape[0], y.shape[1], 1, 28, 28)
+        x = data[kind + "_x"]
+        x = x.reshape(y.shape[0], y.shape[1], *x.shape[1:])
         m, opt = nets[kind], opts[kind]
         for _ in range(n):
             k = pos[kind] % x.shape[0]
@@ -88,12 +122,13 @@ def main(argv):
             opt.step()
 
     for kind in nets:  # warm-up: first-call allocations stay out of the figures
-        if kind + "_x" in data:
-            steps(kind, 3)
+        steps(kind, 1 if kind == "vgg19" else 3)
     blas = "unknown"
     try:
         cfg = torch.__config__.show()
-        blas = "openblas" if "BLAS_INFO=open" in cfg else ("mkl" if "BLAS_INFO=mkl" in cfg else blas)
+        info = cfg.split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in cfg else "unknown"
+        # Debian builds with BLAS_INFO=generic: libblas.so.3, which its alternatives point at OpenBLAS
+        blas = {"open": "openblas", "mkl": "mkl", "generic": "libblas(generic)"}.get(info, info)
         blas += "+onednn" if "USE_MKLDNN=ON" in cfg or "MKLDNN" in cfg else ""
     except Exception:
         pass
@@ -102,12 +137,12 @@ def main(argv):
         words = line.split()
         if not words or words[0] == "quit":
             break
-        if words[0] not in nets or len(words) != 2 or words[0] + "_x" not in data:
+        if words[0] not in nets or len(words) != 2:
             say("error bad request %r" % line.strip())
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         steps(words[0], int(words[1]))
-        say("ok %.9f" % (time.perf_counter() - t0))
+        say("ok %.9f %.9f" % (time.perf_counter() - t0, time.process_time() - c0))
     return 0
 
 

@@ -54,6 +54,11 @@ typedef struct lt_param lt_param; /* a named parameter, see lt_model_param */
  * over; lt_layer_free frees a layer that was never handed on. */
 lt_layer *lt_linear_new(int in, int out, int bias);            /* y (B, out) = x (B, in) W^T + b; W (out, in) */
 lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int bias); /* W (cout, cin, k, k) */
+/* Dense 3x3, stride-1, padding-1 convolutions with 16+ channels in and out run their
+ * forward and input gradient by Winograd F(2x2, 3x3) (2.25x fewer multiply-adds;
+ * results differ from the direct sum by float rounding). on = 0 switches every
+ * conv2d to the GEMM path, 1 back, -1 only asks; returns the setting before. */
+int lt_conv2d_winograd(int on);
 /* Depthwise (groups = channels): one k x k filter per channel, W (C, 1, k, k), bias (C). */
 lt_layer *lt_dwconv2d_new(int channels, int k, int stride, int padding, int bias);
 lt_layer *lt_maxpool2d_new(int k, int stride);                 /* stride <= 0 means stride = k */

@@ -142,6 +142,12 @@ nn.mse = core.mse
 nn.is_model = core.is_model
 nn.is_layer = core.is_layer
 
+--- winograd([on]) -> the setting before: dense 3x3, stride-1, padding-1 convolutions with 16+
+-- channels in and out run their forward and input gradient by Winograd F(2x2, 3x3) (fewer
+-- multiply-adds; results differ from the GEMM path by float rounding). On by default;
+-- winograd(false) for the GEMM path (a comparison, or an older run's rounding).
+nn.winograd = core.winograd
+
 -- ---- save / load through lotto.io (safetensors) --------------------------------
 
 local M = core.model_methods
@@ -317,6 +323,8 @@ if ok and type(help) == 'table' and help.register then
     mse = 'mse(pred, target) -> loss, dpred: mean squared error over all elements',
     is_model = 'is_model(x) -> boolean',
     is_layer = 'is_layer(x) -> boolean',
+    winograd = 'winograd([on]) -> setting before: Winograd F(2x2, 3x3) for dense 3x3, stride-1, padding-1 convs '
+      .. 'with 16+ channels (default on; false: the GEMM path)',
     arch = 'arch(model | layer) -> table: the layer tree with each layer\'s settings (kind, in, out, k, ...; children)',
     from_arch = 'from_arch(t) -> layer: rebuilds a layer tree from an arch table (untrained)',
     bn_buffers = 'bn_buffers(model) or m:bn_buffers() -> {{name, mean, var}}: the batchnorm running statistics (views)',

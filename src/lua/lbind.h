@@ -107,6 +107,10 @@ void lt_help_register(lua_State *L, int t, const char *prefix, const lt_help_ent
 /* Records text for the value at index i (e.g. a metatable, for help(tensor)). */
 void lt_help_set(lua_State *L, int i, const char *text);
 
+/* ---- what the engine runs on (lsys.c) ---- */
+/* Pushes the BLAS table of tensor.blas_info() and sys.info().blas. */
+void lt_pushblasinfo(lua_State *L);
+
 /* ---- the module table (lmodules.c) ---- */
 void lt_openlibs(lua_State *L); /* puts every lotto.<module> C loader into package.preload */
 

@@ -444,10 +444,19 @@ static const luaL_Reg model_methods[] = {
     {NULL, NULL}};
 static const luaL_Reg model_meta[] = {{"__gc", model_gc}, {"__close", model_gc}, {"__tostring", model_tostring},
                                       {"__index", NULL}, {NULL, NULL}};
+/* nn.winograd([on]) -> the setting before: Winograd for the dense 3x3 convolutions that take it */
+static int nn_winograd(lua_State *L) {
+  int set = !lua_isnoneornil(L, 1);
+  if (set) luaL_checktype(L, 1, LUA_TBOOLEAN);
+  lua_pushboolean(L, lt_conv2d_winograd(set ? lua_toboolean(L, 1) : -1));
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"model", nn_model},         {"cross_entropy", nn_cross_entropy}, {"mse", nn_mse},
     {"is_model", nn_is_model},   {"arch", lt_nn_arch},                {"from_arch", lt_nn_from_arch},
-    {"shrink", lt_nn_shrink},    {"shrink_clean", lt_nn_shrink_clean}, {"cost", lt_nn_cost}, {NULL, NULL}};
+    {"shrink", lt_nn_shrink},    {"shrink_clean", lt_nn_shrink_clean}, {"cost", lt_nn_cost},
+    {"winograd", nn_winograd},   {NULL, NULL}};
 
 static const lt_help_entry model_help[] = {
     {":parameters", "m:parameters() -> {{name, value, grad, mask, prunable, kind, layer, shape, offset (0-based), numel}, ...}"},

@@ -215,27 +215,10 @@ static int t_get_threads(lua_State *L) {
   return 1;
 }
 
-/* {library, version, kernel, threads, cpu, cpu_isa, forced, check, config, summary}:
- * forced is 'lotto', 'user', 'fallback' or false (lotto/blas.h). */
+/* {library, version, kernel, threads, cpu, cpu_isa, forced, check, config, summary}
+ * (lt_pushblasinfo, lsys.c: also sys.info().blas). */
 static int t_blas_info(lua_State *L) {
-  lt_blas_info b;
-  lt_blas_info_get(&b);
-  lua_createtable(L, 0, 10);
-  const char *str[][2] = {{"library", b.library}, {"version", b.version}, {"kernel", b.kernel}, {"cpu", b.cpu},
-                          {"cpu_isa", b.cpu_isa}, {"check", b.check}, {"config", b.config}};
-  for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) {
-    lua_pushstring(L, str[i][1]);
-    lua_setfield(L, -2, str[i][0]);
-  }
-  lua_pushinteger(L, b.threads);
-  lua_setfield(L, -2, "threads");
-  if (b.forced) lua_pushstring(L, b.forced);
-  else lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "forced");
-  lua_pushfstring(L, "%s %s, kernel %s%s%s, %d thread%s; CPU %s, %s", b.library, b.version, b.kernel,
-                  b.forced ? " forced by " : "", b.forced ? b.forced : "", b.threads, b.threads == 1 ? "" : "s", b.cpu,
-                  b.cpu_isa);
-  lua_setfield(L, -2, "summary");
+  lt_pushblasinfo(L);
   return 1;
 }
 
@@ -509,6 +492,7 @@ static const lt_help_entry method_help[] = {
     {":argmax", "t:argmax([dim]) -> 1-based flat index, or a tensor of 1-based indices along dim"},
     {":dot", "t:dot(u) -> number: sum of t * u (same number of elements)"},
     {":matmul", "t:matmul(u) -> tensor: matrix product via OpenBLAS ((m,k) x (k,n) or (m,k) x (k))"},
+    {":gemm_", "c:gemm_(a, b[, ta, tb, alpha = 1, beta = 0]) -> c: c = alpha op(a) op(b) + beta c in place, 2-D contiguous"},
     {":narrow", "t:narrow(dim, start, len) -> view: elements start..start+len-1 of dim, sharing storage"},
     {":select", "t:select(dim, i) -> view: slice i of dim, one dim fewer, sharing storage"},
     {":transpose", "t:transpose([d1, d2]) -> view: dims d1 and d2 (default 1 and 2) swapped, sharing storage"},

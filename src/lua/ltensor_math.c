@@ -121,6 +121,26 @@ static int m_matmul(lua_State *L) {
   return 1;
 }
 
+/* c:gemm_(a, b[, ta, tb, alpha, beta]) -> c: c = alpha op(a) op(b) + beta c in place (op: transposed
+ * when ta / tb), 2-D contiguous tensors; lt_gemm itself, no allocation (benchmarks time it). */
+static int m_gemm_(lua_State *L) {
+  lt_tensor *c = lt_checktensor(L, 1), *a = lt_checktensor(L, 2), *b = lt_checktensor(L, 3);
+  int ta = lua_toboolean(L, 4), tb = lua_toboolean(L, 5);
+  float alpha = (float)luaL_optnumber(L, 6, 1.0), beta = (float)luaL_optnumber(L, 7, 0.0);
+  const lt_tensor *t[3] = {c, a, b};
+  for (int i = 0; i < 3; i++) {
+    luaL_argcheck(L, t[i]->ndim == 2, i + 1, "expected a 2-D tensor");
+    luaL_argcheck(L, lt_tensor_is_contiguous(t[i]), i + 1, "expected a contiguous tensor");
+  }
+  int64_t m = ta ? a->shape[1] : a->shape[0], k = ta ? a->shape[0] : a->shape[1];
+  int64_t kb = tb ? b->shape[1] : b->shape[0], n = tb ? b->shape[0] : b->shape[1];
+  luaL_argcheck(L, k == kb, 3, "inner sizes of op(a) and op(b) differ");
+  luaL_argcheck(L, c->shape[0] == m && c->shape[1] == n, 1, "shape is not (rows of op(a), columns of op(b))");
+  lt_gemm(ta, tb, (int)m, (int)n, (int)k, alpha, lt_tensor_data(a), (int)a->shape[1], lt_tensor_data(b),
+          (int)b->shape[1], beta, lt_tensor_data(c), (int)n);
+  lua_settop(L, 1);
+  return 1;
+}
 
 const luaL_Reg lt_tensor_math_methods[] = {
     {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div},
@@ -129,7 +149,7 @@ const luaL_Reg lt_tensor_math_methods[] = {
     {"relu", m_relu}, {"abs_", m_abs_}, {"sign_", m_sign_}, {"sqrt_", m_sqrt_}, {"exp_", m_exp_},
     {"log_", m_log_}, {"neg_", m_neg_}, {"relu_", m_relu_}, {"clamp", m_clamp}, {"clamp_", m_clamp_},
     {"sum", m_sum}, {"mean", m_mean}, {"min", m_min}, {"max", m_max}, {"argmax", m_argmax},
-    {"dot", m_dot}, {"matmul", m_matmul}, {NULL, NULL}};
+    {"dot", m_dot}, {"matmul", m_matmul}, {"gemm_", m_gemm_}, {NULL, NULL}};
 
 const luaL_Reg lt_tensor_math_meta[] = {
     {"__add", mm_add}, {"__sub", mm_sub}, {"__mul", mm_mul}, {"__div", mm_div}, {"__unm", mm_unm}, {NULL, NULL}};

@@ -13,218 +13,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/nn_impl.h"
-#include "lotto/sparse.h"
+#include "nn/conv_impl.h"    // conv2d, the GEMM layouts (conv_gemm.c)
+#include "nn/conv_winograd.h" // lt_wino_*: Winograd F(2x2, 3x3)
 #include "core/pool.h" // lt_pool_run, LT_POOL_MAXPARTS, LT_POOL_MIN_WORK: the worker pool
 
-/* How a dense image is multiplied:
- * DIRECT (1x1, stride 1, no padding): the image is its own column matrix.
- * ROWS (stride 1, pad < k, cin >= 2): the image is unfolded along
- *   the width only, into cin*k rows that each cover the padded height, so that
- *   kernel row ki reads the same buffer ki output rows further on: the
- *   convolution is k GEMMs of depth cin*k, with a third of im2col's copying.
- *   The input gradient is the same kind of convolution of dy (padded by
- *   k-1-pad) with the flipped, transposed kernel: no col2im and no zeroing.
- * IM2COL: otherwise (strided, or one input channel, where ROWS GEMMs would be
- *   only k deep: the two measure the same there), one GEMM of depth cin*k*k;
- *   the input gradient is a GEMM and col2im. ROWS beats it from 2 channels up
- *   (ResNet-20's 16-channel stage: 3.6 against 4.9 ms/image/step). */
-enum { CONV_IM2COL, CONV_DIRECT, CONV_ROWS };
-#define ROWS_MIN_CIN 2
+/* Winograd where it measured faster (forward + backward of one layer, batch 60,
+ * 1 thread, Zen 3, min of 7 alternating runs, GEMM-path time / Winograd time):
+ * 64 channels at 28x28 1.06, 32x32 1.14; 128 at 16x16 1.17; 256 at 8x8 1.12; but
+ * 16 channels at 32x32 0.81, 32 at 16x16 0.87, 64 at 8x8 0.81, 512 at 4x4 0.96
+ * (2x2: 0.65). The 16 GEMMs are only cin deep, and small images give short ones:
+ * 64+ channels in and out, 64+ outputs per image, 256+ below 128 channels in. */
+#define WINO_MIN_C 64 // both channel counts
+#define WINO_MIN_OUT 64 // outputs per image (8x8)
 
-typedef struct {
-  int cin, cout, k, stride, pad, bias;
-  int H, W, OH, OW;  // fixed at build
-  int method;        // CONV_*, fixed at build
-  const lt_tensor *x;
-  lt_tensor *y, *dx;
-  float *wr;         // ROWS: W as (k, cout, cin*k) for the forward, flipped as (k, cin, cout*k) for dx
-  lt_spd *sp;        // sparse state: CSR of W as (cout, K)
-  int sparse;        // the last forward ran sparse
-} conv2d;
+static _Thread_local lt_conv_scratch group_buf, partial_buf, wino_buf, wino_mb;
 
-/* Per-thread buffers, grown on demand and kept: the unfold buffer of whichever
- * image a thread works on, a group's outputs side by side, and (caller only)
- * the per-chunk gradient sums.
- * zeros names the ROWS geometry whose padding the buffer holds as zeros: the
- * padding is in the same places for every image and for dy as for x in a
- * "same" conv, so it is written once, not once per image. */
-typedef struct {
-  float *p;
-  size_t cap;
-  int zeros[7]; // (g, C, H, W, k, pad, OWr) of unfold_rows; all 0: none
-} scratch;
-static _Thread_local scratch unfold_buf, group_buf, partial_buf;
+/* Winograd for the layers that can take it: on unless switched off (for a
+ * comparison with the GEMM path, or rounding identical to an older run's). */
+static atomic_int winograd_on = 1;
 
-// keep_zeros 0: the caller will write anything there (forget the zeros)
-static float *scratch_get(scratch *s, size_t n, int keep_zeros) {
-  if (s->cap < n) {
-    float *q = lt_floats_alloc(n);
-    if (!q) return NULL;
-    free(s->p);
-    s->p = q, s->cap = n;
-    keep_zeros = 0;
-  }
-  if (!keep_zeros) memset(s->zeros, 0, sizeof s->zeros);
-  return s->p;
+int lt_conv2d_winograd(int on) {
+  return on < 0 ? atomic_load(&winograd_on) : atomic_exchange(&winograd_on, on != 0);
 }
-
-/* Into s->p, for g images x (g, C, H, W): R (C*k, Hp, g, OWr), Hp = H + 2*pad,
- * R[c*k + kj][h][i][ow] = x[i][c][h - pad][ow + kj - pad], 0 outside: each padded
- * row holds the g images' rows side by side. Only the valid part is written when
- * s->zeros says the rest is zero. */
-static void unfold_rows(scratch *s, const float *x, int g, int C, int H, int W, int k, int pad, int OWr) {
-  const int Hp = H + 2 * pad, gw = g * OWr, geo[7] = {g, C, H, W, k, pad, OWr};
-  const size_t img = (size_t)C * H * W;
-  float *R = s->p;
-  if (memcmp(geo, s->zeros, sizeof geo)) {
-    memset(R, 0, sizeof(float) * C * k * Hp * gw);
-    memcpy(s->zeros, geo, sizeof geo);
-  }
-  for (int c = 0; c < C; c++) {
-    for (int kj = 0; kj < k; kj++) {
-      float *restrict row = R + (size_t)(c * k + kj) * Hp * gw;
-      int off = kj - pad, lo = pad - kj, hi = W + pad - kj; // valid ow in [lo, hi)
-      if (lo < 0) lo = 0;
-      if (hi > OWr) hi = OWr;
-      if (g == 1 && OWr == W && off > -W && off < W) {
-        // rows as long as x's: the block is x shifted by off, one run; then the
-        // edge columns, which took a neighbouring row's ends, back to 0
-        const float *restrict src = x + (size_t)c * H * W + (off > 0 ? off : 0);
-        float *restrict dst = row + (size_t)pad * OWr + (off < 0 ? -off : 0);
-        size_t n = (size_t)H * W - (size_t)(off < 0 ? -off : off);
-        for (size_t i = 0; i < n; i++) dst[i] = src[i];
-        for (int ow = 0; ow < lo; ow++)
-          for (int h = 0; h < H; h++) row[(size_t)(h + pad) * OWr + ow] = 0.0f;
-        for (int ow = hi; ow < OWr; ow++)
-          for (int h = 0; h < H; h++) row[(size_t)(h + pad) * OWr + ow] = 0.0f;
-        continue;
-      }
-      for (int h = 0; h < H; h++)
-        for (int i = 0; i < g; i++) {
-          float *restrict r = row + (size_t)(h + pad) * gw + (size_t)i * OWr;
-          const float *restrict xr = x + i * img + ((size_t)c * H + h) * W;
-          for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow + off];
-        }
-    }
-  }
-}
-
-/* Between a group's side-by-side layout (C, R, g, Wd) and per-image (g, C, R, Wd).
- * ungroup adds b[c] (may be NULL) on the way. */
-static void ungroup(float *restrict dst, const float *restrict src, int g, int C, int R, int Wd, const float *b) {
-  for (int i = 0; i < g; i++)
-    for (int c = 0; c < C; c++) {
-      const float bc = b ? b[c] : 0.0f;
-      for (int r = 0; r < R; r++) {
-        float *restrict d = dst + (((size_t)i * C + c) * R + r) * Wd;
-        const float *restrict a = src + (((size_t)c * R + r) * g + i) * Wd;
-        for (int w = 0; w < Wd; w++) d[w] = a[w] + bc;
-      }
-    }
-}
-
-static void group(float *restrict dst, const float *restrict src, int g, int C, int R, int Wd) {
-  for (int i = 0; i < g; i++)
-    for (int c = 0; c < C; c++)
-      for (int r = 0; r < R; r++) {
-        const float *restrict a = src + (((size_t)i * C + c) * R + r) * Wd;
-        float *restrict d = dst + (((size_t)c * R + r) * g + i) * Wd;
-        for (int w = 0; w < Wd; w++) d[w] = a[w];
-      }
-}
-
-// Sum of n floats in 16 fixed lanes (vectorised, and the same order every time).
-static float row_sum(const float *r, int n) {
-  float acc[16] = {0};
-  int i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; j++) acc[j] += r[i + j];
-  float s = 0.0f;
-  for (; i < n; i++) s += r[i];
-  for (int j = 0; j < 16; j++) s += acc[j];
-  return s;
-}
-
-/* ---- a group of images, dense ----------------------------------------------------- */
-
-/* y (g, cout, P) = conv(x (g, cin, H, W)) + b; g > 1 only for ROWS. w is W, or
- * p->wr for ROWS; buf is unfold_buf.p; tmp (g * cout * P floats) holds a
- * group's side-by-side outputs. */
-static void group_forward(const conv2d *p, float *y, const float *x, int g, const float *w, const float *b, float *buf,
-                          float *tmp) {
-  const int P = p->OH * p->OW, K = p->cin * p->k * p->k;
-  if (p->method == CONV_DIRECT) {
-    lt_gemm(0, 0, p->cout, P, p->cin, 1.0f, w, p->cin, x, P, 0.0f, y, P);
-  } else if (p->method == CONV_IM2COL) {
-    lt_im2col(buf, x, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
-    lt_gemm(0, 0, p->cout, P, K, 1.0f, w, K, buf, P, 0.0f, y, P);
-  } else {
-    const int Kr = p->cin * p->k, gw = g * p->OW, N = p->OH * gw, ld = (p->H + 2 * p->pad) * gw;
-    float *out = g == 1 ? y : tmp;
-    unfold_rows(&unfold_buf, x, g, p->cin, p->H, p->W, p->k, p->pad, p->OW);
-    for (int ki = 0; ki < p->k; ki++)
-      lt_gemm(0, 0, p->cout, N, Kr, 1.0f, w + (size_t)ki * p->cout * Kr, Kr, buf + (size_t)ki * gw, ld,
-              ki ? 1.0f : 0.0f, out, N);
-    if (g > 1) {
-      ungroup(y, tmp, g, p->cout, p->OH, p->OW, b);
-      return;
-    }
-  }
-  if (b)
-    for (int c = 0; c < p->cout; c++) {
-      float *restrict r = y + (size_t)c * P;
-      for (int i = 0; i < P; i++) r[i] += b[c];
-    }
-}
-
-/* dw (method layout) and db (cout) are this chunk's sums: set by the chunk's
- * first group (first), accumulated by the rest. dx (g, cin, H, W) or NULL is
- * overwritten. W is (cout, K); wf is p->wr's flipped half (ROWS); tmp holds
- * g * max(cout * P, cin * H * W) floats. */
-static void group_backward(const conv2d *p, float *dx, float *dw, float *db, const float *dy, const float *x, int g,
-                           const float *W, const float *wf, float *buf, float *tmp, int first) {
-  const int P = p->OH * p->OW, K = p->cin * p->k * p->k, N = P * g;
-  const float beta = first ? 0.0f : 1.0f;
-  const float *d = dy; // (cout, N): dy, or a group's dy side by side
-  if (g > 1) {
-    group(tmp, dy, g, p->cout, p->OH, p->OW);
-    d = tmp;
-  }
-  if (db)
-    for (int c = 0; c < p->cout; c++) {
-      float s = row_sum(d + (size_t)c * N, N);
-      db[c] = first ? s : db[c] + s;
-    }
-  if (p->method == CONV_DIRECT) {
-    lt_gemm(0, 1, p->cout, p->cin, P, 1.0f, dy, P, x, P, beta, dw, p->cin);
-    if (dx) lt_gemm(1, 0, p->cin, P, p->cout, 1.0f, W, p->cin, dy, P, 0.0f, dx, P);
-  } else if (p->method == CONV_IM2COL) {
-    lt_im2col(buf, x, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
-    lt_gemm(0, 1, p->cout, K, P, 1.0f, dy, P, buf, P, beta, dw, K);
-    if (dx) {
-      lt_gemm(1, 0, K, P, p->cout, 1.0f, W, K, dy, P, 0.0f, buf, P);
-      memset(dx, 0, sizeof(float) * p->cin * p->H * p->W);
-      lt_col2im(dx, buf, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
-    }
-  } else {
-    const int k = p->k, Kr = p->cin * k, gw = g * p->OW, ld = (p->H + 2 * p->pad) * gw;
-    unfold_rows(&unfold_buf, x, g, p->cin, p->H, p->W, k, p->pad, p->OW);
-    for (int ki = 0; ki < k; ki++)
-      lt_gemm(0, 1, p->cout, Kr, N, 1.0f, d, N, buf + (size_t)ki * gw, ld, beta, dw + (size_t)ki * p->cout * Kr, Kr);
-    if (dx) {
-      // dx = conv(dy padded by q, flipped kernel): stride 1, output exactly (H, W)
-      const int q = k - 1 - p->pad, Kq = p->cout * k, gW = g * p->W, ldq = (p->OH + 2 * q) * gW, HgW = p->H * gW;
-      float *out = g == 1 ? dx : tmp; // the grouped dy in tmp is used up
-      unfold_rows(&unfold_buf, dy, g, p->cout, p->OH, p->OW, k, q, p->W);
-      for (int ki = 0; ki < k; ki++)
-        lt_gemm(0, 0, p->cin, HgW, Kq, 1.0f, wf + (size_t)ki * p->cin * Kq, Kq, buf + (size_t)ki * gW, ldq,
-                ki ? 1.0f : 0.0f, out, HgW);
-      if (g > 1) ungroup(dx, tmp, g, p->cin, p->H, p->W, NULL);
-    }
-  }
-}
-
 /* ---- images shared out over the threads ------------------------------------------ */
 
 /* Gradient sums are kept per chunk of images (a fixed split of the batch, at most
@@ -247,6 +57,8 @@ typedef struct {
   int group;                        // images per group (forward; most per group in backward)
   int nchunks;                      // backward
   const float *x, *w, *wf, *b, *dy; // w: W or p->wr
+  const float *uf;                  // wino: the transformed kernel of dx (backward), or NULL
+  int wino;                         // forward by Winograd (w is then p->wu)
   float *y, *dx;
   float *dw, *db;                   // backward: nchunks sums of dw_n and cout floats
   size_t dw_n;
@@ -269,6 +81,27 @@ static int group_size(const conv2d *p, int B) {
   return g < most ? g : most;
 }
 
+/* Images per Winograd group in the forward: enough for WINO_TILES tiles, at least
+ * MIN_ITEMS groups. */
+#define WINO_TILES 192
+static int wino_group(const conv2d *p, int B) {
+  int tiles = ((p->OH + 1) / 2) * ((p->OW + 1) / 2), g = ceil_div(WINO_TILES, tiles), most = ceil_div(B, MIN_ITEMS);
+  g = g < most ? g : most;
+  return g > 1 ? g : 1;
+}
+
+// This thread's Winograd buffer for g images (NULL + j->failed on ENOMEM).
+static float *part_wino(conv_job *j, int g, float **mb) {
+  const conv2d *p = j->p;
+  int c = p->cin > p->cout ? p->cin : p->cout;
+  float *w = lt_conv_scratch_get(&wino_buf, lt_wino_scratch(g, c, p->H, p->W), 0);
+  size_t cap = wino_mb.cap;
+  *mb = w ? lt_conv_scratch_get(&wino_mb, lt_wino_products(g, c, p->H, p->W), 0) : NULL;
+  if (*mb && wino_mb.cap != cap) memset(*mb, 0, sizeof(float) * wino_mb.cap); // new: zero, as lt_wino_conv keeps it
+  if (!*mb) atomic_store(&j->failed, 1);
+  return *mb ? w : NULL;
+}
+
 // This thread's unfold and group buffers for groups of up to g images (NULL + j->failed on ENOMEM).
 static int part_buffers(conv_job *j, int g, float **buf, float **tmp) {
   const conv2d *p = j->p;
@@ -280,10 +113,10 @@ static int part_buffers(conv_job *j, int g, float **buf, float **tmp) {
     size_t bw = (size_t)p->cout * p->k * (p->OH + 2 * (p->k - 1 - p->pad)) * p->W;
     n = (fw > bw ? fw : bw) * g;
   }
-  *buf = scratch_get(&unfold_buf, n, p->method == CONV_ROWS);
+  *buf = lt_conv_scratch_get(&lt_conv_unfold, n, p->method == CONV_ROWS);
   if (*buf && g > 1) {
     size_t o = (size_t)p->cout * p->OH * p->OW, i = (size_t)p->cin * p->H * p->W;
-    *tmp = scratch_get(&group_buf, (o > i ? o : i) * g, 0);
+    *tmp = lt_conv_scratch_get(&group_buf, (o > i ? o : i) * g, 0);
   }
   if (*buf && (g == 1 || *tmp)) return 1;
   atomic_store(&j->failed, 1);
@@ -293,29 +126,34 @@ static int part_buffers(conv_job *j, int g, float **buf, float **tmp) {
 static void forward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf, *tmp;
-  if (!part_buffers(j, j->group, &buf, &tmp)) return;
+  float *buf = NULL, *tmp = NULL, *mb = NULL;
+  if (j->wino ? !(buf = part_wino(j, j->group, &mb)) : !part_buffers(j, j->group, &buf, &tmp)) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int gi, ng = ceil_div(j->B, j->group); (gi = atomic_fetch_add(&j->next, 1)) < ng;) {
     int b = gi * j->group, g = j->B - b < j->group ? j->B - b : j->group;
-    group_forward(p, j->y + b * out_img, j->x + b * in_img, g, j->w, j->b, buf, tmp);
+    if (j->wino) lt_wino_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
+    else lt_conv_group_forward(p, j->y + b * out_img, j->x + b * in_img, g, j->w, j->b, buf, tmp);
   }
 }
 
 static void backward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf, *tmp;
+  float *buf, *tmp, *wbuf = NULL, *mb = NULL;
   if (!part_buffers(j, j->group, &buf, &tmp)) return;
+  // Winograd's dx: a chunk's images at once (the most a chunk has), its GEMMs wider than a group's
+  if (j->uf && !(wbuf = part_wino(j, ceil_div(j->B, j->nchunks), &mb))) return;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->nchunks;) {
     int b0 = (int)((int64_t)c * j->B / j->nchunks), b1 = (int)((int64_t)(c + 1) * j->B / j->nchunks);
     float *dw = j->dw + c * j->dw_n, *db = j->db ? j->db + (size_t)c * p->cout : NULL;
     for (int b = b0; b < b1; b += j->group) {
       int g = b1 - b < j->group ? b1 - b : j->group;
-      group_backward(p, j->dx ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img, g, j->w,
-                     j->wf, buf, tmp, b == b0);
+      lt_conv_group_backward(p, j->dx && !j->uf ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img,
+                     g, j->w, j->wf, buf, tmp, b == b0);
     }
+    if (j->dx && j->uf)
+      lt_wino_conv(j->dx + b0 * in_img, j->dy + b0 * out_img, b1 - b0, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
   }
 }
 
@@ -357,6 +195,12 @@ static lt_status conv_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   if (p->k == 1 && p->stride == 1 && p->pad == 0) p->method = CONV_DIRECT;
   else if (p->stride == 1 && p->pad < p->k && p->cin >= ROWS_MIN_CIN) p->method = CONV_ROWS;
   else p->method = CONV_IM2COL;
+  p->wino = p->method == CONV_ROWS && p->k == 3 && p->pad == 1 && p->cin >= WINO_MIN_C && p->cout >= WINO_MIN_C &&
+            p->OH * p->OW >= WINO_MIN_OUT && !(p->cin < 128 && p->OH * p->OW < 256);
+  free(p->wu);
+  p->wu = NULL;
+  if (p->wino && !(p->wu = malloc(sizeof(float) * 32 * p->cout * p->cin)))
+    return lt_error(LT_ENOMEM, "out of memory for %s's weight layout", l->name);
   if (p->method == CONV_ROWS) {
     free(p->wr);
     if (!(p->wr = malloc(sizeof(float) * 2 * p->cout * K)))
@@ -366,19 +210,6 @@ static lt_status conv_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   out[0] = p->cout, out[1] = p->OH, out[2] = p->OW;
   *producer = l;
   return LT_OK;
-}
-
-// ROWS: wr (k, cout, cin*k) = W[o][c][ki][kj] at [ki][o][c*k+kj] (forward), or
-// (k, cin, cout*k) = W[o][c][k-1-ki][k-1-kj] at [ki][c][o*k+kj] (flipped, for dx).
-static void repack_weights(float *wr, const float *W, int cout, int cin, int k, int flipped) {
-  for (int o = 0; o < cout; o++)
-    for (int c = 0; c < cin; c++)
-      for (int ki = 0; ki < k; ki++)
-        for (int kj = 0; kj < k; kj++) {
-          float v = W[(((size_t)o * cin + c) * k + ki) * k + kj];
-          if (flipped) wr[(((size_t)(k - 1 - ki) * cin + c) * cout + o) * k + k - 1 - kj] = v;
-          else wr[(((size_t)ki * cout + o) * cin + c) * k + kj] = v;
-        }
 }
 
 static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
@@ -395,16 +226,21 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
                       l->mask_version ? *l->mask_version : 0, &p->sparse);
   if (st) return st;
   if (!p->sparse) {
-    if (p->method == CONV_ROWS) repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
     conv_job j = {.p = p, .B = B, .group = group_size(p, B), .x = a, .w = p->method == CONV_ROWS ? p->wr : W,
                   .b = bias, .y = o};
+    if (p->wino && lt_conv2d_winograd(-1)) {
+      lt_wino_weights(p->wu, W, p->cout, p->cin, 0);
+      j.wino = 1, j.w = p->wu, j.group = wino_group(p, B);
+    } else if (p->method == CONV_ROWS) {
+      lt_conv_repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
+    }
     j.nparts = conv_nparts(p, B, ceil_div(B, j.group));
     if ((st = run_parts(&j, forward_part, l->name))) return st;
     *y = p->y;
     return LT_OK;
   }
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
-  float *cols = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, (size_t)K * P, 0);
+  float *cols = p->method == CONV_DIRECT ? NULL : lt_conv_scratch_get(&lt_conv_unfold, (size_t)K * P, 0);
   if (p->method != CONV_DIRECT && !cols) return lt_error(LT_ENOMEM, "out of memory for %s's column buffer", l->name);
   for (int b = 0; b < B; b++) {
     const float *c = a + b * in_img;
@@ -423,7 +259,7 @@ static lt_status backward_sparse(lt_layer *l, float *d, const float *g, const fl
   conv2d *p = l->priv;
   int K = p->cin * p->k * p->k, P = p->OH * p->OW;
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
-  float *cols = p->method == CONV_DIRECT ? NULL : scratch_get(&unfold_buf, (size_t)K * P, 0);
+  float *cols = p->method == CONV_DIRECT ? NULL : lt_conv_scratch_get(&lt_conv_unfold, (size_t)K * P, 0);
   if (p->method != CONV_DIRECT && !cols) return lt_error(LT_ENOMEM, "out of memory for %s's column buffer", l->name);
   lt_status st = lt_spd_conv_backward_begin(p->sp, d != NULL);
   if (st) return st;
@@ -437,7 +273,7 @@ static lt_status backward_sparse(lt_layer *l, float *d, const float *g, const fl
     float *dcols = !d ? NULL : cols ? cols : d + b * in_img;
     if ((st = lt_spd_conv_backward_image(p->sp, dcols, gb, c, P))) return st;
     if (db)
-      for (int ch = 0; ch < p->cout; ch++) db[ch] += row_sum(gb + (size_t)ch * P, P);
+      for (int ch = 0; ch < p->cout; ch++) db[ch] += lt_conv_row_sum(gb + (size_t)ch * P, P);
     if (d && cols) {
       memset(d + b * in_img, 0, sizeof(float) * in_img);
       lt_col2im(d + b * in_img, cols, p->cin, p->H, p->W, p->k, p->stride, p->pad, p->OH, p->OW);
@@ -475,11 +311,14 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     }
     j.nparts = conv_nparts(p, B, j.nchunks);
     size_t dbn = p->bias ? (size_t)p->cout : 0;
-    float *part = scratch_get(&partial_buf, (size_t)j.nchunks * (j.dw_n + dbn), 0);
+    float *part = lt_conv_scratch_get(&partial_buf, (size_t)j.nchunks * (j.dw_n + dbn), 0);
     if (!part) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
     j.dw = part, j.db = p->bias ? part + (size_t)j.nchunks * j.dw_n : NULL;
-    if (p->method == CONV_ROWS) {
-      repack_weights(p->wr + j.dw_n, W, p->cout, p->cin, p->k, 1);
+    if (need_dx && p->wino && lt_conv2d_winograd(-1)) {
+      j.uf = p->wu + (size_t)16 * p->cout * p->cin;
+      lt_wino_weights(p->wu + (size_t)16 * p->cout * p->cin, W, p->cout, p->cin, 1);
+    } else if (p->method == CONV_ROWS) {
+      lt_conv_repack_weights(p->wr + j.dw_n, W, p->cout, p->cin, p->k, 1);
       j.wf = p->wr + j.dw_n;
     }
     if ((st = run_parts(&j, backward_part, l->name))) return st;
@@ -522,6 +361,7 @@ static void conv_free(lt_layer *l) {
   lt_tensor_release(p->y);
   lt_tensor_release(p->dx);
   free(p->wr);
+  free(p->wu);
   lt_spd_free(p->sp);
   free(p);
 }

@@ -128,6 +128,31 @@ static void pool_max(float *y, int32_t *arg, const float *x, int planes, const p
     return;
   }
 #endif
+  if (p->k == 2 && p->stride == 2) { // branch-free, so that the compiler vectorises it
+    const int H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+    for (int q = 0; q < planes; q++)
+      for (int oh = 0; oh < OH; oh++) {
+        const float *restrict r0 = x + ((size_t)q * H + 2 * oh) * W, *restrict r1 = r0 + W;
+        size_t o = ((size_t)q * OH + oh) * OW;
+        float *restrict yo = y + o;
+        int32_t *restrict ao = arg + o;
+        const int base = 2 * oh * W;
+        for (int ow = 0; ow < OW; ow++) {
+          // the generic loop's order and strict '>': the first of equal maxima wins
+          float m = r0[2 * ow];
+          int32_t best = base + 2 * ow;
+          float v = r0[2 * ow + 1];
+          best = v > m ? base + 2 * ow + 1 : best, m = v > m ? v : m;
+          v = r1[2 * ow];
+          best = v > m ? base + W + 2 * ow : best, m = v > m ? v : m;
+          v = r1[2 * ow + 1];
+          best = v > m ? base + W + 2 * ow + 1 : best, m = v > m ? v : m;
+          yo[ow] = m;
+          ao[ow] = best;
+        }
+      }
+    return;
+  }
   for (int q = 0; q < planes; q++) {
     const float *xp = x + (size_t)q * p->H * p->W;
     for (int oh = 0; oh < p->OH; oh++)

@@ -207,4 +207,22 @@ do -- misuse raises Lua errors
   check(tostring(l):find('used'), 'used layer tostring')
 end
 
+do -- relu on a pass large enough to be split over 2 threads: the same as one thread and as t:relu()
+  local was = T.get_threads()
+  local x, dy = T.randn({600, 1000}, 5), T.randn({600, 1000}, 6)
+  local function run(threads)
+    T.set_threads(threads)
+    local m = nn.model(nn.sequential { nn.relu() }, { input = { 1000 } })
+    local y = m:forward(x, true)
+    return y, m:backward(dy)
+  end
+  local y1, d1 = run(1)
+  local y2, d2 = run(2)
+  T.set_threads(was)
+  check_eq(y1:sub(x:relu()):abs():max(), 0, 'relu forward is max(x, 0)')
+  check_eq(y2:sub(y1):abs():max(), 0, 'relu forward: 2 threads as 1')
+  check_eq(d1:sub(dy:mul(x:sign():relu())):abs():max(), 0, 'relu backward is dy where x > 0')
+  check_eq(d2:sub(d1):abs():max(), 0, 'relu backward: 2 threads as 1')
+end
+
 C.report()

@@ -1,0 +1,141 @@
+/* conv_winograd.c: Winograd F(2x2, 3x3) for dense stride-1, padding-1 3x3
+ * convolutions (Lavin & Gray 2016), private to conv2d. Each 2x2 output tile is
+ * A^T [(G w G^T) . (B^T d B)] A over its 4x4 input tile d, so the multiply-adds of
+ * a convolution are 16 GEMMs (M x tiles x C) instead of 9 (M x pixels x C): 2.25x
+ * fewer. conv2d runs its forward and its input gradient (the same convolution of
+ * dy with the flipped, transposed kernel) through it; the weight gradient stays a
+ * GEMM over unfolded rows. Results differ from the direct sum by float rounding
+ * (the transforms add and halve); they do not depend on the thread count. */
+#include <string.h>
+
+#include "nn/conv_winograd.h"
+#include "nn/nn_impl.h" // lt_gemm
+
+size_t lt_wino_scratch(int g, int C, int H, int W) {
+  const size_t TH = (size_t)(H + 1) / 2, TW = (size_t)(W + 1) / 2, T = (size_t)g * TH * TW;
+  return 16 * T * (size_t)C + (2 * TH + 2) * 2 * (TW + 1) + 8 * (TW + 1);
+}
+
+size_t lt_wino_products(int g, int M, int H, int W) { return (size_t)16 * g * ((H + 1) / 2) * ((W + 1) / 2) * M; }
+
+// U (16, m, n) from W (cout, cin, 3, 3): U[e] = (G w G^T)[e / 4][e % 4]
+void lt_wino_weights(float *U, const float *W, int cout, int cin, int flipped) {
+  const int m = flipped ? cin : cout, n = flipped ? cout : cin;
+  for (int o = 0; o < cout; o++)
+    for (int c = 0; c < cin; c++) {
+      const float *w = W + ((size_t)o * cin + c) * 9;
+      float g[3][3], t[4][3], u[4][4];
+      for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) g[i][j] = flipped ? w[(2 - i) * 3 + 2 - j] : w[i * 3 + j];
+      for (int j = 0; j < 3; j++) {
+        t[0][j] = g[0][j];
+        t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
+        t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+        t[3][j] = g[2][j];
+      }
+      for (int i = 0; i < 4; i++) {
+        u[i][0] = t[i][0];
+        u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[i][3] = t[i][2];
+      }
+      const size_t at = flipped ? (size_t)c * n + o : (size_t)o * n + c;
+      for (int e = 0; e < 16; e++) U[(size_t)e * m * n + at] = u[e / 4][e % 4];
+    }
+}
+
+/* V (16, C, T) for the g images' tiles (t = image * TH*TW + th * TW + tw). Each
+ * plane is first copied into a zero-bordered padded plane split into its even
+ * and odd columns (E, O: (2TH+2, TW+1) each, borders written once), so that
+ * tiles need no bounds checks and every loop below runs over contiguous tw,
+ * which the compiler vectorises. */
+static void input_tiles(float *restrict V, float *restrict P, const float *x, int g, int C, int H, int W) {
+  const int TH = (H + 1) / 2, TW = (W + 1) / 2, Hp = 2 * TH + 2, L = TW + 1;
+  const size_t Ti = (size_t)TH * TW, T = g * Ti, e_stride = (size_t)C * T;
+  float *restrict E = P, *restrict O = E + (size_t)Hp * L, *restrict t = O + (size_t)Hp * L; // t: 8 rows of L
+  memset(P, 0, sizeof(float) * 2 * Hp * L);
+  for (int i = 0; i < g; i++)
+    for (int c = 0; c < C; c++) {
+      const float *restrict xp = x + ((size_t)i * C + c) * H * W;
+      // padded column w + 1 of x's column w: odd columns 2k + 1 hold x[2k], even 2k + 2 hold x[2k + 1]
+      for (int h = 0; h < H; h++) {
+        const float *restrict xr = xp + (size_t)h * W;
+        float *restrict er = E + (size_t)(h + 1) * L + 1, *restrict orow = O + (size_t)(h + 1) * L;
+        for (int k = 0; k < W / 2; k++) orow[k] = xr[2 * k], er[k] = xr[2 * k + 1];
+        if (W & 1) orow[W / 2] = xr[W - 1];
+      }
+      float *restrict v = V + (size_t)c * T + i * Ti;
+      for (int th = 0; th < TH; th++) {
+        const float *restrict e0 = E + (size_t)2 * th * L, *restrict e1 = e0 + L, *restrict e2 = e1 + L;
+        const float *restrict e3 = e2 + L, *restrict o0 = O + (size_t)2 * th * L, *restrict o1 = o0 + L;
+        const float *restrict o2 = o1 + L, *restrict o3 = o2 + L;
+        float *restrict te = t, *restrict to = t + 4 * L; // B^T d over the rows, even and odd columns
+        for (int k = 0; k < L; k++) {
+          te[k] = e0[k] - e2[k], te[L + k] = e1[k] + e2[k], te[2 * L + k] = e2[k] - e1[k], te[3 * L + k] = e1[k] - e3[k];
+          to[k] = o0[k] - o2[k], to[L + k] = o1[k] + o2[k], to[2 * L + k] = o2[k] - o1[k], to[3 * L + k] = o1[k] - o3[k];
+        }
+        for (int q = 0; q < 4; q++) { // (B^T d) B over the columns: tile tw reads columns 2tw .. 2tw + 3
+          const float *restrict a = te + q * L, *restrict b = to + q * L;
+          float *restrict v0 = v + (size_t)(4 * q) * e_stride + (size_t)th * TW, *restrict v1 = v0 + e_stride;
+          float *restrict v2 = v1 + e_stride, *restrict v3 = v2 + e_stride;
+          for (int tw = 0; tw < TW; tw++) {
+            v0[tw] = a[tw] - a[tw + 1];
+            v1[tw] = b[tw] + a[tw + 1];
+            v2[tw] = a[tw + 1] - b[tw];
+            v3[tw] = b[tw] - b[tw + 1];
+          }
+        }
+      }
+    }
+}
+
+/* y (g, M, H, W) from the products Mb (16, M, T): A^T m A per tile, plus b; tmp holds
+ * 4 (TW + 1) floats. Mb is left zero, for the next call's GEMMs to add to (beta 1):
+ * zeroing as it is read spares OpenBLAS's separate zeroing pass (beta 0). */
+static void output_tiles(float *y, float *restrict Mb, const float *b, int g, int M, int H, int W, float *tmp) {
+  const int TH = (H + 1) / 2, TW = (W + 1) / 2, L = TW + 1;
+  const size_t Ti = (size_t)TH * TW, T = g * Ti, es = (size_t)M * T;
+  float *restrict y00 = tmp, *restrict y01 = tmp + L, *restrict y10 = y01 + L, *restrict y11 = y10 + L;
+  for (int i = 0; i < g; i++)
+    for (int o = 0; o < M; o++) {
+      const float bo = b ? b[o] : 0.0f;
+      float *restrict yo = y + ((size_t)i * M + o) * H * W;
+      for (int th = 0; th < TH; th++) {
+        float *m = Mb + (size_t)o * T + i * Ti + (size_t)th * TW;
+        const float *restrict m0 = m, *restrict m1 = m + 4 * es, *restrict m2 = m + 8 * es, *restrict m3 = m + 12 * es;
+        for (int tw = 0; tw < TW; tw++) { // A^T m over the rows (s), then A over the columns
+          const float s00 = m0[tw] + m1[tw] + m2[tw], s10 = m1[tw] - m2[tw] - m3[tw];
+          const float s01 = m0[es + tw] + m1[es + tw] + m2[es + tw], s11 = m1[es + tw] - m2[es + tw] - m3[es + tw];
+          const float s02 = m0[2 * es + tw] + m1[2 * es + tw] + m2[2 * es + tw];
+          const float s12 = m1[2 * es + tw] - m2[2 * es + tw] - m3[2 * es + tw];
+          const float s03 = m0[3 * es + tw] + m1[3 * es + tw] + m2[3 * es + tw];
+          const float s13 = m1[3 * es + tw] - m2[3 * es + tw] - m3[3 * es + tw];
+          y00[tw] = s00 + s01 + s02 + bo, y01[tw] = s01 - s02 - s03 + bo;
+          y10[tw] = s10 + s11 + s12 + bo, y11[tw] = s11 - s12 - s13 + bo;
+        }
+        for (int e = 0; e < 16; e++) {
+          float *restrict z = m + e * es;
+          for (int tw = 0; tw < TW; tw++) z[tw] = 0.0f;
+        }
+        float *restrict r0 = yo + (size_t)2 * th * W, *restrict r1 = r0 + W;
+        for (int tw = 0; tw < W / 2; tw++) r0[2 * tw] = y00[tw], r0[2 * tw + 1] = y01[tw];
+        if (W & 1) r0[W - 1] = y00[W / 2];
+        if (2 * th + 1 < H) {
+          for (int tw = 0; tw < W / 2; tw++) r1[2 * tw] = y10[tw], r1[2 * tw + 1] = y11[tw];
+          if (W & 1) r1[W - 1] = y10[W / 2];
+        }
+      }
+    }
+}
+
+void lt_wino_conv(float *y, const float *x, int g, int C, int M, int H, int W, const float *U, const float *b,
+                  float *buf, float *Mb) {
+  const size_t T = (size_t)g * ((H + 1) / 2) * ((W + 1) / 2);
+  float *V = buf, *P = V + 16 * (size_t)C * T;
+  const size_t Lp = (size_t)(2 * ((H + 1) / 2) + 2) * 2 * ((W + 1) / 2 + 1); // P's two planes, then a temporary
+  input_tiles(V, P, x, g, C, H, W);
+  for (int e = 0; e < 16; e++)
+    lt_gemm(0, 0, M, (int)T, C, 1.0f, U + (size_t)e * M * C, C, V + (size_t)e * C * T, (int)T, 1.0f,
+            Mb + (size_t)e * M * T, (int)T);
+  output_tiles(y, Mb, b, g, M, H, W, P + Lp);
+}

@@ -1,0 +1,23 @@
+/* conv_winograd.h: Winograd F(2x2, 3x3) for stride-1, padding-1 3x3 convolutions
+ * (conv_winograd.c), private to conv2d. */
+#ifndef LT_CONV_WINOGRAD_H
+#define LT_CONV_WINOGRAD_H
+#include <stddef.h>
+
+/* U (16, m, n) from W (cout, cin, 3, 3): for the forward (m = cout, n = cin), or
+ * flipped = 1 for the input gradient, the kernel flipped and transposed
+ * (m = cin, n = cout). */
+void lt_wino_weights(float *U, const float *W, int cout, int cin, int flipped);
+
+/* Floats of buf (tiles) and of Mb (products) that lt_wino_conv needs for g images
+ * of (C, H, W) into M channels. */
+size_t lt_wino_scratch(int g, int C, int H, int W);
+size_t lt_wino_products(int g, int M, int H, int W);
+
+/* y (g, M, H, W) = the 3x3, padding-1 convolution of x (g, C, H, W) with the
+ * transformed kernel U (16, M, C), plus b (M; NULL: none). y is overwritten. Mb
+ * must be all zero, and is left so: the GEMMs add to it and the output transform
+ * zeroes what it has read, which spares OpenBLAS's own zeroing pass (beta 0). */
+void lt_wino_conv(float *y, const float *x, int g, int C, int M, int H, int W, const float *U, const float *b,
+                  float *buf, float *Mb);
+#endif
