@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +307,26 @@ static void mkdirs_should_create_missing_parents_and_accept_existing_ones(void *
   }
 }
 
+/* cJSON_CreateNumber prints 15 digits when they come within DBL_EPSILON: these lose a bit. */
+static void json_number_should_read_back_exactly(void **state) {
+  (void)state;
+  const double vs[] = {0.024581487034093404, 0.1, 1.0 / 3.0, 1e-300, 123456789.123456789, -2.5e-7,
+                       0.30000000000000004, 5e-324};
+  for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
+    cJSON *n = lt_io_json_number(vs[i]);
+    assert_non_null(n);
+    char *text = cJSON_PrintUnformatted(n);
+    cJSON *back = cJSON_Parse(text);
+    assert_non_null(back);
+    assert_true(cJSON_IsNumber(back));
+    assert_true(back->valuedouble == vs[i]);
+    cJSON_Delete(back), cJSON_Delete(n), free(text);
+  }
+  cJSON *nan = lt_io_json_number(NAN);
+  assert_true(cJSON_IsNull(nan));
+  cJSON_Delete(nan);
+}
+
 int main(void) {
   const char *t = getenv("LOTTO_TEST_TMP");
   snprintf(tmpdir, sizeof tmpdir, "%s", t && *t ? t : "/tmp");
@@ -321,6 +342,7 @@ int main(void) {
       cmocka_unit_test(write_atomic_should_replace_the_file_and_leave_no_temporary),
       cmocka_unit_test(aborted_atomic_file_should_leave_the_old_contents),
       cmocka_unit_test(mkdirs_should_create_missing_parents_and_accept_existing_ones),
+      cmocka_unit_test(json_number_should_read_back_exactly),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

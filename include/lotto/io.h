@@ -52,6 +52,14 @@ lt_status lt_afile_commit(lt_afile *a);
 /* Closes and removes the temporary without touching path. Safe on a zeroed or committed lt_afile. */
 void lt_afile_abort(lt_afile *a);
 
+/* ---- JSON numbers ---- */
+/* A cJSON number that reads back as exactly v: the shortest of %.15g/%.16g/%.17g that does
+ * (cJSON_CreateNumber prints 15 digits whenever they come within DBL_EPSILON, losing the last
+ * bits of measured rates and config values). NULL when out of memory. Infinities and NaN
+ * become null, as in cJSON. */
+struct cJSON;
+struct cJSON *lt_io_json_number(double v);
+
 /* ---- safetensors dtypes ---- */
 typedef enum { LT_DT_F32 = 0, LT_DT_U8 = 1, LT_DT_I32 = 2, LT_DT_BOOL = 3 } lt_dtype;
 size_t lt_dtype_size(lt_dtype dt);

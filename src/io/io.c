@@ -4,8 +4,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lotto/io.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -163,4 +166,17 @@ lt_status lt_io_mkdirs(const char *path) {
     buf[i] = c;
   }
   return LT_OK;
+}
+
+struct cJSON *lt_io_json_number(double v) {
+  if (!isfinite(v)) return cJSON_CreateNull();
+  char buf[40];
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  // %g follows LC_NUMERIC; JSON wants '.'
+  for (char *c = buf; *c; c++)
+    if (*c == ',') *c = '.';
+  return cJSON_CreateRaw(buf);
 }

@@ -86,7 +86,7 @@ static cJSON *arch_json(const lt_layer *l) {
     // JSON numbers are doubles: integers past 2^53 (only a huge dropout seed) are rounded
     cJSON *v = e->type == LT_CONFIG_BOOL ? cJSON_CreateBool(e->i != 0)
                : e->type == LT_CONFIG_INT ? cJSON_CreateNumber((double)e->i)
-                                          : cJSON_CreateNumber(e->num);
+                                          : lt_io_json_number(e->num);
     if (!v) goto oom;
     cJSON_AddItemToObject(o, e->key, v);
   }

@@ -353,14 +353,14 @@ lt_status lt_sparse_cache_save(const char *path) {
     cJSON *o = cJSON_CreateObject();
     ok = o && cJSON_AddItemToArray(arr, o) && cJSON_AddNumberToObject(o, "rows", e->rows) &&
          cJSON_AddNumberToObject(o, "cols", e->cols) && cJSON_AddNumberToObject(o, "n", e->n) &&
-         cJSON_AddNumberToObject(o, "threads", e->threads) && cJSON_AddNumberToObject(o, "crossover", e->d);
+         cJSON_AddNumberToObject(o, "threads", e->threads) && cJSON_AddItemToObject(o, "crossover", lt_io_json_number(e->d));
   }
   for (int i = 0; ok && i < xt.mcount; i++) {
     const mentry *e = &xt.m[i];
     cJSON *o = cJSON_CreateObject();
     ok = o && cJSON_AddItemToArray(marr, o) && cJSON_AddStringToObject(o, "blas", e->kernel) &&
-         cJSON_AddNumberToObject(o, "threads", e->threads) && cJSON_AddNumberToObject(o, "dense_ns_per_mac", e->dense_ns) &&
-         cJSON_AddNumberToObject(o, "sparse_scale", e->scale);
+         cJSON_AddNumberToObject(o, "threads", e->threads) && cJSON_AddItemToObject(o, "dense_ns_per_mac", lt_io_json_number(e->dense_ns)) &&
+         cJSON_AddItemToObject(o, "sparse_scale", lt_io_json_number(e->scale));
   }
   pthread_mutex_unlock(&xt.mu);
   char *text = ok ? cJSON_Print(root) : NULL;
