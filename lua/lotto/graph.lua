@@ -48,11 +48,12 @@ local KINDS = { gcn = true, gat = true, gin = true }
 
 -- G.model(d, {kind = 'gcn'|'gat'|'gin', hidden =, dropout =, heads =, out_heads =, seed =, graph =})
 -- -> an initialised model over d.graph (or graph =), input (features), output (classes):
---   gcn: dropout, GCN(F -> hidden), relu, dropout, GCN(hidden -> C)       (hidden 16, dropout 0.5)
---   gat: dropout, GAT(F -> hidden x heads, concat), relu, dropout, GAT(-> C, out_heads averaged)
+--   gcn: GCN(F -> hidden, input dropout), relu, dropout, GCN(hidden -> C)  (hidden 16, dropout 0.5)
+--   gat: GAT(F -> hidden x heads, concat, input dropout), relu, dropout, GAT(-> C, out_heads averaged)
 --        (hidden 8, heads 8, out_heads 1, dropout 0.6; relu where the paper has ELU)
 --   gin: dropout, GIN(F -> hidden -> hidden), relu, dropout, GIN(hidden -> hidden -> C) (hidden 64)
--- seed draws the Glorot-normal weights and the dropout streams.
+-- seed draws the Glorot-normal weights and the dropout streams. The input dropout of gcn and gat is
+-- inside their first layer (drawn per nonzero of the sparse features, not per entry).
 function G.model(d, opts)
   opts = options('model', opts, { kind = true, hidden = true, dropout = true, heads = true, out_heads = true,
                                   seed = true, graph = true })
@@ -66,11 +67,11 @@ function G.model(d, opts)
   local layers
   if kind == 'gcn' then
     local h = opts.hidden or 16
-    layers = { nn.dropout(p, { seed = seed }), nn.gcn(g, F, h), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
+    layers = { nn.gcn(g, F, h, { dropout = p, seed = seed }), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
                nn.gcn(g, h, C) }
   elseif kind == 'gat' then
     local h, heads, oh = opts.hidden or 8, opts.heads or 8, opts.out_heads or 1
-    layers = { nn.dropout(p, { seed = seed }), nn.gat(g, F, h, { heads = heads }), nn.relu(),
+    layers = { nn.gat(g, F, h, { heads = heads, dropout = p, seed = seed }), nn.relu(),
                nn.dropout(p, { seed = seed + 1 }), nn.gat(g, h * heads, C, { heads = oh, concat = false }) }
   else
     local h = opts.hidden or 64

@@ -119,7 +119,7 @@ static lt_status gat_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int
   float *h = lt_tensor_data(p->h);
   const int H = p->heads, O = p->out, HO = ho(p);
   if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), lt_tensor_data(l->params[P_W].value),
-                                 lt_tensor_data(l->params[P_W].mask), N, p->in, HO)))
+                                 lt_tensor_data(l->params[P_W].mask), N, p->in, HO, train)))
     return st;
   lt_graph_normalize(g); /* refreshes g->a, the effective edge weights */
   const float *as = lt_tensor_data(l->params[P_SRC].value), *ad = lt_tensor_data(l->params[P_DST].value);
@@ -230,13 +230,13 @@ static lt_status gat_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
     }
   lt_graph_adjacency_backward(g, p->ge);
   float *dh = lt_tensor_data(p->dh);
-  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[P_W].grad), dh, lt_tensor_data(p->x), N, p->in, HO);
-  if (st) return st;
-  if (need_dx) {
-    lt_gemm(0, 0, (int)N, p->in, HO, 1.0f, dh, HO, lt_tensor_data(l->params[P_W].value), p->in, 0.0f,
-            lt_tensor_data(p->dx), p->in);
+  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[P_W].grad), dh, N, p->in, HO);
+  if (!st && need_dx) {
+    st = lt_graph_xw_input_grad(&p->xw, lt_tensor_data(p->dx), dh, lt_tensor_data(p->x),
+                                lt_tensor_data(l->params[P_W].value), N, p->in, HO);
     *dx = p->dx;
   }
+  if (st) return st;
   return LT_OK;
 }
 
@@ -261,13 +261,15 @@ static const lt_layer_ops gat_ops = {
     .backward = gat_backward, .describe = gat_describe, .free = gat_free,
 };
 
-lt_layer *lt_gat_new(lt_graph *g, int in, int out, int heads, int concat) {
+lt_layer *lt_gat_new(lt_graph *g, int in, int out, int heads, int concat, float dropout, uint64_t seed) {
   if (!g) return lt_error(LT_EINVAL, "gat: no graph"), NULL;
   if (in < 1 || out < 1 || heads < 1 || (int64_t)heads * out > (1 << 24))
     return lt_error(LT_EINVAL, "gat: sizes and heads must be positive (got %d -> %d x %d)", in, out, heads), NULL;
+  if (!(dropout >= 0.0f && dropout < 1.0f)) return lt_error(LT_EINVAL, "gat: dropout must be in [0, 1), got %g", (double)dropout), NULL;
   gat *p = calloc(1, sizeof *p);
   if (!p) return lt_error(LT_ENOMEM, "gat: out of memory"), NULL;
   p->in = in, p->out = out, p->heads = heads, p->concat = concat != 0;
+  lt_graph_xw_init(&p->xw, dropout, seed);
   lt_layer *l = lt_layer_alloc(&gat_ops, p);
   if (l) p->g = lt_graph_retain(g);
   return l;

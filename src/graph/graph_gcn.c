@@ -30,7 +30,9 @@ static lt_status gcn_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int
   float *h = lt_tensor_data(p->h), *yd = lt_tensor_data(p->y);
   const float *W = lt_tensor_data(l->params[0].value);
   /* x W^T first: the product over the edges then runs on out (< in) features */
-  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), W, lt_tensor_data(l->params[0].mask), N, p->in, p->out))) return st;
+  if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), W, lt_tensor_data(l->params[0].mask), N, p->in, p->out,
+                                 train)))
+    return st;
   lt_graph_propagate(p->g, yd, h, p->out);
   if (p->bias) lt_graph_layer_add_bias(yd, lt_tensor_data(l->params[1].value), N, p->out);
   p->x = x;
@@ -48,17 +50,20 @@ static lt_status gcn_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
   float *dh = lt_tensor_data(p->dh);
   if (p->bias) lt_graph_layer_bias_grad(lt_tensor_data(l->params[1].grad), g, N, p->out);
   lt_graph_propagate_backward(p->g, dh, g, lt_tensor_data(p->h), p->out);
-  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[0].grad), dh, lt_tensor_data(p->x), N, p->in, p->out);
-  if (st) return st;
-  if (need_dx) {
-    lt_gemm(0, 0, (int)N, p->in, p->out, 1.0f, dh, p->out, W, p->in, 0.0f, lt_tensor_data(p->dx), p->in);
+  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[0].grad), dh, N, p->in, p->out);
+  if (!st && need_dx) {
+    st = lt_graph_xw_input_grad(&p->xw, lt_tensor_data(p->dx), dh, lt_tensor_data(p->x), W, N, p->in, p->out);
     *dx = p->dx;
   }
+  if (st) return st;
   return LT_OK;
 }
 
 static int gcn_describe(const lt_layer *l, char *buf, size_t n) {
   const gcn *p = l->priv;
+  if (p->xw.drop > 0)
+    return snprintf(buf, n, "GCN(%d -> %d, input dropout %g, %lld nodes, %.1f%% edges)", p->in, p->out,
+                    (double)p->xw.drop, (long long)lt_graph_nodes(p->g), 100.0 * lt_graph_density(p->g));
   return snprintf(buf, n, "GCN(%d -> %d, %lld nodes, %.1f%% edges)", p->in, p->out, (long long)lt_graph_nodes(p->g),
                   100.0 * lt_graph_density(p->g));
 }
@@ -80,12 +85,14 @@ static const lt_layer_ops gcn_ops = {
     .backward = gcn_backward, .describe = gcn_describe, .free = gcn_free,
 };
 
-lt_layer *lt_gcn_new(lt_graph *g, int in, int out, int bias) {
+lt_layer *lt_gcn_new(lt_graph *g, int in, int out, int bias, float dropout, uint64_t seed) {
   if (!g) return lt_error(LT_EINVAL, "gcn: no graph"), NULL;
   if (in < 1 || out < 1) return lt_error(LT_EINVAL, "gcn: sizes must be positive (got %d -> %d)", in, out), NULL;
+  if (!(dropout >= 0.0f && dropout < 1.0f)) return lt_error(LT_EINVAL, "gcn: dropout must be in [0, 1), got %g", (double)dropout), NULL;
   gcn *p = calloc(1, sizeof *p);
   if (!p) return lt_error(LT_ENOMEM, "gcn: out of memory"), NULL;
   p->in = in, p->out = out, p->bias = bias != 0;
+  lt_graph_xw_init(&p->xw, dropout, seed);
   lt_layer *l = lt_layer_alloc(&gcn_ops, p);
   if (l) p->g = lt_graph_retain(g);
   return l;
