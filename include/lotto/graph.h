@@ -53,6 +53,11 @@ lt_tensor *lt_graph_weight(lt_graph *g);
 lt_tensor *lt_graph_weight_grad(lt_graph *g);
 lt_tensor *lt_graph_mask(lt_graph *g);
 void lt_graph_zero_grad(lt_graph *g);
+/* Whether backward passes compute the edge weights' gradient (1 at first). Off, GCN and GAT skip
+ * that work (GCN's SDDMM over the hidden width) and leave the gradient alone: for training with
+ * fixed edges. */
+void lt_graph_set_weight_grad(lt_graph *g, int on);
+int lt_graph_weight_grad_on(const lt_graph *g);
 /* Edges whose mask is 1, and that count over nedges (1 for an edgeless graph). */
 int64_t lt_graph_kept(const lt_graph *g);
 double lt_graph_density(const lt_graph *g);
@@ -73,7 +78,7 @@ const float *lt_graph_adjacency(const lt_graph *g); /* a of the last lt_graph_no
 /* y (n, F) = A_hat x, x (n, F), both contiguous row-major; renormalises first. */
 void lt_graph_propagate(lt_graph *g, float *y, const float *x, int64_t F);
 /* Backward of the last lt_graph_propagate on x: dx (n, F) = A_hat dy (NULL: skipped), and
- * dL/dw += (through c, including the degrees) for every kept edge. */
+ * dL/dw += (through c, including the degrees) for every kept edge (unless the weight gradient is off). */
 void lt_graph_propagate_backward(lt_graph *g, float *dx, const float *dy, const float *x, int64_t F);
 
 /* ---- raw kernels over g's pattern (graph layers use them) ---- */

@@ -52,11 +52,12 @@ local KINDS = { gcn = true, gat = true, gin = true }
 --   gat: GAT(F -> hidden x heads, concat, input dropout), relu, dropout, GAT(-> C, out_heads averaged)
 --        (hidden 8, heads 8, out_heads 1, dropout 0.6; relu where the paper has ELU)
 --   gin: dropout, GIN(F -> hidden -> hidden), relu, dropout, GIN(hidden -> hidden -> C) (hidden 64)
--- seed draws the Glorot-normal weights and the dropout streams. The input dropout of gcn and gat is
--- inside their first layer (drawn per nonzero of the sparse features, not per entry).
+-- seed draws the Glorot-normal weights and the dropout streams. input_dropout (default: dropout)
+-- is the dropout on the input features; for gcn and gat it is inside their first layer (drawn per
+-- nonzero of the sparse features, not per entry). bias = false: GCN layers without biases.
 function G.model(d, opts)
-  opts = options('model', opts, { kind = true, hidden = true, dropout = true, heads = true, out_heads = true,
-                                  seed = true, graph = true })
+  opts = options('model', opts, { kind = true, hidden = true, dropout = true, input_dropout = true, bias = true,
+                                  heads = true, out_heads = true, seed = true, graph = true })
   if type(d) ~= 'table' or not d.x then fail('model', 'expected a graph data set (lotto.graph.planetoid)', 2) end
   local kind = opts.kind or 'gcn'
   if not KINDS[kind] then fail('model', ("kind must be 'gcn', 'gat' or 'gin' (got %s)"):format(tostring(kind)), 2) end
@@ -64,18 +65,19 @@ function G.model(d, opts)
   if not core.is_graph(g) then fail('model', 'no graph: d.graph or option graph = must be a lotto graph', 2) end
   local F, C, seed = d.features, d.classes, opts.seed or 1
   local p = opts.dropout or (kind == 'gat' and 0.6 or 0.5)
+  local pin = opts.input_dropout or p
   local layers
   if kind == 'gcn' then
-    local h = opts.hidden or 16
-    layers = { nn.gcn(g, F, h, { dropout = p, seed = seed }), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
-               nn.gcn(g, h, C) }
+    local h, bias = opts.hidden or 16, opts.bias ~= false
+    layers = { nn.gcn(g, F, h, { dropout = pin, seed = seed, bias = bias }), nn.relu(),
+               nn.dropout(p, { seed = seed + 1 }), nn.gcn(g, h, C, { bias = bias }) }
   elseif kind == 'gat' then
     local h, heads, oh = opts.hidden or 8, opts.heads or 8, opts.out_heads or 1
-    layers = { nn.gat(g, F, h, { heads = heads, dropout = p, seed = seed }), nn.relu(),
+    layers = { nn.gat(g, F, h, { heads = heads, dropout = pin, seed = seed }), nn.relu(),
                nn.dropout(p, { seed = seed + 1 }), nn.gat(g, h * heads, C, { heads = oh, concat = false }) }
   else
     local h = opts.hidden or 64
-    layers = { nn.dropout(p, { seed = seed }), nn.gin(g, F, h, h), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
+    layers = { nn.dropout(pin, { seed = seed }), nn.gin(g, F, h, h), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
                nn.gin(g, h, h, C) }
   end
   local m = nn.model(nn.sequential(layers), { input = { F } })

@@ -32,6 +32,8 @@ M.defaults = {
   hidden = 512,             -- GCN 1433-512-7 on Cora, 3703-512-6 on Citeseer
   heads = false,            -- GAT heads (false: lotto.graph.model's 8)
   dropout = false,          -- false: lotto.graph.model's (0.5 GCN/GIN, 0.6 GAT)
+  input_dropout = 0,        -- dropout on the input features: none in the authors' GCN (false: = dropout)
+  bias = false,             -- GCN biases: none in the authors' GCN
   epochs = 200,             -- per training (search, ticket, control)
   lr = false,               -- false: per data set, see M.data_defaults
   weight_decay = false,
@@ -96,8 +98,8 @@ local function derived(seed, k, what)
 end
 
 local function build(cfg, d, seed)
-  return G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil,
-                      dropout = cfg.dropout or nil, seed = seed })
+  return G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil, dropout = cfg.dropout or nil,
+                      input_dropout = cfg.input_dropout or nil, bias = cfg.bias, seed = seed })
 end
 
 -- ---- masks and files ----
@@ -147,6 +149,7 @@ end
 -- Trains a model under its hard masks with edge weights 1 (a ticket, a control, round 0).
 local function train_hard(cfg, d, model, g)
   g:weight():fill(1)
+  g:weight_grad(false) -- fixed edges: no gradient to compute
   return G.fit(model, d, { epochs = cfg.epochs, lr = cfg.lr, weight_decay = cfg.weight_decay })
 end
 
@@ -179,6 +182,7 @@ local function search(cfg, d, model, g)
   end
   local gm = tensor.zeros { values:numel() }
   g:weight():fill(1)
+  g:weight_grad(true)
   local mlr = cfg.mask_lr or cfg.lr
   local ot = optim.adam { params = theta, grads = grads, mask = hard, lr = cfg.lr, weight_decay = cfg.weight_decay }
   local om = optim.adam { params = sm, grads = gm, mask = trainable, lr = mlr }

@@ -228,7 +228,7 @@ static lt_status gat_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
       }
       gs[k * O + f] += (float)s, gd[k * O + f] += (float)t;
     }
-  lt_graph_adjacency_backward(g, p->ge);
+  if (g->wgrad_on) lt_graph_adjacency_backward(g, p->ge);
   float *dh = lt_tensor_data(p->dh);
   st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[P_W].grad), dh, N, p->in, HO);
   if (!st && need_dx) {

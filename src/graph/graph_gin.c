@@ -104,7 +104,7 @@ static lt_status gin_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
     for (int64_t e = g->rowptr[i]; e < g->rowptr[i + 1]; e++)
       if (g->eid[e] < 0) de += p->ge[e];
   lt_tensor_data(l->params[P_EPS].grad)[0] += (float)de;
-  lt_graph_adjacency_backward(g, p->ge);
+  if (g->wgrad_on) lt_graph_adjacency_backward(g, p->ge);
   return LT_OK;
 }
 
