@@ -237,6 +237,34 @@ static void pruned_gcn_weights_should_stay_zero(void **state) {
   lt_graph_release(g);
 }
 
+/* GAT's attention vectors are drawn by lt_model_init (Glorot over heads and out), not left at 0. */
+static void gat_attention_should_be_initialised_like_a_weight(void **state) {
+  lt_graph *g = random_graph(2, NULL, NULL);
+  lt_model *m = lt_model_new(lt_gat_new(g, F, 8, 4, 1, 0, 0), 1, (int64_t[]){F});
+  assert_non_null(m);
+  lt_rng r;
+  for (int kind = LT_INIT_GLOROT_NORMAL; kind <= LT_INIT_GLOROT_UNIFORM; kind++) {
+    lt_rng_seed(&r, 4, LT_STREAM_INIT);
+    assert_int_equal(lt_model_init(m, &r, (lt_init_kind)kind), LT_OK);
+    for (const char *name = "gat1.att_src"; name; name = strcmp(name, "gat1.att_src") ? NULL : "gat1.att_dst") {
+      const lt_param *p = lt_model_param_find(m, name);
+      assert_non_null(p);
+      assert_int_equal(p->prunable, 0);
+      const float *v = lt_tensor_data(p->value);
+      double ss = 0, bound = sqrt(6.0 / (4 + 8)); /* fans: heads 4, out 8 */
+      for (size_t i = 0; i < p->numel; i++) {
+        ss += (double)v[i] * v[i];
+        if (kind == LT_INIT_GLOROT_UNIFORM) assert_true(fabs(v[i]) <= bound);
+      }
+      double var = ss / (double)p->numel, want = kind == LT_INIT_GLOROT_NORMAL ? 2.0 / 12 : bound * bound / 3;
+      if (!(var > 0.5 * want && var < 1.6 * want)) fail_msg("%s: variance %.4f, Glorot %.4f", name, var, want);
+    }
+    assert_true(lt_tensor_data(lt_model_param_find(m, "gat1.bias")->value)[0] == 0.0f); /* biases stay 0 */
+  }
+  lt_model_free(m);
+  lt_graph_release(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gcn_gradients_should_match_finite_differences),
@@ -246,6 +274,7 @@ int main(void) {
       cmocka_unit_test(gat_should_leave_masked_edges_out_of_the_softmax),
       cmocka_unit_test(graph_layers_should_refuse_a_batch_that_is_not_the_node_set),
       cmocka_unit_test(pruned_gcn_weights_should_stay_zero),
+      cmocka_unit_test(gat_attention_should_be_initialised_like_a_weight),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,8 @@
  * e_ij = LeakyReLU_0.2(a_src_k . h_i + a_dst_k . h_j) on the graph's kept entries only (a masked
  * edge is not in the softmax), alpha = softmax_j e_ij, y_i = sum_j alpha_ij a_ij h_j with a_ij
  * the soft edge weight (self-loops 1); heads concatenated or averaged, plus a bias. Backward to
- * x, W, a_src, a_dst, b and the edge weights. Attention vectors start at 0 (uniform attention:
- * the model initialises only prunable weights); no attention dropout. */
+ * x, W, a_src, a_dst, b and the edge weights. The attention vectors (heads, out) are drawn by
+ * lt_model_init like weights (Glorot over heads and out, as PyG's GATConv); no attention dropout. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +35,8 @@ static lt_status gat_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in
   if (st) return st;
   int64_t ws[2] = {ho(p), p->in}, as[2] = {p->heads, p->out}, bs[1] = {ydim(p)};
   st = lt_build_param(b, l, "weight", 2, ws, 1, 1);
-  if (!st) st = lt_build_param(b, l, "att_src", 2, as, 0, 1);
-  if (!st) st = lt_build_param(b, l, "att_dst", 2, as, 0, 1);
+  if (!st && !(st = lt_build_param(b, l, "att_src", 2, as, 0, 1))) lt_build_set_drawn(b);
+  if (!st && !(st = lt_build_param(b, l, "att_dst", 2, as, 0, 1))) lt_build_set_drawn(b); /* Glorot, as in the paper */
   if (!st) st = lt_build_param(b, l, "bias", 1, bs, 0, 1);
   *out_ndim = 1;
   out[0] = ydim(p);

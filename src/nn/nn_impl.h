@@ -162,6 +162,8 @@ lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim,
 /* Sets the value lt_model_init gives the parameter (trainable) or buffer
  * (!trainable) declared last; 0 unless set. */
 void lt_build_set_init(lt_build *b, int trainable, float value);
+/* Marks the trainable parameter declared last as drawn by lt_model_init like a weight (lt_param.drawn). */
+void lt_build_set_drawn(lt_build *b);
 /* The build of a layer y (out) = x (in) W^T (+ b): checks the input is (in),
  * declares "weight" (out, in), prunable, and "bias" (out) when bias, and makes
  * the layer the producer of its (out) output (linear, gcn). */
