@@ -104,6 +104,15 @@ lt_status lt_graph_node_loss(double *loss, float *dlogits, int64_t *ncorrect, co
  * summing to 0 stay 0. */
 void lt_graph_row_normalize(float *x, int64_t N, int64_t F);
 
+/* ---- graph layers and export ----
+ * A graph layer's settings (lt_layer_config_get: sizes, dropout, and the nodes and edges of its
+ * graph) rebuild it through lt_layer_from_config once lt_graph_register_kinds has run (the host
+ * calls it at start-up), but without a graph: lt_graph_attach then gives every graph layer of
+ * the model g (checked against the sizes they were made for; none changed on error; *count, if
+ * not NULL, the layers attached). Export, import, nn.arch/from_arch thus work as for any layer. */
+lt_status lt_graph_register_kinds(void);
+lt_status lt_graph_attach(lt_model *m, lt_graph *g, int *count);
+
 /* ---- graph layers (src/graph/graph_*.c): each holds a reference to g ----
  * The batch of x is the node set: (n, in). Weights are prunable ("weight"), biases not. */
 /* GCN (Kipf & Welling): y = A_hat (x' W) + b, W (in, out), x' = x under the layer's input

@@ -119,12 +119,33 @@ function G.fit(model, d, opts)
   return h
 end
 
+-- G.attach(model, g) -> model: gives the graph g to every graph layer of a model rebuilt from its
+-- settings (nn.from_arch, lotto.sparse.load, which know the layers' sizes but hold no graph); an
+-- error names a layer made for a graph of other sizes.
+function G.attach(model, g)
+  local m = type(model) == 'table' and rawget(model, '_model') or model
+  if not core.is_graph(g) then fail('attach', 'argument #2 must be a lotto graph', 2) end
+  core.attach(m, g)
+  return model
+end
+
+-- G.load(path, g[, opts]) -> net | nil, message: a graph model written by lotto.sparse.export,
+-- rebuilt for inference (lotto.sparse.load) over the graph g.
+function G.load(path, g, opts)
+  if not core.is_graph(g) then fail('load', 'argument #2 must be a lotto graph', 2) end
+  local net, err = require('lotto.sparse').load(path, opts)
+  if not net then return nil, err end
+  return G.attach(net, g)
+end
+
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(G, {
     planetoid = "planetoid('cora'|'citeseer' or {name =, dir =, normalize = true}) -> d with d.graph, x row-normalised",
     model = "model(d, {kind = 'gcn'|'gat'|'gin', hidden =, dropout =, heads =, seed =}) -> initialised model over d.graph",
     fit = 'fit(model, d, {epochs = 200, lr = 0.01, weight_decay = 5e-4}) -> h: h.best = the best-validation epoch',
+    attach = 'attach(model, g) -> model: the graph for the graph layers of a model rebuilt from settings',
+    load = 'load(path, g[, opts]) -> net | nil, msg: an exported graph model over g (lotto.sparse.load + attach)',
   })
 end
 

@@ -7,9 +7,23 @@
 #include "lotto/rng.h"
 #include "nn/nn_impl.h"
 
-/* LT_ESHAPE naming the layer when x is not (nodes of g, features): a graph layer's batch
- * is the whole node set. */
-lt_status lt_graph_layer_check_batch(const lt_layer *l, const lt_graph *g, const lt_tensor *x);
+/* The first member of every graph layer's state (gcn, gat, gin): its graph (a reference; NULL
+ * for a layer rebuilt from its config until lt_graph_attach gives it one) and the graph's size
+ * it was made for (from the graph, or from the config: 0 = not known). */
+typedef struct lt_graph_layer_head {
+  lt_graph *g;
+  int64_t nodes, nedges;
+} lt_graph_layer_head;
+/* head with g (retained; may be NULL) and its size. */
+void lt_graph_layer_head_set(lt_graph_layer_head *h, lt_graph *g);
+/* The settings every graph layer adds to its config: the graph's nodes and edges. */
+void lt_graph_layer_config(const lt_graph_layer_head *h, lt_layer_config *c);
+/* "%.1f%% edges" of the graph, or "no graph" */
+const char *lt_graph_layer_edges_str(const lt_graph_layer_head *h, char *buf, size_t n);
+
+/* LT_EINVAL naming the layer when it has no graph yet; LT_ESHAPE when x is not (nodes of its
+ * graph, features): a graph layer's batch is the whole node set. */
+lt_status lt_graph_layer_check_batch(const lt_layer *l, const lt_graph_layer_head *h, const lt_tensor *x);
 /* y (N, F) += b (F) on every row. */
 void lt_graph_layer_add_bias(float *y, const float *b, int64_t N, int64_t F);
 /* db (F) += column sums of dy (N, F), accumulated in double. */

@@ -238,7 +238,17 @@ static int graph_is_graph(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg funcs[] = {{"new", graph_new},           {"node_loss", graph_node_loss},
+/* graph.attach(model, g) -> count: g for every graph layer of a model rebuilt from settings */
+static int graph_attach(lua_State *L) {
+  lt_model *m = lt_checkmodel(L, 1);
+  lt_graph *g = lt_checkgraph(L, 2);
+  int n;
+  if (lt_graph_attach(m, g, &n)) return lt_raise(L, "attach");
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {{"attach", graph_attach},{"new", graph_new},           {"node_loss", graph_node_loss},
                                  {"row_normalize", graph_row_normalize}, {"is_graph", graph_is_graph},
                                  {"step", graph_step}, {"evaluate", graph_evaluate}, {NULL, NULL}};
 static const luaL_Reg methods[] = {{"nodes", graph_nodes},   {"nedges", graph_nedges},       {"kept", graph_kept},
@@ -254,6 +264,8 @@ static const lt_help_entry help[] = {
     {"node_loss", "node_loss(logits, labels, ids[, dlogits]) -> loss, correct: mean cross-entropy over node ids"},
     {"row_normalize", "row_normalize(x) -> x: each row of x (N, F) scaled to sum 1, in place"},
     {"is_graph", "is_graph(x) -> boolean"},
+    {"attach", "attach(model, g) -> count: gives g to every graph layer of a model rebuilt from settings "
+               "(import, nn.from_arch), checked against the nodes and edges they were made for"},
     {"step", "step(model, x, labels, ids) -> loss, correct: zero grads, forward all nodes, loss over ids, backward"},
     {"evaluate", "evaluate(model, x, labels, ids...) -> acc, loss per id set: one eval-mode forward of all nodes"},
     {":nodes", "g:nodes() -> n"},

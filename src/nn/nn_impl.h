@@ -82,7 +82,10 @@ enum { LT_CH_PASS = 0, LT_CH_DENSE = 1, LT_CH_EACH = 2 };
 enum { LT_JOIN_CHAIN = 0, LT_JOIN_ADD = 1, LT_JOIN_CAT = 2 };
 
 /* The kinds lt_layer_from_config can build: one entry per ops table in
- * nn_kinds.c. A new layer adds its ops there; nothing else names it. */
+ * nn_kinds.c. A new layer adds its ops there; nothing else names it. Layers
+ * above nn (graph) cannot be named there: they register their kinds with
+ * this (idempotent; call at start-up, before threads). */
+lt_status lt_layer_kind_register(const lt_layer_ops *ops);
 
 /* Reading settings in a from_config (src/nn/nn_config.c). Each error names the
  * kind and the key. */
