@@ -51,7 +51,8 @@ M.defaults = {
                             -- pruning would draw differ by less than threshold (normalised Hamming
                             -- distance, edges and weights each) for window epochs in a row
   restart = false, plots = true, verbose = true, threads = false,
-  _volatile = { 'restart', 'plots', 'verbose', 'threads', 'root', 'rounds', 'seeds' },
+  _plot = 'lotto.ugs_plot',  -- what `lotto plot <run dir>` draws this run's plots with
+  _volatile = { 'restart', 'plots', 'verbose', 'threads', 'root', 'rounds', 'seeds', '_plot' },
 }
 -- Learning rate and weight decay per data set (Chen et al.'s release).
 M.data_defaults = { cora = { lr = 0.008, weight_decay = 8e-5 }, citeseer = { lr = 0.01, weight_decay = 5e-4 } }

@@ -59,6 +59,15 @@ T.check(res.dense and res.dense.test_acc.mean > 0.5, 'dense accuracy recorded')
 local m = assert(io_.load(run:mask_path(2, 2)))
 T.check_eq({ m.edges:sum(), m.weights:numel() }, { 54.0, 64 + 8 + 2 }, 'mask file: 54 edges; the flat weight mask')
 
+-- `lotto plot <run dir>` (lotto.plot.run) draws a UGS run's own plots: the run names lotto.ugs_plot
+local pfiles = require('lotto.plot').run(ROOT .. '/full/ugs', { quiet = true, format = 'svg' })
+for _, name in ipairs { 'accuracy_vs_graph_sparsity', 'accuracy_vs_weight_sparsity', 'accuracy_vs_mac_savings' } do
+  local dat = io_.read_file(ROOT .. '/full/ugs/plots/' .. name .. '.dat')
+  T.check(type(dat) == 'string' and #dat > 0, 'lotto plot: ' .. name .. '.dat written')
+end
+T.check(pfiles == nil or (#pfiles == 3 and pfiles[1]:find('accuracy_vs_graph_sparsity.svg', 1, true)),
+  'lotto plot: the three UGS images')
+
 -- ---- killed in round 2, run again ----
 local want = io_.read_file(ROOT .. '/full/ugs/results.json')
 T.check(type(want) == 'string' and #want > 1000, 'results.json of the uninterrupted run')
