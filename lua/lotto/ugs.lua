@@ -47,6 +47,8 @@ M.defaults = {
   rounds = 20,
   seeds = { 1 },
   controls = { 'random' },  -- 'random': RP at the ticket's sparsities
+  search_masks = 'best',    -- the soft masks pruned by: 'best' those of the best-validation epoch of the
+                            -- search (the authors'), 'last' those of its last epoch (longer under L1)
   earlybird = false,        -- {threshold = 0.01, window = 5}: stop the search once the masks the
                             -- pruning would draw differ by less than threshold (normalised Hamming
                             -- distance, edges and weights each) for window epochs in a row
@@ -85,6 +87,9 @@ local function merge(opts)
   if type(cfg.seeds) ~= 'table' or #cfg.seeds == 0 then bad("option 'seeds' must be a list of integers") end
   for _, c in ipairs(cfg.controls) do
     if c ~= 'random' then bad(("unknown control '%s' (random)"):format(tostring(c))) end
+  end
+  if cfg.search_masks ~= 'best' and cfg.search_masks ~= 'last' then
+    bad(("option 'search_masks' must be 'best' or 'last' (got %s)"):format(tostring(cfg.search_masks)))
   end
   if cfg.earlybird then
     if type(cfg.earlybird) ~= 'table' then bad("option 'earlybird' must be false or {threshold =, window =}") end
@@ -221,6 +226,7 @@ local function search(cfg, d, model, g)
       end
     end
   end
+  if cfg.search_masks == 'last' and not stop_at then best_sm:copy(sm); best_gw:copy(g:weight()) end
   local wm, em = draw(cfg, model, g, best_sm, best_gw)
   return wm, em, { best_epoch = best.epoch, val_acc = best.val_acc, earlybird_epoch = stop_at }
 end
