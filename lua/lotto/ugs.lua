@@ -32,7 +32,8 @@ M.defaults = {
   hidden = 512,             -- GCN 1433-512-7 on Cora, 3703-512-6 on Citeseer
   heads = false,            -- GAT heads (false: lotto.graph.model's 8)
   dropout = false,          -- false: lotto.graph.model's (0.5 GCN/GIN, 0.6 GAT)
-  input_dropout = 0,        -- dropout on the input features: none in the authors' GCN (false: = dropout)
+  input_dropout = 'auto',   -- dropout on the input features: 'auto' = none for gcn (the authors' GCN),
+                            -- the model's dropout for gat and gin; false: = dropout; or a number
   bias = false,             -- GCN biases: none in the authors' GCN
   epochs = 200,             -- per training (search, ticket, control)
   lr = false,               -- false: per data set, see M.data_defaults
@@ -88,6 +89,10 @@ local function merge(opts)
   for _, c in ipairs(cfg.controls) do
     if c ~= 'random' then bad(("unknown control '%s' (random)"):format(tostring(c))) end
   end
+  local pin = cfg.input_dropout
+  if not (pin == 'auto' or pin == false or (type(pin) == 'number' and pin >= 0 and pin < 1)) then
+    bad(("option 'input_dropout' must be 'auto', false or a number in [0, 1) (got %s)"):format(tostring(pin)))
+  end
   if cfg.search_masks ~= 'best' and cfg.search_masks ~= 'last' then
     bad(("option 'search_masks' must be 'best' or 'last' (got %s)"):format(tostring(cfg.search_masks)))
   end
@@ -104,8 +109,10 @@ local function derived(seed, k, what)
 end
 
 local function build(cfg, d, seed)
+  local pin = cfg.input_dropout
+  if pin == 'auto' then pin = cfg.model == 'gcn' and 0 or nil end
   return G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil, dropout = cfg.dropout or nil,
-                      input_dropout = cfg.input_dropout or nil, bias = cfg.bias, seed = seed })
+                      input_dropout = pin or nil, bias = cfg.bias, seed = seed })
 end
 
 -- ---- masks and files ----
