@@ -194,6 +194,8 @@ local function search(cfg, d, model, g)
     view(fixed, p):fill(0)
   end
   local gm = tensor.zeros { values:numel() }
+  -- the L1 subgradients, in buffers reused every epoch (the collector does not see tensor storage)
+  local l1w, l1g = tensor.zeros { values:numel() }, tensor.zeros { g:nedges() }
   g:weight():fill(1)
   g:weight_grad(true)
   local mlr = cfg.mask_lr or cfg.lr
@@ -206,9 +208,9 @@ local function search(cfg, d, model, g)
     values:copy(theta):mul_(sm)
     g:zero_grad()
     G.step(model, d.x, d.y, d.train)
-    gm:copy(grads):mul_(theta):add_(sm:sign():mul_(cfg.s2))
+    gm:copy(grads):mul_(theta):add_(l1w:copy(sm):sign_():mul_(cfg.s2))
     grads:mul_(sm)
-    g:grad():add_(g:weight():sign():mul_(cfg.s1))
+    g:grad():add_(l1g:copy(g:weight()):sign_():mul_(cfg.s1))
     ot:step(); om:step(); og:step()
     sm:add_(fixed) -- the optimizer zeroes what its mask excludes: back to 1 off the prunable weights
     g:weight():clamp_(0, math.huge) -- degrees stay >= 1 (self-loop): the normalisation stays finite
