@@ -43,7 +43,7 @@ static void sparse_features_should_keep_or_drop_each_nonzero(void **state) {
   lt_tensor *x = sparse_x(1), *y, *dx;
   const float *xd = lt_tensor_data(x);
   int nz = 0, kept = 0, differ = 0;
-  float first[N * F];
+  float first[N * F], second[N * F];
   for (int rep = 0; rep < 2; rep++) {
     lt_model_zero_grad(m);
     assert_int_equal(lt_model_forward(m, x, &y, 1), LT_OK);
@@ -52,7 +52,7 @@ static void sparse_features_should_keep_or_drop_each_nonzero(void **state) {
       if (xd[i] == 0) assert_true(yd[i] == 0);
       else assert_true(yd[i] == 0 || yd[i] == 2 * xd[i]);
       if (rep == 0) nz += xd[i] != 0, kept += yd[i] != 0, first[i] = yd[i];
-      else differ += yd[i] != first[i];
+      else differ += yd[i] != first[i], second[i] = yd[i];
     }
     if (rep == 1) break;
     /* dW = dy^T x' with dy = 1: column sums of y; dx = dy W times the keep mask */
@@ -75,6 +75,17 @@ static void sparse_features_should_keep_or_drop_each_nonzero(void **state) {
   assert_true(nz > 60);
   assert_true(kept > 0.3 * nz && kept < 0.7 * nz);
   assert_true(differ > 0); /* each training forward draws anew */
+  /* asking for dx (draws for the zeros) leaves the forward's stream alone: a twin that never
+   * asked draws the same second mask */
+  lt_model *twin = identity_gcn(g, 0.5f, 3);
+  lt_tensor *yt;
+  assert_int_equal(lt_model_forward(twin, x, &yt, 1), LT_OK);
+  lt_tensor *ones = lt_tensor_full(2, yt->shape, 1.0f);
+  assert_int_equal(lt_model_backward(twin, ones, NULL), LT_OK);
+  assert_int_equal(lt_model_forward(twin, x, &yt, 1), LT_OK);
+  assert_memory_equal(lt_tensor_data(yt), second, sizeof second);
+  lt_tensor_release(ones);
+  lt_model_free(twin);
   assert_int_equal(lt_model_forward(m, x, &y, 0), LT_OK); /* evaluation: x itself */
   for (int64_t i = 0; i < N * F; i++) assert_true(lt_tensor_data(y)[i] == xd[i]);
   lt_tensor_release(x);

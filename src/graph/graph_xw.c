@@ -108,16 +108,22 @@ static void transpose(float *dst, const float *src, int64_t rows, int64_t cols, 
     }
 }
 
-/* keep (n): 0 or 1 / (1 - drop), drawn from the layer's stream; 0 or LT_ENOMEM. */
-static lt_status draw_keep(lt_graph_xw *c, int64_t n) {
+/* keep with room for n; 0 or LT_ENOMEM. */
+static lt_status keep_reserve(lt_graph_xw *c, int64_t n) {
   if (c->cap_keep < n) {
     free(c->keep);
     c->keep = lt_floats_alloc((size_t)n);
     c->cap_keep = c->keep ? n : 0;
     if (!c->keep) return lt_error(LT_ENOMEM, "graph layer: out of memory for the input dropout");
   }
-  lt_rng_keep(&c->rng, c->keep, (size_t)n, c->drop, 1.0f / (1.0f - c->drop));
   return LT_OK;
+}
+
+/* keep (n): 0 or 1 / (1 - drop), drawn from the layer's stream; 0 or LT_ENOMEM. */
+static lt_status draw_keep(lt_graph_xw *c, int64_t n) {
+  lt_status st = keep_reserve(c, n);
+  if (!st) lt_rng_keep(&c->rng, c->keep, (size_t)n, c->drop, 1.0f / (1.0f - c->drop));
+  return st;
 }
 
 /* The dense path: h = x' W^T with x' = x or, under dropout, x times a keep mask per entry. */
@@ -238,7 +244,7 @@ lt_status lt_graph_xw_input_grad(lt_graph_xw *c, float *dx, const float *dh, con
   if (c->sparse) {
     lt_rng r;
     lt_rng_seed(&r, c->seed ^ (c->calls * 0x9e3779b97f4a7c15ULL), LT_STREAM_DROPOUT + LT_STREAM_USER);
-    lt_status st = draw_keep(c, n);
+    lt_status st = keep_reserve(c, n); /* not draw_keep: the forward's stream stays as it was */
     if (st) return st;
     lt_rng_keep(&r, c->keep, (size_t)n, c->drop, 1.0f / (1.0f - c->drop));
     const float scale = 1.0f / (1.0f - c->drop);
