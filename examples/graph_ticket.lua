@@ -28,8 +28,6 @@ local spec = {
     { 'epochs', nil, 'epochs per training (default 200)', type = 'number', integer = true, min = 1 },
     { 'hidden', nil, 'hidden units (default 512 for gcn, 8 for gat, 64 for gin)', type = 'number', integer = true, min = 1 },
     { 'earlybird', false, 'draw the ticket early (early-bird, threshold 0.01, window 5)' },
-    { 'search-masks', 'best', "soft masks pruned by: the search's best-validation epoch (the authors') or its last",
-      choices = { 'best', 'last' } },
     { 'lotto-gcn', false, "GCN with biases and input dropout 0.5 (lotto.graph.model's) instead of the authors'" },
     { 'graph-only', false, 'prune edges only (ablation)' },
     { 'weights-only', false, 'prune weights only (ablation)' },
@@ -44,7 +42,7 @@ o.rounds, o.seeds = o.rounds or (o.full and 20 or 5), o.seeds or (o.full and 5 o
 local seeds = {}
 for s = 1, o.seeds do seeds[s] = s end
 local suffix = (o.graph_only and '_graph_only' or '') .. (o.weights_only and '_weights_only' or '')
-  .. (o.earlybird and '_eb' or '') .. (o['search-masks'] == 'last' and '_last' or '')
+  .. (o.earlybird and '_eb' or '')
   .. (o['lotto-gcn'] and '_lotto' or '')
 
 local results, run = lotto.ugs.run {
@@ -56,7 +54,6 @@ local results, run = lotto.ugs.run {
   prune_weight = o.graph_only and 0 or 0.2,     -- p_θ: 20% of the remaining weights (global)
   controls = { 'random' },                      -- RP: random edges and weights, same counts
   earlybird = o.earlybird and { threshold = 0.01, window = 5 } or false,
-  search_masks = o['search-masks'],
   input_dropout = o['lotto-gcn'] and false or 'auto', bias = o['lotto-gcn'] or false,
   restart = o.restart, threads = o.threads,
 }

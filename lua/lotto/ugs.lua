@@ -48,8 +48,6 @@ M.defaults = {
   rounds = 20,
   seeds = { 1 },
   controls = { 'random' },  -- 'random': RP at the ticket's sparsities
-  search_masks = 'best',    -- the soft masks pruned by: 'best' those of the best-validation epoch of the
-                            -- search (the authors'), 'last' those of its last epoch (longer under L1)
   earlybird = false,        -- {threshold = 0.01, window = 5}: stop the search once the masks the
                             -- pruning would draw differ by less than threshold (normalised Hamming
                             -- distance, edges and weights each) for window epochs in a row
@@ -92,9 +90,6 @@ local function merge(opts)
   local pin = cfg.input_dropout
   if not (pin == 'auto' or pin == false or (type(pin) == 'number' and pin >= 0 and pin < 1)) then
     bad(("option 'input_dropout' must be 'auto', false or a number in [0, 1) (got %s)"):format(tostring(pin)))
-  end
-  if cfg.search_masks ~= 'best' and cfg.search_masks ~= 'last' then
-    bad(("option 'search_masks' must be 'best' or 'last' (got %s)"):format(tostring(cfg.search_masks)))
   end
   if cfg.earlybird then
     if type(cfg.earlybird) ~= 'table' then bad("option 'earlybird' must be false or {threshold =, window =}") end
@@ -235,7 +230,6 @@ local function search(cfg, d, model, g)
       end
     end
   end
-  if cfg.search_masks == 'last' and not stop_at then best_sm:copy(sm); best_gw:copy(g:weight()) end
   local wm, em = draw(cfg, model, g, best_sm, best_gw)
   return wm, em, { best_epoch = best.epoch, val_acc = best.val_acc, earlybird_epoch = stop_at }
 end

@@ -130,7 +130,6 @@ end
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown option 'bogus'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { controls = { 'reinit' } })) end, "unknown control 'reinit'")
-T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { search_masks = 'first' })) end, "option 'search_masks' must be 'best' or 'last'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { weight_scope = 'net' })) end, "'weight_scope' must be 'global' or 'layer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { data = 'pubmed' })) end, "option 'data' must be 'cora', 'citeseer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/full', 2, { s1 = 0.5 })) end, 'different config')
