@@ -148,42 +148,46 @@ static lt_status dense_forward(lt_graph_xw *c, float *h, const float *x, const f
 
 lt_status lt_graph_xw_forward(lt_graph_xw *c, float *h, const float *x, const float *W, const float *mask, int64_t N,
                               int in, int out, int train) {
-  int64_t nnz = 0, n = N * in, nw = (int64_t)in * out, kept = 0;
+  int64_t n = N * in, nw = (int64_t)in * out, kept = 0;
   c->active = train && c->drop > 0.0f;
   c->calls += c->active;
-  for (int64_t k = 0; k < n; k++) nnz += x[k] != 0.0f;
-  c->sparse = (double)nnz < LT_GRAPH_SPARSE_X * (double)n;
-  if (!c->sparse) return dense_forward(c, h, x, W, N, in, out);
+  /* one pass builds the CSR of x' and gives up (dense path) once x proves not sparse: no
+   * separate count over the N x in entries */
+  const int64_t limit = (int64_t)(LT_GRAPH_SPARSE_X * (double)n);
   if (mask)
     for (int64_t k = 0; k < nw; k++) kept += mask[k] != 0.0f;
   c->wsparse = mask && (double)kept < LT_GRAPH_SPARSE_W * (double)nw;
-  lt_status st = xw_reserve(c, N, nnz ? nnz : 1, c->wsparse ? 1 : nw);
+  lt_status st = xw_reserve(c, N, limit + in, c->wsparse ? 1 : nw);
   if (!st && c->wsparse) st = w_reserve(c, in, kept ? kept : 1);
-  if (!st && c->active) st = draw_keep(c, nnz); /* one draw per nonzero, in row order */
   if (st) return st;
-  int64_t e = 0, k = 0;
-  for (int64_t i = 0; i < N; i++) {
+  const float scale = c->active ? 1.0f / (1.0f - c->drop) : 1.0f;
+  int64_t e = 0, seen = 0;
+  const lt_rng start = c->rng; /* given back if x proves dense: that path draws from the start */
+  c->sparse = 1;
+  for (int64_t i = 0; i < N && c->sparse; i++) {
     c->rowptr[i] = e;
     const float *xi = x + i * in;
     for (int f0 = 0; f0 < in; f0 += 32) { /* a bit per nonzero of 32 entries, then the set bits */
       const int nb = in - f0 < 32 ? in - f0 : 32;
       uint32_t bits = 0;
       for (int b = 0; b < nb; b++) bits |= (uint32_t)(xi[f0 + b] != 0.0f) << b;
+      seen += __builtin_popcount(bits);
       while (bits) {
         const int f = f0 + __builtin_ctz(bits);
         bits &= bits - 1;
-        const float v = xi[f];
-        if (c->active) { /* a dropped nonzero leaves the CSR: the products skip it */
-          const float kv = c->keep[k++];
-          if (kv != 0.0f) c->col[e] = f, c->val[e++] = v * kv;
-        } else {
-          c->col[e] = f, c->val[e++] = v;
-        }
+        float kv = 1.0f;
+        if (c->active) lt_rng_keep(&c->rng, &kv, 1, c->drop, scale); /* one draw per nonzero, in row order */
+        if (kv != 0.0f) c->col[e] = f, c->val[e++] = xi[f] * kv; /* a dropped nonzero leaves the CSR */
       }
     }
+    if (seen >= limit) c->sparse = 0;
+  }
+  if (!c->sparse) {
+    c->rng = start;
+    return dense_forward(c, h, x, W, N, in, out);
   }
   c->rowptr[N] = e;
-  nnz = e;
+  const int64_t nnz = e;
   if (c->wsparse) { /* rows f of W^T, outputs increasing within a row */
     memset(c->wrow, 0, sizeof *c->wrow * (size_t)(in + 1));
     for (int o = 0; o < out; o++)
