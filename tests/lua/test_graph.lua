@@ -22,6 +22,9 @@ T.checkerror(function() nn.gcn(tensor.zeros { 2 }, 4, 2) end, 'lotto.graph expec
 T.checkerror(function() nn.gcn(path, 0, 2) end, 'input size must be a positive integer')
 T.checkerror(function() nn.gat(path, 4, 2, { heads = 0 }) end, 'heads must be a positive integer')
 T.checkerror(function() nn.gat(path, 4, 2, { head = 2 }) end, "unknown option 'head'")
+T.checkerror(function() nn.gcn(path, 4, 2, { dropout = 'x' }) end, "option 'dropout' must be a number in %[0, 1%)")
+T.checkerror(function() nn.gcn(path, 4, 2, { dropout = 1 }) end, "option 'dropout' must be a number in %[0, 1%)")
+T.checkerror(function() nn.gat(path, 4, 2, { seed = 1.5 }) end, "option 'seed' must be an integer")
 T.checkerror(function() G.model({ x = 1 }, { kind = 'gcn' }) end, 'no graph')
 T.checkerror(function() G.model({ x = 1, graph = path }, { kind = 'sage' }) end, "kind must be 'gcn', 'gat' or 'gin'")
 
