@@ -174,6 +174,16 @@ static void propagate_backward_should_match_finite_differences(void **state) {
   float once = dw[0];
   lt_graph_propagate_backward(g, NULL, rr, x, F);
   assert_true(fabs(dw[0] - 2 * once) <= 1e-6 * (1 + fabs(once)));
+  /* with the edge gradient off, dx is the same and dw is left alone */
+  float dx2[n * F];
+  probe(g, x, rr, y, n, F); /* the coefficients of the unperturbed weights again */
+  lt_graph_propagate_backward(g, dx, rr, x, F);
+  once = dw[0];
+  lt_graph_set_weight_grad(g, 0);
+  assert_int_equal(lt_graph_weight_grad_on(g), 0);
+  lt_graph_propagate_backward(g, dx2, rr, x, F);
+  assert_memory_equal(dx, dx2, sizeof dx);
+  assert_true(dw[0] == once);
   lt_graph_release(g);
 }
 

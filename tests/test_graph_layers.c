@@ -74,9 +74,9 @@ static void check_fd(const char *what, int64_t i, float *v, float grad, lt_model
  * features; sparse: all but every 17th feature zero (6% nonzero: the CSR path of x W^T). */
 static void gradcheck_x(lt_layer *l, lt_graph *g, int64_t F_in, int sparse) {
   lt_model *m = model_in(l, F_in);
-  if (sparse > 1) { /* and W pruned to 1 in 5 (the CSR path of W^T); kept weight 85 exactly 0 */
+  if (sparse > 1) { /* and W pruned to 1 in 17 (the CSR path of W^T); kept weight 85 exactly 0 */
     const lt_param *w = lt_model_param(m, 0);
-    for (size_t k = 0; k < w->numel; k++) lt_tensor_data(w->mask)[k] = k % 5 == 0;
+    for (size_t k = 0; k < w->numel; k++) lt_tensor_data(w->mask)[k] = k % 17 == 0;
     lt_model_apply_mask(m);
     lt_tensor_data(w->value)[85] = 0;
   }
@@ -125,12 +125,12 @@ static void gradcheck(lt_layer *l, lt_graph *g) { gradcheck_x(l, g, F, 0); }
 /* x W^T over the nonzeros of a sparse x gives the forward and gradients of the dense product. */
 static void sparse_features_should_match_finite_differences(void **state) {
   lt_graph *g = random_graph(7, NULL, NULL);
-  gradcheck_x(lt_gcn_new(g, 34, 3, 1), g, 34, 1);
-  gradcheck_x(lt_gat_new(g, 34, 3, 2, 1), g, 34, 1);
-  gradcheck_x(lt_gcn_new(g, 34, 3, 1), g, 34, 2);
+  gradcheck_x(lt_gcn_new(g, 34, 3, 1, 0, 0), g, 34, 1);
+  gradcheck_x(lt_gat_new(g, 34, 3, 2, 1, 0, 0), g, 34, 1);
+  gradcheck_x(lt_gcn_new(g, 34, 3, 1, 0, 0), g, 34, 2);
   /* the same model on the same x, once forced dense by one more nonzero feature per row, and
    * once sparse with that feature's weights zero: equal outputs */
-  lt_model *m = model_in(lt_gcn_new(g, 34, 3, 1), 34);
+  lt_model *m = model_in(lt_gcn_new(g, 34, 3, 1, 0, 0), 34);
   const lt_param *w = lt_model_param(m, 0);
   lt_rng rr;
   lt_rng_seed(&rr, 8, LT_STREAM_USER);
@@ -156,14 +156,14 @@ static void sparse_features_should_match_finite_differences(void **state) {
 
 static void gcn_gradients_should_match_finite_differences(void **state) {
   lt_graph *g = random_graph(1, NULL, NULL);
-  gradcheck(lt_gcn_new(g, F, 3, 1), g);
+  gradcheck(lt_gcn_new(g, F, 3, 1, 0, 0), g);
   lt_graph_release(g);
 }
 
 static void gat_gradients_should_match_finite_differences(void **state) {
   lt_graph *g = random_graph(2, NULL, NULL);
-  gradcheck(lt_gat_new(g, F, 3, 2, 1), g); /* two heads concatenated */
-  gradcheck(lt_gat_new(g, F, 3, 2, 0), g); /* averaged */
+  gradcheck(lt_gat_new(g, F, 3, 2, 1, 0, 0), g); /* two heads concatenated */
+  gradcheck(lt_gat_new(g, F, 3, 2, 0, 0, 0), g); /* averaged */
   lt_graph_release(g);
 }
 
@@ -183,7 +183,7 @@ static void gat_should_leave_masked_edges_out_of_the_softmax(void **state) {
   lt_graph *h;
   memmove(pairs + 2, pairs + 4, sizeof(int64_t) * 2 * (size_t)(E - 2));
   assert_int_equal(lt_graph_new(&h, N, E - 1, pairs), LT_OK);
-  lt_model *a = model_of(lt_gat_new(g, F, 3, 2, 1)), *b = model_of(lt_gat_new(h, F, 3, 2, 1));
+  lt_model *a = model_of(lt_gat_new(g, F, 3, 2, 1, 0, 0)), *b = model_of(lt_gat_new(h, F, 3, 2, 1, 0, 0));
   lt_rng rr;
   lt_rng_seed(&rr, 9, LT_STREAM_USER);
   lt_tensor *x = lt_tensor_rand(2, (int64_t[]){N, F}, &rr, -1, 1), *ya, *yb;
@@ -203,13 +203,13 @@ static void gat_should_leave_masked_edges_out_of_the_softmax(void **state) {
 
 static void graph_layers_should_refuse_a_batch_that_is_not_the_node_set(void **state) {
   lt_graph *g = random_graph(5, NULL, NULL);
-  lt_model *m = model_of(lt_gcn_new(g, F, 3, 1));
+  lt_model *m = model_of(lt_gcn_new(g, F, 3, 1, 0, 0));
   lt_tensor *x = lt_tensor_new2(N - 1, F), *y;
   assert_int_equal(lt_model_forward(m, x, &y, 1), LT_ESHAPE);
   assert_non_null(strstr(lt_errmsg(), "all 9 nodes"));
   lt_tensor_release(x);
   lt_model_free(m);
-  assert_null(lt_gat_new(g, F, 3, 0, 1));
+  assert_null(lt_gat_new(g, F, 3, 0, 1, 0, 0));
   assert_null(lt_gin_new(NULL, F, 3, 3));
   lt_graph_release(g);
 }
@@ -217,7 +217,7 @@ static void graph_layers_should_refuse_a_batch_that_is_not_the_node_set(void **s
 /* A pruned GCN weight is zero after the mask is applied and gets zero gradient. */
 static void pruned_gcn_weights_should_stay_zero(void **state) {
   lt_graph *g = random_graph(6, NULL, NULL);
-  lt_model *m = model_of(lt_gcn_new(g, F, 3, 1));
+  lt_model *m = model_of(lt_gcn_new(g, F, 3, 1, 0, 0));
   const lt_param *w = lt_model_param(m, 0);
   assert_int_equal(w->prunable, 1);
   lt_tensor_data(w->mask)[2] = 0;
@@ -237,6 +237,34 @@ static void pruned_gcn_weights_should_stay_zero(void **state) {
   lt_graph_release(g);
 }
 
+/* GAT's attention vectors are drawn by lt_model_init (Glorot over heads and out), not left at 0. */
+static void gat_attention_should_be_initialised_like_a_weight(void **state) {
+  lt_graph *g = random_graph(2, NULL, NULL);
+  lt_model *m = lt_model_new(lt_gat_new(g, F, 8, 4, 1, 0, 0), 1, (int64_t[]){F});
+  assert_non_null(m);
+  lt_rng r;
+  for (int kind = LT_INIT_GLOROT_NORMAL; kind <= LT_INIT_GLOROT_UNIFORM; kind++) {
+    lt_rng_seed(&r, 4, LT_STREAM_INIT);
+    assert_int_equal(lt_model_init(m, &r, (lt_init_kind)kind), LT_OK);
+    for (const char *name = "gat1.att_src"; name; name = strcmp(name, "gat1.att_src") ? NULL : "gat1.att_dst") {
+      const lt_param *p = lt_model_param_find(m, name);
+      assert_non_null(p);
+      assert_int_equal(p->prunable, 0);
+      const float *v = lt_tensor_data(p->value);
+      double ss = 0, bound = sqrt(6.0 / (4 + 8)); /* fans: heads 4, out 8 */
+      for (size_t i = 0; i < p->numel; i++) {
+        ss += (double)v[i] * v[i];
+        if (kind == LT_INIT_GLOROT_UNIFORM) assert_true(fabs(v[i]) <= bound);
+      }
+      double var = ss / (double)p->numel, want = kind == LT_INIT_GLOROT_NORMAL ? 2.0 / 12 : bound * bound / 3;
+      if (!(var > 0.5 * want && var < 1.6 * want)) fail_msg("%s: variance %.4f, Glorot %.4f", name, var, want);
+    }
+    assert_true(lt_tensor_data(lt_model_param_find(m, "gat1.bias")->value)[0] == 0.0f); /* biases stay 0 */
+  }
+  lt_model_free(m);
+  lt_graph_release(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(gcn_gradients_should_match_finite_differences),
@@ -246,6 +274,7 @@ int main(void) {
       cmocka_unit_test(gat_should_leave_masked_edges_out_of_the_softmax),
       cmocka_unit_test(graph_layers_should_refuse_a_batch_that_is_not_the_node_set),
       cmocka_unit_test(pruned_gcn_weights_should_stay_zero),
+      cmocka_unit_test(gat_attention_should_be_initialised_like_a_weight),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

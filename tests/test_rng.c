@@ -105,6 +105,27 @@ static void permutation_should_contain_every_index_once(void **state) {
   assert_true(fixed < 10); /* a shuffle, not the identity: ~1 fixed point expected */
 }
 
+/* lt_rng_keep is n draws of lt_rng_double compared with p, in one loop: same values, same state
+ * after, for probabilities on and off the 2^-53 grid (0, 1/3, 0.5, 0.9). */
+static void keep_should_match_double_draws(void **state) {
+  const double ps[] = {0.0, 1.0 / 3.0, 0.5, 0.9};
+  enum { n = 4099 };
+  static float k[n];
+  for (int t = 0; t < 4; t++) {
+    lt_rng a, b;
+    lt_rng_seed(&a, 17 + t, LT_STREAM_DROPOUT), lt_rng_seed(&b, 17 + t, LT_STREAM_DROPOUT);
+    lt_rng_keep(&a, k, n, ps[t], 2.5f);
+    int dropped = 0;
+    for (int i = 0; i < n; i++) {
+      float want = lt_rng_double(&b) < ps[t] ? 0.0f : 2.5f;
+      if (k[i] != want) fail_msg("p = %g: keep[%d] = %g, lt_rng_double says %g", ps[t], i, k[i], want);
+      dropped += k[i] == 0.0f;
+    }
+    assert_true(lt_rng_u64(&a) == lt_rng_u64(&b));
+    assert_true(fabs((double)dropped / n - ps[t]) < 0.03);
+  }
+}
+
 static void normal_should_have_unit_variance_on_100k_draws(void **state) {
   lt_rng r;
   lt_rng_seed(&r, 11, LT_STREAM_INIT);
@@ -132,6 +153,7 @@ int main(void) {
       cmocka_unit_test(uniform_should_stay_in_its_interval),
       cmocka_unit_test(permutation_should_contain_every_index_once),
       cmocka_unit_test(normal_should_have_unit_variance_on_100k_draws),
+      cmocka_unit_test(keep_should_match_double_draws),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

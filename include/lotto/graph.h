@@ -53,6 +53,11 @@ lt_tensor *lt_graph_weight(lt_graph *g);
 lt_tensor *lt_graph_weight_grad(lt_graph *g);
 lt_tensor *lt_graph_mask(lt_graph *g);
 void lt_graph_zero_grad(lt_graph *g);
+/* Whether backward passes compute the edge weights' gradient (1 at first). Off, GCN and GAT skip
+ * that work (GCN's SDDMM over the hidden width) and leave the gradient alone: for training with
+ * fixed edges. */
+void lt_graph_set_weight_grad(lt_graph *g, int on);
+int lt_graph_weight_grad_on(const lt_graph *g);
 /* Edges whose mask is 1, and that count over nedges (1 for an edgeless graph). */
 int64_t lt_graph_kept(const lt_graph *g);
 double lt_graph_density(const lt_graph *g);
@@ -73,7 +78,7 @@ const float *lt_graph_adjacency(const lt_graph *g); /* a of the last lt_graph_no
 /* y (n, F) = A_hat x, x (n, F), both contiguous row-major; renormalises first. */
 void lt_graph_propagate(lt_graph *g, float *y, const float *x, int64_t F);
 /* Backward of the last lt_graph_propagate on x: dx (n, F) = A_hat dy (NULL: skipped), and
- * dL/dw += (through c, including the degrees) for every kept edge. */
+ * dL/dw += (through c, including the degrees) for every kept edge (unless the weight gradient is off). */
 void lt_graph_propagate_backward(lt_graph *g, float *dx, const float *dy, const float *x, int64_t F);
 
 /* ---- raw kernels over g's pattern (graph layers use them) ---- */
@@ -99,15 +104,27 @@ lt_status lt_graph_node_loss(double *loss, float *dlogits, int64_t *ncorrect, co
  * summing to 0 stay 0. */
 void lt_graph_row_normalize(float *x, int64_t N, int64_t F);
 
+/* ---- graph layers and export ----
+ * A graph layer's settings (lt_layer_config_get: sizes, dropout, and the nodes and edges of its
+ * graph) rebuild it through lt_layer_from_config once lt_graph_register_kinds has run (the host
+ * calls it at start-up), but without a graph: lt_graph_attach then gives every graph layer of
+ * the model g (checked against the sizes they were made for; none changed on error; *count, if
+ * not NULL, the layers attached). Export, import, nn.arch/from_arch thus work as for any layer. */
+lt_status lt_graph_register_kinds(void);
+lt_status lt_graph_attach(lt_model *m, lt_graph *g, int *count);
+
 /* ---- graph layers (src/graph/graph_*.c): each holds a reference to g ----
  * The batch of x is the node set: (n, in). Weights are prunable ("weight"), biases not. */
-/* GCN (Kipf & Welling): y = A_hat (x W) + b, W (in, out). */
-lt_layer *lt_gcn_new(lt_graph *g, int in, int out, int bias);
+/* GCN (Kipf & Welling): y = A_hat (x' W) + b, W (in, out), x' = x under the layer's input
+ * dropout (0 <= dropout < 1, in training only, drawn from seed; 0: none). Input dropout inside
+ * the layer costs O(nonzeros of x) on sparse features, where a dropout layer before it draws
+ * one number per entry (Cora: 3.9M per epoch for 50k nonzeros). */
+lt_layer *lt_gcn_new(lt_graph *g, int in, int out, int bias, float dropout, uint64_t seed);
 /* GAT (Velickovic et al.): heads heads of out features each, attention
  * e_ij = LeakyReLU_0.2(a_src . h_i + a_dst . h_j), h = x W, softmax over the kept
  * neighbours of i (and i itself), y_i = sum_j alpha_ij a_ij h_j (+ b): heads
- * concatenated (concat = 1, y (n, heads * out)) or averaged (y (n, out)). */
-lt_layer *lt_gat_new(lt_graph *g, int in, int out, int heads, int concat);
+ * concatenated (concat = 1, y (n, heads * out)) or averaged (y (n, out)); input dropout as GCN's. */
+lt_layer *lt_gat_new(lt_graph *g, int in, int out, int heads, int concat, float dropout, uint64_t seed);
 /* GIN (Xu et al.): z_i = (1 + eps) x_i + sum_j a_ij x_j, y = relu(z W1 + b1) W2 + b2,
  * W1 (in, hidden), W2 (hidden, out); eps trainable (starts at 0). */
 lt_layer *lt_gin_new(lt_graph *g, int in, int hidden, int out);

@@ -196,6 +196,8 @@ struct lt_param {
   size_t numel;
   float init;              /* the value lt_model_init gives it unless drawn (weights): 0, or 1 for
                             * batchnorm gamma and running_var; set by the layer at build */
+  int drawn;               /* not prunable, yet drawn by lt_model_init as a weight (shape[1] fan in,
+                            * shape[0] fan out): GAT's attention vectors */
   lt_tensor *value, *grad, *mask; /* views into the flat buffers, borrowed */
   lt_layer *layer;         /* owning layer, borrowed */
 };
@@ -224,7 +226,7 @@ typedef enum {
   LT_INIT_KAIMING_NORMAL,     /* N(0, 2/fan_in) (gain sqrt 2) */
   LT_INIT_KAIMING_UNIFORM,    /* U(-a, a), a = sqrt(6/fan_in) */
 } lt_init_kind;
-/* Weights of linear/conv drawn from r (conv fan = channels * k * k), biases 0,
+/* Weights of linear/conv (and parameters marked drawn) drawn from r (conv fan = channels * k * k), biases 0,
  * batchnorm gamma 1, beta 0, running mean 0, var 1. Then applies the mask
  * (so re-initialising a pruned model keeps pruned weights at zero). */
 lt_status lt_model_init(lt_model *m, lt_rng *r, lt_init_kind kind);

@@ -26,6 +26,9 @@ void lt_rng_seed(lt_rng *r, uint64_t seed, uint64_t stream);
 uint64_t lt_rng_u64(lt_rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
 double lt_rng_double(lt_rng *r);
+/* keep[i] = 0 where the i-th of n lt_rng_double draws is < p, else scale: the same draws
+ * and values as calling lt_rng_double n times (dropout's keep mask), several times faster. */
+void lt_rng_keep(lt_rng *r, float *keep, size_t n, double p, float scale);
 /* Uniform float in [lo, hi). */
 float lt_rng_uniform(lt_rng *r, float lo, float hi);
 /* Standard normal (Marsaglia polar method; deterministic across machines). */

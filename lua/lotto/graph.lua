@@ -48,14 +48,16 @@ local KINDS = { gcn = true, gat = true, gin = true }
 
 -- G.model(d, {kind = 'gcn'|'gat'|'gin', hidden =, dropout =, heads =, out_heads =, seed =, graph =})
 -- -> an initialised model over d.graph (or graph =), input (features), output (classes):
---   gcn: dropout, GCN(F -> hidden), relu, dropout, GCN(hidden -> C)       (hidden 16, dropout 0.5)
---   gat: dropout, GAT(F -> hidden x heads, concat), relu, dropout, GAT(-> C, out_heads averaged)
+--   gcn: GCN(F -> hidden, input dropout), relu, dropout, GCN(hidden -> C)  (hidden 16, dropout 0.5)
+--   gat: GAT(F -> hidden x heads, concat, input dropout), relu, dropout, GAT(-> C, out_heads averaged)
 --        (hidden 8, heads 8, out_heads 1, dropout 0.6; relu where the paper has ELU)
 --   gin: dropout, GIN(F -> hidden -> hidden), relu, dropout, GIN(hidden -> hidden -> C) (hidden 64)
--- seed draws the Glorot-normal weights and the dropout streams.
+-- seed draws the Glorot-normal weights and the dropout streams. input_dropout (default: dropout)
+-- is the dropout on the input features; for gcn and gat it is inside their first layer (drawn per
+-- nonzero of the sparse features, not per entry). bias = false: GCN layers without biases.
 function G.model(d, opts)
-  opts = options('model', opts, { kind = true, hidden = true, dropout = true, heads = true, out_heads = true,
-                                  seed = true, graph = true })
+  opts = options('model', opts, { kind = true, hidden = true, dropout = true, input_dropout = true, bias = true,
+                                  heads = true, out_heads = true, seed = true, graph = true })
   if type(d) ~= 'table' or not d.x then fail('model', 'expected a graph data set (lotto.graph.planetoid)', 2) end
   local kind = opts.kind or 'gcn'
   if not KINDS[kind] then fail('model', ("kind must be 'gcn', 'gat' or 'gin' (got %s)"):format(tostring(kind)), 2) end
@@ -63,18 +65,19 @@ function G.model(d, opts)
   if not core.is_graph(g) then fail('model', 'no graph: d.graph or option graph = must be a lotto graph', 2) end
   local F, C, seed = d.features, d.classes, opts.seed or 1
   local p = opts.dropout or (kind == 'gat' and 0.6 or 0.5)
+  local pin = opts.input_dropout or p
   local layers
   if kind == 'gcn' then
-    local h = opts.hidden or 16
-    layers = { nn.dropout(p, { seed = seed }), nn.gcn(g, F, h), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
-               nn.gcn(g, h, C) }
+    local h, bias = opts.hidden or 16, opts.bias ~= false
+    layers = { nn.gcn(g, F, h, { dropout = pin, seed = seed, bias = bias }), nn.relu(),
+               nn.dropout(p, { seed = seed + 1 }), nn.gcn(g, h, C, { bias = bias }) }
   elseif kind == 'gat' then
     local h, heads, oh = opts.hidden or 8, opts.heads or 8, opts.out_heads or 1
-    layers = { nn.dropout(p, { seed = seed }), nn.gat(g, F, h, { heads = heads }), nn.relu(),
+    layers = { nn.gat(g, F, h, { heads = heads, dropout = pin, seed = seed }), nn.relu(),
                nn.dropout(p, { seed = seed + 1 }), nn.gat(g, h * heads, C, { heads = oh, concat = false }) }
   else
     local h = opts.hidden or 64
-    layers = { nn.dropout(p, { seed = seed }), nn.gin(g, F, h, h), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
+    layers = { nn.dropout(pin, { seed = seed }), nn.gin(g, F, h, h), nn.relu(), nn.dropout(p, { seed = seed + 1 }),
                nn.gin(g, h, h, C) }
   end
   local m = nn.model(nn.sequential(layers), { input = { F } })
@@ -106,7 +109,9 @@ function G.fit(model, d, opts)
     local b = h.best
     if va > b.val_acc or (va == b.val_acc and vl < b.val_loss) then
       h.best = row
-      h.state = model:state()
+      -- one buffer, refilled: a clone per better epoch (3 MB for UGS's GCN) piles up, as Lua's
+      -- collector does not see the size of a tensor's storage
+      if h.state then h.state:copy(model:values()) else h.state = model:state() end
       since = 0
     else
       since = since + 1
@@ -116,12 +121,33 @@ function G.fit(model, d, opts)
   return h
 end
 
+-- G.attach(model, g) -> model: gives the graph g to every graph layer of a model rebuilt from its
+-- settings (nn.from_arch, lotto.sparse.load, which know the layers' sizes but hold no graph); an
+-- error names a layer made for a graph of other sizes.
+function G.attach(model, g)
+  local m = type(model) == 'table' and rawget(model, '_model') or model
+  if not core.is_graph(g) then fail('attach', 'argument #2 must be a lotto graph', 2) end
+  core.attach(m, g)
+  return model
+end
+
+-- G.load(path, g[, opts]) -> net | nil, message: a graph model written by lotto.sparse.export,
+-- rebuilt for inference (lotto.sparse.load) over the graph g.
+function G.load(path, g, opts)
+  if not core.is_graph(g) then fail('load', 'argument #2 must be a lotto graph', 2) end
+  local net, err = require('lotto.sparse').load(path, opts)
+  if not net then return nil, err end
+  return G.attach(net, g)
+end
+
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(G, {
     planetoid = "planetoid('cora'|'citeseer' or {name =, dir =, normalize = true}) -> d with d.graph, x row-normalised",
     model = "model(d, {kind = 'gcn'|'gat'|'gin', hidden =, dropout =, heads =, seed =}) -> initialised model over d.graph",
     fit = 'fit(model, d, {epochs = 200, lr = 0.01, weight_decay = 5e-4}) -> h: h.best = the best-validation epoch',
+    attach = 'attach(model, g) -> model: the graph for the graph layers of a model rebuilt from settings',
+    load = 'load(path, g[, opts]) -> net | nil, msg: an exported graph model over g (lotto.sparse.load + attach)',
   })
 end
 

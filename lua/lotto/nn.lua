@@ -91,17 +91,32 @@ function nn.residual(body, shortcut, opts)
   return core.residual(body, shortcut, opts.name)
 end
 
---- gcn(graph, in, out[, {bias = true, name =}]): y = D^-1/2 (A + I) D^-1/2 (x W^T) + b over the
---- graph's nodes (the batch is the node set: x (nodes, in)); W (out, in) prunable.
-function nn.gcn(g, inp, out, opts)
-  opts = options(opts, { bias = true, name = true }, 'gcn')
-  return core.gcn(g, inp, out, opts.bias ~= false, opts.name)
+--- gcn(graph, in, out[, {bias = true, dropout = 0, seed = 0, name =}]): y = D^-1/2 (A + I) D^-1/2 (x' W^T) + b
+--- over the graph's nodes (the batch is the node set: x (nodes, in)); W (out, in) prunable; x' = x under
+--- input dropout (training only; on sparse features drawn per nonzero, far cheaper than nn.dropout before it).
+-- The input dropout options of a graph layer, checked by name.
+local function graph_dropout(opts, where)
+  local p, seed = opts.dropout, opts.seed
+  if p ~= nil and not (type(p) == 'number' and p >= 0 and p < 1) then
+    fail(where, ("option 'dropout' must be a number in [0, 1) (got %s)"):format(tostring(p)))
+  end
+  if seed ~= nil and math.type(seed) ~= 'integer' then
+    fail(where, ("option 'seed' must be an integer (got %s)"):format(tostring(seed)))
+  end
 end
---- gat(graph, in, out[, {heads = 1, concat = true, name =}]): multi-head graph attention over the
---- kept edges and self-loops; heads concatenated (nodes, heads * out) or averaged (nodes, out).
+
+function nn.gcn(g, inp, out, opts)
+  opts = options(opts, { bias = true, dropout = true, seed = true, name = true }, 'gcn')
+  graph_dropout(opts, 'gcn')
+  return core.gcn(g, inp, out, opts.bias ~= false, opts.dropout, opts.seed, opts.name)
+end
+--- gat(graph, in, out[, {heads = 1, concat = true, dropout = 0, seed = 0, name =}]): multi-head graph attention
+--- over the kept edges and self-loops; heads concatenated (nodes, heads * out) or averaged (nodes, out);
+--- input dropout as gcn's.
 function nn.gat(g, inp, out, opts)
-  opts = options(opts, { heads = true, concat = true, name = true }, 'gat')
-  return core.gat(g, inp, out, opts.heads or 1, opts.concat ~= false, opts.name)
+  opts = options(opts, { heads = true, concat = true, dropout = true, seed = true, name = true }, 'gat')
+  graph_dropout(opts, 'gat')
+  return core.gat(g, inp, out, opts.heads or 1, opts.concat ~= false, opts.dropout, opts.seed, opts.name)
 end
 --- gin(graph, in, hidden, out[, {name =}]): z = (1 + eps) x + sum of neighbours (edge-weighted),
 --- y = relu(z W1^T + b1) W2^T + b2; eps trainable, starts at 0.

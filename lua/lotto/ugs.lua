@@ -32,6 +32,9 @@ M.defaults = {
   hidden = 512,             -- GCN 1433-512-7 on Cora, 3703-512-6 on Citeseer
   heads = false,            -- GAT heads (false: lotto.graph.model's 8)
   dropout = false,          -- false: lotto.graph.model's (0.5 GCN/GIN, 0.6 GAT)
+  input_dropout = 'auto',   -- dropout on the input features: 'auto' = none for gcn (the authors' GCN),
+                            -- the model's dropout for gat and gin; false: = dropout; or a number
+  bias = false,             -- GCN biases: none in the authors' GCN
   epochs = 200,             -- per training (search, ticket, control)
   lr = false,               -- false: per data set, see M.data_defaults
   weight_decay = false,
@@ -49,7 +52,8 @@ M.defaults = {
                             -- pruning would draw differ by less than threshold (normalised Hamming
                             -- distance, edges and weights each) for window epochs in a row
   restart = false, plots = true, verbose = true, threads = false,
-  _volatile = { 'restart', 'plots', 'verbose', 'threads', 'root', 'rounds', 'seeds' },
+  _plot = 'lotto.ugs_plot',  -- what `lotto plot <run dir>` draws this run's plots with
+  _volatile = { 'restart', 'plots', 'verbose', 'threads', 'root', 'rounds', 'seeds', '_plot' },
 }
 -- Learning rate and weight decay per data set (Chen et al.'s release).
 M.data_defaults = { cora = { lr = 0.008, weight_decay = 8e-5 }, citeseer = { lr = 0.01, weight_decay = 5e-4 } }
@@ -83,6 +87,10 @@ local function merge(opts)
   for _, c in ipairs(cfg.controls) do
     if c ~= 'random' then bad(("unknown control '%s' (random)"):format(tostring(c))) end
   end
+  local pin = cfg.input_dropout
+  if not (pin == 'auto' or pin == false or (type(pin) == 'number' and pin >= 0 and pin < 1)) then
+    bad(("option 'input_dropout' must be 'auto', false or a number in [0, 1) (got %s)"):format(tostring(pin)))
+  end
   if cfg.earlybird then
     if type(cfg.earlybird) ~= 'table' then bad("option 'earlybird' must be false or {threshold =, window =}") end
     cfg.earlybird = { threshold = cfg.earlybird.threshold or 0.01, window = cfg.earlybird.window or 5 }
@@ -96,8 +104,10 @@ local function derived(seed, k, what)
 end
 
 local function build(cfg, d, seed)
-  return G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil,
-                      dropout = cfg.dropout or nil, seed = seed })
+  local pin = cfg.input_dropout
+  if pin == 'auto' then pin = cfg.model == 'gcn' and 0 or nil end
+  return G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil, dropout = cfg.dropout or nil,
+                      input_dropout = pin or nil, bias = cfg.bias, seed = seed })
 end
 
 -- ---- masks and files ----
@@ -147,6 +157,7 @@ end
 -- Trains a model under its hard masks with edge weights 1 (a ticket, a control, round 0).
 local function train_hard(cfg, d, model, g)
   g:weight():fill(1)
+  g:weight_grad(false) -- fixed edges: no gradient to compute
   return G.fit(model, d, { epochs = cfg.epochs, lr = cfg.lr, weight_decay = cfg.weight_decay })
 end
 
@@ -178,7 +189,10 @@ local function search(cfg, d, model, g)
     view(fixed, p):fill(0)
   end
   local gm = tensor.zeros { values:numel() }
+  -- the L1 subgradients, in buffers reused every epoch (the collector does not see tensor storage)
+  local l1w, l1g = tensor.zeros { values:numel() }, tensor.zeros { g:nedges() }
   g:weight():fill(1)
+  g:weight_grad(true)
   local mlr = cfg.mask_lr or cfg.lr
   local ot = optim.adam { params = theta, grads = grads, mask = hard, lr = cfg.lr, weight_decay = cfg.weight_decay }
   local om = optim.adam { params = sm, grads = gm, mask = trainable, lr = mlr }
@@ -189,9 +203,9 @@ local function search(cfg, d, model, g)
     values:copy(theta):mul_(sm)
     g:zero_grad()
     G.step(model, d.x, d.y, d.train)
-    gm:copy(grads):mul_(theta):add_(sm:sign():mul_(cfg.s2))
+    gm:copy(grads):mul_(theta):add_(l1w:copy(sm):sign_():mul_(cfg.s2))
     grads:mul_(sm)
-    g:grad():add_(g:weight():sign():mul_(cfg.s1))
+    g:grad():add_(l1g:copy(g:weight()):sign_():mul_(cfg.s1))
     ot:step(); om:step(); og:step()
     sm:add_(fixed) -- the optimizer zeroes what its mask excludes: back to 1 off the prunable weights
     g:weight():clamp_(0, math.huge) -- degrees stay >= 1 (self-loop): the normalisation stays finite

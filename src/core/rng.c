@@ -4,6 +4,7 @@
 #include "lotto/rng.h"
 
 #include <math.h>
+#include <string.h>
 
 static uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -38,6 +39,23 @@ uint64_t lt_rng_u64(lt_rng *r) {
 }
 
 double lt_rng_double(lt_rng *r) { return (double)(lt_rng_u64(r) >> 11) * 0x1.0p-53; }
+
+/* The state lives in locals and the test is an integer compare without a branch: one call
+ * and one mispredicted branch per element were most of a dropout pass. For v = u >> 11 < 2^53,
+ * v 2^-53 < p exactly when v < ceil(p 2^53) (both scalings are exact). */
+void lt_rng_keep(lt_rng *r, float *keep, size_t n, double p, float scale) {
+  uint64_t s0 = r->s[0], s1 = r->s[1], s2 = r->s[2], s3 = r->s[3];
+  uint32_t sbits;
+  memcpy(&sbits, &scale, sizeof sbits);
+  const uint64_t thr = p <= 0 ? 0 : p >= 1 ? (uint64_t)1 << 53 : (uint64_t)ceil(p * 0x1.0p53);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t u = rotl(s1 * 5, 7) * 9, t = s1 << 17;
+    s2 ^= s0, s3 ^= s1, s1 ^= s2, s0 ^= s3, s2 ^= t, s3 = rotl(s3, 45);
+    uint32_t bits = sbits & (0u - (uint32_t)((u >> 11) >= thr)); /* a select the compiler keeps branch-free */
+    memcpy(keep + i, &bits, sizeof bits);
+  }
+  r->s[0] = s0, r->s[1] = s1, r->s[2] = s2, r->s[3] = s3;
+}
 
 float lt_rng_uniform(lt_rng *r, float lo, float hi) {
   float u = (float)(lt_rng_u64(r) >> 40) * 0x1.0p-24f; /* [0,1) exactly in float */

@@ -47,6 +47,7 @@ lt_status lt_graph_new(lt_graph **out, int64_t n, int64_t nedges, const int64_t 
   lt_graph *g = calloc(1, sizeof *g);
   if (!g) return lt_error(LT_ENOMEM, "graph: out of memory");
   g->refcount = 1;
+  g->wgrad_on = 1;
   g->n = n;
   g->nedges = nedges;
   g->nnz = 2 * nedges + n;
@@ -151,6 +152,8 @@ lt_tensor *lt_graph_weight(lt_graph *g) { return g->w; }
 lt_tensor *lt_graph_weight_grad(lt_graph *g) { return g->wgrad; }
 lt_tensor *lt_graph_mask(lt_graph *g) { return g->mask; }
 void lt_graph_zero_grad(lt_graph *g) { lt_tensor_fill(g->wgrad, 0.0f); }
+void lt_graph_set_weight_grad(lt_graph *g, int on) { g->wgrad_on = on != 0; }
+int lt_graph_weight_grad_on(const lt_graph *g) { return g->wgrad_on; }
 const float *lt_graph_adjacency(const lt_graph *g) { return g->a; }
 
 int64_t lt_graph_kept(const lt_graph *g) {
@@ -230,6 +233,7 @@ void lt_graph_adjacency_backward(lt_graph *g, const float *ge) {
 
 void lt_graph_propagate_backward(lt_graph *g, float *dx, const float *dy, const float *x, int64_t F) {
   if (dx) lt_graph_spmm(g, g->coef, dx, dy, F); /* A_hat is symmetric */
+  if (!g->wgrad_on) return;
   lt_graph_sddmm(g, g->ge, dy, F, x, F, F);
   normalize_backward(g);
 }

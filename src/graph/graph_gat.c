@@ -2,8 +2,8 @@
  * e_ij = LeakyReLU_0.2(a_src_k . h_i + a_dst_k . h_j) on the graph's kept entries only (a masked
  * edge is not in the softmax), alpha = softmax_j e_ij, y_i = sum_j alpha_ij a_ij h_j with a_ij
  * the soft edge weight (self-loops 1); heads concatenated or averaged, plus a bias. Backward to
- * x, W, a_src, a_dst, b and the edge weights. Attention vectors start at 0 (uniform attention:
- * the model initialises only prunable weights); no attention dropout. */
+ * x, W, a_src, a_dst, b and the edge weights. The attention vectors (heads, out) are drawn by
+ * lt_model_init like weights (Glorot over heads and out, as PyG's GATConv); no attention dropout. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 #include "graph/graph_layer.h"
 
 typedef struct {
-  lt_graph *g;
+  lt_graph_layer_head gh; /* first: lt_graph_attach reads it */
   int in, out, heads, concat;
   const lt_tensor *x;                   /* borrowed from the forward */
   lt_tensor *h, *y, *dh, *dx;           /* (N, H out), (N, Y), (N, H out), (N, in) */
@@ -35,8 +35,8 @@ static lt_status gat_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in
   if (st) return st;
   int64_t ws[2] = {ho(p), p->in}, as[2] = {p->heads, p->out}, bs[1] = {ydim(p)};
   st = lt_build_param(b, l, "weight", 2, ws, 1, 1);
-  if (!st) st = lt_build_param(b, l, "att_src", 2, as, 0, 1);
-  if (!st) st = lt_build_param(b, l, "att_dst", 2, as, 0, 1);
+  if (!st && !(st = lt_build_param(b, l, "att_src", 2, as, 0, 1))) lt_build_set_drawn(b);
+  if (!st && !(st = lt_build_param(b, l, "att_dst", 2, as, 0, 1))) lt_build_set_drawn(b); /* Glorot, as in the paper */
   if (!st) st = lt_build_param(b, l, "bias", 1, bs, 0, 1);
   *out_ndim = 1;
   out[0] = ydim(p);
@@ -45,7 +45,7 @@ static lt_status gat_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in
 }
 
 static lt_status reserve(gat *p) {
-  const lt_graph *g = p->g;
+  const lt_graph *g = p->gh.g;
   if (p->cap_n >= g->n && p->cap_nnz >= g->nnz) return LT_OK;
   free(p->st), free(p->z), free(p->alpha), free(p->dz), free(p->ge), free(p->dst);
   size_t H = (size_t)p->heads;
@@ -74,7 +74,7 @@ static float lrelu(float z) { return z > 0 ? z : 0.2f * z; }
 static void forward_part(void *arg, int part) {
   const job *j = arg;
   gat *p = j->l->priv;
-  const lt_graph *g = p->g;
+  const lt_graph *g = p->gh.g;
   const float *m = lt_tensor_data(g->mask), *h = lt_tensor_data(p->h), *b = lt_tensor_data(j->l->params[P_B].value);
   float *y = lt_tensor_data(p->y);
   const int H = p->heads, O = p->out, HO = ho(p), Y = ydim(p);
@@ -111,15 +111,15 @@ static void forward_part(void *arg, int part) {
 
 static lt_status gat_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
   gat *p = l->priv;
-  lt_graph *g = p->g;
-  lt_status st = lt_graph_layer_check_batch(l, g, x);
+  lt_graph *g = p->gh.g;
+  lt_status st = lt_graph_layer_check_batch(l, &p->gh, x);
   if (st || (st = reserve(p))) return st;
   int64_t N = g->n, hs[2] = {N, ho(p)}, ys[2] = {N, ydim(p)};
   if ((st = lt_layer_buffer(&p->h, 2, hs)) || (st = lt_layer_buffer(&p->y, 2, ys))) return st;
   float *h = lt_tensor_data(p->h);
   const int H = p->heads, O = p->out, HO = ho(p);
   if ((st = lt_graph_xw_forward(&p->xw, h, lt_tensor_data(x), lt_tensor_data(l->params[P_W].value),
-                                 lt_tensor_data(l->params[P_W].mask), N, p->in, HO)))
+                                 lt_tensor_data(l->params[P_W].mask), N, p->in, HO, train)))
     return st;
   lt_graph_normalize(g); /* refreshes g->a, the effective edge weights */
   const float *as = lt_tensor_data(l->params[P_SRC].value), *ad = lt_tensor_data(l->params[P_DST].value);
@@ -145,7 +145,7 @@ static float dout(const gat *p, const float *dy, int64_t i, int k, int f) {
 static void attn_part(void *arg, int part) {
   const job *j = arg;
   gat *p = j->l->priv;
-  const lt_graph *g = p->g;
+  const lt_graph *g = p->gh.g;
   const float *h = lt_tensor_data(p->h);
   const int H = p->heads, O = p->out, HO = ho(p);
   int64_t r0, r1;
@@ -180,7 +180,7 @@ static void attn_part(void *arg, int part) {
 static void dh_part(void *arg, int part) {
   const job *j = arg;
   gat *p = j->l->priv;
-  const lt_graph *g = p->g;
+  const lt_graph *g = p->gh.g;
   const float *as = lt_tensor_data(j->l->params[P_SRC].value), *ad = lt_tensor_data(j->l->params[P_DST].value);
   float *dh = lt_tensor_data(p->dh);
   const int H = p->heads, O = p->out, HO = ho(p);
@@ -207,7 +207,7 @@ static void dh_part(void *arg, int part) {
 
 static lt_status gat_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   gat *p = l->priv;
-  lt_graph *g = p->g;
+  lt_graph *g = p->gh.g;
   int64_t N = g->n, hs[2] = {N, ho(p)}, xs[2] = {N, p->in};
   lt_status st = lt_layer_buffer(&p->dh, 2, hs);
   if (!st && need_dx) st = lt_layer_buffer(&p->dx, 2, xs);
@@ -228,47 +228,88 @@ static lt_status gat_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
       }
       gs[k * O + f] += (float)s, gd[k * O + f] += (float)t;
     }
-  lt_graph_adjacency_backward(g, p->ge);
+  if (g->wgrad_on) lt_graph_adjacency_backward(g, p->ge);
   float *dh = lt_tensor_data(p->dh);
-  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[P_W].grad), dh, lt_tensor_data(p->x), N, p->in, HO);
-  if (st) return st;
-  if (need_dx) {
-    lt_gemm(0, 0, (int)N, p->in, HO, 1.0f, dh, HO, lt_tensor_data(l->params[P_W].value), p->in, 0.0f,
-            lt_tensor_data(p->dx), p->in);
+  st = lt_graph_xw_weight_grad(&p->xw, lt_tensor_data(l->params[P_W].grad), dh, N, p->in, HO);
+  if (!st && need_dx) {
+    st = lt_graph_xw_input_grad(&p->xw, lt_tensor_data(p->dx), dh, lt_tensor_data(p->x),
+                                lt_tensor_data(l->params[P_W].value), N, p->in, HO);
     *dx = p->dx;
   }
+  if (st) return st;
   return LT_OK;
 }
 
 static int gat_describe(const lt_layer *l, char *buf, size_t n) {
   const gat *p = l->priv;
-  return snprintf(buf, n, "GAT(%d -> %d x %d heads %s, %.1f%% edges)", p->in, p->out, p->heads,
-                  p->concat ? "concatenated" : "averaged", 100.0 * lt_graph_density(p->g));
+  char e[32], d[40] = "";
+  if (p->xw.drop > 0) snprintf(d, sizeof d, ", input dropout %g", (double)p->xw.drop);
+  return snprintf(buf, n, "GAT(%d -> %d x %d heads %s%s, %s)", p->in, p->out, p->heads,
+                  p->concat ? "concatenated" : "averaged", d, lt_graph_layer_edges_str(&p->gh, e, sizeof e));
+}
+
+/* {in, out, heads, concat, dropout, seed, nodes, edges} (see gcn_config) */
+static void gat_config(const lt_layer *l, lt_layer_config *c) {
+  const gat *p = l->priv;
+  lt_config_add_int(c, "in", p->in);
+  lt_config_add_int(c, "out", p->out);
+  lt_config_add_int(c, "heads", p->heads);
+  lt_config_add_bool(c, "concat", p->concat);
+  lt_config_add_num(c, "dropout", (double)p->xw.drop);
+  lt_config_add_int(c, "seed", (int64_t)p->xw.seed);
+  lt_graph_layer_config(&p->gh, c);
+}
+
+static lt_layer *gat_make(lt_graph *g, int in, int out, int heads, int concat, float dropout, uint64_t seed);
+
+static lt_layer *gat_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const keys[] = {"in", "out", "heads", "concat", "dropout", "seed", "nodes", "edges", NULL};
+  int64_t in, out, heads, seed, nodes, edges;
+  int concat;
+  double drop;
+  if (lt_config_keys(c, "gat", keys) || lt_config_int(c, "gat", "in", 1, 1 << 24, LT_CONFIG_REQUIRED, &in) ||
+      lt_config_int(c, "gat", "out", 1, 1 << 24, LT_CONFIG_REQUIRED, &out) ||
+      lt_config_int(c, "gat", "heads", 1, 1 << 24, 1, &heads) || lt_config_bool(c, "gat", "concat", 1, &concat) ||
+      lt_config_num(c, "gat", "dropout", 0.0, 1.0, 0.0, &drop) ||
+      lt_config_int(c, "gat", "seed", INT64_MIN, INT64_MAX, 0, &seed) ||
+      lt_config_int(c, "gat", "nodes", 0, INT32_MAX, 0, &nodes) ||
+      lt_config_int(c, "gat", "edges", 0, INT32_MAX, 0, &edges))
+    return NULL;
+  lt_layer *l = gat_make(NULL, (int)in, (int)out, (int)heads, concat, (float)drop, (uint64_t)seed);
+  if (l) ((gat *)l->priv)->gh.nodes = nodes, ((gat *)l->priv)->gh.nedges = edges;
+  return l;
 }
 
 static void gat_free(lt_layer *l) {
   gat *p = l->priv;
   if (!p) return;
-  lt_graph_release(p->g);
+  lt_graph_release(p->gh.g);
   lt_tensor_release(p->h), lt_tensor_release(p->y), lt_tensor_release(p->dh), lt_tensor_release(p->dx);
   free(p->st), free(p->z), free(p->alpha), free(p->dz), free(p->ge), free(p->dst);
   lt_graph_xw_free(&p->xw);
   free(p);
 }
 
-static const lt_layer_ops gat_ops = {
+const lt_layer_ops lt_gat_ops = {
     .kind = "gat", .prefix = "gat", .build = gat_build, .forward = gat_forward,
     .backward = gat_backward, .describe = gat_describe, .free = gat_free,
+    .config = gat_config, .from_config = gat_from_config, .prunable = 1,
 };
 
-lt_layer *lt_gat_new(lt_graph *g, int in, int out, int heads, int concat) {
+lt_layer *lt_gat_new(lt_graph *g, int in, int out, int heads, int concat, float dropout, uint64_t seed) {
   if (!g) return lt_error(LT_EINVAL, "gat: no graph"), NULL;
+  return gat_make(g, in, out, heads, concat, dropout, seed);
+}
+
+static lt_layer *gat_make(lt_graph *g, int in, int out, int heads, int concat, float dropout, uint64_t seed) {
   if (in < 1 || out < 1 || heads < 1 || (int64_t)heads * out > (1 << 24))
     return lt_error(LT_EINVAL, "gat: sizes and heads must be positive (got %d -> %d x %d)", in, out, heads), NULL;
+  if (!(dropout >= 0.0f && dropout < 1.0f)) return lt_error(LT_EINVAL, "gat: dropout must be in [0, 1), got %g", (double)dropout), NULL;
   gat *p = calloc(1, sizeof *p);
   if (!p) return lt_error(LT_ENOMEM, "gat: out of memory"), NULL;
   p->in = in, p->out = out, p->heads = heads, p->concat = concat != 0;
-  lt_layer *l = lt_layer_alloc(&gat_ops, p);
-  if (l) p->g = lt_graph_retain(g);
+  lt_graph_xw_init(&p->xw, dropout, seed);
+  lt_layer *l = lt_layer_alloc(&lt_gat_ops, p);
+  if (l) lt_graph_layer_head_set(&p->gh, g);
   return l;
 }

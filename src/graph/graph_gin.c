@@ -8,7 +8,7 @@
 #include "graph/graph_layer.h"
 
 typedef struct {
-  lt_graph *g;
+  lt_graph_layer_head gh; /* first: lt_graph_attach reads it */
   int in, hidden, out;
   const lt_tensor *x;                  /* borrowed from the forward */
   lt_tensor *z, *u, *y, *du, *dz, *dx; /* (N, in), (N, hidden) relu'd in place, (N, out), ... */
@@ -37,7 +37,7 @@ static lt_status gin_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in
 
 /* The aggregation's coefficients: 1 + eps on the self-loops, the effective edge weights elsewhere. */
 static lt_status coefficients(gin *p, float eps) {
-  lt_graph *g = p->g;
+  lt_graph *g = p->gh.g;
   if (p->cap < g->nnz) {
     free(p->coef), free(p->ge);
     p->coef = malloc(sizeof(float) * (size_t)g->nnz);
@@ -52,14 +52,14 @@ static lt_status coefficients(gin *p, float eps) {
 
 static lt_status gin_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
   gin *p = l->priv;
-  lt_status st = lt_graph_layer_check_batch(l, p->g, x);
+  lt_status st = lt_graph_layer_check_batch(l, &p->gh, x);
   if (st || (st = coefficients(p, lt_tensor_data(l->params[P_EPS].value)[0]))) return st;
   int64_t N = x->shape[0], zs[2] = {N, p->in}, us[2] = {N, p->hidden}, ys[2] = {N, p->out};
   if ((st = lt_layer_buffer(&p->z, 2, zs)) || (st = lt_layer_buffer(&p->u, 2, us)) ||
       (st = lt_layer_buffer(&p->y, 2, ys)))
     return st;
   float *z = lt_tensor_data(p->z), *u = lt_tensor_data(p->u), *yd = lt_tensor_data(p->y);
-  lt_graph_spmm(p->g, p->coef, z, lt_tensor_data(x), p->in);
+  lt_graph_spmm(p->gh.g, p->coef, z, lt_tensor_data(x), p->in);
   lt_gemm(0, 1, (int)N, p->hidden, p->in, 1.0f, z, p->in, lt_tensor_data(l->params[P_W1].value), p->in, 0.0f, u,
           p->hidden);
   lt_graph_layer_add_bias(u, lt_tensor_data(l->params[P_B1].value), N, p->hidden);
@@ -74,7 +74,7 @@ static lt_status gin_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int
 
 static lt_status gin_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   gin *p = l->priv;
-  lt_graph *g = p->g;
+  lt_graph *g = p->gh.g;
   int64_t N = dy->shape[0], us[2] = {N, p->hidden}, zs[2] = {N, p->in};
   lt_status st = lt_layer_buffer(&p->du, 2, us);
   if (!st) st = lt_layer_buffer(&p->dz, 2, zs);
@@ -104,38 +104,70 @@ static lt_status gin_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
     for (int64_t e = g->rowptr[i]; e < g->rowptr[i + 1]; e++)
       if (g->eid[e] < 0) de += p->ge[e];
   lt_tensor_data(l->params[P_EPS].grad)[0] += (float)de;
-  lt_graph_adjacency_backward(g, p->ge);
+  if (g->wgrad_on) lt_graph_adjacency_backward(g, p->ge);
   return LT_OK;
 }
 
 static int gin_describe(const lt_layer *l, char *buf, size_t n) {
   const gin *p = l->priv;
-  return snprintf(buf, n, "GIN(%d -> %d -> %d, %.1f%% edges)", p->in, p->hidden, p->out, 100.0 * lt_graph_density(p->g));
+  char e[32];
+  return snprintf(buf, n, "GIN(%d -> %d -> %d, %s)", p->in, p->hidden, p->out,
+                  lt_graph_layer_edges_str(&p->gh, e, sizeof e));
+}
+
+/* {in, hidden, out, nodes, edges} (see gcn_config) */
+static void gin_config(const lt_layer *l, lt_layer_config *c) {
+  const gin *p = l->priv;
+  lt_config_add_int(c, "in", p->in);
+  lt_config_add_int(c, "hidden", p->hidden);
+  lt_config_add_int(c, "out", p->out);
+  lt_graph_layer_config(&p->gh, c);
+}
+
+static lt_layer *gin_make(lt_graph *g, int in, int hidden, int out);
+
+static lt_layer *gin_from_config(const lt_layer_config *c, int nchildren, lt_layer **children) {
+  static const char *const keys[] = {"in", "hidden", "out", "nodes", "edges", NULL};
+  int64_t in, hidden, out, nodes, edges;
+  if (lt_config_keys(c, "gin", keys) || lt_config_int(c, "gin", "in", 1, 1 << 24, LT_CONFIG_REQUIRED, &in) ||
+      lt_config_int(c, "gin", "hidden", 1, 1 << 24, LT_CONFIG_REQUIRED, &hidden) ||
+      lt_config_int(c, "gin", "out", 1, 1 << 24, LT_CONFIG_REQUIRED, &out) ||
+      lt_config_int(c, "gin", "nodes", 0, INT32_MAX, 0, &nodes) ||
+      lt_config_int(c, "gin", "edges", 0, INT32_MAX, 0, &edges))
+    return NULL;
+  lt_layer *l = gin_make(NULL, (int)in, (int)hidden, (int)out);
+  if (l) ((gin *)l->priv)->gh.nodes = nodes, ((gin *)l->priv)->gh.nedges = edges;
+  return l;
 }
 
 static void gin_free(lt_layer *l) {
   gin *p = l->priv;
   if (!p) return;
-  lt_graph_release(p->g);
+  lt_graph_release(p->gh.g);
   lt_tensor_release(p->z), lt_tensor_release(p->u), lt_tensor_release(p->y);
   lt_tensor_release(p->du), lt_tensor_release(p->dz), lt_tensor_release(p->dx);
   free(p->coef), free(p->ge);
   free(p);
 }
 
-static const lt_layer_ops gin_ops = {
+const lt_layer_ops lt_gin_ops = {
     .kind = "gin", .prefix = "gin", .build = gin_build, .forward = gin_forward,
     .backward = gin_backward, .describe = gin_describe, .free = gin_free,
+    .config = gin_config, .from_config = gin_from_config, .prunable = 1,
 };
 
 lt_layer *lt_gin_new(lt_graph *g, int in, int hidden, int out) {
   if (!g) return lt_error(LT_EINVAL, "gin: no graph"), NULL;
+  return gin_make(g, in, hidden, out);
+}
+
+static lt_layer *gin_make(lt_graph *g, int in, int hidden, int out) {
   if (in < 1 || hidden < 1 || out < 1)
     return lt_error(LT_EINVAL, "gin: sizes must be positive (got %d -> %d -> %d)", in, hidden, out), NULL;
   gin *p = calloc(1, sizeof *p);
   if (!p) return lt_error(LT_ENOMEM, "gin: out of memory"), NULL;
   p->in = in, p->hidden = hidden, p->out = out;
-  lt_layer *l = lt_layer_alloc(&gin_ops, p);
-  if (l) p->g = lt_graph_retain(g);
+  lt_layer *l = lt_layer_alloc(&lt_gin_ops, p);
+  if (l) lt_graph_layer_head_set(&p->gh, g);
   return l;
 }

@@ -19,6 +19,7 @@ struct lt_graph {
   double *ddeg;     /* (n) scratch of the GCN backward */
   lt_tensor *w, *wgrad, *mask; /* (nedges) */
   int refcount;
+  int wgrad_on;     /* backward passes compute wgrad (lt_graph_set_weight_grad) */
 };
 
 /* Rows [r0, r1) of part p of np, split so each part holds about nnz/np entries. */

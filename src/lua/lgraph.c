@@ -72,6 +72,18 @@ static int graph_density(lua_State *L) { lua_pushnumber(L, lt_graph_density(lt_c
 static int graph_weight(lua_State *L) { lt_pushtensor(L, lt_tensor_retain(lt_graph_weight(lt_checkgraph(L, 1)))); return 1; }
 static int graph_grad(lua_State *L) { lt_pushtensor(L, lt_tensor_retain(lt_graph_weight_grad(lt_checkgraph(L, 1)))); return 1; }
 static int graph_mask(lua_State *L) { lt_pushtensor(L, lt_tensor_retain(lt_graph_mask(lt_checkgraph(L, 1)))); return 1; }
+/* g:weight_grad([on]) -> g (with on) or whether backward passes reach the edge weights */
+static int graph_weight_grad(lua_State *L) {
+  lt_graph *g = lt_checkgraph(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    lua_pushboolean(L, lt_graph_weight_grad_on(g));
+    return 1;
+  }
+  lt_graph_set_weight_grad(g, lua_toboolean(L, 2));
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int graph_zero_grad(lua_State *L) {
   lt_graph_zero_grad(lt_checkgraph(L, 1));
   lua_settop(L, 1);
@@ -226,12 +238,23 @@ static int graph_is_graph(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg funcs[] = {{"new", graph_new},           {"node_loss", graph_node_loss},
+/* graph.attach(model, g) -> count: g for every graph layer of a model rebuilt from settings */
+static int graph_attach(lua_State *L) {
+  lt_model *m = lt_checkmodel(L, 1);
+  lt_graph *g = lt_checkgraph(L, 2);
+  int n;
+  if (lt_graph_attach(m, g, &n)) return lt_raise(L, "attach");
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {{"attach", graph_attach},{"new", graph_new},           {"node_loss", graph_node_loss},
                                  {"row_normalize", graph_row_normalize}, {"is_graph", graph_is_graph},
                                  {"step", graph_step}, {"evaluate", graph_evaluate}, {NULL, NULL}};
 static const luaL_Reg methods[] = {{"nodes", graph_nodes},   {"nedges", graph_nedges},       {"kept", graph_kept},
                                    {"density", graph_density}, {"weight", graph_weight},     {"grad", graph_grad},
                                    {"mask", graph_mask},     {"zero_grad", graph_zero_grad}, {"edges", graph_edges},
+                                   {"weight_grad", graph_weight_grad},
                                    {"propagate", graph_propagate}, {NULL, NULL}};
 static const luaL_Reg meta[] = {{"__gc", graph_gc}, {"__close", graph_gc}, {"__tostring", graph_tostring},
                                 {"__len", graph_nodes}, {NULL, NULL}};
@@ -241,6 +264,8 @@ static const lt_help_entry help[] = {
     {"node_loss", "node_loss(logits, labels, ids[, dlogits]) -> loss, correct: mean cross-entropy over node ids"},
     {"row_normalize", "row_normalize(x) -> x: each row of x (N, F) scaled to sum 1, in place"},
     {"is_graph", "is_graph(x) -> boolean"},
+    {"attach", "attach(model, g) -> count: gives g to every graph layer of a model rebuilt from settings "
+               "(import, nn.from_arch), checked against the nodes and edges they were made for"},
     {"step", "step(model, x, labels, ids) -> loss, correct: zero grads, forward all nodes, loss over ids, backward"},
     {"evaluate", "evaluate(model, x, labels, ids...) -> acc, loss per id set: one eval-mode forward of all nodes"},
     {":nodes", "g:nodes() -> n"},
@@ -251,6 +276,8 @@ static const lt_help_entry help[] = {
     {":grad", "g:grad() -> (E) gradient of the edge weights, accumulated by backward passes"},
     {":mask", "g:mask() -> (E) 0/1 edge mask, sharing storage: write it to prune edges"},
     {":zero_grad", "g:zero_grad() -> g"},
+    {":weight_grad", "g:weight_grad([on]) -> g, or whether backward passes compute the edge weights' gradient "
+                     "(on at first; off saves a GCN's SDDMM when the edges are not trained)"},
     {":edges", "g:edges() -> (E, 2) the node pairs"},
     {":propagate", "g:propagate(x) -> D^-1/2 (A + I) D^-1/2 x of the masked, weighted adjacency"},
     {NULL, NULL}};

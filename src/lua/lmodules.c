@@ -4,6 +4,7 @@
 #include <lua.h>
 
 #include "lbind.h"
+#include "lotto/graph.h"
 
 int luaopen_lotto_tensor(lua_State *L);
 int luaopen_lotto_rng(lua_State *L);
@@ -32,6 +33,7 @@ static const luaL_Reg modules[] = {
     {NULL, NULL}};
 
 void lt_openlibs(lua_State *L) {
+  lt_graph_register_kinds(); /* the graph layers rebuild from settings like the others (import, from_arch) */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   for (const luaL_Reg *m = modules; m->name; m++) {
     lua_pushcfunction(L, m->func);

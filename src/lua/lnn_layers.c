@@ -107,23 +107,35 @@ static int nn_dropout(lua_State *L) {
   return setlayer(L, newlayer(L), lt_dropout_new((float)p, (uint64_t)seed), 3);
 }
 
-// gcn(graph, in, out[, bias = true[, name]]): graph layers take the graph's nodes as the batch
+// The input dropout of a graph layer at i (probability) and i + 1 (seed).
+static float checkdrop(lua_State *L, int i, uint64_t *seed) {
+  lua_Number p = luaL_optnumber(L, i, 0);
+  luaL_argcheck(L, p >= 0 && p < 1, i, "dropout probability must be in [0, 1)");
+  *seed = (uint64_t)luaL_optinteger(L, i + 1, 0);
+  return (float)p;
+}
+
+// gcn(graph, in, out[, bias = true[, dropout = 0[, seed = 0[, name]]]]): graph layers take the graph's nodes as the batch
 static int nn_gcn(lua_State *L) {
   lt_graph *g = lt_checkgraph(L, 1);
   int in = checkpos(L, 2, "input size must be a positive integer");
   int out = checkpos(L, 3, "output size must be a positive integer");
   int bias = lua_isnoneornil(L, 4) ? 1 : lua_toboolean(L, 4);
-  return setlayer(L, newlayer(L), lt_gcn_new(g, in, out, bias), 5);
+  uint64_t seed;
+  float drop = checkdrop(L, 5, &seed);
+  return setlayer(L, newlayer(L), lt_gcn_new(g, in, out, bias, drop, seed), 7);
 }
 
-// gat(graph, in, out[, heads = 1[, concat = true[, name]]])
+// gat(graph, in, out[, heads = 1[, concat = true[, dropout = 0[, seed = 0[, name]]]]])
 static int nn_gat(lua_State *L) {
   lt_graph *g = lt_checkgraph(L, 1);
   int in = checkpos(L, 2, "input size must be a positive integer");
   int out = checkpos(L, 3, "output size must be a positive integer");
   int heads = lua_isnoneornil(L, 4) ? 1 : checkpos(L, 4, "heads must be a positive integer");
   int concat = lua_isnoneornil(L, 5) ? 1 : lua_toboolean(L, 5);
-  return setlayer(L, newlayer(L), lt_gat_new(g, in, out, heads, concat), 6);
+  uint64_t seed;
+  float drop = checkdrop(L, 6, &seed);
+  return setlayer(L, newlayer(L), lt_gat_new(g, in, out, heads, concat, drop, seed), 8);
 }
 
 // gin(graph, in, hidden, out[, name])

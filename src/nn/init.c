@@ -38,7 +38,7 @@ lt_status lt_model_init(lt_model *m, lt_rng *r, lt_init_kind kind) {
   for (int i = 0; i < lt_model_nparams(m); i++) {
     const lt_param *p = lt_model_param(m, i);
     float *v = lt_tensor_data(p->value);
-    if (p->prunable && p->ndim >= 2) init_weight(v, p, r, kind);
+    if ((p->prunable || p->drawn) && p->ndim >= 2) init_weight(v, p, r, kind);
     else lt_tensor_fill(p->value, p->init); /* what the layer declared: 0, batchnorm gamma 1 */
   }
   for (int i = 0; i < lt_model_nbuffers(m); i++) {

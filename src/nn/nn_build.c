@@ -49,6 +49,10 @@ void lt_build_set_init(lt_build *b, int trainable, float value) {
   if (n > 0) arr[n - 1].init = value;
 }
 
+void lt_build_set_drawn(lt_build *b) {
+  if (b->np > 0) b->params[b->np - 1].drawn = 1;
+}
+
 lt_status lt_build_dense(lt_build *b, lt_layer *l, int in, int out, int bias, int ndim, const int64_t *in_shape,
                          int *out_ndim, int64_t *out_shape, const lt_layer **producer) {
   lt_status st = lt_layer_expect_features(l, in, *producer, ndim, in_shape);

@@ -36,10 +36,8 @@ static lt_status dropout_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y,
   const float scale = 1.0f / (1.0f - p->p);
   const double drop = p->p;
   size_t n = lt_tensor_numel(x);
-  for (size_t i = 0; i < n; i++) {
-    k[i] = lt_rng_double(&p->rng) < drop ? 0.0f : scale;
-    o[i] = a[i] * k[i];
-  }
+  lt_rng_keep(&p->rng, k, n, drop, scale);
+  for (size_t i = 0; i < n; i++) o[i] = a[i] * k[i];
   *y = p->y;
   return LT_OK;
 }

@@ -82,7 +82,10 @@ enum { LT_CH_PASS = 0, LT_CH_DENSE = 1, LT_CH_EACH = 2 };
 enum { LT_JOIN_CHAIN = 0, LT_JOIN_ADD = 1, LT_JOIN_CAT = 2 };
 
 /* The kinds lt_layer_from_config can build: one entry per ops table in
- * nn_kinds.c. A new layer adds its ops there; nothing else names it. */
+ * nn_kinds.c. A new layer adds its ops there; nothing else names it. Layers
+ * above nn (graph) cannot be named there: they register their kinds with
+ * this (idempotent; call at start-up, before threads). */
+lt_status lt_layer_kind_register(const lt_layer_ops *ops);
 
 /* Reading settings in a from_config (src/nn/nn_config.c). Each error names the
  * kind and the key. */
@@ -162,6 +165,8 @@ lt_status lt_build_param(lt_build *b, lt_layer *l, const char *suffix, int ndim,
 /* Sets the value lt_model_init gives the parameter (trainable) or buffer
  * (!trainable) declared last; 0 unless set. */
 void lt_build_set_init(lt_build *b, int trainable, float value);
+/* Marks the trainable parameter declared last as drawn by lt_model_init like a weight (lt_param.drawn). */
+void lt_build_set_drawn(lt_build *b);
 /* The build of a layer y (out) = x (in) W^T (+ b): checks the input is (in),
  * declares "weight" (out, in), prunable, and "bias" (out) when bias, and makes
  * the layer the producer of its (out) output (linear, gcn). */

@@ -1,6 +1,7 @@
 /* nn_kinds.c: the registry of layer kinds that lt_layer_from_config (import,
  * nn.from_arch) can build: one ops table per kind. A new layer kind adds its
- * ops here and to nothing else outside its own file. */
+ * ops here and to nothing else outside its own file; kinds of the layers
+ * above nn (the graph layers) add themselves with lt_layer_kind_register. */
 #include <string.h>
 
 #include "nn/nn_impl.h"
@@ -15,8 +16,25 @@ static const lt_layer_ops *const kinds[] = {
     &lt_dwconv2d_ops, &lt_concat_ops,
 };
 #define NKINDS (int)(sizeof kinds / sizeof *kinds)
+#define NEXTRA 16
+static const lt_layer_ops *extra[NEXTRA]; /* registered at start-up, then only read */
+static int nextra;
 
-const char *lt_layer_kind_at(int i) { return i >= 0 && i < NKINDS ? kinds[i]->kind : NULL; }
+static const lt_layer_ops *kind_at(int i) {
+  return i >= 0 && i < NKINDS ? kinds[i] : i >= NKINDS && i < NKINDS + nextra ? extra[i - NKINDS] : NULL;
+}
+
+lt_status lt_layer_kind_register(const lt_layer_ops *ops) {
+  if (!ops || !ops->kind || !ops->from_config) return lt_error(LT_EINVAL, "layer kind: no kind or from_config");
+  for (int i = 0; kind_at(i); i++)
+    if (!strcmp(kind_at(i)->kind, ops->kind))
+      return kind_at(i) == ops ? LT_OK : lt_error(LT_EINVAL, "layer kind '%s' is registered already", ops->kind);
+  if (nextra == NEXTRA) return lt_error(LT_EINVAL, "layer kind '%s': the registry is full", ops->kind);
+  extra[nextra++] = ops;
+  return LT_OK;
+}
+
+const char *lt_layer_kind_at(int i) { return kind_at(i) ? kind_at(i)->kind : NULL; }
 
 static void free_children(int n, lt_layer **children) {
   for (int i = 0; i < n; i++) lt_layer_free(children[i]);
@@ -24,8 +42,8 @@ static void free_children(int n, lt_layer **children) {
 
 lt_layer *lt_layer_from_config(const char *kind, const lt_layer_config *c, int nchildren, lt_layer **children) {
   const lt_layer_ops *ops = NULL;
-  for (int i = 0; i < NKINDS && !ops; i++)
-    if (kind && !strcmp(kinds[i]->kind, kind)) ops = kinds[i];
+  for (int i = 0; kind_at(i) && !ops; i++)
+    if (kind && !strcmp(kind_at(i)->kind, kind)) ops = kind_at(i);
   if (nchildren < 0) nchildren = 0;
   if (!ops || !ops->from_config) {
     free_children(nchildren, children);

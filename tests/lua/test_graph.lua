@@ -22,6 +22,9 @@ T.checkerror(function() nn.gcn(tensor.zeros { 2 }, 4, 2) end, 'lotto.graph expec
 T.checkerror(function() nn.gcn(path, 0, 2) end, 'input size must be a positive integer')
 T.checkerror(function() nn.gat(path, 4, 2, { heads = 0 }) end, 'heads must be a positive integer')
 T.checkerror(function() nn.gat(path, 4, 2, { head = 2 }) end, "unknown option 'head'")
+T.checkerror(function() nn.gcn(path, 4, 2, { dropout = 'x' }) end, "option 'dropout' must be a number in %[0, 1%)")
+T.checkerror(function() nn.gcn(path, 4, 2, { dropout = 1 }) end, "option 'dropout' must be a number in %[0, 1%)")
+T.checkerror(function() nn.gat(path, 4, 2, { seed = 1.5 }) end, "option 'seed' must be an integer")
 T.checkerror(function() G.model({ x = 1 }, { kind = 'gcn' }) end, 'no graph')
 T.checkerror(function() G.model({ x = 1, graph = path }, { kind = 'sage' }) end, "kind must be 'gcn', 'gat' or 'gin'")
 
@@ -87,4 +90,29 @@ for _, kind in ipairs { 'gcn', 'gat', 'gin' } do
   d.graph:mask():fill(1)
   T.check((before - after):abs():sum() > 1e-3, kind .. ': masking every edge changes the output')
 end
+
+-- ---- export / import and arch: the graph layers' settings, the graph attached after ----
+local sparse, json = require 'lotto.sparse', require 'lotto.json'
+local tmp = (os.getenv('LOTTO_TEST_TMP') or '/tmp') .. '/test_graph_export.safetensors'
+for _, kind in ipairs { 'gcn', 'gat', 'gin' } do
+  local model = G.model(d, { kind = kind, hidden = 8, heads = 2, seed = 4 })
+  require('lotto.prune').random_model(model, { rate = 0.5, seed = 2 })
+  model:apply_mask()
+  local want = model:forward(d.x, false)
+  assert(sparse.export(model, tmp))
+  local net = assert(sparse.load(tmp))
+  T.checkerror(function() net:forward(d.x) end, 'has no graph')
+  T.checkerror(function() G.attach(net, path) end, 'made for a graph of 12 nodes and 31 edges, not 4 and 3')
+  G.attach(net, d.graph)
+  T.check_eq((net:forward(d.x) - want):abs():max(), 0.0, kind .. ': export, load, attach: the same outputs')
+  local net2 = assert(G.load(tmp, d.graph))
+  T.check_eq((net2:forward(d.x) - want):abs():max(), 0.0, kind .. ': G.load')
+  -- nn.arch is JSON-safe and from_arch rebuilds the layers; the state and the graph make it whole
+  local arch = json.decode(json.encode(nn.arch(model)))
+  local m2 = nn.model(nn.from_arch(arch), { input = { d.features } })
+  m2:load_state(model:state())
+  G.attach(m2, d.graph)
+  T.check_eq((m2:forward(d.x, false) - want):abs():max(), 0.0, kind .. ': from_arch + attach')
+end
+json.fs.remove(tmp)
 T.report()

@@ -34,7 +34,7 @@ T.check_eq(d.graph:nedges(), 60, 'crafted graph: 60 edges')
 
 local function cfg(root, rounds, extra)
   local c = { name = 'ugs', root = root, data = d, hidden = 8, epochs = 12, rounds = rounds, seeds = { 1, 2 },
-              verbose = false, plots = false, lr = 0.02, weight_scope = 'layer' }
+              verbose = false, plots = false, lr = 0.02, weight_scope = 'layer', bias = true }
   for k, v in pairs(extra or {}) do c[k] = v end
   return c
 end
@@ -58,6 +58,15 @@ T.check(res.dense and res.dense.test_acc.mean > 0.5, 'dense accuracy recorded')
 -- the saved masks match the recorded counts
 local m = assert(io_.load(run:mask_path(2, 2)))
 T.check_eq({ m.edges:sum(), m.weights:numel() }, { 54.0, 64 + 8 + 2 }, 'mask file: 54 edges; the flat weight mask')
+
+-- `lotto plot <run dir>` (lotto.plot.run) draws a UGS run's own plots: the run names lotto.ugs_plot
+local pfiles = require('lotto.plot').run(ROOT .. '/full/ugs', { quiet = true, format = 'svg' })
+for _, name in ipairs { 'accuracy_vs_graph_sparsity', 'accuracy_vs_weight_sparsity', 'accuracy_vs_mac_savings' } do
+  local dat = io_.read_file(ROOT .. '/full/ugs/plots/' .. name .. '.dat')
+  T.check(type(dat) == 'string' and #dat > 0, 'lotto plot: ' .. name .. '.dat written')
+end
+T.check(pfiles == nil or (#pfiles == 3 and pfiles[1]:find('accuracy_vs_graph_sparsity.svg', 1, true)),
+  'lotto plot: the three UGS images')
 
 -- ---- killed in round 2, run again ----
 local want = io_.read_file(ROOT .. '/full/ugs/results.json')

@@ -367,6 +367,13 @@ function P.run(dir, ...)
     if #subs > 0 then return P.run_group(dir, subs, opts) end
     return nil, err
   end
+  -- a run whose driver draws its own plots names their module in its config (lotto.ugs:
+  -- lotto.ugs_plot), so plot needs no knowledge of it; only lotto.* modules are loaded
+  local own = run.config and run.config._plot
+  if type(own) == 'string' and own:match('^lotto%.[%w_]+$') then
+    local ok, mod = pcall(require, own)
+    if ok and type(mod) == 'table' and type(mod.run) == 'function' then return mod.run(run.dir, opts) end
+  end
   local outdir = run.dir .. '/plots'
   local mok, merr = fs.mkdir_p(outdir)
   if not mok then return nil, merr end
