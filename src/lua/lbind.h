@@ -46,6 +46,7 @@ int lt_nn_cost(lua_State *L);
 /* sparse.nm of lotto.core.sparse and its userdata's metatable (lsparse_nm.c). */
 int lt_sparse_nm(lua_State *L);
 int lt_sparse_nm_open(lua_State *L);
+int lt_sparse_nm_kernel(lua_State *L);
 
 /* ---- mask arguments (lprune.c) ---- */
 /* A tensor written in place: contiguous, or an error naming argument i and what. */
