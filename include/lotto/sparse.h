@@ -208,9 +208,11 @@ typedef enum {
   LT_SPARSE_DENSE = 1, /* always sgemm */
   LT_SPARSE_FORCE = 2, /* always CSR ("sparse" in Lua) */
   LT_SPARSE_NM = 3,    /* the sparse path, with forwards on the n:m kernels when the
-                        * mask keeps at most 1 of 4, 2 of 4 or 4 of 8 inputs (else CSR);
-                        * never chosen by AUTO: on the CPUs measured so far (see
-                        * examples/bench_structured.lua) sgemm is faster at 50% */
+                        * mask keeps at most 1 of 4, 2 of 4 or 4 of 8 inputs (else CSR).
+                        * AUTO runs such a mask on the n:m forward too, at inference,
+                        * with the AVX2 kernel and 16 columns or more (batch, or pixels
+                        * of a convolution's image), where it beats sgemm (measured in
+                        * examples/bench_structured.lua); training stays dense or CSR */
 } lt_sparse_mode;
 void lt_sparse_set_mode(lt_sparse_mode mode); /* global, process-wide; default AUTO */
 lt_sparse_mode lt_sparse_get_mode(void);

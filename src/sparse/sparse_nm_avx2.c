@@ -111,11 +111,7 @@ NM_INLINE void tile(const int RR, const int NV, const int TAIL, const int N, con
 /* Rows this far ahead have their slots (and accumulators) fetched: a row's
  * slots of one block are a short segment, a row further on, which the
  * hardware prefetchers do not follow across pages. */
-#include <stdlib.h>
-static int nm_env(const char *k, int d) { const char *v = getenv(k); return v ? atoi(v) : d; }
-static int g_ahead = -1, g_block, g_panel;
-static void nm_init(void) { if (g_ahead < 0) { g_ahead = nm_env("NM_AHEAD", 4); g_block = nm_env("NM_BLOCK", 4096); g_panel = nm_env("NM_PANEL", 256); } }
-#define NM_AHEAD g_ahead
+#define NM_AHEAD 4
 
 NM_INLINE void prefetch_rows(const lt_nm *a, int r, int rr, int g0, int g1, float *yt, size_t ldy, int nv, int first,
                              int r1) {
@@ -156,10 +152,8 @@ NM_INLINE void by_pattern(const int RR, const int NV, const int TAIL, const lt_n
   else tiles(RR, NV, TAIL, 0, 0, a, r0, r1, g0, g1, yt, ldy, xt, ldx, bias, first, tm, t);
 }
 
-/* Floats of xt a block may hold (16 KB: half of L1, the rest for the slots and yt). */
-#define NM_BLOCK_FLOATS g_block
 /* Output rows per panel: their accumulators (up to 256 B a row) stay in L2 between blocks. */
-#define NM_PANEL_ROWS g_panel
+#define NM_PANEL_ROWS 256
 
 /* Rows that must share a copied block for the copy to pay. */
 #define NM_COPY_ROWS 16
@@ -170,7 +164,6 @@ static _Thread_local float xbuf[64 * 64] __attribute__((aligned(64)));
 NM_TARGET void lt_nm_forward_rows_avx2(float *yt, size_t ldy, const lt_nm *a, const float *xt, size_t ldx, int ncols,
                                        const float *bias, int r0, int r1) {
   const int groups = a->cols / a->m;
-  nm_init();
   for (int c0 = 0; c0 < ncols; c0 += 64) {
     const int w = ncols - c0 < 64 ? ncols - c0 : 64, nv = (w + 7) / 8, t = w - 8 * (nv - 1);
     const __m256i tm = lane_mask(t);
