@@ -26,7 +26,7 @@ local M = {}
 
 M.csr = core.csr             -- (weight, mask) -> csr userdata
 M.nm = core.nm               -- (weight, mask, n, m) -> n:m userdata: matmul_t, backward_input, weight_grad, todense
-M.nm_kernel = core.nm_kernel -- (['auto'|'portable']) -> the n:m forward kernel before the call: 'avx2' | 'portable'
+M.nm_kernel = core.nm_kernel -- (['auto'|'avx2'|'portable']) -> the n:m forward kernel before the call: 'avx2' | 'portable'
 M.bench = core.bench         -- (rows, cols, batch, density [, reps]) -> timings (microseconds)
 M.calibrate = core.calibrate -- (rows, cols, batch [, {densities=, reps=}]) -> crossover, timings
 M.crossover = core.crossover -- (rows, cols, batch) -> default crossover density

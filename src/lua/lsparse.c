@@ -520,7 +520,7 @@ static const luaL_Reg funcs[] = {
 static const lt_help_entry help[] = {
     {"csr", "sparse.csr(weight, mask) -> csr of weight (out, in) at mask's nonzeros (kept even where weight is 0)"},
     {"nm", "sparse.nm(weight, mask, n, m) -> n:m weight (at most n of every m inputs kept): matmul_t, backward_input, weight_grad, todense"},
-    {"nm_kernel", "sparse.nm_kernel(['auto'|'portable']) -> the n:m forward kernel before the call ('avx2' or 'portable')"},
+    {"nm_kernel", "sparse.nm_kernel(['auto'|'avx2'|'portable']) -> the n:m forward kernel before the call ('avx2' or 'portable')"},
     {"bench", "sparse.bench(rows, cols, batch, density [, reps]) -> microseconds per call, dense sgemm vs CSR"},
     {"calibrate", "sparse.calibrate(rows, cols, batch [, {densities=, reps=}]) -> crossover density, timings"},
     {"crossover", "sparse.crossover(rows, cols, batch) -> default density below which sparse kernels win"},
