@@ -210,7 +210,7 @@ typedef enum {
   LT_SPARSE_NM = 3,    /* the sparse path, with forwards on the n:m kernels when the
                         * mask keeps at most 1 of 4, 2 of 4 or 4 of 8 inputs (else CSR).
                         * AUTO runs such a mask on the n:m forward too, at inference,
-                        * with the AVX2 kernel and 16 columns or more (batch, or pixels
+                        * with the AVX2 kernel and 32 columns or more (batch, or pixels
                         * of a convolution's image), where it beats sgemm (measured in
                         * examples/bench_structured.lua); training stays dense or CSR */
 } lt_sparse_mode;

@@ -23,7 +23,7 @@ void lt_spd_get_info(const lt_spd *d, lt_spd_info *info);
  * from LT_NM_AUTO_MIN_COLS columns on (examples/bench_structured.lua); training
  * keeps the dense/CSR choice (the n:m kernels have no fast backward). */
 void lt_spd_set_inference(lt_spd *d, int inference);
-#define LT_NM_AUTO_MIN_COLS 16
+#define LT_NM_AUTO_MIN_COLS 32
 
 /* A dense backward wrote the whole weight gradient. */
 void lt_spd_grad_dirty(lt_spd *d);

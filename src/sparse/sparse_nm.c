@@ -90,16 +90,26 @@ lt_status lt_nm_build(lt_nm *a, const float *w, const float *mask, int rows, int
 /* Every function below walks a row group by group, slot s = g / m * n + q,
  * column g + idx[s]: no division per slot. */
 
+/* One pass over w row by row (sequential reads), writing both copies; branch-free
+ * (a padding slot reads its group's first weight and keeps 0). */
 void lt_nm_refresh(lt_nm *a, const float *w) {
+  const int n = a->n, m = a->m, groups = a->cols / m, gb = LT_NM_BLOCK_GROUPS(m);
   for (int r = 0; r < a->rows; r++) {
     const uint8_t *ir = a->idx + (size_t)r * a->k;
     float *vr = a->val + (size_t)r * a->k;
     const float *wr = w + (size_t)r * a->cols;
-    for (int g = 0, s = 0; g < a->cols; g += a->m)
-      for (int q = 0; q < a->n; q++, s++)
-        if (!(ir[s] & LT_NM_PAD)) vr[s] = wr[g + ir[s]]; /* padding stays 0 */
+    for (int g0 = 0, s = 0; g0 < groups; g0 += gb) {
+      const int ng = groups - g0 < gb ? groups - g0 : gb, s0 = s;
+      for (int g = 0; g < ng; g++, wr += m)
+        for (int q = 0; q < n; q++, s++) {
+          const unsigned id = ir[s];
+          const float v = wr[id & (LT_NM_PAD - 1)];
+          vr[s] = id & LT_NM_PAD ? 0.0f : v;
+        }
+      if (a->pval) /* block g0's rows are ng * n slots each, after all rows of the blocks before */
+        memcpy(a->pval + (size_t)a->rows * g0 * n + (size_t)r * ng * n, vr + s0, (size_t)ng * n * sizeof(float));
+    }
   }
-  if (a->pval) pack(a, 0);
 }
 
 void lt_nm_todense(float *w, const lt_nm *a) {

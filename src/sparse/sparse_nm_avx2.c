@@ -4,8 +4,10 @@
  *
  * Why it beats the CSR row kernel on n:m: every row keeps the same number of
  * slots per group, so the loop is blocked over the inputs: a block of xt rows
- * (G groups x up to 64 columns, ~16 KB) stays in L1 while a panel of output
- * rows streams its slots past it. Each output row keeps up to 64 columns of
+ * (64 inputs x up to 64 columns, 16 KB; copied out when the rows of xt are far
+ * apart or off cache lines) stays in L1 while a panel of output rows streams
+ * its slots past it, read from lt_nm's copy in block order (pval, pidx), so the
+ * stream is sequential and rows further on are prefetched. Each output row keeps up to 64 columns of
  * accumulators in 8 ymm registers; each kept weight is one broadcast and one
  * FMA per vector, its xt operand an L1 load. Narrow column chunks (small
  * batches, small images) run several rows in lockstep so that 8 independent

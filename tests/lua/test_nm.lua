@@ -76,13 +76,13 @@ do -- dispatch: mode 'nm' runs n:m masks on the n:m kernels (forward), CSR for t
   checkerror(function() sparse.mode('n:m') end, "'sparse' or 'nm'")
 end
 
-do -- auto: an n:m mask runs on the n:m forward at inference (16 columns or more, AVX2), dense in training
+do -- auto: an n:m mask runs on the n:m forward at inference (32 columns or more, AVX2), dense in training
   local nn = require 'lotto.nn'
   local prune = require 'lotto.prune'
   local m = nn.model(nn.sequential { nn.linear(32, 24), nn.relu(), nn.linear(24, 8) }, { input = { 32 } })
   m:init { seed = 5 }
   prune.nm_model(m, 2, 4)
-  local x = T.randn({ 20, 32 }, 6)
+  local x = T.randn({ 40, 32 }, 6)
   local want = sparse.with_mode('dense', function() return m:forward(x, false) end)
   local got = sparse.with_mode('auto', function() return m:forward(x, false) end)
   check(maxdiff(want, got) < 1e-5, 'auto at inference: outputs as dense')
@@ -93,8 +93,8 @@ do -- auto: an n:m mask runs on the n:m forward at inference (16 columns or more
     return p
   end
   check_eq(paths(), fast and { 'n:m', 'n:m' } or { 'dense', 'dense' }, 'auto at inference')
-  sparse.with_mode('auto', function() return m:forward(x:narrow(1, 1, 8), false) end) -- 8 columns: sgemm wins
-  check_eq(paths(), { 'dense', 'dense' }, 'auto at batch 8')
+  sparse.with_mode('auto', function() return m:forward(x:narrow(1, 1, 16), false) end) -- 16 columns: sgemm
+  check_eq(paths(), { 'dense', 'dense' }, 'auto at batch 16')
   sparse.with_mode('auto', function() return m:forward(x, true) end) -- training: dense (no fast n:m backward)
   check_eq(paths(), { 'dense', 'dense' }, 'auto in training')
   -- the portable kernel never wins against sgemm: auto leaves it alone
