@@ -16,7 +16,7 @@ local o = lotto.args.parse(arg, {
   scales = {
     { '(default)', 'LeNet-300-100, MNIST, 2,000 iterations, k = 0, 100, 500', 'about 5 min' },
     { '--full', 'paper scale (24K iterations, IMP rewound to each k)', 'about 1 day (LeNet)' },
-    { '--model vgg16', 'width 1/8, padded Fashion-MNIST, 300 iterations, k = 0, 100, 2,000 test images', 'about 5 min' },
+    { '--model vgg16', 'width 1/8, padded Fashion-MNIST, 300 iterations, k = 0, 100, 2,000 test images', 'about 5 min (1 thread)' },
   },
   options = {
     { 'full', false, 'the paper scale' },
