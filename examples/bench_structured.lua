@@ -10,6 +10,16 @@
 -- portable n:m kernel (the path before the AVX2 kernel), alternately in the same run.
 -- Weights are random: latency and size do not depend on training.
 --
+-- Size ratios (after / before): pruning every conv uniformly at 0.5 keeps half of each
+-- layer's outputs and half of its inputs, so every weight tensor keeps at least a quarter
+-- (the first conv and the classifier a half): no plain architecture goes below 0.25. The
+-- lecture's SimpleNet at 0.21 needs a non-uniform criterion (network slimming's one
+-- threshold over all batchnorm scales, which prunes the wide layers more), not another
+-- architecture. DenseNet-40: pruning every conv (first, growth layers, transitions: each
+-- concatenated channel goes with the conv that made it) gives 0.26; leaving the
+-- transitions whole gives 0.46; the lecture's 0.35 lies between. VGG-19 (0.25) and
+-- MobileNet (0.26) match the lecture's.
+--
 --   lotto examples/bench_structured.lua [--reps n] [--batch n] [--width w] [--models a,b]
 --   (a quick smoke run: --reps 1 --batch 4 --width 0.125)
 local ORDER = { 'simplenet', 'vgg19', 'densenet40', 'mobilenet' }

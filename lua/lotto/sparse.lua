@@ -4,8 +4,10 @@
 -- Every linear and conv2d layer chooses, at each forward, dense sgemm or the
 -- CSR kernels from its mask density against a crossover measured on this
 -- machine (calibrate_model, cached in cache_path()) or, without a measurement,
--- a fitted default. Nothing to do in a script: a pruned model trains and
--- evaluates faster by itself. For benchmarks and tests:
+-- a fitted default; at inference, a layer whose mask is 1:4, 2:4 or 4:8
+-- (prune.nm_model) runs on the n:m forward (AVX2) from 32 columns on. Nothing to
+-- do in a script: a pruned model trains and evaluates faster by itself. For
+-- benchmarks and tests:
 --
 --   local sparse = require 'lotto.sparse'
 --   sparse.mode('dense')                         -- 'auto' (default) | 'dense' | 'sparse', global
@@ -251,6 +253,7 @@ if ok and type(help) == 'table' and help.register then
     export = 'export(model, path[, metadata]) -> bytes | nil, msg: compact sparse safetensors with the architecture',
     load = "load(path[, {mode =}]) -> net | nil, msg: inference model (net:forward, net:evaluate, net:predict)",
     prefer_sparse = 'prefer_sparse(rows, cols, batch, density[, cross]) -> boolean',
+    nm_kernel = "nm_kernel(['auto'|'avx2'|'portable']) -> the n:m forward kernel before the call ('avx2' | 'portable')",
   })
 end
 
