@@ -216,7 +216,8 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     double c = decide_cross(d, n > 0 ? n : 1);
     d->info.crossover = c;
     s = d->info.density < c;
-    nm = d->inference && n >= LT_NM_AUTO_MIN_COLS && lt_nm_simd_active();
+    /* (1:4, 2:4 and 4:8 keep at most half: a denser mask fits none, so it is not tried) */
+    nm = d->inference && n >= LT_NM_AUTO_MIN_COLS && d->info.density <= 0.5 && lt_nm_simd_active();
   } else {
     s = m == LT_SPARSE_FORCE || m == LT_SPARSE_NM;
     nm = m == LT_SPARSE_NM;
