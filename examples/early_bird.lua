@@ -97,6 +97,7 @@ if not run:round_done(1, 0) then
   local rec = eb:record()
   rec.mask_distance_eb_vs_full = lotto.earlybird.distance(eb.mask, final_mask)
   rec.test_acc = { dense = dense_acc }
+  rec.density, rec.runs = 1, { dense = { test_acc = dense_acc } } -- what the run store asks of a summary
   assert(run:write_summary(1, 0, rec))
   eb:plot { out = run.dir .. '/plots/earlybird', title = ('%s on %s'):format(opt.model, opt.data), per_epoch = per_epoch }
 end
@@ -113,7 +114,8 @@ local function retrain(k, which)
     local r = lotto.train.fit(model, { train = train, test = data.test }, {
       optimizer = { kind = 'adam', lr = lr }, batch = batch, iterations = T, seed = 1, eval_every = T,
       progress_label = 'retrain ' .. which .. ' ticket' })
-    assert(run:write_summary(1, k, { ticket = which, test_acc = r.final.test_acc, density = model:density() }))
+    assert(run:write_summary(1, k, { ticket = which, test_acc = r.final.test_acc, density = model:density(),
+                                     runs = { [which] = { test_acc = r.final.test_acc } } }))
   end
   local s = assert(run:load_summary(1, k))
   return s.test_acc, s.density
