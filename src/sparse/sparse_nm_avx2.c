@@ -14,6 +14,7 @@
  * FMA chains hide the FMA latency. Padding slots are skipped, as in the
  * portable kernel, so the two agree to float rounding (only the order of the
  * sums differs: here in column order per block). */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "lotto/blas.h"
@@ -26,13 +27,15 @@
 #define NM_INLINE static inline __attribute__((always_inline)) NM_TARGET
 
 int lt_nm_avx2_supported(void) {
-  static int cached = -1; /* a benign race: every thread computes the same value */
-  if (cached < 0) {
+  static atomic_int cached = -1; /* threads racing here all store the same value */
+  int v = atomic_load_explicit(&cached, memory_order_relaxed);
+  if (v < 0) {
     lt_cpu c;
     lt_cpu_detect(&c);
-    cached = c.avx2 && c.fma && c.os_ymm;
+    v = c.avx2 && c.fma && c.os_ymm;
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
   }
-  return cached;
+  return v;
 }
 
 /* How the last, partial vector of a chunk (t lanes) is read: whole when the
