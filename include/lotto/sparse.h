@@ -209,7 +209,8 @@ typedef enum {
   LT_SPARSE_FORCE = 2, /* always CSR ("sparse" in Lua) */
   LT_SPARSE_NM = 3,    /* the sparse path, with forwards on the n:m kernels when the
                         * mask keeps at most 1 of 4, 2 of 4 or 4 of 8 inputs (else CSR).
-                        * AUTO runs such a mask on the n:m forward too, at inference,
+                        * AUTO runs such a mask on the n:m forward too, at inference in
+                        * a frozen layer (lotto.sparse.load, set_layer{frozen = true}),
                         * with the AVX2 kernel and 32 columns or more (batch, or pixels
                         * of a convolution's image), where it beats sgemm (measured in
                         * examples/bench_structured.lua); training stays dense or CSR */

@@ -4,8 +4,9 @@
 -- Every linear and conv2d layer chooses, at each forward, dense sgemm or the
 -- CSR kernels from its mask density against a crossover measured on this
 -- machine (calibrate_model, cached in cache_path()) or, without a measurement,
--- a fitted default; at inference, a layer whose mask is 1:4, 2:4 or 4:8
--- (prune.nm_model) runs on the n:m forward (AVX2) from 32 columns on. Nothing to
+-- a fitted default; at inference, a frozen layer (load, set_layer{frozen = true})
+-- whose mask is 1:4, 2:4 or 4:8 (prune.nm_model) runs on the n:m forward (AVX2)
+-- from 32 columns on. Nothing to
 -- do in a script: a pruned model trains and evaluates faster by itself. For
 -- benchmarks and tests:
 --

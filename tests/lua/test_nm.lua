@@ -84,15 +84,18 @@ do -- auto: an n:m mask runs on the n:m forward at inference (32 columns or more
   prune.nm_model(m, 2, 4)
   local x = T.randn({ 40, 32 }, 6)
   local want = sparse.with_mode('dense', function() return m:forward(x, false) end)
-  local got = sparse.with_mode('auto', function() return m:forward(x, false) end)
-  check(maxdiff(want, got) < 1e-5, 'auto at inference: outputs as dense')
-  local fast = sparse.nm_kernel() == 'avx2'
   local function paths()
     local p = {}
     for _, l in ipairs(sparse.layers(m)) do p[#p + 1] = l.path end
     return p
   end
-  check_eq(paths(), fast and { 'n:m', 'n:m' } or { 'dense', 'dense' }, 'auto at inference')
+  sparse.with_mode('auto', function() return m:forward(x, false) end)
+  check_eq(paths(), { 'dense', 'dense' }, 'auto at inference, not frozen: weights re-read each time cost the gain')
+  sparse.set_layer(m, nil, { frozen = true })
+  local got = sparse.with_mode('auto', function() return m:forward(x, false) end)
+  check(maxdiff(want, got) < 1e-5, 'auto at inference: outputs as dense')
+  local fast = sparse.nm_kernel() == 'avx2'
+  check_eq(paths(), fast and { 'n:m', 'n:m' } or { 'dense', 'dense' }, 'auto at inference, frozen')
   sparse.with_mode('auto', function() return m:forward(x:narrow(1, 1, 16), false) end) -- 16 columns: sgemm
   check_eq(paths(), { 'dense', 'dense' }, 'auto at batch 16')
   sparse.with_mode('auto', function() return m:forward(x, true) end) -- training: dense (no fast n:m backward)
