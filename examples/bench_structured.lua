@@ -175,7 +175,8 @@ for _, g in ipairs(layers) do
   print(('  %-11s (%4d x %4d) . %4d columns: dense %8.3f, 2:4 %8.3f (%.2fx dense, %s), old 2:4 %8.3f (%.2fx)')
     :format(g[1], cout, K, cols, dense, nm, nm / dense, path, old, old / dense))
 end
-print('  (auto runs a 2:4 layer on the n:m forward at inference from 32 columns, batch or pixels per image:')
-print('   the kernel alone wins from 16, but a convolution runs it image by image, with an im2col each, while')
+print('  (auto runs a frozen 2:4 layer with 64 rows or more on the n:m forward at inference from 32 columns,')
+print('   batch or pixels per image (fewer rows: the per-block and per-image overheads outweigh the savings);')
+print('   the kernel alone wins from 16 columns, but a convolution runs it image by image, with an im2col each, while')
 print('   sgemm takes several small images at once; below 16, one vector per row leaves the FMA units idle)')
 T.set_threads(1)

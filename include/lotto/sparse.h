@@ -211,8 +211,8 @@ typedef enum {
                         * mask keeps at most 1 of 4, 2 of 4 or 4 of 8 inputs (else CSR).
                         * AUTO runs such a mask on the n:m forward too, at inference in
                         * a frozen layer (lotto.sparse.load, set_layer{frozen = true}),
-                        * with the AVX2 kernel and 32 columns or more (batch, or pixels
-                        * of a convolution's image), where it beats sgemm (measured in
+                        * with the AVX2 kernel, 32 columns or more (batch, or pixels of
+                        * a convolution's image) and 64 rows or more, where it beats sgemm (measured in
                         * examples/bench_structured.lua); training stays dense or CSR */
 } lt_sparse_mode;
 void lt_sparse_set_mode(lt_sparse_mode mode); /* global, process-wide; default AUTO */

@@ -217,7 +217,8 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     d->info.crossover = c;
     s = d->info.density < c;
     /* (1:4, 2:4 and 4:8 keep at most half: a denser mask fits none, so it is not tried) */
-    nm = d->inference && d->frozen && n >= LT_NM_AUTO_MIN_COLS && d->info.density <= 0.5 && lt_nm_simd_active();
+    nm = d->inference && d->frozen && n >= LT_NM_AUTO_MIN_COLS && rows >= LT_NM_AUTO_MIN_ROWS &&
+         d->info.density <= 0.5 && lt_nm_simd_active();
   } else {
     s = m == LT_SPARSE_FORCE || m == LT_SPARSE_NM;
     nm = m == LT_SPARSE_NM;

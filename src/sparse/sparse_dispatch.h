@@ -26,6 +26,10 @@ void lt_spd_get_info(const lt_spd *d, lt_spd_info *info);
  * its weights into the n:m form at every forward costs what the kernel saves. */
 void lt_spd_set_inference(lt_spd *d, int inference);
 #define LT_NM_AUTO_MIN_COLS 32
+/* ... and from this many output rows: with fewer, a convolution's per-image im2col
+ * and the kernel's per-block overhead outweigh the halved multiply-adds (measured:
+ * 8 to 32 output channels lose by 10-30%, 64 break even). */
+#define LT_NM_AUTO_MIN_ROWS 64
 
 /* A dense backward wrote the whole weight gradient. */
 void lt_spd_grad_dirty(lt_spd *d);
