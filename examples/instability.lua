@@ -16,6 +16,7 @@ local o = lotto.args.parse(arg, {
   scales = {
     { '(default)', 'LeNet-300-100, MNIST, 2,000 iterations, k = 0, 100, 500', 'about 5 min' },
     { '--full', 'paper scale (24K iterations, IMP rewound to each k)', 'about 1 day (LeNet)' },
+    { '--model vgg16', 'width 1/8, padded Fashion-MNIST, 300 iterations, k = 0, 100, 2,000 test images', 'about 5 min (1 thread)' },
   },
   options = {
     { 'full', false, 'the paper scale' },
@@ -34,22 +35,27 @@ local conv = { data = 'mnist', optimizer = { kind = 'adam', lr = 2e-4 }, batch =
 local sgd = { data = 'cifar10', optimizer = { kind = 'sgd', lr = 0.05, momentum = 0.9 }, batch = 128,
               small = { T = 600, rewind = { 0, 100, 300 }, rounds = { 2, 5 } },
               full = { T = 30000, rewind = { 0, 100, 500, 2000, 5000 }, rounds = { 3, 7, 12 } } }
+-- VGG on a CPU: the small scale is a smoke-sized run (width 1/8, 2,000 test images)
+local vgg = { data = sgd.data, optimizer = sgd.optimizer, batch = 64, width = 0.125, test = 2000, points = 11,
+              small = { T = 300, rewind = { 0, 100 }, rounds = { 2 } }, full = sgd.full }
 local M = ({
   lenet300 = { data = 'mnist', optimizer = { kind = 'adam', lr = 1.2e-3 }, batch = 60,
                small = { T = 2000, rewind = { 0, 100, 500 }, rounds = { 3, 7, 12 }, imp_T = 1000 },
                full = { T = 24000, rewind = { 0, 25, 100, 500, 2000 }, rounds = { 3, 7, 12 } } },
-  lenet5 = conv, conv2 = conv, conv4 = conv, conv6 = conv, resnet20 = sgd, vgg11 = sgd, vgg16 = sgd, vgg19 = sgd,
+  lenet5 = conv, conv2 = conv, conv4 = conv, conv6 = conv, resnet20 = sgd, vgg11 = vgg, vgg16 = vgg, vgg19 = vgg,
 })[opt.model] or lotto.util.user_error(('examples/instability.lua: unknown model %s (lenet300, lenet5, conv2, conv4, conv6, resnet20, vgg11, vgg16, vgg19)'):format(tostring(opt.model)))
 local data_name = opt.data or M.data
 if data_name == 'cifar10' and not lotto.data.available('cifar10') then data_name = 'fashion_mnist' end
 local S = M[opt.scale]
 -- the CIFAR models take 28x28 MNIST-family images padded to 3x32x32
 local data_opts = { val = 5000 }
-if M == sgd and data_name ~= 'cifar10' then data_opts.pad, data_opts.channels = 2, 3 end
+if (M == sgd or M == vgg) and data_name ~= 'cifar10' then data_opts.pad, data_opts.channels = 2, 3 end
 local data = lotto.data.load(data_name, data_opts)
+if opt.scale == 'small' and M.test then data.test = data.test:subset(M.test) end
 local model_opts = { input = data.train:x():shape() }
 table.remove(model_opts.input, 1)
-if opt.width then model_opts.width = math.tointeger(tonumber(opt.width)) or tonumber(opt.width) end
+if opt.width then model_opts.width = math.tointeger(tonumber(opt.width)) or tonumber(opt.width)
+elseif opt.scale == 'small' then model_opts.width = M.width end
 
 local name = ('instability_%s_%s%s'):format(opt.model, data_name, opt.scale == 'full' and '_full' or '')
 local results = lotto.lmc.analyze {
@@ -65,7 +71,7 @@ local results = lotto.lmc.analyze {
   imp = { rounds = S.rounds, iterations = S.imp_T or S.T, eval_every = S.imp_T or S.T,
           prune = { rate = 0.2, output_rate = 0.1 }, per_rewind = opt.scale == 'full' },
   seeds = { 1, 2 },
-  points = opt.scale == 'full' and 30 or 21,
+  points = opt.scale == 'full' and 30 or M.points or 21,
 }
 
 -- The table: one row per subnetwork, instability (%) at each k.

@@ -125,7 +125,14 @@ typedef struct lt_nm {
   int rows, cols, n, m, k; /* k = cols / m * n slots per row */
   float *val;              /* (rows, k) */
   uint8_t *idx;            /* (rows, k): offset in the group, or LT_NM_PAD */
+  /* The same slots in the order the fast forward reads them (kept in step by
+   * lt_nm_build and lt_nm_refresh; NULL where that kernel cannot run): block
+   * after block of LT_NM_BLOCK_GROUPS(m) groups, in each block row after row. */
+  float *pval;
+  uint8_t *pidx;
 } lt_nm;
+/* Groups of m inputs per block of the fast forward: 64 inputs, at least one group. */
+#define LT_NM_BLOCK_GROUPS(m) ((m) < 64 ? 64 / (m) : 1)
 
 /* Caller frees with lt_nm_free. NULL on ENOMEM. */
 lt_nm *lt_nm_new(void);
@@ -139,6 +146,14 @@ void lt_nm_todense(float *w, const lt_nm *a);         // w is (a->rows, a->cols)
 lt_status lt_nm_forward_t(float *yt, int ldy,         // yt is (a->rows, n)
                           const lt_nm *a, const float *xt, int ldx, // xt is (a->cols, n)
                           int n, const float *bias);  // bias is (a->rows) or NULL
+/* The forward above runs a blocked AVX2+FMA kernel where the CPU has it
+ * (checked at run time, whatever the build's flags), else a portable one; the
+ * two agree to float rounding. lt_nm_use_simd(0) picks the portable kernel,
+ * (1) the fast one where supported, (-1) only asks; returns the setting before
+ * the call (process-wide; for tests and benchmarks). lt_nm_simd_active: the
+ * forward runs the AVX2 kernel now. */
+int lt_nm_use_simd(int on);
+int lt_nm_simd_active(void);
 /* dxt = A^T . dyt (overwritten, or added to if accumulate). */
 lt_status lt_nm_backward_input_t(float *dxt, int ldx, // dxt is (a->cols, n)
                                  const lt_nm *a, const float *dyt, int ldd, // dyt is (a->rows, n)
@@ -201,9 +216,12 @@ typedef enum {
   LT_SPARSE_DENSE = 1, /* always sgemm */
   LT_SPARSE_FORCE = 2, /* always CSR ("sparse" in Lua) */
   LT_SPARSE_NM = 3,    /* the sparse path, with forwards on the n:m kernels when the
-                        * mask keeps at most 1 of 4, 2 of 4 or 4 of 8 inputs (else CSR);
-                        * never chosen by AUTO: on the CPUs measured so far (see
-                        * examples/bench_structured.lua) sgemm is faster at 50% */
+                        * mask keeps at most 1 of 4, 2 of 4 or 4 of 8 inputs (else CSR).
+                        * AUTO runs such a mask on the n:m forward too, at inference in
+                        * a frozen layer (lotto.sparse.load, set_layer{frozen = true}),
+                        * with the AVX2 kernel, 32 columns or more (batch, or pixels of
+                        * a convolution's image) and 64 rows or more, where it beats sgemm (measured in
+                        * examples/bench_structured.lua); training stays dense or CSR */
 } lt_sparse_mode;
 void lt_sparse_set_mode(lt_sparse_mode mode); /* global, process-wide; default AUTO */
 lt_sparse_mode lt_sparse_get_mode(void);

@@ -4,8 +4,11 @@
 -- Every linear and conv2d layer chooses, at each forward, dense sgemm or the
 -- CSR kernels from its mask density against a crossover measured on this
 -- machine (calibrate_model, cached in cache_path()) or, without a measurement,
--- a fitted default. Nothing to do in a script: a pruned model trains and
--- evaluates faster by itself. For benchmarks and tests:
+-- a fitted default; at inference, a frozen layer (load, set_layer{frozen = true})
+-- whose mask is 1:4, 2:4 or 4:8 (prune.nm_model) runs on the n:m forward (AVX2)
+-- from 32 columns on. Nothing to
+-- do in a script: a pruned model trains and evaluates faster by itself. For
+-- benchmarks and tests:
 --
 --   local sparse = require 'lotto.sparse'
 --   sparse.mode('dense')                         -- 'auto' (default) | 'dense' | 'sparse', global
@@ -26,6 +29,7 @@ local M = {}
 
 M.csr = core.csr             -- (weight, mask) -> csr userdata
 M.nm = core.nm               -- (weight, mask, n, m) -> n:m userdata: matmul_t, backward_input, weight_grad, todense
+M.nm_kernel = core.nm_kernel -- (['auto'|'avx2'|'portable']) -> the n:m forward kernel before the call: 'avx2' | 'portable'
 M.bench = core.bench         -- (rows, cols, batch, density [, reps]) -> timings (microseconds)
 M.calibrate = core.calibrate -- (rows, cols, batch [, {densities=, reps=}]) -> crossover, timings
 M.crossover = core.crossover -- (rows, cols, batch) -> default crossover density
@@ -281,6 +285,7 @@ if ok and type(help) == 'table' and help.register then
     export = 'export(model, path[, metadata]) -> bytes | nil, msg: compact sparse safetensors with the architecture',
     load = "load(path[, {mode =}]) -> net | nil, msg: inference model (net:forward, net:evaluate, net:predict)",
     prefer_sparse = 'prefer_sparse(rows, cols, batch, density[, cross]) -> boolean',
+    nm_kernel = "nm_kernel(['auto'|'avx2'|'portable']) -> the n:m forward kernel before the call ('avx2' | 'portable')",
   })
 end
 

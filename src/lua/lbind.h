@@ -48,6 +48,7 @@ int lt_sparse_nm(lua_State *L);
 int lt_sparse_nm_open(lua_State *L);
 /* lsparse_cross.c: timing, calibration and the crossover table of lotto.core.sparse */
 extern const luaL_Reg lt_sparse_cross_funcs[];
+int lt_sparse_nm_kernel(lua_State *L);
 
 /* ---- mask arguments (lprune.c) ---- */
 /* A tensor written in place: contiguous, or an error naming argument i and what. */

@@ -369,12 +369,13 @@ static const luaL_Reg csr_methods[] = {
 static const luaL_Reg csr_meta[] = {
     {"__gc", csr_gc}, {"__close", csr_gc}, {"__tostring", csr_tostring}, {"__len", csr_nnz}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {
-    {"csr", sp_csr},   {"nm", lt_sparse_nm},     {"mode", sp_mode}, {"set_layer", sp_set_layer}, {"layers", sp_layers},
+    {"csr", sp_csr},   {"nm", lt_sparse_nm},     {"nm_kernel", lt_sparse_nm_kernel},     {"mode", sp_mode}, {"set_layer", sp_set_layer}, {"layers", sp_layers},
     {"export", sp_export}, {"import", sp_import}, {"fill", sp_fill}, {NULL, NULL}};
 
 static const lt_help_entry help[] = {
     {"csr", "sparse.csr(weight, mask) -> csr of weight (out, in) at mask's nonzeros (kept even where weight is 0)"},
     {"nm", "sparse.nm(weight, mask, n, m) -> n:m weight (at most n of every m inputs kept): matmul_t, backward_input, weight_grad, todense"},
+    {"nm_kernel", "sparse.nm_kernel(['auto'|'avx2'|'portable']) -> the n:m forward kernel before the call ('avx2' or 'portable')"},
     {"bench", "sparse.bench(rows, cols, batch, density [, reps]) -> microseconds per call, dense sgemm vs CSR"},
     {"calibrate", "sparse.calibrate(rows, cols, batch [, {densities=, reps=}]) -> crossover density, timings"},
     {"crossover", "sparse.crossover(rows, cols, batch) -> default density below which sparse kernels win"},

@@ -215,3 +215,12 @@ int lt_sparse_nm_open(lua_State *L) {
 }
 
 int lt_sparse_nm(lua_State *L) { return sp_nm(L); }
+
+// nm_kernel(['auto' | 'avx2' | 'portable']) -> the forward kernel before the call: 'avx2' or 'portable'.
+// 'auto' and 'avx2' both mean the AVX2 kernel where the CPU has it (so a returned name restores).
+int lt_sparse_nm_kernel(lua_State *L) {
+  static const char *const opts[] = {"auto", "avx2", "portable", NULL};
+  lua_pushstring(L, lt_nm_simd_active() ? "avx2" : "portable");
+  if (!lua_isnoneornil(L, 1)) lt_nm_use_simd(luaL_checkoption(L, 1, NULL, opts) != 2);
+  return 1;
+}

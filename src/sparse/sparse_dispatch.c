@@ -45,6 +45,7 @@ struct lt_spd {
   lt_nm *nm;               /* LT_SPARSE_NM: the mask as n:m, when it is one (forwards) */
   int nm_built, nm_stale;  /* nm holds this version's pattern; its values need a re-read */
   int nm_n, nm_m;          /* that pattern (0: the mask fits none) */
+  int inference;           /* the next forward runs no backward (lt_spd_set_inference) */
   lt_spd_info info;
 };
 
@@ -82,6 +83,7 @@ void lt_spd_set_frozen(lt_spd *d, int frozen) {
   if (frozen && !d->frozen) d->built = 0; /* values are read once more at the next build */
   d->frozen = frozen != 0;
 }
+void lt_spd_set_inference(lt_spd *d, int inference) { d->inference = inference != 0; }
 void lt_spd_get_info(const lt_spd *d, lt_spd_info *info) {
   *info = d->info;
   info->mode = d->mode;
@@ -210,18 +212,28 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     d->info.density = (double)nnz / (double)total;
   }
   lt_sparse_mode m = d->mode != LT_SPARSE_AUTO ? d->mode : lt_sparse_get_mode();
-  int s;
+  int s, nm = 0;
   if (m == LT_SPARSE_AUTO) {
     double c = decide_cross(d, n > 0 ? n : 1);
     d->info.crossover = c;
     s = d->info.density < c;
+    /* (1:4, 2:4 and 4:8 keep at most half: a denser mask fits none, so it is not tried) */
+    nm = d->inference && d->frozen && n >= LT_NM_AUTO_MIN_COLS && rows >= LT_NM_AUTO_MIN_ROWS &&
+         d->info.density <= 0.5 && lt_nm_simd_active();
   } else {
     s = m == LT_SPARSE_FORCE || m == LT_SPARSE_NM;
+    nm = m == LT_SPARSE_NM;
   }
   if (!d->built) d->nm_built = 0;
-  if (s && m == LT_SPARSE_NM) {
+  if (nm) {
     lt_status st = prepare_nm(d, w, mask, rows, cols);
     if (st) return st;
+    /* auto: an n:m mask whose slots are mostly kept weights (a very sparse mask fits
+     * 1:4 too, as padding, which the CSR skips) runs on the n:m forward */
+    if (m == LT_SPARSE_AUTO) {
+      if (d->nm_n && d->nnz >= (int64_t)(0.75 * rows * (double)(cols / d->nm_m * d->nm_n))) s = 1;
+      else d->info.nm_n = d->info.nm_m = 0;
+    }
   } else {
     d->info.nm_n = d->info.nm_m = 0;
   }

@@ -18,6 +18,18 @@ void lt_spd_set_mode(lt_spd *d, lt_sparse_mode mode); /* AUTO: follow the global
 void lt_spd_set_crossover(lt_spd *d, double density); /* < 0: the machine's (default) */
 void lt_spd_set_frozen(lt_spd *d, int frozen);        /* 1: values never re-read after a build */
 void lt_spd_get_info(const lt_spd *d, lt_spd_info *info);
+/* The layer says whether its next forwards are inference (no backward follows):
+ * then auto runs a frozen layer's mask of 1:4, 2:4 or 4:8 on the n:m forward,
+ * which beats sgemm from LT_NM_AUTO_MIN_COLS columns on
+ * (examples/bench_structured.lua). Training keeps the dense/CSR choice (the n:m
+ * kernels have no fast backward), and so does a layer that is not frozen: re-reading
+ * its weights into the n:m form at every forward costs what the kernel saves. */
+void lt_spd_set_inference(lt_spd *d, int inference);
+#define LT_NM_AUTO_MIN_COLS 32
+/* ... and from this many output rows: with fewer, a convolution's per-image im2col
+ * and the kernel's per-block overhead outweigh the halved multiply-adds (measured:
+ * 8 to 32 output channels lose by 10-30%, 64 break even). */
+#define LT_NM_AUTO_MIN_ROWS 64
 
 /* A dense backward wrote the whole weight gradient. */
 void lt_spd_grad_dirty(lt_spd *d);

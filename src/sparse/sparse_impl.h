@@ -47,6 +47,14 @@ lt_status lt_sp_spmm_w(float *ct, int ldc, const lt_csr *a, const float *w, int 
  * that may be read from the start of each xt row (>= w; the row stride left). */
 void lt_sp_dot_row(float *g, const int32_t *ci, int cnt, const float *dy, const float *xt,
                    size_t ldx, int w, size_t room);
+/* ---- the n:m forward on AVX2+FMA (sparse_nm_avx2.c) ---- */
+/* The CPU and OS run AVX2+FMA (cpuid, xgetbv; remembered). */
+int lt_nm_avx2_supported(void);
+/* Rows [r0, r1) of yt = a . xt + bias (bias may be NULL), n columns; only
+ * where lt_nm_avx2_supported(). */
+void lt_nm_forward_rows_avx2(float *yt, size_t ldy, const lt_nm *a, const float *xt, size_t ldx, int n,
+                             const float *bias, int r0, int r1);
+
 /* Column chunk width for sampled products over a (rows, n) operand: keeps a
  * chunk of xt in L2 (long n comes from convolution columns). */
 int lt_sp_dot_chunk(int xrows, int n);

@@ -1,8 +1,11 @@
 /* sparse_nm.c: n:m structured sparsity along the input dim (e.g. 2:4): a fixed
- * number of slots per row with one-byte in-group offsets. Forward and weight
- * gradient decode a row into the CSR row kernels; the input gradient scatters
- * over input groups, which threads split without sharing an output row. */
+ * number of slots per row with one-byte in-group offsets. The forward runs the
+ * blocked AVX2 kernel (sparse_nm_avx2.c) where the CPU has it, else decodes a
+ * row into the CSR row kernel (the portable path); the weight gradient decodes
+ * too; the input gradient scatters over input groups, which threads split
+ * without sharing an output row. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +18,23 @@ void lt_nm_free(lt_nm *a) {
   if (!a) return;
   free(a->val);
   free(a->idx);
+  free(a->pval);
+  free(a->pidx);
   free(a);
+}
+
+/* The blocked copy of the slots (see lotto/sparse.h): values, and the offsets too when idx. */
+static void pack(lt_nm *a, int idx) {
+  const int groups = a->cols / a->m, gb = LT_NM_BLOCK_GROUPS(a->m);
+  size_t o = 0;
+  for (int g0 = 0; g0 < groups; g0 += gb) {
+    const size_t len = (size_t)((groups - g0 < gb ? groups - g0 : gb) * a->n);
+    for (int r = 0; r < a->rows; r++, o += len) {
+      const size_t s = (size_t)r * a->k + (size_t)g0 * a->n;
+      memcpy(a->pval + o, a->val + s, len * sizeof *a->pval);
+      if (idx) memcpy(a->pidx + o, a->idx + s, len);
+    }
+  }
 }
 
 lt_status lt_nm_build(lt_nm *a, const float *w, const float *mask, int rows, int cols, int n, int m) {
@@ -52,23 +71,44 @@ lt_status lt_nm_build(lt_nm *a, const float *w, const float *mask, int rows, int
       }
     }
   }
+  float *pval = NULL;
+  uint8_t *pidx = NULL;
+  if (lt_nm_avx2_supported() && slots) { /* the fast forward's copy; without memory, the portable kernel runs */
+    pval = malloc(slots * sizeof *pval);
+    pidx = malloc(slots);
+    if (!pval || !pidx) free(pval), free(pidx), pval = NULL, pidx = NULL;
+  }
   free(a->val);
   free(a->idx);
-  *a = (lt_nm){rows, cols, n, m, cols / m * n, val, idx};
+  free(a->pval);
+  free(a->pidx);
+  *a = (lt_nm){rows, cols, n, m, cols / m * n, val, idx, pval, pidx};
+  if (pval) pack(a, 1);
   return LT_OK;
 }
 
 /* Every function below walks a row group by group, slot s = g / m * n + q,
  * column g + idx[s]: no division per slot. */
 
+/* One pass over w row by row (sequential reads), writing both copies; branch-free
+ * (a padding slot reads its group's first weight and keeps 0). */
 void lt_nm_refresh(lt_nm *a, const float *w) {
+  const int n = a->n, m = a->m, groups = a->cols / m, gb = LT_NM_BLOCK_GROUPS(m);
   for (int r = 0; r < a->rows; r++) {
     const uint8_t *ir = a->idx + (size_t)r * a->k;
     float *vr = a->val + (size_t)r * a->k;
     const float *wr = w + (size_t)r * a->cols;
-    for (int g = 0, s = 0; g < a->cols; g += a->m)
-      for (int q = 0; q < a->n; q++, s++)
-        if (!(ir[s] & LT_NM_PAD)) vr[s] = wr[g + ir[s]]; /* padding stays 0 */
+    for (int g0 = 0, s = 0; g0 < groups; g0 += gb) {
+      const int ng = groups - g0 < gb ? groups - g0 : gb, s0 = s;
+      for (int g = 0; g < ng; g++, wr += m)
+        for (int q = 0; q < n; q++, s++) {
+          const unsigned id = ir[s];
+          const float v = wr[id & (LT_NM_PAD - 1)];
+          vr[s] = id & LT_NM_PAD ? 0.0f : v;
+        }
+      if (a->pval) /* block g0's rows are ng * n slots each, after all rows of the blocks before */
+        memcpy(a->pval + (size_t)a->rows * g0 * n + (size_t)r * ng * n, vr + s0, (size_t)ng * n * sizeof(float));
+    }
   }
 }
 
@@ -104,13 +144,28 @@ typedef struct nm_job {
   float *out, *buf; /* buf: per part, k columns + k values + k positions + k sums */
   const float *bias, *dyt, *xt;
   size_t ldo, ldd, ldx;
-  int n, flag, chunk; /* flag: accumulate (input grad) */
+  int n, flag, chunk; /* flag: accumulate (input grad), the AVX2 kernel (forward) */
   int bounds[LT_POOL_MAXPARTS + 1];
 } nm_job;
+
+/* 1: the forward runs the AVX2 kernel where supported (default); 0: the portable one. */
+static atomic_int use_simd = 1;
+
+int lt_nm_use_simd(int on) {
+  int was = atomic_load(&use_simd);
+  if (on >= 0) atomic_store(&use_simd, on != 0);
+  return was;
+}
+
+int lt_nm_simd_active(void) { return atomic_load(&use_simd) && lt_nm_avx2_supported(); }
 
 static void forward_part(void *arg, int p) {
   nm_job *j = arg;
   const lt_nm *a = j->a;
+  if (j->flag) { /* flag: the AVX2 kernel */
+    lt_nm_forward_rows_avx2(j->out, j->ldo, a, j->xt, j->ldx, j->n, j->bias, j->bounds[p], j->bounds[p + 1]);
+    return;
+  }
   float *b = j->buf + (size_t)p * 4 * a->k;
   int32_t *ci = (int32_t *)b, *pos = (int32_t *)(b + 2 * (size_t)a->k), rowptr[2] = {0, 0};
   for (int r = j->bounds[p]; r < j->bounds[p + 1]; r++) {
@@ -184,9 +239,9 @@ lt_status lt_nm_forward_t(float *yt, int ldy, const lt_nm *a, const float *xt, i
                           const float *bias) {
   lt_status st = check("lt_nm_forward_t", a, n, ldy, ldx);
   if (st || n == 0 || a->rows == 0) return st;
-  nm_job j = {a, yt, NULL, bias, NULL, xt, (size_t)ldy, 0, (size_t)ldx, n, 0, 0, {0}};
+  nm_job j = {a, yt, NULL, bias, NULL, xt, (size_t)ldy, 0, (size_t)ldx, n, a->pval && lt_nm_simd_active(), 0, {0}};
   int np = split(&j, (double)a->rows * a->k * n, a->rows);
-  if (!(j.buf = lt_pool_scratch(LT_SLOT_NM, (size_t)np * 4 * a->k)))
+  if (!j.flag && !(j.buf = lt_pool_scratch(LT_SLOT_NM, (size_t)np * 4 * a->k)))
     return lt_error(LT_ENOMEM, "lt_nm_forward_t: out of memory");
   lt_pool_run(np, forward_part, &j);
   return LT_OK;

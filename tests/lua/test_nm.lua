@@ -76,6 +76,39 @@ do -- dispatch: mode 'nm' runs n:m masks on the n:m kernels (forward), CSR for t
   checkerror(function() sparse.mode('n:m') end, "'sparse' or 'nm'")
 end
 
+do -- auto: an n:m mask runs on the n:m forward at inference (32 columns or more, AVX2), dense in training
+  local nn = require 'lotto.nn'
+  local prune = require 'lotto.prune'
+  local m = nn.model(nn.sequential { nn.linear(32, 64), nn.relu(), nn.linear(64, 8) }, { input = { 32 } })
+  m:init { seed = 5 }
+  prune.nm_model(m, 2, 4)
+  local x = T.randn({ 40, 32 }, 6)
+  local want = sparse.with_mode('dense', function() return m:forward(x, false) end)
+  local function paths()
+    local p = {}
+    for _, l in ipairs(sparse.layers(m)) do p[#p + 1] = l.path end
+    return p
+  end
+  sparse.with_mode('auto', function() return m:forward(x, false) end)
+  check_eq(paths(), { 'dense', 'dense' }, 'auto at inference, not frozen: weights re-read each time cost the gain')
+  sparse.set_layer(m, nil, { frozen = true })
+  local got = sparse.with_mode('auto', function() return m:forward(x, false) end)
+  check(maxdiff(want, got) < 1e-5, 'auto at inference: outputs as dense')
+  local fast = sparse.nm_kernel() == 'avx2'
+  check_eq(paths(), fast and { 'n:m', 'dense' } or { 'dense', 'dense' }, 'auto at inference, frozen (8 rows: sgemm)')
+  sparse.with_mode('auto', function() return m:forward(x:narrow(1, 1, 16), false) end) -- 16 columns: sgemm
+  check_eq(paths(), { 'dense', 'dense' }, 'auto at batch 16')
+  sparse.with_mode('auto', function() return m:forward(x, true) end) -- training: dense (no fast n:m backward)
+  check_eq(paths(), { 'dense', 'dense' }, 'auto in training')
+  -- the portable kernel never wins against sgemm: auto leaves it alone
+  local was = sparse.nm_kernel('portable')
+  sparse.with_mode('auto', function() return m:forward(x, false) end)
+  check_eq(paths(), { 'dense', 'dense' }, 'auto with the portable kernel')
+  check_eq(sparse.nm_kernel(was), 'portable')
+  check_eq(sparse.nm_kernel(), was, 'restored')
+  checkerror(function() sparse.nm_kernel('fast') end, "invalid option 'fast'")
+end
+
 do -- misuse
   local w = T.randn({ 2, 8 }, 1)
   checkerror(function() sparse.nm(w, T.ones { 2, 8 }, 2, 4) end, 'keep more than 2 of 4')
