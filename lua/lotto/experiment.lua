@@ -5,6 +5,7 @@
 -- one process holds a run at a time; results.json never holds timings.
 local json = require 'lotto.json'
 local tensor = require 'lotto.tensor'
+local nn = require 'lotto.nn'
 local fs = require 'lotto.fs'
 local U = require 'lotto.util'
 local G = require 'lotto.experiment.guard'
@@ -410,7 +411,8 @@ function Run:aggregate()
 end
 
 -- Writes results.json (timing fields moved out) and timing.json, atomically. timing.json
--- also records the BLAS the writing process ran on (library, version, kernel, threads).
+-- also records the BLAS the writing process ran on (library, version, kernel, threads) and
+-- whether 3x3 convolutions took the Winograd path (it rounds differently from the GEMM path).
 -- Returns the path of results.json, or nil, message.
 function Run:write_results(tbl, timing)
   if type(tbl) ~= 'table' then U.raise("bad argument #1 to 'write_results' (table expected)") end
@@ -419,6 +421,7 @@ function Run:write_results(tbl, timing)
   local b = tensor.blas_info()
   timing.blas = { library = b.library, version = b.version, kernel = b.kernel, threads = b.threads, cpu = b.cpu,
     forced = b.forced }
+  timing.winograd = nn.winograd()
   local p = self.dir .. '/results.json'
   local ok, err = json.write(p, clean, { indent = true })
   if ok and timing then ok, err = json.write(self.dir .. '/timing.json', timing, { indent = true }) end

@@ -96,6 +96,7 @@ local blas = json.read(run.dir .. '/timing.json').blas
 check(blas and blas.library == 'OpenBLAS' and blas.kernel == lotto.tensor.blas_info().kernel
   and math.type(blas.threads) == 'integer' and blas.threads >= 1 and type(blas.version) == 'string'
   and blas.forced ~= nil, 'timing.json records the BLAS library, version, kernel and threads')
+check(json.read(run.dir .. '/timing.json').winograd == require('lotto.nn').winograd(), 'timing.json records the Winograd setting')
 
 -- resume: same config (threads volatile) reopens; results stay byte-identical
 run:close() -- one writer per run, also within a process
