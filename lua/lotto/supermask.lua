@@ -69,6 +69,7 @@ function M.mask(model, opts)
   U.check_model(model, 'mask', 1)
   local o = U.merge(mask_defaults, opts, where)
   U.one_of(o.criterion, criterion_names, 'criterion', where)
+  if type(o.distribution) ~= 'function' then U.one_of(o.distribution, pai.distribution_names, 'distribution', where) end
   check_flat(model, o.theta0, 'theta0', where)
   if o.criterion ~= 'random' then check_flat(model, o.final, 'final', where) end
   if type(o.density) ~= 'number' or not (o.density > 0 and o.density <= 1) then
