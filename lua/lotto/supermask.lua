@@ -146,7 +146,10 @@ function M.edge_popup(model, data, opts)
   local w = M.start(model, model:state(), o.init)  -- frozen
   local n = w:numel()
   local r = rng.new(o.seed, rng.streams.init)
-  local scores, buf, on = tensor.zeros { n }, tensor.zeros { n }, tensor.zeros { n }
+  -- every step works in these buffers: a new tensor a step would pile up gigabytes before
+  -- the collector, which sees only the small userdata, frees them
+  local scores, buf, on, g, sg = tensor.zeros { n }, tensor.zeros { n }, tensor.zeros { n }, tensor.zeros { n },
+    tensor.zeros { n }
   local masks, keep = {}, {}
   U.one_of(o.distribution, { 'uniform', 'erk', 'uniform_first_dense' }, 'distribution', where)
   local dist = pai.distributions[o.distribution](layers, o.density)
@@ -176,10 +179,11 @@ function M.edge_popup(model, data, opts)
     sum, cnt = sum + l, cnt + 1
     local lr = o.lr * 0.5 * (1 + math.cos(math.pi * it / total))
     -- straight-through through the top-k of |s|: dL/ds = dL/dw_eff * w * sign(s)
-    local g = grads:mul(w):mul_(scores:sign()):mul_(on)
-    if o.weight_decay > 0 then g:add_(scores:mul(o.weight_decay):mul_(on)) end
+    sg:copy(scores):sign_():mul_(on)
+    g:copy(grads):mul_(w):mul_(sg)
+    if o.weight_decay > 0 then g:add_(sg:copy(scores):mul_(on):mul_(o.weight_decay)) end
     buf:mul_(o.momentum):add_(g)
-    scores:sub_(buf:mul(lr))
+    scores:sub_(g:copy(buf):mul_(lr))
   end
   put_mask()
   for i, e in ipairs(layers) do e.p.mask:copy(masks[i]) end
