@@ -14,6 +14,11 @@
 --   random                 uniform random (the pruning stream of seed)
 -- Weights under the mask (init): 'theta0' (the initial values) or 'signed_constant'
 -- (sign(w0) times the layer's initial standard deviation, Zhou's "signed constant").
+-- Zhou et al.'s code cuts each layer to its own density with the output layer pruned at
+-- half the rate of the others (20% and 10% a round): distribution = 'output_half'
+-- (lotto.pai.distributions); the default 'uniform' cuts every layer alike. Their masks
+-- come from a network trained to convergence (55 epochs of Adam 1.2e-3 for LeNet-300-100);
+-- large final on theta0 does best from a briefly trained one (examples/supermask.lua).
 local tensor = require 'lotto.tensor'
 local core = require 'lotto.core.prune'
 local data_mod = require 'lotto.data'
