@@ -99,6 +99,6 @@ end
 json.write(out .. '/results.json', { seeds = seeds, iterations = iters, distribution = o.dist, results = summary })
 local img, err = plot.lines { out = out .. '/accuracy', title = ('untrained supermasks: LeNet-300-100 on %s (%d seeds)')
   :format(fashion and 'Fashion-MNIST' or 'MNIST', #seeds), xlabel = 'weights remaining (%)',
-  ylabel = 'test accuracy without training (%)', logx = true, reverse_x = true, series = series, key = 'below maxrows 4',
+  ylabel = 'test accuracy without training (%)', logx = true, reverse_x = true, series = series, key = 'below vertical maxrows 5',
   hline = { y = 10, name = 'chance' } }
 print(('\nresults: %s/results.json   plot: %s'):format(out, img or err))
