@@ -89,11 +89,16 @@ function TD:step_loss(x, y, loss)
   return l, c
 end
 
---- td:state() -> string: the generator's state (for checkpoints); td:set_state(s) restores it.
-function TD:state() return self.rng:state() end
-function TD:set_state(s)
-  local ok, err = pcall(self.rng.set_state, self.rng, s)
+--- td:state() -> {rng =, dropped =, seen =}: the generator's state and the drop counts (for
+-- checkpoints, JSON-able); td:set_state(t) -> true | nil, message restores them.
+function TD:state() return { rng = self.rng:state(), dropped = self.dropped, seen = self.seen } end
+function TD:set_state(t)
+  if type(t) ~= 'table' or math.type(t.dropped) ~= 'integer' or math.type(t.seen) ~= 'integer' then
+    return nil, 'not a targeted-dropout state'
+  end
+  local ok, err = pcall(self.rng.set_state, self.rng, t.rng)
   if not ok then return nil, U.strip(err) end
+  self.dropped, self.seen = t.dropped, t.seen
   return true
 end
 

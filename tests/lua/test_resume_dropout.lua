@@ -106,6 +106,7 @@ for _, case in ipairs { 'dropout', 'targeted', 'units' } do
   T.check_eq(got:values():sub(want:values()):abs():max(), 0, case .. ': weights bit-identical to the uninterrupted run')
   T.check_eq(json.encode(untimed(hg.records)), json.encode(untimed(hw.records)), case .. ': history identical (but its clock)')
   T.check_eq(json.encode(got:rng_states()), json.encode(want:rng_states()), case .. ': generators end in the same state')
+  T.check_eq(hg.targeted_dropout, hw.targeted_dropout, case .. ': the same targeted-dropout summary')
 end
 
 do -- the randomness matters: without it (p = 0, no targeted dropout) the run ends elsewhere
