@@ -25,7 +25,7 @@ local o = lotto.args.parse(arg, {
     { 'conv', false, 'Conv-2 instead of LeNet-300-100' },
     { 'fashion', false, 'Fashion-MNIST instead of MNIST' },
     { 'dist', 'global', 'how the density is spread over the layers',
-      choices = { 'global', 'erk', 'uniform', 'uniform_first_dense' } },
+      choices = { 'global', 'erk', 'uniform', 'uniform_first_dense', 'output_half' } },
     { 'seeds', nil, 'number of seeds (default 2; 5 with --full)', type = 'number', integer = true, min = 1 },
     { 'iters', nil, 'training iterations (default 400; 5000 with --full)', type = 'number', integer = true, min = 1 },
     { 'densities', nil, 'comma-separated densities, e.g. 0.05,0.014 (default: by scale)', type = 'string' },
