@@ -3,26 +3,32 @@
 -- trained once; masks from its initial and final weights (large final, large final with
 -- the same sign, magnitude increase, random) are put on the INITIAL weights (or on the
 -- signed constant sign(w0) * std of the layer) and evaluated without any training.
--- Beside them: masks learned on frozen random weights by edge-popup (Ramanujan et al. 2020).
+-- As in Zhou et al.'s code the output layer is pruned at half the rate of the hidden
+-- layers (--dist output_half; --dist uniform prunes every layer alike). Beside them:
+-- masks learned on frozen random weights by edge-popup (Ramanujan et al. 2020).
 --
 --   lotto examples/supermask.lua           2 seeds, 1500 training iterations, edge-popup 1 epoch
 --   lotto examples/supermask.lua --full    5 seeds, 10000 iterations, more densities, edge-popup 5 epochs
---   options: --fashion (Fashion-MNIST)
+--   options: --fashion (Fashion-MNIST), --seeds, --iters, --dist, --nopopup
 local o = lotto.args.parse(arg, {
   usage = 'lotto examples/supermask.lua [options]',
   about = 'Zhou et al. (2019): masks from the initial and final weights of a trained LeNet-300-100\n'
     .. '(large final, same sign, magnitude increase, random) put on the initial weights or on a\n'
     .. 'signed constant and evaluated without training; beside them, masks learned on frozen random\n'
-    .. 'weights by edge-popup (Ramanujan et al. 2020). Results in runs/supermask[_full]/.',
+    .. 'weights by edge-popup (Ramanujan et al. 2020). Prints each mask\'s best density (mean and\n'
+    .. 'std over the seeds). Results in runs/supermask[_full]/.',
+  scales_measured = 'CPU time with LOTTO_THREADS=1, measured or estimated as marked',
   scales = {
-    { '(default)', '2 seeds, 1500 training iterations, edge-popup 1 epoch', 'a few minutes' },
-    { '--full', '5 seeds, 10000 iterations, more densities, edge-popup 5 epochs', 'about 1 h' },
+    { '(default)', '2 seeds, 1500 training iterations, edge-popup 1 epoch', 'measured: 28 s' },
+    { '--full', '5 seeds, 10000 iterations, more densities, edge-popup 5 epochs', 'measured: 9.2 min' },
   },
   options = {
     { 'full', false, 'the larger scale' },
     { 'fashion', false, 'Fashion-MNIST instead of MNIST' },
     { 'seeds', nil, 'number of seeds (default 2; 5 with --full)', type = 'number', integer = true, min = 1 },
     { 'iters', nil, 'training iterations (default 1500; 10000 with --full)', type = 'number', integer = true, min = 1 },
+    { 'dist', 'output_half', 'layer-wise densities', choices = { 'output_half', 'uniform', 'erk' } },
+    { 'nopopup', false, 'skip edge-popup' },
   },
 })
 local full, fashion = o.full, o.fashion
@@ -56,11 +62,11 @@ for _, seed in ipairs(seeds) do
     for _, init in ipairs { 'theta0', 'signed_constant' } do
       for _, d in ipairs(densities) do
         put(c .. ', ' .. init, d, (sm.evaluate(m, data, { criterion = c, theta0 = theta0, final = final, density = d,
-          init = init, seed = seed })))
+          init = init, seed = seed, distribution = o.dist })))
       end
     end
   end
-  for _, d in ipairs(popup_densities) do
+  for _, d in ipairs(o.nopopup and {} or popup_densities) do
     local p = lotto.models.lenet300 { input = { 1, 28, 28 } }
     p:init { seed = seed }
     local r = sm.edge_popup(p, data, { density = d, epochs = full and 5 or 1, seed = seed, lr = 0.5 })
@@ -74,7 +80,8 @@ for _, c in ipairs(criteria) do
   labels[#labels + 1] = c .. ', theta0'
   labels[#labels + 1] = c .. ', signed_constant'
 end
-labels[#labels + 1] = 'edge-popup (learned), signed_constant'
+if not o.nopopup then labels[#labels + 1] = 'edge-popup (learned), signed_constant' end
+print(('\nbest density of each mask (mean +- std over %d seeds, %d training iterations, %s):'):format(#seeds, iters, o.dist))
 for _, label in ipairs(labels) do
   local xs, ys, es = {}, {}, {}
   for _, d in ipairs(label:find('edge') and popup_densities or densities) do
@@ -84,11 +91,14 @@ for _, label in ipairs(labels) do
     xs[#xs + 1], ys[#ys + 1], es[#es + 1] = 100 * d, 100 * mean, 100 * math.sqrt(math.max(0, s2 / #v - mean * mean))
   end
   series[#series + 1] = { name = label:gsub('_', ' '), x = xs, y = ys, err = es }
+  local b = 1
+  for i = 2, #ys do if ys[i] > ys[b] then b = i end end
+  print(('  %-40s %5.1f%% of the weights: %.1f +- %.1f%%'):format(label, xs[b], ys[b], es[b]))
   summary[label] = { density = xs, mean = ys, std = es }
 end
-json.write(out .. '/results.json', { seeds = seeds, results = summary })
+json.write(out .. '/results.json', { seeds = seeds, iterations = iters, distribution = o.dist, results = summary })
 local img, err = plot.lines { out = out .. '/accuracy', title = ('untrained supermasks: LeNet-300-100 on %s (%d seeds)')
   :format(fashion and 'Fashion-MNIST' or 'MNIST', #seeds), xlabel = 'weights remaining (%)',
-  ylabel = 'test accuracy without training (%)', logx = true, reverse_x = true, series = series, key = 'below maxrows 4',
+  ylabel = 'test accuracy without training (%)', logx = true, reverse_x = true, series = series, key = 'below vertical maxrows 5',
   hline = { y = 10, name = 'chance' } }
 print(('\nresults: %s/results.json   plot: %s'):format(out, img or err))

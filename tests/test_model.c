@@ -231,6 +231,38 @@ static void dropout_should_drop_in_training_and_pass_through_in_eval(void **stat
   lt_model_free(m);
 }
 
+/* Checkpoints rely on it: a dropout layer's generator is reachable, and putting back a
+ * saved state makes the layer draw the same masks again. Other layers have none. */
+static void dropout_should_expose_its_generator_for_checkpoints(void **state) {
+  lt_layer *k[] = {lt_linear_new(8, 8, 1), lt_dropout_new(0.5f, 7)};
+  int64_t in[1] = {8};
+  lt_model *m = lt_model_new(lt_sequential_new(2, k), 1, in);
+  lt_layer *lin = lt_layer_child(lt_model_root(m), 0), *drop = lt_layer_child(lt_model_root(m), 1);
+  lt_rng ri;
+  lt_rng_seed(&ri, 1, LT_STREAM_INIT);
+  assert_int_equal(lt_model_init(m, &ri, LT_INIT_GLOROT_NORMAL), 0); /* nonzero inputs to drop */
+  assert_null(lt_layer_rng(lin));
+  assert_null(lt_layer_rng(lt_model_root(m)));
+  lt_rng *r = lt_layer_rng(drop);
+  assert_non_null(r);
+  lt_rng fresh;
+  lt_rng_seed(&fresh, 7, LT_STREAM_DROPOUT);
+  assert_memory_equal(r->s, fresh.s, sizeof fresh.s); /* seeded as constructed */
+  lt_tensor *x = lt_tensor_new2(16, 8), *y;
+  lt_tensor_fill(x, 1.0f);
+  lt_rng saved = *r;
+  assert_int_equal(lt_model_forward(m, x, &y, 1), 0);
+  float first[128];
+  memcpy(first, lt_tensor_data(y), sizeof first);
+  assert_int_equal(lt_model_forward(m, x, &y, 1), 0);
+  assert_true(memcmp(first, lt_tensor_data(y), sizeof first) != 0); /* the generator moved on */
+  *r = saved;
+  assert_int_equal(lt_model_forward(m, x, &y, 1), 0);
+  assert_memory_equal(first, lt_tensor_data(y), sizeof first); /* restored: the same masks */
+  lt_tensor_release(x);
+  lt_model_free(m);
+}
+
 static void forward_should_reject_a_wrong_input_shape(void **state) {
   lt_model *m = lenet300();
   lt_tensor *x = lt_tensor_new2(2, 784), *y;
@@ -363,6 +395,7 @@ int main(void) {
       cmocka_unit_test(init_should_follow_the_requested_distribution),
       cmocka_unit_test(batchnorm_eval_should_use_running_statistics),
       cmocka_unit_test(dropout_should_drop_in_training_and_pass_through_in_eval),
+      cmocka_unit_test(dropout_should_expose_its_generator_for_checkpoints),
       cmocka_unit_test(forward_should_reject_a_wrong_input_shape),
       cmocka_unit_test(activation_buffers_should_be_reused_across_batches_of_one_size),
       cmocka_unit_test(step_loss_should_equal_forward_loss_and_backward),

@@ -144,6 +144,10 @@ const char *lt_layer_given_name(const lt_layer *l);
 int lt_layer_prunable(const lt_layer *l);
 /* 1 for containers (sequential, residual): their children are their settings' rest. */
 int lt_layer_is_container(const lt_layer *l);
+/* The layer's own random generator (dropout draws its masks from one), borrowed;
+ * NULL for a layer without one. Checkpoints save and restore its state, so a
+ * resumed run draws what the uninterrupted run would have drawn. */
+lt_rng *lt_layer_rng(lt_layer *l);
 
 /* ---- sparse dispatch of prunable layers (linear, conv2d) ----
  * Each forward of a layer with a prunable weight runs dense (sgemm) or sparse

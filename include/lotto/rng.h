@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 enum { LT_STREAM_INIT = 0, LT_STREAM_DATA = 1, LT_STREAM_PRUNE = 2, LT_STREAM_DROPOUT = 3, LT_STREAM_AUGMENT = 4,
-       LT_STREAM_USER = 16 };
+       LT_STREAM_TARGETED_DROPOUT = 5, LT_STREAM_USER = 16 };
 
 typedef struct lt_rng {
   uint64_t s[4];

@@ -7,7 +7,8 @@
 --   local o = require('lotto.args').parse(arg, {
 --     usage = 'lotto examples/lenet_imp.lua [options]',
 --     about = 'IMP of LeNet-300-100 on MNIST (Frankle & Carbin 2019, Fig. 3 and 4).',
---     scales = { { '(default)', '2 seeds, 10 rounds of 1,000 iterations', '15 min' },
+--     scales = { { '(default)', '2 seeds, 10 rounds of 1,000 iterations', '15 min' },  -- estimated; with
+--     -- scales_measured = 'time on ..., measured unless marked' that text heads them instead
 --                { '--full', '5 seeds, 20 rounds of 50,000 iterations', '3 days' } },
 --     options = {
 --       { 'full', false, 'paper scale' },                      -- a flag: --full
@@ -50,7 +51,8 @@ function M.help(spec)
     for _, p in ipairs(spec.positional) do add(wrap_left(p[1], p[2] or '', 20)) end
   end
   if spec.scales and #spec.scales > 0 then
-    add(''); add('scales (estimated time on a 2-core machine):')
+    add(''); add(spec.scales_measured and ('scales (' .. spec.scales_measured .. '):')
+      or 'scales (estimated time on a 2-core machine):')
     for _, s in ipairs(spec.scales) do add(wrap_left(s[1], ('%s  [%s]'):format(s[2], s[3] or '?'), 12)) end
   end
   add(''); add('options:')

@@ -1,6 +1,7 @@
 -- lotto.checkpoint: the whole state of a training run in one safetensors file —
--- the model's values, masks and buffers (batchnorm statistics), the optimizer's moments and step count, and a
--- JSON table of the loop's own state (iteration, history so far) — written
+-- the model's values, masks and buffers (batchnorm statistics), the generators of its
+-- dropout layers, the optimizer's moments and step count, and a JSON table of the
+-- loop's own state (iteration, history so far) — written
 -- atomically, so a killed run (lotto.train.fit{checkpoint = path}) resumes at
 -- the last checkpoint and ends bit-identical to an uninterrupted one.
 local io_ = require 'lotto.io'
@@ -19,7 +20,8 @@ function M.save(path, model, opt, state)
       if m then t['moment' .. k] = m end
     end
   end
-  local meta = { state = json.encode(state or {}), steps = tostring(opt and opt:steps() or 0), format = 'lotto.checkpoint/1' }
+  local meta = { state = json.encode(state or {}), steps = tostring(opt and opt:steps() or 0), format = 'lotto.checkpoint/1',
+    rngs = json.encode(model:rng_states()) }
   local ok, err = pcall(io_.save, path, t, { metadata = meta })
   if not ok then return nil, tostring(err) end
   return true
@@ -46,6 +48,12 @@ function M.load(path, model, opt)
     local v = t['buffer.' .. b.name]
     if not v or v:numel() ~= b.numel then return nil, ("checkpoint '%s' has no buffer '%s' of this model"):format(path, b.name) end
   end
+  -- dropout's generators: without them a resumed run would draw other masks than the
+  -- uninterrupted one. set_rng_states checks every entry before it writes any.
+  local rngs = json.decode(meta.rngs or '{}')
+  if type(rngs) ~= 'table' then return nil, ("checkpoint '%s': bad generator states"):format(path) end
+  local rok, rerr = pcall(model.set_rng_states, model, rngs)
+  if not rok then return nil, ("checkpoint '%s': %s"):format(path, tostring(rerr):gsub('^set_rng_states: ', '')) end
   for _, b in ipairs(model:buffers()) do b.value:copy(t['buffer.' .. b.name]:reshape(b.value:shape())) end
   model:values():copy(t.values)
   model:masks():copy(t.masks)
@@ -66,8 +74,10 @@ end
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(M, {
-    save = 'save(path, model, opt, state) -> true | nil, message: values, masks, moments, steps and a JSON state, atomically',
-    load = 'load(path, model, opt) -> state | nil, message: restores values, masks, moments and steps in place',
+    save = 'save(path, model, opt, state) -> true | nil, message: values, masks, dropout generators, moments, steps and '
+      .. 'a JSON state, atomically',
+    load = 'load(path, model, opt) -> state | nil, message: restores values, masks, dropout generators, moments and '
+      .. 'steps in place',
   })
 end
 

@@ -26,6 +26,10 @@
 --   uniform_first_dense  the first prunable layer dense, the others at the target density
 --                        (RigL's convention; the overall density is then above the target)
 --   erk                  Erdos-Renyi-Kernel (Evci et al. 2020), lotto.core.prune.erk
+--   output_half          the last layer pruned at half the rate of the others, as Frankle &
+--                        Carbin (2019) and Zhou et al. (2019) prune LeNet (20% and 10% a round):
+--                        output density h^(ln 0.9 / ln 0.8) for the others' h, h set so that the
+--                        overall density is the target
 --   function(layers, density) -> {d1, d2, ...}: layers are {name, shape, numel}
 -- shuffle = true: afterwards each layer's mask is shuffled within the layer (same
 -- density): the layer-wise shuffle ablation of Frankle et al. 2021.
@@ -44,7 +48,7 @@ local function fail(msg) U.fail(WHERE, msg) end
 M.defaults = {
   method = 'snip',         -- 'snip' | 'grasp' | 'synflow' | 'magnitude' | 'random' | function(model, ctx)
   density = 0.1,           -- fraction of the selected prunable weights kept, in (0, 1]
-  distribution = 'global', -- 'global' | 'uniform' | 'uniform_first_dense' | 'erk' | function(layers, density)
+  distribution = 'global', -- 'global' | 'uniform' | 'uniform_first_dense' | 'erk' | 'output_half' | function(layers, density)
   rounds = false,          -- iterative rounds at density^(k/rounds); default: synflow 100, others 1
   data = false,            -- a data set (or {train = ds}) for snip and grasp
   batch = 100,             -- batch size of the scoring batches
@@ -210,8 +214,26 @@ function distributions.erk(layers, d)
   for i, e in ipairs(layers) do shapes[i] = e.shape end
   return core.erk(shapes, d)
 end
+-- Rounds of 20% on the hidden layers and 10% on the output give the output h^(ln 0.9 / ln 0.8)
+-- when the others keep h; h is found by bisection so that the kept count is d of the total.
+function distributions.output_half(layers, d)
+  local n = #layers
+  if n == 1 then return { d } end
+  local e, total, last = math.log(0.9) / math.log(0.8), 0, layers[n].numel
+  for _, l in ipairs(layers) do total = total + l.numel end
+  local function kept(h) return (total - last) * h + last * h ^ e end
+  local lo, hi = 0.0, 1.0
+  for _ = 1, 60 do
+    local mid = 0.5 * (lo + hi)
+    if kept(mid) < d * total then lo = mid else hi = mid end
+  end
+  local out = distributions.uniform(layers, hi)
+  out[n] = hi ^ e
+  return out
+end
 M.distributions = distributions
-local dist_names = { 'global', 'uniform', 'uniform_first_dense', 'erk' }
+local dist_names = { 'global', 'uniform', 'uniform_first_dense', 'erk', 'output_half' }
+M.distribution_names = dist_names
 
 --- apply(layers, score_table, density, distribution) -> kept: masks of the layers cut so that
 -- they keep `density` of their weights as the distribution shares it, largest scores first.
@@ -328,7 +350,7 @@ local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(M, {
     prune = "prune(model, {method = 'snip'|'grasp'|'synflow'|'magnitude'|'random'|f, density =, distribution = "
-      .. "'global'|'uniform'|'uniform_first_dense'|'erk'|f, data =, rounds =, shuffle =, seed =}) -> report",
+      .. "'global'|'uniform'|'uniform_first_dense'|'erk'|'output_half'|f, data =, rounds =, shuffle =, seed =}) -> report",
     apply = 'apply(layers, scores, density, distribution) -> kept: cut the masks by scores (largest kept)',
     layers = 'layers(model[, names]) -> {{name, shape, numel, offset, p}}: the prunable parameters',
     synflow_scores = 'synflow_scores(model) -> scores, R: |w * dR/dw| with |w| and an all-ones input',

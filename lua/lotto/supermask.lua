@@ -14,6 +14,11 @@
 --   random                 uniform random (the pruning stream of seed)
 -- Weights under the mask (init): 'theta0' (the initial values) or 'signed_constant'
 -- (sign(w0) times the layer's initial standard deviation, Zhou's "signed constant").
+-- Zhou et al.'s code cuts each layer to its own density with the output layer pruned at
+-- half the rate of the others (20% and 10% a round): distribution = 'output_half'
+-- (lotto.pai.distributions); the default 'uniform' cuts every layer alike. Their masks
+-- come from a network trained to convergence (55 epochs of Adam 1.2e-3 for LeNet-300-100);
+-- large final on theta0 does best from a briefly trained one (examples/supermask.lua).
 local tensor = require 'lotto.tensor'
 local core = require 'lotto.core.prune'
 local data_mod = require 'lotto.data'
@@ -69,6 +74,7 @@ function M.mask(model, opts)
   U.check_model(model, 'mask', 1)
   local o = U.merge(mask_defaults, opts, where)
   U.one_of(o.criterion, criterion_names, 'criterion', where)
+  if type(o.distribution) ~= 'function' then U.one_of(o.distribution, pai.distribution_names, 'distribution', where) end
   check_flat(model, o.theta0, 'theta0', where)
   if o.criterion ~= 'random' then check_flat(model, o.final, 'final', where) end
   if type(o.density) ~= 'number' or not (o.density > 0 and o.density <= 1) then
@@ -145,7 +151,10 @@ function M.edge_popup(model, data, opts)
   local w = M.start(model, model:state(), o.init)  -- frozen
   local n = w:numel()
   local r = rng.new(o.seed, rng.streams.init)
-  local scores, buf, on = tensor.zeros { n }, tensor.zeros { n }, tensor.zeros { n }
+  -- every step works in these buffers: a new tensor a step would pile up gigabytes before
+  -- the collector, which sees only the small userdata, frees them
+  local scores, buf, on, g, sg = tensor.zeros { n }, tensor.zeros { n }, tensor.zeros { n }, tensor.zeros { n },
+    tensor.zeros { n }
   local masks, keep = {}, {}
   U.one_of(o.distribution, { 'uniform', 'erk', 'uniform_first_dense' }, 'distribution', where)
   local dist = pai.distributions[o.distribution](layers, o.density)
@@ -175,10 +184,11 @@ function M.edge_popup(model, data, opts)
     sum, cnt = sum + l, cnt + 1
     local lr = o.lr * 0.5 * (1 + math.cos(math.pi * it / total))
     -- straight-through through the top-k of |s|: dL/ds = dL/dw_eff * w * sign(s)
-    local g = grads:mul(w):mul_(scores:sign()):mul_(on)
-    if o.weight_decay > 0 then g:add_(scores:mul(o.weight_decay):mul_(on)) end
+    sg:copy(scores):sign_():mul_(on)
+    g:copy(grads):mul_(w):mul_(sg)
+    if o.weight_decay > 0 then g:add_(sg:copy(scores):mul_(on):mul_(o.weight_decay)) end
     buf:mul_(o.momentum):add_(g)
-    scores:sub_(buf:mul(lr))
+    scores:sub_(g:copy(buf):mul_(lr))
   end
   put_mask()
   for i, e in ipairs(layers) do e.p.mask:copy(masks[i]) end

@@ -7,6 +7,7 @@ local data_mod = require 'lotto.data'
 local U = require 'lotto.util'
 local checkpoint = require 'lotto.checkpoint'
 local dst = require 'lotto.dst'
+local targeted = require 'lotto.targeted_dropout'
 local now = require('lotto.sys').now
 
 local M = {}
@@ -16,7 +17,7 @@ local fit_keys = {
   schedule = true, eval_every = true, eval_batch = true, eval_at_start = true, on_eval = true,
   snapshots = true, progress = true, max_iterations = true, shuffle = true, start_iteration = true,
   dst = true, on_step = true, checkpoint = true, checkpoint_every = true,
-  bn_l1 = true, augment = true,
+  bn_l1 = true, augment = true, targeted_dropout = true,
   progress_label = true, progress_after = true,
 }
 
@@ -86,6 +87,11 @@ end
 --   start_iteration = k  continue a run at iteration k (data order, schedule, counts)
 --   dst = {kind = 'rigl', ...}  masks that change during training (lotto.dst: static, set, rigl,
 --                   momentum, gradual); the history gets its updates as hist.dst
+--   targeted_dropout = {alpha = 0.5, gamma = 0.5, kind = 'weight'|'unit', seed =, layers =}
+--                   each step drops, with probability alpha, each of the gamma fraction of
+--                   lowest-|w| weights (or lowest-norm units) of every prunable layer
+--                   (Gomez et al. 2019; lotto.targeted_dropout); hist.targeted_dropout
+--                   gets the settings and the fraction dropped per step
 --   on_step(it, model, x, y, opt)  called after each step (it = steps done)
 --   checkpoint = path  the run's state is saved there (atomically) at each evaluation whose
 --                   iteration is a multiple of checkpoint_every (default: every evaluation);
@@ -147,6 +153,7 @@ function M.fit(model, data, opts)
   local on_step = opts.on_step
   if on_step ~= nil and type(on_step) ~= 'function' then fail("option 'on_step' must be a function(it, model, x, y, opt)") end
   local sparse = opts.dst ~= nil and dst.new(model, opts.dst, total) or nil
+  local td = opts.targeted_dropout ~= nil and targeted.new(model, opts.targeted_dropout, seed) or nil
   local ckpt = opts.checkpoint
   if ckpt ~= nil and type(ckpt) ~= 'string' then fail("option 'checkpoint' must be a file path") end
   local ckpt_every = positive_int(opts, 'checkpoint_every', 1)
@@ -163,6 +170,9 @@ function M.fit(model, data, opts)
       start = resumed.iter
       hist.records = resumed.records or {}
       loader:reset(start // per_epoch, start % per_epoch)
+      if td and not (resumed.targeted_dropout and td:set_state(resumed.targeted_dropout)) then
+        fail(("checkpoint '%s' has no targeted-dropout generator (written by a run without that option?)"):format(ckpt))
+      end
     end
   end
   if sparse then
@@ -196,7 +206,7 @@ function M.fit(model, data, opts)
     if on_eval and on_eval(rec, model) == 'stop' then stop = true end
     if ckpt and it % ckpt_every == 0 then
       assert(checkpoint.save(ckpt, model, opt, { iter = it, start = first, records = hist.records, elapsed = now() - t0,
-        dst = sparse and sparse.updates or nil }))
+        dst = sparse and sparse.updates or nil, targeted_dropout = td and td:state() or nil }))
     end
     bar:pause(now() - te)
   end
@@ -216,7 +226,8 @@ function M.fit(model, data, opts)
         local xb, yb = loader:next()
         if xb == nil then break end
         if sched then opt:set_lr(sched(it)) end
-        local l, correct = model:step_loss(xb, yb, loss)
+        local l, correct
+        if td then l, correct = td:step_loss(xb, yb, loss) else l, correct = model:step_loss(xb, yb, loss) end
         if is_nan_or_inf(l) then
           U.user_error(('training diverged: loss is %s at iteration %d'):format(l ~= l and 'nan' or 'inf', it + 1))
         end
@@ -248,6 +259,7 @@ function M.fit(model, data, opts)
   hist.iterations = it      -- the iteration reached (counted from 0 even with start_iteration)
   hist.start = first
   hist.dst = sparse and sparse.updates or nil
+  hist.targeted_dropout = td and td:summary() or nil
   hist.resumed_at = resumed and start or nil
   hist.epochs = epoch
   hist.seconds = now() - t0
@@ -265,7 +277,8 @@ if ok and type(help) == 'table' and help.register then
   help.register(M, {
     fit = 'fit(model, {train =, val =, test =}, {optimizer =, batch = 60, epochs = | iterations =, seed = 1, '
       .. "loss = 'xent'|'mse', schedule =, eval_every =, eval_batch = 1000, eval_at_start = false, on_eval = f(rec, model), "
-      .. "snapshots = {iters}, progress = nil|true|false, progress_label =, progress_after =, max_iterations =, shuffle = true, start_iteration = 0, dst = {kind = 'rigl', ...}, on_step = f(it, model, x, y, opt), "
+      .. "snapshots = {iters}, progress = nil|true|false, progress_label =, progress_after =, max_iterations =, shuffle = true, start_iteration = 0, dst = {kind = 'rigl', ...}, "
+      .. "targeted_dropout = {alpha = 0.5, gamma = 0.5, kind = 'weight'|'unit'}, on_step = f(it, model, x, y, opt), "
       .. 'checkpoint = path, checkpoint_every =}) -> hist {records, early_stop, final, snapshots, iterations, seconds}',
   })
 end

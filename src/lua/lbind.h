@@ -75,6 +75,10 @@ lt_rng *lt_checkrng(lua_State *L, int i);
 /* Optional generator at i: an rng userdata, an integer seed (stream LT_STREAM_USER), or nil.
  * For nil/seed, fills *tmp and returns it. */
 lt_rng *lt_optrng(lua_State *L, int i, lt_rng *tmp);
+/* m:rng_states() and m:set_rng_states(t), methods of a model: the state of every layer's
+ * own generator (dropout) by layer name, as r:state() strings. */
+int lt_model_rng_states(lua_State *L);
+int lt_model_set_rng_states(lua_State *L);
 
 /* ---- options ---- */
 /* t[k] without metamethods (lua_getfield would run an __index): bindings read option

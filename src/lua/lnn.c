@@ -441,7 +441,7 @@ static const luaL_Reg model_methods[] = {
     {"density", model_density},       {"input_shape", model_input_shape}, {"output_shape", model_output_shape},
     {"layers", model_layers},         {"evaluate", model_evaluate},   {"evaluate_xy", model_evaluate_xy},
     {"step_loss", model_step_loss},   {"describe", model_tostring},   {"step_loss_dense", model_step_loss_dense},
-    {NULL, NULL}};
+    {"rng_states", lt_model_rng_states}, {"set_rng_states", lt_model_set_rng_states}, {NULL, NULL}};
 static const luaL_Reg model_meta[] = {{"__gc", model_gc}, {"__close", model_gc}, {"__tostring", model_tostring},
                                       {"__index", NULL}, {NULL, NULL}};
 /* nn.winograd([on]) -> the setting before: Winograd for the dense 3x3 convolutions that take it */
@@ -484,6 +484,8 @@ static const lt_help_entry model_help[] = {
     {":step_loss_dense", "m:step_loss_dense(x, y[, 'xent'|'mse']) -> loss: step_loss with the dense gradient of "
                          "every prunable weight (pruned entries too; RigL's grow criterion); mask before stepping"},
     {":describe", "m:describe() -> the model as an indented tree (also tostring(m))"},
+    {":rng_states", "m:rng_states() -> {[layer name] = state}: the generators of its dropout layers (checkpoints)"},
+    {":set_rng_states", "m:set_rng_states(t) -> m: restores every generator from m:rng_states()'s table"},
     {NULL, NULL}};
 
 static void createmeta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {

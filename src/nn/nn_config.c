@@ -24,6 +24,7 @@ void lt_layer_config_get(const lt_layer *l, lt_layer_config *c) {
 
 const char *lt_layer_given_name(const lt_layer *l) { return l->user_named ? l->given : NULL; }
 int lt_layer_prunable(const lt_layer *l) { return l->ops->prunable; }
+lt_rng *lt_layer_rng(lt_layer *l) { return l && l->ops->rng ? l->ops->rng(l) : NULL; }
 int lt_layer_is_container(const lt_layer *l) { return l->ops->is_container; }
 
 static const lt_config_entry *find(const lt_layer_config *c, const char *key) {

@@ -1,6 +1,7 @@
 /* nn_dropout.c: inverted dropout: in training each element is kept with
  * probability 1-p and scaled by 1/(1-p); in eval mode it is the identity.
- * The layer draws from its own seeded lt_rng (LT_STREAM_DROPOUT). */
+ * The layer draws from its own seeded lt_rng (LT_STREAM_DROPOUT), which it
+ * shows through ops->rng so that checkpoints carry its state. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,10 +91,12 @@ static lt_layer *dropout_from_config(const lt_layer_config *c, int nchildren, lt
   return lt_dropout_new((float)prob, (uint64_t)seed);
 }
 
+static lt_rng *dropout_rng(lt_layer *l) { return &((dropout *)l->priv)->rng; }
+
 const lt_layer_ops lt_dropout_ops = {
     .kind = "dropout", .prefix = "dropout", .build = dropout_build, .forward = dropout_forward,
     .backward = dropout_backward, .describe = dropout_describe, .free = dropout_free,
-    .config = dropout_config, .from_config = dropout_from_config,
+    .config = dropout_config, .from_config = dropout_from_config, .rng = dropout_rng,
 };
 
 lt_layer *lt_dropout_new(float prob, uint64_t seed) {

@@ -63,6 +63,8 @@ typedef struct lt_layer_ops {
   lt_layer *(*from_config)(const lt_layer_config *c, int nchildren, lt_layer **children);
   /* Layers of this kind carry a prunable weight (lt_layer_prunable). */
   int prunable;
+  /* The layer's own generator (lt_layer_rng), part of a run's state. NULL: none. */
+  lt_rng *(*rng)(lt_layer *l);
   /* How the layer's output channels (first per-sample axis) follow from its
    * input's, for shrinking (nn_shrink.c) and cost (nn_cost.c): LT_CH_PASS
    * (no parameters; channel c out is channel c in, or a block of them when

@@ -4,7 +4,7 @@ package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.p
 local T = require 'check'
 local rng = require 'lotto.rng'
 
-T.check_eq(rng.streams, { init = 0, data = 1, prune = 2, dropout = 3, augment = 4 })
+T.check_eq(rng.streams, { init = 0, data = 1, prune = 2, dropout = 3, augment = 4, targeted_dropout = 5 })
 
 -- same (seed, stream) -> same sequence; seeding again restarts it
 local a, b = rng.new(42), rng.new(42)

@@ -1,17 +1,15 @@
 -- test_supermask.lua: supermask criteria on hand-worked weights, the masks and weights
 -- an untrained supermask evaluation leaves, edge-popup on a small separable task (exact
--- per-layer counts, frozen weights, above chance, reproducible), and targeted dropout:
--- the drop mask on hand-worked weights, its rate, a step that leaves dropped weights
--- untouched, and alpha = 0 reproducing plain training bit for bit.
+-- per-layer counts, frozen weights, above chance, reproducible), the output_half
+-- distribution, and the targeted-dropout drop mask on hand-worked weights and its rate
+-- (the train.fit option is tests/lua/test_targeted_dropout.lua).
 package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
 local C = require 'check'
 local T = require 'lotto.tensor'
 local nn = require 'lotto.nn'
 local data = require 'lotto.data'
-local train = require 'lotto.train'
-local optim = require 'lotto.optim'
+local pai = require 'lotto.pai'
 local sm = require 'lotto.supermask'
-local td = require 'lotto.targeted_dropout'
 local core = require 'lotto.core.prune'
 local check, checkerror = C.check, C.checkerror
 
@@ -115,39 +113,16 @@ do -- targeted dropout on hand-worked weights
   checkerror(function() core.targeted_dropout(k, w, T.ones { 6 }, 1.5, 0.5, 1) end, 'gamma')
 end
 
-do -- a step with alpha = 1, gamma = 0.5 leaves the lower half of each layer unchanged (Adam from zero)
-  local m = mlp(5)
-  local before = m:state()
-  local lower = {}
-  for i, p in ipairs(m:parameters()) do
-    if p.prunable then
-      lower[i] = T.zeros(p.shape)
-      core.targeted_dropout(lower[i], p.value, p.mask, 0.5, 1, 1) -- keep = 0 on the lower half
-    end
-  end
-  td.fit(m, ds, { optimizer = { kind = 'adam', lr = 1e-2 }, batch = 50, iterations = 1, progress = false },
-    { alpha = 1, gamma = 0.5 })
-  for i, p in ipairs(m:parameters()) do
-    if p.prunable then
-      local w0 = before:narrow(1, p.offset + 1, p.numel):reshape(p.shape)
-      local moved_low = p.value:sub(w0):abs():mul(lower[i]:neg():add(1)):sum()
-      local moved_high = p.value:sub(w0):abs():mul(lower[i]):sum()
-      check(moved_low == 0 and moved_high > 0, ('%s: dropped weights unchanged, the others moved'):format(p.name))
-    end
-  end
-end
-
-do -- alpha = 0 is plain training, bit for bit; the model is left with every weight
-  local a, b = mlp(6), mlp(6)
-  local fo = { batch = 50, epochs = 1, progress = false, seed = 3 }
-  fo.optimizer = optim.make(a, { kind = 'sgd', lr = 0.05, momentum = 0.9 })
-  local ha = train.fit(a, ds, fo)
-  local fb = { batch = 50, epochs = 1, progress = false, seed = 3, optimizer = { kind = 'sgd', lr = 0.05, momentum = 0.9 } }
-  local hb = td.fit(b, ds, fb, { alpha = 0, gamma = 0.7 })
-  C.check_eq(flat(b:values()), flat(a:values()), 'alpha 0: identical weights')
-  check(ha.final.test_acc == hb.final.test_acc, 'identical accuracy')
-  checkerror(function() td.fit(b, ds, fb, { alpah = 0.5 }) end, "did you mean 'alpha'")
-  checkerror(function() td.wrap(b, { gamma = 2 }) end, "'gamma' must be")
+do -- output_half: 20% / 10% rounds; two rounds on layers of 90 and 10 weights keep 0.64 and 0.81,
+  -- 65.7 of 100 weights, so a target of 0.657 must give back exactly those densities
+  local ds = pai.distributions.output_half({ { numel = 90 }, { numel = 10 } }, 0.657)
+  C.check_near(ds[1], 0.64, 1e-9, 'hidden layers: 0.8^2')
+  C.check_near(ds[2], 0.81, 1e-9, 'output layer: 0.9^2')
+  C.check_eq(pai.distributions.output_half({ { numel = 7 } }, 0.3), { 0.3 }, 'one layer: the target')
+  local m = tiny()
+  local theta0 = T.new { 1, -2, 3, -4, 0.5, -0.5, 1.5, -1.5, 0.25, -0.25 }
+  checkerror(function() sm.mask(m, { theta0 = theta0, final = theta0, distribution = 'output_halve' }) end,
+    "did you mean 'output_half'")
 end
 
 C.report()
