@@ -3,6 +3,7 @@
  * `#t` is the number of elements; t1 + t2, t * 2, 2 / t, -t are elementwise. */
 #include <lauxlib.h>
 #include <lua.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "lbind.h"
@@ -39,11 +40,16 @@ void lt_pushtensor(lua_State *L, lt_tensor *t) {
   *p = t;
 }
 
-/* Pushes a new zero tensor shaped like t (or shape); raises on failure. */
+/* Pushes a new zero tensor shaped like t (or shape); raises on failure. A tensor's storage is
+ * outside Lua's heap, so the collector never sees it: a loop making a new 1 MB tensor a step
+ * reached gigabytes before a cycle. A new tensor of 64 KB or more therefore adds its size to
+ * the collector's debt, as if Lua had allocated it (LUA_GCSTEP with a size). */
 lt_tensor *lt_pushnewtensor(lua_State *L, int ndim, const int64_t *shape) {
   lt_tensor **p = lt_newtensorslot(L);
   *p = lt_tensor_new(ndim, shape);
   if (!*p) lt_raise(L, NULL);
+  size_t kb = (size_t)lt_tensor_numel(*p) * sizeof(float) >> 10;
+  if (kb >= 64) lua_gc(L, LUA_GCSTEP, kb > (size_t)INT_MAX ? INT_MAX : (int)kb);
   return *p;
 }
 
