@@ -222,7 +222,7 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
   const float *W = lt_tensor_data(l->params[0].value), *bias = p->bias ? lt_tensor_data(l->params[1].value) : NULL;
   const float *a = lt_tensor_data(x);
   float *o = lt_tensor_data(p->y);
-  lt_spd_set_inference(p->sp, !train); // auto may run an n:m mask on the n:m forward
+  lt_spd_set_inference(p->sp, train ? 0 : LT_SPD_INFER_IMAGE); // auto may run an n:m mask on the n:m forward
   st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->cout, K, P,
                       l->mask_version ? *l->mask_version : 0, &p->sparse);
   if (st) return st;

@@ -115,7 +115,7 @@ static lt_status linear_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, 
   int B = (int)x->shape[0], x_ld = ld_of(x);
   p->x = x;
   const float *W = lt_tensor_data(l->params[0].value), *b = p->bias ? lt_tensor_data(l->params[1].value) : NULL;
-  lt_spd_set_inference(p->sp, !train); // auto may run an n:m mask on the n:m forward
+  lt_spd_set_inference(p->sp, train ? 0 : LT_SPD_INFER_BATCH); // auto may run an n:m mask on the n:m forward
   lt_status st = lt_spd_prepare(p->sp, W, lt_tensor_data(l->params[0].mask), p->out, p->in, B,
                                 l->mask_version ? *l->mask_version : 0, &p->sparse);
   if (st) return st;

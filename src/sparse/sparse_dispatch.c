@@ -83,7 +83,7 @@ void lt_spd_set_frozen(lt_spd *d, int frozen) {
   if (frozen && !d->frozen) d->built = 0; /* values are read once more at the next build */
   d->frozen = frozen != 0;
 }
-void lt_spd_set_inference(lt_spd *d, int inference) { d->inference = inference != 0; }
+void lt_spd_set_inference(lt_spd *d, int inference) { d->inference = inference; }
 void lt_spd_get_info(const lt_spd *d, lt_spd_info *info) {
   *info = d->info;
   info->mode = d->mode;
@@ -219,6 +219,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     s = d->info.density < c;
     /* (1:4, 2:4 and 4:8 keep at most half: a denser mask fits none, so it is not tried) */
     nm = d->inference && d->frozen && n >= LT_NM_AUTO_MIN_COLS && rows >= LT_NM_AUTO_MIN_ROWS &&
+         (d->inference != LT_SPD_INFER_IMAGE || n <= LT_NM_AUTO_MAX_IMAGE_COLS) &&
          d->info.density <= 0.5 && lt_nm_simd_active();
   } else {
     s = m == LT_SPARSE_FORCE || m == LT_SPARSE_NM;

@@ -109,6 +109,25 @@ do -- auto: an n:m mask runs on the n:m forward at inference (32 columns or more
   checkerror(function() sparse.nm_kernel('fast') end, "invalid option 'fast'")
 end
 
+do -- auto and convolutions: n:m only up to 64 pixels per image (past it sgemm takes several images at once)
+  local nn = require 'lotto.nn'
+  local prune = require 'lotto.prune'
+  local function conv_path(side)
+    local m = nn.model(nn.sequential { nn.conv2d(8, 64, 3, { padding = 1 }) }, { input = { 8, side, side } })
+    m:init { seed = 3 }
+    prune.nm_model(m, 2, 4)
+    sparse.set_layer(m, nil, { frozen = true })
+    local x = T.randn({ 2, 8, side, side }, 4)
+    local want = sparse.with_mode('dense', function() return m:forward(x, false) end)
+    local got = sparse.with_mode('auto', function() return m:forward(x, false) end)
+    check(maxdiff(want, got) < 1e-4, side .. 'x' .. side .. ' conv: auto outputs as dense')
+    return sparse.layers(m)[1].path
+  end
+  local fast = sparse.nm_kernel() == 'avx2'
+  check_eq(conv_path(8), fast and 'n:m' or 'dense', 'a frozen 2:4 conv on 8x8 images (64 pixels) runs on the n:m forward')
+  check_eq(conv_path(16), 'dense', 'a frozen 2:4 conv on 16x16 images (256 pixels) stays on sgemm')
+end
+
 do -- misuse
   local w = T.randn({ 2, 8 }, 1)
   checkerror(function() sparse.nm(w, T.ones { 2, 8 }, 2, 4) end, 'keep more than 2 of 4')
