@@ -1,0 +1,103 @@
+-- ugs_edge_scores.lua: are UGS's edge scores better than random? One-shot, graph-only: score the
+-- edges of a GCN on Cora, prune the lowest --prune of them, train the dense GCN (the UGS defaults:
+-- 512 hidden, no biases, Adam 0.008, weight decay 8e-5, 200 epochs) on what is left and compare
+-- the test accuracy of these edge choices, each on the same θ0 per seed:
+--   ugs     |m_g| of one UGS mask search (lotto.ugs.search, weights not pruned), best-val epoch
+--   grad    minus the training loss's gradient wrt the edge weights, summed over a dense training
+--   random  random edges (the paper's RP)
+--   oracle  heterophilous edges first (labels of ALL nodes, test included): a ceiling, not a method
+-- Also printed: the share of the pruned edges that join two nodes of one class (homophily).
+--
+--   lotto examples/ugs_edge_scores.lua                        ugs, grad, random, oracle; 3 seeds
+--   lotto examples/ugs_edge_scores.lua --prune 0.05 --methods ugs,random --s1 0
+local spec = {
+  usage = 'lotto examples/ugs_edge_scores.lua [options]',
+  about = 'One-shot edge pruning of a GCN on Cora by UGS soft-mask scores, by the training loss\'s\n'
+    .. 'gradient, at random, and by a label oracle; prints test accuracy (best-validation epoch)\n'
+    .. 'and the homophily of the pruned edges per seed, then the means.',
+  scales = {
+    { '(default)', '4 methods, 3 seeds, 22.6% of the edges', 'about 2 min of one core' },
+  },
+  options = {
+    { 'prune', 0.226, 'fraction of the edges pruned (0.226: UGS round 5)', type = 'number' },
+    { 'seeds', 3, 'number of seeds', integer = true, min = 1 },
+    { 'methods', 'ugs,grad,random,oracle', 'comma-separated: ugs, grad, random, oracle' },
+    { 's1', 1e-2, 'L1 on the edge mask in the ugs search', type = 'number' },
+    { 'threads', 1, 'OpenBLAS threads', type = 'number', integer = true, min = 1 },
+  },
+}
+local o = lotto.args.parse(arg, spec)
+if not (o.prune > 0 and o.prune < 1) then lotto.args.fail(spec, '--prune must be in (0, 1)') end
+local methods = {}
+for m in o.methods:gmatch('[^,]+') do
+  if not ({ ugs = 1, grad = 1, random = 1, oracle = 1 })[m] then lotto.args.fail(spec, "unknown method '" .. m .. "'") end
+  methods[#methods + 1] = m
+end
+lotto.tensor.set_threads(o.threads)
+local G, prune, tensor = lotto.graph, lotto.prune, lotto.tensor
+local d = G.planetoid('cora')
+local g = d.graph
+local train = { epochs = 200, lr = 0.008, weight_decay = 8e-5 }
+local function model(seed) return G.model(d, { kind = 'gcn', hidden = 512, input_dropout = 0, bias = false, seed = seed }) end
+local y, ends = d.y:totable(), g:edges():totable()
+local function same(k) return y[ends[k][1] + 1] == y[ends[k][2] + 1] end
+
+-- the edge mask each method draws (g's mask all 1 on entry)
+local draw = {}
+function draw.ugs(seed)
+  local cfg = { epochs = train.epochs, lr = train.lr, weight_decay = train.weight_decay, s1 = o.s1, s2 = 1e-2,
+                prune_graph = o.prune, prune_weight = 0, weight_scope = 'global' }
+  local _, em = lotto.ugs.search(cfg, d, model(seed), g)
+  return em
+end
+function draw.grad(seed)
+  local sum = tensor.zeros { g:nedges() }
+  g:weight():fill(1); g:weight_grad(true); g:zero_grad()
+  G.fit(model(seed), d, { epochs = train.epochs, lr = train.lr, weight_decay = train.weight_decay,
+                          on_epoch = function() sum:add_(g:grad()); g:zero_grad() end })
+  local score = sum:neg()                    -- high: the loss falls as the edge's weight grows
+  score:add_(1e-6 - score:min())             -- magnitude pruning reads |score|: make it positive
+  local em = g:mask():clone()
+  prune.magnitude_mask(em, score, o.prune)
+  return em
+end
+function draw.random(seed)
+  local em = g:mask():clone()
+  prune.random(em, o.prune, 7919 * seed)
+  return em
+end
+function draw.oracle()
+  local em, left = g:mask():clone(), math.floor(o.prune * g:nedges() + 0.5)
+  for k = 1, g:nedges() do
+    if left > 0 and not same(k) then em:set(k, 0); left = left - 1 end
+  end
+  return em
+end
+
+print(('Cora: %d nodes, %d edges (%.1f%% homophilous); pruning %.1f%% of the edges'):format(d.nodes, g:nedges(),
+  100 * (function() local s = 0; for k = 1, g:nedges() do s = s + (same(k) and 1 or 0) end; return s / g:nedges() end)(),
+  100 * o.prune))
+local acc = {}
+for seed = 1, o.seeds do
+  for _, m in ipairs(methods) do
+    g:mask():fill(1)
+    local em = draw[m](seed)
+    local t, n, h = em:totable(), 0, 0
+    for k = 1, #t do if t[k] == 0 then n, h = n + 1, h + (same(k) and 1 or 0) end end
+    g:mask():copy(em); g:weight():fill(1); g:weight_grad(false)
+    local best = G.fit(model(seed), d, train).best
+    acc[m] = acc[m] or {}
+    acc[m][seed] = best.test_acc
+    print(('seed %d  %-6s  pruned %4d edges, %5.1f%% homophilous  test %.2f%%'):format(seed, m, n, 100 * h / n,
+      100 * best.test_acc))
+  end
+end
+g:mask():fill(1)
+print()
+for _, m in ipairs(methods) do
+  local s, s2 = 0, 0
+  for _, a in ipairs(acc[m]) do s, s2 = s + a, s2 + a * a end
+  local mean = s / #acc[m]
+  print(('%-6s  test %.2f +- %.2f%%'):format(m, 100 * mean, 100 * math.sqrt(math.max(0, s2 / #acc[m] - mean * mean))))
+end
+return acc
