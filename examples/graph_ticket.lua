@@ -31,7 +31,6 @@ local spec = {
     { 'lotto-gcn', false, "GCN with biases and input dropout 0.5 (lotto.graph.model's) instead of the authors'" },
     { 'graph-only', false, 'prune edges only (ablation)' },
     { 'weights-only', false, 'prune weights only (ablation)' },
-    { 'keep-train-edges', false, 'never prune an edge at a training node (not in the paper)' },
     { 'restart', false, 'start over instead of resuming' },
     { 'threads', nil, 'OpenBLAS threads (default: as many as cores)', type = 'number', integer = true, min = 1 },
   },
@@ -44,7 +43,7 @@ local seeds = {}
 for s = 1, o.seeds do seeds[s] = s end
 local suffix = (o.graph_only and '_graph_only' or '') .. (o.weights_only and '_weights_only' or '')
   .. (o.earlybird and '_eb' or '')
-  .. (o['lotto-gcn'] and '_lotto' or '') .. (o['keep-train-edges'] and '_keeptrain' or '')
+  .. (o['lotto-gcn'] and '_lotto' or '')
 
 local results, run = lotto.ugs.run {
   name = ('graph_%s_%s%s'):format(o.data, o.model, suffix),
@@ -56,7 +55,6 @@ local results, run = lotto.ugs.run {
   controls = { 'random' },                      -- RP: random edges and weights, same counts
   earlybird = o.earlybird and { threshold = 0.01, window = 5 } or false,
   input_dropout = o['lotto-gcn'] and false or 'auto', bias = o['lotto-gcn'] or false,
-  keep_train_edges = o['keep-train-edges'],
   restart = o.restart, threads = o.threads,
 }
 print(('\nUGS, %s on %s, %d seed(s): test accuracy at the best validation epoch (mean +- std)')

@@ -45,8 +45,6 @@ M.defaults = {
   prune_weight = 0.2,       -- p_θ: fraction of the remaining weights pruned per round
   weight_scope = 'global',  -- 'global': one threshold over all layers (the authors' code);
                             -- 'layer': p_θ of each layer's remaining weights
-  keep_train_edges = false, -- true: never prune an edge at a training node (not in the paper: its
-                            -- search cuts training nodes' edges, isolating some of them)
   rounds = 20,
   seeds = { 1 },
   controls = { 'random' },  -- 'random': RP at the ticket's sparsities
@@ -77,7 +75,6 @@ local function merge(opts)
     if type(cfg[k]) ~= 'number' or cfg[k] < 0 then bad(("option '%s' must be a number >= 0"):format(k)) end
   end
   if cfg.prune_graph >= 1 or cfg.prune_weight >= 1 then bad('prune rates must be below 1') end
-  if type(cfg.keep_train_edges) ~= 'boolean' then bad("option 'keep_train_edges' must be true or false") end
   if cfg.weight_scope ~= 'global' and cfg.weight_scope ~= 'layer' then
     bad(("option 'weight_scope' must be 'global' or 'layer' (got %s)"):format(tostring(cfg.weight_scope)))
   end
@@ -164,14 +161,10 @@ local function train_hard(cfg, d, model, g)
   return G.fit(model, d, { epochs = cfg.epochs, lr = cfg.lr, weight_decay = cfg.weight_decay })
 end
 
--- The masks pruning would draw from soft masks sm (weights, flat) and gw (edges); keep (optional,
--- per edge): 1 on edges that are never pruned.
-local function draw(cfg, model, g, sm, gw, keep)
+-- The masks pruning would draw from soft masks sm (weights, flat) and gw (edges).
+local function draw(cfg, model, g, sm, gw)
   local wmask, emask = model:masks():clone(), g:mask():clone()
-  if cfg.prune_graph > 0 then
-    local score = keep and gw:abs():add_(keep:mul(1e30)) or gw -- above every threshold
-    prune.magnitude_mask(emask, score, cfg.prune_graph)
-  end
+  if cfg.prune_graph > 0 then prune.magnitude_mask(emask, gw, cfg.prune_graph) end
   if cfg.prune_weight > 0 then
     local ms, ss = {}, {}
     for i, p in ipairs(prunables(model)) do ms[i], ss[i] = view(wmask, p), view(sm, p) end
@@ -184,20 +177,8 @@ local function draw(cfg, model, g, sm, gw, keep)
   return wmask, emask
 end
 
--- 1 on the edges with an end among d.train, 0 elsewhere.
-local function train_edges(d, g)
-  local at, keep = {}, tensor.zeros { g:nedges() }
-  for _, i in ipairs(d.train:totable()) do at[math.floor(i)] = true end
-  local ends = g:edges():totable()
-  for k = 1, g:nedges() do
-    if at[ends[k][1]] or at[ends[k][2]] then keep:set(k, 1) end
-  end
-  return keep
-end
-
 -- The mask search of UGS. Returns the new weight and edge masks, and what it did.
 local function search(cfg, d, model, g)
-  local keep = cfg.keep_train_edges and train_edges(d, g) or nil
   local values, grads, hard = model:values(), model:grads(), model:masks()
   local theta = values:clone()
   local sm = tensor.ones { values:numel() }         -- soft weight mask (1 on non-prunable entries)
@@ -235,7 +216,7 @@ local function search(cfg, d, model, g)
       best_sm:copy(sm); best_gw:copy(g:weight())
     end
     if eb then
-      local wm, em = draw(cfg, model, g, sm, g:weight(), keep)
+      local wm, em = draw(cfg, model, g, sm, g:weight())
       if prev then
         local _, dw = prune.hamming(wm, prev[1])
         local _, de = prune.hamming(em, prev[2])
@@ -249,7 +230,7 @@ local function search(cfg, d, model, g)
       end
     end
   end
-  local wm, em = draw(cfg, model, g, best_sm, best_gw, keep)
+  local wm, em = draw(cfg, model, g, best_sm, best_gw)
   return wm, em, { best_epoch = best.epoch, val_acc = best.val_acc, earlybird_epoch = stop_at }
 end
 

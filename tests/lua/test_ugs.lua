@@ -126,36 +126,6 @@ do
   d.graph:mask():fill(1)
 end
 
--- ---- keep_train_edges: no edge at a training node (0 and 15: 7 + 1 bridge + 7 = 15 edges) is pruned ----
-do
-  local ends, at = d.edges:totable(), {}
-  for k = 1, #ends do at[k] = ends[k][1] == 0 or ends[k][2] == 0 or ends[k][1] == 15 or ends[k][2] == 15 end
-  local function pruned_at_train(em)
-    local t, n, total = em:totable(), 0, 0
-    for k = 1, #t do if t[k] == 0 then total = total + 1; if at[k] then n = n + 1 end end end
-    return n, total
-  end
-  local model = G.model(d, { kind = 'gcn', hidden = 8, seed = 5 })
-  local gw = tensor.ones { 60 }
-  for k = 1, 60 do if at[k] then gw:set(k, 0.1) end end -- the training nodes' edges score lowest
-  local keep = tensor.zeros { 60 }
-  for k = 1, 60 do if at[k] then keep:set(k, 1) end end
-  T.check_eq(keep:sum(), 15.0, '15 edges at a training node')
-  local c = { prune_graph = 0.2, prune_weight = 0, weight_scope = 'layer' }
-  local _, em = U.draw(c, model, d.graph, tensor.ones { model:values():numel() }, gw)
-  T.check_eq({ pruned_at_train(em) }, { 12, 12 }, 'without keep: the 12 lowest, all at training nodes')
-  _, em = U.draw(c, model, d.graph, tensor.ones { model:values():numel() }, gw, keep)
-  T.check_eq({ pruned_at_train(em) }, { 0, 12 }, 'with keep: 12 pruned, none at a training node')
-  T.check_eq(gw:sum(), 45 + 1.5, 'the soft mask itself is not changed')
-  local sc = { epochs = 10, lr = 0.02, weight_decay = 0, s1 = 1e-2, s2 = 1e-2, prune_graph = 0.5, prune_weight = 0,
-               weight_scope = 'layer', keep_train_edges = true }
-  _, em = U.search(sc, d, G.model(d, { kind = 'gcn', hidden = 8, seed = 5 }), d.graph)
-  T.check_eq({ pruned_at_train(em) }, { 0, 30 }, 'search with keep_train_edges: 30 pruned, none at a training node')
-  d.graph:mask():fill(1)
-  d.graph:weight():fill(1)
-end
-T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { keep_train_edges = 1 })) end, "'keep_train_edges' must be true or false")
-
 -- ---- misuse ----
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown option 'bogus'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
