@@ -7,6 +7,7 @@
 --   gradval as grad, but the gradient of the VALIDATION loss (500 labelled nodes instead of 140):
 --           whether more labels make the loss's gradient a better edge score (a diagnostic)
 --   random  random edges (the paper's RP)
+--   randkeep random edges, none at a training node (UGS's search cuts their edges)
 --   oracle  heterophilous edges only, up to the count (labels of ALL nodes, test included; Cora has
 --           1003): a ceiling, not a method
 -- Also printed: the share of the pruned edges that join two nodes of one class (homophily) and
@@ -25,7 +26,7 @@ local spec = {
   options = {
     { 'prune', 0.226, 'fraction of the edges pruned (0.226: UGS round 5)', type = 'number' },
     { 'seeds', 3, 'number of seeds', integer = true, min = 1 },
-    { 'methods', 'ugs,grad,random,oracle', 'comma-separated: ugs, grad, gradval, random, oracle' },
+    { 'methods', 'ugs,grad,random,oracle', 'comma-separated: ugs, grad, gradval, random, randkeep, oracle' },
     { 's1', 1e-2, 'L1 on the edge mask in the ugs search', type = 'number' },
     { 'threads', 1, 'OpenBLAS threads', type = 'number', integer = true, min = 1 },
   },
@@ -34,7 +35,7 @@ local o = lotto.args.parse(arg, spec)
 if not (o.prune > 0 and o.prune < 1) then lotto.args.fail(spec, '--prune must be in (0, 1)') end
 local methods = {}
 for m in o.methods:gmatch('[^,]+') do
-  if not ({ ugs = 1, grad = 1, gradval = 1, random = 1, oracle = 1 })[m] then lotto.args.fail(spec, "unknown method '" .. m .. "'") end
+  if not ({ ugs = 1, grad = 1, gradval = 1, random = 1, randkeep = 1, oracle = 1 })[m] then lotto.args.fail(spec, "unknown method '" .. m .. "'") end
   methods[#methods + 1] = m
 end
 lotto.tensor.set_threads(o.threads)
@@ -80,6 +81,14 @@ function draw.random(seed)
   prune.random(em, o.prune, 7919 * seed)
   return em
 end
+function draw.randkeep(seed)
+  local em = g:mask():clone()                -- drop the training nodes' edges from the draw ...
+  for k = 1, g:nedges() do if near_train(k) then em:set(k, 0) end end
+  local free = em:sum()
+  prune.random(em, o.prune * g:nedges() / free, 7919 * seed)
+  for k = 1, g:nedges() do if near_train(k) then em:set(k, 1) end end -- ... and put them back
+  return em
+end
 function draw.oracle()
   local em, left = g:mask():clone(), math.floor(o.prune * g:nedges() + 0.5)
   for k = 1, g:nedges() do
@@ -104,7 +113,7 @@ for seed = 1, o.seeds do
     local best = G.fit(model(seed), d, train).best
     acc[m] = acc[m] or {}
     acc[m][seed] = best.test_acc
-    print(('seed %d  %-6s  pruned %4d edges: %5.1f%% homophilous, %5.1f%% at a training node  test %.2f%%'):format(
+    print(('seed %d  %-8s  pruned %4d edges: %5.1f%% homophilous, %5.1f%% at a training node  test %.2f%%'):format(
       seed, m, n, 100 * h / n, 100 * nt / n, 100 * best.test_acc))
   end
 end
@@ -114,6 +123,6 @@ for _, m in ipairs(methods) do
   local s, s2 = 0, 0
   for _, a in ipairs(acc[m]) do s, s2 = s + a, s2 + a * a end
   local mean = s / #acc[m]
-  print(('%-6s  test %.2f +- %.2f%%'):format(m, 100 * mean, 100 * math.sqrt(math.max(0, s2 / #acc[m] - mean * mean))))
+  print(('%-8s  test %.2f +- %.2f%%'):format(m, 100 * mean, 100 * math.sqrt(math.max(0, s2 / #acc[m] - mean * mean))))
 end
 return acc
