@@ -11,10 +11,6 @@
 
 #include "mask/mask_internal.h"
 
-/* Candidates to grow, packed so that ascending order is DESCENDING score (ties:
- * lower index first; NaN last). */
-static inline uint64_t grow_key(float s) { return ~(uint64_t)mask_score_key(s, LT_SCORE_ABS) & 0xffffffffu; }
-
 /* Key of entry i: growth candidates by descending |grow score|, drop candidates by
  * ascending |weight| (both: lower index first on ties). */
 static inline uint32_t entry_key(const float *s, int64_t i, int grow) {
@@ -39,12 +35,6 @@ static int reserve(cands *c, size_t need) {
   if (!e) return 0;
   c->e = e, c->cap = cap;
   return 1;
-}
-
-static inline uint32_t bits_of(const float *p) {
-  uint32_t u;
-  memcpy(&u, p, sizeof u);
-  return u;
 }
 
 /* Appends the entries i with mask value want (GROW: 0, with keys of descending

@@ -30,7 +30,6 @@ typedef __m512 vf;
 static inline vf vsplat(float x) { return _mm512_set1_ps(x); }
 static inline vf vld(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vst(float *p, vf a) { _mm512_storeu_ps(p, a); }
-static inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
 static inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 static inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
@@ -46,7 +45,6 @@ typedef __m256 vf;
 static inline vf vsplat(float x) { return _mm256_set1_ps(x); }
 static inline vf vld(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vst(float *p, vf a) { _mm256_storeu_ps(p, a); }
-static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
 static inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 static inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
@@ -65,7 +63,6 @@ typedef float vf;
 static inline vf vsplat(float x) { return x; }
 static inline vf vld(const float *p) { return *p; }
 static inline void vst(float *p, vf a) { *p = a; }
-static inline vf vadd(vf a, vf b) { return a + b; }
 static inline vf vsub(vf a, vf b) { return a - b; }
 static inline vf vmul(vf a, vf b) { return a * b; }
 static inline vf vdiv(vf a, vf b) { return a / b; }
