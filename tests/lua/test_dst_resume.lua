@@ -42,23 +42,14 @@ if os.getenv('LOTTO_DST_CHILD') then -- the child: train until the crash
   os.exit(0)
 end
 
--- The records without their wall-clock time.
-local function untimed(records)
-  local out = {}
-  for i, r in ipairs(records) do
-    out[i] = {}
-    for k, v in pairs(r) do if k ~= 'time' then out[i][k] = v end end
-  end
-  return out
-end
+local untimed = require('resume_child').untimed
 
 assert(fs.remove_tree(ROOT))
 assert(fs.mkdir_p(ROOT))
 for _, case in ipairs { 'rigl', 'gradual', 'set' } do
   local want, hw = run(case)
   local ckpt = ROOT .. '/' .. case .. '.ckpt'
-  local cmd = ("LOTTO_DST_CHILD=%s LOTTO_DST_CKPT='%s' '%s' '%s' >/dev/null 2>&1"):format(case, ckpt, arg[-1] or 'lotto', arg[0])
-  local ok, how, code = os.execute(cmd)
+  local ok, how, code = require('resume_child').crash({ 'LOTTO_DST_CHILD', 'LOTTO_DST_CKPT' }, case, ckpt)
   T.check(not ok and how == 'exit' and code == 9, case .. ': the child died at iteration ' .. CRASH)
   T.check(fs.exists(ckpt), case .. ': it left a checkpoint')
   local got, hg = run(case, ckpt)

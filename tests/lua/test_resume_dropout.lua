@@ -48,14 +48,7 @@ if os.getenv('LOTTO_TD_CHILD') then -- the child: train until the crash
   os.exit(0)
 end
 
-local function untimed(records)
-  local out = {}
-  for i, r in ipairs(records) do
-    out[i] = {}
-    for k, v in pairs(r) do if k ~= 'time' then out[i][k] = v end end
-  end
-  return out
-end
+local untimed = require('resume_child').untimed
 
 assert(fs.remove_tree(ROOT))
 assert(fs.mkdir_p(ROOT))
@@ -97,8 +90,7 @@ end
 for _, case in ipairs { 'dropout', 'targeted', 'units' } do
   local want, hw = run(case)
   local ckpt = ROOT .. '/' .. case .. '.ckpt'
-  local cmd = ("LOTTO_TD_CHILD=%s LOTTO_TD_CKPT='%s' '%s' '%s' >/dev/null 2>&1"):format(case, ckpt, arg[-1] or 'lotto', arg[0])
-  local ok, how, code = os.execute(cmd)
+  local ok, how, code = require('resume_child').crash({ 'LOTTO_TD_CHILD', 'LOTTO_TD_CKPT' }, case, ckpt)
   T.check(not ok and how == 'exit' and code == 9, case .. ': the child died at iteration ' .. CRASH)
   T.check(fs.exists(ckpt), case .. ': it left a checkpoint')
   local got, hg = run(case, ckpt)
