@@ -236,8 +236,7 @@ static lt_status gat_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
                                 lt_tensor_data(l->params[P_W].value), N, p->in, HO);
     *dx = p->dx;
   }
-  if (st) return st;
-  return LT_OK;
+  return st;
 }
 
 static int gat_describe(const lt_layer *l, char *buf, size_t n) {

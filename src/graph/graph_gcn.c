@@ -55,8 +55,7 @@ static lt_status gcn_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
     st = lt_graph_xw_input_grad(&p->xw, lt_tensor_data(p->dx), dh, lt_tensor_data(p->x), W, N, p->in, p->out);
     *dx = p->dx;
   }
-  if (st) return st;
-  return LT_OK;
+  return st;
 }
 
 static int gcn_describe(const lt_layer *l, char *buf, size_t n) {
