@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* SCHED_BATCH */
 #include <fenv.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -145,10 +146,15 @@ void lt_pool_run(int nparts, void (*fn)(void *arg, int part), void *arg) {
   while (pool.nworkers < nparts - 1) {
     pthread_t t;
     pthread_attr_t at;
+    sigset_t all, old;
+    sigfillset(&all); /* workers inherit a mask that blocks every signal: Ctrl-C and
+                         SIGTERM go to the thread that runs Lua, which acts on them */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     int rc = pthread_create(&t, &at, worker, NULL);
     pthread_attr_destroy(&at);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) break; /* fewer workers: the caller runs the rest */
     pool.nworkers++;
   }

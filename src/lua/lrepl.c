@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,16 @@ static volatile sig_atomic_t prompt_sigint;
 static char *cb_line;
 static int cb_done;
 
+static pthread_t repl_thread;
+
+/* The kernel gives a process-directed SIGINT to any thread that does not block it, and
+ * OpenBLAS starts its threads before main with nothing blocked: one that takes the
+ * signal passes it on to the REPL's thread, whose pselect (or read) must wake up. */
 static void on_prompt_sigint(int sig) {
-  (void)sig;
+  if (!pthread_equal(pthread_self(), repl_thread)) {
+    pthread_kill(repl_thread, sig);
+    return;
+  }
   prompt_sigint = 1;
 }
 
@@ -310,6 +319,7 @@ static void print_results(lua_State *L, int base) {
 
 void lt_repl_run(lua_State *L) {
   use_readline = isatty(STDIN_FILENO);
+  repl_thread = pthread_self();
   if (use_readline) {
     rl_readline_name = "lotto";
     rl_catch_signals = 0; /* our handler decides what Ctrl-C means */
