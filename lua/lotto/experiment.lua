@@ -93,11 +93,19 @@ local function key_path(path, k)
   return path and (path .. '.' .. tostring(k)) or tostring(k)
 end
 
-local function config_diff(old, new, vol, path, out)
+-- A key one side lacks counts as its default (`def`, the driver's defaults at this
+-- level), so a run written before an option existed resumes when the option is left at
+-- its default, and a config that drops a key set to its default stays the same run.
+local function config_diff(old, new, vol, path, out, def)
   if type(old) == 'table' and type(new) == 'table' then
+    def = type(def) == 'table' and def or {}
     for _, k in ipairs(sorted_keys(old, new)) do
       local p = key_path(path, k)
-      if not vol[p] and not vol[tostring(k)] then config_diff(old[k], new[k], vol, p, out) end
+      if not vol[p] and not vol[tostring(k)] then
+        local o, n = old[k], new[k]
+        if o == nil then o = def[k] elseif n == nil then n = def[k] end
+        config_diff(o, n, vol, p, out, def[k])
+      end
     end
   elseif old ~= new then
     out[#out + 1] = { path = path or '(config)', old = old, new = new }
@@ -145,14 +153,16 @@ E.classify = G.classify
 local tagged, untagged, classify = G.tagged, G.untagged, G.classify
 local remove_stale_temps, clear_run = G.remove_stale_temps, G.clear_run
 
--- E.open{root = 'runs', name = 'lenet_imp', config = cfg, restart = false} -> run, or nil,
--- message when the directory cannot be written or another process holds the run (the
--- message names its pid). Misuse, a changed config and a directory that is not a run
+-- E.open{root = 'runs', name = 'lenet_imp', config = cfg, restart = false, defaults = D}
+-- -> run, or nil, message when the directory cannot be written or another process holds
+-- the run (the message names its pid). With `defaults` (the driver's defaults table), a
+-- key that the stored or the new config lacks counts as its default when the two are
+-- compared: a run made before an option existed resumes with the option at its default. Misuse, a changed config and a directory that is not a run
 -- raise. The run holds <dir>/lock (flock) until run:close(), garbage collection or the
 -- process's end; stale temp files of killed writers are removed under it.
 function E.open(opts)
   if type(opts) ~= 'table' then U.raise("bad argument #1 to 'open' (table expected)") end
-  U.check_options(opts, { 'root', 'name', 'config', 'restart' }, 'lotto.experiment.open')
+  U.check_options(opts, { 'root', 'name', 'config', 'restart', 'defaults' }, 'lotto.experiment.open')
   local root, name = opts.root or 'runs', opts.name
   if type(root) ~= 'string' or root == '' then
     U.raise("bad argument to 'open' (root must be a non-empty string, got " .. tostring(root) .. ')')
@@ -163,6 +173,7 @@ function E.open(opts)
       .. tostring(name) .. ')')
   end
   if opts.config ~= nil and type(opts.config) ~= 'table' then U.raise("bad argument to 'open' (config must be a table)") end
+  if opts.defaults ~= nil and type(opts.defaults) ~= 'table' then U.raise("bad argument to 'open' (defaults must be a table)") end
   local dir = root .. '/' .. name
   local kind, why = classify(dir)
   if kind == 'foreign' then
@@ -194,7 +205,7 @@ function E.open(opts)
       U.raise(("run '%s' has an unreadable config (%s); use restart = true (or --restart) to start over"):format(dir, rerr))
     end
     old = untagged(old)
-    local diffs = config_diff(old, new, volatile_set(old, new), nil, {})
+    local diffs = config_diff(old, new, volatile_set(old, new), nil, {}, opts.defaults and canon(opts.defaults))
     if #diffs > 0 then
       lock:close()
       local parts = {}
@@ -432,8 +443,9 @@ end
 local ok, help = pcall(require, 'lotto.help')
 if ok and type(help) == 'table' and help.register then
   help.register(E, {
-    open = "open{root = 'runs', name =, config =, restart = false} -> run | nil, msg: creates or resumes runs/<name> "
-      .. "and holds its lock (nil, msg naming the holder's pid); a different config, or a directory that is not a run, is an error",
+    open = "open{root = 'runs', name =, config =, restart = false, defaults =} -> run | nil, msg: creates or resumes runs/<name> "
+      .. "and holds its lock (nil, msg naming the holder's pid); a different config, or a directory that is not a run, is an error "
+      .. "(a key one config lacks counts as its value in defaults)",
     classify = "classify(dir) -> 'absent' | 'empty' | 'run' | 'foreign', why: whether lotto may write or remove dir",
     load = 'load(dir) -> run with run.results | nil, msg: an existing run, for plotting',
     stats = 'stats(xs) -> {mean, std (n - 1), min, max, n}',

@@ -117,6 +117,27 @@ checkerror(function() E.open { root = root, name = 'lenet_imp', config = bad2 } 
   '(extra: absent -> "x", model.hidden[2]: 100 -> 50)', 'nested and added keys')
 check(fs.exists(run.dir .. '/replicate_1/round_2/summary.json'), 'mismatch leaves the run alone')
 
+-- a key one side lacks counts as its default: an option added after the run was made
+-- resumes at its default, and is a difference at any other value (nested too)
+local D = { lr = 0.001, rate = 0.2, reset = 'weights', model = { arch = 'lenet', dropout = 0 } }
+local base = { lr = 0.0012, model = { arch = 'lenet', hidden = { 300, 100 } }, rate = 0.2 }
+local withdef = { lr = 0.0012, model = { arch = 'lenet', hidden = { 300, 100 }, dropout = 0 }, rate = 0.2, reset = 'weights' }
+local r4 = E.open { root = root, name = 'lenet_imp', config = withdef, defaults = D }
+check(r4.resumed and r4:round_done(1, 2), 'new keys at their defaults (top level and nested) resume the run')
+r4:close()
+check(json.read(run.dir .. '/config.json').reset == 'weights', 'the resumed run stores the new key')
+local r5 = E.open { root = root, name = 'lenet_imp', config = base, defaults = D }
+check(r5.resumed, 'dropping keys that are at their defaults is the same run')
+r5:close()
+checkerror(function()
+  E.open { root = root, name = 'lenet_imp', config = { lr = 0.0012, model = { arch = 'lenet', hidden = { 300, 100 } }, rate = 0.2, reset = 'lr' }, defaults = D }
+end, '(reset: "weights" -> "lr")', 'a key off its default is a difference')
+checkerror(function()
+  E.open { root = root, name = 'lenet_imp', config = { lr = 0.0012, model = { arch = 'lenet', hidden = { 300, 100 }, dropout = 0.5 }, rate = 0.2 }, defaults = D }
+end, 'model.dropout: 0 -> 0.5', 'nested key off its default')
+checkerror(function() E.open { root = root, name = 'lenet_imp', config = base, defaults = 3 } end,
+  'defaults must be a table', 'defaults type')
+
 -- restart deletes the old run
 local run3 = E.open { root = root, name = 'lenet_imp', config = bad, restart = true }
 check(not run3.resumed and not fs.exists(run3.dir .. '/replicate_1') and json.read(run3.dir .. '/config.json').lr == 0.1, 'restart')

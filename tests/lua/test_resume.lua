@@ -103,6 +103,28 @@ do
   T.check_eq(io_.read_file(root .. '/resume/replicate_2/round_3/summary.json'), stamp, 'completed rounds untouched')
 end
 
+-- A run stored by an older lotto, before some options existed (its config.json lacks
+-- keys now in the defaults), resumes when those options are left at their defaults.
+do
+  local root = ROOT .. '/older'
+  assert(fs.mkdir_p(root))
+  assert(os.execute(("cp -r '%s/full/resume' '%s/'"):format(ROOT, root)))
+  local path = root .. '/resume/config.json'
+  local stored = lotto.json.read(path)
+  local dropped = {}
+  for _, k in ipairs { 'bn_l1', 'augment', 'target_density', 'earlybird' } do
+    if stored[k] ~= nil then stored[k], dropped[#dropped + 1] = nil, k end
+  end
+  T.check(#dropped >= 2, 'the stored config had default-valued keys to drop')
+  assert(lotto.json.write(path, stored))
+  os.remove(root .. '/resume/results.json')
+  ticket.imp(config(root, 3))
+  T.check_eq(results(root), want, 'an older run (keys missing at their defaults) resumes: results.json identical')
+  local cfg = config(root, 3)
+  cfg.bn_l1 = 1e-4
+  T.checkerror(function() ticket.imp(cfg) end, 'bn_l1:', 'an option off its default is still a change')
+end
+
 -- A changed config against the existing run is refused with the key; restart starts over.
 do
   local cfg = config(ROOT .. '/full', 3)

@@ -251,7 +251,8 @@ function M.analyze(opts)
   end
   table.sort(cfg.rewind)
   if type(cfg.train) ~= 'table' then fail('train must be a table of fit options') end
-  local run = assert(E.open { root = cfg.root, name = cfg.name .. '/instability', config = cfg, restart = cfg.restart })
+  local run = assert(E.open { root = cfg.root, name = cfg.name .. '/instability', config = cfg, restart = cfg.restart,
+                              defaults = M.defaults })
   local ok, results, dir = pcall(analyze_run, cfg, run)
   run:close() -- also on error: the process may open the run again
   if not ok then error(results, 0) end

@@ -339,7 +339,8 @@ function M.imp(opts)
     stored = {}
     for k, v in pairs(cfg) do if k ~= 'reset' then stored[k] = v end end
   end
-  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = stored, restart = restart })
+  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = stored, restart = restart,
+                                          defaults = config.defaults })
   if not ok or not run then bad(U.strip(ok and err or run)) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
   track = { left = count_left(run, cfg), n = 0, secs = 0 }
