@@ -56,6 +56,9 @@ lt_tensor *lt_checkinplace(lua_State *L, int i, const char *what);
 /* A read-only tensor shaped like mask (the error names both shapes); a strided
  * one is copied, the copy left on the stack so the collector owns it. */
 lt_tensor *lt_checklike(lua_State *L, int i, const lt_tensor *mask, const char *what);
+/* Adds `bytes` allocated outside Lua's heap (64 KB or more) to the collector's debt, as
+ * if Lua had allocated them: else a loop of large objects reaches gigabytes first. */
+void lt_gc_account(lua_State *L, size_t bytes);
 
 /* ---- models (lnn.c) ---- */
 /* The model at index i (a lotto.nn.model userdata, not yet freed), or a Lua
@@ -65,6 +68,9 @@ struct lt_model *lt_checkmodel(lua_State *L, int i);
  * belongs to the userdata (freed by its __gc). Create it before the model, so
  * an error in between leaks nothing. */
 struct lt_model **lt_pushmodelbox(lua_State *L);
+/* After a model is stored in its box: its parameters (values and gradients) count
+ * towards the collector's debt, so models made in a loop are collected in time. */
+void lt_model_account(lua_State *L, const struct lt_model *m);
 
 /* ---- graphs (lgraph.c) ---- */
 /* The graph at index i (a lotto.graph userdata), or a Lua error naming argument i. Borrowed. */

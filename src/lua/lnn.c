@@ -35,7 +35,12 @@ static int nn_model(lua_State *L) {
   luaL_setmetatable(L, MODEL_MT);
   u->m = lt_model_new(lt_takelayer(L, 1), nd, shape);
   if (!u->m) return lt_raise(L, NULL);
+  lt_model_account(L, u->m);
   return 1;
+}
+
+void lt_model_account(lua_State *L, const lt_model *m) {
+  lt_gc_account(L, 2 * lt_model_numel(m, 0) * sizeof(float));
 }
 
 lt_model **lt_pushmodelbox(lua_State *L) {

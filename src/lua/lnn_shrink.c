@@ -13,6 +13,7 @@ int lt_nn_shrink(lua_State *L) {
   lt_model **box = lt_pushmodelbox(L);
   lt_shrink_info info;
   if (lt_model_shrink(m, box, &info)) return lt_raise(L, NULL);
+  lt_model_account(L, *box);
   lua_createtable(L, 0, 3);
   lua_pushnumber(L, info.dropped);
   lua_setfield(L, -2, "dropped");

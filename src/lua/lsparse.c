@@ -351,6 +351,7 @@ static int sp_import(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   lt_model **slot = lt_pushmodelbox(L);
   if (lt_model_import(slot, path)) return lt_pushfail(L);
+  lt_model_account(L, *slot);
   return 1;
 }
 

@@ -44,12 +44,16 @@ void lt_pushtensor(lua_State *L, lt_tensor *t) {
  * outside Lua's heap, so the collector never sees it: a loop making a new 1 MB tensor a step
  * reached gigabytes before a cycle. A new tensor of 64 KB or more therefore adds its size to
  * the collector's debt, as if Lua had allocated it (LUA_GCSTEP with a size). */
+void lt_gc_account(lua_State *L, size_t bytes) {
+  size_t kb = bytes >> 10;
+  if (kb >= 64) lua_gc(L, LUA_GCSTEP, kb > (size_t)INT_MAX ? INT_MAX : (int)kb);
+}
+
 lt_tensor *lt_pushnewtensor(lua_State *L, int ndim, const int64_t *shape) {
   lt_tensor **p = lt_newtensorslot(L);
   *p = lt_tensor_new(ndim, shape);
   if (!*p) lt_raise(L, NULL);
-  size_t kb = (size_t)lt_tensor_numel(*p) * sizeof(float) >> 10;
-  if (kb >= 64) lua_gc(L, LUA_GCSTEP, kb > (size_t)INT_MAX ? INT_MAX : (int)kb);
+  lt_gc_account(L, (size_t)lt_tensor_numel(*p) * sizeof(float));
   return *p;
 }
 

@@ -33,4 +33,17 @@ collectgarbage('collect')
 before = hwm_mb()
 for _ = 1, 20000 do local t = tensor.zeros({16}); acc = acc + t:get(1) end
 T.check(hwm_mb() - before < 100, 'small tensors stay bounded too')
+
+-- models too: a model's parameters (values and gradients) are outside Lua's heap; the
+-- misuse sweep building every zoo model several times peaked at 2.6 GB before models
+-- counted. 40 LeNet-300-100-sized models of 16 MB each (2M parameters) in a loop:
+local nn = require 'lotto.nn'
+collectgarbage('collect')
+before = hwm_mb()
+for i = 1, 40 do
+  local m = nn.model(nn.sequential { nn.linear(1000, 1000), nn.relu(), nn.linear(1000, 1000) }, { input = { 1000 } })
+  acc = acc + (m and 1 or 0)
+end
+grown = hwm_mb() - before
+T.check(grown < 400, string.format('40 new 16 MB models in a loop raise the peak RSS by %.0f MB (want < 400; 909 MB before models counted)', grown))
 T.report()
