@@ -4,6 +4,7 @@
  * and its transpose kept in step with the mask version and the dense values,
  * transposed-activation buffers, and the layer products. */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +47,90 @@ struct lt_spd {
   int nm_built, nm_stale;  /* nm holds this version's pattern; its values need a re-read */
   int nm_n, nm_m;          /* that pattern (0: the mask fits none) */
   int inference;           /* the next forward runs no backward (lt_spd_set_inference) */
+  int wlag, glag;          /* the dense weight (wsrc) / gradient (gdst) lag behind a->val / g */
+  float *gdst;             /* the dense gradient the last lazy backward did not write */
+  int listed;              /* in the lag list (lt_sparse_sync) */
   lt_spd_info info;
 };
+
+/* ---- dense buffers lagging behind the compact copies ----
+ * In a training loop (lt_sparse_set_lazy on around the model's step, the
+ * optimizer stepping the compact copies) the dense weight and gradient of a
+ * sparse layer are not written every step: the CSR values and the compact
+ * gradient are the truth until lt_sparse_sync writes them back (the bindings
+ * call it before anything can read a model's buffers). A layer with lagging
+ * buffers is in one process-wide list. */
+#define LAG_MAX 64
+static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
+static lt_spd *lag_list[LAG_MAX];
+static atomic_int lag_count;
+static _Thread_local int lazy_on;
+
+int lt_sparse_set_lazy(int on) {
+  int was = lazy_on;
+  lazy_on = on != 0;
+  return was;
+}
+
+static void run_pass(const lt_csr *a, int op, float *dense, float *vals);
+enum { PASS_REFRESH, PASS_ZERO, PASS_SCATTER, PASS_SET };
+
+/* Writes d's lagging dense buffers from its compact copies (the caller holds lag_lock or d is unlisted). */
+static void sync_one(lt_spd *d) {
+  if (d->wlag) run_pass(d->a, PASS_SET, (float *)d->wsrc, d->a->val);
+  if (d->glag) run_pass(d->a, PASS_SET, d->gdst, d->g);
+  d->wlag = d->glag = 0;
+}
+
+/* Takes d out of the list after writing its buffers. */
+static void sync_spd(lt_spd *d) {
+  if (!d->listed) return;
+  pthread_mutex_lock(&lag_lock);
+  sync_one(d);
+  int n = atomic_load(&lag_count);
+  for (int i = 0; i < n; i++)
+    if (lag_list[i] == d) {
+      lag_list[i] = lag_list[--n];
+      break;
+    }
+  atomic_store(&lag_count, n);
+  d->listed = 0;
+  pthread_mutex_unlock(&lag_lock);
+}
+
+/* d's buffers now lag (flags set by the caller): listed, or written now when the list is full. */
+static void lag_add(lt_spd *d) {
+  if (d->listed) return;
+  pthread_mutex_lock(&lag_lock);
+  int n = atomic_load(&lag_count);
+  if (n < LAG_MAX) {
+    lag_list[n] = d;
+    d->listed = 1;
+    atomic_store(&lag_count, n + 1);
+  } else {
+    sync_one(d);
+  }
+  pthread_mutex_unlock(&lag_lock);
+}
+
+void lt_sparse_sync(void) {
+  if (!atomic_load_explicit(&lag_count, memory_order_relaxed)) return;
+  pthread_mutex_lock(&lag_lock);
+  int n = atomic_load(&lag_count);
+  for (int i = 0; i < n; i++) {
+    sync_one(lag_list[i]);
+    lag_list[i]->listed = 0;
+  }
+  atomic_store(&lag_count, 0);
+  pthread_mutex_unlock(&lag_lock);
+}
+
+void lt_spd_values_lag(lt_spd *d) {
+  if (!d || !d->built || !d->wsrc) return;
+  d->wlag = 1;
+  d->vstale = 0; /* the compact values are the newest */
+  lag_add(d);
+}
 
 lt_spd *lt_spd_new(void) {
   lt_spd *d = calloc(1, sizeof *d);
@@ -66,6 +149,7 @@ lt_spd *lt_spd_new(void) {
 
 void lt_spd_free(lt_spd *d) {
   if (!d) return;
+  sync_spd(d); /* the model frees its layers before its flat buffers */
   lt_csr_free(d->a);
   lt_csr_free(d->at);
   lt_nm_free(d->nm);
@@ -80,6 +164,7 @@ void lt_spd_free(lt_spd *d) {
 void lt_spd_set_mode(lt_spd *d, lt_sparse_mode mode) { d->mode = mode; }
 void lt_spd_set_crossover(lt_spd *d, double density) { d->user_cross = density; }
 void lt_spd_set_frozen(lt_spd *d, int frozen) {
+  sync_spd(d);
   if (frozen && !d->frozen) d->built = 0; /* values are read once more at the next build */
   d->frozen = frozen != 0;
 }
@@ -108,7 +193,6 @@ static lt_status grow(float **p, size_t *cap, size_t n) {
 /* ---- O(nnz) passes over dense weight-shaped buffers, split over the pool ----
  * Each touches one cache line of a (rows, cols) buffer per kept weight or so:
  * memory latency, not arithmetic, so two cores halve it. */
-enum { PASS_REFRESH, PASS_ZERO, PASS_SCATTER, PASS_SET };
 typedef struct pass_job {
   const lt_csr *a;
   float *dense;            /* (rows, cols): read (refresh) or written (zero, scatter) */
@@ -203,6 +287,10 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
                          uint64_t mask_version, int *sparse) {
   if (!d || !sparse || rows < 1 || cols < 1 || n < 0 || !w || !mask)
     return lt_error(LT_EINVAL, "lt_spd_prepare: bad arguments (rows %d, cols %d, n %d)", rows, cols, n);
+  /* lagging buffers are written back before anything reads the dense ones: a new
+   * mask (the CSR is rebuilt from them) or another weight buffer */
+  if (d->listed && (d->version != mask_version || d->rows != rows || d->cols != cols || !d->built || d->wsrc != w))
+    sync_spd(d);
   if (!d->counted || d->version != mask_version || d->rows != rows || d->cols != cols) {
     size_t total = (size_t)rows * cols;
     int64_t nnz = lt_count_nonzero(mask, total);
@@ -241,6 +329,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
   d->info.sparse = s, d->info.n = n;
   d->gfresh = 0;
   *sparse = s;
+  if (!s || d->info.nm_n) sync_spd(d); /* the dense products read the dense buffers */
   if (!s) return LT_OK;
   d->wsrc = w;
   if (!d->built) {
@@ -248,6 +337,8 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     if (st) return st;
     d->built = 1, d->tbuilt = 0, d->tfresh = 0, d->vstale = 0;
     d->info.builds++;
+  } else if (d->wlag) {
+    d->tfresh = 0; /* the CSR values are newer than the dense weight: nothing to re-read */
   } else if (!d->frozen) {
     /* re-read lazily: a linear forward reads the dense weight directly, and
      * only the transpose (an input gradient) or a convolution needs the values */
@@ -363,11 +454,17 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
     memset(dw, 0, (size_t)a->rows * a->cols * sizeof *dw);
     d->clean = 1, d->clean_version = d->version;
   }
+  if (dw && d->glag && (!overwrite || dw != d->gdst)) sync_spd(d); /* adds to the dense one */
   if (dw && a->nnz) {
     if ((st = grow(&d->g, &d->g_cap, (size_t)a->nnz))) return st;
     memset(d->g, 0, (size_t)a->nnz * sizeof *d->g);
     if ((st = lt_csr_sddmm_t(d->g, a, dyt, ldd, d->xin, d->xin_ld, B))) return st;
-    run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
+    if (overwrite && lazy_on) { /* written back by lt_sparse_sync */
+      d->glag = 1, d->gdst = dw;
+      lag_add(d);
+    } else {
+      run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
+    }
     d->gfresh = overwrite; /* added to older gradients, g alone is not dw */
   }
   if (!dx) return LT_OK;
@@ -405,6 +502,7 @@ lt_status lt_spd_conv_backward_image(lt_spd *d, float *dcols, const float *dy, c
 }
 
 lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw) {
+  sync_spd(d);
   run_pass(d->a, PASS_SCATTER, dw, d->g);
   return LT_OK;
 }
@@ -426,7 +524,10 @@ int lt_spd_compact(lt_spd *d, uint64_t mask_version, float **val, const float **
  * the entries off the mask are zero they stay zero: the model can skip
  * masking them and zero only the kept entries. Any dense backward clears it. */
 
-void lt_spd_grad_dirty(lt_spd *d) { d->clean = 0; }
+void lt_spd_grad_dirty(lt_spd *d) {
+  if (d->glag) d->glag = 0; /* a dense backward wrote the whole gradient: the compact one is older */
+  d->clean = 0;
+}
 void lt_spd_grad_overwrite(lt_spd *d) { d->overwrite = 1; }
 
 int lt_spd_grad_clean(const lt_spd *d, uint64_t mask_version) {
@@ -439,6 +540,7 @@ void lt_spd_grad_masked(lt_spd *d, uint64_t mask_version) {
 
 int lt_spd_zero_grad_kept(lt_spd *d, float *grad, uint64_t mask_version) {
   /* the pattern must be the current mask's, and the rest already zero */
+  if (d && d->glag && grad == d->gdst) d->glag = 0; /* zeroed now: the compact gradient is dropped */
   if (!d || !grad || !d->clean || d->clean_version != mask_version || !d->built || d->version != mask_version)
     return 0;
   run_pass(d->a, PASS_ZERO, grad, NULL);
