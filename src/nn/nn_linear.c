@@ -57,8 +57,10 @@ static void gemm_part(void *arg, int part) {
   } else if (j->op == G_WGRAD) { // dW[lo:hi, :] (+)= dy[:, lo:hi]^T x
     slice(out, j->nparts, part, &lo, &hi);
     if (hi <= lo) return;
-    lt_gemm(1, xt, hi - lo, in, B, 1.0f, j->dy + lo, out, j->x, ldx, j->overwrite ? 0.0f : 1.0f,
-            j->c + (size_t)lo * in, in);
+    // beta 0 makes OpenBLAS clear C in a scalar pass of its own (7% of a dense LeNet step);
+    // a memset and beta 1 give the same bits (0 + each product sum) at memset speed
+    if (j->overwrite) memset(j->c + (size_t)lo * in, 0, sizeof(float) * (size_t)(hi - lo) * in);
+    lt_gemm(1, xt, hi - lo, in, B, 1.0f, j->dy + lo, out, j->x, ldx, 1.0f, j->c + (size_t)lo * in, in);
   } else { // dx[:, lo:hi] = dy W[:, lo:hi], or its transpose dx^T[lo:hi, :] = W[:, lo:hi]^T dy^T
     slice(in, j->nparts, part, &lo, &hi);
     if (hi <= lo) return;
