@@ -288,6 +288,10 @@ typedef struct lt_spd_info {
  * new mask version, a dense forward or its free. Results are bit-identical. */
 int lt_sparse_set_lazy(int on); /* returns the previous setting */
 void lt_sparse_sync(void);
+/* Process-wide: 0 keeps every dense buffer written at every step (the path before
+ * lagging buffers, for comparisons); returns the previous setting (default 1). */
+int lt_sparse_allow_lazy(int on);
+int lt_sparse_lazy_allowed(void);
 
 /* The row stride of the transposed activations of a batch of B: B rounded up
  * so that every row starts on a cache line. */

@@ -159,7 +159,7 @@ static int step(lua_State *L, int compact) {
     int nsegs = model_segments(lt_checkmodel_nosync(L, 5), segs, layers, 64);
     /* every segment stepped compact: the new weights stay there, the dense ones lag;
      * else the dense buffers are written back first, for the indexed step */
-    int lazy = nsegs > 0 && lt_optim_segments_compact(p->o, lt_tensor_data(m), version, segs, nsegs);
+    int lazy = nsegs > 0 && lt_sparse_lazy_allowed() && lt_optim_segments_compact(p->o, lt_tensor_data(m), version, segs, nsegs);
     if (!lazy) lt_sparse_sync();
     for (int k = 0; k < nsegs; k++) segs[k].lazy = lazy;
     st = lt_optim_step_segments(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), lt_optim_size(p->o),

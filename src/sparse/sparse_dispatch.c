@@ -65,12 +65,20 @@ static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
 static lt_spd *lag_list[LAG_MAX];
 static atomic_int lag_count;
 static _Thread_local int lazy_on;
+static atomic_int lazy_allowed = 1;
 
 int lt_sparse_set_lazy(int on) {
   int was = lazy_on;
-  lazy_on = on != 0;
+  lazy_on = on != 0 && atomic_load(&lazy_allowed);
   return was;
 }
+
+int lt_sparse_allow_lazy(int on) {
+  if (!on) lt_sparse_sync();
+  return atomic_exchange(&lazy_allowed, on != 0);
+}
+
+int lt_sparse_lazy_allowed(void) { return atomic_load(&lazy_allowed); }
 
 static void run_pass(const lt_csr *a, int op, float *dense, float *vals);
 enum { PASS_REFRESH, PASS_ZERO, PASS_SCATTER, PASS_SET };

@@ -92,6 +92,16 @@ sparse.with_mode('sparse', function()
     end
     T.check(same(d:values(), c2:values()), spec.kind .. ': a state copy after lagging steps has the indexed steps\' weights')
     T.check(same(c:forward(X), c2:forward(X)), spec.kind .. ': and so has a forward')
+
+    -- the previous path (dense buffers written every step) gives the same bits
+    T.check_eq(sparse.lazy(false), true, 'lagging buffers are on by default')
+    local e = model()
+    local oe = optim.make(e, spec)
+    train.fit(e, { train = ds }, { optimizer = oe, batch = B, iterations = STEPS, progress = false,
+      on_step = function(it, m) look({}, it, m) end })
+    T.check_eq(sparse.lazy(true), false, 'lazy(false) turned them off')
+    T.check(same(e:values(), a:values()) and same(oe:moment(1), oa:moment(1)), spec.kind .. ': without lagging buffers, the same bits')
   end
 end)
+T.checkerror(function() sparse.lazy('yes') end, 'boolean')
 T.report()
