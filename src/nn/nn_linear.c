@@ -64,8 +64,14 @@ static void gemm_part(void *arg, int part) {
   } else { // dx[:, lo:hi] = dy W[:, lo:hi], or its transpose dx^T[lo:hi, :] = W[:, lo:hi]^T dy^T
     slice(in, j->nparts, part, &lo, &hi);
     if (hi <= lo) return;
-    if (j->c_ld > 0) lt_gemm(1, 1, hi - lo, B, out, 1.0f, j->w + lo, in, j->dy, out, 0.0f, j->c + (size_t)lo * j->c_ld, j->c_ld);
-    else lt_gemm(0, 0, B, hi - lo, out, 1.0f, j->dy, out, j->w + lo, in, 0.0f, j->c + lo, in);
+    // cleared here and beta 1, as for the weight gradient
+    if (j->c_ld > 0) {
+      memset(j->c + (size_t)lo * j->c_ld, 0, sizeof(float) * (size_t)(hi - lo) * j->c_ld);
+      lt_gemm(1, 1, hi - lo, B, out, 1.0f, j->w + lo, in, j->dy, out, 1.0f, j->c + (size_t)lo * j->c_ld, j->c_ld);
+    } else {
+      for (int i = 0; i < B; i++) memset(j->c + (size_t)i * in + lo, 0, sizeof(float) * (size_t)(hi - lo));
+      lt_gemm(0, 0, B, hi - lo, out, 1.0f, j->dy, out, j->w + lo, in, 1.0f, j->c + lo, in);
+    }
   }
 }
 
