@@ -4,7 +4,6 @@
  * and its transpose kept in step with the mask version and the dense values,
  * transposed-activation buffers, and the layer products. */
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,130 +13,14 @@
 #include "lotto/tensor.h"
 #include "sparse/sparse_dispatch.h"
 #include "sparse/sparse_impl.h"
+#include "sparse/sparse_spd.h"
 
-/* ---- per-layer state ------------------------------------------------------ */
-
-struct lt_spd {
-  lt_sparse_mode mode;
-  double user_cross;       /* < 0: the machine's */
-  int frozen;
-  int rows, cols;
-  int counted;             /* nnz counted for `version` */
-  uint64_t version;
-  int64_t nnz;
-  lt_csr *a, *at;
-  int32_t *perm;           /* at->val[k] = a->val[perm[k]] */
-  size_t perm_cap;
-  int built, tbuilt, tfresh;
-  const float *wsrc;       /* the dense weight of the last prepare */
-  int vstale;              /* a->val not yet re-read from wsrc since that prepare */
-  unsigned cgen;           /* cached lookup: table generation, n, threads */
-  int cn, cthreads, cvalid, cmeasured;
-  double cx;
-  float *xt, *yt, *dxt, *g; /* transposed activations (ld floats per row), conv gradient */
-  size_t xt_cap, yt_cap, dxt_cap, g_cap;
-  int B, ld;               /* batch of the last linear forward, and the stride of its scratch */
-  const float *xin;        /* its input, transposed: xt or the caller's (borrowed) */
-  int xin_ld;
-  int clean;               /* the weight gradient is zero off the mask of clean_version */
-  uint64_t clean_version;
-  int overwrite;           /* the next linear backward writes dw instead of adding */
-  int gfresh;              /* g holds the weight gradient the last backward wrote (lt_spd_compact) */
-  lt_nm *nm;               /* LT_SPARSE_NM: the mask as n:m, when it is one (forwards) */
-  int nm_built, nm_stale;  /* nm holds this version's pattern; its values need a re-read */
-  int nm_n, nm_m;          /* that pattern (0: the mask fits none) */
-  int inference;           /* the next forward runs no backward (lt_spd_set_inference) */
-  int wlag, glag;          /* the dense weight (wsrc) / gradient (gdst) lag behind a->val / g */
-  float *gdst;             /* the dense gradient the last lazy backward did not write */
-  int listed;              /* in the lag list (lt_sparse_sync) */
-  lt_spd_info info;
-};
-
-/* ---- dense buffers lagging behind the compact copies ----
- * In a training loop (lt_sparse_set_lazy on around the model's step, the
- * optimizer stepping the compact copies) the dense weight and gradient of a
- * sparse layer are not written every step: the CSR values and the compact
- * gradient are the truth until lt_sparse_sync writes them back (the bindings
- * call it before anything can read a model's buffers). A layer with lagging
- * buffers is in one process-wide list. */
-#define LAG_MAX 64
-static pthread_mutex_t lag_lock = PTHREAD_MUTEX_INITIALIZER;
-static lt_spd *lag_list[LAG_MAX];
-static atomic_int lag_count;
-static _Thread_local int lazy_on;
-static atomic_int lazy_allowed = 1;
-
-int lt_sparse_set_lazy(int on) {
-  int was = lazy_on;
-  lazy_on = on != 0 && atomic_load(&lazy_allowed);
-  return was;
-}
-
-int lt_sparse_allow_lazy(int on) {
-  if (!on) lt_sparse_sync();
-  return atomic_exchange(&lazy_allowed, on != 0);
-}
-
-int lt_sparse_lazy_allowed(void) { return atomic_load(&lazy_allowed); }
-
-static void run_pass(const lt_csr *a, int op, float *dense, float *vals);
-enum { PASS_REFRESH, PASS_ZERO, PASS_SCATTER, PASS_SET };
-
-/* Writes d's lagging dense buffers from its compact copies (the caller holds lag_lock or d is unlisted). */
-static void sync_one(lt_spd *d) {
-  if (d->wlag) run_pass(d->a, PASS_SET, (float *)d->wsrc, d->a->val);
-  if (d->glag) run_pass(d->a, PASS_SET, d->gdst, d->g);
-  d->wlag = d->glag = 0;
-}
-
-/* Takes d out of the list after writing its buffers. */
-static void sync_spd(lt_spd *d) {
-  if (!d->listed) return;
-  pthread_mutex_lock(&lag_lock);
-  sync_one(d);
-  int n = atomic_load(&lag_count);
-  for (int i = 0; i < n; i++)
-    if (lag_list[i] == d) {
-      lag_list[i] = lag_list[--n];
-      break;
-    }
-  atomic_store(&lag_count, n);
-  d->listed = 0;
-  pthread_mutex_unlock(&lag_lock);
-}
-
-/* d's buffers now lag (flags set by the caller): listed, or written now when the list is full. */
-static void lag_add(lt_spd *d) {
-  if (d->listed) return;
-  pthread_mutex_lock(&lag_lock);
-  int n = atomic_load(&lag_count);
-  if (n < LAG_MAX) {
-    lag_list[n] = d;
-    d->listed = 1;
-    atomic_store(&lag_count, n + 1);
-  } else {
-    sync_one(d);
-  }
-  pthread_mutex_unlock(&lag_lock);
-}
-
-void lt_sparse_sync(void) {
-  if (!atomic_load_explicit(&lag_count, memory_order_relaxed)) return;
-  pthread_mutex_lock(&lag_lock);
-  int n = atomic_load(&lag_count);
-  for (int i = 0; i < n; i++) {
-    sync_one(lag_list[i]);
-    lag_list[i]->listed = 0;
-  }
-  atomic_store(&lag_count, 0);
-  pthread_mutex_unlock(&lag_lock);
-}
 
 void lt_spd_values_lag(lt_spd *d) {
   if (!d || !d->built || !d->wsrc) return;
   d->wlag = 1;
   d->vstale = 0; /* the compact values are the newest */
-  lag_add(d);
+  lt_spd_lag_add(d);
 }
 
 lt_spd *lt_spd_new(void) {
@@ -157,7 +40,7 @@ lt_spd *lt_spd_new(void) {
 
 void lt_spd_free(lt_spd *d) {
   if (!d) return;
-  sync_spd(d); /* the model frees its layers before its flat buffers */
+  lt_spd_sync(d); /* the model frees its layers before its flat buffers */
   lt_csr_free(d->a);
   lt_csr_free(d->at);
   lt_nm_free(d->nm);
@@ -172,7 +55,7 @@ void lt_spd_free(lt_spd *d) {
 void lt_spd_set_mode(lt_spd *d, lt_sparse_mode mode) { d->mode = mode; }
 void lt_spd_set_crossover(lt_spd *d, double density) { d->user_cross = density; }
 void lt_spd_set_frozen(lt_spd *d, int frozen) {
-  sync_spd(d);
+  lt_spd_sync(d);
   if (frozen && !d->frozen) d->built = 0; /* values are read once more at the next build */
   d->frozen = frozen != 0;
 }
@@ -198,43 +81,6 @@ static lt_status grow(float **p, size_t *cap, size_t n) {
   return LT_OK;
 }
 
-/* ---- O(nnz) passes over dense weight-shaped buffers, split over the pool ----
- * Each touches one cache line of a (rows, cols) buffer per kept weight or so:
- * memory latency, not arithmetic, so two cores halve it. */
-typedef struct pass_job {
-  const lt_csr *a;
-  float *dense;            /* (rows, cols): read (refresh) or written (zero, scatter) */
-  float *vals;             /* (nnz): written (refresh) or read (scatter) */
-  int op;
-  int bounds[LT_POOL_MAXPARTS + 1];
-} pass_job;
-
-static void pass_part(void *arg, int part) {
-  const pass_job *j = arg;
-  const lt_csr *a = j->a;
-  const int32_t *rp = a->rowptr, *ci = a->colidx;
-  for (int r = j->bounds[part]; r < j->bounds[part + 1]; r++) {
-    float *row = j->dense + (size_t)r * a->cols;
-    int32_t k0 = rp[r], k1 = rp[r + 1];
-    if (j->op == PASS_REFRESH)
-      for (int32_t k = k0; k < k1; k++) j->vals[k] = row[ci[k]];
-    else if (j->op == PASS_ZERO)
-      for (int32_t k = k0; k < k1; k++) row[ci[k]] = 0.0f;
-    else if (j->op == PASS_SET)
-      for (int32_t k = k0; k < k1; k++) row[ci[k]] = j->vals[k];
-    else
-      for (int32_t k = k0; k < k1; k++) row[ci[k]] += j->vals[k];
-  }
-}
-
-/* About the cost of 16 multiply-adds per entry (measured: LeNet's fc1 at 3.6%,
- * 8,500 entries, takes ~5 us): below ~16,000 entries one thread. */
-static void run_pass(const lt_csr *a, int op, float *dense, float *vals) {
-  pass_job j = {a, dense, vals, op, {0}};
-  int np = lt_pool_nparts(16.0 * a->nnz, a->rows);
-  lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
-  lt_pool_run(np, pass_part, &j);
-}
 
 /* lt_transpose split into column panels over the pool (large activations only). */
 typedef struct tr_job {
@@ -298,7 +144,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
   /* lagging buffers are written back before anything reads the dense ones: a new
    * mask (the CSR is rebuilt from them) or another weight buffer */
   if (d->listed && (d->version != mask_version || d->rows != rows || d->cols != cols || !d->built || d->wsrc != w))
-    sync_spd(d);
+    lt_spd_sync(d);
   if (!d->counted || d->version != mask_version || d->rows != rows || d->cols != cols) {
     size_t total = (size_t)rows * cols;
     int64_t nnz = lt_count_nonzero(mask, total);
@@ -337,7 +183,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
   d->info.sparse = s, d->info.n = n;
   d->gfresh = 0;
   *sparse = s;
-  if (!s || d->info.nm_n) sync_spd(d); /* the dense products read the dense buffers */
+  if (!s || d->info.nm_n) lt_spd_sync(d); /* the dense products read the dense buffers */
   if (!s) return LT_OK;
   d->wsrc = w;
   if (!d->built) {
@@ -359,7 +205,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
 /* The CSR's values from the dense weight, when stale. */
 static void ensure_vals(lt_spd *d) {
   if (!d->vstale) return;
-  run_pass(d->a, PASS_REFRESH, (float *)d->wsrc, d->a->val);
+  lt_spd_run_pass(d->a, PASS_REFRESH, (float *)d->wsrc, d->a->val);
   d->vstale = 0, d->tfresh = 0;
 }
 
@@ -462,16 +308,16 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
     memset(dw, 0, (size_t)a->rows * a->cols * sizeof *dw);
     d->clean = 1, d->clean_version = d->version;
   }
-  if (dw && d->glag && (!overwrite || dw != d->gdst)) sync_spd(d); /* adds to the dense one */
+  if (dw && d->glag && (!overwrite || dw != d->gdst)) lt_spd_sync(d); /* adds to the dense one */
   if (dw && a->nnz) {
     if ((st = grow(&d->g, &d->g_cap, (size_t)a->nnz))) return st;
     memset(d->g, 0, (size_t)a->nnz * sizeof *d->g);
     if ((st = lt_csr_sddmm_t(d->g, a, dyt, ldd, d->xin, d->xin_ld, B))) return st;
-    if (overwrite && lazy_on) { /* written back by lt_sparse_sync */
+    if (overwrite && lt_spd_lazy_on()) { /* written back by lt_sparse_sync */
       d->glag = 1, d->gdst = dw;
-      lag_add(d);
+      lt_spd_lag_add(d);
     } else {
-      run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
+      lt_spd_run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
     }
     d->gfresh = overwrite; /* added to older gradients, g alone is not dw */
   }
@@ -510,8 +356,8 @@ lt_status lt_spd_conv_backward_image(lt_spd *d, float *dcols, const float *dy, c
 }
 
 lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw) {
-  sync_spd(d);
-  run_pass(d->a, PASS_SCATTER, dw, d->g);
+  lt_spd_sync(d);
+  lt_spd_run_pass(d->a, PASS_SCATTER, dw, d->g);
   return LT_OK;
 }
 
@@ -551,6 +397,6 @@ int lt_spd_zero_grad_kept(lt_spd *d, float *grad, uint64_t mask_version) {
   if (d && d->glag && grad == d->gdst) d->glag = 0; /* zeroed now: the compact gradient is dropped */
   if (!d || !grad || !d->clean || d->clean_version != mask_version || !d->built || d->version != mask_version)
     return 0;
-  run_pass(d->a, PASS_ZERO, grad, NULL);
+  lt_spd_run_pass(d->a, PASS_ZERO, grad, NULL);
   return 1;
 }
