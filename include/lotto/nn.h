@@ -172,6 +172,9 @@ int lt_layer_has_dispatch(const lt_layer *l);
  * order, for an optimizer step (lt_optim_step_segments); 1 and the pointers (owned
  * by the layer, valid until its next forward), else 0. Once per backward. */
 int lt_layer_compact(lt_layer *l, float **val, const float **grad, size_t *nnz);
+/* The optimizer wrote the new weights to the compact copy of lt_layer_compact only:
+ * the dense weight lags until lt_sparse_sync (lotto/sparse.h). */
+void lt_layer_compact_written(lt_layer *l);
 
 /* ---- model ---- */
 /* Builds a model for per-sample input shape (e.g. {1, 28, 28} or {784}).

@@ -59,6 +59,7 @@ typedef struct lt_optim_seg {
   float *val;           /* its nnz kept weights, compact: read and written */
   const float *grad;    /* their gradients, compact */
   size_t nnz;
+  int lazy;             /* 1: the new values go to val only (the dense w lags, see lt_sparse_sync) */
 } lt_optim_seg;
 /* As lt_optim_step_versioned, with the kept weights of segs (in increasing offset,
  * not overlapping) updated from their compact copies: one contiguous pass, the new
@@ -68,6 +69,10 @@ typedef struct lt_optim_seg {
  * without kept positions falls back to lt_optim_step_versioned: same results. */
 lt_status lt_optim_step_segments(lt_optim *o, float *w, const float *g, const float *mask, size_t n,
                                  uint64_t mask_version, const lt_optim_seg *segs, int nsegs);
+/* 1 when lt_optim_step_segments would step every segment from its compact copies
+ * (none falls back to the indexed step over w and g). */
+int lt_optim_segments_compact(const lt_optim *o, const float *mask, uint64_t mask_version,
+                              const lt_optim_seg *segs, int nsegs);
 #define LT_OPTIM_SPARSE_DENSITY 0.12 /* measured: below it the index loop wins for Adam and SGD */
 
 /* How lt_optim_step_versioned took new mask versions so far: rebuilds (the kept

@@ -278,6 +278,21 @@ typedef struct lt_spd_info {
   int nm_n, nm_m;        /* the n:m pattern the forwards run on (LT_SPARSE_NM), 0 when none */
 } lt_spd_info;
 
+/* Lagging dense buffers. While lazy is on (per thread; off by default), a sparse
+ * linear backward that overwrites its weight gradient keeps it compact and leaves
+ * the dense gradient as it was; an optimizer that stepped a layer's compact weights
+ * (lt_layer_compact_written) leaves its dense weight as it was. lt_sparse_sync
+ * writes every lagging layer's compact weights and gradients into its dense
+ * buffers; call it before reading a model's values or grads (the Lua bindings do,
+ * at every entry that can observe them). A layer also writes its own back before a
+ * new mask version, a dense forward or its free. Results are bit-identical. */
+int lt_sparse_set_lazy(int on); /* returns the previous setting */
+void lt_sparse_sync(void);
+/* Process-wide: 0 keeps every dense buffer written at every step (the path before
+ * lagging buffers, for comparisons); returns the previous setting (default 1). */
+int lt_sparse_allow_lazy(int on);
+int lt_sparse_lazy_allowed(void);
+
 /* The row stride of the transposed activations of a batch of B: B rounded up
  * so that every row starts on a cache line. */
 static inline int lt_sparse_ld(int B) { return (B + 15) & ~15; }

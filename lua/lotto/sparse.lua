@@ -55,6 +55,15 @@ function M.mode(m)
   return core.mode(m)
 end
 
+--- lazy([on]) -> the setting before the call. true (the default): in a training step
+-- (model:step_loss, opt:step_after_loss) the dense weights and gradients of sparse layers
+-- may lag behind their compact copies until something reads them (same results, fewer
+-- passes); false writes them at every step (the previous path, for comparisons).
+function M.lazy(on)
+  if on ~= nil and type(on) ~= 'boolean' then U.fail('lotto.sparse.lazy', ('on must be a boolean (got %s)'):format(type(on))) end
+  return core.lazy(on)
+end
+
 --- with_mode(m, f, ...) -> f(...) under mode m, restoring the previous mode (also on error).
 function M.with_mode(m, f, ...)
   local old = M.mode(m)
@@ -267,6 +276,7 @@ if ok and type(help) == 'table' and help.register then
   help.register(M, {
     mode = "mode(['auto'|'dense'|'sparse'|'nm']) -> previous mode: global dispatch of linear/conv2d layers",
     with_mode = 'with_mode(m, f, ...) -> f(...) under mode m, restored afterwards',
+    lazy = 'lazy([on]) -> previous: whether training steps may leave the dense buffers of sparse layers behind their compact copies (default true; same results)',
     set_layer = "set_layer(model, name|nil, {mode =, crossover = d|'auto', frozen =}) -> model: per-layer dispatch",
     layers = 'layers(model) -> per prunable layer: density, nnz, crossover, path of the last forward, ...',
     report = 'report(model) -> text table of densities, crossovers and dispatch paths',

@@ -113,8 +113,11 @@ lt_status lt_dataset_gather(const lt_dataset *d, const int64_t *idx, int64_t n, 
   float *xo = lt_tensor_data(xb), *yo = lt_tensor_data(yb);
   for (int64_t i = 0; i < n; i++) {
     const float *ahead = i + GATHER_AHEAD < n ? x + (size_t)idx[i + GATHER_AHEAD] * rx : NULL;
+    /* the labels are scattered too: a miss per row when not asked for ahead */
+    if (ahead) __builtin_prefetch(y + (size_t)idx[i + GATHER_AHEAD] * ry, 0, 3);
     copy_row(xo + (size_t)i * rx, x + (size_t)idx[i] * rx, ahead, rx);
-    memcpy(yo + (size_t)i * ry, y + (size_t)idx[i] * ry, ry * sizeof(float));
+    if (ry == 1) yo[i] = y[idx[i]];
+    else memcpy(yo + (size_t)i * ry, y + (size_t)idx[i] * ry, ry * sizeof(float));
   }
   return LT_OK;
 }

@@ -89,8 +89,11 @@ static void prefetch_next(const lt_loader *l) {
   size_t bytes = sizeof(float);
   for (int k = 1; k < t->ndim; k++) bytes *= (size_t)t->shape[k];
   const char *x = (const char *)lt_tensor_data(t);
+  const float *y = lt_tensor_data(l->d->y);
+  size_t ry = (size_t)lt_tensor_numel(l->d->y) / (size_t)l->n;
   int64_t end = l->pos + l->batch < l->n ? l->pos + l->batch : l->n;
   for (int64_t i = l->pos; i < end; i++) {
+    __builtin_prefetch(y + (size_t)l->perm[i] * ry, 0, 1); /* its label */
     const char *r = x + (size_t)l->perm[i] * bytes, *e = r + bytes;
     __builtin_prefetch(r, 0, 1);
     for (const char *p = (const char *)(((uintptr_t)r + 4096) & ~(uintptr_t)4095); p < e; p += 4096)

@@ -15,8 +15,13 @@
 
 /* ---- tensors (ltensor.c) ---- */
 /* The tensor at index i, or a Lua error naming argument i. Borrowed reference. */
+/* Both, and lt_checkmodel, first write lagging dense buffers of sparse layers
+ * (lt_sparse_sync): every binding that can read a model's values or grads takes
+ * them through these. */
 lt_tensor *lt_checktensor(lua_State *L, int i);
 lt_tensor *lt_totensor(lua_State *L, int i); /* NULL when not a tensor */
+/* Without the write-back: for the training step itself and shape queries. */
+lt_tensor *lt_checktensor_nosync(lua_State *L, int i);
 /* Pushes a userdata holding t; takes over the caller's reference. t == NULL raises lt_errmsg(). */
 void lt_pushtensor(lua_State *L, lt_tensor *t);
 /* Reads a shape from a table {d1, d2, ...} or from integer arguments starting at i. Returns ndim. */
@@ -64,6 +69,7 @@ void lt_gc_account(lua_State *L, size_t bytes);
 /* The model at index i (a lotto.nn.model userdata, not yet freed), or a Lua
  * error naming argument i. Borrowed: the userdata owns it. */
 struct lt_model *lt_checkmodel(lua_State *L, int i);
+struct lt_model *lt_checkmodel_nosync(lua_State *L, int i); /* the step itself, mask_version */
 /* Pushes an empty model userdata and returns its slot: a model stored there
  * belongs to the userdata (freed by its __gc). Create it before the model, so
  * an error in between leaks nothing. */

@@ -11,6 +11,7 @@
 #include "lbind.h"
 #include "ldata.h"
 #include "lotto/nn.h"
+#include "lotto/sparse.h" /* lt_sparse_sync, lt_sparse_set_lazy */
 
 #define MODEL_MT "lotto.nn.model"
 
@@ -18,10 +19,16 @@ typedef struct { lt_model *m; } lmodel;
 
 /* ---- model ----------------------------------------------------------------- */
 
-lt_model *lt_checkmodel(lua_State *L, int i) {
+lt_model *lt_checkmodel_nosync(lua_State *L, int i) {
   lmodel *u = luaL_checkudata(L, i, MODEL_MT);
   luaL_argcheck(L, u->m != NULL, i, "model has been freed");
   return u->m;
+}
+
+lt_model *lt_checkmodel(lua_State *L, int i) {
+  lt_model *m = lt_checkmodel_nosync(L, i);
+  lt_sparse_sync();
+  return m;
 }
 
 // model(layer, {C, H, W}): takes the layer (also when the build fails)
@@ -257,7 +264,7 @@ static int model_mask_changed(lua_State *L) {
   return 1;
 }
 static int model_mask_version(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)lt_model_mask_version(lt_checkmodel(L, 1)));
+  lua_pushinteger(L, (lua_Integer)lt_model_mask_version(lt_checkmodel_nosync(L, 1)));
   return 1;
 }
 static int model_train(lua_State *L) {
@@ -367,13 +374,18 @@ static lt_loss_kind checkloss(lua_State *L, int i) {
 }
 
 // step_loss(x, y[, 'cross_entropy' | 'mse']) -> loss, ncorrect: zero_grad, forward, loss, backward
+// The dense buffers of sparse layers may lag after it (lt_sparse_set_lazy): the
+// bindings write them back before anything can read them.
 static int model_step_loss(lua_State *L) {
-  lt_model *m = lt_checkmodel(L, 1);
-  lt_tensor *x = lt_checktensor(L, 2), *y = lt_checktensor(L, 3);
+  lt_model *m = lt_checkmodel_nosync(L, 1);
+  lt_tensor *x = lt_checktensor_nosync(L, 2), *y = lt_checktensor_nosync(L, 3);
   lt_loss_kind k = checkloss(L, 4);
   double loss;
   int64_t correct = 0;
-  if (lt_model_step_loss(m, x, y, k, &loss, &correct)) return lt_raise(L, "step_loss");
+  int was = lt_sparse_set_lazy(1);
+  lt_status st = lt_model_step_loss(m, x, y, k, &loss, &correct);
+  lt_sparse_set_lazy(was);
+  if (st) return lt_raise(L, "step_loss");
   lua_pushnumber(L, loss);
   lua_pushinteger(L, (lua_Integer)correct);
   return 2;

@@ -10,6 +10,7 @@
 #include "lbind.h"
 #include "lotto/nn.h"
 #include "lotto/optim.h"
+#include "lotto/sparse.h" /* lt_sparse_sync */
 
 #define OPTIM_MT "lotto.optim"
 #define SCHED_MT "lotto.schedule"
@@ -72,13 +73,17 @@ static int optim_adam(lua_State *L) {
 }
 
 /* A contiguous tensor of exactly n elements at i, or a Lua error naming it. */
-static lt_tensor *checkflat(lua_State *L, int i, size_t n, const char *what) {
-  lt_tensor *t = lt_checktensor(L, i);
+static lt_tensor *checkflat_sync(lua_State *L, int i, size_t n, const char *what, int sync) {
+  lt_tensor *t = sync ? lt_checktensor(L, i) : lt_checktensor_nosync(L, i);
   if (!lt_tensor_is_contiguous(t)) luaL_argerror(L, i, lua_pushfstring(L, "%s must be contiguous", what));
   if (lt_tensor_numel(t) != n)
     luaL_argerror(L, i, lua_pushfstring(L, "%s has %d elements, the optimizer was made for %d", what,
                                         (int)lt_tensor_numel(t), (int)n));
   return t;
+}
+
+static lt_tensor *checkflat(lua_State *L, int i, size_t n, const char *what) {
+  return checkflat_sync(L, i, n, what, 1);
 }
 
 /* opt:bind(values, grads [, mask [, owner]]): the tensors opt:step() updates by
@@ -111,17 +116,22 @@ static uint64_t owner_mask_version(lua_State *L, int i) {
 }
 
 /* The compact copies of the bound model's sparse layers (lt_layer_compact), in
- * offset order, at most max; their count. */
-static int model_segments(lt_model *m, lt_optim_seg *segs, int max) {
-  int n = 0;
-  for (int i = 0; i < lt_model_nparams(m) && n < max; i++) {
+ * offset order, at most max, and their layers; their count, or -1 when one was
+ * left out (out of order or past max: the indexed step, on written-back buffers). */
+static int model_segments(lt_model *m, lt_optim_seg *segs, lt_layer **layers, int max) {
+  int n = 0, left = 0;
+  for (int i = 0; i < lt_model_nparams(m); i++) {
     const lt_param *p = lt_model_param(m, i);
-    lt_optim_seg s = {p->offset, p->numel, NULL, NULL, 0};
+    lt_optim_seg s = {p->offset, p->numel, NULL, NULL, 0, 0};
     if (!p->prunable || !lt_layer_compact(p->layer, &s.val, &s.grad, &s.nnz)) continue;
-    if (n && s.offset < segs[n - 1].offset + segs[n - 1].numel) continue; /* out of order: the indexed step */
+    if (n == max || (n && s.offset < segs[n - 1].offset + segs[n - 1].numel)) {
+      left = 1;
+      continue;
+    }
+    layers[n] = p->layer;
     segs[n++] = s;
   }
-  return n;
+  return left ? -1 : n;
 }
 
 static int step(lua_State *L, int compact) {
@@ -137,15 +147,25 @@ static int step(lua_State *L, int compact) {
   int versioned = bound && !lua_isnoneornil(L, 4) && !lua_isnil(L, 5);
   uint64_t version = versioned ? owner_mask_version(L, 5) : 0;
   loptim *p = checkoptim(L, 1);
-  lt_tensor *w = checkflat(L, 2, lt_optim_size(p->o), "values");
-  lt_tensor *g = checkflat(L, 3, lt_optim_size(p->o), "grads");
-  lt_tensor *m = lua_isnoneornil(L, 4) ? NULL : checkflat(L, 4, lt_optim_size(p->o), "mask");
+  /* the compact step reads the sparse layers' compact copies, whatever their dense buffers hold */
+  int sync = !(versioned && compact && luaL_testudata(L, 5, "lotto.nn.model"));
+  lt_tensor *w = checkflat_sync(L, 2, lt_optim_size(p->o), "values", sync);
+  lt_tensor *g = checkflat_sync(L, 3, lt_optim_size(p->o), "grads", sync);
+  lt_tensor *m = lua_isnoneornil(L, 4) ? NULL : checkflat_sync(L, 4, lt_optim_size(p->o), "mask", sync);
   lt_status st;
-  if (versioned && compact && luaL_testudata(L, 5, "lotto.nn.model")) {
+  if (!sync) {
     lt_optim_seg segs[64];
-    int nsegs = model_segments(lt_checkmodel(L, 5), segs, 64);
+    lt_layer *layers[64];
+    int nsegs = model_segments(lt_checkmodel_nosync(L, 5), segs, layers, 64);
+    /* every segment stepped compact: the new weights stay there, the dense ones lag;
+     * else the dense buffers are written back first, for the indexed step */
+    int lazy = nsegs > 0 && lt_sparse_lazy_allowed() && lt_optim_segments_compact(p->o, lt_tensor_data(m), version, segs, nsegs);
+    if (!lazy) lt_sparse_sync();
+    for (int k = 0; k < nsegs; k++) segs[k].lazy = lazy;
     st = lt_optim_step_segments(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), lt_optim_size(p->o),
-                                version, segs, nsegs);
+                                version, segs, nsegs < 0 ? 0 : nsegs);
+    if (!st && lazy)
+      for (int k = 0; k < nsegs; k++) lt_layer_compact_written(layers[k]);
   } else if (versioned) {
     st = lt_optim_step_versioned(p->o, lt_tensor_data(w), lt_tensor_data(g), lt_tensor_data(m), lt_optim_size(p->o),
                                  version);

@@ -205,6 +205,18 @@ static int sp_mode(lua_State *L) {
   return 1;
 }
 
+/* sparse.lazy([on]) -> the setting before the call: whether a training step may leave
+ * the dense buffers of sparse layers behind their compact copies (lt_sparse_allow_lazy) */
+static int sp_lazy(lua_State *L) {
+  int was = lt_sparse_lazy_allowed();
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    lt_sparse_allow_lazy(lua_toboolean(L, 1));
+  }
+  lua_pushboolean(L, was);
+  return 1;
+}
+
 static lt_layer *find_layer(lt_layer *l, const char *name) {
   if (!strcmp(lt_layer_name(l), name)) return l;
   for (int i = 0, n = lt_layer_nchildren(l); i < n; i++) {
@@ -370,7 +382,7 @@ static const luaL_Reg csr_methods[] = {
 static const luaL_Reg csr_meta[] = {
     {"__gc", csr_gc}, {"__close", csr_gc}, {"__tostring", csr_tostring}, {"__len", csr_nnz}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {
-    {"csr", sp_csr},   {"nm", lt_sparse_nm},     {"nm_kernel", lt_sparse_nm_kernel},     {"mode", sp_mode}, {"set_layer", sp_set_layer}, {"layers", sp_layers},
+    {"csr", sp_csr},   {"nm", lt_sparse_nm},     {"nm_kernel", lt_sparse_nm_kernel},     {"mode", sp_mode}, {"lazy", sp_lazy}, {"set_layer", sp_set_layer}, {"layers", sp_layers},
     {"export", sp_export}, {"import", sp_import}, {"fill", sp_fill}, {NULL, NULL}};
 
 static const lt_help_entry help[] = {

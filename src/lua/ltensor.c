@@ -9,6 +9,7 @@
 #include "lbind.h"
 #include "ltensor_impl.h"
 #include "lotto/blas.h"
+#include "lotto/sparse.h" /* lt_sparse_sync */
 
 static void pushmeta(lua_State *L);
 
@@ -25,13 +26,21 @@ lt_tensor **lt_newtensorslot(lua_State *L) {
 
 lt_tensor *lt_totensor(lua_State *L, int i) {
   lt_tensor **p = luaL_testudata(L, i, LT_TENSOR_MT);
+  if (p && *p) lt_sparse_sync();
   return p ? *p : NULL;
 }
 
-lt_tensor *lt_checktensor(lua_State *L, int i) {
+lt_tensor *lt_checktensor_nosync(lua_State *L, int i) {
   lt_tensor **p = luaL_checkudata(L, i, LT_TENSOR_MT);
   luaL_argcheck(L, *p != NULL, i, "tensor has been freed");
   return *p;
+}
+
+/* Any tensor may be a view of a model's buffers: lagging ones are written first. */
+lt_tensor *lt_checktensor(lua_State *L, int i) {
+  lt_tensor *t = lt_checktensor_nosync(L, i);
+  lt_sparse_sync();
+  return t;
 }
 
 void lt_pushtensor(lua_State *L, lt_tensor *t) {
@@ -356,25 +365,26 @@ static void pushshape(lua_State *L, const lt_tensor *t) {
   }
 }
 
+/* shape, size, dim, numel read no values: no write-back of lagging buffers */
 static int m_shape(lua_State *L) {
-  pushshape(L, lt_checktensor(L, 1));
+  pushshape(L, lt_checktensor_nosync(L, 1));
   return 1;
 }
 
 static int m_size(lua_State *L) {
-  lt_tensor *t = lt_checktensor(L, 1);
+  lt_tensor *t = lt_checktensor_nosync(L, 1);
   if (lua_isnoneornil(L, 2)) pushshape(L, t);
   else lua_pushinteger(L, t->shape[lt_checkdim(L, 2, t)]);
   return 1;
 }
 
 static int m_dim(lua_State *L) {
-  lua_pushinteger(L, lt_checktensor(L, 1)->ndim);
+  lua_pushinteger(L, lt_checktensor_nosync(L, 1)->ndim);
   return 1;
 }
 
 static int m_numel(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)lt_tensor_numel(lt_checktensor(L, 1)));
+  lua_pushinteger(L, (lua_Integer)lt_tensor_numel(lt_checktensor_nosync(L, 1)));
   return 1;
 }
 
@@ -384,6 +394,7 @@ static int mm_tostring(lua_State *L) {
     lua_pushliteral(L, "tensor (freed)");
     return 1;
   }
+  lt_sparse_sync();
   char *s = lt_tensor_tostring(*p);
   if (!s) return luaL_error(L, "tostring: out of memory");
   lua_pushstring(L, s);

@@ -57,13 +57,21 @@ static void gemm_part(void *arg, int part) {
   } else if (j->op == G_WGRAD) { // dW[lo:hi, :] (+)= dy[:, lo:hi]^T x
     slice(out, j->nparts, part, &lo, &hi);
     if (hi <= lo) return;
-    lt_gemm(1, xt, hi - lo, in, B, 1.0f, j->dy + lo, out, j->x, ldx, j->overwrite ? 0.0f : 1.0f,
-            j->c + (size_t)lo * in, in);
+    // beta 0 makes OpenBLAS clear C in a scalar pass of its own (7% of a dense LeNet step);
+    // a memset and beta 1 give the same bits (0 + each product sum) at memset speed
+    if (j->overwrite) memset(j->c + (size_t)lo * in, 0, sizeof(float) * (size_t)(hi - lo) * in);
+    lt_gemm(1, xt, hi - lo, in, B, 1.0f, j->dy + lo, out, j->x, ldx, 1.0f, j->c + (size_t)lo * in, in);
   } else { // dx[:, lo:hi] = dy W[:, lo:hi], or its transpose dx^T[lo:hi, :] = W[:, lo:hi]^T dy^T
     slice(in, j->nparts, part, &lo, &hi);
     if (hi <= lo) return;
-    if (j->c_ld > 0) lt_gemm(1, 1, hi - lo, B, out, 1.0f, j->w + lo, in, j->dy, out, 0.0f, j->c + (size_t)lo * j->c_ld, j->c_ld);
-    else lt_gemm(0, 0, B, hi - lo, out, 1.0f, j->dy, out, j->w + lo, in, 0.0f, j->c + lo, in);
+    // cleared here and beta 1, as for the weight gradient
+    if (j->c_ld > 0) {
+      memset(j->c + (size_t)lo * j->c_ld, 0, sizeof(float) * (size_t)(hi - lo) * j->c_ld);
+      lt_gemm(1, 1, hi - lo, B, out, 1.0f, j->w + lo, in, j->dy, out, 1.0f, j->c + (size_t)lo * j->c_ld, j->c_ld);
+    } else {
+      for (int i = 0; i < B; i++) memset(j->c + (size_t)i * in + lo, 0, sizeof(float) * (size_t)(hi - lo));
+      lt_gemm(0, 0, B, hi - lo, out, 1.0f, j->dy, out, j->w + lo, in, 1.0f, j->c + lo, in);
+    }
   }
 }
 

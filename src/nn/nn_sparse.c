@@ -55,6 +55,10 @@ int lt_layer_compact(lt_layer *l, float **val, const float **grad, size_t *nnz) 
   return lt_spd_compact(l->spd, *l->mask_version, val, grad, nnz);
 }
 
+void lt_layer_compact_written(lt_layer *l) {
+  if (l && l->spd) lt_spd_values_lag(l->spd);
+}
+
 int lt_layer_grad_clean(const lt_layer *l, uint64_t mask_version) { return lt_spd_grad_clean(l->spd, mask_version); }
 
 void lt_layer_grad_masked(lt_layer *l, uint64_t mask_version) { lt_spd_grad_masked(l->spd, mask_version); }

@@ -240,7 +240,8 @@ lt_status lt_optim_step_segments(lt_optim *o, float *w, const float *g, const fl
     if (j1 - j0 != sg->nnz) continue; /* not this mask's pattern: the indexed step takes it */
     if (j0 > j) o->ops->step_kept(o, w, g, j, j0);
     o->ops->step_compact(o, sg->val, sg->grad, j0, sg->nnz);
-    for (size_t k = 0; k < sg->nnz; k++) w[o->kept[j0 + k]] = sg->val[k]; /* the dense values stay the truth */
+    if (!sg->lazy) /* the dense values stay the truth */
+      for (size_t k = 0; k < sg->nnz; k++) w[o->kept[j0 + k]] = sg->val[k];
     j = j1;
   }
   if (j < o->nkept) o->ops->step_kept(o, w, g, j, o->nkept);
@@ -248,6 +249,20 @@ lt_status lt_optim_step_segments(lt_optim *o, float *w, const float *g, const fl
   o->dense_stale = 1;
   o->steps++;
   return LT_OK;
+}
+
+int lt_optim_segments_compact(const lt_optim *o, const float *mask, uint64_t mask_version,
+                              const lt_optim_seg *segs, int nsegs) {
+  if (!o || !mask || !o->kept || !o->kept_valid || o->kept_version != mask_version || !o->ops->step_compact ||
+      nsegs < 1 || !segs)
+    return 0;
+  for (int s = 0; s < nsegs; s++) {
+    if (segs[s].offset + segs[s].numel > o->n || (s && segs[s].offset < segs[s - 1].offset + segs[s - 1].numel) ||
+        (segs[s].nnz && (!segs[s].val || !segs[s].grad)))
+      return 0;
+    if (kept_lower(o, segs[s].offset + segs[s].numel) - kept_lower(o, segs[s].offset) != segs[s].nnz) return 0;
+  }
+  return 1;
 }
 
 void lt_optim_mask_counts(const lt_optim *o, uint64_t *rebuilds, uint64_t *full_steps) {

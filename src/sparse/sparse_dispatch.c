@@ -13,41 +13,15 @@
 #include "lotto/tensor.h"
 #include "sparse/sparse_dispatch.h"
 #include "sparse/sparse_impl.h"
+#include "sparse/sparse_spd.h"
 
-/* ---- per-layer state ------------------------------------------------------ */
 
-struct lt_spd {
-  lt_sparse_mode mode;
-  double user_cross;       /* < 0: the machine's */
-  int frozen;
-  int rows, cols;
-  int counted;             /* nnz counted for `version` */
-  uint64_t version;
-  int64_t nnz;
-  lt_csr *a, *at;
-  int32_t *perm;           /* at->val[k] = a->val[perm[k]] */
-  size_t perm_cap;
-  int built, tbuilt, tfresh;
-  const float *wsrc;       /* the dense weight of the last prepare */
-  int vstale;              /* a->val not yet re-read from wsrc since that prepare */
-  unsigned cgen;           /* cached lookup: table generation, n, threads */
-  int cn, cthreads, cvalid, cmeasured;
-  double cx;
-  float *xt, *yt, *dxt, *g; /* transposed activations (ld floats per row), conv gradient */
-  size_t xt_cap, yt_cap, dxt_cap, g_cap;
-  int B, ld;               /* batch of the last linear forward, and the stride of its scratch */
-  const float *xin;        /* its input, transposed: xt or the caller's (borrowed) */
-  int xin_ld;
-  int clean;               /* the weight gradient is zero off the mask of clean_version */
-  uint64_t clean_version;
-  int overwrite;           /* the next linear backward writes dw instead of adding */
-  int gfresh;              /* g holds the weight gradient the last backward wrote (lt_spd_compact) */
-  lt_nm *nm;               /* LT_SPARSE_NM: the mask as n:m, when it is one (forwards) */
-  int nm_built, nm_stale;  /* nm holds this version's pattern; its values need a re-read */
-  int nm_n, nm_m;          /* that pattern (0: the mask fits none) */
-  int inference;           /* the next forward runs no backward (lt_spd_set_inference) */
-  lt_spd_info info;
-};
+void lt_spd_values_lag(lt_spd *d) {
+  if (!d || !d->built || !d->wsrc) return;
+  d->wlag = 1;
+  d->vstale = 0; /* the compact values are the newest */
+  lt_spd_lag_add(d);
+}
 
 lt_spd *lt_spd_new(void) {
   lt_spd *d = calloc(1, sizeof *d);
@@ -66,6 +40,7 @@ lt_spd *lt_spd_new(void) {
 
 void lt_spd_free(lt_spd *d) {
   if (!d) return;
+  lt_spd_sync(d); /* the model frees its layers before its flat buffers */
   lt_csr_free(d->a);
   lt_csr_free(d->at);
   lt_nm_free(d->nm);
@@ -80,6 +55,7 @@ void lt_spd_free(lt_spd *d) {
 void lt_spd_set_mode(lt_spd *d, lt_sparse_mode mode) { d->mode = mode; }
 void lt_spd_set_crossover(lt_spd *d, double density) { d->user_cross = density; }
 void lt_spd_set_frozen(lt_spd *d, int frozen) {
+  lt_spd_sync(d);
   if (frozen && !d->frozen) d->built = 0; /* values are read once more at the next build */
   d->frozen = frozen != 0;
 }
@@ -105,44 +81,6 @@ static lt_status grow(float **p, size_t *cap, size_t n) {
   return LT_OK;
 }
 
-/* ---- O(nnz) passes over dense weight-shaped buffers, split over the pool ----
- * Each touches one cache line of a (rows, cols) buffer per kept weight or so:
- * memory latency, not arithmetic, so two cores halve it. */
-enum { PASS_REFRESH, PASS_ZERO, PASS_SCATTER, PASS_SET };
-typedef struct pass_job {
-  const lt_csr *a;
-  float *dense;            /* (rows, cols): read (refresh) or written (zero, scatter) */
-  float *vals;             /* (nnz): written (refresh) or read (scatter) */
-  int op;
-  int bounds[LT_POOL_MAXPARTS + 1];
-} pass_job;
-
-static void pass_part(void *arg, int part) {
-  const pass_job *j = arg;
-  const lt_csr *a = j->a;
-  const int32_t *rp = a->rowptr, *ci = a->colidx;
-  for (int r = j->bounds[part]; r < j->bounds[part + 1]; r++) {
-    float *row = j->dense + (size_t)r * a->cols;
-    int32_t k0 = rp[r], k1 = rp[r + 1];
-    if (j->op == PASS_REFRESH)
-      for (int32_t k = k0; k < k1; k++) j->vals[k] = row[ci[k]];
-    else if (j->op == PASS_ZERO)
-      for (int32_t k = k0; k < k1; k++) row[ci[k]] = 0.0f;
-    else if (j->op == PASS_SET)
-      for (int32_t k = k0; k < k1; k++) row[ci[k]] = j->vals[k];
-    else
-      for (int32_t k = k0; k < k1; k++) row[ci[k]] += j->vals[k];
-  }
-}
-
-/* About the cost of 16 multiply-adds per entry (measured: LeNet's fc1 at 3.6%,
- * 8,500 entries, takes ~5 us): below ~16,000 entries one thread. */
-static void run_pass(const lt_csr *a, int op, float *dense, float *vals) {
-  pass_job j = {a, dense, vals, op, {0}};
-  int np = lt_pool_nparts(16.0 * a->nnz, a->rows);
-  lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
-  lt_pool_run(np, pass_part, &j);
-}
 
 /* lt_transpose split into column panels over the pool (large activations only). */
 typedef struct tr_job {
@@ -203,6 +141,10 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
                          uint64_t mask_version, int *sparse) {
   if (!d || !sparse || rows < 1 || cols < 1 || n < 0 || !w || !mask)
     return lt_error(LT_EINVAL, "lt_spd_prepare: bad arguments (rows %d, cols %d, n %d)", rows, cols, n);
+  /* lagging buffers are written back before anything reads the dense ones: a new
+   * mask (the CSR is rebuilt from them) or another weight buffer */
+  if (d->listed && (d->version != mask_version || d->rows != rows || d->cols != cols || !d->built || d->wsrc != w))
+    lt_spd_sync(d);
   if (!d->counted || d->version != mask_version || d->rows != rows || d->cols != cols) {
     size_t total = (size_t)rows * cols;
     int64_t nnz = lt_count_nonzero(mask, total);
@@ -241,6 +183,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
   d->info.sparse = s, d->info.n = n;
   d->gfresh = 0;
   *sparse = s;
+  if (!s || d->info.nm_n) lt_spd_sync(d); /* the dense products read the dense buffers */
   if (!s) return LT_OK;
   d->wsrc = w;
   if (!d->built) {
@@ -248,6 +191,8 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
     if (st) return st;
     d->built = 1, d->tbuilt = 0, d->tfresh = 0, d->vstale = 0;
     d->info.builds++;
+  } else if (d->wlag) {
+    d->tfresh = 0; /* the CSR values are newer than the dense weight: nothing to re-read */
   } else if (!d->frozen) {
     /* re-read lazily: a linear forward reads the dense weight directly, and
      * only the transpose (an input gradient) or a convolution needs the values */
@@ -260,7 +205,7 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w, const float *mask, int rows,
 /* The CSR's values from the dense weight, when stale. */
 static void ensure_vals(lt_spd *d) {
   if (!d->vstale) return;
-  run_pass(d->a, PASS_REFRESH, (float *)d->wsrc, d->a->val);
+  lt_spd_run_pass(d->a, PASS_REFRESH, (float *)d->wsrc, d->a->val);
   d->vstale = 0, d->tfresh = 0;
 }
 
@@ -363,11 +308,17 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
     memset(dw, 0, (size_t)a->rows * a->cols * sizeof *dw);
     d->clean = 1, d->clean_version = d->version;
   }
+  if (dw && d->glag && (!overwrite || dw != d->gdst)) lt_spd_sync(d); /* adds to the dense one */
   if (dw && a->nnz) {
     if ((st = grow(&d->g, &d->g_cap, (size_t)a->nnz))) return st;
     memset(d->g, 0, (size_t)a->nnz * sizeof *d->g);
     if ((st = lt_csr_sddmm_t(d->g, a, dyt, ldd, d->xin, d->xin_ld, B))) return st;
-    run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
+    if (overwrite && lt_spd_lazy_on()) { /* written back by lt_sparse_sync */
+      d->glag = 1, d->gdst = dw;
+      lt_spd_lag_add(d);
+    } else {
+      lt_spd_run_pass(a, overwrite ? PASS_SET : PASS_SCATTER, dw, d->g);
+    }
     d->gfresh = overwrite; /* added to older gradients, g alone is not dw */
   }
   if (!dx) return LT_OK;
@@ -405,7 +356,8 @@ lt_status lt_spd_conv_backward_image(lt_spd *d, float *dcols, const float *dy, c
 }
 
 lt_status lt_spd_conv_backward_end(lt_spd *d, float *dw) {
-  run_pass(d->a, PASS_SCATTER, dw, d->g);
+  lt_spd_sync(d);
+  lt_spd_run_pass(d->a, PASS_SCATTER, dw, d->g);
   return LT_OK;
 }
 
@@ -426,7 +378,10 @@ int lt_spd_compact(lt_spd *d, uint64_t mask_version, float **val, const float **
  * the entries off the mask are zero they stay zero: the model can skip
  * masking them and zero only the kept entries. Any dense backward clears it. */
 
-void lt_spd_grad_dirty(lt_spd *d) { d->clean = 0; }
+void lt_spd_grad_dirty(lt_spd *d) {
+  if (d->glag) d->glag = 0; /* a dense backward wrote the whole gradient: the compact one is older */
+  d->clean = 0;
+}
 void lt_spd_grad_overwrite(lt_spd *d) { d->overwrite = 1; }
 
 int lt_spd_grad_clean(const lt_spd *d, uint64_t mask_version) {
@@ -439,8 +394,9 @@ void lt_spd_grad_masked(lt_spd *d, uint64_t mask_version) {
 
 int lt_spd_zero_grad_kept(lt_spd *d, float *grad, uint64_t mask_version) {
   /* the pattern must be the current mask's, and the rest already zero */
+  if (d && d->glag && grad == d->gdst) d->glag = 0; /* zeroed now: the compact gradient is dropped */
   if (!d || !grad || !d->clean || d->clean_version != mask_version || !d->built || d->version != mask_version)
     return 0;
-  run_pass(d->a, PASS_ZERO, grad, NULL);
+  lt_spd_run_pass(d->a, PASS_ZERO, grad, NULL);
   return 1;
 }

@@ -64,6 +64,10 @@ lt_status lt_spd_prepare(lt_spd *d, const float *w,    // w is (rows, cols)
  * pointers then (the caller may write new values to *val, the dense ones too),
  * else 0. */
 int lt_spd_compact(lt_spd *d, uint64_t mask_version, float **val, const float **grad, size_t *nnz);
+/* The caller wrote new values to the compact copy (*val of lt_spd_compact) and not
+ * to the dense weight: the dense weight lags until lt_sparse_sync (or the layer's
+ * next mask version, dense forward or free, which write it back first). */
+void lt_spd_values_lag(lt_spd *d);
 /* The transpose of the last prepare's CSR (built or refreshed on demand). Borrowed. */
 lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at);
 /* Linear layer on activations after a sparse prepare: y = x W^T + bias
