@@ -3,7 +3,8 @@
 # auto decision with an empty cache measures them and writes them keyed by the BLAS kernel
 # and thread count; a second run reads them (no new measurement); another thread count or
 # another kernel's entry makes a new measurement beside the old ones; a corrupted cache is
-# reported and replaced; LOTTO_CALIBRATE=0 measures nothing; a pinned run file decides alone.
+# reported and replaced; LOTTO_CALIBRATE=0 measures nothing; a pinned run file decides alone;
+# a cached scale no CPU gives is measured again.
 # The cache logic only: no timing is asserted.
 # usage: sh tests/test_crossover_cache.sh path/to/lotto
 LOTTO=${1:?usage: test_crossover_cache.sh path/to/lotto}
@@ -93,5 +94,22 @@ set -- $(cat "$TMP/out")
 [ "$1" = machine ] && [ "$2" = true ] || fail "a pinned file's rates should decide (slow dense: crossover 1; got: $*)"
 [ "$3" = default ] && [ "$4" = 0 ] || fail "a pinned file without rates should measure none while pinned (got: $*)"
 [ "$5" = true ] || fail "restore() should turn auto calibration back on (got: $*)"
+
+# 8. a cached scale no CPU gives (an older lotto recorded one measured on a busy machine) is
+# dropped on load and measured again; a pinned file's is still obeyed (resume stays stable)
+printf '{"format": "lotto.crossover", "entries": [], "machines": [{"blas": "%s", "threads": 1, "dense_ns_per_mac": 0.03, "sparse_scale": 50}]}' "$K" >"$LOTTO_CACHE/crossover.json"
+run "lotto.tensor.set_threads(1) $LOOK" || fail "implausible-cache run failed"
+set -- $(cat "$TMP/out")
+[ "$1" = machine ] && [ "$2" = 1 ] && [ "$3" != none ] || fail "an implausible cached scale should be measured again (got: $*)"
+awk -v s="$4" 'BEGIN { exit !(s > 0 && s <= 20) }' || fail "the new scale should be plausible (got $4)"
+grep -q '"sparse_scale":[[:space:]]*50[,}[:space:]]' "$LOTTO_CACHE/crossover.json" && fail "the implausible rate should be replaced in the cache"
+printf '{"entries": [], "machines": [{"blas": "%s", "threads": 1, "dense_ns_per_mac": 0.03, "sparse_scale": 50}]}' "$K" >"$TMP/pin50.json"
+run "lotto.tensor.set_threads(1)
+local restore = lotto.sparse.pin('$TMP/pin50.json')
+local _, _, src = lotto.sparse.crossover_for(300, 784, 60)
+local m = lotto.sparse.machines()[1]
+restore()
+print(src, m and math.floor(m.sparse_scale))" || fail "pinned implausible run failed"
+[ "$(cat "$TMP/out")" = "machine	50" ] || fail "a pinned run's rates are used as they are (got: $(cat "$TMP/out"))"
 
 [ "$fails" = 0 ] && echo "ok: crossover cache" || exit 1

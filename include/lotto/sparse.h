@@ -191,8 +191,11 @@ double lt_sparse_crossover(int rows, int cols, int batch);
  * relative to that machine's (1.0 there). */
 #define LT_SPARSE_DENSE_MAC_NS 0.020
 double lt_sparse_crossover_model(int rows, int cols, int batch, double dense_mac_ns, double sparse_scale);
-/* Measures the two rates on this machine, BLAS kernel and lt_get_threads() (a few
- * dozen ms): what auto dispatch uses for shapes with no calibrated entry. */
+/* Measures the two rates on this machine, BLAS kernel and lt_get_threads() (best
+ * of three rounds, about 0.1 s): what auto dispatch uses for shapes with no
+ * calibrated entry. LT_ERANGE when the sparse scale comes out above
+ * LT_SPARSE_SCALE_MAX (a busy machine, not a CPU): nothing to record. */
+#define LT_SPARSE_SCALE_MAX 20.0
 lt_status lt_sparse_calibrate_machine(double *dense_mac_ns, double *sparse_scale);
 
 /* ---- dispatch: dense or CSR per layer and per call (src/sparse/sparse_dispatch.c) ----
@@ -257,7 +260,9 @@ lt_status lt_sparse_crossover_entry(int i, int *rows, int *cols, int *n, int *th
  * else $HOME/.cache/lotto/crossover.json. LT_EINVAL when none can be formed or it is too long. */
 lt_status lt_sparse_cache_path(char *buf, size_t n);
 /* Merges the entries of a cache file (path NULL: the default) into the table.
- * LT_EIO when missing, LT_EFORMAT (naming the file) when malformed. */
+ * LT_EIO when missing, LT_EFORMAT (naming the file) when malformed. From the
+ * default cache, machine rates with a sparse scale above LT_SPARSE_SCALE_MAX are
+ * left out (measured on a busy machine; measured again); a named file is obeyed. */
 lt_status lt_sparse_cache_load(const char *path);
 /* Writes the whole table atomically (path NULL: the default; parent directories are created). */
 lt_status lt_sparse_cache_save(const char *path);

@@ -175,6 +175,10 @@ static const char *kernel_name(void) {
   return k && *k ? k : "generic";
 }
 
+/* set when a measurement was refused as implausible: the process keeps the default
+ * model instead of measuring again at every decision (under calib_mu) */
+static int calib_refused;
+
 /* The rates for (kernel, threads): found (1), or measured now and cached (1) when
  * auto calibration is on, else 0. */
 static int machine_rates(int threads, double *dense_ns, double *scale) {
@@ -201,7 +205,12 @@ static int machine_rates(int threads, double *dense_ns, double *scale) {
     for (int i = 0; i < xt.mcount; i++) have |= xt.m[i].threads == threads && !strcmp(xt.m[i].kernel, kernel);
     pthread_mutex_unlock(&xt.mu);
     double d, sc;
-    if (!have && lt_sparse_calibrate_machine(&d, &sc) == LT_OK && lt_sparse_machine_set(kernel, threads, d, sc) == LT_OK)
+    lt_status st = have || calib_refused ? LT_OK : lt_sparse_calibrate_machine(&d, &sc);
+    if (st == LT_ERANGE) {
+      calib_refused = 1;
+      fprintf(stderr, "lotto: %s; this process uses the default crossover model\n", lt_errmsg());
+    }
+    if (!have && !calib_refused && st == LT_OK && lt_sparse_machine_set(kernel, threads, d, sc) == LT_OK)
       (void)lt_sparse_cache_save(NULL); /* best effort: an unwritable cache means measuring again next time */
     pthread_mutex_unlock(&calib_mu);
   }
@@ -263,6 +272,7 @@ static int json_int(const cJSON *o, const char *k, int *v) {
 lt_status lt_sparse_cache_load(const char *path) {
   char def[4096];
   lt_status st;
+  int machine_cache = path == NULL; /* the machine's own cache, not a run's pinned file */
   if (!path) {
     if ((st = lt_sparse_cache_path(def, sizeof def))) return st;
     path = def;
@@ -297,6 +307,10 @@ lt_status lt_sparse_cache_load(const char *path) {
     }
     snprintf(x.kernel, sizeof x.kernel, "%s", kn->valuestring);
     x.dense_ns = dn->valuedouble, x.scale = sc->valuedouble;
+    /* in the machine's cache, a scale no CPU gives was measured on a busy machine by
+     * an older lotto (which recorded up to 50): left out, so it is measured again and
+     * replaced. A run's pinned file is obeyed as written, so that it resumes alike. */
+    if (machine_cache && x.scale > LT_SPARSE_SCALE_MAX) continue;
     mt[mk++] = x;
   }
   xentry tmp[XMAX];
