@@ -11,9 +11,30 @@
 #include "nn/conv_winograd.h"
 #include "nn/nn_impl.h" // lt_gemm
 
+/* for (i = 0; i < n; i++) body, as blocks of 8 consecutive i, the last block moved
+ * back to overlap the one before when 8 does not divide n: loops of a fixed 8 that
+ * the compiler turns into whole vectors, where a plain loop over a 28x28 image's
+ * 14 tiles a row would do one vector and 6 scalar iterations. Only for bodies
+ * whose outputs are not their inputs (an overlap writes the same values twice). */
+#define BLOCKS8(i, n, ...)                                                         \
+  do {                                                                             \
+    const int n_ = (n);                                                            \
+    if (n_ < 8) {                                                                  \
+      for (int i = 0; i < n_; i++) { __VA_ARGS__ }                                        \
+    } else {                                                                       \
+      for (int b_ = 0; b_ < n_; b_ += 8) {                                         \
+        const int o_ = b_ + 8 <= n_ ? b_ : n_ - 8;                                 \
+        for (int k_ = 0; k_ < 8; k_++) {                                           \
+          const int i = o_ + k_;                                                   \
+          __VA_ARGS__                                                              \
+        }                                                                          \
+      }                                                                            \
+    }                                                                              \
+  } while (0)
+
 size_t lt_wino_scratch(int g, int C, int H, int W) {
   const size_t TH = (size_t)(H + 1) / 2, TW = (size_t)(W + 1) / 2, T = (size_t)g * TH * TW;
-  return 16 * T * (size_t)C + (2 * TH + 2) * 2 * (TW + 1) + 8 * (TW + 1);
+  return 16 * T * (size_t)C + (2 * TH + 2) * 2 * (TW + 1) + 12 * (TW + 1);
 }
 
 size_t lt_wino_products(int g, int M, int H, int W) { return (size_t)16 * g * ((H + 1) / 2) * ((W + 1) / 2) * M; }
@@ -61,7 +82,7 @@ static void input_tiles(float *restrict V, float *restrict P, const float *x, in
       for (int h = 0; h < H; h++) {
         const float *restrict xr = xp + (size_t)h * W;
         float *restrict er = E + (size_t)(h + 1) * L + 1, *restrict orow = O + (size_t)(h + 1) * L;
-        for (int k = 0; k < W / 2; k++) orow[k] = xr[2 * k], er[k] = xr[2 * k + 1];
+        BLOCKS8(k, W / 2, orow[k] = xr[2 * k], er[k] = xr[2 * k + 1];);
         if (W & 1) orow[W / 2] = xr[W - 1];
       }
       float *restrict v = V + (size_t)c * T + i * Ti;
@@ -70,20 +91,20 @@ static void input_tiles(float *restrict V, float *restrict P, const float *x, in
         const float *restrict e3 = e2 + L, *restrict o0 = O + (size_t)2 * th * L, *restrict o1 = o0 + L;
         const float *restrict o2 = o1 + L, *restrict o3 = o2 + L;
         float *restrict te = t, *restrict to = t + 4 * L; // B^T d over the rows, even and odd columns
-        for (int k = 0; k < L; k++) {
+        BLOCKS8(k, L, {
           te[k] = e0[k] - e2[k], te[L + k] = e1[k] + e2[k], te[2 * L + k] = e2[k] - e1[k], te[3 * L + k] = e1[k] - e3[k];
           to[k] = o0[k] - o2[k], to[L + k] = o1[k] + o2[k], to[2 * L + k] = o2[k] - o1[k], to[3 * L + k] = o1[k] - o3[k];
-        }
+        });
         for (int q = 0; q < 4; q++) { // (B^T d) B over the columns: tile tw reads columns 2tw .. 2tw + 3
           const float *restrict a = te + q * L, *restrict b = to + q * L;
           float *restrict v0 = v + (size_t)(4 * q) * e_stride + (size_t)th * TW, *restrict v1 = v0 + e_stride;
           float *restrict v2 = v1 + e_stride, *restrict v3 = v2 + e_stride;
-          for (int tw = 0; tw < TW; tw++) {
+          BLOCKS8(tw, TW, {
             v0[tw] = a[tw] - a[tw + 1];
             v1[tw] = b[tw] + a[tw + 1];
             v2[tw] = a[tw + 1] - b[tw];
             v3[tw] = b[tw] - b[tw + 1];
-          }
+          });
         }
       }
     }
@@ -103,7 +124,7 @@ static void output_tiles(float *y, float *restrict Mb, const float *b, int g, in
       for (int th = 0; th < TH; th++) {
         float *m = Mb + (size_t)o * T + i * Ti + (size_t)th * TW;
         const float *restrict m0 = m, *restrict m1 = m + 4 * es, *restrict m2 = m + 8 * es, *restrict m3 = m + 12 * es;
-        for (int tw = 0; tw < TW; tw++) { // A^T m over the rows (s), then A over the columns
+        BLOCKS8(tw, TW, { // A^T m over the rows (s), then A over the columns
           const float s00 = m0[tw] + m1[tw] + m2[tw], s10 = m1[tw] - m2[tw] - m3[tw];
           const float s01 = m0[es + tw] + m1[es + tw] + m2[es + tw], s11 = m1[es + tw] - m2[es + tw] - m3[es + tw];
           const float s02 = m0[2 * es + tw] + m1[2 * es + tw] + m2[2 * es + tw];
@@ -112,16 +133,16 @@ static void output_tiles(float *y, float *restrict Mb, const float *b, int g, in
           const float s13 = m1[3 * es + tw] - m2[3 * es + tw] - m3[3 * es + tw];
           y00[tw] = s00 + s01 + s02 + bo, y01[tw] = s01 - s02 - s03 + bo;
           y10[tw] = s10 + s11 + s12 + bo, y11[tw] = s11 - s12 - s13 + bo;
-        }
+        });
         for (int e = 0; e < 16; e++) {
           float *restrict z = m + e * es;
-          for (int tw = 0; tw < TW; tw++) z[tw] = 0.0f;
+          BLOCKS8(tw, TW, z[tw] = 0.0f;);
         }
         float *restrict r0 = yo + (size_t)2 * th * W, *restrict r1 = r0 + W;
-        for (int tw = 0; tw < W / 2; tw++) r0[2 * tw] = y00[tw], r0[2 * tw + 1] = y01[tw];
+        BLOCKS8(tw, W / 2, r0[2 * tw] = y00[tw], r0[2 * tw + 1] = y01[tw];);
         if (W & 1) r0[W - 1] = y00[W / 2];
         if (2 * th + 1 < H) {
-          for (int tw = 0; tw < W / 2; tw++) r1[2 * tw] = y10[tw], r1[2 * tw + 1] = y11[tw];
+          BLOCKS8(tw, W / 2, r1[2 * tw] = y10[tw], r1[2 * tw + 1] = y11[tw];);
           if (W & 1) r1[W - 1] = y10[W / 2];
         }
       }
@@ -138,4 +159,71 @@ void lt_wino_conv(float *y, const float *x, int g, int C, int M, int H, int W, c
     lt_gemm(0, 0, M, (int)T, C, 1.0f, U + (size_t)e * M * C, C, V + (size_t)e * C * T, (int)T, 1.0f,
             Mb + (size_t)e * M * T, (int)T);
   output_tiles(y, Mb, b, g, M, H, W, P + Lp);
+}
+
+/* Ab (16, M, T) = A dy A^T per 2x2 tile of dy (g, M, H, W), zero outside dy: the
+ * products' gradient, for the weight gradient. Rows are split into even and odd
+ * columns first (e: (2, TW), o: (2, TW) in tmp), so the loops run over contiguous tw. */
+static void grad_tiles(float *restrict Ab, const float *dy, int g, int M, int H, int W, float *restrict tmp) {
+  const int TH = (H + 1) / 2, TW = (W + 1) / 2;
+  const size_t Ti = (size_t)TH * TW, T = g * Ti, es = (size_t)M * T;
+  float *restrict e0 = tmp, *restrict o0 = e0 + TW, *restrict e1 = o0 + TW, *restrict o1 = e1 + TW;
+  float *restrict rt = o1 + TW; // A over the rows: (p, q) of rows (r0, r0 + r1, r0 - r1, -r1), 8 arrays of TW
+  for (int i = 0; i < g; i++)
+    for (int m = 0; m < M; m++) {
+      const float *dp = dy + ((size_t)i * M + m) * H * W;
+      for (int th = 0; th < TH; th++) {
+        const float *restrict r0 = dp + (size_t)2 * th * W, *restrict r1 = r0 + W;
+        BLOCKS8(k, W / 2, e0[k] = r0[2 * k], o0[k] = r0[2 * k + 1];);
+        if (W & 1) e0[W / 2] = r0[W - 1], o0[W / 2] = 0.0f;
+        if (2 * th + 1 < H) {
+          BLOCKS8(k, W / 2, e1[k] = r1[2 * k], o1[k] = r1[2 * k + 1];);
+          if (W & 1) e1[W / 2] = r1[W - 1], o1[W / 2] = 0.0f;
+        } else {
+          for (int k = 0; k < TW; k++) e1[k] = o1[k] = 0.0f;
+        }
+        BLOCKS8(k, TW, {
+          rt[k] = e0[k], rt[TW + k] = o0[k];
+          rt[2 * TW + k] = e0[k] + e1[k], rt[3 * TW + k] = o0[k] + o1[k];
+          rt[4 * TW + k] = e0[k] - e1[k], rt[5 * TW + k] = o0[k] - o1[k];
+          rt[6 * TW + k] = -e1[k], rt[7 * TW + k] = -o1[k];
+        });
+        float *a = Ab + (size_t)m * T + i * Ti + (size_t)th * TW;
+        for (int q = 0; q < 4; q++) { // then over the columns: (p, p + q, p - q, -q)
+          const float *restrict pp = rt + 2 * q * TW, *restrict qq = pp + TW;
+          float *restrict z0 = a + (size_t)4 * q * es, *restrict z1 = z0 + es, *restrict z2 = z1 + es;
+          float *restrict z3 = z2 + es;
+          BLOCKS8(tw, TW, z0[tw] = pp[tw], z1[tw] = pp[tw] + qq[tw], z2[tw] = pp[tw] - qq[tw], z3[tw] = -qq[tw];);
+        }
+      }
+    }
+}
+
+void lt_wino_wgrad(float *dw, const float *x, const float *dy, int g, int C, int M, int H, int W, float *buf, float *Ab,
+                   float *Mw) {
+  const int TH = (H + 1) / 2, TW = (W + 1) / 2;
+  const size_t T = (size_t)g * TH * TW;
+  float *V = buf, *P = V + 16 * (size_t)C * T;
+  const size_t Lp = (size_t)(2 * TH + 2) * 2 * (TW + 1);
+  input_tiles(V, P, x, g, C, H, W);
+  grad_tiles(Ab, dy, g, M, H, W, P + Lp);
+  for (int e = 0; e < 16; e++)
+    lt_gemm(0, 1, M, C, (int)T, 1.0f, Ab + (size_t)e * M * T, (int)T, V + (size_t)e * C * T, (int)T, 0.0f,
+            Mw + (size_t)e * M * C, C);
+  // dW = G^T Mw G per (m, c): G^T over 4 values is (v0 + (v1 + v2) / 2, (v1 - v2) / 2, (v1 + v2) / 2 + v3)
+  const size_t mc = (size_t)M * C;
+  for (size_t at = 0; at < mc; at++) {
+    float t[3][4];
+    for (int j = 0; j < 4; j++) {
+      const float v0 = Mw[(size_t)j * mc + at], v1 = Mw[(size_t)(4 + j) * mc + at];
+      const float v2 = Mw[(size_t)(8 + j) * mc + at], v3 = Mw[(size_t)(12 + j) * mc + at];
+      t[0][j] = v0 + 0.5f * (v1 + v2), t[1][j] = 0.5f * (v1 - v2), t[2][j] = 0.5f * (v1 + v2) + v3;
+    }
+    float *d = dw + at * 9;
+    for (int a = 0; a < 3; a++) {
+      d[a * 3] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+      d[a * 3 + 1] = 0.5f * (t[a][1] - t[a][2]);
+      d[a * 3 + 2] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+    }
+  }
 }

@@ -26,7 +26,7 @@
 #define WINO_MIN_C 64 // both channel counts
 #define WINO_MIN_OUT 64 // outputs per image (8x8)
 
-static _Thread_local lt_conv_scratch group_buf, partial_buf, wino_buf, wino_mb;
+static _Thread_local lt_conv_scratch group_buf, partial_buf, wino_buf, wino_mb, wino_ab, wino_mw;
 
 /* Winograd for the layers that can take it: on unless switched off (for a
  * comparison with the GEMM path, or rounding identical to an older run's). */
@@ -59,6 +59,7 @@ typedef struct {
   const float *x, *w, *wf, *b, *dy; // w: W or p->wr
   const float *uf;                  // wino: the transformed kernel of dx (backward), or NULL
   int wino;                         // forward by Winograd (w is then p->wu)
+  int wgrad;                        // backward: the weight gradient by Winograd (chunk sums in W's layout)
   float *y, *dx;
   float *dw, *db;                   // backward: nchunks sums of dw_n and cout floats
   size_t dw_n;
@@ -136,18 +137,42 @@ static void forward_part(void *arg, int part) {
   }
 }
 
+/* The weight gradient of a chunk's images b0..b1 by Winograd into dw (W's layout),
+ * and db as lt_conv_group_backward sums it for groups of one image. */
+static void wgrad_chunk(const conv_job *j, float *dw, float *db, int b0, int b1, float *wbuf, float *ab, float *mw) {
+  const conv2d *p = j->p;
+  const int P = p->OH * p->OW;
+  size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
+  for (int b = b0; db && b < b1; b++)
+    for (int c = 0; c < p->cout; c++) {
+      float s = lt_conv_row_sum(j->dy + b * out_img + (size_t)c * P, P);
+      db[c] = b == b0 ? s : db[c] + s;
+    }
+  lt_wino_wgrad(dw, j->x + b0 * in_img, j->dy + b0 * out_img, b1 - b0, p->cin, p->cout, p->H, p->W, wbuf, ab, mw);
+}
+
 static void backward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf, *tmp, *wbuf = NULL, *mb = NULL;
-  if (!part_buffers(j, j->group, &buf, &tmp)) return;
-  // Winograd's dx: a chunk's images at once (the most a chunk has), its GEMMs wider than a group's
-  if (j->uf && !(wbuf = part_wino(j, ceil_div(j->B, j->nchunks), &mb))) return;
+  float *buf = NULL, *tmp = NULL, *wbuf = NULL, *mb = NULL, *ab = NULL, *mw = NULL;
+  if (!j->wgrad && !part_buffers(j, j->group, &buf, &tmp)) return;
+  // Winograd's dx and dw: a chunk's images at once (the most a chunk has), its GEMMs wider than a group's
+  const int most = ceil_div(j->B, j->nchunks);
+  if ((j->uf || j->wgrad) && !(wbuf = part_wino(j, most, &mb))) return;
+  if (j->wgrad) {
+    ab = lt_conv_scratch_get(&wino_ab, lt_wino_products(most, p->cout, p->H, p->W), 0);
+    mw = ab ? lt_conv_scratch_get(&wino_mw, (size_t)16 * p->cout * p->cin, 0) : NULL;
+    if (!mw) {
+      atomic_store(&j->failed, 1);
+      return;
+    }
+  }
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->nchunks;) {
     int b0 = (int)((int64_t)c * j->B / j->nchunks), b1 = (int)((int64_t)(c + 1) * j->B / j->nchunks);
     float *dw = j->dw + c * j->dw_n, *db = j->db ? j->db + (size_t)c * p->cout : NULL;
-    for (int b = b0; b < b1; b += j->group) {
+    if (j->wgrad) wgrad_chunk(j, dw, db, b0, b1, wbuf, ab, mw);
+    for (int b = b0; !j->wgrad && b < b1; b += j->group) {
       int g = b1 - b < j->group ? b1 - b : j->group;
       lt_conv_group_backward(p, j->dx && !j->uf ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img,
                      g, j->w, j->wf, buf, tmp, b == b0);
@@ -315,6 +340,7 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     float *part = lt_conv_scratch_get(&partial_buf, (size_t)j.nchunks * (j.dw_n + dbn), 0);
     if (!part) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
     j.dw = part, j.db = p->bias ? part + (size_t)j.nchunks * j.dw_n : NULL;
+    j.wgrad = p->wino && lt_conv2d_winograd(-1);
     if (need_dx && p->wino && lt_conv2d_winograd(-1)) {
       j.uf = p->wu + (size_t)16 * p->cout * p->cin;
       lt_wino_weights(p->wu + (size_t)16 * p->cout * p->cin, W, p->cout, p->cin, 1);
@@ -328,7 +354,7 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     for (size_t i = 0; i < j.dw_n; i++) {
       float s = j.dw[i];
       for (int q = 1; q < j.nchunks; q++) s += j.dw[q * j.dw_n + i];
-      if (p->method != CONV_ROWS) {
+      if (p->method != CONV_ROWS || j.wgrad) {
         dW[i] += s;
       } else { // i indexes (ki, o, c*k + kj)
         size_t ki = i / ((size_t)p->cout * Kr), o = i / Kr % p->cout, c = i % Kr / k, kj = i % k;
