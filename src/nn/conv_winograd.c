@@ -11,6 +11,17 @@
 #include "nn/conv_winograd.h"
 #include "nn/nn_impl.h" // lt_gemm
 
+/* Eight floats as one value (GCC/clang vector extension: one AVX register, or two
+ * SSE ones), loaded and stored unaligned, for the loops the compiler leaves scalar
+ * (it unrolls their 8 iterations fully, then does not vectorise the result). */
+typedef float v8 __attribute__((vector_size(32)));
+static inline v8 ld8(const float *p) {
+  v8 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
+
 /* for (i = 0; i < n; i++) body, as blocks of 8 consecutive i, the last block moved
  * back to overlap the one before when 8 does not divide n: loops of a fixed 8 that
  * the compiler turns into whole vectors, where a plain loop over a 28x28 image's
@@ -91,10 +102,19 @@ static void input_tiles(float *restrict V, float *restrict P, const float *x, in
         const float *restrict e3 = e2 + L, *restrict o0 = O + (size_t)2 * th * L, *restrict o1 = o0 + L;
         const float *restrict o2 = o1 + L, *restrict o3 = o2 + L;
         float *restrict te = t, *restrict to = t + 4 * L; // B^T d over the rows, even and odd columns
-        BLOCKS8(k, L, {
-          te[k] = e0[k] - e2[k], te[L + k] = e1[k] + e2[k], te[2 * L + k] = e2[k] - e1[k], te[3 * L + k] = e1[k] - e3[k];
-          to[k] = o0[k] - o2[k], to[L + k] = o1[k] + o2[k], to[2 * L + k] = o2[k] - o1[k], to[3 * L + k] = o1[k] - o3[k];
-        });
+        float *restrict te0 = te, *restrict te1 = te + L, *restrict te2 = te + 2 * L, *restrict te3 = te + 3 * L;
+        float *restrict to0 = to, *restrict to1 = to + L, *restrict to2 = to + 2 * L, *restrict to3 = to + 3 * L;
+        for (int b = 0; L >= 8 && b < L; b += 8) { // as BLOCKS8, in explicit vectors
+          const int k = b + 8 <= L ? b : L - 8;
+          const v8 a0 = ld8(e0 + k), a1 = ld8(e1 + k), a2 = ld8(e2 + k), a3 = ld8(e3 + k);
+          const v8 b0 = ld8(o0 + k), b1 = ld8(o1 + k), b2 = ld8(o2 + k), b3 = ld8(o3 + k);
+          st8(te0 + k, a0 - a2), st8(te1 + k, a1 + a2), st8(te2 + k, a2 - a1), st8(te3 + k, a1 - a3);
+          st8(to0 + k, b0 - b2), st8(to1 + k, b1 + b2), st8(to2 + k, b2 - b1), st8(to3 + k, b1 - b3);
+        }
+        for (int k = 0; L < 8 && k < L; k++) {
+          te0[k] = e0[k] - e2[k], te1[k] = e1[k] + e2[k], te2[k] = e2[k] - e1[k], te3[k] = e1[k] - e3[k];
+          to0[k] = o0[k] - o2[k], to1[k] = o1[k] + o2[k], to2[k] = o2[k] - o1[k], to3[k] = o1[k] - o3[k];
+        }
         for (int q = 0; q < 4; q++) { // (B^T d) B over the columns: tile tw reads columns 2tw .. 2tw + 3
           const float *restrict a = te + q * L, *restrict b = to + q * L;
           float *restrict v0 = v + (size_t)(4 * q) * e_stride + (size_t)th * TW, *restrict v1 = v0 + e_stride;
@@ -136,7 +156,8 @@ static void output_tiles(float *y, float *restrict Mb, const float *b, int g, in
         });
         for (int e = 0; e < 16; e++) {
           float *restrict z = m + e * es;
-          BLOCKS8(tw, TW, z[tw] = 0.0f;);
+          for (int b = 0; TW >= 8 && b < TW; b += 8) st8(z + (b + 8 <= TW ? b : TW - 8), (v8){0});
+          for (int tw = 0; TW < 8 && tw < TW; tw++) z[tw] = 0.0f;
         }
         float *restrict r0 = yo + (size_t)2 * th * W, *restrict r1 = r0 + W;
         BLOCKS8(tw, W / 2, r0[2 * tw] = y00[tw], r0[2 * tw + 1] = y01[tw];);
@@ -182,12 +203,18 @@ static void grad_tiles(float *restrict Ab, const float *dy, int g, int M, int H,
         } else {
           for (int k = 0; k < TW; k++) e1[k] = o1[k] = 0.0f;
         }
-        BLOCKS8(k, TW, {
-          rt[k] = e0[k], rt[TW + k] = o0[k];
-          rt[2 * TW + k] = e0[k] + e1[k], rt[3 * TW + k] = o0[k] + o1[k];
-          rt[4 * TW + k] = e0[k] - e1[k], rt[5 * TW + k] = o0[k] - o1[k];
-          rt[6 * TW + k] = -e1[k], rt[7 * TW + k] = -o1[k];
-        });
+        float *restrict t0 = rt, *restrict t1 = rt + TW, *restrict t2 = rt + 2 * TW, *restrict t3 = rt + 3 * TW;
+        float *restrict t4 = rt + 4 * TW, *restrict t5 = rt + 5 * TW, *restrict t6 = rt + 6 * TW, *restrict t7 = rt + 7 * TW;
+        for (int b = 0; TW >= 8 && b < TW; b += 8) { // as BLOCKS8, in explicit vectors
+          const int k = b + 8 <= TW ? b : TW - 8;
+          const v8 a0 = ld8(e0 + k), a1 = ld8(e1 + k), b0 = ld8(o0 + k), b1 = ld8(o1 + k);
+          st8(t0 + k, a0), st8(t1 + k, b0), st8(t2 + k, a0 + a1), st8(t3 + k, b0 + b1);
+          st8(t4 + k, a0 - a1), st8(t5 + k, b0 - b1), st8(t6 + k, -a1), st8(t7 + k, -b1);
+        }
+        for (int k = 0; TW < 8 && k < TW; k++) {
+          t0[k] = e0[k], t1[k] = o0[k], t2[k] = e0[k] + e1[k], t3[k] = o0[k] + o1[k];
+          t4[k] = e0[k] - e1[k], t5[k] = o0[k] - o1[k], t6[k] = -e1[k], t7[k] = -o1[k];
+        }
         float *a = Ab + (size_t)m * T + i * Ti + (size_t)th * TW;
         for (int q = 0; q < 4; q++) { // then over the columns: (p, p + q, p - q, -q)
           const float *restrict pp = rt + 2 * q * TW, *restrict qq = pp + TW;
