@@ -88,6 +88,8 @@ static void conv_paths_should_match_the_definition_and_not_depend_on_threads(voi
       {64, 64, 3, 1, 1, 16, 8},   // Winograd, in groups of 2
       {128, 64, 3, 1, 1, 9, 2},   // Winograd, odd size: part tiles
       {64, 128, 3, 1, 1, 17, 2},  // Winograd, more channels out than in
+      {64, 64, 3, 1, 1, 28, 3},   // Winograd F(4x4): rows of 7 tiles padded to 8
+      {64, 96, 3, 1, 1, 30, 2},   // F(4x4), part tiles at the right and bottom edges
   };
   int saved = lt_get_threads(), wino = lt_conv2d_winograd(-1);
   for (size_t c = 0; c < 2 * sizeof cases / sizeof *cases; c++) {

@@ -59,6 +59,12 @@ lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int b
  * results differ from the direct sum by float rounding). on = 0 switches every
  * conv2d to the GEMM path, 1 back, -1 only asks; returns the setting before. */
 int lt_conv2d_winograd(int on);
+/* The largest Winograd output tile: 4 (default) runs F(4x4, 3x3) for the forward and
+ * input gradient of layers whose image rows fill whole vectors of 4x4 tiles (28x28,
+ * 32x32, ...; 1.8x fewer multiply-adds than F(2x2), about 16x its rounding error,
+ * still ~1e-5 of the output's scale) and F(2x2, 3x3) elsewhere; 2 runs F(2x2) only.
+ * Other values only ask; returns the setting before. */
+int lt_conv2d_winograd_tile(int m);
 /* Depthwise (groups = channels): one k x k filter per channel, W (C, 1, k, k), bias (C). */
 lt_layer *lt_dwconv2d_new(int channels, int k, int stride, int padding, int bias);
 lt_layer *lt_maxpool2d_new(int k, int stride);                 /* stride <= 0 means stride = k */

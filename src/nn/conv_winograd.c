@@ -76,14 +76,14 @@ void lt_wino_weights(float *U, const float *W, int cout, int cin, int flipped) {
     }
 }
 
-/* V (16, C, T) for the g images' tiles (t = image * TH*TW + th * TW + tw). Each
+/* V (C, 16, T) for the g images' tiles (t = image * TH*TW + th * TW + tw). Each
  * plane is first copied into a zero-bordered padded plane split into its even
  * and odd columns (E, O: (2TH+2, TW+1) each, borders written once), so that
  * tiles need no bounds checks and every loop below runs over contiguous tw,
  * which the compiler vectorises. */
 static void input_tiles(float *restrict V, float *restrict P, const float *x, int g, int C, int H, int W) {
   const int TH = (H + 1) / 2, TW = (W + 1) / 2, Hp = 2 * TH + 2, L = TW + 1;
-  const size_t Ti = (size_t)TH * TW, T = g * Ti, e_stride = (size_t)C * T;
+  const size_t Ti = (size_t)TH * TW, T = g * Ti, e_stride = T;
   float *restrict E = P, *restrict O = E + (size_t)Hp * L, *restrict t = O + (size_t)Hp * L; // t: 8 rows of L
   memset(P, 0, sizeof(float) * 2 * Hp * L);
   for (int i = 0; i < g; i++)
@@ -96,7 +96,7 @@ static void input_tiles(float *restrict V, float *restrict P, const float *x, in
         BLOCKS8(k, W / 2, orow[k] = xr[2 * k], er[k] = xr[2 * k + 1];);
         if (W & 1) orow[W / 2] = xr[W - 1];
       }
-      float *restrict v = V + (size_t)c * T + i * Ti;
+      float *restrict v = V + (size_t)c * 16 * T + i * Ti;
       for (int th = 0; th < TH; th++) {
         const float *restrict e0 = E + (size_t)2 * th * L, *restrict e1 = e0 + L, *restrict e2 = e1 + L;
         const float *restrict e3 = e2 + L, *restrict o0 = O + (size_t)2 * th * L, *restrict o1 = o0 + L;
@@ -130,19 +130,19 @@ static void input_tiles(float *restrict V, float *restrict P, const float *x, in
     }
 }
 
-/* y (g, M, H, W) from the products Mb (16, M, T): A^T m A per tile, plus b; tmp holds
+/* y (g, M, H, W) from the products Mb (M, 16, T): A^T m A per tile, plus b; tmp holds
  * 4 (TW + 1) floats. Mb is left zero, for the next call's GEMMs to add to (beta 1):
  * zeroing as it is read spares OpenBLAS's separate zeroing pass (beta 0). */
 static void output_tiles(float *y, float *restrict Mb, const float *b, int g, int M, int H, int W, float *tmp) {
   const int TH = (H + 1) / 2, TW = (W + 1) / 2, L = TW + 1;
-  const size_t Ti = (size_t)TH * TW, T = g * Ti, es = (size_t)M * T;
+  const size_t Ti = (size_t)TH * TW, T = g * Ti, es = T;
   float *restrict y00 = tmp, *restrict y01 = tmp + L, *restrict y10 = y01 + L, *restrict y11 = y10 + L;
   for (int i = 0; i < g; i++)
     for (int o = 0; o < M; o++) {
       const float bo = b ? b[o] : 0.0f;
       float *restrict yo = y + ((size_t)i * M + o) * H * W;
       for (int th = 0; th < TH; th++) {
-        float *m = Mb + (size_t)o * T + i * Ti + (size_t)th * TW;
+        float *m = Mb + (size_t)o * 16 * T + i * Ti + (size_t)th * TW;
         const float *restrict m0 = m, *restrict m1 = m + 4 * es, *restrict m2 = m + 8 * es, *restrict m3 = m + 12 * es;
         BLOCKS8(tw, TW, { // A^T m over the rows (s), then A over the columns
           const float s00 = m0[tw] + m1[tw] + m2[tw], s10 = m1[tw] - m2[tw] - m3[tw];
@@ -177,17 +177,17 @@ void lt_wino_conv(float *y, const float *x, int g, int C, int M, int H, int W, c
   const size_t Lp = (size_t)(2 * ((H + 1) / 2) + 2) * 2 * ((W + 1) / 2 + 1); // P's two planes, then a temporary
   input_tiles(V, P, x, g, C, H, W);
   for (int e = 0; e < 16; e++)
-    lt_gemm(0, 0, M, (int)T, C, 1.0f, U + (size_t)e * M * C, C, V + (size_t)e * C * T, (int)T, 1.0f,
-            Mb + (size_t)e * M * T, (int)T);
+    lt_gemm(0, 0, M, (int)T, C, 1.0f, U + (size_t)e * M * C, C, V + (size_t)e * T, 16 * (int)T, 1.0f, Mb + (size_t)e * T,
+            16 * (int)T);
   output_tiles(y, Mb, b, g, M, H, W, P + Lp);
 }
 
-/* Ab (16, M, T) = A dy A^T per 2x2 tile of dy (g, M, H, W), zero outside dy: the
+/* Ab (M, 16, T) = A dy A^T per 2x2 tile of dy (g, M, H, W), zero outside dy: the
  * products' gradient, for the weight gradient. Rows are split into even and odd
  * columns first (e: (2, TW), o: (2, TW) in tmp), so the loops run over contiguous tw. */
 static void grad_tiles(float *restrict Ab, const float *dy, int g, int M, int H, int W, float *restrict tmp) {
   const int TH = (H + 1) / 2, TW = (W + 1) / 2;
-  const size_t Ti = (size_t)TH * TW, T = g * Ti, es = (size_t)M * T;
+  const size_t Ti = (size_t)TH * TW, T = g * Ti, es = T;
   float *restrict e0 = tmp, *restrict o0 = e0 + TW, *restrict e1 = o0 + TW, *restrict o1 = e1 + TW;
   float *restrict rt = o1 + TW; // A over the rows: (p, q) of rows (r0, r0 + r1, r0 - r1, -r1), 8 arrays of TW
   for (int i = 0; i < g; i++)
@@ -215,7 +215,7 @@ static void grad_tiles(float *restrict Ab, const float *dy, int g, int M, int H,
           t0[k] = e0[k], t1[k] = o0[k], t2[k] = e0[k] + e1[k], t3[k] = o0[k] + o1[k];
           t4[k] = e0[k] - e1[k], t5[k] = o0[k] - o1[k], t6[k] = -e1[k], t7[k] = -o1[k];
         }
-        float *a = Ab + (size_t)m * T + i * Ti + (size_t)th * TW;
+        float *a = Ab + (size_t)m * 16 * T + i * Ti + (size_t)th * TW;
         for (int q = 0; q < 4; q++) { // then over the columns: (p, p + q, p - q, -q)
           const float *restrict pp = rt + 2 * q * TW, *restrict qq = pp + TW;
           float *restrict z0 = a + (size_t)4 * q * es, *restrict z1 = z0 + es, *restrict z2 = z1 + es;
@@ -235,7 +235,7 @@ void lt_wino_wgrad(float *dw, const float *x, const float *dy, int g, int C, int
   input_tiles(V, P, x, g, C, H, W);
   grad_tiles(Ab, dy, g, M, H, W, P + Lp);
   for (int e = 0; e < 16; e++)
-    lt_gemm(0, 1, M, C, (int)T, 1.0f, Ab + (size_t)e * M * T, (int)T, V + (size_t)e * C * T, (int)T, 0.0f,
+    lt_gemm(0, 1, M, C, (int)T, 1.0f, Ab + (size_t)e * T, 16 * (int)T, V + (size_t)e * T, 16 * (int)T, 0.0f,
             Mw + (size_t)e * M * C, C);
   // dW = G^T Mw G per (m, c): G^T over 4 values is (v0 + (v1 + v2) / 2, (v1 - v2) / 2, (v1 + v2) / 2 + v3)
   const size_t mc = (size_t)M * C;

@@ -28,4 +28,15 @@ void lt_wino_conv(float *y, const float *x, int g, int C, int M, int H, int W, c
  * lt_wino_products(g, M, H, W) floats, Mw 16 * M * C. */
 void lt_wino_wgrad(float *dw, const float *x, const float *dy, int g, int C, int M, int H, int W, float *buf, float *Ab,
                    float *Mw);
+
+/* F(4x4, 3x3) (conv_winograd4.c), the same contract as the F(2x2) functions above
+ * with 36 transformed planes: U (36, m, n); tiles per image, padding included;
+ * whether an image of H x W takes it (rows of tiles fill whole vectors). */
+void lt_wino4_weights(float *U, const float *W, int cout, int cin, int flipped);
+size_t lt_wino4_tiles(int H, int W);
+int lt_wino4_fits(int H, int W);
+size_t lt_wino4_scratch(int g, int C, int H, int W);
+size_t lt_wino4_products(int g, int M, int H, int W);
+void lt_wino4_conv(float *y, const float *x, int g, int C, int M, int H, int W, const float *U, const float *b,
+                   float *buf, float *Mb);
 #endif

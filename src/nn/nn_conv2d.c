@@ -31,9 +31,16 @@ static _Thread_local lt_conv_scratch group_buf, partial_buf, wino_buf, wino_mb, 
 /* Winograd for the layers that can take it: on unless switched off (for a
  * comparison with the GEMM path, or rounding identical to an older run's). */
 static atomic_int winograd_on = 1;
+static atomic_int winograd_tile = 4;
+#include <stdlib.h>
+static int tiles4(void) { return atomic_load(&winograd_tile) == 4; }
 
 int lt_conv2d_winograd(int on) {
   return on < 0 ? atomic_load(&winograd_on) : atomic_exchange(&winograd_on, on != 0);
+}
+
+int lt_conv2d_winograd_tile(int m) {
+  return m != 2 && m != 4 ? atomic_load(&winograd_tile) : atomic_exchange(&winograd_tile, m);
 }
 /* ---- images shared out over the threads ------------------------------------------ */
 
@@ -58,7 +65,8 @@ typedef struct {
   int nchunks;                      // backward
   const float *x, *w, *wf, *b, *dy; // w: W or p->wr
   const float *uf;                  // wino: the transformed kernel of dx (backward), or NULL
-  int wino;                         // forward by Winograd (w is then p->wu)
+  int wino;                         // forward by Winograd F(2x2, 3x3) (1) or F(4x4, 3x3) (2) (w is then p->wu)
+  int dx4;                          // backward: dx by F(4x4, 3x3) (uf holds 36 planes)
   int wgrad;                        // backward: the weight gradient by Winograd (chunk sums in W's layout)
   float *y, *dx;
   float *dw, *db;                   // backward: nchunks sums of dw_n and cout floats
@@ -85,8 +93,9 @@ static int group_size(const conv2d *p, int B) {
 /* Images per Winograd group in the forward: enough for WINO_TILES tiles, at least
  * MIN_ITEMS groups. */
 #define WINO_TILES 192
-static int wino_group(const conv2d *p, int B) {
-  int tiles = ((p->OH + 1) / 2) * ((p->OW + 1) / 2), g = ceil_div(WINO_TILES, tiles), most = ceil_div(B, MIN_ITEMS);
+static int wt4(void) { static int t = -1; if (t < 0) t = getenv("WT") ? atoi(getenv("WT")) : 192; return t; }
+static int wino_group(const conv2d *p, int B, int f4) {
+  int tiles = f4 ? (int)lt_wino4_tiles(p->H, p->W) : ((p->OH + 1) / 2) * ((p->OW + 1) / 2), g = ceil_div(f4 ? wt4() : WINO_TILES, tiles), most = ceil_div(B, MIN_ITEMS);
   g = g < most ? g : most;
   return g > 1 ? g : 1;
 }
@@ -95,9 +104,14 @@ static int wino_group(const conv2d *p, int B) {
 static float *part_wino(conv_job *j, int g, float **mb) {
   const conv2d *p = j->p;
   int c = p->cin > p->cout ? p->cin : p->cout;
-  float *w = lt_conv_scratch_get(&wino_buf, lt_wino_scratch(g, c, p->H, p->W), 0);
+  size_t n = lt_wino_scratch(g, c, p->H, p->W), np = lt_wino_products(g, c, p->H, p->W);
+  if (p->wino == 2) {
+    size_t n4 = lt_wino4_scratch(g, c, p->H, p->W), np4 = lt_wino4_products(g, c, p->H, p->W);
+    n = n > n4 ? n : n4, np = np > np4 ? np : np4;
+  }
+  float *w = lt_conv_scratch_get(&wino_buf, n, 0);
   size_t cap = wino_mb.cap;
-  *mb = w ? lt_conv_scratch_get(&wino_mb, lt_wino_products(g, c, p->H, p->W), 0) : NULL;
+  *mb = w ? lt_conv_scratch_get(&wino_mb, np, 0) : NULL;
   if (*mb && wino_mb.cap != cap) memset(*mb, 0, sizeof(float) * wino_mb.cap); // new: zero, as lt_wino_conv keeps it
   if (!*mb) atomic_store(&j->failed, 1);
   return *mb ? w : NULL;
@@ -132,7 +146,8 @@ static void forward_part(void *arg, int part) {
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int gi, ng = ceil_div(j->B, j->group); (gi = atomic_fetch_add(&j->next, 1)) < ng;) {
     int b = gi * j->group, g = j->B - b < j->group ? j->B - b : j->group;
-    if (j->wino) lt_wino_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
+    if (j->wino == 2) lt_wino4_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
+    else if (j->wino) lt_wino_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
     else lt_conv_group_forward(p, j->y + b * out_img, j->x + b * in_img, g, j->w, j->b, buf, tmp);
   }
 }
@@ -177,7 +192,11 @@ static void backward_part(void *arg, int part) {
       lt_conv_group_backward(p, j->dx && !j->uf ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img,
                      g, j->w, j->wf, buf, tmp, b == b0);
     }
-    if (j->dx && j->uf)
+    if (j->dx && j->uf && j->dx4)
+      for (int b = b0, gg = wino_group(p, j->B, 1); b < b1; b += gg)
+        lt_wino4_conv(j->dx + b * in_img, j->dy + b * out_img, b1 - b < gg ? b1 - b : gg, p->cout, p->cin, p->H, p->W,
+                      j->uf, NULL, wbuf, mb);
+    else if (j->dx && j->uf)
       lt_wino_conv(j->dx + b0 * in_img, j->dy + b0 * out_img, b1 - b0, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
   }
 }
@@ -222,9 +241,10 @@ static lt_status conv_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   else p->method = CONV_IM2COL;
   p->wino = p->method == CONV_ROWS && p->k == 3 && p->pad == 1 && p->cin >= WINO_MIN_C && p->cout >= WINO_MIN_C &&
             p->OH * p->OW >= WINO_MIN_OUT && !(p->cin < 128 && p->OH * p->OW < 256);
+  if (p->wino && lt_wino4_fits(p->H, p->W)) p->wino = 2;
   free(p->wu);
   p->wu = NULL;
-  if (p->wino && !(p->wu = malloc(sizeof(float) * 32 * p->cout * p->cin)))
+  if (p->wino && !(p->wu = malloc(sizeof(float) * (p->wino == 2 ? 72 : 32) * p->cout * p->cin)))
     return lt_error(LT_ENOMEM, "out of memory for %s's weight layout", l->name);
   if (p->method == CONV_ROWS) {
     free(p->wr);
@@ -254,9 +274,12 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
   if (!p->sparse) {
     conv_job j = {.p = p, .B = B, .group = group_size(p, B), .x = a, .w = p->method == CONV_ROWS ? p->wr : W,
                   .b = bias, .y = o};
-    if (p->wino && lt_conv2d_winograd(-1)) {
+    if (p->wino == 2 && lt_conv2d_winograd(-1) && tiles4()) {
+      lt_wino4_weights(p->wu, W, p->cout, p->cin, 0);
+      j.wino = 2, j.w = p->wu, j.group = wino_group(p, B, 1);
+    } else if (p->wino && lt_conv2d_winograd(-1)) {
       lt_wino_weights(p->wu, W, p->cout, p->cin, 0);
-      j.wino = 1, j.w = p->wu, j.group = wino_group(p, B);
+      j.wino = 1, j.w = p->wu, j.group = wino_group(p, B, 0);
     } else if (p->method == CONV_ROWS) {
       lt_conv_repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
     }
@@ -341,7 +364,10 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     if (!part) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
     j.dw = part, j.db = p->bias ? part + (size_t)j.nchunks * j.dw_n : NULL;
     j.wgrad = p->wino && lt_conv2d_winograd(-1);
-    if (need_dx && p->wino && lt_conv2d_winograd(-1)) {
+    if (need_dx && p->wino == 2 && lt_conv2d_winograd(-1) && tiles4()) {
+      j.uf = p->wu + (size_t)36 * p->cout * p->cin, j.dx4 = 1;
+      lt_wino4_weights(p->wu + (size_t)36 * p->cout * p->cin, W, p->cout, p->cin, 1);
+    } else if (need_dx && p->wino && lt_conv2d_winograd(-1)) {
       j.uf = p->wu + (size_t)16 * p->cout * p->cin;
       lt_wino_weights(p->wu + (size_t)16 * p->cout * p->cin, W, p->cout, p->cin, 1);
     } else if (p->method == CONV_ROWS) {
