@@ -3,9 +3,12 @@
  * A^T [(G w G^T) . (B^T d B)] A over its 4x4 input tile d, so the multiply-adds of
  * a convolution are 16 GEMMs (M x tiles x C) instead of 9 (M x pixels x C): 2.25x
  * fewer. conv2d runs its forward and its input gradient (the same convolution of
- * dy with the flipped, transposed kernel) through it; the weight gradient stays a
- * GEMM over unfolded rows. Results differ from the direct sum by float rounding
- * (the transforms add and halve); they do not depend on the thread count. */
+ * dy with the flipped, transposed kernel) through it, and its weight gradient
+ * through the transposed algorithm (lt_wino_wgrad). Transformed tiles and products
+ * are laid out (channel, plane, tile): a channel's 16 planes are adjacent for the
+ * transforms, and the GEMMs read and write them with a stride. Results differ from
+ * the direct sum by float rounding (the transforms add and halve); they do not
+ * depend on the thread count. */
 #include <string.h>
 
 #include "nn/conv_winograd.h"

@@ -1,4 +1,4 @@
-/* conv_winograd.h: Winograd F(2x2, 3x3) for stride-1, padding-1 3x3 convolutions
+/* conv_winograd.h: Winograd F(2x2, 3x3) and F(4x4, 3x3) for stride-1, padding-1 3x3 convolutions
  * (conv_winograd.c), private to conv2d: forward, input and weight gradients. */
 #ifndef LT_CONV_WINOGRAD_H
 #define LT_CONV_WINOGRAD_H

@@ -2,11 +2,13 @@
  * convolutions (Lavin & Gray 2016), private to conv2d: each 4x4 output tile is
  * A^T [(G w G^T) . (B^T d B)] A over its 6x6 input tile d, 36 GEMMs (M x tiles x C)
  * where F(2x2, 3x3) (conv_winograd.c) needs 16 over four times the tiles: 1.78x
- * fewer multiply-adds than F(2x2) and 4x fewer than the direct sum. conv2d runs its
- * forward and its input gradient through it where a row of tiles fills whole
- * vectors (conv_winograd.h). The transforms multiply by up to 8 and 1/24, so the
- * rounding error is larger than F(2x2)'s (tests/test_conv.c bounds both); results
- * do not depend on the thread count.
+ * fewer multiply-adds than F(2x2) and 4x fewer than the direct sum. When asked
+ * (lt_conv2d_winograd_tile(4)), conv2d runs its forward and its input gradient
+ * through it where a row of tiles fills whole vectors (lt_wino4_fits). The
+ * transforms multiply by up to 8 and 1/24, so the rounding error is about 16x
+ * F(2x2)'s (tests/test_conv.c: 5.6e-6 of the output's scale against 3.4e-7 on
+ * 64 channels at 28x28); hence not the default. Results do not depend on the
+ * thread count. Tiles and products are laid out (channel, plane, tile), as F(2x2)'s.
  * A row of tiles is stored padded to a multiple of 8 tiles (TWp): every transform
  * then runs on whole 8-float vectors; the padding tiles read zeros, are multiplied
  * like the others and are never written out. */
