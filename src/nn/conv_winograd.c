@@ -122,12 +122,18 @@ static void input_tiles(float *restrict V, float *restrict P, const float *x, in
           const float *restrict a = te + q * L, *restrict b = to + q * L;
           float *restrict v0 = v + (size_t)(4 * q) * e_stride + (size_t)th * TW, *restrict v1 = v0 + e_stride;
           float *restrict v2 = v1 + e_stride, *restrict v3 = v2 + e_stride;
-          BLOCKS8(tw, TW, {
-            v0[tw] = a[tw] - a[tw + 1];
-            v1[tw] = b[tw] + a[tw + 1];
-            v2[tw] = a[tw + 1] - b[tw];
-            v3[tw] = b[tw] - b[tw + 1];
-          });
+          for (int b8 = 0; TW >= 8 && b8 < TW; b8 += 8) { // as BLOCKS8, in explicit vectors
+            const int tw = b8 + 8 <= TW ? b8 : TW - 8;
+            const v8 a0 = ld8(a + tw), a1 = ld8(a + tw + 1), c0 = ld8(b + tw), c1 = ld8(b + tw + 1);
+            st8(v0 + tw, a0 - a1), st8(v1 + tw, c0 + a1), st8(v2 + tw, a1 - c0), st8(v3 + tw, c0 - c1);
+          }
+          if (TW < 8)
+            BLOCKS8(tw, TW, {
+              v0[tw] = a[tw] - a[tw + 1];
+              v1[tw] = b[tw] + a[tw + 1];
+              v2[tw] = a[tw + 1] - b[tw];
+              v3[tw] = b[tw] - b[tw + 1];
+            });
         }
       }
     }
@@ -147,16 +153,27 @@ static void output_tiles(float *y, float *restrict Mb, const float *b, int g, in
       for (int th = 0; th < TH; th++) {
         float *m = Mb + (size_t)o * 16 * T + i * Ti + (size_t)th * TW;
         const float *restrict m0 = m, *restrict m1 = m + 4 * es, *restrict m2 = m + 8 * es, *restrict m3 = m + 12 * es;
-        BLOCKS8(tw, TW, { // A^T m over the rows (s), then A over the columns
-          const float s00 = m0[tw] + m1[tw] + m2[tw], s10 = m1[tw] - m2[tw] - m3[tw];
-          const float s01 = m0[es + tw] + m1[es + tw] + m2[es + tw], s11 = m1[es + tw] - m2[es + tw] - m3[es + tw];
-          const float s02 = m0[2 * es + tw] + m1[2 * es + tw] + m2[2 * es + tw];
-          const float s12 = m1[2 * es + tw] - m2[2 * es + tw] - m3[2 * es + tw];
-          const float s03 = m0[3 * es + tw] + m1[3 * es + tw] + m2[3 * es + tw];
-          const float s13 = m1[3 * es + tw] - m2[3 * es + tw] - m3[3 * es + tw];
-          y00[tw] = s00 + s01 + s02 + bo, y01[tw] = s01 - s02 - s03 + bo;
-          y10[tw] = s10 + s11 + s12 + bo, y11[tw] = s11 - s12 - s13 + bo;
-        });
+        for (int b8 = 0; TW >= 8 && b8 < TW; b8 += 8) { // as below, in explicit vectors
+          const int tw = b8 + 8 <= TW ? b8 : TW - 8;
+          v8 r[4][4];
+          for (int j = 0; j < 4; j++)
+            for (int q = 0; q < 4; q++) r[q][j] = ld8(m + (size_t)(4 * q + j) * es + tw);
+          v8 s0[4], s1[4];
+          for (int j = 0; j < 4; j++) s0[j] = r[0][j] + r[1][j] + r[2][j], s1[j] = r[1][j] - r[2][j] - r[3][j];
+          st8(y00 + tw, s0[0] + s0[1] + s0[2] + bo), st8(y01 + tw, s0[1] - s0[2] - s0[3] + bo);
+          st8(y10 + tw, s1[0] + s1[1] + s1[2] + bo), st8(y11 + tw, s1[1] - s1[2] - s1[3] + bo);
+        }
+        if (TW < 8)
+          BLOCKS8(tw, TW, { // A^T m over the rows (s), then A over the columns
+            const float s00 = m0[tw] + m1[tw] + m2[tw], s10 = m1[tw] - m2[tw] - m3[tw];
+            const float s01 = m0[es + tw] + m1[es + tw] + m2[es + tw], s11 = m1[es + tw] - m2[es + tw] - m3[es + tw];
+            const float s02 = m0[2 * es + tw] + m1[2 * es + tw] + m2[2 * es + tw];
+            const float s12 = m1[2 * es + tw] - m2[2 * es + tw] - m3[2 * es + tw];
+            const float s03 = m0[3 * es + tw] + m1[3 * es + tw] + m2[3 * es + tw];
+            const float s13 = m1[3 * es + tw] - m2[3 * es + tw] - m3[3 * es + tw];
+            y00[tw] = s00 + s01 + s02 + bo, y01[tw] = s01 - s02 - s03 + bo;
+            y10[tw] = s10 + s11 + s12 + bo, y11[tw] = s11 - s12 - s13 + bo;
+          });
         for (int e = 0; e < 16; e++) {
           float *restrict z = m + e * es;
           for (int b = 0; TW >= 8 && b < TW; b += 8) st8(z + (b + 8 <= TW ? b : TW - 8), (v8){0});
@@ -223,7 +240,13 @@ static void grad_tiles(float *restrict Ab, const float *dy, int g, int M, int H,
           const float *restrict pp = rt + 2 * q * TW, *restrict qq = pp + TW;
           float *restrict z0 = a + (size_t)4 * q * es, *restrict z1 = z0 + es, *restrict z2 = z1 + es;
           float *restrict z3 = z2 + es;
-          BLOCKS8(tw, TW, z0[tw] = pp[tw], z1[tw] = pp[tw] + qq[tw], z2[tw] = pp[tw] - qq[tw], z3[tw] = -qq[tw];);
+          for (int b8 = 0; TW >= 8 && b8 < TW; b8 += 8) { // as BLOCKS8, in explicit vectors
+            const int tw = b8 + 8 <= TW ? b8 : TW - 8;
+            const v8 pv = ld8(pp + tw), qv = ld8(qq + tw);
+            st8(z0 + tw, pv), st8(z1 + tw, pv + qv), st8(z2 + tw, pv - qv), st8(z3 + tw, -qv);
+          }
+          if (TW < 8)
+            BLOCKS8(tw, TW, z0[tw] = pp[tw], z1[tw] = pp[tw] + qq[tw], z2[tw] = pp[tw] - qq[tw], z3[tw] = -qq[tw];);
         }
       }
     }
