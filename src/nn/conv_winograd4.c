@@ -171,7 +171,8 @@ static void output_tiles(float *y, float *restrict Mb, const float *b, int g, in
           float *row = yo + (size_t)(4 * th + a) * W;
           const float *t0 = tmp + (size_t)4 * a * q.TWp, *t1 = t0 + q.TWp, *t2 = t1 + q.TWp, *t3 = t2 + q.TWp;
           int tw = 0;
-          for (; 4 * tw + 3 < W; tw++) row[4 * tw] = t0[tw], row[4 * tw + 1] = t1[tw], row[4 * tw + 2] = t2[tw], row[4 * tw + 3] = t3[tw];
+          for (; 4 * tw + 3 < W; tw++)
+            row[4 * tw] = t0[tw], row[4 * tw + 1] = t1[tw], row[4 * tw + 2] = t2[tw], row[4 * tw + 3] = t3[tw];
           for (int bb = 0; 4 * tw + bb < W; bb++) row[4 * tw + bb] = (bb == 0 ? t0 : bb == 1 ? t1 : t2)[tw];
         }
       }

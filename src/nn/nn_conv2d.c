@@ -66,7 +66,7 @@ typedef struct {
   int nchunks;                      // backward
   const float *x, *w, *wf, *b, *dy; // w: W or p->wr
   const float *uf;                  // wino: the transformed kernel of dx (backward), or NULL
-  int wino;                         // forward by Winograd F(2x2, 3x3) (1) or F(4x4, 3x3) (2) (w is then p->wu)
+  int wino;                         // forward by Winograd F(2x2) (1) or F(4x4) (2) (w is then p->wu)
   int dx4;                          // backward: dx by F(4x4, 3x3) (uf holds 36 planes)
   int wgrad;                        // backward: the weight gradient by Winograd (chunk sums in W's layout)
   float *y, *dx;
@@ -96,7 +96,8 @@ static int group_size(const conv2d *p, int B) {
 #define WINO_TILES 192
 #define WINO4_TILES 112 // F(4x4): 36 planes of 64 channels in L2 (measured: 56 and 112 alike, 192 slower)
 static int wino_group(const conv2d *p, int B, int f4) {
-  int tiles = f4 ? (int)lt_wino4_tiles(p->H, p->W) : ((p->OH + 1) / 2) * ((p->OW + 1) / 2), g = ceil_div(f4 ? WINO4_TILES : WINO_TILES, tiles), most = ceil_div(B, MIN_ITEMS);
+  int tiles = f4 ? (int)lt_wino4_tiles(p->H, p->W) : ((p->OH + 1) / 2) * ((p->OW + 1) / 2);
+  int g = ceil_div(f4 ? WINO4_TILES : WINO_TILES, tiles), most = ceil_div(B, MIN_ITEMS);
   g = g < most ? g : most;
   return g > 1 ? g : 1;
 }
@@ -147,9 +148,11 @@ static void forward_part(void *arg, int part) {
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int gi, ng = ceil_div(j->B, j->group); (gi = atomic_fetch_add(&j->next, 1)) < ng;) {
     int b = gi * j->group, g = j->B - b < j->group ? j->B - b : j->group;
-    if (j->wino == 2) lt_wino4_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
-    else if (j->wino) lt_wino_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
-    else lt_conv_group_forward(p, j->y + b * out_img, j->x + b * in_img, g, j->w, j->b, buf, tmp);
+    float *y = j->y + b * out_img;
+    const float *x = j->x + b * in_img;
+    if (j->wino == 2) lt_wino4_conv(y, x, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
+    else if (j->wino) lt_wino_conv(y, x, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
+    else lt_conv_group_forward(p, y, x, g, j->w, j->b, buf, tmp);
   }
 }
 
@@ -197,8 +200,10 @@ static void backward_part(void *arg, int part) {
     const int gg = wino_group(p, j->B, j->dx4);
     for (int b = b0; j->dx && j->uf && b < b1; b += gg) {
       const int n = b1 - b < gg ? b1 - b : gg;
-      if (j->dx4) lt_wino4_conv(j->dx + b * in_img, j->dy + b * out_img, n, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
-      else lt_wino_conv(j->dx + b * in_img, j->dy + b * out_img, n, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
+      float *d = j->dx + b * in_img;
+      const float *e = j->dy + b * out_img;
+      if (j->dx4) lt_wino4_conv(d, e, n, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
+      else lt_wino_conv(d, e, n, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
     }
   }
 }
