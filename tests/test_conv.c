@@ -98,6 +98,7 @@ static void conv_paths_should_match_the_definition_and_not_depend_on_threads(voi
       {64, 128, 3, 1, 1, 17, 2},  // Winograd, more channels out than in
       {64, 64, 3, 1, 1, 28, 3},   // Winograd F(4x4): rows of 7 tiles padded to 8
       {64, 96, 3, 1, 1, 30, 2},   // F(4x4), part tiles at the right and bottom edges
+      {64, 64, 3, 1, 1, 20, 34},  // chunks of 3 images: the weight gradient in blocks of 2 and 1
   };
   enum { NC = sizeof cases / sizeof *cases };
   float *f2[NC] = {0}; // each case's results on the default paths
