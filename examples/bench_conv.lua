@@ -5,8 +5,8 @@
 -- with GFLOP/s of the useful multiply-adds. Also ResNet-20 and VGG-style batchnorm
 -- layers on 32x32x3 (--resnet).
 --
---   lotto examples/bench_conv.lua [--threads n] [--iters n] [--reps n] [--batch n] [--resnet]
-local o = lotto.args.parse(arg, {
+--   lotto examples/bench_conv.lua [--threads n] [--iters n] [--reps n] [--batch n] [--resnet] [--tile 2|4]
+local spec = {
   usage = 'lotto examples/bench_conv.lua [options]',
   about = 'Conv-2 training-step speed on 28x28x1 images (batch 60, Adam): ms per image per step as\n'
     .. 'CPU and wall time, the min over repetitions, with GFLOP/s. --resnet adds ResNet-20 and\n'
@@ -18,13 +18,18 @@ local o = lotto.args.parse(arg, {
     { 'reps', 5, 'repetitions (the minimum is reported)' },
     { 'batch', 60, 'batch size' },
     { 'resnet', false, 'also ResNet-20 and VGG-style layers' },
+    { 'tile', 2, 'largest Winograd output tile: 2 (F(2x2), the default) or 4 (F(4x4) where it fits)' },
   },
-})
+}
+local o = lotto.args.parse(arg, spec)
 local threads, iters, reps, batch, resnet = o.threads, o.iters, o.reps, o.batch, o.resnet
+if o.tile ~= 2 and o.tile ~= 4 then lotto.args.fail(spec, "option '--tile' must be 2 or 4") end
+lotto.nn.winograd(true, o.tile)
 local T, now = lotto.tensor, lotto.sys.now
 T.set_threads(threads)
 print('BLAS: ' .. T.blas_info().summary)
-print(('OpenBLAS threads: %d, batch %d, %d iterations x %d repetitions'):format(T.get_threads(), batch, iters, reps))
+print(('OpenBLAS threads: %d, batch %d, %d iterations x %d repetitions, Winograd tiles up to %dx%d'):format(
+  T.get_threads(), batch, iters, reps, o.tile, o.tile))
 
 -- Times `iters` training steps (zero_grad, forward, loss, backward, Adam) after a warm-up;
 -- returns the min over reps of CPU and wall seconds per step.

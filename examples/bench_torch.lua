@@ -10,7 +10,7 @@
 -- machine at 1 thread; with more it adds up the threads' time). Without PyTorch it says so and prints lotto's figures.
 --
 --   lotto examples/bench_torch.lua [--threads 1,2] [--rounds n] [--only lenet,conv,resnet20,vgg19]
---                                  [--iters n] [--conv-iters n] [--python path]
+--                                  [--iters n] [--conv-iters n] [--python path] [--tile 2|4]
 -- PyTorch: Debian's python3-torch (sudo apt-get install python3-torch); `make deps`
 -- does not install it. --python (or LOTTO_PYTHON) picks the interpreter; the default
 -- is /usr/bin/python3 (where Debian's package lives), else python3 on the PATH.
@@ -29,6 +29,7 @@ local spec = {
     { 'rounds', 5, 'rounds (the median of per-round ratios is reported)' },
     { 'only', 'lenet,conv,resnet20,vgg19', 'models, comma-separated', type = 'string' },
     { 'python', nil, 'the Python interpreter (default $LOTTO_PYTHON, /usr/bin/python3, python3)', type = 'string' },
+    { 'tile', 2, 'largest Winograd output tile of lotto\'s convolutions: 2 (F(2x2), the default) or 4 (F(4x4) where it fits)' },
   },
 }
 local o = lotto.args.parse(arg, spec)
@@ -49,8 +50,11 @@ local MODELS = { lenet = true, conv = true, resnet20 = true, vgg19 = true }
 local only = {}
 for _, m in ipairs(list(o.only, 'only', function(w) return MODELS[w] end)) do only[m] = true end
 local rounds, python = o.rounds, o.python or os.getenv('LOTTO_PYTHON')
+if o.tile ~= 2 and o.tile ~= 4 then lotto.args.fail(spec, "option '--tile' must be 2 or 4") end
+lotto.nn.winograd(true, o.tile)
 local T, now, B, K = lotto.tensor, lotto.sys.now, 60, 10
 print('BLAS: ' .. T.blas_info().summary)
+print(('lotto convolutions: Winograd F(%dx%d, 3x3) where a layer takes it (--tile), the GEMM path elsewhere'):format(o.tile, o.tile))
 
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 local tmp = os.tmpname()

@@ -32,6 +32,8 @@ grep -q 'epoch of 1000 steps takes lotto .* its GEMM floor' "$TMP/out" || fail "
 grep -q 'Winograd off' "$TMP/out" || fail "no GEMM-path baseline beside Conv-2"
 "$LOTTO" "$SRC/examples/bench_torch.lua" --only lenet,nosuch >"$TMP/out" 2>&1 && fail "--only nosuch accepted"
 grep -q "bad entry 'nosuch'" "$TMP/out" || fail "--only nosuch: no message naming it"
+"$LOTTO" "$SRC/examples/bench_torch.lua" --tile 3 >"$TMP/out" 2>&1 && fail "--tile 3 accepted"
+grep -q "option '--tile' must be 2 or 4" "$TMP/out" || fail "--tile 3: no message naming it"
 grep -q 'PyTorch/lotto' "$TMP/out" && fail "a ratio without PyTorch"
 
 # with PyTorch (Debian's python3-torch at /usr/bin/python3, or LOTTO_PYTHON): the comparison itself

@@ -54,11 +54,19 @@ typedef struct lt_param lt_param; /* a named parameter, see lt_model_param */
  * over; lt_layer_free frees a layer that was never handed on. */
 lt_layer *lt_linear_new(int in, int out, int bias);            /* y (B, out) = x (B, in) W^T + b; W (out, in) */
 lt_layer *lt_conv2d_new(int cin, int cout, int k, int stride, int padding, int bias); /* W (cout, cin, k, k) */
-/* Dense 3x3, stride-1, padding-1 convolutions with 16+ channels in and out run their
- * forward and input gradient by Winograd F(2x2, 3x3) (2.25x fewer multiply-adds;
- * results differ from the direct sum by float rounding). on = 0 switches every
+/* Dense 3x3, stride-1, padding-1 convolutions with 64+ channels in and out (and
+ * images large enough) run their forward, input and weight gradients by Winograd
+ * F(2x2, 3x3) (2.25x fewer multiply-adds; results differ from the direct sum by
+ * float rounding). on = 0 switches every
  * conv2d to the GEMM path, 1 back, -1 only asks; returns the setting before. */
 int lt_conv2d_winograd(int on);
+/* The largest Winograd output tile: 2 (the default) runs F(2x2, 3x3) only; 4 runs
+ * F(4x4, 3x3) for the forward and input gradient of layers whose rows of 4x4 tiles
+ * fill whole vectors (28x28, 32x32, ...; 1.8x fewer multiply-adds than F(2x2), but
+ * about 16x its rounding error: up to ~6e-6 of the output's scale, where F(2x2) and
+ * the GEMM path stay under 1e-6) and F(2x2) elsewhere. Other values only ask;
+ * returns the setting before. */
+int lt_conv2d_winograd_tile(int m);
 /* Depthwise (groups = channels): one k x k filter per channel, W (C, 1, k, k), bias (C). */
 lt_layer *lt_dwconv2d_new(int channels, int k, int stride, int padding, int bias);
 lt_layer *lt_maxpool2d_new(int k, int stride);                 /* stride <= 0 means stride = k */

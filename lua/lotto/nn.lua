@@ -157,10 +157,12 @@ nn.mse = core.mse
 nn.is_model = core.is_model
 nn.is_layer = core.is_layer
 
---- winograd([on]) -> the setting before: dense 3x3, stride-1, padding-1 convolutions with 16+
--- channels in and out run their forward and input gradient by Winograd F(2x2, 3x3) (fewer
--- multiply-adds; results differ from the GEMM path by float rounding). On by default;
--- winograd(false) for the GEMM path (a comparison, or an older run's rounding).
+--- winograd([on[, tile]]) -> on, tile before: dense 3x3, stride-1, padding-1 convolutions with 64+
+-- channels in and out run their forward, input and weight gradients by Winograd F(2x2, 3x3)
+-- (fewer multiply-adds; results differ from the GEMM path by float rounding). On by default;
+-- winograd(false) for the GEMM path (a comparison, or an older run's rounding). tile 4 also runs
+-- F(4x4, 3x3) for the forward and input gradient where rows of 4x4 tiles fill whole vectors
+-- (28x28, 32x32): fewer multiply-adds again, about 16x F(2x2)'s rounding error; 2 (default): F(2x2) only.
 nn.winograd = core.winograd
 
 -- ---- save / load through lotto.io (safetensors) --------------------------------
@@ -338,8 +340,8 @@ if ok and type(help) == 'table' and help.register then
     mse = 'mse(pred, target) -> loss, dpred: mean squared error over all elements',
     is_model = 'is_model(x) -> boolean',
     is_layer = 'is_layer(x) -> boolean',
-    winograd = 'winograd([on]) -> setting before: Winograd F(2x2, 3x3) for dense 3x3, stride-1, padding-1 convs '
-      .. 'with 16+ channels (default on; false: the GEMM path)',
+    winograd = 'winograd([on[, tile]]) -> on, tile before: Winograd F(2x2, 3x3) for dense 3x3, stride-1, padding-1 '
+      .. 'convs with 64+ channels (default on; false: the GEMM path); tile 4 adds F(4x4, 3x3) where it fits (default 2)',
     arch = 'arch(model | layer) -> table: the layer tree with each layer\'s settings (kind, in, out, k, ...; children)',
     from_arch = 'from_arch(t) -> layer: rebuilds a layer tree from an arch table (untrained)',
     bn_buffers = 'bn_buffers(model) or m:bn_buffers() -> {{name, mean, var}}: the batchnorm running statistics (views)',

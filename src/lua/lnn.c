@@ -461,12 +461,18 @@ static const luaL_Reg model_methods[] = {
     {"rng_states", lt_model_rng_states}, {"set_rng_states", lt_model_set_rng_states}, {NULL, NULL}};
 static const luaL_Reg model_meta[] = {{"__gc", model_gc}, {"__close", model_gc}, {"__tostring", model_tostring},
                                       {"__index", NULL}, {NULL, NULL}};
-/* nn.winograd([on]) -> the setting before: Winograd for the dense 3x3 convolutions that take it */
+/* nn.winograd([on[, tile]]) -> on, tile before: Winograd for the dense 3x3 convolutions
+ * that take it; tile 4 (F(4x4, 3x3) where it fits) or 2 (F(2x2, 3x3) only) */
 static int nn_winograd(lua_State *L) {
-  int set = !lua_isnoneornil(L, 1);
+  int set = !lua_isnoneornil(L, 1), tile = -1;
   if (set) luaL_checktype(L, 1, LUA_TBOOLEAN);
+  if (!lua_isnoneornil(L, 2)) {
+    tile = (int)luaL_checkinteger(L, 2);
+    luaL_argcheck(L, tile == 2 || tile == 4, 2, "tile must be 2 or 4");
+  }
   lua_pushboolean(L, lt_conv2d_winograd(set ? lua_toboolean(L, 1) : -1));
-  return 1;
+  lua_pushinteger(L, lt_conv2d_winograd_tile(tile));
+  return 2;
 }
 
 static const luaL_Reg funcs[] = {

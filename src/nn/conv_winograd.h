@@ -1,5 +1,5 @@
-/* conv_winograd.h: Winograd F(2x2, 3x3) for stride-1, padding-1 3x3 convolutions
- * (conv_winograd.c), private to conv2d. */
+/* conv_winograd.h: Winograd F(2x2, 3x3) and F(4x4, 3x3) for stride-1, padding-1 3x3 convolutions
+ * (conv_winograd.c), private to conv2d: forward, input and weight gradients. */
 #ifndef LT_CONV_WINOGRAD_H
 #define LT_CONV_WINOGRAD_H
 #include <stddef.h>
@@ -20,4 +20,23 @@ size_t lt_wino_products(int g, int M, int H, int W);
  * zeroes what it has read, which spares OpenBLAS's own zeroing pass (beta 0). */
 void lt_wino_conv(float *y, const float *x, int g, int C, int M, int H, int W, const float *U, const float *b,
                   float *buf, float *Mb);
+
+/* dw (M, C, 3, 3) = the weight gradient of that convolution over g images of x
+ * (g, C, H, W) and dy (g, M, H, W), overwritten: the transposed algorithm,
+ * G^T [sum over tiles of (A dy A^T) . (B^T d B)] G, 16 GEMMs (M x C, as deep as
+ * the g images have tiles). buf as for lt_wino_conv (C channels), Ab holds
+ * lt_wino_products(g, M, H, W) floats, Mw 16 * M * C. */
+void lt_wino_wgrad(float *dw, const float *x, const float *dy, int g, int C, int M, int H, int W, float *buf, float *Ab,
+                   float *Mw);
+
+/* F(4x4, 3x3) (conv_winograd4.c), the same contract as the F(2x2) functions above
+ * with 36 transformed planes: U (36, m, n); tiles per image, padding included;
+ * whether an image of H x W takes it (rows of tiles fill whole vectors). */
+void lt_wino4_weights(float *U, const float *W, int cout, int cin, int flipped);
+size_t lt_wino4_tiles(int H, int W);
+int lt_wino4_fits(int H, int W);
+size_t lt_wino4_scratch(int g, int C, int H, int W);
+size_t lt_wino4_products(int g, int M, int H, int W);
+void lt_wino4_conv(float *y, const float *x, int g, int C, int M, int H, int W, const float *U, const float *b,
+                   float *buf, float *Mb);
 #endif

@@ -26,14 +26,22 @@
 #define WINO_MIN_C 64 // both channel counts
 #define WINO_MIN_OUT 64 // outputs per image (8x8)
 
-static _Thread_local lt_conv_scratch group_buf, partial_buf, wino_buf, wino_mb;
+static _Thread_local lt_conv_scratch group_buf, partial_buf, wino_buf, wino_mb, wino_ab, wino_mw;
 
 /* Winograd for the layers that can take it: on unless switched off (for a
  * comparison with the GEMM path, or rounding identical to an older run's). */
 static atomic_int winograd_on = 1;
+/* F(4x4, 3x3) where it fits (4), or F(2x2, 3x3) only (2, the default: F(4x4)'s
+ * rounding error is about 16x larger, see conv_winograd4.c). */
+static atomic_int winograd_tile = 2;
+static int tiles4(void) { return atomic_load(&winograd_tile) == 4; }
 
 int lt_conv2d_winograd(int on) {
   return on < 0 ? atomic_load(&winograd_on) : atomic_exchange(&winograd_on, on != 0);
+}
+
+int lt_conv2d_winograd_tile(int m) {
+  return m != 2 && m != 4 ? atomic_load(&winograd_tile) : atomic_exchange(&winograd_tile, m);
 }
 /* ---- images shared out over the threads ------------------------------------------ */
 
@@ -58,7 +66,9 @@ typedef struct {
   int nchunks;                      // backward
   const float *x, *w, *wf, *b, *dy; // w: W or p->wr
   const float *uf;                  // wino: the transformed kernel of dx (backward), or NULL
-  int wino;                         // forward by Winograd (w is then p->wu)
+  int wino;                         // forward by Winograd F(2x2) (1) or F(4x4) (2) (w is then p->wu)
+  int dx4;                          // backward: dx by F(4x4, 3x3) (uf holds 36 planes)
+  int wgrad;                        // backward: the weight gradient by Winograd (chunk sums in W's layout)
   float *y, *dx;
   float *dw, *db;                   // backward: nchunks sums of dw_n and cout floats
   size_t dw_n;
@@ -84,8 +94,10 @@ static int group_size(const conv2d *p, int B) {
 /* Images per Winograd group in the forward: enough for WINO_TILES tiles, at least
  * MIN_ITEMS groups. */
 #define WINO_TILES 192
-static int wino_group(const conv2d *p, int B) {
-  int tiles = ((p->OH + 1) / 2) * ((p->OW + 1) / 2), g = ceil_div(WINO_TILES, tiles), most = ceil_div(B, MIN_ITEMS);
+#define WINO4_TILES 112 // F(4x4): 36 planes of 64 channels in L2 (measured: 56 and 112 alike, 192 slower)
+static int wino_group(const conv2d *p, int B, int f4) {
+  int tiles = f4 ? (int)lt_wino4_tiles(p->H, p->W) : ((p->OH + 1) / 2) * ((p->OW + 1) / 2);
+  int g = ceil_div(f4 ? WINO4_TILES : WINO_TILES, tiles), most = ceil_div(B, MIN_ITEMS);
   g = g < most ? g : most;
   return g > 1 ? g : 1;
 }
@@ -94,9 +106,14 @@ static int wino_group(const conv2d *p, int B) {
 static float *part_wino(conv_job *j, int g, float **mb) {
   const conv2d *p = j->p;
   int c = p->cin > p->cout ? p->cin : p->cout;
-  float *w = lt_conv_scratch_get(&wino_buf, lt_wino_scratch(g, c, p->H, p->W), 0);
+  size_t n = lt_wino_scratch(g, c, p->H, p->W), np = lt_wino_products(g, c, p->H, p->W);
+  if (p->wino == 2) {
+    size_t n4 = lt_wino4_scratch(g, c, p->H, p->W), np4 = lt_wino4_products(g, c, p->H, p->W);
+    n = n > n4 ? n : n4, np = np > np4 ? np : np4;
+  }
+  float *w = lt_conv_scratch_get(&wino_buf, n, 0);
   size_t cap = wino_mb.cap;
-  *mb = w ? lt_conv_scratch_get(&wino_mb, lt_wino_products(g, c, p->H, p->W), 0) : NULL;
+  *mb = w ? lt_conv_scratch_get(&wino_mb, np, 0) : NULL;
   if (*mb && wino_mb.cap != cap) memset(*mb, 0, sizeof(float) * wino_mb.cap); // new: zero, as lt_wino_conv keeps it
   if (!*mb) atomic_store(&j->failed, 1);
   return *mb ? w : NULL;
@@ -131,29 +148,63 @@ static void forward_part(void *arg, int part) {
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int gi, ng = ceil_div(j->B, j->group); (gi = atomic_fetch_add(&j->next, 1)) < ng;) {
     int b = gi * j->group, g = j->B - b < j->group ? j->B - b : j->group;
-    if (j->wino) lt_wino_conv(j->y + b * out_img, j->x + b * in_img, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
-    else lt_conv_group_forward(p, j->y + b * out_img, j->x + b * in_img, g, j->w, j->b, buf, tmp);
+    float *y = j->y + b * out_img;
+    const float *x = j->x + b * in_img;
+    if (j->wino == 2) lt_wino4_conv(y, x, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
+    else if (j->wino) lt_wino_conv(y, x, g, p->cin, p->cout, p->H, p->W, j->w, j->b, buf, mb);
+    else lt_conv_group_forward(p, y, x, g, j->w, j->b, buf, tmp);
   }
+}
+
+/* The weight gradient of a chunk's images b0..b1 by Winograd into dw (W's layout),
+ * and db as lt_conv_group_backward sums it for groups of one image. */
+static void wgrad_chunk(const conv_job *j, float *dw, float *db, int b0, int b1, float *wbuf, float *ab, float *mw) {
+  const conv2d *p = j->p;
+  const int P = p->OH * p->OW;
+  size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * P;
+  for (int b = b0; db && b < b1; b++)
+    for (int c = 0; c < p->cout; c++) {
+      float s = lt_conv_row_sum(j->dy + b * out_img + (size_t)c * P, P);
+      db[c] = b == b0 ? s : db[c] + s;
+    }
+  lt_wino_wgrad(dw, j->x + b0 * in_img, j->dy + b0 * out_img, b1 - b0, p->cin, p->cout, p->H, p->W, wbuf, ab, mw);
 }
 
 static void backward_part(void *arg, int part) {
   conv_job *j = arg;
   const conv2d *p = j->p;
-  float *buf, *tmp, *wbuf = NULL, *mb = NULL;
-  if (!part_buffers(j, j->group, &buf, &tmp)) return;
-  // Winograd's dx: a chunk's images at once (the most a chunk has), its GEMMs wider than a group's
-  if (j->uf && !(wbuf = part_wino(j, ceil_div(j->B, j->nchunks), &mb))) return;
+  float *buf = NULL, *tmp = NULL, *wbuf = NULL, *mb = NULL, *ab = NULL, *mw = NULL;
+  if (!j->wgrad && !part_buffers(j, j->group, &buf, &tmp)) return;
+  // Winograd's dx and dw: a chunk's images at once (the most a chunk has), its GEMMs wider than a group's
+  const int most = ceil_div(j->B, j->nchunks);
+  if ((j->uf || j->wgrad) && !(wbuf = part_wino(j, most, &mb))) return;
+  if (j->wgrad) {
+    ab = lt_conv_scratch_get(&wino_ab, lt_wino_products(most, p->cout, p->H, p->W), 0);
+    mw = ab ? lt_conv_scratch_get(&wino_mw, (size_t)16 * p->cout * p->cin, 0) : NULL;
+    if (!mw) {
+      atomic_store(&j->failed, 1);
+      return;
+    }
+  }
   size_t in_img = (size_t)p->cin * p->H * p->W, out_img = (size_t)p->cout * p->OH * p->OW;
   for (int c; (c = atomic_fetch_add(&j->next, 1)) < j->nchunks;) {
     int b0 = (int)((int64_t)c * j->B / j->nchunks), b1 = (int)((int64_t)(c + 1) * j->B / j->nchunks);
     float *dw = j->dw + c * j->dw_n, *db = j->db ? j->db + (size_t)c * p->cout : NULL;
-    for (int b = b0; b < b1; b += j->group) {
+    if (j->wgrad) wgrad_chunk(j, dw, db, b0, b1, wbuf, ab, mw);
+    for (int b = b0; !j->wgrad && b < b1; b += j->group) {
       int g = b1 - b < j->group ? b1 - b : j->group;
       lt_conv_group_backward(p, j->dx && !j->uf ? j->dx + b * in_img : NULL, dw, db, j->dy + b * out_img, j->x + b * in_img,
                      g, j->w, j->wf, buf, tmp, b == b0);
     }
-    if (j->dx && j->uf)
-      lt_wino_conv(j->dx + b0 * in_img, j->dy + b0 * out_img, b1 - b0, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
+    // dx in the forward's groups of images (a chunk at once measured the same, with larger buffers)
+    const int gg = wino_group(p, j->B, j->dx4);
+    for (int b = b0; j->dx && j->uf && b < b1; b += gg) {
+      const int n = b1 - b < gg ? b1 - b : gg;
+      float *d = j->dx + b * in_img;
+      const float *e = j->dy + b * out_img;
+      if (j->dx4) lt_wino4_conv(d, e, n, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
+      else lt_wino_conv(d, e, n, p->cout, p->cin, p->H, p->W, j->uf, NULL, wbuf, mb);
+    }
   }
 }
 
@@ -197,9 +248,10 @@ static lt_status conv_build(lt_layer *l, lt_build *b, int ndim, const int64_t *i
   else p->method = CONV_IM2COL;
   p->wino = p->method == CONV_ROWS && p->k == 3 && p->pad == 1 && p->cin >= WINO_MIN_C && p->cout >= WINO_MIN_C &&
             p->OH * p->OW >= WINO_MIN_OUT && !(p->cin < 128 && p->OH * p->OW < 256);
+  if (p->wino && lt_wino4_fits(p->H, p->W)) p->wino = 2;
   free(p->wu);
   p->wu = NULL;
-  if (p->wino && !(p->wu = malloc(sizeof(float) * 32 * p->cout * p->cin)))
+  if (p->wino && !(p->wu = malloc(sizeof(float) * (p->wino == 2 ? 72 : 32) * p->cout * p->cin)))
     return lt_error(LT_ENOMEM, "out of memory for %s's weight layout", l->name);
   if (p->method == CONV_ROWS) {
     free(p->wr);
@@ -229,9 +281,12 @@ static lt_status conv_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
   if (!p->sparse) {
     conv_job j = {.p = p, .B = B, .group = group_size(p, B), .x = a, .w = p->method == CONV_ROWS ? p->wr : W,
                   .b = bias, .y = o};
-    if (p->wino && lt_conv2d_winograd(-1)) {
+    if (p->wino == 2 && lt_conv2d_winograd(-1) && tiles4()) {
+      lt_wino4_weights(p->wu, W, p->cout, p->cin, 0);
+      j.wino = 2, j.w = p->wu, j.group = wino_group(p, B, 1);
+    } else if (p->wino && lt_conv2d_winograd(-1)) {
       lt_wino_weights(p->wu, W, p->cout, p->cin, 0);
-      j.wino = 1, j.w = p->wu, j.group = wino_group(p, B);
+      j.wino = 1, j.w = p->wu, j.group = wino_group(p, B, 0);
     } else if (p->method == CONV_ROWS) {
       lt_conv_repack_weights(p->wr, W, p->cout, p->cin, p->k, 0);
     }
@@ -315,7 +370,11 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     float *part = lt_conv_scratch_get(&partial_buf, (size_t)j.nchunks * (j.dw_n + dbn), 0);
     if (!part) return lt_error(LT_ENOMEM, "out of memory in %s", l->name);
     j.dw = part, j.db = p->bias ? part + (size_t)j.nchunks * j.dw_n : NULL;
-    if (need_dx && p->wino && lt_conv2d_winograd(-1)) {
+    j.wgrad = p->wino && lt_conv2d_winograd(-1);
+    if (need_dx && p->wino == 2 && lt_conv2d_winograd(-1) && tiles4()) {
+      j.uf = p->wu + (size_t)36 * p->cout * p->cin, j.dx4 = 1;
+      lt_wino4_weights(p->wu + (size_t)36 * p->cout * p->cin, W, p->cout, p->cin, 1);
+    } else if (need_dx && p->wino && lt_conv2d_winograd(-1)) {
       j.uf = p->wu + (size_t)16 * p->cout * p->cin;
       lt_wino_weights(p->wu + (size_t)16 * p->cout * p->cin, W, p->cout, p->cin, 1);
     } else if (p->method == CONV_ROWS) {
@@ -328,7 +387,7 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
     for (size_t i = 0; i < j.dw_n; i++) {
       float s = j.dw[i];
       for (int q = 1; q < j.nchunks; q++) s += j.dw[q * j.dw_n + i];
-      if (p->method != CONV_ROWS) {
+      if (p->method != CONV_ROWS || j.wgrad) {
         dW[i] += s;
       } else { // i indexes (ki, o, c*k + kj)
         size_t ki = i / ((size_t)p->cout * Kr), o = i / Kr % p->cout, c = i % Kr / k, kj = i % k;

@@ -23,6 +23,13 @@ nn.winograd(true)
 T.check_eq(sys.info().winograd, true)
 nn.winograd(was)
 T.checkerror(function() nn.winograd('yes') end, 'boolean expected')
+-- the largest Winograd tile: 2 by default, 4 on request; the second value is the setting before
+local on, tile = nn.winograd()
+T.check_eq(tile, 2)
+T.check_eq(select(2, nn.winograd(nil, 4)), 2)
+T.check_eq(select(2, nn.winograd(on, 2)), 4)
+T.check_eq(select(2, nn.winograd()), 2)
+T.checkerror(function() nn.winograd(true, 3) end, 'tile must be 2 or 4')
 
 -- the CPU: features as /proc/cpuinfo lists them (where there is one), cores as the kernel counts
 local f = io.open('/proc/cpuinfo')
