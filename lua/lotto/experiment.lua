@@ -432,7 +432,7 @@ function Run:write_results(tbl, timing)
   local b = tensor.blas_info()
   timing.blas = { library = b.library, version = b.version, kernel = b.kernel, threads = b.threads, cpu = b.cpu,
     forced = b.forced }
-  timing.winograd = nn.winograd()
+  timing.winograd, timing.winograd_tile = nn.winograd()
   local p = self.dir .. '/results.json'
   local ok, err = json.write(p, clean, { indent = true })
   if ok and timing then ok, err = json.write(self.dir .. '/timing.json', timing, { indent = true }) end

@@ -67,7 +67,7 @@ void lt_pushblasinfo(lua_State *L) {
 }
 
 /* sys.info() -> {lotto, blas = tensor.blas_info(), cpu = {vendor, brand, family, model, isa,
- * features = {'avx2', ...}, cores}, threads, winograd, summary}. */
+ * features = {'avx2', ...}, cores}, threads, winograd, winograd_tile, summary}. */
 static int sys_info(lua_State *L) {
   lt_cpu c;
   lt_cpu_detect(&c);
@@ -119,8 +119,11 @@ static int sys_info(lua_State *L) {
   lua_setfield(L, -3, "threads");
   lua_pushboolean(L, lt_conv2d_winograd(-1));
   lua_setfield(L, -3, "winograd");
+  int tile = lt_conv2d_winograd_tile(0);
+  lua_pushinteger(L, tile);
+  lua_setfield(L, -3, "winograd_tile");
   lua_pushfstring(L, "lotto %s; %s; engine threads %d of %d cores; Winograd %s", version, lua_tostring(L, blas_summary), lt_get_threads(), (int)(cores > 0 ? cores : 1),
-                  lt_conv2d_winograd(-1) ? "on" : "off");
+                  !lt_conv2d_winograd(-1) ? "off" : tile == 4 ? "on, F(4x4) where it fits" : "on");
   lua_setfield(L, -3, "summary");
   lua_pop(L, 1); // the blas summary
   return 1;
@@ -135,7 +138,7 @@ static const lt_help_entry sys_help[] = {
     {"pid", "pid() -> this process's id"},
     {"interrupted", "interrupted() -> true once Ctrl-C was pressed (a pcall must then re-raise)"},
     {"info", "info() -> {lotto, blas = {library, version, kernel, threads, forced, check, ...}, cpu = {vendor, brand, "
-             "family, model, isa, features, cores}, threads, winograd, summary}: what the engine runs on"},
+             "family, model, isa, features, cores}, threads, winograd, winograd_tile, summary}: what the engine runs on"},
     {NULL, NULL}};
 
 int luaopen_lotto_sys(lua_State *L) {

@@ -97,6 +97,7 @@ check(blas and blas.library == 'OpenBLAS' and blas.kernel == lotto.tensor.blas_i
   and math.type(blas.threads) == 'integer' and blas.threads >= 1 and type(blas.version) == 'string'
   and blas.forced ~= nil, 'timing.json records the BLAS library, version, kernel and threads')
 check(json.read(run.dir .. '/timing.json').winograd == require('lotto.nn').winograd(), 'timing.json records the Winograd setting')
+check(json.read(run.dir .. '/timing.json').winograd_tile == select(2, require('lotto.nn').winograd()), 'and its tile')
 
 -- resume: same config (threads volatile) reopens; results stay byte-identical
 run:close() -- one writer per run, also within a process
