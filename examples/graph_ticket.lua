@@ -7,6 +7,7 @@
 --   lotto examples/graph_ticket.lua                    GCN on Cora, 1 seed, 5 rounds
 --   lotto examples/graph_ticket.lua --full             paper scale: 20 rounds, 5 seeds
 --   lotto examples/graph_ticket.lua --data citeseer --model gat --earlybird
+--   lotto examples/graph_ticket.lua --directed         one mask entry per edge direction (the authors')
 -- A killed run resumes where it stopped when started again (--restart starts over).
 local spec = {
   usage = 'lotto examples/graph_ticket.lua [options]',
@@ -31,6 +32,7 @@ local spec = {
     { 'lotto-gcn', false, "GCN with biases and input dropout 0.5 (lotto.graph.model's) instead of the authors'" },
     { 'graph-only', false, 'prune edges only (ablation)' },
     { 'weights-only', false, 'prune weights only (ablation)' },
+    { 'directed', false, "one edge-mask entry per direction, as the authors' code (edges% then counts directed entries)" },
     { 'restart', false, 'start over instead of resuming' },
     { 'threads', nil, 'OpenBLAS threads (default: as many as cores)', type = 'number', integer = true, min = 1 },
   },
@@ -43,7 +45,7 @@ local seeds = {}
 for s = 1, o.seeds do seeds[s] = s end
 local suffix = (o.graph_only and '_graph_only' or '') .. (o.weights_only and '_weights_only' or '')
   .. (o.earlybird and '_eb' or '')
-  .. (o['lotto-gcn'] and '_lotto' or '')
+  .. (o['lotto-gcn'] and '_lotto' or '') .. (o.directed and '_directed' or '')
 
 local results, run = lotto.ugs.run {
   name = ('graph_%s_%s%s'):format(o.data, o.model, suffix),
@@ -55,10 +57,11 @@ local results, run = lotto.ugs.run {
   controls = { 'random' },                      -- RP: random edges and weights, same counts
   earlybird = o.earlybird and { threshold = 0.01, window = 5 } or false,
   input_dropout = o['lotto-gcn'] and false or 'auto', bias = o['lotto-gcn'] or false,
+  edge_mask = o.directed and 'directed' or 'undirected',
   restart = o.restart, threads = o.threads,
 }
-print(('\nUGS, %s on %s, %d seed(s): test accuracy at the best validation epoch (mean +- std)')
-  :format(o.model:upper(), o.data, #seeds))
+print(('\nUGS, %s on %s, %d seed(s): test accuracy at the best validation epoch (mean +- std)%s')
+  :format(o.model:upper(), o.data, #seeds, o.directed and '\nedges%: directed entries kept (2 per edge)' or ''))
 print(require('lotto.ugs_plot').report(results))
 print(('\nresults: %s/results.json\nplots:   %s/plots/accuracy_vs_graph_sparsity.png, '
   .. 'accuracy_vs_weight_sparsity.png, accuracy_vs_mac_savings.png'):format(run.dir, run.dir))

@@ -11,6 +11,11 @@
 --              masks, edge weights 1). Controls: 'random' (the paper's RP: random edges and
 --              weights at the ticket's per-layer counts). Ablations: prune_graph = 0 (weights
 --              only) or prune_weight = 0 (graph only).
+-- edge_mask = 'directed' gives the graph one mask entry per direction (2E), as the authors'
+-- code does (their mask is a dense n x n matrix, thresholded entry by entry): the pruned graph
+-- may then be asymmetric, and graph sparsity, the edge counts of prune_graph and of the random
+-- control are over directed entries (lotto.graph g:directed; the mode of a given data.graph is
+-- set by the run).
 -- Results use the run store of lotto.ticket (runs/<name>/replicate_<seed>/round_<k>/, resume,
 -- results.json); a round's metrics: test accuracy at the best-validation epoch, graph and
 -- weight density, inference MACs relative to dense.
@@ -41,6 +46,8 @@ M.defaults = {
   mask_lr = false,          -- Adam rate of the soft masks (false: lr)
   s1 = 1e-2,                -- L1 on the graph mask
   s2 = 1e-2,                -- L1 on the weight mask
+  edge_mask = 'undirected', -- 'undirected': one mask entry per edge (E); 'directed': one per
+                            -- direction (2E, the authors' code), graph density over those
   prune_graph = 0.05,       -- p_g: fraction of the remaining edges pruned per round
   prune_weight = 0.2,       -- p_θ: fraction of the remaining weights pruned per round
   weight_scope = 'global',  -- 'global': one threshold over all layers (the authors' code);
@@ -75,6 +82,9 @@ local function merge(opts)
     if type(cfg[k]) ~= 'number' or cfg[k] < 0 then bad(("option '%s' must be a number >= 0"):format(k)) end
   end
   if cfg.prune_graph >= 1 or cfg.prune_weight >= 1 then bad('prune rates must be below 1') end
+  if cfg.edge_mask ~= 'undirected' and cfg.edge_mask ~= 'directed' then
+    bad(("option 'edge_mask' must be 'undirected' or 'directed' (got %s)"):format(tostring(cfg.edge_mask)))
+  end
   if cfg.weight_scope ~= 'global' and cfg.weight_scope ~= 'layer' then
     bad(("option 'weight_scope' must be 'global' or 'layer' (got %s)"):format(tostring(cfg.weight_scope)))
   end
@@ -134,7 +144,8 @@ end
 -- A view of a flat tensor shaped like parameter p.
 local function view(flat, p) return flat:narrow(1, p.offset + 1, p.numel):reshape(p.shape) end
 
--- Inference multiply-adds: N x (kept weights) + (A_hat entries) x (aggregated width) per layer.
+-- Inference multiply-adds: N x (kept weights) + (A_hat entries) x (aggregated width) per layer;
+-- A_hat holds 2 entries per kept edge, or 1 per kept directed entry.
 local function macs(cfg, d, model, g)
   local kept = 0
   for _, p in ipairs(prunables(model)) do kept = kept + prune.count(p.mask) end
@@ -143,7 +154,7 @@ local function macs(cfg, d, model, g)
   if cfg.model == 'gcn' then widths = h + C
   elseif cfg.model == 'gat' then widths = h * (cfg.heads or 8) + C
   else widths = F + h end
-  return d.nodes * kept + (2 * g:kept() + d.nodes) * widths
+  return d.nodes * kept + ((g:directed() and 1 or 2) * g:kept() + d.nodes) * widths
 end
 
 -- ---- trainings ----
@@ -190,7 +201,7 @@ local function search(cfg, d, model, g)
   end
   local gm = tensor.zeros { values:numel() }
   -- the L1 subgradients, in buffers reused every epoch (the collector does not see tensor storage)
-  local l1w, l1g = tensor.zeros { values:numel() }, tensor.zeros { g:nedges() }
+  local l1w, l1g = tensor.zeros { values:numel() }, tensor.zeros { g:nmask() }
   g:weight():fill(1)
   g:weight_grad(true)
   local mlr = cfg.mask_lr or cfg.lr
@@ -293,7 +304,7 @@ local function prune_round(run, cfg, d, seed, k, dense_macs)
     r:apply_mask()
     local ekeep = g:kept()
     g:mask():fill(1)
-    prune.random(g:mask(), 1 - ekeep / g:nedges(), rs)
+    prune.random(g:mask(), 1 - ekeep / g:nmask(), rs) -- edges, or directed entries
     s.runs[c] = summarize(train_hard(cfg, d, r, g), cfg, d, r, g, dense_macs)
   end
   s.seconds = sys.now() - t0
@@ -323,6 +334,7 @@ function M.run(opts)
   local cfg = merge(opts)
   if cfg.threads then tensor.set_threads(cfg.threads) end
   local d = load_data(cfg)
+  d.graph:directed(cfg.edge_mask == 'directed') -- a switch resets its masks; dense_round fills them anyway
   local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = cfg.restart })
   if not ok or not run then bad(tostring(ok and err or run):gsub('^[^:]*:%d+: ', '')) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
@@ -356,7 +368,7 @@ M.macs = macs
 local hok, help = pcall(require, 'lotto.help')
 if hok and type(help) == 'table' and help.register then
   help.register(M, {
-    run = "run{name =, data = 'cora', model = 'gcn', rounds = 20, seeds = {1}, ...} -> results, run: UGS graph lottery tickets",
+    run = "run{name =, data = 'cora', model = 'gcn', rounds = 20, seeds = {1}, edge_mask = 'undirected'|'directed', ...} -> results, run: UGS graph lottery tickets",
   })
 end
 

@@ -126,11 +126,33 @@ do
   d.graph:mask():fill(1)
 end
 
+-- ---- directed edge masks: 120 entries (2 per edge), pruned entry by entry ----
+do
+  local dres, drun = U.run(cfg(ROOT .. '/directed', 2, { seeds = { 1 }, edge_mask = 'directed' }))
+  local t1, t2 = dres.aggregate[2].methods.ticket, dres.aggregate[3].methods.ticket
+  -- round(0.05 * 120) = 6 pruned, then round(0.05 * 114) = 6
+  T.check_near(t1.graph_density.mean, 114 / 120, 1e-9, 'directed round 1: 114 of 120 entries')
+  T.check_near(t2.graph_density.mean, 108 / 120, 1e-9, 'directed round 2: 108 of 120 entries')
+  T.check_near(dres.aggregate[3].methods.random.graph_density.mean, 108 / 120, 1e-9,
+    'random control: the same count of directed entries')
+  -- MACs: N x kept weights + (kept directed entries + N) x (8 + 2)
+  T.check_near(t2.macs_rel.mean, (16 * 40 + (108 + 16) * 10) / (16 * 64 + (120 + 16) * 10), 1e-9, 'directed MACs')
+  local dm = assert(io_.load(drun:mask_path(1, 2)))
+  T.check_eq({ dm.edges:numel(), dm.edges:sum() }, { 120, 108.0 }, 'directed mask file: 120 entries, 108 kept')
+  local e, one_way = dm.edges:totable(), 0
+  for k = 1, 120, 2 do if e[k] ~= e[k + 1] then one_way = one_way + 1 end end
+  T.check(one_way > 0, ('directed ticket keeps %d edges one way only'):format(one_way))
+  T.check_eq(d.graph:directed(), true, 'the run set the graph directed')
+  U.run(cfg(ROOT .. '/undirected_again', 1, { seeds = { 1 }, controls = {} }))
+  T.check_eq({ d.graph:directed(), d.graph:nmask() }, { false, 60 }, 'and an undirected run sets it back')
+end
+
 -- ---- misuse ----
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown option 'bogus'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { controls = { 'reinit' } })) end, "unknown control 'reinit'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { weight_scope = 'net' })) end, "'weight_scope' must be 'global' or 'layer'")
+T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { edge_mask = 'both' })) end, "'edge_mask' must be 'undirected' or 'directed'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { data = 'pubmed' })) end, "option 'data' must be 'cora', 'citeseer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/full', 2, { s1 = 0.5 })) end, 'different config')
 json.fs.remove_tree(ROOT)
