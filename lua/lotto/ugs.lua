@@ -46,6 +46,8 @@ M.defaults = {
   mask_lr = false,          -- Adam rate of the soft masks (false: lr)
   s1 = 1e-2,                -- L1 on the graph mask
   s2 = 1e-2,                -- L1 on the weight mask
+  mask_noise = 0,           -- soft masks start at 1 + U(-c, c), c = mask_noise (the authors'
+                            -- --init_soft_mask_type all_one: c = 1e-5); 0: exactly 1
   edge_mask = 'undirected', -- 'undirected': one mask entry per edge (E); 'directed': one per
                             -- direction (2E, the authors' code), graph density over those
   prune_graph = 0.05,       -- p_g: fraction of the remaining edges pruned per round
@@ -78,7 +80,7 @@ local function merge(opts)
   local dd = type(cfg.data) == 'string' and M.data_defaults[cfg.data] or M.data_defaults.cora
   if cfg.lr == false then cfg.lr = dd.lr end
   if cfg.weight_decay == false then cfg.weight_decay = dd.weight_decay end
-  for _, k in ipairs { 'lr', 'weight_decay', 's1', 's2', 'prune_graph', 'prune_weight' } do
+  for _, k in ipairs { 'lr', 'weight_decay', 's1', 's2', 'prune_graph', 'prune_weight', 'mask_noise' } do
     if type(cfg[k]) ~= 'number' or cfg[k] < 0 then bad(("option '%s' must be a number >= 0"):format(k)) end
   end
   if cfg.prune_graph >= 1 or cfg.prune_weight >= 1 then bad('prune rates must be below 1') end
@@ -110,7 +112,7 @@ end
 
 -- Seeds of a round's trainings: init of round 0, dropout streams and controls.
 local function derived(seed, k, what)
-  return seed * 100003 + k * 101 + ({ search = 1, ticket = 2, random = 3, dense = 4 })[what]
+  return seed * 100003 + k * 101 + ({ search = 1, ticket = 2, random = 3, dense = 4, noise = 5 })[what]
 end
 
 local function build(cfg, d, seed)
@@ -188,8 +190,10 @@ local function draw(cfg, model, g, sm, gw)
   return wmask, emask
 end
 
--- The mask search of UGS. Returns the new weight and edge masks, and what it did.
-local function search(cfg, d, model, g)
+-- The mask search of UGS. Returns the new weight and edge masks, what it did, and the soft
+-- masks they were drawn from (weights flat, edges). noise_seed: the stream of the masks' start
+-- noise (cfg.mask_noise).
+local function search(cfg, d, model, g, noise_seed)
   local values, grads, hard = model:values(), model:grads(), model:masks()
   local theta = values:clone()
   local sm = tensor.ones { values:numel() }         -- soft weight mask (1 on non-prunable entries)
@@ -204,6 +208,11 @@ local function search(cfg, d, model, g)
   local l1w, l1g = tensor.zeros { values:numel() }, tensor.zeros { g:nmask() }
   g:weight():fill(1)
   g:weight_grad(true)
+  if (cfg.mask_noise or 0) > 0 then -- the authors' all_one start: 1 + U(-c, c) on the kept entries
+    local c, ns = cfg.mask_noise, noise_seed or 0
+    sm:add_(tensor.rand({ values:numel() }, ns, -c, c):mul_(trainable))
+    g:weight():add_(tensor.rand({ g:nmask() }, ns + 1, -c, c):mul_(g:mask()))
+  end
   local mlr = cfg.mask_lr or cfg.lr
   local ot = optim.adam { params = theta, grads = grads, mask = hard, lr = cfg.lr, weight_decay = cfg.weight_decay }
   local om = optim.adam { params = sm, grads = gm, mask = trainable, lr = mlr }
@@ -242,7 +251,7 @@ local function search(cfg, d, model, g)
     end
   end
   local wm, em = draw(cfg, model, g, best_sm, best_gw)
-  return wm, em, { best_epoch = best.epoch, val_acc = best.val_acc, earlybird_epoch = stop_at }
+  return wm, em, { best_epoch = best.epoch, val_acc = best.val_acc, earlybird_epoch = stop_at }, best_sm, best_gw
 end
 
 local function say(cfg, fmt, ...) if cfg.verbose then print(fmt:format(...)) end end
@@ -280,7 +289,7 @@ local function prune_round(run, cfg, d, seed, k, dense_macs)
   local g, t0 = d.graph, sys.now()
   local model = at_theta0(run, cfg, d, seed, k, 'search', run:mask_path(seed, k - 1))
   local before_w, before_e = model:density(), g:density()
-  local wm, em, info = search(cfg, d, model, g)
+  local wm, em, info = search(cfg, d, model, g, derived(seed, k, 'noise'))
   run:begin_round(seed, k)
   model:masks():copy(wm)
   g:mask():copy(em)

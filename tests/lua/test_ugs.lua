@@ -126,6 +126,26 @@ do
   d.graph:mask():fill(1)
 end
 
+-- ---- mask_noise: soft masks start at 1 + U(-c, c) on kept entries (lr 0: they stay there) ----
+do
+  local model = G.model(d, { kind = 'gcn', hidden = 8, seed = 5 })
+  local c = { epochs = 1, lr = 0, weight_decay = 0, s1 = 1e-2, s2 = 1e-2, prune_graph = 0.05, prune_weight = 0.2,
+              weight_scope = 'layer', mask_noise = 1e-3 }
+  d.graph:mask():set(7, 0)
+  local _, _, _, sm, gw = U.search(c, d, model, d.graph, 42)
+  local w1 = model:parameters()[1]
+  local s1 = sm:narrow(1, w1.offset + 1, w1.numel)
+  T.check_eq({ gw:get(7), sm:narrow(1, w1.offset + w1.numel + 1, 1):get(1) }, { 0.0, 1.0 },
+    'no noise on a masked edge (held at 0) nor on the bias after the first weight (1)')
+  gw:set(7, 1)
+  local dev, dg = (s1 - 1):abs(), (gw - 1):abs()
+  T.check(dev:max() <= 1e-3 and dev:max() > 5e-4 and dg:max() <= 1e-3 and dg:max() > 5e-4,
+    ('noise within 1e-3 (weights %.2g, edges %.2g)'):format(dev:max(), dg:max()))
+  local _, _, _, sm2 = U.search(c, d, model, d.graph, 42)
+  T.check_eq((sm2 - sm):abs():max(), 0.0, 'same seed, same noise')
+  d.graph:mask():fill(1)
+end
+
 -- ---- directed edge masks: 120 entries (2 per edge), pruned entry by entry ----
 do
   local dres, drun = U.run(cfg(ROOT .. '/directed', 2, { seeds = { 1 }, edge_mask = 'directed' }))
@@ -152,6 +172,7 @@ T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { controls = { 'reinit' } })) end, "unknown control 'reinit'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { weight_scope = 'net' })) end, "'weight_scope' must be 'global' or 'layer'")
+T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { mask_noise = -1 })) end, "'mask_noise' must be a number >= 0")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { edge_mask = 'both' })) end, "'edge_mask' must be 'undirected' or 'directed'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { data = 'pubmed' })) end, "option 'data' must be 'cora', 'citeseer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/full', 2, { s1 = 0.5 })) end, 'different config')
