@@ -338,13 +338,25 @@ local function load_data(cfg)
   return G.planetoid(cfg.data)
 end
 
+-- Options added after runs were made, with the default that gives those runs' behaviour: the run
+-- store keeps them only when set otherwise, so such a run still resumes (and extends).
+M.added = { edge_mask = 'undirected', mask_noise = 0 }
+
+local function stored(cfg)
+  local c = {}
+  for k, v in pairs(cfg) do
+    if M.added[k] == nil or M.added[k] ~= v then c[k] = v end
+  end
+  return c
+end
+
 -- lotto.ugs.run{...} -> results (as results.json), run. Options: M.defaults.
 function M.run(opts)
   local cfg = merge(opts)
   if cfg.threads then tensor.set_threads(cfg.threads) end
   local d = load_data(cfg)
   d.graph:directed(cfg.edge_mask == 'directed') -- a switch resets its masks; dense_round fills them anyway
-  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = cfg.restart })
+  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = stored(cfg), restart = cfg.restart })
   if not ok or not run then bad(tostring(ok and err or run):gsub('^[^:]*:%d+: ', '')) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
   -- everything under the run's lock (E.open holds it); an error releases it

@@ -163,6 +163,9 @@ do
   for k = 1, 120, 2 do if e[k] ~= e[k + 1] then one_way = one_way + 1 end end
   T.check(one_way > 0, ('directed ticket keeps %d edges one way only'):format(one_way))
   T.check_eq(d.graph:directed(), true, 'the run set the graph directed')
+  -- options added later are stored only when not at their default: older runs still resume
+  T.check_eq({ drun.config.edge_mask, drun.config.mask_noise, run.config.edge_mask }, { 'directed', nil, nil },
+    'stored config: edge_mask only when directed')
   U.run(cfg(ROOT .. '/undirected_again', 1, { seeds = { 1 }, controls = {} }))
   T.check_eq({ d.graph:directed(), d.graph:nmask() }, { false, 60 }, 'and an undirected run sets it back')
 end
