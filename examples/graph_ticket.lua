@@ -32,6 +32,7 @@ local spec = {
     { 'lotto-gcn', false, "GCN with biases and input dropout 0.5 (lotto.graph.model's) instead of the authors'" },
     { 'graph-only', false, 'prune edges only (ablation)' },
     { 'weights-only', false, 'prune weights only (ablation)' },
+    { 'mask-noise', nil, "soft masks start at 1 + U(-c, c) (the authors' all_one: 1e-5; default 0)", type = 'number', min = 0 },
     { 'directed', false, "one edge-mask entry per direction, as the authors' code (edges% then counts directed entries)" },
     { 'restart', false, 'start over instead of resuming' },
     { 'threads', nil, 'OpenBLAS threads (default: as many as cores)', type = 'number', integer = true, min = 1 },
@@ -46,6 +47,7 @@ for s = 1, o.seeds do seeds[s] = s end
 local suffix = (o.graph_only and '_graph_only' or '') .. (o.weights_only and '_weights_only' or '')
   .. (o.earlybird and '_eb' or '')
   .. (o['lotto-gcn'] and '_lotto' or '') .. (o.directed and '_directed' or '')
+  .. ((o['mask-noise'] or 0) > 0 and ('_noise%g'):format(o['mask-noise']) or '')
 
 local results, run = lotto.ugs.run {
   name = ('graph_%s_%s%s'):format(o.data, o.model, suffix),
@@ -57,7 +59,7 @@ local results, run = lotto.ugs.run {
   controls = { 'random' },                      -- RP: random edges and weights, same counts
   earlybird = o.earlybird and { threshold = 0.01, window = 5 } or false,
   input_dropout = o['lotto-gcn'] and false or 'auto', bias = o['lotto-gcn'] or false,
-  edge_mask = o.directed and 'directed' or 'undirected',
+  edge_mask = o.directed and 'directed' or 'undirected', mask_noise = o['mask-noise'] or 0,
   restart = o.restart, threads = o.threads,
 }
 print(('\nUGS, %s on %s, %d seed(s): test accuracy at the best validation epoch (mean +- std)%s')
