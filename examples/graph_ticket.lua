@@ -7,13 +7,14 @@
 --   lotto examples/graph_ticket.lua                    GCN on Cora, 1 seed, 5 rounds
 --   lotto examples/graph_ticket.lua --full             paper scale: 20 rounds, 5 seeds
 --   lotto examples/graph_ticket.lua --data citeseer --model gat --earlybird
---   lotto examples/graph_ticket.lua --directed         one mask entry per edge direction (the authors')
+--   lotto examples/graph_ticket.lua --undirected       one mask entry per edge, not per direction
 -- A killed run resumes where it stopped when started again (--restart starts over).
 local spec = {
   usage = 'lotto examples/graph_ticket.lua [options]',
   about = 'UGS graph lottery tickets against random pruning (Chen et al. 2021). Defaults: GCN with 512\n'
     .. 'hidden units, Adam (lr 0.008, weight decay 8e-5 on Cora; 0.01, 5e-4 on Citeseer), 200 epochs\n'
-    .. 'per training, s1 = s2 = 1e-2, the authors\' GCN (no biases, no input dropout). --graph-only /\n'
+    .. 'per training, s1 = s2 = 1e-2, the authors\' GCN (no biases, no input dropout), their edge mask\n'
+    .. '(one entry per direction: edges% counts directed entries) starting at 1 + U(-1e-5, 1e-5). --graph-only /\n'
     .. '--weights-only are the ablations that prune one side only. A killed run resumes when started\n'
     .. 'again. Results: runs/graph_<data>_<model>[_...]/.',
   scales = {
@@ -32,8 +33,8 @@ local spec = {
     { 'lotto-gcn', false, "GCN with biases and input dropout 0.5 (lotto.graph.model's) instead of the authors'" },
     { 'graph-only', false, 'prune edges only (ablation)' },
     { 'weights-only', false, 'prune weights only (ablation)' },
-    { 'mask-noise', nil, "soft masks start at 1 + U(-c, c) (the authors' all_one: 1e-5; default 0)", type = 'number', min = 0 },
-    { 'directed', false, "one edge-mask entry per direction, as the authors' code (edges% then counts directed entries)" },
+    { 'mask-noise', nil, "soft masks start at 1 + U(-c, c) (default 1e-5, the authors' all_one; 0: exactly 1)", type = 'number', min = 0 },
+    { 'undirected', false, "one edge-mask entry per edge instead of one per direction (the authors')" },
     { 'restart', false, 'start over instead of resuming' },
     { 'threads', nil, 'OpenBLAS threads (default: as many as cores)', type = 'number', integer = true, min = 1 },
   },
@@ -46,8 +47,8 @@ local seeds = {}
 for s = 1, o.seeds do seeds[s] = s end
 local suffix = (o.graph_only and '_graph_only' or '') .. (o.weights_only and '_weights_only' or '')
   .. (o.earlybird and '_eb' or '')
-  .. (o['lotto-gcn'] and '_lotto' or '') .. (o.directed and '_directed' or '')
-  .. ((o['mask-noise'] or 0) > 0 and ('_noise%g'):format(o['mask-noise']) or '')
+  .. (o['lotto-gcn'] and '_lotto' or '') .. (o.undirected and '_undirected' or '')
+  .. (o['mask-noise'] and ('_noise%g'):format(o['mask-noise']) or '')
 
 local results, run = lotto.ugs.run {
   name = ('graph_%s_%s%s'):format(o.data, o.model, suffix),
@@ -59,11 +60,11 @@ local results, run = lotto.ugs.run {
   controls = { 'random' },                      -- RP: random edges and weights, same counts
   earlybird = o.earlybird and { threshold = 0.01, window = 5 } or false,
   input_dropout = o['lotto-gcn'] and false or 'auto', bias = o['lotto-gcn'] or false,
-  edge_mask = o.directed and 'directed' or 'undirected', mask_noise = o['mask-noise'] or 0,
+  edge_mask = o.undirected and 'undirected' or 'directed', mask_noise = o['mask-noise'] or 1e-5,
   restart = o.restart, threads = o.threads,
 }
 print(('\nUGS, %s on %s, %d seed(s): test accuracy at the best validation epoch (mean +- std)%s')
-  :format(o.model:upper(), o.data, #seeds, o.directed and '\nedges%: directed entries kept (2 per edge)' or ''))
+  :format(o.model:upper(), o.data, #seeds, o.undirected and '' or '\nedges%: directed entries kept (2 per edge)'))
 print(require('lotto.ugs_plot').report(results))
 print(('\nresults: %s/results.json\nplots:   %s/plots/accuracy_vs_graph_sparsity.png, '
   .. 'accuracy_vs_weight_sparsity.png, accuracy_vs_mac_savings.png'):format(run.dir, run.dir))

@@ -34,7 +34,8 @@ T.check_eq(d.graph:nedges(), 60, 'crafted graph: 60 edges')
 
 local function cfg(root, rounds, extra)
   local c = { name = 'ugs', root = root, data = d, hidden = 8, epochs = 12, rounds = rounds, seeds = { 1, 2 },
-              verbose = false, plots = false, lr = 0.02, weight_scope = 'layer', bias = true }
+              verbose = false, plots = false, lr = 0.02, weight_scope = 'layer', bias = true,
+              edge_mask = 'undirected', mask_noise = 0 } -- hand counts per undirected edge; directed below
   for k, v in pairs(extra or {}) do c[k] = v end
   return c
 end
