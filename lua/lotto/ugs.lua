@@ -49,6 +49,8 @@ M.defaults = {
   s2 = 1e-2,                -- L1 on the weight mask
   mask_noise = 1e-5,        -- soft masks start at 1 + U(-c, c), c = mask_noise (the authors'
                             -- --init_soft_mask_type all_one); 0: exactly 1
+  init = 'glorot_normal',   -- θ0 of the prunable weights: 'glorot_normal' (lotto.graph.model's) or
+                            -- 'torch' (U(+-1/sqrt(fan_in)), nn.Linear's default, the authors' GCN)
   edge_mask = 'directed',   -- 'directed': one mask entry per direction (2E, the authors' code),
                             -- graph density over those; 'undirected': one per edge (E)
   prune_graph = 0.05,       -- p_g: fraction of the remaining edges pruned per round
@@ -85,6 +87,9 @@ local function merge(opts)
     if type(cfg[k]) ~= 'number' or cfg[k] < 0 then bad(("option '%s' must be a number >= 0"):format(k)) end
   end
   if cfg.prune_graph >= 1 or cfg.prune_weight >= 1 then bad('prune rates must be below 1') end
+  if cfg.init ~= 'glorot_normal' and cfg.init ~= 'torch' then
+    bad(("option 'init' must be 'glorot_normal' or 'torch' (got %s)"):format(tostring(cfg.init)))
+  end
   if cfg.edge_mask ~= 'undirected' and cfg.edge_mask ~= 'directed' then
     bad(("option 'edge_mask' must be 'undirected' or 'directed' (got %s)"):format(tostring(cfg.edge_mask)))
   end
@@ -119,8 +124,15 @@ end
 local function build(cfg, d, seed)
   local pin = cfg.input_dropout
   if pin == 'auto' then pin = cfg.model == 'gcn' and 0 or nil end
-  return G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil, dropout = cfg.dropout or nil,
-                      input_dropout = pin or nil, bias = cfg.bias, seed = seed })
+  local m = G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil, dropout = cfg.dropout or nil,
+                         input_dropout = pin or nil, bias = cfg.bias, seed = seed })
+  if cfg.init == 'torch' then -- nn.Linear's default: kaiming_uniform(a = sqrt 5) = U(+-1/sqrt(fan_in))
+    m:init { seed = seed, weight = 'kaiming_uniform' } -- U(+-sqrt(6/fan_in)), then scaled by 1/sqrt 6
+    for _, p in ipairs(m:parameters()) do
+      if p.prunable then p.value:mul_(1 / math.sqrt(6)) end
+    end
+  end
+  return m
 end
 
 -- ---- masks and files ----
@@ -342,7 +354,7 @@ end
 -- Options added after runs were made, with the value that gives those runs' behaviour (not the
 -- default since): the run store keeps them only when set otherwise, so such a run still resumes
 -- (and extends) with edge_mask = 'undirected', mask_noise = 0.
-M.added = { edge_mask = 'undirected', mask_noise = 0 }
+M.added = { edge_mask = 'undirected', mask_noise = 0, init = 'glorot_normal' }
 
 local function stored(cfg)
   local c = {}

@@ -171,12 +171,29 @@ do
   T.check_eq({ d.graph:directed(), d.graph:nmask() }, { false, 60 }, 'and an undirected run sets it back')
 end
 
+-- ---- init = 'torch': θ0 of the prunable weights in U(+-1/sqrt(fan_in)) (6 and 8 inputs) ----
+do
+  local tres, trun = U.run(cfg(ROOT .. '/torchinit', 0, { seeds = { 1 }, init = 'torch', controls = {} }))
+  local t = assert(io_.load(trun:replicate_dir(1) .. '/init.safetensors'))
+  local model = G.model(d, { kind = 'gcn', hidden = 8, seed = 1 })
+  model:load_state(t.values)
+  local ps = {}
+  for _, p in ipairs(model:parameters()) do if p.prunable then ps[#ps + 1] = p end end
+  T.check_eq({ ps[1].shape, ps[2].shape }, { { 8, 6 }, { 2, 8 } }, 'weights (out, in)')
+  local m1, m2 = ps[1].value:abs():max(), ps[2].value:abs():max()
+  T.check(m1 <= 1 / math.sqrt(6) and m1 > 0.8 / math.sqrt(6) and m2 <= 1 / math.sqrt(8) and m2 > 0.5 / math.sqrt(8),
+    ('torch init bounds: max |w| %.3f (< %.3f), %.3f (< %.3f)'):format(m1, 1 / math.sqrt(6), m2, 1 / math.sqrt(8)))
+  T.check(tres.dense.test_acc.mean >= 0, 'torch init: dense round trained')
+  T.check_eq(trun.config.init, 'torch', 'init stored when not glorot_normal')
+end
+
 -- ---- misuse ----
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown option 'bogus'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { controls = { 'reinit' } })) end, "unknown control 'reinit'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { weight_scope = 'net' })) end, "'weight_scope' must be 'global' or 'layer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { mask_noise = -1 })) end, "'mask_noise' must be a number >= 0")
+T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { init = 'he' })) end, "'init' must be 'glorot_normal' or 'torch'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { edge_mask = 'both' })) end, "'edge_mask' must be 'undirected' or 'directed'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { data = 'pubmed' })) end, "option 'data' must be 'cora', 'citeseer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/full', 2, { s1 = 0.5 })) end, 'different config')
