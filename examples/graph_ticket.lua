@@ -7,12 +7,14 @@
 --   lotto examples/graph_ticket.lua                    GCN on Cora, 1 seed, 5 rounds
 --   lotto examples/graph_ticket.lua --full             paper scale: 20 rounds, 5 seeds
 --   lotto examples/graph_ticket.lua --data citeseer --model gat --earlybird
+--   lotto examples/graph_ticket.lua --undirected       one mask entry per edge, not per direction
 -- A killed run resumes where it stopped when started again (--restart starts over).
 local spec = {
   usage = 'lotto examples/graph_ticket.lua [options]',
   about = 'UGS graph lottery tickets against random pruning (Chen et al. 2021). Defaults: GCN with 512\n'
     .. 'hidden units, Adam (lr 0.008, weight decay 8e-5 on Cora; 0.01, 5e-4 on Citeseer), 200 epochs\n'
-    .. 'per training, s1 = s2 = 1e-2, the authors\' GCN (no biases, no input dropout). --graph-only /\n'
+    .. 'per training, s1 = s2 = 1e-2, the authors\' GCN (no biases, no input dropout), their edge mask\n'
+    .. '(one entry per direction: edges% counts directed entries) starting at 1 + U(-1e-5, 1e-5). --graph-only /\n'
     .. '--weights-only are the ablations that prune one side only. A killed run resumes when started\n'
     .. 'again. Results: runs/graph_<data>_<model>[_...]/.',
   scales = {
@@ -31,6 +33,9 @@ local spec = {
     { 'lotto-gcn', false, "GCN with biases and input dropout 0.5 (lotto.graph.model's) instead of the authors'" },
     { 'graph-only', false, 'prune edges only (ablation)' },
     { 'weights-only', false, 'prune weights only (ablation)' },
+    { 'mask-noise', nil, "soft masks start at 1 + U(-c, c) (default 1e-5, the authors' all_one; 0: exactly 1)", type = 'number', min = 0 },
+    { 'torch-init', false, "θ0 as torch's nn.Linear (U(+-1/sqrt(fan_in)), the authors') instead of Glorot normal" },
+    { 'undirected', false, "one edge-mask entry per edge instead of one per direction (the authors')" },
     { 'restart', false, 'start over instead of resuming' },
     { 'threads', nil, 'OpenBLAS threads (default: as many as cores)', type = 'number', integer = true, min = 1 },
   },
@@ -43,7 +48,8 @@ local seeds = {}
 for s = 1, o.seeds do seeds[s] = s end
 local suffix = (o.graph_only and '_graph_only' or '') .. (o.weights_only and '_weights_only' or '')
   .. (o.earlybird and '_eb' or '')
-  .. (o['lotto-gcn'] and '_lotto' or '')
+  .. (o['lotto-gcn'] and '_lotto' or '') .. (o.undirected and '_undirected' or '')
+  .. (o['mask-noise'] and ('_noise%g'):format(o['mask-noise']) or '') .. (o['torch-init'] and '_torchinit' or '')
 
 local results, run = lotto.ugs.run {
   name = ('graph_%s_%s%s'):format(o.data, o.model, suffix),
@@ -55,10 +61,12 @@ local results, run = lotto.ugs.run {
   controls = { 'random' },                      -- RP: random edges and weights, same counts
   earlybird = o.earlybird and { threshold = 0.01, window = 5 } or false,
   input_dropout = o['lotto-gcn'] and false or 'auto', bias = o['lotto-gcn'] or false,
+  edge_mask = o.undirected and 'undirected' or 'directed', mask_noise = o['mask-noise'] or 1e-5,
+  init = o['torch-init'] and 'torch' or 'glorot_normal',
   restart = o.restart, threads = o.threads,
 }
-print(('\nUGS, %s on %s, %d seed(s): test accuracy at the best validation epoch (mean +- std)')
-  :format(o.model:upper(), o.data, #seeds))
+print(('\nUGS, %s on %s, %d seed(s): test accuracy at the best validation epoch (mean +- std)%s')
+  :format(o.model:upper(), o.data, #seeds, o.undirected and '' or '\nedges%: directed entries kept (2 per edge)'))
 print(require('lotto.ugs_plot').report(results))
 print(('\nresults: %s/results.json\nplots:   %s/plots/accuracy_vs_graph_sparsity.png, '
   .. 'accuracy_vs_weight_sparsity.png, accuracy_vs_mac_savings.png'):format(run.dir, run.dir))

@@ -104,7 +104,7 @@ static void gradcheck_x(lt_layer *l, lt_graph *g, int64_t F_in, int sparse) {
     assert_true(lt_tensor_data(lt_model_param(m, 0)->grad)[85] != 0.0f);
   float *gc = malloc(sizeof *gc * np);
   memcpy(gc, lt_tensor_data(lt_model_grads(m)), sizeof *gc * np);
-  int64_t E = lt_graph_nedges(g);
+  int64_t E = lt_graph_nmask(g);
   float *dw = malloc(sizeof *dw * (size_t)E);
   memcpy(dw, lt_tensor_data(lt_graph_weight_grad(g)), sizeof *dw * (size_t)E);
 
@@ -164,6 +164,28 @@ static void gat_gradients_should_match_finite_differences(void **state) {
   lt_graph *g = random_graph(2, NULL, NULL);
   gradcheck(lt_gat_new(g, F, 3, 2, 1, 0, 0), g); /* two heads concatenated */
   gradcheck(lt_gat_new(g, F, 3, 2, 0, 0, 0), g); /* averaged */
+  lt_graph_release(g);
+}
+
+/* The graph of random_graph(seed) with one mask entry per direction: weights in [0.4, 1.6] drawn
+ * per direction, entry 1 (the message v -> u of edge 0) masked and entry 0 (u -> v) kept, so A
+ * is asymmetric. */
+static lt_graph *directed_graph(uint64_t seed) {
+  lt_graph *g = random_graph(seed, NULL, NULL);
+  if (lt_graph_set_directed(g, 1)) fail_msg("directed: %s", lt_errmsg());
+  lt_rng r;
+  lt_rng_seed(&r, seed + 100, LT_STREAM_USER);
+  float *w = lt_tensor_data(lt_graph_weight(g));
+  for (int64_t k = 0; k < lt_graph_nmask(g); k++) w[k] = lt_rng_uniform(&r, 0.4f, 1.6f);
+  lt_tensor_data(lt_graph_mask(g))[1] = 0;
+  return g;
+}
+
+static void directed_masks_should_match_finite_differences_in_every_layer(void **state) {
+  lt_graph *g = directed_graph(4);
+  gradcheck(lt_gcn_new(g, F, 3, 1, 0, 0), g);
+  gradcheck(lt_gat_new(g, F, 3, 2, 1, 0, 0), g);
+  gradcheck(lt_gin_new(g, F, 5, 3), g);
   lt_graph_release(g);
 }
 
@@ -272,6 +294,7 @@ int main(void) {
       cmocka_unit_test(gin_gradients_should_match_finite_differences),
       cmocka_unit_test(sparse_features_should_match_finite_differences),
       cmocka_unit_test(gat_should_leave_masked_edges_out_of_the_softmax),
+      cmocka_unit_test(directed_masks_should_match_finite_differences_in_every_layer),
       cmocka_unit_test(graph_layers_should_refuse_a_batch_that_is_not_the_node_set),
       cmocka_unit_test(pruned_gcn_weights_should_stay_zero),
       cmocka_unit_test(gat_attention_should_be_initialised_like_a_weight),

@@ -2,14 +2,24 @@
  * lottery tickets (UGS: pruning the edges and the weights together).
  *
  * An lt_graph is an undirected graph of n nodes stored as a symmetric CSR
- * matrix with a self-loop on every node. Each undirected edge k (the k-th
- * pair given to lt_graph_new) has a 0/1 mask m_k and a trainable soft weight
- * w_k (initially 1) with its gradient; both directions of the edge share
- * them, so the adjacency stays symmetric. The effective adjacency is
+ * pattern with a self-loop on every node. By default each undirected edge k
+ * (the k-th pair given to lt_graph_new) has a 0/1 mask m_k and a trainable
+ * soft weight w_k (initially 1) with its gradient; both directions of the
+ * edge share them, so the adjacency stays symmetric. The effective adjacency is
  *     a_uv = m_k w_k for edge k = {u, v},  a_ii = 1 (self-loops: not masked),
  * and GCN propagates with its symmetric normalisation, recomputed from the
  * current mask and weights at every forward:
  *     A_hat = D^-1/2 A D^-1/2,  D_ii = sum_j a_ij  (a degree <= 0 gives a zero row).
+ *
+ * Directed masks (lt_graph_set_directed), as in Chen et al.'s UGS release: one
+ * mask entry and soft weight per direction, 2 nedges in all; entry 2k is the
+ * message u -> v of edge k = (u, v), entry 2k + 1 the message v -> u. Row v of
+ * A then holds what v receives: a_vu = m_2k w_2k, a_uv = m_2k+1 w_2k+1, and A
+ * may be asymmetric. D sums A's columns (what each node sends, with its
+ * self-loop), as the authors' normalisation does (their mask matrix is our
+ * A transposed and they sum its rows):
+ *     A_hat = D^-1/2 A D^-1/2,  D_jj = sum_i a_ij,  y = A_hat x.
+ * Undirected, that is the formula above.
  *
  *   int64_t pairs[] = {0, 1, 1, 2, 2, 3};                // edges 0-1, 1-2, 2-3
  *   lt_graph *g; lt_graph_new(&g, 4, 3, pairs);
@@ -46,9 +56,16 @@ void lt_graph_release(lt_graph *g); /* NULL is fine */
 int64_t lt_graph_nodes(const lt_graph *g);
 int64_t lt_graph_nedges(const lt_graph *g);  /* undirected edges (no self-loops) */
 int64_t lt_graph_nnz(const lt_graph *g);     /* stored entries: 2 * nedges + nodes */
-/* Per-edge tensors (nedges), borrowed views of the graph's storage: write into them freely
+/* One edge-mask entry per direction (on) or per undirected edge (off, the default). Switching
+ * replaces the weight, gradient and mask tensors by new ones of lt_graph_nmask entries (weights
+ * and mask 1, gradient 0): tensors taken before no longer belong to the graph. Same mode: no-op.
+ * LT_ENOMEM leaves the graph as it was. */
+lt_status lt_graph_set_directed(lt_graph *g, int on);
+int lt_graph_directed(const lt_graph *g);
+int64_t lt_graph_nmask(const lt_graph *g);   /* edge-mask entries: nedges, or 2 * nedges directed */
+/* Per-mask-entry tensors (nmask), borrowed views of the graph's storage: write into them freely
  * (the next forward reads them). weight: the soft weights w; grad: dL/dw, ACCUMULATED by
- * the backward passes (masked edges get 0); mask: 0/1. */
+ * the backward passes (masked entries get 0); mask: 0/1. */
 lt_tensor *lt_graph_weight(lt_graph *g);
 lt_tensor *lt_graph_weight_grad(lt_graph *g);
 lt_tensor *lt_graph_mask(lt_graph *g);
@@ -58,14 +75,18 @@ void lt_graph_zero_grad(lt_graph *g);
  * fixed edges. */
 void lt_graph_set_weight_grad(lt_graph *g, int on);
 int lt_graph_weight_grad_on(const lt_graph *g);
-/* Edges whose mask is 1, and that count over nedges (1 for an edgeless graph). */
+/* Mask entries that are 1 (edges, or directed edges), and that count over nmask (1 for an
+ * edgeless graph). */
 int64_t lt_graph_kept(const lt_graph *g);
 double lt_graph_density(const lt_graph *g);
 /* The pair of edge k (0 <= k < nedges). */
 void lt_graph_edge(const lt_graph *g, int64_t k, int64_t *u, int64_t *v);
+/* The nodes of mask entry s (0 <= s < nmask): its edge's pair undirected; directed, the message
+ * from -> to. */
+void lt_graph_mask_edge(const lt_graph *g, int64_t s, int64_t *from, int64_t *to);
 /* CSR structure, borrowed: rowptr (n + 1), col (nnz) sorted within each row, eid (nnz)
  * the undirected edge of each entry or -1 for a self-loop, rev (nnz) the entry (j, i)
- * of entry (i, j). */
+ * of entry (i, j). Row i's entries are what node i receives. */
 void lt_graph_csr(const lt_graph *g, const int64_t **rowptr, const int32_t **col, const int32_t **eid,
                   const int64_t **rev);
 
@@ -77,8 +98,9 @@ const float *lt_graph_normalize(lt_graph *g);
 const float *lt_graph_adjacency(const lt_graph *g); /* a of the last lt_graph_normalize */
 /* y (n, F) = A_hat x, x (n, F), both contiguous row-major; renormalises first. */
 void lt_graph_propagate(lt_graph *g, float *y, const float *x, int64_t F);
-/* Backward of the last lt_graph_propagate on x: dx (n, F) = A_hat dy (NULL: skipped), and
- * dL/dw += (through c, including the degrees) for every kept edge (unless the weight gradient is off). */
+/* Backward of the last lt_graph_propagate on x: dx (n, F) = A_hat^T dy (NULL: skipped), and
+ * dL/dw += (through c, including the degrees) for every kept mask entry (unless the weight
+ * gradient is off). */
 void lt_graph_propagate_backward(lt_graph *g, float *dx, const float *dy, const float *x, int64_t F);
 
 /* ---- raw kernels over g's pattern (graph layers use them) ---- */
@@ -90,7 +112,8 @@ void lt_graph_spmm_t(const lt_graph *g, const float *coef, float *y, const float
 void lt_graph_sddmm(const lt_graph *g, float *ge, const float *a, int64_t lda, const float *b, int64_t ldb,
                     int64_t F);
 /* dL/dw += for every kept edge k = {u, v}: m_k (ge[(u,v)] + ge[(v,u)]), given ge = dL/da per
- * entry of the effective adjacency (self-loop entries ignored). */
+ * entry of the effective adjacency (self-loop entries ignored); directed, each kept mask entry
+ * gets m ge of its one entry. */
 void lt_graph_adjacency_backward(lt_graph *g, const float *ge);
 
 /* ---- node-level losses and features ---- */

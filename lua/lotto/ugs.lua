@@ -11,6 +11,12 @@
 --              masks, edge weights 1). Controls: 'random' (the paper's RP: random edges and
 --              weights at the ticket's per-layer counts). Ablations: prune_graph = 0 (weights
 --              only) or prune_weight = 0 (graph only).
+-- edge_mask = 'directed' (the default) gives the graph one mask entry per direction (2E), as
+-- the authors' code does (their mask is a dense n x n matrix, thresholded entry by entry): the
+-- pruned graph may then be asymmetric, and graph sparsity, the edge counts of prune_graph and
+-- of the random control are over directed entries (lotto.graph g:directed; the mode of a given
+-- data.graph is set by the run). 'undirected': one entry per edge. On Cora (GCN, 5 seeds),
+-- directed tickets were 0.36 (round 5) and 1.56 (round 4) points above undirected ones.
 -- Results use the run store of lotto.ticket (runs/<name>/replicate_<seed>/round_<k>/, resume,
 -- results.json); a round's metrics: test accuracy at the best-validation epoch, graph and
 -- weight density, inference MACs relative to dense.
@@ -41,6 +47,12 @@ M.defaults = {
   mask_lr = false,          -- Adam rate of the soft masks (false: lr)
   s1 = 1e-2,                -- L1 on the graph mask
   s2 = 1e-2,                -- L1 on the weight mask
+  mask_noise = 1e-5,        -- soft masks start at 1 + U(-c, c), c = mask_noise (the authors'
+                            -- --init_soft_mask_type all_one); 0: exactly 1
+  init = 'glorot_normal',   -- θ0 of the prunable weights: 'glorot_normal' (lotto.graph.model's) or
+                            -- 'torch' (U(+-1/sqrt(fan_in)), nn.Linear's default, the authors' GCN)
+  edge_mask = 'directed',   -- 'directed': one mask entry per direction (2E, the authors' code),
+                            -- graph density over those; 'undirected': one per edge (E)
   prune_graph = 0.05,       -- p_g: fraction of the remaining edges pruned per round
   prune_weight = 0.2,       -- p_θ: fraction of the remaining weights pruned per round
   weight_scope = 'global',  -- 'global': one threshold over all layers (the authors' code);
@@ -71,10 +83,16 @@ local function merge(opts)
   local dd = type(cfg.data) == 'string' and M.data_defaults[cfg.data] or M.data_defaults.cora
   if cfg.lr == false then cfg.lr = dd.lr end
   if cfg.weight_decay == false then cfg.weight_decay = dd.weight_decay end
-  for _, k in ipairs { 'lr', 'weight_decay', 's1', 's2', 'prune_graph', 'prune_weight' } do
+  for _, k in ipairs { 'lr', 'weight_decay', 's1', 's2', 'prune_graph', 'prune_weight', 'mask_noise' } do
     if type(cfg[k]) ~= 'number' or cfg[k] < 0 then bad(("option '%s' must be a number >= 0"):format(k)) end
   end
   if cfg.prune_graph >= 1 or cfg.prune_weight >= 1 then bad('prune rates must be below 1') end
+  if cfg.init ~= 'glorot_normal' and cfg.init ~= 'torch' then
+    bad(("option 'init' must be 'glorot_normal' or 'torch' (got %s)"):format(tostring(cfg.init)))
+  end
+  if cfg.edge_mask ~= 'undirected' and cfg.edge_mask ~= 'directed' then
+    bad(("option 'edge_mask' must be 'undirected' or 'directed' (got %s)"):format(tostring(cfg.edge_mask)))
+  end
   if cfg.weight_scope ~= 'global' and cfg.weight_scope ~= 'layer' then
     bad(("option 'weight_scope' must be 'global' or 'layer' (got %s)"):format(tostring(cfg.weight_scope)))
   end
@@ -100,14 +118,21 @@ end
 
 -- Seeds of a round's trainings: init of round 0, dropout streams and controls.
 local function derived(seed, k, what)
-  return seed * 100003 + k * 101 + ({ search = 1, ticket = 2, random = 3, dense = 4 })[what]
+  return seed * 100003 + k * 101 + ({ search = 1, ticket = 2, random = 3, dense = 4, noise = 5 })[what]
 end
 
 local function build(cfg, d, seed)
   local pin = cfg.input_dropout
   if pin == 'auto' then pin = cfg.model == 'gcn' and 0 or nil end
-  return G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil, dropout = cfg.dropout or nil,
-                      input_dropout = pin or nil, bias = cfg.bias, seed = seed })
+  local m = G.model(d, { kind = cfg.model, hidden = cfg.hidden, heads = cfg.heads or nil, dropout = cfg.dropout or nil,
+                         input_dropout = pin or nil, bias = cfg.bias, seed = seed })
+  if cfg.init == 'torch' then -- nn.Linear's default: kaiming_uniform(a = sqrt 5) = U(+-1/sqrt(fan_in))
+    m:init { seed = seed, weight = 'kaiming_uniform' } -- U(+-sqrt(6/fan_in)), then scaled by 1/sqrt 6
+    for _, p in ipairs(m:parameters()) do
+      if p.prunable then p.value:mul_(1 / math.sqrt(6)) end
+    end
+  end
+  return m
 end
 
 -- ---- masks and files ----
@@ -134,7 +159,8 @@ end
 -- A view of a flat tensor shaped like parameter p.
 local function view(flat, p) return flat:narrow(1, p.offset + 1, p.numel):reshape(p.shape) end
 
--- Inference multiply-adds: N x (kept weights) + (A_hat entries) x (aggregated width) per layer.
+-- Inference multiply-adds: N x (kept weights) + (A_hat entries) x (aggregated width) per layer;
+-- A_hat holds 2 entries per kept edge, or 1 per kept directed entry.
 local function macs(cfg, d, model, g)
   local kept = 0
   for _, p in ipairs(prunables(model)) do kept = kept + prune.count(p.mask) end
@@ -143,7 +169,7 @@ local function macs(cfg, d, model, g)
   if cfg.model == 'gcn' then widths = h + C
   elseif cfg.model == 'gat' then widths = h * (cfg.heads or 8) + C
   else widths = F + h end
-  return d.nodes * kept + (2 * g:kept() + d.nodes) * widths
+  return d.nodes * kept + ((g:directed() and 1 or 2) * g:kept() + d.nodes) * widths
 end
 
 -- ---- trainings ----
@@ -177,8 +203,10 @@ local function draw(cfg, model, g, sm, gw)
   return wmask, emask
 end
 
--- The mask search of UGS. Returns the new weight and edge masks, and what it did.
-local function search(cfg, d, model, g)
+-- The mask search of UGS. Returns the new weight and edge masks, what it did, and the soft
+-- masks they were drawn from (weights flat, edges). noise_seed: the stream of the masks' start
+-- noise (cfg.mask_noise).
+local function search(cfg, d, model, g, noise_seed)
   local values, grads, hard = model:values(), model:grads(), model:masks()
   local theta = values:clone()
   local sm = tensor.ones { values:numel() }         -- soft weight mask (1 on non-prunable entries)
@@ -190,9 +218,14 @@ local function search(cfg, d, model, g)
   end
   local gm = tensor.zeros { values:numel() }
   -- the L1 subgradients, in buffers reused every epoch (the collector does not see tensor storage)
-  local l1w, l1g = tensor.zeros { values:numel() }, tensor.zeros { g:nedges() }
+  local l1w, l1g = tensor.zeros { values:numel() }, tensor.zeros { g:nmask() }
   g:weight():fill(1)
   g:weight_grad(true)
+  if (cfg.mask_noise or 0) > 0 then -- the authors' all_one start: 1 + U(-c, c) on the kept entries
+    local c, ns = cfg.mask_noise, noise_seed or 0
+    sm:add_(tensor.rand({ values:numel() }, ns, -c, c):mul_(trainable))
+    g:weight():add_(tensor.rand({ g:nmask() }, ns + 1, -c, c):mul_(g:mask()))
+  end
   local mlr = cfg.mask_lr or cfg.lr
   local ot = optim.adam { params = theta, grads = grads, mask = hard, lr = cfg.lr, weight_decay = cfg.weight_decay }
   local om = optim.adam { params = sm, grads = gm, mask = trainable, lr = mlr }
@@ -231,7 +264,7 @@ local function search(cfg, d, model, g)
     end
   end
   local wm, em = draw(cfg, model, g, best_sm, best_gw)
-  return wm, em, { best_epoch = best.epoch, val_acc = best.val_acc, earlybird_epoch = stop_at }
+  return wm, em, { best_epoch = best.epoch, val_acc = best.val_acc, earlybird_epoch = stop_at }, best_sm, best_gw
 end
 
 local function say(cfg, fmt, ...) if cfg.verbose then print(fmt:format(...)) end end
@@ -269,7 +302,7 @@ local function prune_round(run, cfg, d, seed, k, dense_macs)
   local g, t0 = d.graph, sys.now()
   local model = at_theta0(run, cfg, d, seed, k, 'search', run:mask_path(seed, k - 1))
   local before_w, before_e = model:density(), g:density()
-  local wm, em, info = search(cfg, d, model, g)
+  local wm, em, info = search(cfg, d, model, g, derived(seed, k, 'noise'))
   run:begin_round(seed, k)
   model:masks():copy(wm)
   g:mask():copy(em)
@@ -293,7 +326,7 @@ local function prune_round(run, cfg, d, seed, k, dense_macs)
     r:apply_mask()
     local ekeep = g:kept()
     g:mask():fill(1)
-    prune.random(g:mask(), 1 - ekeep / g:nedges(), rs)
+    prune.random(g:mask(), 1 - ekeep / g:nmask(), rs) -- edges, or directed entries
     s.runs[c] = summarize(train_hard(cfg, d, r, g), cfg, d, r, g, dense_macs)
   end
   s.seconds = sys.now() - t0
@@ -318,12 +351,26 @@ local function load_data(cfg)
   return G.planetoid(cfg.data)
 end
 
+-- Options added after runs were made, with the value that gives those runs' behaviour (not the
+-- default since): the run store keeps them only when set otherwise, so such a run still resumes
+-- (and extends) with edge_mask = 'undirected', mask_noise = 0.
+M.added = { edge_mask = 'undirected', mask_noise = 0, init = 'glorot_normal' }
+
+local function stored(cfg)
+  local c = {}
+  for k, v in pairs(cfg) do
+    if M.added[k] == nil or M.added[k] ~= v then c[k] = v end
+  end
+  return c
+end
+
 -- lotto.ugs.run{...} -> results (as results.json), run. Options: M.defaults.
 function M.run(opts)
   local cfg = merge(opts)
   if cfg.threads then tensor.set_threads(cfg.threads) end
   local d = load_data(cfg)
-  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, restart = cfg.restart })
+  d.graph:directed(cfg.edge_mask == 'directed') -- a switch resets its masks; dense_round fills them anyway
+  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = stored(cfg), restart = cfg.restart })
   if not ok or not run then bad(tostring(ok and err or run):gsub('^[^:]*:%d+: ', '')) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
   -- everything under the run's lock (E.open holds it); an error releases it
@@ -356,7 +403,7 @@ M.macs = macs
 local hok, help = pcall(require, 'lotto.help')
 if hok and type(help) == 'table' and help.register then
   help.register(M, {
-    run = "run{name =, data = 'cora', model = 'gcn', rounds = 20, seeds = {1}, ...} -> results, run: UGS graph lottery tickets",
+    run = "run{name =, data = 'cora', model = 'gcn', rounds = 20, seeds = {1}, edge_mask = 'undirected'|'directed', ...} -> results, run: UGS graph lottery tickets",
   })
 end
 

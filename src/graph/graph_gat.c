@@ -26,7 +26,7 @@ enum { P_W, P_SRC, P_DST, P_B };
 
 static int ho(const gat *p) { return p->heads * p->out; }
 static int ydim(const gat *p) { return p->concat ? ho(p) : p->out; }
-static int kept(const lt_graph *g, const float *m, int64_t e) { return g->eid[e] < 0 || m[g->eid[e]] != 0.0f; }
+static int kept(const lt_graph *g, const float *m, int64_t e) { return g->sid[e] < 0 || m[g->sid[e]] != 0.0f; }
 
 static lt_status gat_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
                            const lt_layer **producer) {

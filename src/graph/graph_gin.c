@@ -93,9 +93,10 @@ static lt_status gin_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, 
           lt_tensor_data(l->params[P_W1].grad), p->in);
   lt_gemm(0, 0, (int)N, p->in, p->hidden, 1.0f, du, p->hidden, lt_tensor_data(l->params[P_W1].value), p->in, 0.0f, dz,
           p->in);
-  /* z = C x with C symmetric (a_uv = a_vu, 1 + eps on the diagonal) */
+  /* z = C x: dx = C^T dz (C symmetric unless the graph's masks are directed) */
   if (need_dx) {
-    lt_graph_spmm(g, p->coef, lt_tensor_data(p->dx), dz, p->in);
+    if (lt_graph_directed(g)) lt_graph_spmm_t(g, p->coef, lt_tensor_data(p->dx), dz, p->in);
+    else lt_graph_spmm(g, p->coef, lt_tensor_data(p->dx), dz, p->in);
     *dx = p->dx;
   }
   lt_graph_sddmm(g, p->ge, dz, p->in, x, p->in, p->in);

@@ -7,9 +7,13 @@
 
 struct lt_graph {
   int64_t n, nedges, nnz;
+  int64_t nmask;    /* entries of the edge mask: nedges, or 2 nedges when directed */
+  int directed;     /* one mask entry per direction (lt_graph_set_directed) */
   int64_t *rowptr;  /* (n + 1) */
   int32_t *col;     /* (nnz) sorted within each row */
   int32_t *eid;     /* (nnz) undirected edge of each entry, -1 for the self-loop */
+  int32_t *sid;     /* (nnz) the edge-mask entry of each entry, -1 for the self-loop: eid, or the
+                     * directed entry 2k (u -> v) / 2k + 1 (v -> u) of edge k = (u, v) when directed */
   int64_t *rev;     /* (nnz) entry (j, i) of entry (i, j) */
   int32_t *pairs;   /* (nedges, 2) as given */
   float *a;         /* (nnz) effective adjacency of the last normalisation: m w, self-loops 1 */
@@ -17,7 +21,7 @@ struct lt_graph {
   float *dinv;      /* (n) deg^-1/2, 0 where deg <= 0 */
   float *ge;        /* (nnz) scratch of the GCN backward */
   double *ddeg;     /* (n) scratch of the GCN backward */
-  lt_tensor *w, *wgrad, *mask; /* (nedges) */
+  lt_tensor *w, *wgrad, *mask; /* (nmask) */
   int refcount;
   int wgrad_on;     /* backward passes compute wgrad (lt_graph_set_weight_grad) */
 };

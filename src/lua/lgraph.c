@@ -84,6 +84,22 @@ static int graph_weight_grad(lua_State *L) {
   return 1;
 }
 
+/* g:directed([on]) -> g (with on: one edge-mask entry per direction, or per edge; switching
+ * resets the weights, gradient and mask) or whether the mask is per direction */
+static int graph_directed(lua_State *L) {
+  lt_graph *g = lt_checkgraph(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    lua_pushboolean(L, lt_graph_directed(g));
+    return 1;
+  }
+  luaL_checktype(L, 2, LUA_TBOOLEAN);
+  if (lt_graph_set_directed(g, lua_toboolean(L, 2))) return lt_raise(L, "directed");
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int graph_nmask(lua_State *L) { lua_pushinteger(L, lt_graph_nmask(lt_checkgraph(L, 1))); return 1; }
+
 static int graph_zero_grad(lua_State *L) {
   lt_graph_zero_grad(lt_checkgraph(L, 1));
   lua_settop(L, 1);
@@ -91,19 +107,25 @@ static int graph_zero_grad(lua_State *L) {
 }
 
 /* g:edges() -> (E, 2) tensor of the pairs, as given to new */
-static int graph_edges(lua_State *L) {
+static int edge_list(lua_State *L, int per_mask) {
   lt_graph *g = lt_checkgraph(L, 1);
-  lt_tensor *t = lt_tensor_new2(lt_graph_nedges(g), 2);
-  if (!t) return lt_raise(L, "edges");
+  int64_t n = per_mask ? lt_graph_nmask(g) : lt_graph_nedges(g);
+  lt_tensor *t = lt_tensor_new2(n, 2);
+  if (!t) return lt_raise(L, per_mask ? "mask_edges" : "edges");
   float *d = lt_tensor_data(t);
-  for (int64_t k = 0; k < lt_graph_nedges(g); k++) {
+  for (int64_t k = 0; k < n; k++) {
     int64_t u, v;
-    lt_graph_edge(g, k, &u, &v);
+    if (per_mask) lt_graph_mask_edge(g, k, &u, &v);
+    else lt_graph_edge(g, k, &u, &v);
     d[2 * k] = (float)u, d[2 * k + 1] = (float)v;
   }
   lt_pushtensor(L, t);
   return 1;
 }
+
+static int graph_edges(lua_State *L) { return edge_list(L, 0); }
+/* g:mask_edges() -> (nmask, 2): the pair of each mask entry, (from, to) when directed */
+static int graph_mask_edges(lua_State *L) { return edge_list(L, 1); }
 
 /* g:propagate(x (n, F)) -> A_hat x, a new tensor (renormalised from the current mask and weights) */
 static int graph_propagate(lua_State *L) {
@@ -120,6 +142,9 @@ static int graph_propagate(lua_State *L) {
 static int graph_tostring(lua_State *L) {
   lgraph *u = luaL_checkudata(L, 1, GRAPH_MT);
   if (!u->g) lua_pushliteral(L, "graph (freed)");
+  else if (lt_graph_directed(u->g))
+    lua_pushfstring(L, "graph (%d nodes, %d edges, %d of %d directed entries kept)", (int)lt_graph_nodes(u->g),
+                    (int)lt_graph_nedges(u->g), (int)lt_graph_kept(u->g), (int)lt_graph_nmask(u->g));
   else
     lua_pushfstring(L, "graph (%d nodes, %d edges, %d kept)", (int)lt_graph_nodes(u->g), (int)lt_graph_nedges(u->g),
                     (int)lt_graph_kept(u->g));
@@ -254,7 +279,8 @@ static const luaL_Reg funcs[] = {{"attach", graph_attach},{"new", graph_new},   
 static const luaL_Reg methods[] = {{"nodes", graph_nodes},   {"nedges", graph_nedges},       {"kept", graph_kept},
                                    {"density", graph_density}, {"weight", graph_weight},     {"grad", graph_grad},
                                    {"mask", graph_mask},     {"zero_grad", graph_zero_grad}, {"edges", graph_edges},
-                                   {"weight_grad", graph_weight_grad},
+                                   {"weight_grad", graph_weight_grad}, {"directed", graph_directed},
+                                   {"nmask", graph_nmask}, {"mask_edges", graph_mask_edges},
                                    {"propagate", graph_propagate}, {NULL, NULL}};
 static const luaL_Reg meta[] = {{"__gc", graph_gc}, {"__close", graph_gc}, {"__tostring", graph_tostring},
                                 {"__len", graph_nodes}, {NULL, NULL}};
@@ -270,11 +296,16 @@ static const lt_help_entry help[] = {
     {"evaluate", "evaluate(model, x, labels, ids...) -> acc, loss per id set: one eval-mode forward of all nodes"},
     {":nodes", "g:nodes() -> n"},
     {":nedges", "g:nedges() -> undirected edges E (self-loops not counted)"},
-    {":kept", "g:kept() -> edges whose mask is 1"},
-    {":density", "g:density() -> kept / E"},
-    {":weight", "g:weight() -> (E) soft edge weights, sharing the graph's storage (1 at first)"},
-    {":grad", "g:grad() -> (E) gradient of the edge weights, accumulated by backward passes"},
-    {":mask", "g:mask() -> (E) 0/1 edge mask, sharing storage: write it to prune edges"},
+    {":nmask", "g:nmask() -> entries of the edge mask: E, or 2E when directed"},
+    {":directed", "g:directed([on]) -> g, or whether the edge mask has one entry per direction (2E, "
+                  "entry 2k = u -> v, 2k+1 = v -> u of edge k = (u, v)) instead of one per edge; "
+                  "switching resets weights and mask to 1 (take g:mask() etc. again)"},
+    {":mask_edges", "g:mask_edges() -> (nmask, 2) the nodes of each mask entry: (from, to) when directed"},
+    {":kept", "g:kept() -> mask entries that are 1 (edges, or directed edges)"},
+    {":density", "g:density() -> kept / nmask"},
+    {":weight", "g:weight() -> (nmask) soft edge weights, sharing the graph's storage (1 at first)"},
+    {":grad", "g:grad() -> (nmask) gradient of the edge weights, accumulated by backward passes"},
+    {":mask", "g:mask() -> (nmask) 0/1 edge mask, sharing storage: write it to prune edges"},
     {":zero_grad", "g:zero_grad() -> g"},
     {":weight_grad", "g:weight_grad([on]) -> g, or whether backward passes compute the edge weights' gradient "
                      "(on at first; off saves a GCN's SDDMM when the edges are not trained)"},

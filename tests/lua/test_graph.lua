@@ -45,6 +45,25 @@ T.check_near(path:propagate(eye):get(1, 1), 0.25, 1e-6, 'weight 3 on edge 0-1: d
 T.check_eq(path:edges():totable(), { { 0, 1 }, { 1, 2 }, { 2, 3 } }, 'edges back')
 T.checkerror(function() path:propagate(tensor.zeros { 3, 2 }) end, 'one row per node')
 
+-- directed masks: one entry per direction (2k: u -> v, 2k+1: v -> u); rows receive, degrees
+-- count what a node sends. Cutting the message 1 -> 2 (entry 4): node 1 sends to 0 only
+-- (degree 2), node 2 to 1 and 3 (degree 3); A_hat(1, 2) = 1/sqrt(6), A_hat(2, 1) = 0.
+local dg = G.new(4, tensor.new { { 0, 1 }, { 1, 2 }, { 2, 3 } })
+T.check_eq(dg:directed(), false, 'undirected by default')
+T.check(dg:directed(true) == dg, 'directed(on) returns the graph')
+T.check_eq({ dg:directed(), dg:nedges(), dg:nmask(), dg:mask():numel(), dg:weight():numel(), dg:kept() },
+  { true, 3, 6, 6, 6, 6 }, 'directed: 6 mask entries')
+T.check_eq(dg:mask_edges():totable(), { { 0, 1 }, { 1, 0 }, { 1, 2 }, { 2, 1 }, { 2, 3 }, { 3, 2 } }, 'directed pairs')
+dg:mask():set(3, 0)
+A = dg:propagate(eye)
+T.check_near(A:get(2, 3), 1 / math.sqrt(6), 1e-6, 'directed: 2 -> 1 kept, A_hat(1, 2)')
+T.check_eq(A:get(3, 2), 0.0, 'directed: 1 -> 2 cut, A_hat(2, 1) = 0')
+T.check_near(A:get(2, 2), 0.5, 1e-6, 'directed: node 1 sends to 0 only, degree 2')
+T.check_eq({ dg:kept(), tostring(dg) }, { 5, 'graph (4 nodes, 3 edges, 5 of 6 directed entries kept)' }, 'directed counts')
+T.checkerror(function() dg:directed('yes') end, 'boolean expected')
+dg:directed(false)
+T.check_eq({ dg:nmask(), dg:kept(), dg:mask_edges():totable()[2][1] }, { 3, 3, 1 }, 'back to undirected, reset')
+
 -- ---- a model over the graph: batch = node set ----
 local m = nn.model(nn.sequential { nn.gcn(path, 4, 3), nn.relu(), nn.gcn(path, 3, 2) }, { input = { 4 } })
 m:init { seed = 1 }

@@ -34,7 +34,8 @@ T.check_eq(d.graph:nedges(), 60, 'crafted graph: 60 edges')
 
 local function cfg(root, rounds, extra)
   local c = { name = 'ugs', root = root, data = d, hidden = 8, epochs = 12, rounds = rounds, seeds = { 1, 2 },
-              verbose = false, plots = false, lr = 0.02, weight_scope = 'layer', bias = true }
+              verbose = false, plots = false, lr = 0.02, weight_scope = 'layer', bias = true,
+              edge_mask = 'undirected', mask_noise = 0 } -- hand counts per undirected edge; directed below
   for k, v in pairs(extra or {}) do c[k] = v end
   return c
 end
@@ -126,11 +127,74 @@ do
   d.graph:mask():fill(1)
 end
 
+-- ---- mask_noise: soft masks start at 1 + U(-c, c) on kept entries (lr 0: they stay there) ----
+do
+  local model = G.model(d, { kind = 'gcn', hidden = 8, seed = 5 })
+  local c = { epochs = 1, lr = 0, weight_decay = 0, s1 = 1e-2, s2 = 1e-2, prune_graph = 0.05, prune_weight = 0.2,
+              weight_scope = 'layer', mask_noise = 1e-3 }
+  d.graph:mask():set(7, 0)
+  local _, _, _, sm, gw = U.search(c, d, model, d.graph, 42)
+  local w1 = model:parameters()[1]
+  local s1 = sm:narrow(1, w1.offset + 1, w1.numel)
+  T.check_eq({ gw:get(7), sm:narrow(1, w1.offset + w1.numel + 1, 1):get(1) }, { 0.0, 1.0 },
+    'no noise on a masked edge (held at 0) nor on the bias after the first weight (1)')
+  gw:set(7, 1)
+  local dev, dg = (s1 - 1):abs(), (gw - 1):abs()
+  T.check(dev:max() <= 1e-3 and dev:max() > 5e-4 and dg:max() <= 1e-3 and dg:max() > 5e-4,
+    ('noise within 1e-3 (weights %.2g, edges %.2g)'):format(dev:max(), dg:max()))
+  local _, _, _, sm2 = U.search(c, d, model, d.graph, 42)
+  T.check_eq((sm2 - sm):abs():max(), 0.0, 'same seed, same noise')
+  d.graph:mask():fill(1)
+end
+
+-- ---- directed edge masks: 120 entries (2 per edge), pruned entry by entry ----
+do
+  local dres, drun = U.run(cfg(ROOT .. '/directed', 2, { seeds = { 1 }, edge_mask = 'directed' }))
+  local t1, t2 = dres.aggregate[2].methods.ticket, dres.aggregate[3].methods.ticket
+  -- round(0.05 * 120) = 6 pruned, then round(0.05 * 114) = 6
+  T.check_near(t1.graph_density.mean, 114 / 120, 1e-9, 'directed round 1: 114 of 120 entries')
+  T.check_near(t2.graph_density.mean, 108 / 120, 1e-9, 'directed round 2: 108 of 120 entries')
+  T.check_near(dres.aggregate[3].methods.random.graph_density.mean, 108 / 120, 1e-9,
+    'random control: the same count of directed entries')
+  -- MACs: N x kept weights + (kept directed entries + N) x (8 + 2)
+  T.check_near(t2.macs_rel.mean, (16 * 40 + (108 + 16) * 10) / (16 * 64 + (120 + 16) * 10), 1e-9, 'directed MACs')
+  local dm = assert(io_.load(drun:mask_path(1, 2)))
+  T.check_eq({ dm.edges:numel(), dm.edges:sum() }, { 120, 108.0 }, 'directed mask file: 120 entries, 108 kept')
+  local e, one_way = dm.edges:totable(), 0
+  for k = 1, 120, 2 do if e[k] ~= e[k + 1] then one_way = one_way + 1 end end
+  T.check(one_way > 0, ('directed ticket keeps %d edges one way only'):format(one_way))
+  T.check_eq(d.graph:directed(), true, 'the run set the graph directed')
+  -- options added later are stored only when not at their default: older runs still resume
+  T.check_eq({ drun.config.edge_mask, drun.config.mask_noise, run.config.edge_mask }, { 'directed', nil, nil },
+    'stored config: edge_mask only when directed')
+  U.run(cfg(ROOT .. '/undirected_again', 1, { seeds = { 1 }, controls = {} }))
+  T.check_eq({ d.graph:directed(), d.graph:nmask() }, { false, 60 }, 'and an undirected run sets it back')
+end
+
+-- ---- init = 'torch': θ0 of the prunable weights in U(+-1/sqrt(fan_in)) (6 and 8 inputs) ----
+do
+  local tres, trun = U.run(cfg(ROOT .. '/torchinit', 0, { seeds = { 1 }, init = 'torch', controls = {} }))
+  local t = assert(io_.load(trun:replicate_dir(1) .. '/init.safetensors'))
+  local model = G.model(d, { kind = 'gcn', hidden = 8, seed = 1 })
+  model:load_state(t.values)
+  local ps = {}
+  for _, p in ipairs(model:parameters()) do if p.prunable then ps[#ps + 1] = p end end
+  T.check_eq({ ps[1].shape, ps[2].shape }, { { 8, 6 }, { 2, 8 } }, 'weights (out, in)')
+  local m1, m2 = ps[1].value:abs():max(), ps[2].value:abs():max()
+  T.check(m1 <= 1 / math.sqrt(6) and m1 > 0.8 / math.sqrt(6) and m2 <= 1 / math.sqrt(8) and m2 > 0.5 / math.sqrt(8),
+    ('torch init bounds: max |w| %.3f (< %.3f), %.3f (< %.3f)'):format(m1, 1 / math.sqrt(6), m2, 1 / math.sqrt(8)))
+  T.check(tres.dense.test_acc.mean >= 0, 'torch init: dense round trained')
+  T.check_eq(trun.config.init, 'torch', 'init stored when not glorot_normal')
+end
+
 -- ---- misuse ----
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown option 'bogus'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { controls = { 'reinit' } })) end, "unknown control 'reinit'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { weight_scope = 'net' })) end, "'weight_scope' must be 'global' or 'layer'")
+T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { mask_noise = -1 })) end, "'mask_noise' must be a number >= 0")
+T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { init = 'he' })) end, "'init' must be 'glorot_normal' or 'torch'")
+T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { edge_mask = 'both' })) end, "'edge_mask' must be 'undirected' or 'directed'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { data = 'pubmed' })) end, "option 'data' must be 'cora', 'citeseer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/full', 2, { s1 = 0.5 })) end, 'different config')
 json.fs.remove_tree(ROOT)
