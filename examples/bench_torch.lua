@@ -21,10 +21,10 @@ local spec = {
     .. 'with LeNet\'s GEMM floor and lotto\'s GEMM-path convolutions (Winograd off) as baselines.\n'
     .. 'Without PyTorch (Debian: python3-torch) it says so and prints lotto\'s figures. A benchmark:\n'
     .. 'run it on an otherwise idle machine.',
-  scales = { { '(default)', '5 rounds, 1 and 2 threads, all four models', 'about 8 min' } },
+  scales = { { '(default)', '5 rounds, 1 and 2 threads, all four models', 'about 4 min' } },
   options = {
     { 'threads', '1,2', 'thread counts, comma-separated (each side uses the same)', type = 'string' },
-    { 'iters', 200, 'LeNet iterations per round' },
+    { 'iters', 1000, 'LeNet iterations per round (fewer make a noisy ratio: at 200, rounds of one run spread 1.75-2.9x)' },
     { 'conv-iters', 4, 'Conv-2 iterations per round (ResNet-20: half, VGG-19: 1)' },
     { 'rounds', 5, 'rounds (the median of per-round ratios is reported)' },
     { 'only', 'lenet,conv,resnet20,vgg19', 'models, comma-separated', type = 'string' },
