@@ -194,9 +194,17 @@ double lt_sparse_crossover_model(int rows, int cols, int batch, double dense_mac
 /* Measures the two rates on this machine, BLAS kernel and lt_get_threads() (best
  * of three rounds, about 0.1 s): what auto dispatch uses for shapes with no
  * calibrated entry. LT_ERANGE when the sparse scale comes out above
- * LT_SPARSE_SCALE_MAX (a busy machine, not a CPU): nothing to record. */
-#define LT_SPARSE_SCALE_MAX 20.0
+ * lt_sparse_scale_max() (a busy machine, not a CPU): nothing to record. */
 lt_status lt_sparse_calibrate_machine(double *dense_mac_ns, double *sparse_scale);
+/* The largest sparse scale this build's kernels can give: 20 in an optimised AVX2
+ * build (this engine's kernels measured 1-2.5 on Zen 3 and Zen 4), 1000 (the
+ * limit of a valid entry) in portable or debug builds, whose kernels are slower. */
+double lt_sparse_scale_max(void);
+/* The key under which this process's machine rates are recorded: the BLAS core
+ * name ("generic" when none), plus "+portable" for a build without AVX2 and
+ * "+debug" for an unoptimised or sanitized one, so that builds sharing a cache
+ * file never use each other's rates. */
+const char *lt_sparse_machine_key(void);
 
 /* ---- dispatch: dense or CSR per layer and per call (src/sparse/sparse_dispatch.c) ----
  * A prunable layer (linear, conv2d) owns an lt_spd. Before each forward it
@@ -261,7 +269,7 @@ lt_status lt_sparse_crossover_entry(int i, int *rows, int *cols, int *n, int *th
 lt_status lt_sparse_cache_path(char *buf, size_t n);
 /* Merges the entries of a cache file (path NULL: the default) into the table.
  * LT_EIO when missing, LT_EFORMAT (naming the file) when malformed. From the
- * default cache, machine rates with a sparse scale above LT_SPARSE_SCALE_MAX are
+ * default cache, machine rates with a sparse scale above lt_sparse_scale_max() are
  * left out (measured on a busy machine; measured again); a named file is obeyed. */
 lt_status lt_sparse_cache_load(const char *path);
 /* Writes the whole table atomically (path NULL: the default; parent directories are created). */

@@ -120,6 +120,7 @@ end
 function M.crossover_for(rows, cols, n) return call('lotto.sparse.crossover_for', core.crossover_get, rows, cols, n) end
 
 M.machines = core.machine_entries       -- () -> {{blas, threads, dense_ns_per_mac, sparse_scale}}
+M.machine_key = core.machine_key        -- () -> this build's key in machines() ('Zen', 'Zen+portable+debug'), scale bound
 --- autocalibrate([on]) -> previous: measure this machine's rates on the first auto decision that
 -- has none for the BLAS kernel and thread count in use (on by default; LOTTO_CALIBRATE=0 turns it off).
 M.autocalibrate = core.autocalibrate
@@ -128,9 +129,7 @@ M.autocalibrate = core.autocalibrate
 function M.calibrate_machine(opts)
   opts = U.check_options(opts, { save = true }, 'lotto.sparse.calibrate_machine')
   local d, sc = call('lotto.sparse.calibrate_machine', core.calibrate_machine)
-  local kernel = T.blas_info().kernel
-  if kernel == nil or kernel == '' then kernel = 'generic' end -- as the engine names it
-  call('lotto.sparse.calibrate_machine', core.machine_set, kernel, T.get_threads(), d, sc)
+  call('lotto.sparse.calibrate_machine', core.machine_set, core.machine_key(), T.get_threads(), d, sc)
   if opts.save ~= false then
     local ok, err = core.cache_save()
     if not ok then U.fail('lotto.sparse.calibrate_machine', err) end
@@ -282,6 +281,8 @@ if ok and type(help) == 'table' and help.register then
     report = 'report(model) -> text table of densities, crossovers and dispatch paths',
     crossover_for = "crossover_for(rows, cols, n) -> density, measured, source ('shape'|'machine'|'default'): the threshold auto uses now",
     machines = 'machines() -> the measured rates {blas, threads, dense_ns_per_mac, sparse_scale} per BLAS kernel and thread count',
+    machine_key = 'machine_key() -> key, max_scale: the blas field of this build\'s rates (the BLAS kernel, +portable without AVX2, '
+      .. '+debug unoptimised or sanitized) and the largest sparse scale it accepts from a measurement',
     autocalibrate = 'autocalibrate([on]) -> previous: measure the rates on first use for a new BLAS kernel or thread count (default on; LOTTO_CALIBRATE=0 off)',
     calibrate_machine = 'calibrate_machine{save = true} -> dense_ns_per_mac, sparse_scale: measure and record the rates now',
     set_crossover = 'set_crossover(rows, cols, n, density[, threads]): record a calibrated threshold',

@@ -140,6 +140,14 @@ static int sp_autocalibrate(lua_State *L) {
   return 1;
 }
 
+/* core.machine_key() -> the key of this process's rates ("Zen", "Zen+portable+debug"),
+ * the largest sparse scale this build accepts */
+static int sp_machine_key(lua_State *L) {
+  lua_pushstring(L, lt_sparse_machine_key());
+  lua_pushnumber(L, lt_sparse_scale_max());
+  return 2;
+}
+
 /* core.calibrate_machine() -> dense_ns_per_mac, sparse_scale (measured now, not recorded) */
 static int sp_calibrate_machine(lua_State *L) {
   double d, sc;
@@ -210,4 +218,5 @@ const luaL_Reg lt_sparse_cross_funcs[] = {
     {"crossover_set", sp_crossover_set}, {"crossover_entries", sp_crossover_entries},
     {"crossover_clear", sp_crossover_clear}, {"cache_path", sp_cache_path}, {"cache_load", sp_cache_load},
     {"cache_save", sp_cache_save}, {"machine_entries", sp_machine_entries}, {"machine_set", sp_machine_set},
-    {"autocalibrate", sp_autocalibrate}, {"calibrate_machine", sp_calibrate_machine}, {NULL, NULL}};
+    {"autocalibrate", sp_autocalibrate}, {"calibrate_machine", sp_calibrate_machine},
+    {"machine_key", sp_machine_key}, {NULL, NULL}};

@@ -14,17 +14,6 @@
 #include "nn/conv_winograd.h"
 #include "nn/nn_impl.h" // lt_gemm
 
-/* Eight floats as one value (GCC/clang vector extension: one AVX register, or two
- * SSE ones), loaded and stored unaligned, for the loops the compiler leaves scalar
- * (it unrolls their 8 iterations fully, then does not vectorise the result). */
-typedef float v8 __attribute__((vector_size(32)));
-static inline v8 ld8(const float *p) {
-  v8 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
-
 /* for (i = 0; i < n; i++) body, as blocks of 8 consecutive i, the last block moved
  * back to overlap the one before when 8 does not divide n: loops of a fixed 8 that
  * the compiler turns into whole vectors, where a plain loop over a 28x28 image's

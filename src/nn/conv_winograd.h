@@ -3,6 +3,22 @@
 #ifndef LT_CONV_WINOGRAD_H
 #define LT_CONV_WINOGRAD_H
 #include <stddef.h>
+#include <string.h>
+
+/* Eight floats as one value (GCC/clang vector extension: one AVX register, or two
+ * SSE ones), loaded and stored unaligned, for the loops the compiler leaves scalar
+ * (it unrolls their 8 iterations fully, then does not vectorise the result). */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__AVX__)
+/* the portable build passes them between static inline functions only: no ABI to keep */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef float v8 __attribute__((vector_size(32)));
+static inline v8 ld8(const float *p) {
+  v8 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 
 /* U (16, m, n) from W (cout, cin, 3, 3): for the forward (m = cout, n = cin), or
  * flipped = 1 for the input gradient, the kernel flipped and transposed

@@ -17,14 +17,6 @@
 #include "nn/conv_winograd.h"
 #include "nn/nn_impl.h" // lt_gemm
 
-typedef float v8 __attribute__((vector_size(32)));
-static inline v8 ld8(const float *p) {
-  v8 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void st8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
-
 /* Geometry: TH x TW tiles of 4x4, a row padded to TWp; the padded input plane (H + 2,
  * W + 2, and beyond, zero) is held as 4 planes of its columns modulo 4
  * (Q_r[pr][k] = padded[pr][4k + r], Hq x Lq each). */

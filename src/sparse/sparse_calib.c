@@ -9,6 +9,7 @@
 #include "lotto/rng.h"
 #include "lotto/sparse.h"
 #include "core/pool.h" /* lt_floats_alloc */
+#include "sparse/sparse_impl.h" /* LT_SPARSE_BUILD_* */
 #include "lotto/tensor.h"
 
 static double now_us(void) {
@@ -166,8 +167,14 @@ double lt_sparse_crossover(int rows, int cols, int batch) {
  * kept: on a busy machine one round can catch a pool worker descheduled for a
  * whole time slice (a cache once recorded a sparse scale of 50, where 1.5-2.5
  * is this machine's), and the recorded rates decide every later run's layout.
- * Rates outside what any CPU gives (sparse scale above LT_SPARSE_SCALE_MAX) are
+ * Rates no CPU gives to this build (sparse scale above lt_sparse_scale_max()) are
  * refused (LT_ERANGE) rather than recorded. About 0.1 s. */
+double lt_sparse_scale_max(void) {
+  /* an optimised AVX2 build's kernels are within a small factor of the Zen 4 they
+   * were fitted on (1.5-2.5 on Zen 3); a scale of 20 there is a busy machine */
+  return LT_SPARSE_BUILD_ISA[0] || LT_SPARSE_BUILD_OPT[0] ? 1e3 : 20.0;
+}
+
 lt_status lt_sparse_calibrate_machine(double *dense_mac_ns, double *sparse_scale) {
   static const int shapes[][3] = {{300, 784, 60}, {100, 300, 60}};
   double dsum = 0, ssum = 0;
@@ -192,7 +199,7 @@ lt_status lt_sparse_calibrate_machine(double *dense_mac_ns, double *sparse_scale
     dsum += d > 1e-4 ? d : 1e-4;
     ssum += sc > 0.05 ? sc : 0.05;
   }
-  if (!(ssum / 2 <= LT_SPARSE_SCALE_MAX) || !(dsum / 2 < 10.0))
+  if (!(ssum / 2 <= lt_sparse_scale_max()) || !(dsum / 2 < 10.0))
     return lt_error(LT_ERANGE, "sparse calibration: implausible rates (dense %.3g ns per multiply-add, sparse scale "
                     "%.3g; the machine is probably busy): not recorded", dsum / 2, ssum / 2);
   *dense_mac_ns = dsum / 2;

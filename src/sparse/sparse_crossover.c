@@ -15,6 +15,7 @@
 #include "lotto/io.h"
 #include "lotto/sparse.h"
 #include "sparse/sparse_dispatch.h" /* lt_sparse_crossover_generation */
+#include "sparse/sparse_impl.h"     /* LT_SPARSE_BUILD_* */
 
 /* ---- modes ------------------------------------------------------------------ */
 
@@ -169,11 +170,23 @@ int lt_sparse_set_autocalibrate(int on) {
   return was;
 }
 
-/* This kernel's name: OpenBLAS's core name, "generic" when it names none. */
-static const char *kernel_name(void) {
+/* The key of this machine's rates: OpenBLAS's core name ("generic" when it names
+ * none), plus the build when its own kernels are slower than an optimised AVX2
+ * build's (LT_SPARSE_BUILD_ISA, LT_SPARSE_BUILD_OPT). An ASan build measures a
+ * sparse scale in the hundreds; in a cache shared with the release build under
+ * the same key, it would run every sparse layer dense there. */
+static char machine_key[96];
+static void machine_key_fill(void) {
   const char *k = lt_blas_corename();
-  return k && *k ? k : "generic";
+  snprintf(machine_key, sizeof machine_key, "%.60s%s%s", k && *k ? k : "generic", LT_SPARSE_BUILD_ISA,
+           LT_SPARSE_BUILD_OPT);
 }
+const char *lt_sparse_machine_key(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, machine_key_fill);
+  return machine_key;
+}
+
 
 /* set when a measurement was refused as implausible: the process keeps the default
  * model instead of measuring again at every decision (under calib_mu) */
@@ -182,7 +195,7 @@ static int calib_refused;
 /* The rates for (kernel, threads): found (1), or measured now and cached (1) when
  * auto calibration is on, else 0. */
 static int machine_rates(int threads, double *dense_ns, double *scale) {
-  const char *kernel = kernel_name();
+  const char *kernel = lt_sparse_machine_key();
   for (int pass = 0; pass < 2; pass++) {
     int autocal;
     pthread_mutex_lock(&xt.mu);
@@ -310,7 +323,7 @@ lt_status lt_sparse_cache_load(const char *path) {
     /* in the machine's cache, a scale no CPU gives was measured on a busy machine by
      * an older lotto (which recorded up to 50): left out, so it is measured again and
      * replaced. A run's pinned file is obeyed as written, so that it resumes alike. */
-    if (machine_cache && x.scale > LT_SPARSE_SCALE_MAX) continue;
+    if (machine_cache && x.scale > lt_sparse_scale_max()) continue;
     mt[mk++] = x;
   }
   xentry tmp[XMAX];

@@ -20,6 +20,20 @@ static inline __m256i sp_lane_mask(int t) {
 }
 #endif
 
+/* How this build's own kernels differ from an optimised AVX2 build's: the machine
+ * rates of the crossover model are keyed by them (lt_sparse_machine_key) and the
+ * plausible sparse scale depends on them (lt_sparse_scale_max). */
+#if !defined(__AVX2__)
+#define LT_SPARSE_BUILD_ISA "+portable"
+#else
+#define LT_SPARSE_BUILD_ISA ""
+#endif
+#if !defined(__OPTIMIZE__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LT_SPARSE_BUILD_OPT "+debug"
+#else
+#define LT_SPARSE_BUILD_OPT ""
+#endif
+
 /* bounds[0..nparts] splits rows so that each part has about the same
  * nnz + SP_ROW_COST * rows; fixed for a given (rowptr, nparts). (sparse_csr.c) */
 #define SP_ROW_COST 2
