@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "lotto/graph.h"
+#include "graph_fd.h"
 
 /* The path 0-1-2-3 (edges 0: 0-1, 1: 2-1, 2: 2-3), directed. */
 static lt_graph *path4_directed(void) {
@@ -110,13 +111,6 @@ static void random_pair(int n, double p, uint64_t seed, lt_graph **und, lt_graph
   for (int64_t k = 0; k < e; k++) wu[k] = wd[2 * k] = wd[2 * k + 1] = lt_rng_uniform(&r, 0.3f, 1.7f);
 }
 
-static double probe(lt_graph *g, const float *x, const float *r, float *y, int n, int F) {
-  lt_graph_propagate(g, y, x, F);
-  double s = 0;
-  for (int i = 0; i < n * F; i++) s += (double)y[i] * r[i];
-  return s;
-}
-
 static void agreeing_directions_should_propagate_as_the_undirected_graph(void **state) {
   enum { n = 12, F = 3 };
   lt_graph *gu, *gd;
@@ -156,36 +150,8 @@ static void directed_backward_should_match_finite_differences(void **state) {
   m[2] = 0;                                                           /* one direction of edge 1 */
   float x[n * F], rr[n * F], y[n * F], dx[n * F];
   for (int i = 0; i < n * F; i++) x[i] = lt_rng_uniform(&r, -1, 1), rr[i] = lt_rng_uniform(&r, -1, 1);
-  probe(g, x, rr, y, n, F);
-  lt_graph_zero_grad(g);
-  lt_graph_propagate_backward(g, dx, rr, x, F);
+  check_propagation_fd(g, x, rr, y, dx, n, F, w, S, 2);
   const float *dw = lt_tensor_data(lt_graph_weight_grad(g));
-  const double eps = 1e-3;
-  for (int i = 0; i < n * F; i++) {
-    float keep = x[i];
-    x[i] = keep + (float)eps;
-    double lp = probe(g, x, rr, y, n, F);
-    x[i] = keep - (float)eps;
-    double lm = probe(g, x, rr, y, n, F);
-    x[i] = keep;
-    double fd = (lp - lm) / (2 * eps);
-    if (fabs(fd - dx[i]) > 2e-3 * (1 + fabs(fd))) fail_msg("dx[%d] = %.6f, finite difference %.6f", i, dx[i], fd);
-  }
-  for (int64_t s = 0; s < S; s++) {
-    float keep = w[s];
-    w[s] = keep + (float)eps;
-    double lp = probe(g, x, rr, y, n, F);
-    w[s] = keep - (float)eps;
-    double lm = probe(g, x, rr, y, n, F);
-    w[s] = keep;
-    double fd = (lp - lm) / (2 * eps);
-    if (s == 2) {
-      assert_true(dw[s] == 0.0f);
-      assert_true(fabs(fd) < 1e-9);
-    } else if (fabs(fd - dw[s]) > 2e-3 * (1 + fabs(fd))) {
-      fail_msg("dw[%lld] = %.6f, finite difference %.6f", (long long)s, dw[s], fd);
-    }
-  }
   assert_true(dw[3] != 0.0f); /* the other direction of edge 1 still learns */
   lt_graph_release(g);
 }
