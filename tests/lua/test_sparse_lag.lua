@@ -5,19 +5,9 @@
 -- moments -- gets the bits of the indexed step, whose buffers never lag.
 package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
 local T = require 'check'
-local tensor, nn, optim, prune, sparse, data, train =
-  lotto.tensor, lotto.nn, lotto.optim, lotto.prune, lotto.sparse, lotto.data, lotto.train
+local tensor, optim, sparse, data, train = lotto.tensor, lotto.optim, lotto.sparse, lotto.data, lotto.train
 
-local function model()
-  local m = nn.model(nn.sequential { nn.linear(40, 64), nn.relu(), nn.linear(64, 32), nn.relu(), nn.linear(32, 5) },
-    { input = { 40 } })
-  m:init { seed = 3 }
-  for _, p in ipairs(m:parameters()) do
-    if p.prunable and p.name ~= 'fc3.weight' then prune.magnitude_mask(p.mask, p.value, 0.93) end
-  end
-  m:apply_mask()
-  return m
-end
+local model = require 'sparse_lenet'
 
 local N, B, STEPS = 120, 20, 31
 local X = tensor.randn({ N, 40 }, 7)
@@ -70,26 +60,22 @@ sparse.with_mode('sparse', function()
 
     -- the lagging step loop by hand, read between steps by other entry points: a
     -- state copy, the output of a forward
-    local c = model()
-    local oc = optim.make(c, spec)
-    loader = data.loader(ds, { batch = B, seed = 1, shuffle = true })
-    for _ = 1, STEPS do
-      local x, y = loader:next()
-      if not x then x, y = loader:next() end
-      c:step_loss(x, y)
-      oc:step_after_loss()
+    local function steps(lagging) -- STEPS steps by hand: the compact step after the loss, or the indexed one
+      local m = model()
+      local o = optim.make(m, spec)
+      loader = data.loader(ds, { batch = B, seed = 1, shuffle = true })
+      for _ = 1, STEPS do
+        local x, y = loader:next()
+        if not x then x, y = loader:next() end
+        m:step_loss(x, y)
+        if lagging then o:step_after_loss() else o:step() end
+      end
+      return m
     end
+    local c = steps(true)
     local d = model()
     d:load_state(c:state())
-    local c2 = model()
-    local oc2 = optim.make(c2, spec)
-    loader = data.loader(ds, { batch = B, seed = 1, shuffle = true })
-    for _ = 1, STEPS do
-      local x, y = loader:next()
-      if not x then x, y = loader:next() end
-      c2:step_loss(x, y)
-      oc2:step()
-    end
+    local c2 = steps(false)
     T.check(same(d:values(), c2:values()), spec.kind .. ': a state copy after lagging steps has the indexed steps\' weights')
     T.check(same(c:forward(X), c2:forward(X)), spec.kind .. ': and so has a forward')
 

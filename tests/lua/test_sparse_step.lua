@@ -5,18 +5,9 @@
 -- are stale (a second backward added to the gradient).
 package.path = os.getenv('LOTTO_SOURCE_DIR') .. '/tests/lua/?.lua;' .. package.path
 local T = require 'check'
-local tensor, nn, optim, prune, sparse = lotto.tensor, lotto.nn, lotto.optim, lotto.prune, lotto.sparse
+local tensor, optim, sparse = lotto.tensor, lotto.optim, lotto.sparse
 
-local function model()
-  local m = nn.model(nn.sequential { nn.linear(40, 64), nn.relu(), nn.linear(64, 32), nn.relu(), nn.linear(32, 5) },
-    { input = { 40 } })
-  m:init { seed = 3 }
-  for _, p in ipairs(m:parameters()) do
-    if p.prunable and p.name ~= 'fc3.weight' then prune.magnitude_mask(p.mask, p.value, 0.93) end
-  end
-  m:apply_mask()
-  return m
-end
+local model = require 'sparse_lenet'
 
 local x = tensor.randn({ 24, 40 }, 7)
 local y = tensor.zeros { 24 }
