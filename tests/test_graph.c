@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "lotto/graph.h"
-#include "graph_fd.h"
+#include "graph_check.h"
 
 /* The path 0-1-2-3 (edges 0: 0-1, 1: 1-2, 2: 2-3). */
 static lt_graph *path4(void) {
@@ -21,18 +21,6 @@ static lt_graph *path4(void) {
   lt_graph *g;
   if (lt_graph_new(&g, 4, 3, pairs)) fail_msg("graph: %s", lt_errmsg());
   return g;
-}
-
-/* A_hat as a dense 4x4 matrix: the propagation of the identity. */
-static void dense_ahat(lt_graph *g, float *A) {
-  float eye[16] = {0};
-  for (int i = 0; i < 4; i++) eye[5 * i] = 1;
-  lt_graph_propagate(g, A, eye, 4);
-}
-
-static void check_matrix(const float *got, const double *want, int n, double tol) {
-  for (int i = 0; i < n * n; i++)
-    if (fabs(got[i] - want[i]) > tol) fail_msg("entry (%d, %d): %.7f, expected %.7f", i / n, i % n, got[i], want[i]);
 }
 
 static void graph_should_store_a_symmetric_csr_with_self_loops(void **state) {

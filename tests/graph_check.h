@@ -1,8 +1,22 @@
-/* graph_fd.h: the finite-difference check of the graph propagation's backward that
- * test_graph.c (one weight per edge) and test_graph_directed.c (one per direction)
- * share. Include after cmocka.h and lotto/graph.h. */
-#ifndef LOTTO_TESTS_GRAPH_FD_H
-#define LOTTO_TESTS_GRAPH_FD_H
+/* graph_check.h: what test_graph.c (one weight per edge) and test_graph_directed.c
+ * (one per direction) share: a 4-node A_hat as a dense matrix, a matrix compared with
+ * hand-worked values, and the finite-difference check of the propagation's backward.
+ * Include after cmocka.h and lotto/graph.h. */
+#ifndef LOTTO_TESTS_GRAPH_CHECK_H
+#define LOTTO_TESTS_GRAPH_CHECK_H
+
+/* A_hat of a 4-node graph as a dense 4x4 matrix: the propagation of the identity. */
+static void dense_ahat(lt_graph *g, float *A) {
+  float eye[16] = {0};
+  for (int i = 0; i < 4; i++) eye[5 * i] = 1;
+  lt_graph_propagate(g, A, eye, 4);
+}
+
+static void check_matrix(const float *got, const double *want, int n, double tol) {
+  for (int i = 0; i < n * n; i++)
+    if (fabs(got[i] - want[i]) > tol) fail_msg("entry (%d, %d): %.7f, expected %.7f", i / n, i % n, got[i], want[i]);
+}
+
 
 /* sum of y . r over y = propagate(x): a scalar whose gradient is the backward's */
 static double probe(lt_graph *g, const float *x, const float *r, float *y, int n, int F) {
