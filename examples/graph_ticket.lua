@@ -35,6 +35,8 @@ local spec = {
     { 'weights-only', false, 'prune weights only (ablation)' },
     { 'mask-noise', nil, "soft masks start at 1 + U(-c, c) (default 1e-5, the authors' all_one; 0: exactly 1)", type = 'number', min = 0 },
     { 'torch-init', false, "θ0 as torch's nn.Linear (U(+-1/sqrt(fan_in)), the authors') instead of Glorot normal" },
+    { 'ties', 'val_loss', 'the best-validation epoch on a tie of accuracy: the lower validation loss, or the first (the authors\')',
+      choices = { 'val_loss', 'first' } },
     { 'undirected', false, "one edge-mask entry per edge instead of one per direction (the authors')" },
     { 'restart', false, 'start over instead of resuming' },
     { 'threads', nil, 'OpenBLAS threads (default: as many as cores)', type = 'number', integer = true, min = 1 },
@@ -50,6 +52,7 @@ local suffix = (o.graph_only and '_graph_only' or '') .. (o.weights_only and '_w
   .. (o.earlybird and '_eb' or '')
   .. (o['lotto-gcn'] and '_lotto' or '') .. (o.undirected and '_undirected' or '')
   .. (o['mask-noise'] and ('_noise%g'):format(o['mask-noise']) or '') .. (o['torch-init'] and '_torchinit' or '')
+  .. (o.ties == 'first' and '_first' or '')
 
 local results, run = lotto.ugs.run {
   name = ('graph_%s_%s%s'):format(o.data, o.model, suffix),
@@ -62,7 +65,7 @@ local results, run = lotto.ugs.run {
   earlybird = o.earlybird and { threshold = 0.01, window = 5 } or false,
   input_dropout = o['lotto-gcn'] and false or 'auto', bias = o['lotto-gcn'] or false,
   edge_mask = o.undirected and 'undirected' or 'directed', mask_noise = o['mask-noise'] or 1e-5,
-  init = o['torch-init'] and 'torch' or 'glorot_normal',
+  init = o['torch-init'] and 'torch' or 'glorot_normal', ties = o.ties,
   restart = o.restart, threads = o.threads,
 }
 print(('\nUGS, %s on %s, %d seed(s): test accuracy at the best validation epoch (mean +- std)%s')

@@ -85,16 +85,26 @@ function G.model(d, opts)
   return m
 end
 
--- G.fit(model, d, {epochs = 200, lr = 0.01, weight_decay = 5e-4, optimizer =, on_epoch =, patience =})
+-- G.better_ties(ties, where) -> true for ties = 'first', false for 'val_loss' or nil; anything
+-- else is an error naming the option.
+function G.better_ties(ties, where)
+  if ties == nil or ties == 'val_loss' then return false end
+  if ties == 'first' then return true end
+  fail(where, ("option 'ties' must be 'val_loss' or 'first' (got %s)"):format(tostring(ties)), 3)
+end
+
+-- G.fit(model, d, {epochs = 200, lr = 0.01, weight_decay = 5e-4, optimizer =, on_epoch =, patience =, ties =})
 -- -> h = {best = {epoch, val_acc, val_loss, test_acc, train_acc}, epochs = {...}, state = best values}:
 -- full-batch Adam on d.train; each epoch evaluates train/val/test in eval mode and keeps the
--- epoch with the best validation accuracy (ties: lower validation loss). optimizer overrides
--- the Adam built from lr and weight_decay; on_epoch(e, row) is called after each epoch (it may
--- step other parameters, e.g. edge masks); patience stops after that many epochs without a
--- better validation accuracy (default: never).
+-- epoch with the best validation accuracy; ties = 'val_loss' (the default) breaks a tie by the
+-- lower validation loss, ties = 'first' keeps the first epoch of the best accuracy (Chen et al.'s
+-- UGS release). optimizer overrides the Adam built from lr and weight_decay; on_epoch(e, row) is
+-- called after each epoch (it may step other parameters, e.g. edge masks); patience stops after
+-- that many epochs without a better validation accuracy (default: never).
 function G.fit(model, d, opts)
   opts = options('fit', opts, { epochs = true, lr = true, weight_decay = true, optimizer = true, on_epoch = true,
-                                patience = true })
+                                patience = true, ties = true })
+  local first = G.better_ties(opts.ties, 'fit')
   local epochs = opts.epochs or 200
   local opt = opts.optimizer or optim.adam(model, { lr = opts.lr or 0.01, weight_decay = opts.weight_decay or 5e-4 })
   local h = { epochs = {}, best = { epoch = 0, val_acc = -1, val_loss = math.huge } }
@@ -107,7 +117,7 @@ function G.fit(model, d, opts)
     h.epochs[e] = row
     if opts.on_epoch then opts.on_epoch(e, row) end
     local b = h.best
-    if va > b.val_acc or (va == b.val_acc and vl < b.val_loss) then
+    if va > b.val_acc or (not first and va == b.val_acc and vl < b.val_loss) then
       h.best = row
       -- one buffer, refilled: a clone per better epoch (3 MB for UGS's GCN) piles up, as Lua's
       -- collector does not see the size of a tensor's storage

@@ -51,6 +51,8 @@ M.defaults = {
                             -- --init_soft_mask_type all_one); 0: exactly 1
   init = 'glorot_normal',   -- θ0 of the prunable weights: 'glorot_normal' (lotto.graph.model's) or
                             -- 'torch' (U(+-1/sqrt(fan_in)), nn.Linear's default, the authors' GCN)
+  ties = 'val_loss',        -- the best-validation epoch (search and trainings) on a tie of accuracy:
+                            -- 'val_loss' the lower validation loss, 'first' the first (the authors')
   edge_mask = 'directed',   -- 'directed': one mask entry per direction (2E, the authors' code),
                             -- graph density over those; 'undirected': one per edge (E)
   prune_graph = 0.05,       -- p_g: fraction of the remaining edges pruned per round
@@ -92,6 +94,9 @@ local function merge(opts)
   end
   if cfg.edge_mask ~= 'undirected' and cfg.edge_mask ~= 'directed' then
     bad(("option 'edge_mask' must be 'undirected' or 'directed' (got %s)"):format(tostring(cfg.edge_mask)))
+  end
+  if cfg.ties ~= 'val_loss' and cfg.ties ~= 'first' then
+    bad(("option 'ties' must be 'val_loss' or 'first' (got %s)"):format(tostring(cfg.ties)))
   end
   if cfg.weight_scope ~= 'global' and cfg.weight_scope ~= 'layer' then
     bad(("option 'weight_scope' must be 'global' or 'layer' (got %s)"):format(tostring(cfg.weight_scope)))
@@ -184,7 +189,7 @@ end
 local function train_hard(cfg, d, model, g)
   g:weight():fill(1)
   g:weight_grad(false) -- fixed edges: no gradient to compute
-  return G.fit(model, d, { epochs = cfg.epochs, lr = cfg.lr, weight_decay = cfg.weight_decay })
+  return G.fit(model, d, { epochs = cfg.epochs, lr = cfg.lr, weight_decay = cfg.weight_decay, ties = cfg.ties })
 end
 
 -- The masks pruning would draw from soft masks sm (weights, flat) and gw (edges).
@@ -232,6 +237,7 @@ local function search(cfg, d, model, g, noise_seed)
   local og = optim.adam { params = g:weight(), grads = g:grad(), mask = g:mask(), lr = mlr }
   local best, best_sm, best_gw = { val_acc = -1, val_loss = math.huge }, sm:clone(), g:weight():clone()
   local eb, prev, calm, stop_at = cfg.earlybird, nil, 0, nil
+  local first = cfg.ties == 'first'
   for e = 1, cfg.epochs do
     values:copy(theta):mul_(sm)
     g:zero_grad()
@@ -244,7 +250,7 @@ local function search(cfg, d, model, g, noise_seed)
     g:weight():clamp_(0, math.huge) -- degrees stay >= 1 (self-loop): the normalisation stays finite
     values:copy(theta):mul_(sm)
     local _, _, va, vl = G.evaluate(model, d.x, d.y, d.train, d.val)
-    if va > best.val_acc or (va == best.val_acc and vl < best.val_loss) then
+    if va > best.val_acc or (not first and va == best.val_acc and vl < best.val_loss) then
       best = { epoch = e, val_acc = va, val_loss = vl }
       best_sm:copy(sm); best_gw:copy(g:weight())
     end
@@ -354,7 +360,7 @@ end
 -- Options added after runs were made, with the value that gives those runs' behaviour (not the
 -- default since): the run store keeps them only when set otherwise, so such a run still resumes
 -- (and extends) with edge_mask = 'undirected', mask_noise = 0.
-M.added = { edge_mask = 'undirected', mask_noise = 0, init = 'glorot_normal' }
+M.added = { edge_mask = 'undirected', mask_noise = 0, init = 'glorot_normal', ties = 'val_loss' }
 
 local function stored(cfg)
   local c = {}

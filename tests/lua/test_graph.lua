@@ -110,6 +110,24 @@ for _, kind in ipairs { 'gcn', 'gat', 'gin' } do
   T.check((before - after):abs():sum() > 1e-3, kind .. ': masking every edge changes the output')
 end
 
+-- ---- the best epoch on ties of validation accuracy (2 validation nodes: ties are the rule) ----
+for _, ties in ipairs { 'val_loss', 'first' } do
+  local model = G.model(d, { kind = 'gcn', hidden = 8, dropout = 0, seed = 5 })
+  local h = G.fit(model, d, { epochs = 40, lr = 0.05, weight_decay = 0, ties = ties })
+  local want = h.epochs[1]
+  for _, r in ipairs(h.epochs) do -- by hand: the first epoch of the highest accuracy, or its lowest loss
+    if r.val_acc > want.val_acc or (ties == 'val_loss' and r.val_acc == want.val_acc and r.val_loss < want.val_loss) then
+      want = r
+    end
+  end
+  local n = 0
+  for _, r in ipairs(h.epochs) do if r.val_acc == want.val_acc then n = n + 1 end end
+  T.check(n > 1, ties .. ': the best accuracy is tied (' .. n .. ' epochs), so the rule matters')
+  T.check_eq(h.best.epoch, want.epoch, 'ties = ' .. ties .. ': the best epoch')
+end
+T.checkerror(function() G.fit(G.model(d, { kind = 'gcn', hidden = 4 }), d, { ties = 'last' }) end,
+  "option 'ties' must be 'val_loss' or 'first' (got last)")
+
 -- ---- export / import and arch: the graph layers' settings, the graph attached after ----
 local sparse, json = require 'lotto.sparse', require 'lotto.json'
 local tmp = (os.getenv('LOTTO_TEST_TMP') or '/tmp') .. '/test_graph_export.safetensors'

@@ -187,12 +187,21 @@ do
   T.check_eq(trun.config.init, 'torch', 'init stored when not glorot_normal')
 end
 
+-- ---- ties = 'first' (the authors' rule) reaches the run and is stored ----
+do
+  local fres, frun = U.run(cfg(ROOT .. '/first', 1, { seeds = { 1 }, ties = 'first', controls = {} }))
+  T.check_eq(frun.config.ties, 'first', "ties stored when not 'val_loss'")
+  T.check(fres.aggregate[2] and fres.aggregate[2].methods.ticket and fres.dense.test_acc.mean > 0,
+    'ties = first: dense and round 1 recorded')
+end
+
 -- ---- misuse ----
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { bogus = 1 })) end, "unknown option 'bogus'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { prune_graph = 1.5 })) end, 'prune rates must be below 1')
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { controls = { 'reinit' } })) end, "unknown control 'reinit'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { weight_scope = 'net' })) end, "'weight_scope' must be 'global' or 'layer'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { mask_noise = -1 })) end, "'mask_noise' must be a number >= 0")
+T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { ties = 'last' })) end, "'ties' must be 'val_loss' or 'first' (got last)")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { init = 'he' })) end, "'init' must be 'glorot_normal' or 'torch'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { edge_mask = 'both' })) end, "'edge_mask' must be 'undirected' or 'directed'")
 T.checkerror(function() U.run(cfg(ROOT .. '/x', 1, { data = 'pubmed' })) end, "option 'data' must be 'cora', 'citeseer'")
