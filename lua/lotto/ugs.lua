@@ -358,17 +358,9 @@ local function load_data(cfg)
 end
 
 -- Options added after runs were made, with the value that gives those runs' behaviour (not the
--- default since): the run store keeps them only when set otherwise, so such a run still resumes
--- (and extends) with edge_mask = 'undirected', mask_noise = 0.
+-- default since): a stored config that lacks one counts as this value (E.open's defaults), so
+-- such a run still resumes (and extends) with edge_mask = 'undirected', mask_noise = 0, ...
 M.added = { edge_mask = 'undirected', mask_noise = 0, init = 'glorot_normal', ties = 'val_loss' }
-
-local function stored(cfg)
-  local c = {}
-  for k, v in pairs(cfg) do
-    if M.added[k] == nil or M.added[k] ~= v then c[k] = v end
-  end
-  return c
-end
 
 -- lotto.ugs.run{...} -> results (as results.json), run. Options: M.defaults.
 function M.run(opts)
@@ -376,7 +368,8 @@ function M.run(opts)
   if cfg.threads then tensor.set_threads(cfg.threads) end
   local d = load_data(cfg)
   d.graph:directed(cfg.edge_mask == 'directed') -- a switch resets its masks; dense_round fills them anyway
-  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = stored(cfg), restart = cfg.restart })
+  local ok, run, err = pcall(E.open, { root = cfg.root, name = cfg.name, config = cfg, defaults = M.added,
+                                   restart = cfg.restart })
   if not ok or not run then bad(tostring(ok and err or run):gsub('^[^:]*:%d+: ', '')) end
   if run.resumed then say(cfg, 'resuming %s', run.dir) end
   -- everything under the run's lock (E.open holds it); an error releases it

@@ -164,11 +164,23 @@ do
   for k = 1, 120, 2 do if e[k] ~= e[k + 1] then one_way = one_way + 1 end end
   T.check(one_way > 0, ('directed ticket keeps %d edges one way only'):format(one_way))
   T.check_eq(d.graph:directed(), true, 'the run set the graph directed')
-  -- options added later are stored only when not at their default: older runs still resume
-  T.check_eq({ drun.config.edge_mask, drun.config.mask_noise, run.config.edge_mask }, { 'directed', nil, nil },
-    'stored config: edge_mask only when directed')
-  U.run(cfg(ROOT .. '/undirected_again', 1, { seeds = { 1 }, controls = {} }))
+  T.check_eq({ drun.config.edge_mask, drun.config.mask_noise, run.config.edge_mask }, { 'directed', 0, 'undirected' },
+    'stored config: every option')
+  local ares, arun = U.run(cfg(ROOT .. '/undirected_again', 1, { seeds = { 1 }, controls = {} }))
   T.check_eq({ d.graph:directed(), d.graph:nmask() }, { false, 60 }, 'and an undirected run sets it back')
+  -- a run made before the options added later (M.added) existed: its config lacks them, and it
+  -- resumes and extends with their old values; set otherwise, it is another run
+  local cpath = arun.dir .. '/config.json'
+  local c = assert(json.read(cpath))
+  for k in pairs(U.added) do c[k] = nil end
+  assert(json.write(cpath, c, { indent = true }))
+  local bres, brun = U.run(cfg(ROOT .. '/undirected_again', 2, { seeds = { 1 }, controls = {} }))
+  T.check(brun.resumed and #bres.aggregate == 3, 'a config without the added options resumes and extends')
+  T.check_eq(bres.aggregate[2].methods.ticket.test_acc.mean, ares.aggregate[2].methods.ticket.test_acc.mean,
+    'its round 1 kept')
+  T.checkerror(function()
+    U.run(cfg(ROOT .. '/undirected_again', 2, { seeds = { 1 }, controls = {}, mask_noise = 1e-5 }))
+  end, 'mask_noise: 0 -> 1e-05')
 end
 
 -- ---- init = 'torch': θ0 of the prunable weights in U(+-1/sqrt(fan_in)) (6 and 8 inputs) ----
