@@ -4,7 +4,8 @@
 # and thread count; a second run reads them (no new measurement); another thread count or
 # another kernel's entry makes a new measurement beside the old ones; a corrupted cache is
 # reported and replaced; LOTTO_CALIBRATE=0 measures nothing; a pinned run file decides alone;
-# a cached scale no CPU gives is measured again.
+# a cached scale no CPU gives is measured again, judged by the bound of the build that
+# recorded it (a debug build's entries survive a release build's rewrite).
 # The cache logic only: no timing is asserted.
 # usage: sh tests/test_crossover_cache.sh path/to/lotto
 LOTTO=${1:?usage: test_crossover_cache.sh path/to/lotto}
@@ -105,7 +106,7 @@ if [ "$MAXSCALE" = 20.0 ] || [ "$MAXSCALE" = 20 ]; then
   set -- $(cat "$TMP/out")
   [ "$1" = machine ] && [ "$2" = 1 ] && [ "$3" != none ] || fail "an implausible cached scale should be measured again (got: $*)"
   awk -v s="$4" 'BEGIN { exit !(s > 0 && s <= 20) }' || fail "the new scale should be plausible (got $4)"
-  grep -q '"sparse_scale":[[:space:]]*50[,}[:space:]]' "$LOTTO_CACHE/crossover.json" && fail "the implausible rate should be replaced in the cache"
+  grep -Eq '"sparse_scale":[[:space:]]*50([,}[:space:]]|$)' "$LOTTO_CACHE/crossover.json" && fail "the implausible rate should be replaced in the cache"
 else
   echo "note: a $K build accepts sparse scales up to $MAXSCALE: the implausible-cache case needs an optimised AVX2 build"
 fi
@@ -117,5 +118,17 @@ local m = lotto.sparse.machines()[1]
 restore()
 print(src, m and math.floor(m.sparse_scale))" || fail "pinned implausible run failed"
 [ "$(cat "$TMP/out")" = "machine	50" ] || fail "a pinned run's rates are used as they are (got: $(cat "$TMP/out"))"
+
+# 9. another build's entry is judged by its own key's bound: a release build (bound 20) that
+# measures and saves keeps a debug build's scale of 470 in a cache they share
+cat >"$LOTTO_CACHE/crossover.json" <<'EOF2'
+{"format": "lotto.crossover", "entries": [],
+ "machines": [{"blas": "OtherCore+portable+debug", "threads": 1, "dense_ns_per_mac": 0.03, "sparse_scale": 470}]}
+EOF2
+run "lotto.tensor.set_threads(1) $LOOK" || fail "shared-cache run failed"
+set -- $(cat "$TMP/out")
+[ "$1" = machine ] && [ "$2" = 2 ] && [ "$3" != none ] || fail "this build should measure beside the debug build's entry (got: $*)"
+grep -Eq '"sparse_scale":[[:space:]]*470([,}[:space:]]|$)' "$LOTTO_CACHE/crossover.json" ||
+  fail "a debug build's entry should stay in the cache a release build rewrites"
 
 [ "$fails" = 0 ] && echo "ok: crossover cache" || exit 1

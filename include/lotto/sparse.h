@@ -200,6 +200,8 @@ lt_status lt_sparse_calibrate_machine(double *dense_mac_ns, double *sparse_scale
  * build (this engine's kernels measured 1-2.5 on Zen 3 and Zen 4), 1000 (the
  * limit of a valid entry) in portable or debug builds, whose kernels are slower. */
 double lt_sparse_scale_max(void);
+/* The same bound for the build a machine key names ("Zen": 20; "Zen+portable+debug": 1000). */
+double lt_sparse_scale_max_for(const char *key);
 /* The key under which this process's machine rates are recorded: the BLAS core
  * name ("generic" when none), plus "+portable" for a build without AVX2 and
  * "+debug" for an unoptimised or sanitized one, so that builds sharing a cache
@@ -269,8 +271,8 @@ lt_status lt_sparse_crossover_entry(int i, int *rows, int *cols, int *n, int *th
 lt_status lt_sparse_cache_path(char *buf, size_t n);
 /* Merges the entries of a cache file (path NULL: the default) into the table.
  * LT_EIO when missing, LT_EFORMAT (naming the file) when malformed. From the
- * default cache, machine rates with a sparse scale above lt_sparse_scale_max() are
- * left out (measured on a busy machine; measured again); a named file is obeyed. */
+ * default cache, machine rates with a sparse scale above lt_sparse_scale_max_for()
+ * their key are left out (measured on a busy machine; measured again); a named file is obeyed. */
 lt_status lt_sparse_cache_load(const char *path);
 /* Writes the whole table atomically (path NULL: the default; parent directories are created). */
 lt_status lt_sparse_cache_save(const char *path);

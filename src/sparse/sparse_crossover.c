@@ -320,10 +320,12 @@ lt_status lt_sparse_cache_load(const char *path) {
     }
     snprintf(x.kernel, sizeof x.kernel, "%s", kn->valuestring);
     x.dense_ns = dn->valuedouble, x.scale = sc->valuedouble;
-    /* in the machine's cache, a scale no CPU gives was measured on a busy machine by
-     * an older lotto (which recorded up to 50): left out, so it is measured again and
-     * replaced. A run's pinned file is obeyed as written, so that it resumes alike. */
-    if (machine_cache && x.scale > lt_sparse_scale_max()) continue;
+    /* in the machine's cache, a scale no CPU gives to the entry's build was measured
+     * on a busy machine by an older lotto (which recorded up to 50): left out, so it is
+     * measured again and replaced. Judged by the entry's own key: a release build must
+     * not drop a sanitizer build's entries from a cache they share. A run's pinned
+     * file is obeyed as written, so that it resumes alike. */
+    if (machine_cache && x.scale > lt_sparse_scale_max_for(x.kernel)) continue;
     mt[mk++] = x;
   }
   xentry tmp[XMAX];
