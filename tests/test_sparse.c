@@ -461,6 +461,12 @@ static void calibrate_should_return_a_density_and_timings_in_range(void **state)
   assert_int_equal(lt_sparse_calibrate(&cross, NULL, up, 2, 60, 50, 16, 1), LT_EINVAL);
   double h = lt_sparse_crossover(300, 784, 60);
   assert_true(h > 0.0 && h <= 1.0);
+  /* 100 -> 10 at batch 60 (nv 8, one chunk), by hand from the model's terms:
+   * dense  3 (0.020 * 60000 + 200 + 0.21 * 110 * 60)   = 3 * 2786 = 8358 ns
+   * fixed  3 (300 + 0.11 * 60 * 110 + 2 * 110)         = 3 * 1246 = 3738 ns
+   * slope  1000 * 3 * (0.35 + 0.275 * 8)                         = 7650 ns
+   * d = 0.88 (8358 - 3738) / 7650 = 0.5315 */
+  assert_true(fabs(lt_sparse_crossover(10, 100, 60) - 0.5315) < 1e-3);
 }
 
 int main(void) {
