@@ -21,6 +21,25 @@ static inline __m256 load_tail(const int TAIL, const float *x, __m256i tm) {
   return _mm256_loadu_ps(x);
 }
 
+/* The first t lanes of v to c, t in 1..7, as at most three plain stores (a
+ * masked store costs more still than a masked load, and a memcpy of t floats
+ * is a call per row). */
+static inline void store_part(float *c, __m256 v, int t) {
+  __m128 h = _mm256_castps256_ps128(v);
+  if (t & 4) _mm_storeu_ps(c, h), h = _mm256_extractf128_ps(v, 1), c += 4;
+  if (t & 2) _mm_storel_pi((__m64 *)c, h), h = _mm_movehl_ps(h, h), c += 2;
+  if (t & 1) _mm_store_ss(c, h);
+}
+
+/* c[0, t) in the first t lanes, zeros above, t in 1..7: the reads stay inside c's t floats. */
+static inline __m256 load_part(const float *c, int t) {
+  __m128 x = _mm_setzero_ps();
+  const float *p = t & 4 ? c + 4 : c;
+  if (t & 2) x = _mm_loadl_pi(x, (const __m64 *)p);
+  if (t & 1) x = t & 2 ? _mm_movelh_ps(x, _mm_load_ss(p + 2)) : _mm_load_ss(p);
+  return t & 4 ? _mm256_set_m128(x, _mm_loadu_ps(c)) : _mm256_set_m128(_mm_setzero_ps(), x);
+}
+
 /* Entry k's weight, broadcast: v[k] from the CSR values, or (FROMW) v[ci[k]]
  * with v the row of the dense weight. */
 static inline __m256 weight(const int FROMW, const float *v, const int32_t *ci, int k) {
@@ -35,14 +54,12 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
                                                            const float *bt, size_t ldb, __m256i tm, int t,
                                                            float b0, int accumulate, float *vo) {
   __m256 a[8];
-  float tmp[8];
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) {
     a[j] = _mm256_set1_ps(b0);
     if (accumulate) {
       if (TAIL && j == NV - 1) {
-        memcpy(tmp, c + 8 * j, (size_t)t * sizeof *tmp);
-        a[j] = _mm256_add_ps(a[j], _mm256_loadu_ps(tmp));
+        a[j] = _mm256_add_ps(a[j], load_part(c + 8 * j, t));
       } else {
         a[j] = _mm256_add_ps(a[j], _mm256_loadu_ps(c + 8 * j));
       }
@@ -75,9 +92,8 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
   }
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) {
-    if (TAIL && j == NV - 1) { /* a masked store is slower still than a masked load */
-      _mm256_storeu_ps(tmp, a[j]);
-      memcpy(c + 8 * j, tmp, (size_t)t * sizeof *tmp);
+    if (TAIL && j == NV - 1) {
+      store_part(c + 8 * j, a[j], t);
     } else {
       _mm256_storeu_ps(c + 8 * j, a[j]);
     }
