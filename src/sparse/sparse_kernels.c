@@ -154,11 +154,19 @@ static inline __attribute__((always_inline)) __m256 dot_one(const int NV, const 
   return NV > 1 ? _mm256_add_ps(a[0], a[1]) : a[0];
 }
 
+/* Four entries' product vectors reduced to one vector: lanes 0-3 hold the
+ * sums of their lower halves, lanes 4-7 those of their upper halves. */
+static inline __m256 reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  return _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+}
+
 /* One row, one chunk of NV vectors of dy held in registers: each entry's row
  * of xt streams by once, as in mm_chunk, and reduces to one number. Entries
- * go four at a time through one transposing reduction (a horizontal sum per
- * entry would cost more than its products), the rest one by one; the grouping
- * starts at the row's first entry, so it does not depend on the thread split. */
+ * go eight at a time through a transposing reduction (a horizontal sum per
+ * entry would cost more than its products) into one vector of g, then four,
+ * the rest one by one; every entry of a group of four or eight is summed in
+ * the same order, and the grouping starts at the row's first entry, so it
+ * depends neither on the thread split nor on the group size. */
 static inline __attribute__((always_inline)) void dot_chunk(const int NV, const int TAIL, float *g,
                                                             const int32_t *ci, int cnt, const float *dy,
                                                             const float *xt, size_t ldx, __m256i tm) {
@@ -166,15 +174,19 @@ static inline __attribute__((always_inline)) void dot_chunk(const int NV, const 
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) d[j] = TAIL && j == NV - 1 ? _mm256_maskload_ps(dy + 8 * j, tm) : _mm256_loadu_ps(dy + 8 * j);
   int k = 0;
+#define SP_DOT(i) dot_one(NV, TAIL, d, xt + (size_t)ci[k + (i)] * ldx, tm)
+  for (; k + 8 <= cnt; k += 8) {
+    __m256 lo = reduce4(SP_DOT(0), SP_DOT(1), SP_DOT(2), SP_DOT(3));
+    __m256 hi = reduce4(SP_DOT(4), SP_DOT(5), SP_DOT(6), SP_DOT(7));
+    __m256 s = _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+    _mm256_storeu_ps(g + k, _mm256_add_ps(_mm256_loadu_ps(g + k), s));
+  }
   for (; k + 4 <= cnt; k += 4) {
-    __m256 a0 = dot_one(NV, TAIL, d, xt + (size_t)ci[k] * ldx, tm);
-    __m256 a1 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 1] * ldx, tm);
-    __m256 a2 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 2] * ldx, tm);
-    __m256 a3 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 3] * ldx, tm);
-    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m256 t = reduce4(SP_DOT(0), SP_DOT(1), SP_DOT(2), SP_DOT(3));
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
     _mm_storeu_ps(g + k, _mm_add_ps(_mm_loadu_ps(g + k), s));
   }
+#undef SP_DOT
   for (; k < cnt; k++) g[k] += hsum(dot_one(NV, TAIL, d, xt + (size_t)ci[k] * ldx, tm));
 }
 
