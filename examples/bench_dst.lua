@@ -73,7 +73,8 @@ local function sparse_step()
   end
   m:apply_mask()
   local opt = lotto.optim.adam(m, { lr = 1.2e-3 })
-  local loader = lotto.data.loader(data.train, { batch = 60, seed = 1 })
+  -- batches transposed as train.fit serves them to a model that takes them
+  local loader = lotto.data.loader(data.train, { batch = 60, seed = 1, transposed = m:takes_transposed() })
   local function steps(k, compact, lazy)
     local was = lotto.sparse.lazy(lazy)
     local t0 = clock()

@@ -141,6 +141,10 @@ struct lt_layer {
    * transposed activations, so the layer may produce y transposed (and then
    * gets dy transposed in the backward). */
   int emit_transposed;
+  /* Set at bind: the forward takes a transposed x as it is (ops->layout is
+   * LT_LAYOUT_ANY, or a sequential whose first children pass it on to one that
+   * does); the model then takes a transposed input batch without copying it. */
+  int takes_transposed;
   /* The layer's sparse dispatch, set by the constructor of a layer whose
    * prunable weight runs on the sparse kernels (linear, conv2d); NULL for
    * the rest. The layer frees it. */

@@ -44,10 +44,12 @@ static int takes_transposed(const sequential *p, int j) {
   return 0; // the container's own output stays contiguous
 }
 
-// A child may hand its output on transposed when the layers after it take it.
+// A child may hand its output on transposed when the layers after it take it,
+// and the sequential takes a transposed input when its first children do.
 static lt_status sequential_bind(lt_layer *l) {
   sequential *p = l->priv;
   for (int i = 0; i < p->n; i++) p->kids[i]->emit_transposed = takes_transposed(p, i + 1);
+  l->takes_transposed = takes_transposed(p, 0);
   return LT_OK;
 }
 
