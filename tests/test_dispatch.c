@@ -147,6 +147,68 @@ static void linear_sparse_should_match_dense_on_lenet_shapes_and_odd_sizes(void 
   }
 }
 
+/* A linear layer followed by a relu stores its output rectified and the relu
+ * passes it on (emit_rectified / input_rectified): the same bits as the linear
+ * layer alone with the rectifier applied after, forward and backward, in both
+ * modes, contiguous outputs (the relu is last) and transposed ones (a linear
+ * layer follows), batch 13 (a partial vector) and 60. */
+static void linear_then_relu_should_give_the_bits_of_the_relu_applied_after(void **state) {
+  static const int cases[][3] = {{40, 24, 13}, {30, 16, 60}}; /* in, h, B */
+  for (int c = 0; c < 2; c++)
+    for (int mode = LT_SPARSE_DENSE; mode <= LT_SPARSE_FORCE; mode++)
+      for (int tail = 0; tail < 2; tail++) {
+        int in = cases[c][0], h = cases[c][1], B = cases[c][2];
+        lt_layer *ka[] = {lt_linear_new(in, h, 1), lt_relu_new(), lt_linear_new(h, 5, 1)};
+        lt_layer *kb[] = {lt_linear_new(in, h, 1), lt_linear_new(h, 5, 1)};
+        int64_t s[1] = {in};
+        lt_model *a = lt_model_new(lt_sequential_new(tail ? 3 : 2, ka), 1, s);
+        if (!tail) lt_layer_free(ka[2]);
+        lt_model *b = lt_model_new(lt_sequential_new(1, kb), 1, s);
+        assert_non_null(a), assert_non_null(b);
+        set_state(a, 0.3, -1, -1);
+        size_t nb = lt_model_numel(b, 0);
+        memcpy(lt_tensor_data(lt_model_values(b)), lt_tensor_data(lt_model_values(a)), nb * sizeof(float));
+        memcpy(lt_tensor_data(lt_model_masks(b)), lt_tensor_data(lt_model_masks(a)), nb * sizeof(float));
+        lt_model_apply_mask(b);
+        int64_t xs[2] = {B, in}, hs[2] = {B, h}, os[2] = {B, 5};
+        lt_tensor *x = randt(2, xs), *dh = randt(2, hs), *dy = tail ? randt(2, os) : dh;
+        /* b's hidden output, then the gradient a's relu would pass back */
+        lt_sparse_set_mode(mode);
+        lt_tensor *yb;
+        assert_int_equal(lt_model_forward(b, x, &yb, 1), LT_OK);
+        float *hb = copyof(yb, &nb);
+        lt_sparse_set_mode(LT_SPARSE_AUTO);
+        result ra = run(a, x, dy, mode);
+        assert_int_equal(layer_ran_sparse(a, 0), mode == LT_SPARSE_FORCE);
+        if (!tail) { /* a's output is the rectified hidden layer */
+          for (size_t i = 0; i < nb; i++) assert_true(ra.y[i] == (hb[i] > 0.0f ? hb[i] : 0.0f));
+          float *m = lt_tensor_data(dh);
+          for (size_t i = 0; i < nb; i++) m[i] = hb[i] > 0.0f ? m[i] : 0.0f;
+          result rb = run(b, x, dh, mode);
+          assert_memory_equal(ra.dx, rb.dx, rb.nx * sizeof(float));
+          assert_memory_equal(ra.g, rb.g, rb.ng * sizeof(float));
+          free_result(&rb);
+        } else { /* through a second layer: against the definition, within rounding */
+          const lt_param *w2 = lt_model_param(a, 2), *b2 = lt_model_param(a, 3);
+          const float *w = lt_tensor_data(w2->value), *bias = lt_tensor_data(b2->value);
+          for (int i = 0; i < B; i++)
+            for (int o = 0; o < 5; o++) {
+              double sum = bias[o], mag = fabs(bias[o]);
+              for (int j = 0; j < h; j++) {
+                double r = hb[i * h + j] > 0.0f ? hb[i * h + j] : 0.0f;
+                sum += r * w[o * h + j], mag += fabs(r * w[o * h + j]);
+              }
+              assert_true(fabs(ra.y[i * 5 + o] - sum) <= 1e-5 * mag + 1e-6);
+            }
+        }
+        free(hb);
+        free_result(&ra);
+        lt_tensor_release(x), lt_tensor_release(dh);
+        if (tail) lt_tensor_release(dy);
+        lt_model_free(a), lt_model_free(b);
+      }
+}
+
 static void linear_sparse_should_handle_empty_rows_columns_and_a_fully_pruned_layer(void **state) {
   lt_model *m = mlp(12, 9, 5);
   set_state(m, 0.4, 3, 7); /* fc1 row 3 and column 7 empty; fc2 row 3 empty */
@@ -420,6 +482,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(linear_sparse_should_match_dense_on_lenet_shapes_and_odd_sizes),
       cmocka_unit_test(linear_sparse_should_handle_empty_rows_columns_and_a_fully_pruned_layer),
+      cmocka_unit_test(linear_then_relu_should_give_the_bits_of_the_relu_applied_after),
       cmocka_unit_test(conv_sparse_should_match_dense_for_padding_stride_and_1x1),
       cmocka_unit_test(gradients_should_match_finite_differences_through_sparse_layers),
       cmocka_unit_test(training_in_sparse_and_dense_mode_should_stay_together_and_keep_masks_exact),

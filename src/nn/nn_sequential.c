@@ -45,11 +45,17 @@ static int takes_transposed(const sequential *p, int j) {
 }
 
 // A child may hand its output on transposed when the layers after it take it,
-// and the sequential takes a transposed input when its first children do.
+// and the sequential takes a transposed input when its first children do; a
+// rectifier after a layer that can rectify its own output leaves that to it.
 static lt_status sequential_bind(lt_layer *l) {
   sequential *p = l->priv;
   for (int i = 0; i < p->n; i++) p->kids[i]->emit_transposed = takes_transposed(p, i + 1);
   l->takes_transposed = takes_transposed(p, 0);
+  for (int i = 0; i + 1 < p->n; i++) { // a rectifier after a layer that can store its y rectified: one pass
+    int fuse = p->kids[i]->ops->fuses_relu && p->kids[i + 1]->ops->rectifier;
+    p->kids[i]->emit_rectified = fuse;
+    p->kids[i + 1]->input_rectified = fuse;
+  }
   return LT_OK;
 }
 
