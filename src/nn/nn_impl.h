@@ -154,6 +154,11 @@ struct lt_layer {
    * as max(y, 0) (relu's own x > 0 ? x : 0, the same bits); the second passes it
    * on as its output and reads it for its backward. */
   int emit_rectified, input_rectified;
+  /* Set by the container at bind, in pairs, the other way: pass_grad on a rectifier
+   * followed by a fuses_relu layer, which gets mask_dx. The second stores its input
+   * gradient as x > 0 ? dx : 0 (its x is the rectifier's output: the rectifier's own
+   * backward, the same bits); the first passes dy on as its dx. */
+  int pass_grad, mask_dx;
   /* The layer's sparse dispatch, set by the constructor of a layer whose
    * prunable weight runs on the sparse kernels (linear, conv2d); NULL for
    * the rest. The layer frees it. */

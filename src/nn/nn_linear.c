@@ -198,12 +198,19 @@ static lt_status linear_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **d
   float *d = need_dx ? lt_tensor_data(p->dx) : NULL;
   if (p->sparse) { // dx and dW share one transposed dy
     if (overwrite) lt_spd_grad_overwrite(p->sp);
-    if ((st = lt_spd_linear_backward_ld(p->sp, d, x_ld, dW, g, dy_ld, B))) return st;
+    if ((st = lt_spd_linear_backward_ld(p->sp, d, x_ld, dW, g, dy_ld, B, l->mask_dx))) return st;
   } else {
     if (dy_ld) return lt_error(LT_EINVAL, "linear %s: a dense backward got a transposed dy", l->name);
     linear_matmul_weight_grad(dW, g, lt_tensor_data(p->x), x_ld, B, p->in, p->out, overwrite);
     lt_spd_grad_dirty(p->sp);
     if (d) linear_matmul_input_grad(d, x_ld, g, lt_tensor_data(l->params[0].value), B, p->in, p->out);
+    if (d && l->mask_dx) { // the rectifier before us: its output is our x (mask_dx)
+      const float *xv = lt_tensor_data(p->x);
+      size_t rows = x_ld ? (size_t)p->in : (size_t)B, cols = x_ld ? (size_t)B : (size_t)p->in;
+      size_t ld = x_ld ? (size_t)x_ld : cols;
+      for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) d[r * ld + j] = xv[r * ld + j] > 0.0f ? d[r * ld + j] : 0.0f;
+    }
   }
   if (p->bias) linear_bias_grad(lt_tensor_data(l->params[1].grad), g, dy_ld, B, p->out, overwrite);
   l->grad_overwrite = 0;

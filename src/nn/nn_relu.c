@@ -92,6 +92,10 @@ static lt_status relu_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
   relu *p = l->priv;
   if (!need_dx) return LT_OK;
   if (!p->out) return lt_error(LT_EINVAL, "relu %s: backward before a forward", l->name);
+  if (l->pass_grad) { // the layer after masked its input gradient by our output (mask_dx)
+    *dx = (lt_tensor *)dy;
+    return LT_OK;
+  }
   int t = lt_is_transposed(dy);
   if (t != lt_is_transposed(p->out) || (t && dy->stride[1] != p->out->stride[1]))
     return lt_error(LT_EINVAL, "relu %s: dy and y differ in layout", l->name);

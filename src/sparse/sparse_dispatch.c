@@ -229,7 +229,7 @@ static lt_status spmm_now(lt_spd *d, float *ct, int ldc, const float *bt, int ld
     return st;
   }
   ensure_vals(d);
-  return lt_sp_spmm_t(ct, ldc, d->a, bt, ldb, n, bias, relu);
+  return lt_sp_spmm_t(ct, ldc, d->a, bt, ldb, n, bias, relu, NULL, 0);
 }
 
 lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at) {
@@ -293,7 +293,8 @@ lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x
 }
 
 
-lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B) {
+lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B,
+                                    int mask_dx) {
   const int overwrite = d->overwrite; /* this call only, whatever happens */
   d->overwrite = 0;
   if (!d->built || B != d->B || (dx_ld && dx_ld < B) || (dy_ld && dy_ld < B))
@@ -329,9 +330,11 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
   if (!dx) return LT_OK;
   const lt_csr *at;
   if ((st = lt_spd_transposed(d, &at))) return st;
-  if (dx_ld) return lt_csr_spmm_t(dx, dx_ld, at, dyt, ldd, B, NULL, 0);
+  /* the forward's input, transposed, is the rectifier's output whose backward is done here */
+  const float *m = mask_dx ? d->xin : NULL;
+  if (dx_ld) return lt_sp_spmm_t(dx, dx_ld, at, dyt, ldd, B, NULL, 0, m, d->xin_ld);
   if ((st = grow(&d->dxt, &d->dxt_cap, (size_t)a->cols * ld))) return st;
-  if ((st = lt_csr_spmm_t(d->dxt, ld, at, dyt, ldd, B, NULL, 0))) return st;
+  if ((st = lt_sp_spmm_t(d->dxt, ld, at, dyt, ldd, B, NULL, 0, m, d->xin_ld))) return st;
   transpose(dx, a->cols, d->dxt, ld, a->cols, B);
   return LT_OK;
 }

@@ -84,7 +84,10 @@ lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at);
  * (lt_layer.emit_rectified). */
 lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x, int x_ld, const float *bias, int B,
                                    int relu);
-lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B);
+/* mask_dx: dx is stored as x > 0 ? dx : 0 with x the forward's input, for a layer whose
+ * input is a rectifier's output and that does that rectifier's backward (lt_layer.mask_dx). */
+lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B,
+                                    int mask_dx);
 /* Convolution over one image's im2col columns after a sparse prepare with n = P. */
 lt_status lt_spd_conv_forward(lt_spd *d, float *y,     // y is (rows = cout, P)
                               const float *cols,       // cols is (K = cols, P)

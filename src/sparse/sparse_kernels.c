@@ -52,7 +52,8 @@ static inline __m256 weight(const int FROMW, const float *v, const int32_t *ci, 
 static inline __attribute__((always_inline)) void mm_chunk(const int NV, const int TAIL, const int FROMW, float *c,
                                                            const int32_t *ci, const float *v, int cnt,
                                                            const float *bt, size_t ldb, __m256i tm, int t,
-                                                           float b0, int accumulate, int relu, float *vo) {
+                                                           float b0, int accumulate, int relu, const float *mrow,
+                                                           float *vo) {
   __m256 a[8];
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) {
@@ -94,6 +95,10 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
   for (int j = 0; j < NV; j++) {
     /* max(x, 0) keeps the second operand for a NaN or a zero of either sign: x > 0 ? x : 0 */
     if (relu) a[j] = _mm256_max_ps(a[j], _mm256_setzero_ps());
+    if (mrow) { /* all bits where the mask is > 0, else +0: m > 0 ? x : 0 */
+      __m256 m = TAIL && j == NV - 1 ? load_part(mrow + 8 * j, t) : _mm256_loadu_ps(mrow + 8 * j);
+      a[j] = _mm256_and_ps(a[j], _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));
+    }
     if (TAIL && j == NV - 1) {
       store_part(c + 8 * j, a[j], t);
     } else {
@@ -118,16 +123,17 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, float *vout, in
       /* the weights read are stored compact too: the CSR values refreshed in passing */
       float *vo = fromw && vout && c0 == 0 ? vout + s : NULL;
       float *c = p->ct + (size_t)r * p->ldc + c0, b0 = p->bias ? p->bias[r] : 0.0f;
+      const float *mrow = p->mask ? p->mask + (size_t)r * p->ldm + c0 : NULL;
       const size_t ldb = p->ldb;
       const int acc = p->accumulate, relu = p->relu;
       switch (sel) {
 #define SP_CASE(n)                                                                                 \
-  case 6 * n: mm_chunk(n, TAIL_NONE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, vo); break;          \
-  case 6 * n + 1: mm_chunk(n, TAIL_NONE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, vo); break;      \
-  case 6 * n + 2: mm_chunk(n, TAIL_WHOLE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, vo); break;     \
-  case 6 * n + 3: mm_chunk(n, TAIL_WHOLE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, vo); break;     \
-  case 6 * n + 4: mm_chunk(n, TAIL_MASKED, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, vo); break;    \
-  case 6 * n + 5: mm_chunk(n, TAIL_MASKED, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, vo); break;
+  case 6 * n: mm_chunk(n, TAIL_NONE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;          \
+  case 6 * n + 1: mm_chunk(n, TAIL_NONE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;      \
+  case 6 * n + 2: mm_chunk(n, TAIL_WHOLE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;     \
+  case 6 * n + 3: mm_chunk(n, TAIL_WHOLE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;     \
+  case 6 * n + 4: mm_chunk(n, TAIL_MASKED, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;    \
+  case 6 * n + 5: mm_chunk(n, TAIL_MASKED, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;
         SP_CASE(1) SP_CASE(2) SP_CASE(3) SP_CASE(4) SP_CASE(5) SP_CASE(6) SP_CASE(7) SP_CASE(8)
 #undef SP_CASE
       }
@@ -228,6 +234,8 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, float *vout, in
       }
       if (p->relu)
         for (int j = 0; j < w; j++) a[j] = a[j] > 0.0f ? a[j] : 0.0f;
+      if (p->mask)
+        for (int j = 0; j < w; j++) a[j] = p->mask[(size_t)r * p->ldm + c0 + j] > 0.0f ? a[j] : 0.0f;
       memcpy(c, a, (size_t)w * sizeof *c);
     }
   }
@@ -272,11 +280,12 @@ static void mm_part(void *arg, int p) {
 }
 
 static lt_status spmm(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb, int n,
-                      const float *bias, int accumulate, float *vout, int relu) {
+                      const float *bias, int accumulate, float *vout, int relu, const float *mask, int ldm) {
   if (!a || n < 0 || ldc < n || ldb < n || (!ct && a->rows && n) || (!bt && a->nnz && n))
     return lt_error(LT_EINVAL, "lt_csr_spmm_t: bad arguments (n %d, ldc %d, ldb %d)", n, ldc, ldb);
   if (n == 0 || a->rows == 0) return LT_OK;
-  mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate, relu}, w, (size_t)ldw,
+  mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate, relu, mask, (size_t)ldm},
+              w, (size_t)ldw,
               w ? vout : NULL, {0}};
   int np = lt_pool_nparts((double)(a->nnz + a->rows) * n, a->rows);
   lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
@@ -286,18 +295,19 @@ static lt_status spmm(float *ct, int ldc, const lt_csr *a, const float *w, int l
 
 lt_status lt_csr_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n,
                         const float *bias, int accumulate) {
-  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, accumulate, NULL, 0);
+  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, accumulate, NULL, 0, NULL, 0);
 }
 
 lt_status lt_sp_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n, const float *bias,
-                       int relu) {
-  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, 0, NULL, relu);
+                       int relu, const float *mask, int ldm) {
+  if (mask && ldm < n) return lt_error(LT_EINVAL, "lt_sp_spmm_t: mask stride %d < n %d", ldm, n);
+  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, 0, NULL, relu, mask, ldm);
 }
 
 lt_status lt_sp_spmm_w(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb,
                        int n, const float *bias, float *vals, int relu) {
   if (!w || ldw < a->cols) return lt_error(LT_EINVAL, "lt_sp_spmm_w: no dense weight (ldw %d)", ldw);
-  return spmm(ct, ldc, a, w, ldw, bt, ldb, n, bias, 0, vals, relu);
+  return spmm(ct, ldc, a, w, ldw, bt, ldb, n, bias, 0, vals, relu, NULL, 0);
 }
 
 typedef struct dot_job {
