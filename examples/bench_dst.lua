@@ -2,8 +2,9 @@
 -- LeNet-300-100 / MNIST (batch 60, Adam): seconds per epoch of the dense network, of a
 -- SNIP ticket (pruned at initialization, then trained on a fixed mask) and of RigL
 -- (drop/grow every 100 steps, its updates included), every prunable layer at the same
--- density (5% by default); the step of a 3.6% IMP ticket with the optimizer on the sparse
--- layers' compact copies against the indexed step; then the cost of one RigL drop/grow
+-- density (5% by default); the step of a 3.6% IMP ticket as train.fit runs it against the
+-- earlier variants of that step (contiguous batches, fc3 dense, dense buffers written every
+-- step, the indexed optimizer step); then the cost of one RigL drop/grow
 -- update against one dense training step, for the whole network and for the first layer
 -- alone. The three trainings alternate, rep after rep, in one process, so a busy machine
 -- slows them alike; the minimum over reps is reported. The figures are process CPU time
@@ -13,9 +14,9 @@
 local o = lotto.args.parse(arg, {
   usage = 'lotto examples/bench_dst.lua [options]',
   about = 'Sparse training against dense, LeNet-300-100 on MNIST: s/epoch dense, SNIP and RigL (mask\n'
-    .. 'updates included) at one density, the speed-ups, the sparse step at 3.6% (compact against\n'
-    .. 'indexed optimizer step), and one drop/grow update against one dense step. A benchmark: run it\n'
-    .. 'on an otherwise idle machine.',
+    .. 'updates included) at one density, the speed-ups, the sparse step at 3.6% as train.fit runs it\n'
+    .. '(against earlier variants of that step), and one drop/grow update against one dense step. A\n'
+    .. 'benchmark: run it on an otherwise idle machine.',
   scales = { { '(default)', '3 repetitions of 1,000 steps each', 'about 1 min' } },
   options = {
     { 'density', 0.05, 'density of every prunable layer' },
@@ -59,11 +60,14 @@ local function timed(model, dst)
 end
 
 -- The sparse step of an IMP ticket at 3.6% (hidden layers 3.6%, output layer 20.8%, as round
--- 15 of lenet_imp.lua): loader, step_loss, optimizer step, in µs, three ways alternated in
--- blocks of 200 steps: the optimizer reading the sparse layers' compact copies and the dense
--- buffers lagging behind them (opt:step_after_loss, what train.fit does), the same with the
--- dense buffers written at every step (sparse.lazy(false), the previous path), and the
--- indexed step over the dense buffers (opt:step). The three give the same bits.
+-- 15 of lenet_imp.lua): loader, step_loss, optimizer step, in us, as train.fit runs it
+-- (batches transposed for the first sparse layer, every layer on the kernels auto picks, the
+-- optimizer on the sparse layers' compact copies with the dense buffers lagging behind them:
+-- opt:step_after_loss) against the earlier variants, each changing one thing, alternated in
+-- blocks of 200 steps so that a busy machine slows them alike: contiguous batches (the first
+-- layer transposes them), fc3 forced dense (what the crossover model picked before it counted
+-- sgemm's packing), the dense buffers written at every step (sparse.lazy(false)), and the
+-- indexed optimizer step over the dense buffers (opt:step). All give the same bits but fc3 dense.
 local function sparse_step()
   local m = fresh()
   for _, p in ipairs(m:parameters()) do
@@ -73,9 +77,20 @@ local function sparse_step()
   end
   m:apply_mask()
   local opt = lotto.optim.adam(m, { lr = 1.2e-3 })
-  local loader = lotto.data.loader(data.train, { batch = 60, seed = 1 })
-  local function steps(k, compact, lazy)
+  local tr = lotto.data.loader(data.train, { batch = 60, seed = 1, transposed = m:takes_transposed() })
+  local plain = lotto.data.loader(data.train, { batch = 60, seed = 1 })
+  -- each variant: its loader, fc3's mode, lazy dense buffers, the compact optimizer step
+  local variants = {
+    { 'transposed batches, compact optimizer step, lagging dense buffers', tr, 'auto', true, true },
+    { 'contiguous batches', plain, 'auto', true, true },
+    { 'fc3 dense', tr, 'dense', true, true },
+    { 'dense buffers written every step', tr, 'auto', false, true },
+    { 'indexed optimizer step', tr, 'auto', false, false },
+  }
+  local function steps(k, v)
+    local loader, fc3, lazy, compact = v[2], v[3], v[4], v[5]
     local was = lotto.sparse.lazy(lazy)
+    lotto.sparse.set_layer(m, 'fc3', { mode = fc3 })
     local t0 = clock()
     for _ = 1, k do
       local x, y = loader:next()
@@ -84,21 +99,23 @@ local function sparse_step()
       if compact then opt:step_after_loss() else opt:step() end
     end
     local t = (clock() - t0) / k
+    lotto.sparse.set_layer(m, 'fc3', { mode = 'auto' })
     lotto.sparse.lazy(was)
     return t
   end
-  steps(50, true, true)
-  local b_idx, b_cmp, b_lag = math.huge, math.huge, math.huge
-  for _ = 1, math.max(3, reps * 2) do
-    b_lag = math.min(b_lag, steps(200, true, true))
-    b_cmp = math.min(b_cmp, steps(200, true, false))
-    b_idx = math.min(b_idx, steps(200, false, false))
-  end
   local paths = ''
+  steps(50, variants[1])
   for _, l in ipairs(lotto.sparse.layers(m)) do paths = paths .. ' ' .. l.path end
-  print(('\nsparse step at 3.6%%/20.8%% (layers:%s), batch 60: %.0f us with the compact optimizer step and lagging dense buffers;'
-    .. ' %.0f us writing them every step (%.2fx), %.0f us with the indexed step (%.2fx)'):format(
-    paths, 1e6 * b_lag, 1e6 * b_cmp, b_cmp / b_lag, 1e6 * b_idx, b_idx / b_lag))
+  local best = {}
+  for _ = 1, math.max(3, reps * 2) do
+    for i, v in ipairs(variants) do best[i] = math.min(best[i] or math.huge, steps(200, v)) end
+  end
+  local others = {}
+  for i = 2, #variants do
+    others[#others + 1] = ('%s %.0f us (%.2fx)'):format(variants[i][1], 1e6 * best[i], best[i] / best[1])
+  end
+  print(('\nsparse step at 3.6%%/20.8%% (layers:%s), batch 60: %.0f us with %s; %s'):format(
+    paths, 1e6 * best[1], variants[1][1], table.concat(others, ', ')))
 end
 if o.only == 'step' then return sparse_step() end
 

@@ -217,45 +217,48 @@ static void linear_kernels_should_handle_empty_rows_columns_and_a_fully_pruned_l
 }
 
 static void transposed_kernels_should_respect_strides_and_accumulate(void **state) {
-  int rows = 19, cols = 45, n = 21, ldb = 29, ldc = 24;
-  float *w = randv((size_t)rows * cols), *m = randmask(rows, cols, 0.3, -1, -1);
-  float *bt = randv((size_t)cols * ldb), *ct = randv((size_t)rows * ldc), *c0 = malloc(rows * ldc * sizeof *c0);
-  float *bias = randv(rows);
-  memcpy(c0, ct, (size_t)rows * ldc * sizeof *ct);
-  lt_csr *a = lt_csr_new();
-  assert_int_equal(lt_csr_build(a, w, m, rows, cols), LT_OK);
-  assert_int_equal(lt_csr_spmm_t(ct, ldc, a, bt, ldb, n, bias, 1), LT_OK);
-  for (int r = 0; r < rows; r++) {
-    for (int j = 0; j < ldc; j++) {
-      double s = c0[r * ldc + j], sc = fabs(s);
-      if (j >= n) { /* padding beyond n is not touched */
-        assert_true(ct[r * ldc + j] == c0[r * ldc + j]);
-        continue;
+  /* n = 17..23: every partial last vector (1..7 lanes), read and written */
+  for (int n = 17; n <= 23; n++) {
+    int rows = 19, cols = 45, ldb = 29, ldc = 24;
+    float *w = randv((size_t)rows * cols), *m = randmask(rows, cols, 0.3, -1, -1);
+    float *bt = randv((size_t)cols * ldb), *ct = randv((size_t)rows * ldc), *c0 = malloc(rows * ldc * sizeof *c0);
+    float *bias = randv(rows);
+    memcpy(c0, ct, (size_t)rows * ldc * sizeof *ct);
+    lt_csr *a = lt_csr_new();
+    assert_int_equal(lt_csr_build(a, w, m, rows, cols), LT_OK);
+    assert_int_equal(lt_csr_spmm_t(ct, ldc, a, bt, ldb, n, bias, 1), LT_OK);
+    for (int r = 0; r < rows; r++) {
+      for (int j = 0; j < ldc; j++) {
+        double s = c0[r * ldc + j], sc = fabs(s);
+        if (j >= n) { /* padding beyond n is not touched */
+          assert_true(ct[r * ldc + j] == c0[r * ldc + j]);
+          continue;
+        }
+        s += bias[r], sc += fabs(bias[r]);
+        for (int c = 0; c < cols; c++) {
+          double t = (double)w[r * cols + c] * m[r * cols + c] * bt[c * ldb + j];
+          s += t, sc += fabs(t);
+        }
+        check_close(&ct[r * ldc + j], &s, &sc, 1);
       }
-      s += bias[r], sc += fabs(bias[r]);
-      for (int c = 0; c < cols; c++) {
-        double t = (double)w[r * cols + c] * m[r * cols + c] * bt[c * ldb + j];
-        s += t, sc += fabs(t);
-      }
-      check_close(&ct[r * ldc + j], &s, &sc, 1);
     }
+    /* sampled product into values aligned with the CSR */
+    float *g = randv(a->nnz), *g0 = malloc((a->nnz + 1) * sizeof *g0);
+    memcpy(g0, g, a->nnz * sizeof *g);
+    assert_int_equal(lt_csr_sddmm_t(g, a, ct, ldc, bt, ldb, n), LT_OK);
+    for (int r = 0; r < rows; r++)
+      for (int32_t k = a->rowptr[r]; k < a->rowptr[r + 1]; k++) {
+        double s = g0[k], sc = fabs(s);
+        for (int j = 0; j < n; j++) {
+          double t = (double)ct[r * ldc + j] * bt[a->colidx[k] * ldb + j];
+          s += t, sc += fabs(t);
+        }
+        check_close(&g[k], &s, &sc, 1);
+      }
+    assert_int_equal(lt_csr_spmm_t(ct, n - 1, a, bt, ldb, n, NULL, 0), LT_EINVAL); /* ldc < n */
+    lt_csr_free(a);
+    free(w), free(m), free(bt), free(ct), free(c0), free(bias), free(g), free(g0);
   }
-  /* sampled product into values aligned with the CSR */
-  float *g = randv(a->nnz), *g0 = malloc((a->nnz + 1) * sizeof *g0);
-  memcpy(g0, g, a->nnz * sizeof *g);
-  assert_int_equal(lt_csr_sddmm_t(g, a, ct, ldc, bt, ldb, n), LT_OK);
-  for (int r = 0; r < rows; r++)
-    for (int32_t k = a->rowptr[r]; k < a->rowptr[r + 1]; k++) {
-      double s = g0[k], sc = fabs(s);
-      for (int j = 0; j < n; j++) {
-        double t = (double)ct[r * ldc + j] * bt[a->colidx[k] * ldb + j];
-        s += t, sc += fabs(t);
-      }
-      check_close(&g[k], &s, &sc, 1);
-    }
-  assert_int_equal(lt_csr_spmm_t(ct, 10, a, bt, ldb, n, NULL, 0), LT_EINVAL); /* ldc < n */
-  lt_csr_free(a);
-  free(w), free(m), free(bt), free(ct), free(c0), free(bias), free(g), free(g0);
 }
 
 static void tails_should_give_the_same_bits_for_tight_and_padded_strides(void **state) {
@@ -461,6 +464,12 @@ static void calibrate_should_return_a_density_and_timings_in_range(void **state)
   assert_int_equal(lt_sparse_calibrate(&cross, NULL, up, 2, 60, 50, 16, 1), LT_EINVAL);
   double h = lt_sparse_crossover(300, 784, 60);
   assert_true(h > 0.0 && h <= 1.0);
+  /* 100 -> 10 at batch 60 (nv 8, one chunk), by hand from the model's terms:
+   * dense  3 (0.020 * 60000 + 200 + 0.21 * 110 * 60)   = 3 * 2786 = 8358 ns
+   * fixed  3 (300 + 0.11 * 60 * 110 + 2 * 110)         = 3 * 1246 = 3738 ns
+   * slope  1000 * 3 * (0.35 + 0.275 * 8)                         = 7650 ns
+   * d = 0.88 (8358 - 3738) / 7650 = 0.5315 */
+  assert_true(fabs(lt_sparse_crossover(10, 100, 60) - 0.5315) < 1e-3);
 }
 
 int main(void) {

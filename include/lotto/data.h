@@ -29,6 +29,10 @@ static inline int64_t lt_dataset_size(const lt_dataset *d) { return d->x->shape[
 
 /* Gathers rows idx[0..n) into xb (n, ...) and yb (n) / (n, k), which the caller allocated. */
 lt_status lt_dataset_gather(const lt_dataset *d, const int64_t *idx, int64_t n, lt_tensor *xb, lt_tensor *yb);
+/* The same with the inputs transposed: xb is (n, F), F the numel of a row, with strides
+ * (1, ld), ld >= n: column i of the (F, ld) block holds row idx[i], columns n..ld are
+ * left as they are. A sparse first layer takes this layout as it is (lotto/nn.h). */
+lt_status lt_dataset_gather_t(const lt_dataset *d, const int64_t *idx, int64_t n, lt_tensor *xb, lt_tensor *yb);
 /* Rows [start, start+n) as views (no copy). Caller releases both. */
 lt_status lt_dataset_slice(const lt_dataset *d, int64_t start, int64_t n, lt_tensor **xb, lt_tensor **yb);
 
@@ -94,6 +98,12 @@ lt_dataset *lt_loader_dataset(const lt_loader *l); /* borrowed */
  * (pad 0 and flip 0: off), drawing from an lt_rng on LT_STREAM_AUGMENT seeded
  * from (seed, epoch, batch): a reset loader sees the same images again. */
 lt_status lt_loader_set_augment(lt_loader *l, int pad, int flip);
+/* Serves x batches transposed from now on (on 1), as lt_dataset_gather_t makes them: (b, F)
+ * with strides (1, ld), ld = the batch size rounded up to 16 floats (a 64-byte line per
+ * feature row, padding zero), F the numel of a row; y batches are as before. Not with
+ * augmentation (LT_EINVAL either way round). on 0: contiguous batches again. */
+lt_status lt_loader_set_transposed(lt_loader *l, int on);
+int lt_loader_transposed(const lt_loader *l);
 
 /* The standard CIFAR augmentation, in place on a contiguous batch x (B, C, H, W):
  * each image becomes a random crop of itself zero-padded by pad on every side

@@ -251,8 +251,15 @@ int lt_init_kind_parse(const char *s);
 /* Forward on x (B, <input shape>) (any strides). *y is (B, <output shape>),
  * borrowed: owned by the model and overwritten by the next forward. train
  * selects batchnorm batch statistics and active dropout. Errors on a wrong
- * input shape, naming it and the expected one. */
+ * input shape, naming it and the expected one. A model that takes transposed
+ * input (lt_model_takes_transposed) also takes x as (B, F), F the numel of a
+ * sample, with strides (1, ld), ld >= B (lt_dataset_gather_t's layout), as it
+ * is: then a gradient asked of the backward comes in that layout too. */
 lt_status lt_model_forward(lt_model *m, const lt_tensor *x, lt_tensor **y, int train);
+/* 1 when the model's first layers take a transposed input batch without copying it:
+ * flatten and elementwise layers pass it on to a linear layer, which runs its product
+ * on it directly (a sparse one saves the transpose it would make of a contiguous x). */
+int lt_model_takes_transposed(const lt_model *m);
 /* Backward of the last forward: dy has the output's shape. ACCUMULATES into
  * grads, then zeroes the gradients of pruned weights. dx (borrowed, may be
  * NULL to skip computing it) gets the input gradient. */

@@ -324,12 +324,20 @@ end
 -- augment = true (crop 4 and flip, the CIFAR standard) or {crop = pixels, flip = bool}: each
 -- batch's images are shifted by a random crop of their zero-padded selves and mirrored half the
 -- time, drawn from (seed, epoch, batch) on the loader's own stream (lotto.rng.streams.augment).
+-- transposed = true: xb comes as (B, features) with strides (1, ld), ld = B rounded up to 16:
+-- each feature's B values contiguous, the layout the sparse kernels work in, so a model whose
+-- first layers take it (model:takes_transposed(): flatten, then linear) skips a transpose per
+-- step; gathered and transposed in one pass. Not with augment.
 function D.loader(ds, opts)
-  opts = check_opts('loader', opts, { batch = true, seed = true, shuffle = true, drop_last = true, augment = true })
+  opts = check_opts('loader', opts, { batch = true, seed = true, shuffle = true, drop_last = true, augment = true,
+    transposed = true })
   local batch = int_opt('loader', opts, 'batch', 60, 1)
   local seed = int_opt('loader', opts, 'seed', 1, math.mininteger)
   local crop, flip = D.augment_options(opts.augment, 'loader')
-  return core.loader(ds, batch, seed, opts.shuffle ~= false, opts.drop_last == true, crop, flip)
+  local tr = opts.transposed
+  if tr ~= nil and type(tr) ~= 'boolean' then fail('loader', "option 'transposed' must be a boolean") end
+  if tr and (crop > 0 or flip) then fail('loader', "option 'transposed' cannot be used with 'augment'") end
+  return core.loader(ds, batch, seed, opts.shuffle ~= false, opts.drop_last == true, crop, flip, tr == true)
 end
 
 -- augment option -> crop pixels, flip: nil/false (none), true (4, true) or {crop =, flip =}.
@@ -359,7 +367,7 @@ if ok and type(help) == 'table' and help.register then
     planetoid = "planetoid('cora'|'citeseer' or {name =, dir =}) -> g: x (N, F), y (N), edges (E, 2), train/val/test node ids",
     planetoid_path = 'planetoid_path(name[, dir]) -> path of the converted file, or nil, message naming `make data`',
     read_planetoid = 'read_planetoid(path) -> g, or nil, message: a converted Planetoid file, checked',
-    loader = 'loader(ds, {batch =, seed =, shuffle = true, drop_last = false, augment = false|true|{crop =, flip =}}) -> it: it:next() -> xb, yb (reused) or nil',
+    loader = 'loader(ds, {batch =, seed =, shuffle = true, drop_last = false, augment = false|true|{crop =, flip =}, transposed = false}) -> it: it:next() -> xb, yb (reused) or nil',
   })
 end
 

@@ -127,8 +127,13 @@ function M.fit(model, data, opts)
   if opt == nil then fail("option 'optimizer' is required (lotto.optim.adam(model, {...}) or {kind = 'adam', lr = ...})") end
   if type(opt) == 'table' and getmetatable(opt) == nil then opt = optim.make(model, opt) end
 
+  -- Batches come transposed where the model's first layers take them (a sparse first layer then
+  -- skips its transpose; same numbers), unless something else sees them: on_step, augmentation,
+  -- targeted dropout.
+  local transposed = model:takes_transposed() and opts.on_step == nil and not opts.augment
+    and opts.targeted_dropout == nil
   local loader = data_mod.loader(train_ds, { batch = batch, seed = seed, shuffle = opts.shuffle ~= false,
-    augment = opts.augment })
+    augment = opts.augment, transposed = transposed })
   -- Length: iterations, or epochs of the loader (iterations win if both are given).
   local per_epoch = loader:batches_per_epoch()
   local iterations = positive_int(opts, 'iterations', nil)

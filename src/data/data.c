@@ -122,6 +122,103 @@ lt_status lt_dataset_gather(const lt_dataset *d, const int64_t *idx, int64_t n, 
   return LT_OK;
 }
 
+#if defined(__AVX__)
+#include <immintrin.h>
+/* dst[j * ldd + i] = src[i][j] for i, j < 8: eight rows from anywhere, rows i and
+ * i + 4 sharing a register so that only in-lane shuffles are needed. */
+static inline void tile8(float *dst, size_t ldd, const float *const *src, size_t j0) {
+  __m256 r[8];
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(src[i] + j0)), _mm_loadu_ps(src[i + 4] + j0), 1);
+    r[i + 4] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(src[i] + j0 + 4)),
+                                    _mm_loadu_ps(src[i + 4] + j0 + 4), 1);
+  }
+  for (int h = 0; h < 8; h += 4) { /* columns h..h+3 */
+    __m256 t0 = _mm256_unpacklo_ps(r[h], r[h + 1]), t1 = _mm256_unpackhi_ps(r[h], r[h + 1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[h + 2], r[h + 3]), t3 = _mm256_unpackhi_ps(r[h + 2], r[h + 3]);
+    _mm256_storeu_ps(dst + (h + 0) * ldd, _mm256_shuffle_ps(t0, t2, 0x44));
+    _mm256_storeu_ps(dst + (h + 1) * ldd, _mm256_shuffle_ps(t0, t2, 0xEE));
+    _mm256_storeu_ps(dst + (h + 2) * ldd, _mm256_shuffle_ps(t1, t3, 0x44));
+    _mm256_storeu_ps(dst + (h + 3) * ldd, _mm256_shuffle_ps(t1, t3, 0xEE));
+  }
+}
+/* The same for four rows (what is left of a batch such as 60). */
+static inline void tile4(float *dst, size_t ldd, const float *const *src, size_t j0) {
+  __m256 r0 = _mm256_loadu_ps(src[0] + j0), r1 = _mm256_loadu_ps(src[1] + j0), r2 = _mm256_loadu_ps(src[2] + j0),
+         r3 = _mm256_loadu_ps(src[3] + j0);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 o[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE), _mm256_shuffle_ps(t1, t3, 0x44),
+                 _mm256_shuffle_ps(t1, t3, 0xEE)};
+  for (int j = 0; j < 4; j++) {
+    _mm_storeu_ps(dst + j * ldd, _mm256_castps256_ps128(o[j]));
+    _mm_storeu_ps(dst + (j + 4) * ldd, _mm256_extractf128_ps(o[j], 1));
+  }
+}
+#else
+static inline void tile8(float *dst, size_t ldd, const float *const *src, size_t j0) {
+  for (int j = 0; j < 8; j++)
+    for (int i = 0; i < 8; i++) dst[j * ldd + i] = src[i][j0 + j];
+}
+static inline void tile4(float *dst, size_t ldd, const float *const *src, size_t j0) {
+  for (int j = 0; j < 8; j++)
+    for (int i = 0; i < 4; i++) dst[j * ldd + i] = src[i][j0 + j];
+}
+#endif
+
+lt_status lt_dataset_gather_t(const lt_dataset *d, const int64_t *idx, int64_t n, lt_tensor *xb, lt_tensor *yb) {
+  char b1[96], b2[96];
+  size_t rx = row_numel(d->x), ry = row_numel(d->y);
+  if (!xb || xb->ndim != 2 || xb->shape[0] != n || xb->shape[1] != (int64_t)rx || xb->stride[0] != 1 ||
+      xb->stride[1] < n)
+    return lt_error(LT_ESHAPE, "dataset gather: xb %s cannot hold %lld rows of %s transposed (strides 1, >= %lld)",
+                    xb ? lt_tensor_shape_str(xb, b1, sizeof b1) : "NULL", (long long)n,
+                    lt_tensor_shape_str(d->x, b2, sizeof b2), (long long)n);
+  lt_status s = check_batch(yb, d->y, n, "yb");
+  if (s) return s;
+  int64_t N = lt_dataset_size(d);
+  for (int64_t i = 0; i < n; i++)
+    if (idx[i] < 0 || idx[i] >= N)
+      return lt_error(LT_ERANGE, "dataset gather: index %lld out of range 0..%lld", (long long)idx[i], (long long)N - 1);
+  const float *x = lt_tensor_data(d->x), *y = lt_tensor_data(d->y);
+  float *xt = lt_tensor_data(xb), *yo = lt_tensor_data(yb);
+  size_t ld = (size_t)xb->stride[1], r8 = rx & ~(size_t)7;
+  /* eight rows at a time through 8x8 tiles, the rows of the next eight asked for ahead line by line */
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float *src[8], *ahead[8];
+    for (int k = 0; k < 8; k++) {
+      src[k] = x + (size_t)idx[i + k] * rx;
+      ahead[k] = i + 8 + k < n ? x + (size_t)idx[i + 8 + k] * rx : NULL;
+    }
+    for (size_t j = 0; j < r8; j += 8) {
+      if (!(j & 15))
+        for (int k = 0; k < 8; k++)
+          if (ahead[k]) __builtin_prefetch(ahead[k] + j, 0, 3);
+      tile8(xt + j * ld + i, ld, src, j);
+    }
+    for (size_t j = r8; j < rx; j++)
+      for (int k = 0; k < 8; k++) xt[j * ld + i + k] = src[k][j];
+  }
+  if (i + 4 <= n) {
+    const float *src[4];
+    for (int k = 0; k < 4; k++) src[k] = x + (size_t)idx[i + k] * rx;
+    for (size_t j = 0; j < r8; j += 8) tile4(xt + j * ld + i, ld, src, j);
+    for (size_t j = r8; j < rx; j++)
+      for (int k = 0; k < 4; k++) xt[j * ld + i + k] = src[k][j];
+    i += 4;
+  }
+  for (; i < n; i++) {
+    const float *r = x + (size_t)idx[i] * rx;
+    for (size_t j = 0; j < rx; j++) xt[j * ld + i] = r[j];
+  }
+  for (i = 0; i < n; i++) {
+    if (ry == 1) yo[i] = y[idx[i]];
+    else memcpy(yo + (size_t)i * ry, y + (size_t)idx[i] * ry, ry * sizeof(float));
+  }
+  return LT_OK;
+}
+
 lt_status lt_dataset_slice(const lt_dataset *d, int64_t start, int64_t n, lt_tensor **xb, lt_tensor **yb) {
   *xb = *yb = NULL;
   int64_t N = lt_dataset_size(d);

@@ -16,6 +16,8 @@ struct lt_loader {
   int64_t *perm;
   lt_tensor *xb, *yb;     /* full batches, min(batch, n) rows */
   lt_tensor *xp, *yp;     /* views of the final partial batch, or NULL */
+  int transposed;         /* lt_loader_set_transposed: x batches are xt, xtp */
+  lt_tensor *xt, *xtp;    /* (rows, F) and (rem, F) views, strides (1, ld), of one (F, ld) block */
 };
 
 static lt_tensor *batch_like(const lt_tensor *t, int64_t rows) {
@@ -42,6 +44,8 @@ void lt_loader_free(lt_loader *l) {
   lt_tensor_release(l->yb);
   lt_tensor_release(l->xp);
   lt_tensor_release(l->yp);
+  lt_tensor_release(l->xt);
+  lt_tensor_release(l->xtp);
   free(l->perm);
   lt_dataset_release(l->d);
   free(l);
@@ -112,7 +116,9 @@ lt_status lt_loader_next(lt_loader *l, lt_tensor **xb, lt_tensor **yb) {
   }
   int64_t rows = left < l->batch ? left : l->batch;
   lt_tensor *x = rows == l->xb->shape[0] ? l->xb : l->xp, *y = rows == l->xb->shape[0] ? l->yb : l->yp;
-  lt_status s = lt_dataset_gather(l->d, l->perm + l->pos, rows, x, y);
+  if (l->transposed) x = rows == l->xb->shape[0] ? l->xt : l->xtp;
+  lt_status s = l->transposed ? lt_dataset_gather_t(l->d, l->perm + l->pos, rows, x, y)
+                              : lt_dataset_gather(l->d, l->perm + l->pos, rows, x, y);
   if (s) return s;
   if (l->aug_pad || l->aug_flip) {
     lt_rng r;
@@ -142,9 +148,39 @@ lt_status lt_loader_set_augment(lt_loader *l, int pad, int flip) {
   if (pad < 0 || pad > 64) return lt_error(LT_EINVAL, "loader: crop padding %d (need 0..64)", pad);
   if ((pad || flip) && l->d->x->ndim != 4)
     return lt_error(LT_ESHAPE, "loader: augmentation needs images (N, C, H, W)");
+  if ((pad || flip) && l->transposed) return lt_error(LT_EINVAL, "loader: augmentation needs untransposed batches");
   l->aug_pad = pad, l->aug_flip = flip != 0;
   return LT_OK;
 }
+
+/* (rows, F) strides (1, ld): the first rows columns of t (F, ld) seen transposed. */
+static lt_tensor *columns(lt_tensor *t, int64_t rows) {
+  lt_tensor *v = lt_tensor_transpose(t, 0, 1);
+  lt_tensor *c = v ? lt_tensor_narrow(v, 0, 0, rows) : NULL;
+  lt_tensor_release(v);
+  return c;
+}
+
+lt_status lt_loader_set_transposed(lt_loader *l, int on) {
+  if (on && (l->aug_pad || l->aug_flip)) return lt_error(LT_EINVAL, "loader: transposed batches cannot be augmented");
+  l->transposed = on != 0;
+  if (!on || l->xt) return LT_OK;
+  int64_t rows = l->xb->shape[0], ld = (rows + 15) & ~(int64_t)15, F = (int64_t)(lt_tensor_numel(l->xb) / (size_t)rows);
+  lt_tensor *block = lt_tensor_new2(F, ld); /* zero-filled: the padding columns stay zero */
+  l->xt = block ? columns(block, rows) : NULL;
+  if (l->xt && l->xp) l->xtp = columns(block, l->xp->shape[0]);
+  lt_tensor_release(block);
+  if (!l->xt || (l->xp && !l->xtp)) {
+    lt_tensor_release(l->xt);
+    lt_tensor_release(l->xtp);
+    l->xt = l->xtp = NULL;
+    l->transposed = 0;
+    return lt_error(LT_ENOMEM, "loader: out of memory for transposed batches");
+  }
+  return LT_OK;
+}
+
+int lt_loader_transposed(const lt_loader *l) { return l->transposed; }
 
 int64_t lt_loader_epoch(const lt_loader *l) { return l->epoch; }
 int64_t lt_loader_batch_index(const lt_loader *l) { return (l->pos + l->batch - 1) / l->batch; }

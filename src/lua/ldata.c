@@ -211,7 +211,7 @@ static lloader *checkloader(lua_State *L, int i) {
   return u;
 }
 
-/* core.loader(ds, batch, seed, shuffle, drop_last) */
+/* core.loader(ds, batch, seed, shuffle, drop_last, crop, flip, transposed) */
 static int data_loader(lua_State *L) {
   lt_dataset *d = lt_checkdataset(L, 1);
   lua_Integer batch = luaL_checkinteger(L, 2), seed = luaL_optinteger(L, 3, 1);
@@ -226,6 +226,7 @@ static int data_loader(lua_State *L) {
   lua_Integer crop = luaL_optinteger(L, 6, 0);
   luaL_argcheck(L, crop >= 0 && crop <= 64, 6, "crop padding must be in [0, 64]");
   if (lt_loader_set_augment(u->l, (int)crop, lua_toboolean(L, 7))) lt_raise(L, "loader");
+  if (lua_toboolean(L, 8) && lt_loader_set_transposed(u->l, 1)) lt_raise(L, "loader");
   return 1;
 }
 
@@ -238,7 +239,7 @@ static void pushbatch(lua_State *L, lloader *u, lt_tensor *t) {
     return;
   }
   lt_pushtensor(L, lt_tensor_retain(t));
-  if (k < 4) { /* at most 4 distinct tensors exist: full and partial x and y */
+  if (k < 4) { /* at most 4 distinct tensors exist: full and partial x (or transposed x) and y */
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, k + 1);
     u->cached[k] = t;
@@ -282,6 +283,10 @@ static int loader_batches(lua_State *L) {
 }
 static int loader_batch_size(lua_State *L) {
   lua_pushinteger(L, lt_loader_batch_size(checkloader(L, 1)->l));
+  return 1;
+}
+static int loader_transposed(lua_State *L) {
+  lua_pushboolean(L, lt_loader_transposed(checkloader(L, 1)->l));
   return 1;
 }
 static int loader_dataset(lua_State *L) {
@@ -332,7 +337,7 @@ static const luaL_Reg ds_meta[] = {{"__gc", ds_gc}, {"__close", ds_gc}, {"__tost
 static const luaL_Reg loader_methods[] = {
     {"next", loader_next},         {"reset", loader_reset},     {"epoch", loader_epoch},
     {"batch_index", loader_batch_index}, {"batches_per_epoch", loader_batches}, {"batch_size", loader_batch_size},
-    {"dataset", loader_dataset},   {"order", loader_order},     {NULL, NULL}};
+    {"dataset", loader_dataset},   {"order", loader_order},     {"transposed", loader_transposed}, {NULL, NULL}};
 static const luaL_Reg loader_meta[] = {{"__gc", loader_gc},   {"__close", loader_gc}, {"__tostring", loader_tostring},
                                        {"__len", loader_batches}, {"__call", loader_next}, {NULL, NULL}};
 static const luaL_Reg funcs[] = {{"load_idx", data_load_idx},       {"load_cifar10", data_load_cifar10},
@@ -363,6 +368,7 @@ static const lt_help_entry loader_help[] = {
     {":batch_index", "it:batch_index() -> batches served in this epoch"},
     {":batches_per_epoch", "it:batches_per_epoch() -> batches in an epoch"},
     {":order", "it:order() -> the current epoch's row order (1-based)"},
+    {":transposed", "it:transposed() -> whether xb comes transposed: (B, features) with strides (1, ld), ld >= B"},
     {NULL, NULL}};
 
 int luaopen_lotto_data(lua_State *L) {

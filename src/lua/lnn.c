@@ -281,6 +281,10 @@ static int model_is_training(lua_State *L) {
   lua_pushboolean(L, lt_model_is_training(lt_checkmodel(L, 1)));
   return 1;
 }
+static int model_takes_transposed(lua_State *L) {
+  lua_pushboolean(L, lt_model_takes_transposed(lt_checkmodel(L, 1)));
+  return 1;
+}
 static int model_numel(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)lt_model_numel(lt_checkmodel(L, 1), lua_toboolean(L, 2)));
   return 1;
@@ -458,7 +462,8 @@ static const luaL_Reg model_methods[] = {
     {"density", model_density},       {"input_shape", model_input_shape}, {"output_shape", model_output_shape},
     {"layers", model_layers},         {"evaluate", model_evaluate},   {"evaluate_xy", model_evaluate_xy},
     {"step_loss", model_step_loss},   {"describe", model_tostring},   {"step_loss_dense", model_step_loss_dense},
-    {"rng_states", lt_model_rng_states}, {"set_rng_states", lt_model_set_rng_states}, {NULL, NULL}};
+    {"rng_states", lt_model_rng_states}, {"set_rng_states", lt_model_set_rng_states},
+    {"takes_transposed", model_takes_transposed}, {NULL, NULL}};
 static const luaL_Reg model_meta[] = {{"__gc", model_gc}, {"__close", model_gc}, {"__tostring", model_tostring},
                                       {"__index", NULL}, {NULL, NULL}};
 /* nn.winograd([on[, tile]]) -> on, tile before: Winograd for the dense 3x3 convolutions
@@ -498,6 +503,8 @@ static const lt_help_entry model_help[] = {
                       "with a list of parameter names only their layers rebuild their sparse layout"},
     {":train", "m:train([on]) -> m: training mode (batch statistics, dropout)"},
     {":eval", "m:eval() -> m: evaluation mode (running statistics, no dropout)"},
+    {":takes_transposed", "m:takes_transposed() -> whether the first layers take a transposed batch as it is "
+                          "(lotto.data.loader{transposed = true}: flatten, then linear)"},
     {":numel", "m:numel([prunable_only]) -> number of parameters"},
     {":density", "m:density() -> fraction of prunable weights left"},
     {":layers", "m:layers() -> {{name, kind, depth, numel, density, prunable}, ...} in tree order"},

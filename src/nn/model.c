@@ -25,6 +25,7 @@ static lt_status bind_tree(lt_model *m, lt_layer *l) {
   l->model = m;
   l->own_mask_version = m->mask_version;
   l->mask_version = &l->own_mask_version;
+  l->takes_transposed = l->ops->layout == LT_LAYOUT_ANY; // a container's bind may say so too
   if (l->ops->nchildren)
     for (int i = 0, n = l->ops->nchildren(l); i < n; i++) {
       lt_status st = bind_tree(m, l->ops->child(l, i));
@@ -278,15 +279,25 @@ static void mask_grads(lt_model *m) {
 
 /* ---- forward / backward --------------------------------------------------- */
 
+int lt_model_takes_transposed(const lt_model *m) { return m->root->takes_transposed; }
+
 lt_status lt_model_forward(lt_model *m, const lt_tensor *x, lt_tensor **y, int train) {
-  int ok = x->ndim == m->in_ndim + 1 && x->shape[0] > 0;
-  for (int i = 0; ok && i < m->in_ndim; i++) ok = x->shape[i + 1] == m->in_shape[i];
+  int64_t F = 1;
+  for (int i = 0; i < m->in_ndim; i++) F *= m->in_shape[i];
+  // a transposed batch (B, F) goes in as it is where the first layers take it
+  int as_is = lt_is_transposed(x) && m->root->takes_transposed && x->shape[0] > 0 && x->shape[1] == F;
+  int ok = as_is || (x->ndim == m->in_ndim + 1 && x->shape[0] > 0);
+  for (int i = 0; ok && !as_is && i < m->in_ndim; i++) ok = x->shape[i + 1] == m->in_shape[i];
   if (!ok) {
     char s1[96], s2[96];
-    return lt_error(LT_ESHAPE, "model input must be (B, %s with B > 0, got %s",
-                    lt_shape_format(m->in_ndim, m->in_shape, s1, sizeof s1) + 1, lt_tensor_shape_str(x, s2, sizeof s2));
+    return lt_error(LT_ESHAPE, "model input must be (B, %s with B > 0%s, got %s",
+                    lt_shape_format(m->in_ndim, m->in_shape, s1, sizeof s1) + 1,
+                    lt_is_transposed(x) ? (m->root->takes_transposed ? " (or transposed, features x B)"
+                                                                     : "; its first layers do not take a transposed batch")
+                                        : "",
+                    lt_tensor_shape_str(x, s2, sizeof s2));
   }
-  lt_tensor *xc = lt_tensor_contiguous((lt_tensor *)x);
+  lt_tensor *xc = as_is ? lt_tensor_retain((lt_tensor *)x) : lt_tensor_contiguous((lt_tensor *)x);
   if (!xc) return LT_ENOMEM;
   lt_tensor_release(m->x);
   m->x = xc;

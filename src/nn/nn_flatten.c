@@ -1,5 +1,7 @@
 /* nn_flatten.c: (B, ...) -> (B, prod(...)). No copy: the output is a view of
- * the input, kept across batches while the input buffer stays the same. */
+ * the input, kept across batches while the input buffer stays the same. A
+ * transposed input (LT_LAYOUT_SAME in nn_impl.h) is (B, F) already and passes
+ * through as it is, and so does its gradient. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -34,6 +36,13 @@ static lt_status reshape_view(lt_tensor **view, const lt_tensor *t, int ndim, co
 
 static lt_status flatten_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
   flatten *p = l->priv;
+  if (lt_is_transposed(x)) {
+    if (x->shape[1] != l->out_shape[0])
+      return lt_error(LT_ESHAPE, "flatten %s: a transposed input has %lld features, not %lld", l->name,
+                      (long long)x->shape[1], (long long)l->out_shape[0]);
+    *y = (lt_tensor *)x;
+    return LT_OK;
+  }
   int64_t s[2] = {x->shape[0], l->out_shape[0]};
   lt_status st = reshape_view(&p->y, x, 2, s);
   if (st) return st;
@@ -44,6 +53,10 @@ static lt_status flatten_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y,
 static lt_status flatten_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   flatten *p = l->priv;
   if (!need_dx) return LT_OK;
+  if (lt_is_transposed(dy)) { // the layout of x, which was (B, F) too
+    *dx = (lt_tensor *)dy;
+    return LT_OK;
+  }
   int64_t s[LT_MAXDIM];
   s[0] = dy->shape[0];
   for (int i = 0; i < l->in_ndim; i++) s[i + 1] = l->in_shape[i];
@@ -70,7 +83,7 @@ static lt_layer *flatten_from_config(const lt_layer_config *c, int nchildren, lt
 
 const lt_layer_ops lt_flatten_ops = {
     .kind = "flatten", .prefix = "flatten", .build = flatten_build, .forward = flatten_forward,
-    .backward = flatten_backward, .describe = flatten_describe, .free = flatten_free,
+    .backward = flatten_backward, .describe = flatten_describe, .free = flatten_free, .layout = LT_LAYOUT_SAME,
     .from_config = flatten_from_config,
 };
 

@@ -54,6 +54,10 @@ typedef struct lt_layer_ops {
   int overwrites_grads;
   /* Which activations the forward takes besides contiguous ones (LT_LAYOUT_*). */
   int layout;
+  /* rectifier: the layer is y = max(x, 0) elementwise (relu). fuses_relu: the
+   * layer can store its y rectified (emit_rectified), so that a rectifier after
+   * it in a sequential only passes y on (input_rectified). */
+  int rectifier, fuses_relu;
   /* Appends the layer's settings to c with lt_config_add_* (lt_layer_config_get,
    * export, nn.arch). NULL: the layer has none. */
   void (*config)(const lt_layer *l, lt_layer_config *c);
@@ -141,6 +145,20 @@ struct lt_layer {
    * transposed activations, so the layer may produce y transposed (and then
    * gets dy transposed in the backward). */
   int emit_transposed;
+  /* Set at bind: the forward takes a transposed x as it is (ops->layout is
+   * LT_LAYOUT_ANY, or a sequential whose first children pass it on to one that
+   * does); the model then takes a transposed input batch without copying it. */
+  int takes_transposed;
+  /* Set by the container at bind, in pairs: emit_rectified on a fuses_relu layer
+   * followed by a rectifier, which gets input_rectified. The first stores its y
+   * as max(y, 0) (relu's own x > 0 ? x : 0, the same bits); the second passes it
+   * on as its output and reads it for its backward. */
+  int emit_rectified, input_rectified;
+  /* Set by the container at bind, in pairs, the other way: pass_grad on a rectifier
+   * followed by a fuses_relu layer, which gets mask_dx. The second stores its input
+   * gradient as x > 0 ? dx : 0 (its x is the rectifier's output: the rectifier's own
+   * backward, the same bits); the first passes dy on as its dx. */
+  int pass_grad, mask_dx;
   /* The layer's sparse dispatch, set by the constructor of a layer whose
    * prunable weight runs on the sparse kernels (linear, conv2d); NULL for
    * the rest. The layer frees it. */

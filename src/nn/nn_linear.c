@@ -131,8 +131,15 @@ static lt_status linear_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, 
   int y_ld = p->sparse && l->emit_transposed ? lt_sparse_ld(B) : 0;
   int64_t ys[2] = {B, p->out};
   if ((st = y_ld ? lt_layer_buffer_t(&p->y, B, p->out, y_ld) : lt_layer_buffer(&p->y, 2, ys))) return st;
-  if (p->sparse) st = lt_spd_linear_forward_ld(p->sp, lt_tensor_data(p->y), y_ld, lt_tensor_data(x), x_ld, b, B);
-  else linear_matmul_forward(lt_tensor_data(p->y), lt_tensor_data(x), x_ld, W, b, B, p->in, p->out);
+  if (p->sparse) {
+    st = lt_spd_linear_forward_ld(p->sp, lt_tensor_data(p->y), y_ld, lt_tensor_data(x), x_ld, b, B, l->emit_rectified);
+  } else {
+    linear_matmul_forward(lt_tensor_data(p->y), lt_tensor_data(x), x_ld, W, b, B, p->in, p->out);
+    if (l->emit_rectified) { // the next layer's rectifier, as it would compute it
+      float *v = lt_tensor_data(p->y);
+      for (size_t i = 0, n = (size_t)B * p->out; i < n; i++) v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+    }
+  }
   if (st) return st;
   *y = p->y;
   return LT_OK;
@@ -191,12 +198,19 @@ static lt_status linear_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **d
   float *d = need_dx ? lt_tensor_data(p->dx) : NULL;
   if (p->sparse) { // dx and dW share one transposed dy
     if (overwrite) lt_spd_grad_overwrite(p->sp);
-    if ((st = lt_spd_linear_backward_ld(p->sp, d, x_ld, dW, g, dy_ld, B))) return st;
+    if ((st = lt_spd_linear_backward_ld(p->sp, d, x_ld, dW, g, dy_ld, B, l->mask_dx))) return st;
   } else {
     if (dy_ld) return lt_error(LT_EINVAL, "linear %s: a dense backward got a transposed dy", l->name);
     linear_matmul_weight_grad(dW, g, lt_tensor_data(p->x), x_ld, B, p->in, p->out, overwrite);
     lt_spd_grad_dirty(p->sp);
     if (d) linear_matmul_input_grad(d, x_ld, g, lt_tensor_data(l->params[0].value), B, p->in, p->out);
+    if (d && l->mask_dx) { // the rectifier before us: its output is our x (mask_dx)
+      const float *xv = lt_tensor_data(p->x);
+      size_t rows = x_ld ? (size_t)p->in : (size_t)B, cols = x_ld ? (size_t)B : (size_t)p->in;
+      size_t ld = x_ld ? (size_t)x_ld : cols;
+      for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) d[r * ld + j] = xv[r * ld + j] > 0.0f ? d[r * ld + j] : 0.0f;
+    }
   }
   if (p->bias) linear_bias_grad(lt_tensor_data(l->params[1].grad), g, dy_ld, B, p->out, overwrite);
   l->grad_overwrite = 0;
@@ -229,7 +243,7 @@ static lt_layer *linear_from_config(const lt_layer_config *c, int nchildren, lt_
 
 const lt_layer_ops lt_linear_ops = {
     .kind = "linear", .prefix = "fc", .build = linear_build, .forward = linear_forward,
-    .backward = linear_backward, .describe = linear_describe, .free = linear_free, .overwrites_grads = 1,
+    .backward = linear_backward, .describe = linear_describe, .free = linear_free, .overwrites_grads = 1, .fuses_relu = 1,
     .layout = LT_LAYOUT_ANY, .config = linear_config, .from_config = linear_from_config, .prunable = 1, .channels = LT_CH_DENSE, .ch_in = "in", .ch_out = "out",
 };
 

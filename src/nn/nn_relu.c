@@ -9,6 +9,7 @@
 
 typedef struct {
   lt_tensor *y, *dx;
+  const lt_tensor *out; // the last forward's output: y, or x itself when it came rectified (borrowed)
 } relu;
 
 static lt_status relu_build(lt_layer *l, lt_build *b, int ndim, const int64_t *in, int *out_ndim, int64_t *out,
@@ -69,6 +70,11 @@ static void relu_run(relu_job *j) {
 
 static lt_status relu_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, int train) {
   relu *p = l->priv;
+  if (l->input_rectified) { // the layer before stored its output rectified (emit_rectified)
+    p->out = x;
+    *y = (lt_tensor *)x;
+    return LT_OK;
+  }
   int t = lt_is_transposed(x);
   size_t runs = 1, len = lt_tensor_numel(x), ld = 0;
   if (t) runs_of(x, &runs, &len, &ld);
@@ -77,6 +83,7 @@ static lt_status relu_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
   if (st) return st;
   relu_job j = {.a = lt_tensor_data(x), .o = lt_tensor_data(p->y), .runs = runs, .len = len, .ld = ld};
   relu_run(&j);
+  p->out = p->y;
   *y = p->y;
   return LT_OK;
 }
@@ -84,8 +91,13 @@ static lt_status relu_forward(lt_layer *l, const lt_tensor *x, lt_tensor **y, in
 static lt_status relu_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx, int need_dx) {
   relu *p = l->priv;
   if (!need_dx) return LT_OK;
+  if (!p->out) return lt_error(LT_EINVAL, "relu %s: backward before a forward", l->name);
+  if (l->pass_grad) { // the layer after masked its input gradient by our output (mask_dx)
+    *dx = (lt_tensor *)dy;
+    return LT_OK;
+  }
   int t = lt_is_transposed(dy);
-  if (t != lt_is_transposed(p->y) || (t && dy->stride[1] != p->y->stride[1]))
+  if (t != lt_is_transposed(p->out) || (t && dy->stride[1] != p->out->stride[1]))
     return lt_error(LT_EINVAL, "relu %s: dy and y differ in layout", l->name);
   size_t runs = 1, len = lt_tensor_numel(dy), ld = 0;
   lt_status st = t ? lt_layer_buffer_t(&p->dx, dy->shape[0], dy->shape[1], dy->stride[1])
@@ -94,11 +106,11 @@ static lt_status relu_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
   if (t) { // whole rows only if all three hold them
     size_t r1, l1, d1, r2, l2, d2;
     runs_of(dy, &runs, &len, &ld);
-    runs_of(p->y, &r1, &l1, &d1);
+    runs_of(p->out, &r1, &l1, &d1);
     runs_of(p->dx, &r2, &l2, &d2);
     if (r1 != 1 || r2 != 1) runs = (size_t)dy->shape[1], len = (size_t)dy->shape[0], ld = (size_t)dy->stride[1];
   }
-  relu_job j = {.a = lt_tensor_data(p->y), .b = lt_tensor_data(dy), .o = lt_tensor_data(p->dx), .runs = runs,
+  relu_job j = {.a = lt_tensor_data(p->out), .b = lt_tensor_data(dy), .o = lt_tensor_data(p->dx), .runs = runs,
                .len = len, .ld = ld, .backward = 1};
   relu_run(&j);
   *dx = p->dx;
@@ -122,7 +134,7 @@ static lt_layer *relu_from_config(const lt_layer_config *c, int nchildren, lt_la
 
 const lt_layer_ops lt_relu_ops = {
     .kind = "relu", .prefix = "relu", .build = relu_build, .forward = relu_forward,
-    .backward = relu_backward, .describe = relu_describe, .free = relu_free, .layout = LT_LAYOUT_SAME,
+    .backward = relu_backward, .describe = relu_describe, .free = relu_free, .layout = LT_LAYOUT_SAME, .rectifier = 1,
     .from_config = relu_from_config,
 };
 

@@ -44,10 +44,24 @@ static int takes_transposed(const sequential *p, int j) {
   return 0; // the container's own output stays contiguous
 }
 
-// A child may hand its output on transposed when the layers after it take it.
+// A child may hand its output on transposed when the layers after it take it,
+// and the sequential takes a transposed input when its first children do; a
+// rectifier after a layer that can rectify its own output leaves that to it,
+// and its backward to a layer after it that can mask its input gradient.
 static lt_status sequential_bind(lt_layer *l) {
   sequential *p = l->priv;
   for (int i = 0; i < p->n; i++) p->kids[i]->emit_transposed = takes_transposed(p, i + 1);
+  l->takes_transposed = takes_transposed(p, 0);
+  for (int i = 0; i + 1 < p->n; i++) { // a rectifier after a layer that can store its y rectified: one pass
+    int fuse = p->kids[i]->ops->fuses_relu && p->kids[i + 1]->ops->rectifier;
+    p->kids[i]->emit_rectified = fuse;
+    p->kids[i + 1]->input_rectified = fuse;
+  }
+  for (int i = 0; i + 1 < p->n; i++) { // and its backward to the layer after it
+    int fuse = p->kids[i]->ops->rectifier && p->kids[i + 1]->ops->fuses_relu;
+    p->kids[i]->pass_grad = fuse;
+    p->kids[i + 1]->mask_dx = fuse;
+  }
   return LT_OK;
 }
 

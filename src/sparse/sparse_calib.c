@@ -135,21 +135,29 @@ lt_status lt_sparse_calibrate(double *crossover, lt_sparse_timing *t, const doub
 
 /* A cost model fitted to lt_sparse_bench on a 2-core Zen 4 (AVX2 kernels,
  * OpenBLAS sgemm), one thread, for a training step of three kernels:
- *   dense  = 3 (0.020 ns per multiply-add + 0.4 us per call)
+ *   dense  = 3 (0.020 ns per multiply-add + 0.2 us per call
+ *              + 0.21 ns per float of the two operands sgemm packs)
  *   sparse = 3 (nnz (0.35 + 0.275 nv) ns + 0.3 us per call
  *              + 0.11 ns per transposed float + 2 ns per row)
  * with nv = vectors of 8 per batch chunk. The sparse kernels lose some
  * efficiency at high density (less reuse of each activation row per output
  * row than sgemm gets), hence the 0.88. Measured crossovers at batch 16-256
- * were 0.12 (100 -> 10) to 0.45 (300 -> 100); this lands within about 0.1 of
- * them. On another machine, BLAS kernel or thread count the two rates differ:
+ * were 0.12 (100 -> 10) to 0.45 (300 -> 100) with a flat 0.4 us per dense
+ * call; since, lt_sparse_calibrate on a Zen 3 (1 thread, batch 60) put 100 -> 10
+ * at 0.58-0.75, where the flat cost gave 0.12 and this gives 0.53. On another machine, BLAS kernel or thread count the two rates differ:
  * lt_sparse_calibrate_machine measures them (dense_mac_ns, sparse_scale). */
+/* The per-call part of one dense product: OpenBLAS copies both operands into its
+ * packed panels, (rows + cols) * batch floats, on which a layer as small as
+ * 100 -> 10 spends more than on its multiply-adds (with a flat 0.4 us per call,
+ * the model ran that layer of a 20.8% IMP ticket dense, and the step was slower). */
+static double dense_call_ns(int rows, int cols, int batch) { return 200 + 0.21 * (double)(rows + cols) * batch; }
+
 double lt_sparse_crossover_model(int rows, int cols, int batch, double dense_mac_ns, double sparse_scale) {
   if (rows < 1 || cols < 1 || batch < 1 || !(dense_mac_ns > 0) || !(sparse_scale > 0)) return 0.0;
   double macs = (double)rows * cols * batch;
   int nv = batch >= 64 ? 8 : (batch + 7) / 8;
   double chunks = (batch + 63) / 64;
-  double dense_ns = 3 * (dense_mac_ns * macs + 400);
+  double dense_ns = 3 * (dense_mac_ns * macs + dense_call_ns(rows, cols, batch));
   double fixed_ns = 3 * (300 + 0.11 * batch * (double)(rows + cols) + 2.0 * chunks * (rows + cols));
   double slope_ns = sparse_scale * (double)rows * cols * chunks * 3 * (0.35 + 0.275 * nv);
   double d = 0.88 * (dense_ns - fixed_ns) / slope_ns;
@@ -199,7 +207,7 @@ lt_status lt_sparse_calibrate_machine(double *dense_mac_ns, double *sparse_scale
     double macs = (double)R * C * B, nnz = density * R * C, chunks = (B + 63) / 64;
     int nv = B >= 64 ? 8 : (B + 7) / 8;
     double fixed_ns = 3 * (300 + 0.11 * B * (double)(R + C) + 2.0 * chunks * (R + C));
-    double d = (dense_ns / 3 - 400) / macs;
+    double d = (dense_ns / 3 - dense_call_ns(R, C, B)) / macs;
     double sc = (sparse_ns - fixed_ns) / (nnz * chunks * 3 * (0.35 + 0.275 * nv));
     dsum += d > 1e-4 ? d : 1e-4;
     ssum += sc > 0.05 ? sc : 0.05;

@@ -211,20 +211,25 @@ static void ensure_vals(lt_spd *d) {
 
 /* C^T = A . B^T (+ bias) with the weights as of the last prepare: straight from
  * the dense weight while the values are stale and one column chunk covers n
- * (several chunks would read each weight again per chunk). */
-static lt_status spmm_now(lt_spd *d, float *ct, int ldc, const float *bt, int ldb, int n, const float *bias) {
+ * (several chunks would read each weight again per chunk). relu: each result
+ * is stored rectified (x > 0 ? x : 0), the next layer's work done in passing. */
+static lt_status spmm_now(lt_spd *d, float *ct, int ldc, const float *bt, int ldb, int n, const float *bias,
+                          int relu) {
   if (d->info.nm_n) { /* LT_SPARSE_NM with an n:m mask: the same product on the n:m kernels */
     if (d->nm_stale) lt_nm_refresh(d->nm, d->wsrc), d->nm_stale = 0;
-    return lt_nm_forward_t(ct, ldc, d->nm, bt, ldb, n, bias);
+    lt_status st = lt_nm_forward_t(ct, ldc, d->nm, bt, ldb, n, bias);
+    for (int r = 0; relu && !st && r < d->nm->rows; r++)
+      for (int j = 0; j < n; j++) ct[(size_t)r * ldc + j] = ct[(size_t)r * ldc + j] > 0.0f ? ct[(size_t)r * ldc + j] : 0.0f;
+    return st;
   }
   if (d->vstale && n <= 64 && n > 0) {
     /* the values are read from the dense weight and stored in passing: fresh afterwards */
-    lt_status st = lt_sp_spmm_w(ct, ldc, d->a, d->wsrc, d->a->cols, bt, ldb, n, bias, d->a->val);
+    lt_status st = lt_sp_spmm_w(ct, ldc, d->a, d->wsrc, d->a->cols, bt, ldb, n, bias, d->a->val, relu);
     if (!st) d->vstale = 0;
     return st;
   }
   ensure_vals(d);
-  return lt_csr_spmm_t(ct, ldc, d->a, bt, ldb, n, bias, 0);
+  return lt_sp_spmm_t(ct, ldc, d->a, bt, ldb, n, bias, relu, NULL, 0);
 }
 
 lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at) {
@@ -262,7 +267,7 @@ lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at) {
 /* Transposed activations: every row starts on a cache line (see sparse.h). */
 
 lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x, int x_ld, const float *bias,
-                                   int B) {
+                                   int B, int relu) {
   if (!d->built || B < 1 || (x_ld && x_ld < B) || (y_ld && y_ld < B))
     return lt_error(LT_EINVAL, "sparse linear forward: needs a sparse prepare, B >= 1 and strides >= B");
   const lt_csr *a = d->a;
@@ -276,10 +281,10 @@ lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x
     d->xin = x, d->xin_ld = x_ld;
   }
   if (y_ld) {
-    st = spmm_now(d, y, y_ld, d->xin, d->xin_ld, B, bias);
+    st = spmm_now(d, y, y_ld, d->xin, d->xin_ld, B, bias, relu);
   } else {
     if ((st = grow(&d->yt, &d->yt_cap, (size_t)a->rows * ld))) return st;
-    st = spmm_now(d, d->yt, ld, d->xin, d->xin_ld, B, bias);
+    st = spmm_now(d, d->yt, ld, d->xin, d->xin_ld, B, bias, relu);
     if (!st) transpose(y, a->rows, d->yt, ld, a->rows, B);
   }
   if (st) return st;
@@ -288,7 +293,8 @@ lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x
 }
 
 
-lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B) {
+lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B,
+                                    int mask_dx) {
   const int overwrite = d->overwrite; /* this call only, whatever happens */
   d->overwrite = 0;
   if (!d->built || B != d->B || (dx_ld && dx_ld < B) || (dy_ld && dy_ld < B))
@@ -324,9 +330,11 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
   if (!dx) return LT_OK;
   const lt_csr *at;
   if ((st = lt_spd_transposed(d, &at))) return st;
-  if (dx_ld) return lt_csr_spmm_t(dx, dx_ld, at, dyt, ldd, B, NULL, 0);
+  /* the forward's input, transposed, is the rectifier's output whose backward is done here */
+  const float *m = mask_dx ? d->xin : NULL;
+  if (dx_ld) return lt_sp_spmm_t(dx, dx_ld, at, dyt, ldd, B, NULL, 0, m, d->xin_ld);
   if ((st = grow(&d->dxt, &d->dxt_cap, (size_t)a->cols * ld))) return st;
-  if ((st = lt_csr_spmm_t(d->dxt, ld, at, dyt, ldd, B, NULL, 0))) return st;
+  if ((st = lt_sp_spmm_t(d->dxt, ld, at, dyt, ldd, B, NULL, 0, m, d->xin_ld))) return st;
   transpose(dx, a->cols, d->dxt, ld, a->cols, B);
   return LT_OK;
 }
@@ -334,7 +342,7 @@ lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, 
 
 lt_status lt_spd_conv_forward(lt_spd *d, float *y, const float *cols, const float *bias, int P) {
   if (!d->built) return lt_error(LT_EINVAL, "sparse conv forward: needs a sparse prepare");
-  if (d->info.nm_n) return spmm_now(d, y, P, cols, P, P, bias);
+  if (d->info.nm_n) return spmm_now(d, y, P, cols, P, P, bias, 0);
   ensure_vals(d);
   return lt_csr_spmm_t(y, P, d->a, cols, P, P, bias, 0);
 }

@@ -79,9 +79,15 @@ lt_status lt_spd_transposed(lt_spd *d, const lt_csr **at);
 /* The same with either layout on each side: an activation pointer with ld == 0
  * is (B, features) contiguous; with ld > 0 it is transposed, (features, ld)
  * with ld >= B, and is used as it is (a transposed x is borrowed until the
- * backward). Transposed operands save the transposes into scratch. */
-lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x, int x_ld, const float *bias, int B);
-lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B);
+ * backward). Transposed operands save the transposes into scratch. relu: y is
+ * stored rectified (x > 0 ? x : 0), for a layer that does the next one's work
+ * (lt_layer.emit_rectified). */
+lt_status lt_spd_linear_forward_ld(lt_spd *d, float *y, int y_ld, const float *x, int x_ld, const float *bias, int B,
+                                   int relu);
+/* mask_dx: dx is stored as x > 0 ? dx : 0 with x the forward's input, for a layer whose
+ * input is a rectifier's output and that does that rectifier's backward (lt_layer.mask_dx). */
+lt_status lt_spd_linear_backward_ld(lt_spd *d, float *dx, int dx_ld, float *dw, const float *dy, int dy_ld, int B,
+                                    int mask_dx);
 /* Convolution over one image's im2col columns after a sparse prepare with n = P. */
 lt_status lt_spd_conv_forward(lt_spd *d, float *y,     // y is (rows = cout, P)
                               const float *cols,       // cols is (K = cols, P)

@@ -41,13 +41,16 @@ void lt_sp_partition(int *bounds, const int32_t *rowptr, int rows, int nparts);
 
 /* ---- row kernels (sparse_kernels.c) ---- */
 /* For rows r in [r0, r1): ct[r, c0:c0+w] = bias[r] (+ ct) + sum_k v[k] bt[ci[k], c0:c0+w]
- * over all column chunks, where row r's entries are (ci, v) + rowptr[r]..rowptr[r+1]. */
+ * over all column chunks, where row r's entries are (ci, v) + rowptr[r]..rowptr[r+1];
+ * with relu, each sum x is stored as x > 0 ? x : 0; with mask (rows, ldm), as
+ * mask[r, j] > 0 ? x : 0 (a rectifier's backward, mask its output). */
 typedef struct sp_mm {
   float *ct; size_t ldc;
   const int32_t *rowptr, *ci; const float *v;
   const float *bt; size_t ldb;
   const float *bias;
-  int n, accumulate;
+  int n, accumulate, relu;
+  const float *mask; size_t ldm;
 } sp_mm;
 void lt_sp_mm_rows(const sp_mm *p, int r0, int r1);
 /* lt_csr_spmm_t with the weights read from the dense w (rows, ldw) at the
@@ -55,7 +58,13 @@ void lt_sp_mm_rows(const sp_mm *p, int r0, int r1);
  * values change every step skips a separate refresh. vals (nnz) or NULL: the
  * weights read are stored there in passing (a's values, refreshed for free). */
 lt_status lt_sp_spmm_w(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb,
-                       int n, const float *bias, float *vals);
+                       int n, const float *bias, float *vals, int relu);
+/* lt_csr_spmm_t (no accumulate) with relu: the rectifier of the next layer applied as
+ * each result is stored (x > 0 ? x : 0), as lt_sp_spmm_w does with relu; with mask
+ * (a->rows, ldm) or NULL: the backward of the rectifier before, each result stored
+ * as mask > 0 ? x : 0 (mask: that rectifier's output). */
+lt_status lt_sp_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n, const float *bias,
+                       int relu, const float *mask, int ldm);
 /* One row's sampled dot products over columns [0, w):
  * g[k] += sum_j dy[j] * xt[ci[k] * ldx + j] for k in [0, cnt). room: floats
  * that may be read from the start of each xt row (>= w; the row stride left). */

@@ -21,6 +21,25 @@ static inline __m256 load_tail(const int TAIL, const float *x, __m256i tm) {
   return _mm256_loadu_ps(x);
 }
 
+/* The first t lanes of v to c, t in 1..7, as at most three plain stores (a
+ * masked store costs more still than a masked load, and a memcpy of t floats
+ * is a call per row). */
+static inline void store_part(float *c, __m256 v, int t) {
+  __m128 h = _mm256_castps256_ps128(v);
+  if (t & 4) _mm_storeu_ps(c, h), h = _mm256_extractf128_ps(v, 1), c += 4;
+  if (t & 2) _mm_storel_pi((__m64 *)c, h), h = _mm_movehl_ps(h, h), c += 2;
+  if (t & 1) _mm_store_ss(c, h);
+}
+
+/* c[0, t) in the first t lanes, zeros above, t in 1..7: the reads stay inside c's t floats. */
+static inline __m256 load_part(const float *c, int t) {
+  __m128 x = _mm_setzero_ps();
+  const float *p = t & 4 ? c + 4 : c;
+  if (t & 2) x = _mm_loadl_pi(x, (const __m64 *)p);
+  if (t & 1) x = t & 2 ? _mm_movelh_ps(x, _mm_load_ss(p + 2)) : _mm_load_ss(p);
+  return t & 4 ? _mm256_set_m128(x, _mm_loadu_ps(c)) : _mm256_set_m128(_mm_setzero_ps(), x);
+}
+
 /* Entry k's weight, broadcast: v[k] from the CSR values, or (FROMW) v[ci[k]]
  * with v the row of the dense weight. */
 static inline __m256 weight(const int FROMW, const float *v, const int32_t *ci, int k) {
@@ -33,16 +52,15 @@ static inline __m256 weight(const int FROMW, const float *v, const int32_t *ci, 
 static inline __attribute__((always_inline)) void mm_chunk(const int NV, const int TAIL, const int FROMW, float *c,
                                                            const int32_t *ci, const float *v, int cnt,
                                                            const float *bt, size_t ldb, __m256i tm, int t,
-                                                           float b0, int accumulate, float *vo) {
+                                                           float b0, int accumulate, int relu, const float *mrow,
+                                                           float *vo) {
   __m256 a[8];
-  float tmp[8];
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) {
     a[j] = _mm256_set1_ps(b0);
     if (accumulate) {
       if (TAIL && j == NV - 1) {
-        memcpy(tmp, c + 8 * j, (size_t)t * sizeof *tmp);
-        a[j] = _mm256_add_ps(a[j], _mm256_loadu_ps(tmp));
+        a[j] = _mm256_add_ps(a[j], load_part(c + 8 * j, t));
       } else {
         a[j] = _mm256_add_ps(a[j], _mm256_loadu_ps(c + 8 * j));
       }
@@ -75,9 +93,14 @@ static inline __attribute__((always_inline)) void mm_chunk(const int NV, const i
   }
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) {
-    if (TAIL && j == NV - 1) { /* a masked store is slower still than a masked load */
-      _mm256_storeu_ps(tmp, a[j]);
-      memcpy(c + 8 * j, tmp, (size_t)t * sizeof *tmp);
+    /* max(x, 0) keeps the second operand for a NaN or a zero of either sign: x > 0 ? x : 0 */
+    if (relu) a[j] = _mm256_max_ps(a[j], _mm256_setzero_ps());
+    if (mrow) { /* all bits where the mask is > 0, else +0: m > 0 ? x : 0 */
+      __m256 m = TAIL && j == NV - 1 ? load_part(mrow + 8 * j, t) : _mm256_loadu_ps(mrow + 8 * j);
+      a[j] = _mm256_and_ps(a[j], _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));
+    }
+    if (TAIL && j == NV - 1) {
+      store_part(c + 8 * j, a[j], t);
     } else {
       _mm256_storeu_ps(c + 8 * j, a[j]);
     }
@@ -100,16 +123,17 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, float *vout, in
       /* the weights read are stored compact too: the CSR values refreshed in passing */
       float *vo = fromw && vout && c0 == 0 ? vout + s : NULL;
       float *c = p->ct + (size_t)r * p->ldc + c0, b0 = p->bias ? p->bias[r] : 0.0f;
+      const float *mrow = p->mask ? p->mask + (size_t)r * p->ldm + c0 : NULL;
       const size_t ldb = p->ldb;
-      const int acc = p->accumulate;
+      const int acc = p->accumulate, relu = p->relu;
       switch (sel) {
 #define SP_CASE(n)                                                                                 \
-  case 6 * n: mm_chunk(n, TAIL_NONE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;          \
-  case 6 * n + 1: mm_chunk(n, TAIL_NONE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;      \
-  case 6 * n + 2: mm_chunk(n, TAIL_WHOLE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;     \
-  case 6 * n + 3: mm_chunk(n, TAIL_WHOLE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;     \
-  case 6 * n + 4: mm_chunk(n, TAIL_MASKED, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;    \
-  case 6 * n + 5: mm_chunk(n, TAIL_MASKED, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, vo); break;
+  case 6 * n: mm_chunk(n, TAIL_NONE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;          \
+  case 6 * n + 1: mm_chunk(n, TAIL_NONE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;      \
+  case 6 * n + 2: mm_chunk(n, TAIL_WHOLE, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;     \
+  case 6 * n + 3: mm_chunk(n, TAIL_WHOLE, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;     \
+  case 6 * n + 4: mm_chunk(n, TAIL_MASKED, 0, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;    \
+  case 6 * n + 5: mm_chunk(n, TAIL_MASKED, 1, c, ci, v, cnt, bt, ldb, tm, t, b0, acc, relu, mrow, vo); break;
         SP_CASE(1) SP_CASE(2) SP_CASE(3) SP_CASE(4) SP_CASE(5) SP_CASE(6) SP_CASE(7) SP_CASE(8)
 #undef SP_CASE
       }
@@ -138,11 +162,19 @@ static inline __attribute__((always_inline)) __m256 dot_one(const int NV, const 
   return NV > 1 ? _mm256_add_ps(a[0], a[1]) : a[0];
 }
 
+/* Four entries' product vectors reduced to one vector: lanes 0-3 hold the
+ * sums of their lower halves, lanes 4-7 those of their upper halves. */
+static inline __m256 reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  return _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+}
+
 /* One row, one chunk of NV vectors of dy held in registers: each entry's row
  * of xt streams by once, as in mm_chunk, and reduces to one number. Entries
- * go four at a time through one transposing reduction (a horizontal sum per
- * entry would cost more than its products), the rest one by one; the grouping
- * starts at the row's first entry, so it does not depend on the thread split. */
+ * go eight at a time through a transposing reduction (a horizontal sum per
+ * entry would cost more than its products) into one vector of g, then four,
+ * the rest one by one; every entry of a group of four or eight is summed in
+ * the same order, and the grouping starts at the row's first entry, so it
+ * depends neither on the thread split nor on the group size. */
 static inline __attribute__((always_inline)) void dot_chunk(const int NV, const int TAIL, float *g,
                                                             const int32_t *ci, int cnt, const float *dy,
                                                             const float *xt, size_t ldx, __m256i tm) {
@@ -150,15 +182,19 @@ static inline __attribute__((always_inline)) void dot_chunk(const int NV, const 
 #pragma GCC unroll 8
   for (int j = 0; j < NV; j++) d[j] = TAIL && j == NV - 1 ? _mm256_maskload_ps(dy + 8 * j, tm) : _mm256_loadu_ps(dy + 8 * j);
   int k = 0;
+#define SP_DOT(i) dot_one(NV, TAIL, d, xt + (size_t)ci[k + (i)] * ldx, tm)
+  for (; k + 8 <= cnt; k += 8) {
+    __m256 lo = reduce4(SP_DOT(0), SP_DOT(1), SP_DOT(2), SP_DOT(3));
+    __m256 hi = reduce4(SP_DOT(4), SP_DOT(5), SP_DOT(6), SP_DOT(7));
+    __m256 s = _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+    _mm256_storeu_ps(g + k, _mm256_add_ps(_mm256_loadu_ps(g + k), s));
+  }
   for (; k + 4 <= cnt; k += 4) {
-    __m256 a0 = dot_one(NV, TAIL, d, xt + (size_t)ci[k] * ldx, tm);
-    __m256 a1 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 1] * ldx, tm);
-    __m256 a2 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 2] * ldx, tm);
-    __m256 a3 = dot_one(NV, TAIL, d, xt + (size_t)ci[k + 3] * ldx, tm);
-    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m256 t = reduce4(SP_DOT(0), SP_DOT(1), SP_DOT(2), SP_DOT(3));
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
     _mm_storeu_ps(g + k, _mm_add_ps(_mm_loadu_ps(g + k), s));
   }
+#undef SP_DOT
   for (; k < cnt; k++) g[k] += hsum(dot_one(NV, TAIL, d, xt + (size_t)ci[k] * ldx, tm));
 }
 
@@ -196,6 +232,10 @@ static void mm_rows(const sp_mm *p, const float *wd, size_t ldw, float *vout, in
         if (wd && vout && c0 == 0) vout[k] = v;
         for (int j = 0; j < w; j++) a[j] += v * x[j];
       }
+      if (p->relu)
+        for (int j = 0; j < w; j++) a[j] = a[j] > 0.0f ? a[j] : 0.0f;
+      if (p->mask)
+        for (int j = 0; j < w; j++) a[j] = p->mask[(size_t)r * p->ldm + c0 + j] > 0.0f ? a[j] : 0.0f;
       memcpy(c, a, (size_t)w * sizeof *c);
     }
   }
@@ -240,11 +280,12 @@ static void mm_part(void *arg, int p) {
 }
 
 static lt_status spmm(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb, int n,
-                      const float *bias, int accumulate, float *vout) {
+                      const float *bias, int accumulate, float *vout, int relu, const float *mask, int ldm) {
   if (!a || n < 0 || ldc < n || ldb < n || (!ct && a->rows && n) || (!bt && a->nnz && n))
     return lt_error(LT_EINVAL, "lt_csr_spmm_t: bad arguments (n %d, ldc %d, ldb %d)", n, ldc, ldb);
   if (n == 0 || a->rows == 0) return LT_OK;
-  mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate}, w, (size_t)ldw,
+  mm_job j = {{ct, (size_t)ldc, a->rowptr, a->colidx, a->val, bt, (size_t)ldb, bias, n, accumulate, relu, mask, (size_t)ldm},
+              w, (size_t)ldw,
               w ? vout : NULL, {0}};
   int np = lt_pool_nparts((double)(a->nnz + a->rows) * n, a->rows);
   lt_sp_partition(j.bounds, a->rowptr, a->rows, np);
@@ -254,13 +295,19 @@ static lt_status spmm(float *ct, int ldc, const lt_csr *a, const float *w, int l
 
 lt_status lt_csr_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n,
                         const float *bias, int accumulate) {
-  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, accumulate, NULL);
+  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, accumulate, NULL, 0, NULL, 0);
+}
+
+lt_status lt_sp_spmm_t(float *ct, int ldc, const lt_csr *a, const float *bt, int ldb, int n, const float *bias,
+                       int relu, const float *mask, int ldm) {
+  if (mask && ldm < n) return lt_error(LT_EINVAL, "lt_sp_spmm_t: mask stride %d < n %d", ldm, n);
+  return spmm(ct, ldc, a, NULL, 0, bt, ldb, n, bias, 0, NULL, relu, mask, ldm);
 }
 
 lt_status lt_sp_spmm_w(float *ct, int ldc, const lt_csr *a, const float *w, int ldw, const float *bt, int ldb,
-                       int n, const float *bias, float *vals) {
+                       int n, const float *bias, float *vals, int relu) {
   if (!w || ldw < a->cols) return lt_error(LT_EINVAL, "lt_sp_spmm_w: no dense weight (ldw %d)", ldw);
-  return spmm(ct, ldc, a, w, ldw, bt, ldb, n, bias, 0, vals);
+  return spmm(ct, ldc, a, w, ldw, bt, ldb, n, bias, 0, vals, relu, NULL, 0);
 }
 
 typedef struct dot_job {

@@ -171,7 +171,7 @@ static void forward_part(void *arg, int p) {
   for (int r = j->bounds[p]; r < j->bounds[p + 1]; r++) {
     rowptr[1] = decode(a, r, ci, b + a->k, pos);
     sp_mm mm = {j->out + r * j->ldo, j->ldo, rowptr, ci, b + a->k, j->xt, j->ldx,
-                j->bias ? j->bias + r : NULL, j->n, 0};
+                j->bias ? j->bias + r : NULL, j->n, 0, 0, NULL, 0};
     lt_sp_mm_rows(&mm, 0, 1);
   }
 }
