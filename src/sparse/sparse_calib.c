@@ -177,7 +177,11 @@ double lt_sparse_crossover(int rows, int cols, int batch) {
  * is this machine's), and the recorded rates decide every later run's layout.
  * Rates no CPU gives to this build (sparse scale above lt_sparse_scale_max()) are
  * refused (LT_ERANGE) rather than recorded. About 0.1 s. */
-double lt_sparse_scale_max(void) { return lt_sparse_scale_max_for(lt_sparse_machine_key()); }
+double lt_sparse_scale_max(void) {
+  /* this build's own key ends in LT_SPARSE_BUILD_ISA and LT_SPARSE_BUILD_OPT; read
+   * them here rather than the key, which lives in sparse_crossover.c (no call circle) */
+  return LT_SPARSE_BUILD_ISA[0] || LT_SPARSE_BUILD_OPT[0] ? 1e3 : 20.0;
+}
 
 /* The bound for the build a machine key names: an optimised AVX2 build's kernels are
  * within a small factor of the Zen 4 they were fitted on (1.5-2.5 on Zen 3), so a
