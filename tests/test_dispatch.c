@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -159,7 +160,7 @@ static void linear_then_relu_should_give_the_bits_of_the_relu_applied_after(void
       for (int tail = 0; tail < 2; tail++) {
         int in = cases[c][0], h = cases[c][1], B = cases[c][2];
         lt_layer *ka[] = {lt_linear_new(in, h, 1), lt_relu_new(), lt_linear_new(h, 5, 1)};
-        lt_layer *kb[] = {lt_linear_new(in, h, 1), lt_linear_new(h, 5, 1)};
+        lt_layer *kb[] = {lt_linear_new(in, h, 1)};
         int64_t s[1] = {in};
         lt_model *a = lt_model_new(lt_sequential_new(tail ? 3 : 2, ka), 1, s);
         if (!tail) lt_layer_free(ka[2]);
@@ -248,18 +249,22 @@ static void relu_then_linear_should_give_the_bits_of_the_relu_applied_before(voi
         lt_tensor *y, *dx;
         lt_model_zero_grad(a);
         assert_int_equal(lt_model_forward(a, xa, &y, 1), LT_OK);
-        assert_memory_equal(lt_tensor_data(y), rb.y, rb.ny * sizeof(float));
+        /* sgemm may round the product of a transposed x differently (it did in the ASan
+         * build): the dense mode with tr is checked within rounding, everything else bit for bit */
+        int exact = !(tr && mode == LT_SPARSE_DENSE);
+        if (exact) assert_memory_equal(lt_tensor_data(y), rb.y, rb.ny * sizeof(float));
+        else check_rel("y", lt_tensor_data(y), rb.y, rb.ny, 1e-5);
         assert_int_equal(lt_model_backward(a, dy, &dx), LT_OK);
         assert_int_equal(layer_ran_sparse(a, 0), mode == LT_SPARSE_FORCE);
         lt_sparse_set_mode(LT_SPARSE_AUTO);
-        assert_memory_equal(lt_tensor_data(lt_model_grads(a)), rb.g, rb.ng * sizeof(float));
+        if (!exact) check_rel("dw", lt_tensor_data(lt_model_grads(a)), rb.g, rb.ng, 1e-5);
+        else assert_memory_equal(lt_tensor_data(lt_model_grads(a)), rb.g, rb.ng * sizeof(float));
         const float *d = lt_tensor_data(dx);
         for (int i = 0; i < B; i++)
           for (int j = 0; j < in; j++) {
             float want = xv[i * in + j] > 0.0f ? rb.dx[i * in + j] : 0.0f;
             float got = tr ? d[(size_t)j * ld + i] : d[i * in + j];
-            /* sgemm rounds a transposed product differently: there, zeros exact, the rest within rounding */
-            int exact = !(tr && mode == LT_SPARSE_DENSE);
+            /* within rounding where sgemm's layout differs: zeros exact there too */
             if (exact ? memcmp(&got, &want, sizeof got) != 0
                       : (want == 0.0f ? got != 0.0f : fabs(got - want) > 1e-5 * fabs(want) + 1e-6))
               fail_msg("case %d mode %d tr %d: dx[%d, %d] %.9g, want %.9g", c, mode, tr, i, j, got, want);
@@ -497,7 +502,8 @@ static void auto_mode_should_follow_density_against_the_crossover_and_layer_sett
 static void crossover_table_should_pick_the_nearest_batch_and_round_trip_its_cache(void **state) {
   char dir[512], path[600];
   const char *tmp = getenv("LOTTO_TEST_TMP");
-  snprintf(dir, sizeof dir, "%s/dispatch_cache_%d/sub", tmp ? tmp : "/tmp", (int)lt_rng_u64(&rng) % 100000);
+  /* a fresh directory per process: a rerun must not find the previous run's cache */
+  snprintf(dir, sizeof dir, "%s/dispatch_cache_%ld/sub", tmp ? tmp : "/tmp", (long)getpid());
   setenv("LOTTO_CACHE", dir, 1);
   lt_sparse_crossover_clear();
   int measured = 1;
@@ -532,6 +538,7 @@ static void crossover_table_should_pick_the_nearest_batch_and_round_trip_its_cac
   assert_non_null(strstr(lt_errmsg(), "crossover.json"));
   assert_int_equal(lt_sparse_crossover_count(), 2);
   lt_sparse_crossover_clear();
+  remove(path);
   assert_int_equal(lt_sparse_mode_parse("sparse"), LT_SPARSE_FORCE);
   assert_int_equal(lt_sparse_mode_parse("fast"), -1);
   assert_string_equal(lt_sparse_mode_name(LT_SPARSE_DENSE), "dense");
@@ -539,7 +546,9 @@ static void crossover_table_should_pick_the_nearest_batch_and_round_trip_its_cac
 
 int main(void) {
   lt_rng_seed(&rng, 2024, LT_STREAM_USER);
-  /* no cache of the machine running the tests may steer the auto decisions */
+  /* no cache or calibration of the machine running the tests may steer the auto
+   * decisions (ctest sets both; this holds when the binary is run by hand too) */
+  setenv("LOTTO_CALIBRATE", "0", 1);
   lt_sparse_crossover_clear();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(linear_sparse_should_match_dense_on_lenet_shapes_and_odd_sizes),
