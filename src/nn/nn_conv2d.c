@@ -382,17 +382,23 @@ static lt_status conv_backward(lt_layer *l, const lt_tensor *dy, lt_tensor **dx,
       j.wf = p->wr + j.dw_n;
     }
     if ((st = run_parts(&j, backward_part, l->name))) return st;
-    // sums over chunks, in chunk order
-    const int k = p->k, Kr = p->cin * k;
-    for (size_t i = 0; i < j.dw_n; i++) {
-      float s = j.dw[i];
-      for (int q = 1; q < j.nchunks; q++) s += j.dw[q * j.dw_n + i];
-      if (p->method != CONV_ROWS || j.wgrad) {
-        dW[i] += s;
-      } else { // i indexes (ki, o, c*k + kj)
-        size_t ki = i / ((size_t)p->cout * Kr), o = i / Kr % p->cout, c = i % Kr / k, kj = i % k;
-        dW[((o * p->cin + c) * k + ki) * k + kj] += s;
-      }
+    // sums over chunks, in chunk order, into chunk 0's (streams; each element's
+    // additions in the same order as one sum over q), then onto dW
+    for (int q = 1; q < j.nchunks; q++) {
+      const float *src = j.dw + (size_t)q * j.dw_n;
+      for (size_t i = 0; i < j.dw_n; i++) j.dw[i] += src[i];
+    }
+    if (p->method != CONV_ROWS || j.wgrad) {
+      for (size_t i = 0; i < j.dw_n; i++) dW[i] += j.dw[i];
+    } else { // the sums index (ki, o, c*k + kj): W's layout (o, c, ki, kj) without a division per element
+      const int k = p->k;
+      const float *s = j.dw;
+      for (int ki = 0; ki < k; ki++)
+        for (int o = 0; o < p->cout; o++)
+          for (int c = 0; c < p->cin; c++, s += k) {
+            float *w = dW + ((size_t)(o * p->cin + c) * k + ki) * k;
+            for (int kj = 0; kj < k; kj++) w[kj] += s[kj];
+          }
     }
     for (int c = 0; db && c < p->cout; c++) {
       float s = j.db[c];
