@@ -126,9 +126,57 @@ static void a_bad_dropout_should_be_refused(void **state) {
   lt_graph_release(g);
 }
 
+/* The CSR path's products against their definition, on an edgeless graph (A_hat = I) without
+ * dropout: y = x W^T and dW += dy^T x, for sizes on, around and below the 8 x 8 blocks that W and
+ * dW are transposed in (graph_xw.c), W random, the gradient added onto a nonzero one. The
+ * transposes move values without arithmetic and each gradient entry sums the same nonzeros in
+ * row order, so both must agree within float rounding of the dot products. */
+static void sparse_products_should_match_the_definition_around_the_transpose_blocks(void **state) {
+  static const int sizes[][2] = {{64, 64}, {13, 21}, {21, 13}, {8, 8}, {7, 9}, {3, 5}, {40, 17}};
+  lt_rng r;
+  lt_rng_seed(&r, 11, LT_STREAM_USER);
+  for (size_t c = 0; c < sizeof sizes / sizeof *sizes; c++) {
+    const int in = sizes[c][0], out = sizes[c][1];
+    lt_graph *g;
+    assert_int_equal(lt_graph_new(&g, N, 0, NULL), LT_OK);
+    lt_model *m = lt_model_new(lt_gcn_new(g, in, out, 0, 0.0f, 1), 1, (int64_t[]){in});
+    if (!m) fail_msg("model: %s", lt_errmsg());
+    float *w = lt_tensor_data(lt_model_param(m, 0)->value), *gw = lt_tensor_data(lt_model_param(m, 0)->grad);
+    for (int i = 0; i < in * out; i++) w[i] = lt_rng_uniform(&r, -1.0f, 1.0f);
+    lt_tensor *x = lt_tensor_new2(N, in), *dy = lt_tensor_new2(N, out), *y, *dx;
+    float *xd = lt_tensor_data(x), *dyd = lt_tensor_data(dy);
+    for (int64_t i = 0; i < (int64_t)N * in; i++)
+      if (lt_rng_double(&r) < 0.05) xd[i] = lt_rng_uniform(&r, 0.5f, 1.5f);
+    for (int64_t i = 0; i < (int64_t)N * out; i++) dyd[i] = lt_rng_uniform(&r, -1.0f, 1.0f);
+    lt_model_zero_grad(m);
+    for (int i = 0; i < in * out; i++) gw[i] = 0.25f; /* the backward adds onto it */
+    assert_int_equal(lt_model_forward(m, x, &y, 1), LT_OK);
+    const float *yd = lt_tensor_data(y);
+    for (int i = 0; i < N; i++)
+      for (int o = 0; o < out; o++) {
+        double s = 0, mag = 0;
+        for (int f = 0; f < in; f++) s += (double)xd[i * in + f] * w[o * in + f], mag += fabs(xd[i * in + f] * w[o * in + f]);
+        if (fabs(yd[i * out + o] - s) > 1e-6 * mag + 1e-7)
+          fail_msg("%dx%d: y[%d, %d] = %.9g, want %.9g", in, out, i, o, yd[i * out + o], s);
+      }
+    assert_int_equal(lt_model_backward(m, dy, &dx), LT_OK);
+    for (int o = 0; o < out; o++)
+      for (int f = 0; f < in; f++) {
+        double s = 0.25, mag = 0.25;
+        for (int i = 0; i < N; i++) s += (double)dyd[i * out + o] * xd[i * in + f], mag += fabs(dyd[i * out + o] * xd[i * in + f]);
+        if (fabs(gw[o * in + f] - s) > 1e-6 * mag + 1e-7)
+          fail_msg("%dx%d: dW[%d, %d] = %.9g, want %.9g", in, out, o, f, gw[o * in + f], s);
+      }
+    lt_tensor_release(x), lt_tensor_release(dy);
+    lt_model_free(m);
+    lt_graph_release(g);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(sparse_features_should_keep_or_drop_each_nonzero),
+      cmocka_unit_test(sparse_products_should_match_the_definition_around_the_transpose_blocks),
       cmocka_unit_test(dense_features_should_match_a_dropout_layer_before_the_gcn),
       cmocka_unit_test(a_bad_dropout_should_be_refused),
   };
