@@ -131,6 +131,22 @@ static void a_bad_dropout_should_be_refused(void **state) {
  * dW are transposed in (graph_xw.c), W random, the gradient added onto a nonzero one. The
  * transposes move values without arithmetic and each gradient entry sums the same nonzeros in
  * row order, so both must agree within float rounding of the dot products. */
+/* got (rows, cols) against init + sum_k a[i, k] b[k, j] within float rounding of the dot
+ * products, a[i, k] at a[i * ar + k * ak] and b[k, j] at b[k * bk + j * bc]. */
+static void check_product(const char *what, const float *got, int rows, int cols, int n, const float *a, int ar, int ak,
+                          const float *b, int bk, int bc, double init) {
+  for (int i = 0; i < rows; i++)
+    for (int j = 0; j < cols; j++) {
+      double s = init, mag = fabs(init);
+      for (int k = 0; k < n; k++) {
+        const double t = (double)a[i * ar + k * ak] * b[k * bk + j * bc];
+        s += t, mag += fabs(t);
+      }
+      if (fabs(got[i * cols + j] - s) > 1e-6 * mag + 1e-7)
+        fail_msg("%s (%d x %d, inner %d): [%d, %d] = %.9g, want %.9g", what, rows, cols, n, i, j, got[i * cols + j], s);
+    }
+}
+
 static void sparse_products_should_match_the_definition_around_the_transpose_blocks(void **state) {
   static const int sizes[][2] = {{64, 64}, {13, 21}, {21, 13}, {8, 8}, {7, 9}, {3, 5}, {40, 17}};
   lt_rng r;
@@ -151,22 +167,10 @@ static void sparse_products_should_match_the_definition_around_the_transpose_blo
     lt_model_zero_grad(m);
     for (int i = 0; i < in * out; i++) gw[i] = 0.25f; /* the backward adds onto it */
     assert_int_equal(lt_model_forward(m, x, &y, 1), LT_OK);
-    const float *yd = lt_tensor_data(y);
-    for (int i = 0; i < N; i++)
-      for (int o = 0; o < out; o++) {
-        double s = 0, mag = 0;
-        for (int f = 0; f < in; f++) s += (double)xd[i * in + f] * w[o * in + f], mag += fabs(xd[i * in + f] * w[o * in + f]);
-        if (fabs(yd[i * out + o] - s) > 1e-6 * mag + 1e-7)
-          fail_msg("%dx%d: y[%d, %d] = %.9g, want %.9g", in, out, i, o, yd[i * out + o], s);
-      }
+    /* y (N, out) = x (N, in) . W^T; dW (out, in) = 0.25 + dy^T (out, N) . x (N, in) */
+    check_product("y", lt_tensor_data(y), N, out, in, xd, in, 1, w, 1, in, 0.0);
     assert_int_equal(lt_model_backward(m, dy, &dx), LT_OK);
-    for (int o = 0; o < out; o++)
-      for (int f = 0; f < in; f++) {
-        double s = 0.25, mag = 0.25;
-        for (int i = 0; i < N; i++) s += (double)dyd[i * out + o] * xd[i * in + f], mag += fabs(dyd[i * out + o] * xd[i * in + f]);
-        if (fabs(gw[o * in + f] - s) > 1e-6 * mag + 1e-7)
-          fail_msg("%dx%d: dW[%d, %d] = %.9g, want %.9g", in, out, o, f, gw[o * in + f], s);
-      }
+    check_product("dW", gw, out, in, N, dyd, 1, out, xd, in, 1, 0.25);
     lt_tensor_release(x), lt_tensor_release(dy);
     lt_model_free(m);
     lt_graph_release(g);

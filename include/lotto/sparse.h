@@ -114,6 +114,8 @@ lt_status lt_sparse_linear_backward(float *dx,        // dx is (B, in) or NULL
 void lt_transpose(float *dst, int ldd,                // dst is (cols, rows)
                   const float *src, int lds,          // src is (rows, cols)
                   int rows, int cols);
+/* dst += src^T, the same way (one add per element, in no particular order between elements). */
+void lt_transpose_add(float *dst, int ldd, const float *src, int lds, int rows, int cols);
 
 /* ---- n:m structured sparsity along the input dim (src/sparse/sparse_nm.c) ----
  * In every group of m consecutive inputs of a row at most n weights survive.

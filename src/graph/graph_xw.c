@@ -4,11 +4,9 @@
  * scratch in lt_graph_xw. */
 #include <stdlib.h>
 #include <string.h>
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
 
 #include "core/pool.h"
+#include "lotto/sparse.h" /* lt_transpose, lt_transpose_add */
 
 #include "graph/graph_layer.h"
 
@@ -93,54 +91,6 @@ static void xw_rows(void *arg, int part) {
       }
     }
   }
-}
-
-/* dst (cols, rows) = src (rows, cols) transposed, or += when add. 8 x 8 blocks go through
- * registers where the machine has AVX (the strided scalar copy it replaces was most of the
- * transposes' time); the edges, and every block without AVX, in small tiles, so that neither
- * side walks a whole column and the lines of a tile fit the cache sets that a power-of-two row
- * length maps them to. A copy or one add per element: the same bits either way. (Tiles of
- * 32 x 32 around the 8 x 8 blocks measured slower.) */
-#if defined(__AVX__)
-static inline void block8(float *dst, int64_t ldd, const float *src, int64_t lds, int add) {
-  __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds);
-  __m256 r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
-  __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
-  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3);
-  __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  __m256 c[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-                 _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-                 _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-                 _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
-  for (int k = 0; k < 8; k++) {
-    float *d = dst + k * ldd;
-    _mm256_storeu_ps(d, add ? _mm256_add_ps(_mm256_loadu_ps(d), c[k]) : c[k]);
-  }
-}
-#endif
-
-static void transpose(float *dst, const float *src, int64_t rows, int64_t cols, int add) {
-  enum { T = 8 };
-  for (int64_t r0 = 0; r0 < rows; r0 += T)
-    for (int64_t c0 = 0; c0 < cols; c0 += T) {
-      int64_t r1 = r0 + T < rows ? r0 + T : rows, c1 = c0 + T < cols ? c0 + T : cols;
-#if defined(__AVX__)
-      if (r1 - r0 == T && c1 - c0 == T) {
-        block8(dst + c0 * rows + r0, rows, src + r0 * cols + c0, cols, add);
-        continue;
-      }
-#endif
-      for (int64_t c = c0; c < c1; c++)
-        for (int64_t r = r0; r < r1; r++) {
-          if (add) dst[c * rows + r] += src[r * cols + c];
-          else dst[c * rows + r] = src[r * cols + c];
-        }
-    }
 }
 
 /* keep with room for n; 0 or LT_ENOMEM. */
@@ -235,7 +185,7 @@ lt_status lt_graph_xw_forward(lt_graph_xw *c, float *h, const float *x, const fl
           c->wcol[k] = o, c->wval[k] = W[(int64_t)o * in + f];
         }
   } else {
-    transpose(c->wt, W, out, in, 0);
+    lt_transpose(c->wt, out, W, in, out, in); /* W^T (in, out) */
   }
   xw_job j = {.c = c, .h = h, .N = N, .out = out};
   j.np = lt_pool_nparts((double)nnz * out * (c->wsparse ? (double)kept / (double)nw : 1.0),
@@ -268,7 +218,7 @@ lt_status lt_graph_xw_weight_grad(lt_graph_xw *c, float *dW, const float *dh, in
       float *w = c->wt + (int64_t)c->col[e] * out;
       for (int o = 0; o < out; o++) w[o] += v * g[o];
     }
-  transpose(dW, c->wt, in, out, 1);
+  lt_transpose_add(dW, in, c->wt, out, in, out);
   return LT_OK;
 }
 

@@ -12,9 +12,13 @@
 #endif
 
 #if defined(__AVX__)
+/* Stores of a tile's row: written, or added onto dst (add). */
+static inline void put8(float *d, __m256 v, int add) { _mm256_storeu_ps(d, add ? _mm256_add_ps(_mm256_loadu_ps(d), v) : v); }
+static inline void put4(float *d, __m128 v, int add) { _mm_storeu_ps(d, add ? _mm_add_ps(_mm_loadu_ps(d), v) : v); }
+
 /* 8x8 tile: rows i and i+4 share a register (128-bit halves), so the
  * transpose needs only in-lane shuffles, no cross-lane permutes. */
-static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds) {
+static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds, int add) {
   __m256 r[8];
   for (int i = 0; i < 4; i++) {
     r[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(src + i * lds)), _mm_loadu_ps(src + (i + 4) * lds), 1);
@@ -24,15 +28,15 @@ static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds) {
   for (int h = 0; h < 8; h += 4) { /* columns h..h+3 */
     __m256 t0 = _mm256_unpacklo_ps(r[h], r[h + 1]), t1 = _mm256_unpackhi_ps(r[h], r[h + 1]);
     __m256 t2 = _mm256_unpacklo_ps(r[h + 2], r[h + 3]), t3 = _mm256_unpackhi_ps(r[h + 2], r[h + 3]);
-    _mm256_storeu_ps(dst + (h + 0) * ldd, _mm256_shuffle_ps(t0, t2, 0x44));
-    _mm256_storeu_ps(dst + (h + 1) * ldd, _mm256_shuffle_ps(t0, t2, 0xEE));
-    _mm256_storeu_ps(dst + (h + 2) * ldd, _mm256_shuffle_ps(t1, t3, 0x44));
-    _mm256_storeu_ps(dst + (h + 3) * ldd, _mm256_shuffle_ps(t1, t3, 0xEE));
+    put8(dst + (h + 0) * ldd, _mm256_shuffle_ps(t0, t2, 0x44), add);
+    put8(dst + (h + 1) * ldd, _mm256_shuffle_ps(t0, t2, 0xEE), add);
+    put8(dst + (h + 2) * ldd, _mm256_shuffle_ps(t1, t3, 0x44), add);
+    put8(dst + (h + 3) * ldd, _mm256_shuffle_ps(t1, t3, 0xEE), add);
   }
 }
 
 /* 4 rows x 8 columns: the leftover rows of a batch such as 60. */
-static inline void tile4(float *dst, size_t ldd, const float *src, size_t lds) {
+static inline void tile4(float *dst, size_t ldd, const float *src, size_t lds, int add) {
   __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
          r3 = _mm256_loadu_ps(src + 3 * lds);
   __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
@@ -40,35 +44,51 @@ static inline void tile4(float *dst, size_t ldd, const float *src, size_t lds) {
   __m256 o[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE), _mm256_shuffle_ps(t1, t3, 0x44),
                  _mm256_shuffle_ps(t1, t3, 0xEE)};
   for (int j = 0; j < 4; j++) {
-    _mm_storeu_ps(dst + j * ldd, _mm256_castps256_ps128(o[j]));
-    _mm_storeu_ps(dst + (j + 4) * ldd, _mm256_extractf128_ps(o[j], 1));
+    put4(dst + j * ldd, _mm256_castps256_ps128(o[j]), add);
+    put4(dst + (j + 4) * ldd, _mm256_extractf128_ps(o[j], 1), add);
   }
 }
 #else
-static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds) {
+static inline void tile8(float *dst, size_t ldd, const float *src, size_t lds, int add) {
   for (int i = 0; i < 8; i++)
-    for (int j = 0; j < 8; j++) dst[j * ldd + i] = src[i * lds + j];
+    for (int j = 0; j < 8; j++) dst[j * ldd + i] = add ? dst[j * ldd + i] + src[i * lds + j] : src[i * lds + j];
 }
-static inline void tile4(float *dst, size_t ldd, const float *src, size_t lds) {
+static inline void tile4(float *dst, size_t ldd, const float *src, size_t lds, int add) {
   for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 8; j++) dst[j * ldd + i] = src[i * lds + j];
+    for (int j = 0; j < 8; j++) dst[j * ldd + i] = add ? dst[j * ldd + i] + src[i * lds + j] : src[i * lds + j];
 }
 #endif
 
-void lt_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols) {
+/* lt_transpose and lt_transpose_add: inlined into each with add a constant. */
+static inline __attribute__((always_inline)) void transpose_into(float *dst, int ldd, const float *src, int lds,
+                                                                 int rows, int cols, int add) {
   int r8 = rows & ~7, r4 = rows & ~3, c8 = cols & ~7;
   /* 64-column panels keep the written rows of dst in L1 while src streams */
   for (int j0 = 0; j0 < c8; j0 += 64) {
     int j1 = j0 + 64 < c8 ? j0 + 64 : c8;
     for (int i = 0; i < r8; i += 8)
-      for (int j = j0; j < j1; j += 8) tile8(dst + (size_t)j * ldd + i, ldd, src + (size_t)i * lds + j, lds);
+      for (int j = j0; j < j1; j += 8) tile8(dst + (size_t)j * ldd + i, ldd, src + (size_t)i * lds + j, lds, add);
   }
   if (r4 > r8)
-    for (int j = 0; j < c8; j += 8) tile4(dst + (size_t)j * ldd + r8, ldd, src + (size_t)r8 * lds + j, lds);
+    for (int j = 0; j < c8; j += 8) tile4(dst + (size_t)j * ldd + r8, ldd, src + (size_t)r8 * lds + j, lds, add);
   for (int i = 0; i < r4; i++)
-    for (int j = c8; j < cols; j++) dst[(size_t)j * ldd + i] = src[(size_t)i * lds + j];
+    for (int j = c8; j < cols; j++) {
+      float *d = dst + (size_t)j * ldd + i;
+      *d = add ? *d + src[(size_t)i * lds + j] : src[(size_t)i * lds + j];
+    }
   for (int i = r4; i < rows; i++)
-    for (int j = 0; j < cols; j++) dst[(size_t)j * ldd + i] = src[(size_t)i * lds + j];
+    for (int j = 0; j < cols; j++) {
+      float *d = dst + (size_t)j * ldd + i;
+      *d = add ? *d + src[(size_t)i * lds + j] : src[(size_t)i * lds + j];
+    }
+}
+
+void lt_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols) {
+  transpose_into(dst, ldd, src, lds, rows, cols, 0);
+}
+
+void lt_transpose_add(float *dst, int ldd, const float *src, int lds, int rows, int cols) {
+  transpose_into(dst, ldd, src, lds, rows, cols, 1);
 }
 
 /* Row stride of transposed activations: B rounded up so that every row starts
